@@ -1,0 +1,105 @@
+"""What a detector is: typed metadata, typed parameters and one pure step function.
+
+A detector never touches Faust, Kafka or Elasticsearch. The engine hands it the JSON state it
+kept for one entity (or None) and one event; it returns the new state and its findings. The
+same code therefore runs in the Faust workers (state in a table) and the embedded runner (dict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.alert import Maturity, Severity
+from schemas.event import Endpoint, Event, Host, Organization, User
+
+State = dict[str, Any]  # JSON-serializable: it is stored in a Faust table changelog.
+
+
+class Frozen(BaseModel):
+    """Immutable, strict metadata."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StateSpec(Frozen):
+    """The state a detector keeps: its kind, the ECS fields that key it, its window."""
+
+    kind: Literal["none", "sliding_window", "first_seen", "last_seen", "sequence"]
+    key: tuple[str, ...] = Field(description="ECS field paths whose values form the entity key.")
+    window: timedelta | None = Field(None, description="Event-time window the state spans.")
+
+
+class DetectorMeta(Frozen):
+    """Everything about a detector except its logic; validated when the registry loads."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{2,63}$", description="Stable id == file stem.")
+    title: str = Field(min_length=5, max_length=120, description="One-line title.")
+    description: str = Field(min_length=20, description="What it detects and why it matters.")
+    version: int = Field(ge=1, description="Bump when the logic changes.")
+    severity: Severity
+    maturity: Maturity
+    datasets: tuple[str, ...] = Field(min_length=1, description="event.dataset values it reads.")
+    state: StateSpec
+    tags: tuple[str, ...] = Field(default=(), description="MITRE ATT&CK (attack.tXXXX) and policy tags.")
+    dedup_period: timedelta = Field(description="Findings for one entity within it update one alert.")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """The ECS fields that name what an alert is about (same names as in events)."""
+
+    user: User | None = None
+    source: Endpoint | None = None
+    destination: Endpoint | None = None
+    host: Host | None = None
+    organization: Organization | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detection: a sentence, the entity, when, and the events behind it."""
+
+    message: str
+    entity: Entity
+    timestamp: datetime
+    event_ids: tuple[str, ...]
+    datasets: tuple[str, ...] = ()
+
+
+StepFn = Callable[[State | None, Event, Any], tuple[State | None, list[Finding]]]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A registered detector: metadata, parameter model and step function."""
+
+    meta: DetectorMeta
+    params: type[BaseModel]
+    step: StepFn
+    key: Callable[[Event], str | None] | None = field(default=None)
+
+    def entity_key(self, event: Event) -> str | None:
+        """The entity this event belongs to for this detector, or None to skip the event."""
+        if event.event.dataset not in self.meta.datasets:
+            return None
+        if self.key is not None:
+            return self.key(event)
+        values = [field_value(event, path) for path in self.meta.state.key]
+        if any(v is None or v == "" for v in values):
+            return None
+        return "|".join(str(v) for v in values)
+
+
+def field_value(event: Event, path: str) -> Any:
+    """Value of a dotted ECS path (e.g. `source.ip`) on an event, or None."""
+    value: Any = event
+    for part in path.split("."):
+        value = getattr(value, "as_" if part == "as" else part, None)
+        if value is None:
+            return None
+    return value

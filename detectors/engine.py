@@ -1,0 +1,138 @@
+"""The Faust-free detection engine: routes events to detectors, keeps their state, dedups alerts.
+
+Both runtimes use it the same way. The embedded runner calls `process(event)`. The Faust
+pipeline first calls `routes(event)` and repartitions the event by `<detector>|<entity>` so each
+entity's state lives in one partition, then calls `process_keyed(...)` on the worker owning it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from pydantic import BaseModel
+
+from detectors.base import Detector, Finding, State
+from detectors.state import StateStore, state_key
+from schemas.alert import MAX_EVENT_IDS, Alert, AlertProvenance, AlertState, Rule
+from schemas.event import Event
+from schemas.ids import alert_id
+
+log = logging.getLogger(__name__)
+
+
+def _log_error(detector_id: str, exc: Exception, event: Event) -> None:
+    log.error("detector %s failed on event %s: %r", detector_id, event.event.id, exc)
+
+
+@dataclass
+class EngineHooks:
+    """Callbacks the runtime injects to count and report (metrics live outside the core)."""
+
+    on_error: Callable[[str, Exception, Event], None] = _log_error
+    on_late: Callable[[str], None] = lambda _detector_id: None
+    on_alert: Callable[[Alert, bool], None] = lambda _alert, _is_new: None
+
+
+@dataclass
+class Engine:
+    """Runs the configured detectors over events with state in a StateStore."""
+
+    detectors: Sequence[tuple[Detector, BaseModel]]
+    store: StateStore
+    lateness: timedelta = timedelta(minutes=5)
+    strict: bool = False
+    hooks: EngineHooks = field(default_factory=EngineHooks)
+
+    def __post_init__(self) -> None:
+        self._by_id = {det.meta.id: (det, params) for det, params in self.detectors}
+
+    def routes(self, event: Event) -> list[tuple[str, str]]:
+        """(detector id, entity key) for every detector that wants this event."""
+        found = []
+        for det, _params in self.detectors:
+            key = self._guard(det.meta.id, event, lambda d=det: d.entity_key(event))
+            if key is not None:
+                found.append((det.meta.id, key))
+        return found
+
+    def process(self, event: Event) -> list[Alert]:
+        """Run every detector on one event; the alerts created or updated by it."""
+        alerts: list[Alert] = []
+        for det_id, key in self.routes(event):
+            alerts += self.process_keyed(det_id, key, event)
+        return alerts
+
+    def process_keyed(self, detector_id: str, entity_key: str, event: Event) -> list[Alert]:
+        """Run one detector on one event for one entity."""
+        det, params = self._by_id[detector_id]
+        skey = state_key(detector_id, entity_key)
+        record = self.store.get(skey) or {}
+        ts = event.timestamp.timestamp()
+        watermark = record.get("wm")
+        if watermark is not None and ts < watermark - self.lateness.total_seconds():
+            self.hooks.on_late(detector_id)
+            return []
+        result = self._guard(detector_id, event, lambda: det.step(record.get("s"), event, params))
+        if result is None:
+            return []
+        new_state, findings = result
+        record["wm"] = ts if watermark is None else max(watermark, ts)
+        record["s"] = new_state
+        alerts = [self._merge(det, entity_key, record, f, event) for f in findings]
+        self.store.put(skey, record)
+        return alerts
+
+    def _guard(self, detector_id: str, event: Event, call):
+        try:
+            return call()
+        except Exception as exc:  # isolation: one broken detector must not stop the others
+            if self.strict:
+                raise
+            self.hooks.on_error(detector_id, exc, event)
+            return None
+
+    def _merge(self, det: Detector, entity_key: str, record: State, finding: Finding, event: Event) -> Alert:
+        """Create the entity's alert or fold the finding into the open one (dedup)."""
+        ts = finding.timestamp.timestamp()
+        current = record.get("a")
+        is_new = current is None or ts - current["first"] >= det.meta.dedup_period.total_seconds()
+        if is_new:
+            first_iso = finding.timestamp.astimezone(timezone.utc).isoformat()
+            current = {"id": alert_id(det.meta.id, entity_key, first_iso), "first": ts, "last": ts,
+                       "count": 0, "events": [], "event_count": 0, "datasets": [], "enrichment": []}
+        current["count"] += 1
+        current["last"] = max(current["last"], ts)
+        current["events"] = (current["events"] + [i for i in finding.event_ids if i not in current["events"]])[-MAX_EVENT_IDS:]
+        current["event_count"] += len(finding.event_ids)
+        current["datasets"] = sorted(set(current["datasets"]) | set(finding.datasets))
+        current["enrichment"] = sorted(set(current["enrichment"]) | set(event.secmon.enrichment))
+        record["a"] = current
+        alert = _build_alert(det, entity_key, current, finding)
+        self.hooks.on_alert(alert, is_new)
+        return alert
+
+
+def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> Alert:
+    meta = det.meta
+    entity = finding.entity
+    return Alert(
+        timestamp=_utc(a["last"]),
+        message=finding.message,
+        rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=meta.maturity, tags=list(meta.tags)),
+        alert=AlertState(id=a["id"], severity=meta.severity, dedup_key=entity_key, count=a["count"],
+                         first_seen=_utc(a["first"]), last_seen=_utc(a["last"])),
+        user=entity.user,
+        source=entity.source,
+        destination=entity.destination,
+        host=entity.host,
+        organization=entity.organization,
+        secmon=AlertProvenance(event_ids=a["events"], event_count=a["event_count"], datasets=a["datasets"],
+                               enrichment=a["enrichment"]),
+    )
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)

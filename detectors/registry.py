@@ -1,0 +1,49 @@
+"""Every detector, listed in one place (key == id == file stem); no import side effects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from detectors.base import Detector
+from detectors.rules import signin_bruteforce_ip, signin_bruteforce_user
+
+ALL: tuple[Detector, ...] = (
+    signin_bruteforce_ip.DETECTOR,
+    signin_bruteforce_user.DETECTOR,
+)
+DETECTORS: dict[str, Detector] = {d.meta.id: d for d in ALL}
+
+
+class DetectorConfig(BaseModel):
+    """Per-detector switch and parameter overrides from the YAML config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Run this detector.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Overrides of its parameters.")
+
+
+class ConfigError(ValueError):
+    """Detector configuration is wrong; the message lists every problem at once."""
+
+
+def configure(overrides: Mapping[str, DetectorConfig]) -> list[tuple[Detector, BaseModel]]:
+    """Enabled detectors with validated parameters; every unknown id or bad parameter is reported."""
+    problems = [f"detectors.{name}: unknown detector id (known: {', '.join(sorted(DETECTORS))})"
+                for name in overrides if name not in DETECTORS]
+    chosen = []
+    for det_id, det in DETECTORS.items():
+        cfg = overrides.get(det_id, DetectorConfig())
+        try:
+            params = det.params.model_validate(cfg.params)
+        except ValidationError as exc:
+            problems += [f"detectors.{det_id}.params.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            continue
+        if cfg.enabled:
+            chosen.append((det, params))
+    if problems:
+        raise ConfigError("invalid detector configuration:\n  " + "\n  ".join(problems))
+    return chosen

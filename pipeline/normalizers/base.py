@@ -1,0 +1,73 @@
+"""What a normalizer is: a pure function from one raw record to ECS events or a typed error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from schemas.deadletter import ErrorCode
+from schemas.event import Event, Origin
+
+Framing = Literal["line", "document"]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One unit of input as read: a line (or a whole document) and where it came from."""
+
+    data: bytes
+    origin: Origin
+    received: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """Settings a normalizer may need: the year/timezone for syslog lines without them."""
+
+    default_year: int | None = None
+    default_tz: timezone = timezone.utc
+    keep_original: bool = False
+
+
+class ParseError(Exception):
+    """A record that cannot be normalized; `code` is a bounded label, `reason` is for humans."""
+
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code: ErrorCode = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """A log source: its id (== module stem), dataset(s), framing and parse function."""
+
+    id: str
+    title: str
+    framing: Framing
+    parse: Callable[[RawRecord, ParseContext], list[Event]]
+    sniff: Callable[[bytes], bool] = lambda _first: False
+
+
+def decode_utf8(data: bytes) -> str:
+    """Decode a record as UTF-8 or raise ParseError(invalid_utf8)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError("invalid_utf8", f"record is not valid UTF-8 at byte {exc.start}") from None
+
+
+def load_json_object(text: str) -> dict[str, Any]:
+    """Parse a JSON object or raise ParseError with what was wrong."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ParseError("too_deep", "JSON nests too deeply to parse safely") from None
+    except ValueError as exc:
+        raise ParseError("invalid_json", f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ParseError("invalid_shape", f"expected a JSON object, got {type(value).__name__}")
+    return value

@@ -1,0 +1,125 @@
+"""Configuration: env vars (`SECMON_...`) over a YAML file (`--config` / `SECMON_CONFIG`) over defaults.
+
+Nested sections split on the first `_` after the prefix: `SECMON_KAFKA_BOOTSTRAP` sets
+`kafka.bootstrap`, `SECMON_ES_URL` sets `es.url`, `SECMON_ES_API_KEY` sets `es.api_key`.
+Built once, where the app is built; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timezone
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from detectors.registry import DetectorConfig
+from pipeline.normalizers.base import ParseContext
+
+
+class Section(BaseModel):
+    """A strict settings section: a typo in the YAML is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(Section):
+    """How to reach Kafka (TLS and SASL supported)."""
+
+    bootstrap: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Use SSL or SASL_SSL in production.")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(None, description="SASL mechanism.")
+    sasl_username: str | None = Field(None, description="SASL user.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (env or secrets file only).")
+    ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers.")
+    ssl_certfile: Path | None = Field(None, description="Client certificate (mTLS).")
+    ssl_keyfile: Path | None = Field(None, description="Client key (mTLS).")
+    topic_prefix: str = Field("secmon", pattern=r"^[a-zA-Z0-9._-]{1,100}$", description="Prefix of every topic.")
+    partitions: int = Field(4, ge=1, description="Partitions of the topics secmon creates.")
+    replication_factor: int = Field(1, ge=1, description="Replication of the topics secmon creates.")
+
+
+class EsSettings(Section):
+    """How to reach Elasticsearch and how to write to it."""
+
+    url: str = Field("http://127.0.0.1:9200", description="Node URL(s), comma-separated.")
+    api_key: SecretStr | None = Field(None, description="API key (preferred over basic auth).")
+    username: str | None = Field(None, description="Basic-auth user.")
+    password: SecretStr | None = Field(None, description="Basic-auth password.")
+    ca_certs: Path | None = Field(None, description="CA bundle to verify the nodes.")
+    verify_certs: bool = Field(True, description="Never disable outside a lab.")
+    index_prefix: str = Field("secmon", pattern=r"^[a-z0-9._-]{1,64}$", description="Prefix of every index.")
+    bulk_max_bytes: int = Field(8 * 1024 * 1024, description="Upper bound of one bulk request body.")
+    bulk_max_docs: int = Field(2000, description="Upper bound of documents per bulk request.")
+    max_retries: int = Field(8, description="Retries of a 429/5xx document before it is dead-lettered.")
+    request_timeout: float = Field(30.0, description="Seconds per request.")
+
+
+class ParseSettings(Section):
+    """How raw records are read."""
+
+    default_year: int | None = Field(None, description="Year of syslog lines without one (default: current).")
+    timezone: str = Field("UTC", description="Timezone of timestamps without an offset.")
+    keep_original: bool = Field(False, description="Store the raw line in event.original.")
+    max_record_bytes: int = Field(1024 * 1024, description="Longer records are dead-lettered as too_large.")
+
+    def context(self) -> ParseContext:
+        """The ParseContext normalizers receive."""
+        tz = timezone.utc if self.timezone.upper() == "UTC" else ZoneInfo(self.timezone)
+        return ParseContext(default_year=self.default_year, default_tz=tz, keep_original=self.keep_original)
+
+
+class ShipperSettings(Section):
+    """The `secmon ship` file tailer."""
+
+    state_dir: Path = Field(Path.home() / ".local/state/secmon", description="Where read positions are kept.")
+    batch_size: int = Field(500, description="Records per producer flush.")
+    poll_seconds: float = Field(0.5, description="How often a file at EOF is checked for growth.")
+
+
+class DetectionSettings(Section):
+    """The detection engine."""
+
+    lateness_seconds: int = Field(300, description="How late (event time) an event may arrive and still count.")
+    detectors: dict[str, DetectorConfig] = Field(default_factory=dict, description="Per-detector overrides.")
+
+
+class SecmonSettings(BaseSettings):
+    """All of secmon's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SECMON_", env_nested_delimiter="_", env_nested_max_split=1, extra="forbid",
+        secrets_dir=os.environ.get("SECMON_SECRETS_DIR") or None,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    es: EsSettings = Field(default_factory=EsSettings)
+    parse: ParseSettings = Field(default_factory=ParseSettings)
+    shipper: ShipperSettings = Field(default_factory=ShipperSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    app_id: str = Field("secmon", description="Faust application id (consumer group).")
+    metrics_port: int = Field(0, description="Port of /metrics; 0 = off.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings, file_secret_settings)
+        path = os.environ.get("SECMON_CONFIG")
+        if path:
+            sources += (YamlConfigSettingsSource(settings_cls, yaml_file=path),)
+        return sources
+
+
+def load_settings(config: Path | None = None) -> SecmonSettings:
+    """Build the settings once; `config` names the YAML file (else SECMON_CONFIG, else none)."""
+    if config is not None:
+        if not config.is_file():
+            raise FileNotFoundError(f"config file {config} does not exist; pass an existing YAML file to --config")
+        os.environ["SECMON_CONFIG"] = str(config)
+    return SecmonSettings()

@@ -1,0 +1,64 @@
+"""The alert a detector raises: rule, entity (ECS fields), count and provenance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import SCHEMA_VERSION, Strict
+from schemas.event import Endpoint, Host, Organization, User
+from schemas.types import Keyword, Text, UtcDatetime
+
+Severity = Literal["low", "medium", "high", "critical"]
+Maturity = Literal["experimental", "stable", "deprecated"]
+MAX_EVENT_IDS = 100
+
+
+class Rule(Strict):
+    """ECS `rule.*`: the detector that raised the alert."""
+
+    id: Keyword = Field(description="Detector id (== its file stem).")
+    name: Keyword = Field(description="Detector title.")
+    version: int = Field(description="Detector version; bumped when its logic changes.")
+    maturity: Maturity = Field(description="experimental alerts are indexed but never paged.")
+    tags: list[Keyword] = Field(default_factory=list, description="MITRE ATT&CK and policy tags.")
+
+
+class AlertState(Strict):
+    """Lifecycle and dedup bookkeeping of one alert."""
+
+    id: Keyword = Field(description="Deterministic alert id; also its Elasticsearch _id.")
+    status: Literal["open", "resolved"] = Field("open", description="open until the condition clears.")
+    severity: Severity = Field(description="low, medium, high or critical.")
+    dedup_key: Keyword = Field(description="Entity key findings are deduplicated on.")
+    count: int = Field(1, ge=1, description="Findings merged into this alert (incl. suppressed).")
+    first_seen: UtcDatetime = Field(description="Time of the first finding.")
+    last_seen: UtcDatetime = Field(description="Time of the latest finding.")
+
+
+class AlertProvenance(Strict):
+    """What the alert was derived from."""
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this alert schema.")
+    event_ids: list[Keyword] = Field(
+        default_factory=list, max_length=MAX_EVENT_IDS, description="Ids of the events behind it (latest last)."
+    )
+    event_count: int = Field(0, description="Events behind the alert, including ids not listed.")
+    datasets: list[Keyword] = Field(default_factory=list, description="Datasets of those events.")
+    enrichment: list[Keyword] = Field(default_factory=list, description="Enrichers and versions used.")
+
+
+class Alert(Strict):
+    """A detection: one per rule and entity per dedup period."""
+
+    timestamp: UtcDatetime = Field(alias="@timestamp", description="Time of the latest finding.")
+    message: Text = Field(description="What was detected, in one sentence.")
+    rule: Rule = Field(description="The detector.")
+    alert: AlertState = Field(description="Status, severity, count, first/last seen.")
+    source: Endpoint | None = Field(None, description="Entity: where the activity came from.")
+    destination: Endpoint | None = Field(None, description="Entity: the server (ip + port).")
+    user: User | None = Field(None, description="Entity: the user.")
+    host: Host | None = Field(None, description="Entity: the host.")
+    organization: Organization | None = Field(None, description="Entity: the workspace.")
+    secmon: AlertProvenance = Field(default_factory=AlertProvenance, description="Provenance.")

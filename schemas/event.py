@@ -1,0 +1,270 @@
+"""The normalized event: a strict subset of ECS plus secmon's own `secmon.*` fields.
+
+Every normalizer emits this model, every enricher and detector reads it, and the Elasticsearch
+index template is generated from it. Field names follow ECS so events, alerts, dashboards and
+webhooks use the same name for the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import SCHEMA_VERSION, Strict
+from schemas.types import IP, Keyword, LongKeyword, Stored, Text, UtcDatetime
+
+Outcome = Literal["success", "failure", "unknown"]
+DeviceType = Literal["desktop", "mobile", "tablet", "bot", "cli", "unknown"]
+
+
+class EventMeta(Strict):
+    """ECS `event.*`: what happened, from which dataset, with which outcome."""
+
+    id: Keyword = Field(description="Deterministic id of this event; also its Elasticsearch _id.")
+    kind: Literal["event", "alert", "state", "metric"] = Field("event", description="ECS event.kind.")
+    category: list[Keyword] = Field(default_factory=list, description="ECS event.category values.")
+    type: list[Keyword] = Field(default_factory=list, description="ECS event.type values.")
+    action: Keyword | None = Field(None, description="Source-specific action, e.g. ssh_login.")
+    outcome: Outcome | None = Field(None, description="success, failure or unknown.")
+    dataset: Keyword = Field(description="secmon dataset, e.g. app.signin; picks the index.")
+    module: Keyword = Field(description="Normalizer that produced the event.")
+    provider: Keyword | None = Field(None, description="Original producer, e.g. sshd, cloudtrail.")
+    reason: Keyword | None = Field(None, description="Why the event happened, if the source says.")
+    code: Keyword | None = Field(None, description="Source error or event code.")
+    severity: int | None = Field(None, description="Numeric severity given by the source.")
+    created: UtcDatetime | None = Field(None, description="When secmon first read the record.")
+    ingested: UtcDatetime | None = Field(None, description="When the event reached the store.")
+    start: UtcDatetime | None = Field(None, description="Start of an event that spans time.")
+    end: UtcDatetime | None = Field(None, description="End of an event that spans time.")
+    original: Stored | None = Field(None, description="The raw line, kept only when configured.")
+
+
+class Geo(Strict):
+    """ECS geo fields attached by the GeoIP enricher."""
+
+    country_iso_code: Keyword | None = Field(None, description="ISO 3166 alpha-2 country.")
+    country_name: Keyword | None = Field(None, description="Country name.")
+    city_name: Keyword | None = Field(None, description="City name.")
+    region_name: Keyword | None = Field(None, description="Region or state.")
+    location: GeoPoint | None = Field(None, description="Coordinates of the address.")
+    accuracy_radius_km: int | None = Field(None, description="MaxMind accuracy radius.")
+
+
+class GeoPoint(Strict):
+    """A latitude/longitude pair (ES geo_point)."""
+
+    lat: float = Field(description="Latitude in degrees.")
+    lon: float = Field(description="Longitude in degrees.")
+
+
+class AsOrg(Strict):
+    """ECS `as.organization`."""
+
+    name: Keyword | None = Field(None, description="Name of the autonomous system's owner.")
+
+
+class AutonomousSystem(Strict):
+    """ECS `as.*`."""
+
+    number: int | None = Field(None, description="AS number.")
+    organization: AsOrg | None = Field(None, description="AS owner.")
+
+
+class Endpoint(Strict):
+    """ECS `source.*` / `destination.*` / `client.*` / `server.*`."""
+
+    ip: IP | None = Field(None, description="IP address, canonical form.")
+    port: int | None = Field(None, ge=0, le=65535, description="Port.")
+    address: Keyword | None = Field(None, description="Address as the source wrote it (IP or name).")
+    domain: Keyword | None = Field(None, description="Host name when the source gave a name.")
+    bytes: int | None = Field(None, description="Bytes sent from this side.")
+    packets: int | None = Field(None, description="Packets sent from this side.")
+    geo: Geo | None = Field(None, description="GeoIP enrichment.")
+    as_: AutonomousSystem | None = Field(None, alias="as", description="ASN enrichment.")
+
+
+class User(Strict):
+    """ECS `user.*`."""
+
+    name: Keyword | None = Field(None, description="User name as the source names them.")
+    id: Keyword | None = Field(None, description="Stable user id.")
+    email: Keyword | None = Field(None, description="E-mail address.")
+    domain: Keyword | None = Field(None, description="Directory or account domain.")
+    roles: list[Keyword] = Field(default_factory=list, description="Roles held.")
+    target: UserTarget | None = Field(None, description="The user acted upon, e.g. by an admin.")
+
+
+class UserTarget(Strict):
+    """ECS `user.target.*`: the user an action was performed on."""
+
+    name: Keyword | None = Field(None, description="Target user name.")
+    id: Keyword | None = Field(None, description="Target user id.")
+
+
+class OsInfo(Strict):
+    """ECS `os.*` as used under user_agent and host."""
+
+    name: Keyword | None = Field(None, description="Operating system name.")
+    version: Keyword | None = Field(None, description="Operating system version.")
+    family: Keyword | None = Field(None, description="OS family.")
+    platform: Keyword | None = Field(None, description="OS platform, e.g. darwin.")
+
+
+class UaDevice(Strict):
+    """ECS `user_agent.device.*`."""
+
+    name: Keyword | None = Field(None, description="Device name from the user agent.")
+
+
+class UserAgent(Strict):
+    """ECS `user_agent.*`."""
+
+    original: LongKeyword | None = Field(None, description="The User-Agent header.")
+    name: Keyword | None = Field(None, description="Browser or client name.")
+    version: Keyword | None = Field(None, description="Browser or client version.")
+    os: OsInfo | None = Field(None, description="OS from the user agent.")
+    device: UaDevice | None = Field(None, description="Device from the user agent.")
+
+
+class Host(Strict):
+    """ECS `host.*`: the machine the event was observed on or is about."""
+
+    name: Keyword | None = Field(None, description="Host name.")
+    hostname: Keyword | None = Field(None, description="Host name as reported by the host.")
+    id: Keyword | None = Field(None, description="Stable host id (e.g. osquery UUID).")
+    ip: list[IP] = Field(default_factory=list, description="Host addresses.")
+    os: OsInfo | None = Field(None, description="Host OS.")
+
+
+class Organization(Strict):
+    """ECS `organization.*`: the customer workspace."""
+
+    id: Keyword | None = Field(None, description="Workspace id.")
+    name: Keyword | None = Field(None, description="Workspace name.")
+
+
+class TlsSide(Strict):
+    """ECS `tls.client` / `tls.server` subset."""
+
+    subject: Keyword | None = Field(None, description="Certificate subject.")
+    issuer: Keyword | None = Field(None, description="Certificate issuer.")
+    not_after: UtcDatetime | None = Field(None, description="Certificate expiry.")
+
+
+class Tls(Strict):
+    """ECS `tls.*`."""
+
+    version: Keyword | None = Field(None, description="Protocol version number, e.g. 1.2.")
+    version_protocol: Keyword | None = Field(None, description="Protocol family: tls or ssl.")
+    cipher: Keyword | None = Field(None, description="Negotiated cipher suite.")
+    established: bool | None = Field(None, description="Whether the handshake completed.")
+    server: TlsSide | None = Field(None, description="Server side.")
+
+
+class CloudAccount(Strict):
+    """ECS `cloud.account`."""
+
+    id: Keyword | None = Field(None, description="Cloud account id.")
+
+
+class CloudService(Strict):
+    """ECS `cloud.service`."""
+
+    name: Keyword | None = Field(None, description="Cloud service, e.g. ec2.")
+
+
+class Cloud(Strict):
+    """ECS `cloud.*`."""
+
+    provider: Keyword | None = Field(None, description="aws, gcp, azure...")
+    region: Keyword | None = Field(None, description="Region.")
+    account: CloudAccount | None = Field(None, description="Account.")
+    service: CloudService | None = Field(None, description="Service.")
+
+
+class Related(Strict):
+    """ECS `related.*`: every IP, user and host an event mentions, for pivoting."""
+
+    ip: list[IP] = Field(default_factory=list, description="All IPs in the event.")
+    user: list[Keyword] = Field(default_factory=list, description="All user names in the event.")
+    hosts: list[Keyword] = Field(default_factory=list, description="All host names in the event.")
+
+
+class Network(Strict):
+    """ECS `network.*`."""
+
+    transport: Keyword | None = Field(None, description="tcp, udp, icmp...")
+    protocol: Keyword | None = Field(None, description="Application protocol, e.g. http, ssh.")
+    direction: Keyword | None = Field(None, description="ingress, egress, internal...")
+    bytes: int | None = Field(None, description="Total bytes.")
+    packets: int | None = Field(None, description="Total packets.")
+    iana_number: Keyword | None = Field(None, description="IANA protocol number.")
+
+
+class Origin(Strict):
+    """Where a record was read: the basis of its deterministic id."""
+
+    source: Keyword = Field(description="Source (normalizer) id, e.g. app_signin.")
+    file: Keyword | None = Field(None, description="Path the shipper read.")
+    file_id: Keyword | None = Field(None, description="Identity of the file across renames.")
+    offset: int | None = Field(None, description="Byte offset of the record in the file.")
+    topic: Keyword | None = Field(None, description="Kafka topic, when no file origin is known.")
+    partition: int | None = Field(None, description="Kafka partition.")
+    kafka_offset: int | None = Field(None, description="Kafka offset.")
+
+
+class Auth(Strict):
+    """How a sign-in authenticated (not in ECS)."""
+
+    method: Keyword | None = Field(None, description="password, publickey, sso, ...")
+    mfa: bool | None = Field(None, description="Whether a second factor was used.")
+    mfa_method: Keyword | None = Field(None, description="totp, webauthn, keyboard-interactive...")
+
+
+class Device(Strict):
+    """Device classification of the client (not in ECS)."""
+
+    type: DeviceType = Field("unknown", description="desktop, mobile, tablet, bot, cli or unknown.")
+
+
+class Session(Strict):
+    """The application session of a sign-in (not in ECS)."""
+
+    id: Keyword | None = Field(None, description="Session id issued at sign-in.")
+
+
+class Secmon(Strict):
+    """secmon's own fields."""
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this event schema.")
+    origin: Origin = Field(description="Where the record was read.")
+    device: Device | None = Field(None, description="Client device classification.")
+    auth: Auth | None = Field(None, description="Authentication details.")
+    session: Session | None = Field(None, description="Application session.")
+    enrichment: list[Keyword] = Field(
+        default_factory=list, description="Enrichers applied, as `name@version` (provenance)."
+    )
+
+
+class Event(Strict):
+    """A normalized security event (ECS)."""
+
+    timestamp: UtcDatetime = Field(alias="@timestamp", description="When the event happened (UTC).")
+    message: Text | None = Field(None, description="Human-readable summary or the log message.")
+    event: EventMeta = Field(description="ECS event.*")
+    source: Endpoint | None = Field(None, description="Where the activity came from.")
+    destination: Endpoint | None = Field(None, description="Where the activity went.")
+    user: User | None = Field(None, description="The acting user.")
+    user_agent: UserAgent | None = Field(None, description="Client user agent.")
+    host: Host | None = Field(None, description="Observed or affected host.")
+    organization: Organization | None = Field(None, description="Customer workspace.")
+    tls: Tls | None = Field(None, description="TLS details.")
+    cloud: Cloud | None = Field(None, description="Cloud provider details.")
+    network: Network | None = Field(None, description="Network details.")
+    related: Related = Field(default_factory=Related, description="Pivot fields.")
+    secmon: Secmon = Field(description="secmon's own fields.")
+
+
+Geo.model_rebuild()
+User.model_rebuild()
