@@ -60,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="create secmon's Kafka topics (idempotent)")
     topics.set_defaults(func=_cmd_topics)
 
+    dets = sub.add_parser("detectors", help="list detectors or run their case files")
+    dsub = dets.add_subparsers(title="detector commands")
+    dlist = dsub.add_parser("list", help="every detector with severity, maturity and datasets")
+    dlist.set_defaults(func=_cmd_detectors_list)
+    dtest = dsub.add_parser("test", help="run the case files of every detector, or of the one named")
+    dtest.add_argument("id", nargs="?", help="detector id")
+    dtest.set_defaults(func=_cmd_detectors_test)
+
     templates = sub.add_parser("templates", help="install the Elasticsearch index templates (idempotent)")
     templates.set_defaults(func=_cmd_templates)
     return parser
@@ -124,3 +132,33 @@ def _cmd_templates(args: argparse.Namespace, settings: SecmonSettings) -> int:
     for name in asyncio.run(go()):
         print(name)
     return 0
+
+
+def _cmd_detectors_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from detectors.registry import DETECTORS, configure
+
+    enabled = {det.meta.id for det, _ in configure(settings.detection.detectors)}
+    print(f"{'id':<32} {'severity':<9} {'maturity':<13} {'enabled':<8} datasets")
+    for det_id, det in sorted(DETECTORS.items()):
+        m = det.meta
+        print(f"{det_id:<32} {m.severity:<9} {m.maturity:<13} {'yes' if det_id in enabled else 'no':<8} {','.join(m.datasets)}")
+    return 0
+
+
+def _cmd_detectors_test(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from detectors.cases import load_cases, run_case
+    from detectors.registry import DETECTORS
+
+    if args.id and args.id not in DETECTORS:
+        raise KeyError(f"unknown detector {args.id!r}; see `secmon detectors list`")
+    failed = total = 0
+    for det_id in [args.id] if args.id else sorted(DETECTORS):
+        for case in load_cases(det_id):
+            result = run_case(DETECTORS[det_id], case)
+            total += 1
+            failed += not result.ok
+            print(f"{'PASS' if result.ok else 'FAIL'} {det_id}: {result.name}")
+            for problem in result.problems:
+                print(f"     {problem}")
+    print(f"{total - failed} passed, {failed} failed")
+    return 1 if failed else 0

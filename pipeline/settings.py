@@ -8,6 +8,7 @@ Built once, where the app is built; nothing reads the environment at import time
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import timezone
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from detectors.registry import DetectorConfig
 from pipeline.normalizers.base import ParseContext
+
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("secmon_config_file", default=None)
 
 
 class Section(BaseModel):
@@ -110,7 +114,7 @@ class SecmonSettings(BaseSettings):
                                    env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource):
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings, file_secret_settings)
-        path = os.environ.get("SECMON_CONFIG")
+        path = _CONFIG_FILE.get() or os.environ.get("SECMON_CONFIG")
         if path:
             sources += (YamlConfigSettingsSource(settings_cls, yaml_file=path),)
         return sources
@@ -121,5 +125,8 @@ def load_settings(config: Path | None = None) -> SecmonSettings:
     if config is not None:
         if not config.is_file():
             raise FileNotFoundError(f"config file {config} does not exist; pass an existing YAML file to --config")
-        os.environ["SECMON_CONFIG"] = str(config)
-    return SecmonSettings()
+    token = _CONFIG_FILE.set(config)
+    try:
+        return SecmonSettings()
+    finally:
+        _CONFIG_FILE.reset(token)

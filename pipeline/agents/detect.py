@@ -1,0 +1,65 @@
+"""Agent: detect topic -> alerts topic, state in a Faust table co-partitioned with the topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from detectors.base import State
+from pipeline import metrics
+from pipeline.agents.codec import dumps
+from schemas.event import Event
+
+if TYPE_CHECKING:
+    from pipeline.app import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class FaustTableStore:
+    """StateStore over a Faust table (changelog-backed, recovered on restart and rebalance)."""
+
+    def __init__(self, table) -> None:
+        self._table = table
+
+    def get(self, key: str) -> State | None:
+        return self._table.get(key)
+
+    def put(self, key: str, value: State) -> None:
+        self._table[key] = value
+
+    def delete(self, key: str) -> None:
+        self._table.pop(key, None)
+
+    def keys(self) -> Iterator[str]:
+        return iter(list(self._table.keys()))
+
+
+def register(rt: Runtime) -> None:
+    """Define the detect agent and its state table on the app."""
+    from pipeline.app import build_engine
+
+    table = rt.app.Table("secmon-detector-state", default=None, key_serializer="json", value_serializer="json",
+                         partitions=rt.settings.kafka.partitions)
+    rt.engine = build_engine(rt, FaustTableStore(table))
+
+    @rt.app.agent(rt.topics["detect"], name="secmon.detect", concurrency=1)
+    async def detect(stream):
+        async for batch in stream.take_events(500, within=0.5):
+            sends = []
+            for item in batch:
+                try:
+                    body = json.loads(item.message.value)
+                    event = Event.model_validate(body["event"])
+                except (ValueError, KeyError, ValidationError) as exc:
+                    log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
+                    metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
+                    continue
+                for alert in rt.engine.process_keyed(body["detector"], body["key"], event):
+                    sends.append(await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc())))
+            await asyncio.gather(*sends)

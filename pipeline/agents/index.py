@@ -1,0 +1,72 @@
+"""Agents: events -> Elasticsearch, alerts -> Elasticsearch. Acked only after the write succeeded."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ValidationError
+
+from pipeline import metrics
+from pipeline.agents.codec import dumps
+from pipeline.process import dead_letter
+from pipeline.normalizers.base import RawRecord
+from pipeline.sinks.elasticsearch import BulkSink, client
+from schemas.alert import Alert
+from schemas.event import Event, Origin
+
+if TYPE_CHECKING:
+    from pipeline.app import Runtime
+
+BATCH = 1000
+
+
+def register(rt: Runtime) -> None:
+    """Define the two indexing agents on the app."""
+
+    @rt.app.agent(rt.topics["events"], name="secmon.index_events", concurrency=1)
+    async def index_events(stream):
+        async with client(rt.settings.es) as es:
+            sink = BulkSink(es, rt.settings.es)
+            async for batch in stream.take_events(BATCH, within=0.5):
+                events = await _decode(rt, [item.message for item in batch], Event)
+                await _write(rt, sink, sink.event_actions(events), "event")
+
+    @rt.app.agent(rt.topics["alerts"], name="secmon.index_alerts", concurrency=1)
+    async def index_alerts(stream):
+        async with client(rt.settings.es) as es:
+            sink = BulkSink(es, rt.settings.es)
+            async for batch in stream.take_events(BATCH, within=0.5):
+                alerts = await _decode(rt, [item.message for item in batch], Alert)
+                await _write(rt, sink, sink.alert_actions(alerts), "alert")
+
+
+async def _decode(rt: Runtime, messages, model: type[BaseModel]) -> list:
+    """Parse each message; one that does not match the schema is dead-lettered, not retried forever."""
+    out = []
+    for msg in messages:
+        try:
+            out.append(model.model_validate_json(msg.value))
+        except ValidationError as exc:
+            record = RawRecord(data=msg.value or b"", origin=Origin(source="internal", topic=msg.topic,
+                                                                     partition=msg.partition, kafka_offset=msg.offset))
+            await _dead_letter(rt, dead_letter(record, "index", "invalid_shape", str(exc)))
+    return out
+
+
+async def _write(rt: Runtime, sink: BulkSink, actions: list[dict], kind: str) -> None:
+    if not actions:
+        return
+    started = time.perf_counter()
+    report = await sink.write(actions, kind)
+    metrics.ES_BULK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+    metrics.EVENTS_OUT.labels(stage="index", source=kind).inc(report.created + report.duplicates)
+    for action, reason in report.rejected:
+        record = RawRecord(data=dumps(action["_source"]), origin=Origin(source="internal", file=action["_index"],
+                                                                       file_id=action["_id"], offset=0))
+        await _dead_letter(rt, dead_letter(record, "index", "mapping_rejected", reason))
+
+
+async def _dead_letter(rt: Runtime, record) -> None:
+    metrics.DEAD_LETTERS.labels(stage="index", error_code=record.error_code).inc()
+    await (await rt.topics["deadletter"].send(value=dumps(record.to_doc())))

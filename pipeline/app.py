@@ -1,0 +1,139 @@
+"""The Faust application: built from settings, with one thin agent per stage.
+
+raw topics --normalize--> events --index--> Elasticsearch (secmon-events-<dataset>-<day>)
+                             \\--route--> detect (keyed <detector>|<entity>) --detect--> alerts
+alerts --index_alerts--> Elasticsearch (secmon-alerts-<day>)
+bad input anywhere --> deadletter topic (with the reason), counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import faust
+
+from detectors.engine import Engine, EngineHooks
+from detectors.registry import configure
+from pipeline import metrics
+from pipeline.enrichers.base import Enricher
+from pipeline.enrichers.registry import default_enrichers
+from pipeline.kafka_config import faust_broker_kwargs
+from pipeline.normalizers.base import ParseContext
+from pipeline.settings import SecmonSettings
+from pipeline.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the agents share: settings, topic names, the core's parts."""
+
+    settings: SecmonSettings
+    app: faust.App
+    names: TopicNames
+    enrichers: list[Enricher]
+    ctx: ParseContext
+    engine: Engine | None = None
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+
+
+def create_app(settings: SecmonSettings) -> Runtime:
+    """The Faust app with every agent registered; nothing connects until the worker starts."""
+    app = faust.App(
+        settings.app_id,
+        **faust_broker_kwargs(settings.kafka),
+        store="memory://",  # tables recover from their changelog topics on start
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=2.0,
+        producer_acks=-1,
+        stream_buffer_maxsize=4096,
+        table_cleanup_interval=60.0,
+    )
+    names = TopicNames(settings.kafka.topic_prefix)
+    runtime = Runtime(settings=settings, app=app, names=names, enrichers=default_enrichers(settings),
+                      ctx=settings.parse.context())
+    runtime.topics = _declare_topics(app, names)
+    from pipeline.agents import detect, index, normalize, route
+
+    normalize.register(runtime)
+    index.register(runtime)
+    route.register(runtime)
+    detect.register(runtime)
+    _register_lag_timer(runtime)
+    return runtime
+
+
+def build_engine(runtime: Runtime, store) -> Engine:
+    """The detection engine over a Faust-table-backed store, with metrics hooks."""
+    settings = runtime.settings
+    hooks = EngineHooks(
+        on_late=lambda det: metrics.LATE_EVENTS.labels(rule=det).inc(),
+        on_alert=lambda alert, new: metrics.ALERTS.labels(
+            rule=alert.rule.id, severity=alert.alert.severity, change="new" if new else "update").inc(),
+    )
+
+    def on_error(det_id: str, exc: Exception, event) -> None:
+        metrics.DETECTOR_ERRORS.labels(rule=det_id).inc()
+        log.error("detector %s failed on event %s: %r", det_id, event.event.id, exc)
+
+    hooks.on_error = on_error
+    return Engine(detectors=configure(settings.detection.detectors), store=store, hooks=hooks,
+                  lateness=timedelta(seconds=settings.detection.lateness_seconds))
+
+
+def _declare_topics(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT]:
+    from pipeline.normalizers.registry import NORMALIZERS
+
+    raw = [names.raw(s) for s in sorted(NORMALIZERS)]
+    return {
+        "raw": app.topic(*raw, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        "events": app.topic(names.events, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        "detect": app.topic(names.detect, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        "alerts": app.topic(names.alerts, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        "deadletter": app.topic(names.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw",
+                                value_serializer="raw"),
+    }
+
+
+def _register_lag_timer(runtime: Runtime) -> None:
+    app = runtime.app
+
+    @app.timer(interval=5.0)
+    async def consumer_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            position = await consumer.position(tp)
+            if highwater is not None and position is not None:
+                metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
+
+
+def run_worker(settings: SecmonSettings) -> int:
+    """Run the worker until stopped (SIGTERM/SIGINT); creates topics and templates first."""
+    import asyncio
+
+    from faust.worker import Worker
+
+    from pipeline.sinks.elasticsearch import client, install_templates
+    from pipeline.topics import ensure_topics
+
+    ensure_topics(settings)
+
+    async def templates() -> None:
+        async with client(settings.es) as es:
+            await install_templates(es, settings.es.index_prefix)
+
+    asyncio.run(templates())
+    asyncio.set_event_loop(asyncio.new_event_loop())  # asyncio.run left none; Faust wants one
+    metrics.serve(settings.metrics_port)
+    runtime = create_app(settings)
+    worker = Worker(runtime.app, loglevel=settings.log_level, quiet=True, override_logging=False)
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,28 @@
+"""Every Prometheus metric secmon exports, defined in one place.
+
+Names follow `secmon_<noun>_<unit>[_total]`. Label values come from bounded sets only (stage
+names, source and detector ids from the registries, error codes, outcomes), never from input.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+EVENTS_IN = Counter("secmon_events_in_total", "Records or events a stage received.", ["stage", "source"])
+EVENTS_OUT = Counter("secmon_events_out_total", "Events a stage passed on.", ["stage", "source"])
+DEAD_LETTERS = Counter("secmon_dead_letters_total", "Records sent to the dead letter.", ["stage", "error_code"])
+ES_WRITES = Counter("secmon_es_writes_total", "Elasticsearch document writes by outcome.", ["kind", "outcome"])
+ES_BULK_SECONDS = Histogram("secmon_es_bulk_seconds", "Duration of one bulk write.", ["kind"],
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+ALERTS = Counter("secmon_alerts_total", "Alerts created or updated.", ["rule", "severity", "change"])
+DETECTOR_ERRORS = Counter("secmon_detector_errors_total", "Exceptions raised by a detector.", ["rule"])
+LATE_EVENTS = Counter("secmon_late_events_total", "Events older than the allowed lateness.", ["rule"])
+CONSUMER_LAG = Gauge("secmon_consumer_lag_messages", "Messages behind the end of a topic partition.",
+                     ["topic", "partition"])
+SHIPPED = Counter("secmon_shipper_records_total", "Records the shipper handed to Kafka.", ["source", "outcome"])
+
+
+def serve(port: int) -> None:
+    """Expose /metrics on 127.0.0.1:port (0 = off)."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")

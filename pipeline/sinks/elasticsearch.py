@@ -1,0 +1,158 @@
+"""Elasticsearch sink: client, index naming, template install, idempotent bulk writes.
+
+Retry is decided here and only here: 429/502/503/504 per document with backoff (the helper),
+connection errors and timeouts for the whole batch with backoff (this module), 409 on create
+means "already written" (a replay), any other 4xx is permanent and goes to the dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout
+from elasticsearch.helpers import async_streaming_bulk
+
+from pipeline import metrics
+from pipeline.settings import EsSettings
+from schemas.alert import Alert
+from schemas.event import Event
+from schemas.templates import TEMPLATES, template
+
+log = logging.getLogger(__name__)
+RETRY_STATUS = (429, 502, 503, 504)
+
+
+class RetryableWriteError(Exception):
+    """Elasticsearch kept refusing a document with a retryable status; retry the batch later."""
+
+
+@asynccontextmanager
+async def client(cfg: EsSettings):
+    """An AsyncElasticsearch client configured from settings (auth and TLS, never logged)."""
+    kwargs: dict[str, Any] = {"request_timeout": cfg.request_timeout, "retry_on_timeout": True, "max_retries": 3}
+    if cfg.api_key is not None:
+        kwargs["api_key"] = cfg.api_key.get_secret_value()
+    elif cfg.username and cfg.password is not None:
+        kwargs["basic_auth"] = (cfg.username, cfg.password.get_secret_value())
+    if cfg.ca_certs is not None:
+        kwargs["ca_certs"] = str(cfg.ca_certs)
+    if not cfg.verify_certs:
+        kwargs["verify_certs"] = False
+    es = AsyncElasticsearch([u.strip() for u in cfg.url.split(",")], **kwargs)
+    try:
+        yield es
+    finally:
+        await es.close()
+
+
+def _day(ts: datetime) -> str:
+    return ts.strftime("%Y.%m.%d")
+
+
+def event_index(prefix: str, event: Event) -> str:
+    """Index of an event: per dataset and event day, so a replay lands on the same index and id."""
+    return f"{prefix}-events-{event.event.dataset}-{_day(event.timestamp)}"
+
+
+def alert_index(prefix: str, alert: Alert) -> str:
+    """Index of an alert: the day of its first finding (stable while the alert is updated)."""
+    return f"{prefix}-alerts-{_day(alert.alert.first_seen)}"
+
+
+async def install_templates(es: AsyncElasticsearch, prefix: str) -> list[str]:
+    """Create or upgrade secmon's index templates; unchanged templates are left alone."""
+    names = []
+    for kind in TEMPLATES:
+        name = f"{prefix}-{kind}"
+        body = template(kind, prefix)
+        existing = await es.indices.get_index_template(name=name, ignore_status=404)
+        current = existing.get("index_templates", []) if existing else []
+        if not current or current[0]["index_template"].get("version") != body["version"]:
+            await es.indices.put_index_template(name=name, **body)
+            log.info("installed index template %s version %s", name, body["version"])
+        names.append(name)
+    return names
+
+
+@dataclass
+class BulkReport:
+    """Per-document outcome of one bulk write."""
+
+    created: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+
+@dataclass
+class BulkSink:
+    """Writes documents with deterministic ids; `create` for events, `index` (upsert) for alerts."""
+
+    es: AsyncElasticsearch
+    cfg: EsSettings
+    max_attempts: int = 0  # whole-batch retries on connection errors; 0 = until it works
+
+    def event_actions(self, events: Iterable[Event]) -> list[dict[str, Any]]:
+        """Bulk actions for events: op_type create, so a second write of an id is a 409."""
+        return [{"_op_type": "create", "_index": event_index(self.cfg.index_prefix, e), "_id": e.event.id,
+                 "_source": e.to_doc()} for e in events]
+
+    def alert_actions(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
+        """Bulk actions for alerts: op_type index versioned by count, so an older update never wins."""
+        return [{"_op_type": "index", "_index": alert_index(self.cfg.index_prefix, a), "_id": a.alert.id,
+                 "_version": a.alert.count, "_version_type": "external_gte", "_source": a.to_doc()} for a in alerts]
+
+    async def write(self, actions: list[dict[str, Any]], kind: str) -> BulkReport:
+        """Write every action; retry transport failures with backoff; classify each item."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._write_once(actions, kind)
+            except (EsConnectionError, ConnectionTimeout, RetryableWriteError) as exc:
+                metrics.ES_WRITES.labels(kind=kind, outcome="retry").inc()
+                if self.max_attempts and attempt >= self.max_attempts:
+                    raise
+                delay = min(30.0, 0.5 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)
+                log.warning("Elasticsearch unreachable (%s); retry %d in %.1fs", type(exc).__name__, attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def _write_once(self, actions: list[dict[str, Any]], kind: str) -> BulkReport:
+        report = BulkReport()
+        by_id = {(a["_index"], a["_id"]): a for a in actions}
+        async for ok, item in async_streaming_bulk(
+            self.es, actions, chunk_size=self.cfg.bulk_max_docs, max_chunk_bytes=self.cfg.bulk_max_bytes,
+            raise_on_error=False, raise_on_exception=True, max_retries=self.cfg.max_retries,
+            initial_backoff=0.5, max_backoff=30, retry_on_status=RETRY_STATUS,
+        ):
+            result = next(iter(item.values()))
+            status = result.get("status", 0)
+            if ok:
+                report.created += 1
+                metrics.ES_WRITES.labels(kind=kind, outcome="written").inc()
+            elif status == 409:
+                report.duplicates += 1
+                metrics.ES_WRITES.labels(kind=kind, outcome="duplicate").inc()
+            elif status in RETRY_STATUS or status >= 500:
+                metrics.ES_WRITES.labels(kind=kind, outcome="retry").inc()
+                raise RetryableWriteError(f"bulk item still failing with {status} after retries")
+            else:
+                metrics.ES_WRITES.labels(kind=kind, outcome="rejected").inc()
+                reason = _reason(result)
+                report.rejected.append((by_id[(result.get("_index"), result.get("_id"))], reason))
+        return report
+
+
+def _reason(result: dict[str, Any]) -> str:
+    error = result.get("error") or {}
+    if isinstance(error, dict):
+        return f"{result.get('status')} {error.get('type', 'error')}: {error.get('reason', '')}"[:2000]
+    return f"{result.get('status')} {error}"[:2000]

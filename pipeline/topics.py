@@ -1,0 +1,67 @@
+"""Kafka topic names and their creation; the same names in the shipper, the worker and tools."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pipeline.kafka_config import kafka_python_kwargs
+from pipeline.normalizers.registry import NORMALIZERS
+from pipeline.settings import SecmonSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Every topic secmon reads or writes, derived from one prefix."""
+
+    prefix: str
+
+    def raw(self, source: str) -> str:
+        """Raw records of one source: the line bytes as the value, origin in headers."""
+        return f"{self.prefix}-raw-{source}"
+
+    @property
+    def events(self) -> str:
+        """Normalized, enriched events (value: Event JSON, key: event id)."""
+        return f"{self.prefix}-events"
+
+    @property
+    def detect(self) -> str:
+        """Events repartitioned by `<detector>|<entity>` so each entity's state has one owner."""
+        return f"{self.prefix}-detect"
+
+    @property
+    def alerts(self) -> str:
+        """Alerts as created and updated (value: Alert JSON, key: alert id)."""
+        return f"{self.prefix}-alerts"
+
+    @property
+    def deadletter(self) -> str:
+        """Records that could not be processed, with the reason."""
+        return f"{self.prefix}-deadletter"
+
+    def all(self) -> list[str]:
+        """Every topic name, raw topics of every registered source included."""
+        return [self.raw(s) for s in sorted(NORMALIZERS)] + [self.events, self.detect, self.alerts, self.deadletter]
+
+
+def ensure_topics(settings: SecmonSettings) -> list[str]:
+    """Create every missing topic with the configured partitions and replication."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    names = TopicNames(settings.kafka.topic_prefix).all()
+    admin = KafkaAdminClient(**kafka_python_kwargs(settings.kafka), client_id="secmon-admin")
+    try:
+        missing = [n for n in names if n not in set(admin.list_topics())]
+        for name in missing:
+            try:
+                admin.create_topics([NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor)])
+                log.info("created topic %s", name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+    return names

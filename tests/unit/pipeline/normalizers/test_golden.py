@@ -1,0 +1,60 @@
+"""Golden tests for every normalizer: tests/data/normalizers/<source>/<case>.<ext> -> <case>-expected.json.
+
+Each input is read the way the embedded runner reads it (lines or whole document) and every
+record's outcome (its events, or its error code and reason) is compared with the expected file.
+Regenerate after an intended change with SECMON_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline.enrichers.registry import default_enrichers
+from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.registry import NORMALIZERS
+from pipeline.process import process_record
+from pipeline.readers import read_records
+from pipeline.settings import SecmonSettings
+
+DATA = Path(__file__).parents[3] / "data" / "normalizers"
+RECEIVED = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+CTX = ParseContext(default_year=2026)
+
+
+def golden_inputs() -> list[Path]:
+    return sorted(p for p in DATA.glob("*/*") if p.is_file() and not p.name.endswith("-expected.json"))
+
+
+def outcome(path: Path) -> list[dict]:
+    normalizer = NORMALIZERS[path.parent.name]
+    enrichers = default_enrichers(SecmonSettings())
+    results = []
+    for record in read_records(str(path), normalizer.id, normalizer.framing, 1024 * 1024):
+        record = RawRecord(data=record.data, origin=record.origin.model_copy(update={"file": path.name}), received=RECEIVED)
+        processed = process_record(record, normalizer, enrichers, CTX)
+        if processed.dead_letter is not None:
+            results.append({"offset": record.origin.offset, "error_code": processed.dead_letter.error_code,
+                            "reason": processed.dead_letter.reason})
+        else:
+            results.append({"offset": record.origin.offset, "events": [e.to_doc() for e in processed.events]})
+    return results
+
+
+def test_every_source_has_golden_files():
+    missing = [s for s in NORMALIZERS if not (DATA / s).is_dir() or not any((DATA / s).iterdir())]
+    assert not missing, f"sources without golden files under {DATA}: {missing}"
+
+
+@pytest.mark.parametrize("path", golden_inputs(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_golden(path: Path):
+    expected_path = path.with_name(path.stem + "-expected.json")
+    actual = outcome(path)
+    if os.environ.get("SECMON_UPDATE_GOLDEN"):
+        expected_path.write_text(json.dumps(actual, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    assert expected_path.exists(), f"{expected_path.name} missing; create it with SECMON_UPDATE_GOLDEN=1 and review it"
+    assert actual == json.loads(expected_path.read_text(encoding="utf-8"))
