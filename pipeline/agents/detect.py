@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -44,22 +43,23 @@ def register(rt: Runtime) -> None:
     """Define the detect agent and its state table on the app."""
     from pipeline.app import build_engine
 
-    table = rt.app.Table("secmon-detector-state", default=None, key_serializer="json", value_serializer="json",
-                         partitions=rt.settings.kafka.partitions)
+    import faust
+
+    schema = faust.Schema(key_serializer="json", value_serializer="json")
+    table = rt.app.Table("secmon-detector-state", default=None, schema=schema, partitions=rt.settings.kafka.partitions)
     rt.engine = build_engine(rt, FaustTableStore(table))
 
+    # One message at a time: Faust tables need the current event to pick the changelog partition.
+    # Sends are not awaited one by one; Faust flushes the producer before it commits offsets.
     @rt.app.agent(rt.topics["detect"], name="secmon.detect", concurrency=1)
     async def detect(stream):
-        async for batch in stream.take_events(500, within=0.5):
-            sends = []
-            for item in batch:
-                try:
-                    body = json.loads(item.message.value)
-                    event = Event.model_validate(body["event"])
-                except (ValueError, KeyError, ValidationError) as exc:
-                    log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
-                    metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
-                    continue
-                for alert in rt.engine.process_keyed(body["detector"], body["key"], event):
-                    sends.append(await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc())))
-            await asyncio.gather(*sends)
+        async for item in stream.events():
+            try:
+                body = json.loads(item.message.value)
+                event = Event.model_validate(body["event"])
+            except (ValueError, KeyError, ValidationError) as exc:
+                log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
+                metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
+                continue
+            for alert in rt.engine.process_keyed(body["detector"], body["key"], event):
+                await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))

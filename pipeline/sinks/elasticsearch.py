@@ -74,7 +74,7 @@ async def install_templates(es: AsyncElasticsearch, prefix: str) -> list[str]:
     for kind in TEMPLATES:
         name = f"{prefix}-{kind}"
         body = template(kind, prefix)
-        existing = await es.indices.get_index_template(name=name, ignore_status=404)
+        existing = await es.options(ignore_status=404).indices.get_index_template(name=name)
         current = existing.get("index_templates", []) if existing else []
         if not current or current[0]["index_template"].get("version") != body["version"]:
             await es.indices.put_index_template(name=name, **body)
