@@ -55,6 +55,8 @@ def create_app(settings: SecmonSettings) -> Runtime:
         producer_acks=-1,
         stream_buffer_maxsize=4096,
         table_cleanup_interval=60.0,
+        broker_session_timeout=settings.kafka.session_timeout_seconds,
+        broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_seconds / 10),
     )
     names = TopicNames(settings.kafka.topic_prefix)
     runtime = Runtime(settings=settings, app=app, names=names, enrichers=default_enrichers(settings),

@@ -45,6 +45,7 @@ class KafkaSettings(Section):
     topic_prefix: str = Field("secmon", pattern=r"^[a-zA-Z0-9._-]{1,100}$", description="Prefix of every topic.")
     partitions: int = Field(4, ge=1, description="Partitions of the topics secmon creates.")
     replication_factor: int = Field(1, ge=1, description="Replication of the topics secmon creates.")
+    session_timeout_seconds: float = Field(30.0, gt=1, description="A worker silent this long leaves the group.")
 
 
 class EsSettings(Section):

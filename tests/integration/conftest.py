@@ -1,0 +1,130 @@
+"""Integration fixtures: the real Kafka broker and Elasticsearch node, never fakes.
+
+`scripts/services.sh up` starts both on loopback (`.ci/run` does it once per run). Point the
+suite at other servers with SECMON_KAFKA_BOOTSTRAP / SECMON_ES_URL. Each test gets its own
+topic prefix, index prefix and consumer group, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+BOOTSTRAP = os.environ.get("SECMON_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+ES_URL = os.environ.get("SECMON_ES_URL", "http://127.0.0.1:9200")
+ROOT = Path(__file__).parents[2]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+def _reachable(hostport: str) -> bool:
+    host, port = hostport.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def services() -> None:
+    """Fail (not skip) when the services are down: an integration run that tests nothing is a lie."""
+    es_hostport = ES_URL.split("//", 1)[-1].rstrip("/")
+    down = [name for name, hp in (("Kafka", BOOTSTRAP.split(",")[0]), ("Elasticsearch", es_hostport)) if not _reachable(hp)]
+    if down:
+        pytest.fail(f"{' and '.join(down)} not reachable; run `bash scripts/services.sh up` "
+                    "or set SECMON_KAFKA_BOOTSTRAP / SECMON_ES_URL")
+
+
+@pytest.fixture(scope="session")
+def es(services) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(ES_URL, request_timeout=60)
+    yield client
+    client.close()
+
+
+@dataclass
+class Stack:
+    """One isolated secmon deployment on the shared services: its own prefix, group and state."""
+
+    prefix: str
+    workdir: Path
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SECMON_")}
+        env.update({
+            "SECMON_KAFKA_BOOTSTRAP": BOOTSTRAP, "SECMON_ES_URL": ES_URL,
+            "SECMON_KAFKA_TOPIC_PREFIX": self.prefix, "SECMON_ES_INDEX_PREFIX": self.prefix,
+            "SECMON_APP_ID": self.prefix, "SECMON_SHIPPER_STATE_DIR": str(self.workdir / "shipper-state"),
+            "SECMON_KAFKA_SESSION_TIMEOUT_SECONDS": "6", "SECMON_LOG_LEVEL": "INFO",
+        })
+        return env
+
+    def secmon(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run a secmon command to completion."""
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], env=self.env, cwd=ROOT, timeout=timeout,
+                              capture_output=True, text=True, check=False)
+
+    def start(self, *args: str, log_name: str) -> subprocess.Popen:
+        """Start a long-running secmon command; its output goes to a log file in the workdir."""
+        log = open(self.workdir / f"{log_name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], env=self.env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@pytest.fixture
+def stack(services, tmp_path: Path, es: Elasticsearch) -> Iterator[Stack]:
+    s = Stack(prefix=f"it{uuid.uuid4().hex[:10]}", workdir=tmp_path)
+    yield s
+    s.stop_all()
+    for proc_log in tmp_path.glob("*.log"):  # shown by pytest when the test failed
+        print(f"--- {proc_log.name} (tail)\n" + "\n".join(proc_log.read_text(errors="replace").splitlines()[-40:]))
+    es.options(ignore_status=404).indices.delete(index=f"{s.prefix}-*")
+    es.options(ignore_status=404).indices.delete_index_template(name=f"{s.prefix}-*")
+
+
+def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "condition"):
+    """Poll until predicate() is truthy; fail with `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def count(es: Elasticsearch, index: str) -> int:
+    """Document count after a refresh (0 when the index does not exist yet)."""
+    es.options(ignore_status=404).indices.refresh(index=index)
+    result = es.options(ignore_status=404).count(index=index)
+    return int(result.get("count", 0)) if result else 0
