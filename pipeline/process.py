@@ -26,8 +26,8 @@ class Processed:
     dead_letter: DeadLetter | None = None
 
 
-def dead_letter(record: RawRecord, stage: Stage, code: ErrorCode, reason: str) -> DeadLetter:
-    """A dead-letter record for raw input that could not go on."""
+def dead_letter(record: RawRecord, stage: Stage, code: ErrorCode, reason: str, size: int | None = None) -> DeadLetter:
+    """A dead-letter record for raw input that could not go on (`size`: before any truncation)."""
     return DeadLetter(
         timestamp=datetime.now(timezone.utc),
         stage=stage,
@@ -35,7 +35,7 @@ def dead_letter(record: RawRecord, stage: Stage, code: ErrorCode, reason: str) -
         reason=reason[:2000],
         origin=record.origin,
         original_b64=DeadLetter.encode_original(record.data),
-        original_size=len(record.data),
+        original_size=len(record.data) if size is None else size,
     )
 
 

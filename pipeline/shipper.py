@@ -116,12 +116,13 @@ class Shipper:
                                       compression_type=None, retries=2147483647, client_id="secmon-shipper")
         self.pending = 0
 
-    def send(self, line: bytes, origin: Origin, key: bytes) -> None:
-        """Queue one line (or, if it is too large, its dead letter)."""
+    def send(self, line: bytes, origin: Origin, key: bytes, size: int | None = None) -> None:
+        """Queue one line (or, if it is too large, its dead letter); `size` is the line's full size."""
         if len(line) > self.max_bytes:
             record = RawRecord(data=line, origin=origin)
-            reason = f"line is over the {self.max_bytes}-byte limit (parse.max_record_bytes)"
-            self.producer.send(self.deadletter_topic, key=key, value=dumps(dead_letter(record, "ship", "too_large", reason).to_doc()))
+            reason = f"line of {size or len(line)} bytes is over the {self.max_bytes}-byte limit (parse.max_record_bytes)"
+            letter = dead_letter(record, "ship", "too_large", reason, size=size)
+            self.producer.send(self.deadletter_topic, key=key, value=dumps(letter.to_doc()))
             metrics.DEAD_LETTERS.labels(stage="ship", error_code="too_large").inc()
         else:
             self.producer.send(self.topic, key=key, value=line, headers=[origin_header(origin)])
@@ -174,6 +175,7 @@ def ship_stdin(shipper: Shipper) -> int:
 def ship_file(shipper: Shipper, store: PositionStore, path: str, follow: bool, stop) -> int:
     """Ship one file from its saved position; follow rotation (rename or copytruncate) if asked."""
     sent = 0
+    path = os.path.abspath(path)
     while not stop():
         with open(path, "rb") as stream:
             pos = _resume(stream, path, store.load(path))
@@ -200,7 +202,7 @@ def _drain(shipper: Shipper, store: PositionStore, stream: BinaryIO, pos: Positi
     for line_offset, line, next_offset in _complete_lines(stream, shipper.max_bytes, final):
         if line.strip():
             origin = Origin(source=shipper.source, file=pos.path, file_id=pos.file_id, offset=line_offset)
-            shipper.send(line, origin, key=pos.file_id.encode())
+            shipper.send(line, origin, key=pos.file_id.encode(), size=next_offset - line_offset)
             sent += 1
         pos.offset = next_offset
         if shipper.pending >= shipper.settings.shipper.batch_size:
