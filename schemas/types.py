@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -25,6 +26,7 @@ class EsType:
     index: bool = True
 
 
+@lru_cache(maxsize=65536)  # the same addresses recur constantly; parsing dominated the profile
 def _canonical_ip(value: str) -> str:
     """Validate an IP and return its canonical text; IPv4-mapped IPv6 becomes plain IPv4."""
     addr = ipaddress.ip_address(value.strip().strip("[]"))

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# README command 2: install, start the real Kafka broker and Elasticsearch node (unless
+# SECMON_KAFKA_BOOTSTRAP / SECMON_ES_URL point elsewhere), run the whole suite, stop what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+started=()
+if [ -z "${SECMON_KAFKA_BOOTSTRAP:-}" ] && ! bash scripts/services.sh status kafka >/dev/null 2>&1; then started+=(kafka); fi
+if [ -z "${SECMON_ES_URL:-}" ] && ! bash scripts/services.sh status es >/dev/null 2>&1; then started+=(es); fi
+cleanup() { for svc in "${started[@]}"; do bash scripts/services.sh down "$svc" || true; done; }
+trap cleanup EXIT
+for svc in "${started[@]}"; do bash scripts/services.sh up "$svc"; done
+.venv/bin/python -m pytest "$@"
