@@ -37,6 +37,7 @@ class EventMeta(Strict):
     ingested: UtcDatetime | None = Field(None, description="When the event reached the store.")
     start: UtcDatetime | None = Field(None, description="Start of an event that spans time.")
     end: UtcDatetime | None = Field(None, description="End of an event that spans time.")
+    duration: int | None = Field(None, description="Duration in nanoseconds (e.g. request time).")
     original: Stored | None = Field(None, description="The raw line, kept only when configured.")
 
 
@@ -202,6 +203,90 @@ class Network(Strict):
     iana_number: Keyword | None = Field(None, description="IANA protocol number.")
 
 
+class UrlInfo(Strict):
+    """ECS `url.*`."""
+
+    original: LongKeyword | None = Field(None, description="The URL as requested.")
+    path: LongKeyword | None = Field(None, description="Path part.")
+    query: LongKeyword | None = Field(None, description="Query string without `?`.")
+    domain: Keyword | None = Field(None, description="Host part.")
+
+
+class HttpRequest(Strict):
+    """ECS `http.request.*`."""
+
+    method: Keyword | None = Field(None, description="HTTP method.")
+    referrer: LongKeyword | None = Field(None, description="Referer header.")
+
+
+class HttpResponseBody(Strict):
+    """ECS `http.response.body.*`."""
+
+    bytes: int | None = Field(None, description="Response body size.")
+
+
+class HttpResponse(Strict):
+    """ECS `http.response.*`."""
+
+    status_code: int | None = Field(None, description="HTTP status code.")
+    body: HttpResponseBody | None = Field(None, description="Response body.")
+
+
+class Http(Strict):
+    """ECS `http.*`."""
+
+    version: Keyword | None = Field(None, description="HTTP version, e.g. 1.1.")
+    request: HttpRequest | None = Field(None, description="Request.")
+    response: HttpResponse | None = Field(None, description="Response.")
+
+
+class Process(Strict):
+    """ECS `process.*` (the program that logged, e.g. sshd)."""
+
+    name: Keyword | None = Field(None, description="Program name.")
+    pid: int | None = Field(None, description="Process id.")
+
+
+class ErrorInfo(Strict):
+    """ECS `error.*`: an error the source reported (e.g. CloudTrail errorCode)."""
+
+    code: Keyword | None = Field(None, description="Error code.")
+    message: Text | None = Field(None, description="Error message.")
+
+
+class VulnScanner(Strict):
+    """ECS `vulnerability.scanner.*`."""
+
+    vendor: Keyword | None = Field(None, description="Scanner, e.g. Trivy.")
+
+
+class VulnScore(Strict):
+    """ECS `vulnerability.score.*`."""
+
+    base: float | None = Field(None, description="CVSS base score.")
+
+
+class Vulnerability(Strict):
+    """ECS `vulnerability.*`."""
+
+    id: Keyword | None = Field(None, description="CVE or advisory id.")
+    severity: Keyword | None = Field(None, description="CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN.")
+    category: list[Keyword] = Field(default_factory=list, description="Kind of finding.")
+    description: Text | None = Field(None, description="Title or description.")
+    reference: LongKeyword | None = Field(None, description="Primary reference URL.")
+    score: VulnScore | None = Field(None, description="Scores.")
+    scanner: VulnScanner | None = Field(None, description="Scanner.")
+
+
+class Package(Strict):
+    """ECS `package.*`: the affected package of a finding."""
+
+    name: Keyword | None = Field(None, description="Package name.")
+    version: Keyword | None = Field(None, description="Installed version.")
+    type: Keyword | None = Field(None, description="Ecosystem, e.g. debian, pip, npm.")
+    path: Keyword | None = Field(None, description="Where it is installed or declared.")
+
+
 class Origin(Strict):
     """Where a record was read: the basis of its deterministic id."""
 
@@ -234,6 +319,58 @@ class Session(Strict):
     id: Keyword | None = Field(None, description="Session id issued at sign-in.")
 
 
+class FirewallRule(Strict):
+    """One rule of a security group / firewall change (CloudTrail AuthorizeSecurityGroup*...)."""
+
+    direction: Literal["ingress", "egress"] = Field(description="Traffic direction the rule allows.")
+    group_id: Keyword | None = Field(None, description="Security group id.")
+    protocol: Keyword | None = Field(None, description="tcp, udp, icmp, or -1/all.")
+    from_port: int | None = Field(None, description="First port (inclusive); None = all.")
+    to_port: int | None = Field(None, description="Last port (inclusive); None = all.")
+    cidr: Keyword | None = Field(None, description="IPv4 or IPv6 CIDR as written in the request.")
+
+
+class StaffAccess(Strict):
+    """An employee's access to customer data (staff access audit)."""
+
+    resource: Keyword | None = Field(None, description="What was opened, e.g. workspace/documents.")
+    action: Keyword | None = Field(None, description="read, export, update, delete...")
+    record_count: int | None = Field(None, description="Records touched.")
+    ticket_id: Keyword | None = Field(None, description="Support ticket or justification id.")
+    justification: Text | None = Field(None, description="Free-text reason given.")
+
+
+class Posture(Strict):
+    """Laptop security posture reported by osquery."""
+
+    disk_encrypted: bool | None = Field(None, description="Full-disk encryption on.")
+    encryption_type: Keyword | None = Field(None, description="FileVault, BitLocker, LUKS...")
+    screen_lock_enabled: bool | None = Field(None, description="Screen lock on.")
+    screen_lock_delay_seconds: int | None = Field(None, description="Idle seconds before the lock.")
+
+
+class Finding(Strict):
+    """A vulnerability finding's lifecycle fields (one finding = one stable id)."""
+
+    id: Keyword = Field(description="Stable finding id: target + package + vulnerability.")
+    target: Keyword | None = Field(None, description="Scanned image, host or repository.")
+    fixed_version: Keyword | None = Field(None, description="First version that fixes it.")
+    first_seen: UtcDatetime | None = Field(None, description="When it was first reported.")
+    status: Keyword | None = Field(None, description="open, fixed, ignored.")
+
+
+class Control(Strict):
+    """A control event: backup, restore test, deletion, legal hold, remote sign-out."""
+
+    kind: Keyword = Field(description="backup, restore_test, deletion, legal_hold, signout_all.")
+    status: Keyword = Field(description="started, succeeded, failed, requested, completed, opened, closed, executed.")
+    job_id: Keyword | None = Field(None, description="Job, request or hold id.")
+    incident_id: Keyword | None = Field(None, description="Incident a legal hold belongs to.")
+    backup_id: Keyword | None = Field(None, description="Backup or snapshot concerned.")
+    reason: Text | None = Field(None, description="Why (failure reason, hold reason...).")
+    requested_at: UtcDatetime | None = Field(None, description="When the request was made (deletions).")
+
+
 class Secmon(Strict):
     """secmon's own fields."""
 
@@ -245,6 +382,11 @@ class Secmon(Strict):
     enrichment: list[Keyword] = Field(
         default_factory=list, description="Enrichers applied, as `name@version` (provenance)."
     )
+    firewall_rules: list[FirewallRule] = Field(default_factory=list, description="Rules a change adds or removes.")
+    staff_access: StaffAccess | None = Field(None, description="Staff access to customer data.")
+    posture: Posture | None = Field(None, description="Laptop posture.")
+    finding: Finding | None = Field(None, description="Vulnerability finding lifecycle.")
+    control: Control | None = Field(None, description="Control event details.")
 
 
 class Event(Strict):
@@ -262,6 +404,12 @@ class Event(Strict):
     tls: Tls | None = Field(None, description="TLS details.")
     cloud: Cloud | None = Field(None, description="Cloud provider details.")
     network: Network | None = Field(None, description="Network details.")
+    url: UrlInfo | None = Field(None, description="Requested URL.")
+    http: Http | None = Field(None, description="HTTP request/response.")
+    process: Process | None = Field(None, description="Process that logged the event.")
+    error: ErrorInfo | None = Field(None, description="Error reported by the source.")
+    vulnerability: Vulnerability | None = Field(None, description="Vulnerability of a finding.")
+    package: Package | None = Field(None, description="Affected package of a finding.")
     related: Related = Field(default_factory=Related, description="Pivot fields.")
     secmon: Secmon = Field(description="secmon's own fields.")
 

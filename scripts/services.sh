@@ -93,14 +93,22 @@ tail_log() {
 
 now() { date +%s; }
 
-# pid_of NAME PIDFILE PATTERN: print the pid if the process is alive and its command line
+# alive PID: the process exists and is not a zombie (exited but not yet reaped)
+alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  st="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [[ -n "$st" && "$st" != Z ]]
+}
+
+# pid_of PIDFILE PATTERN: print the pid if the process is alive and its command line
 # matches PATTERN (guards against pid reuse); else return 1.
 pid_of() {
   local pidfile="$1" pattern="$2" pid
   [[ -s "$pidfile" ]] || return 1
   pid="$(tr -dc '0-9' <"$pidfile")"
   [[ -n "$pid" ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern" || return 1
   printf '%s\n' "$pid"
 }
@@ -251,7 +259,7 @@ stop_pid() {
   local label="$1" pid="$2" t0
   t0="$(now)"
   kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
+  while alive "$pid"; do
     if (($(now) - t0 >= STOP_TIMEOUT)); then
       warn "$label (pid $pid) still running after ${STOP_TIMEOUT}s: sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
@@ -261,6 +269,24 @@ stop_pid() {
     sleep 0.5
   done
   say "$label stopped (pid $pid, $(($(now) - t0))s)"
+}
+
+# launch_bg PIDFILE DIR LOG CMD...: start CMD detached from us (own session via setsid, nohup,
+# stdin /dev/null, output appended to LOG, our lock fd 9 closed so the service never holds the
+# lock) with DIR as working directory. The inner shell writes its own pid, then execs CMD, so
+# PIDFILE holds CMD's pid. Prints that pid.
+launch_bg() {
+  local pidfile="$1" dir="$2" log="$3" _
+  shift 3
+  rm -f "$pidfile"
+  nohup setsid bash -c 'echo $$ >"$0"; cd "$1" || exit 1; shift; exec "$@"' \
+    "$pidfile" "$dir" "$@" >>"$log" 2>&1 </dev/null 9>&- &
+  for _ in $(seq 1 100); do
+    [[ -s "$pidfile" ]] && break
+    sleep 0.05
+  done
+  [[ -s "$pidfile" ]] || return 1
+  tr -dc '0-9' <"$pidfile"
 }
 
 render() {  # TEMPLATE OUT KEY=VALUE...
@@ -336,7 +362,7 @@ wait_kafka() {  # PID T0
   local pid="$1" t0="$2" last=0
   say "waiting for kafka on 127.0.0.1:$KAFKA_PORT (timeout ${KAFKA_READY_TIMEOUT}s)..."
   while ! kafka_probe; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       tail_log kafka "$KAFKA_CONSOLE" "$KAFKA_LOG_DIR/server.log"
       rm -f "$KAFKA_PIDFILE"
       die "kafka exited during startup (see the log tail above; full logs: $KAFKA_LOG_DIR/)." \
@@ -401,20 +427,13 @@ up_kafka() {
 
   say "starting kafka $KAFKA_VERSION (java $(java_major "$java_home"), logs in $KAFKA_LOG_DIR/)..."
   printf '\n===== %s starting kafka %s =====\n' "$(date -Is)" "$KAFKA_VERSION" >>"$KAFKA_CONSOLE"
-  # setsid: own session, so the broker survives the caller's terminal/job ending.
-  # The inner shell writes its own pid and then execs java, so the pid file is java's pid.
-  (cd "$SD" && nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$KAFKA_PIDFILE" \
+  local t_launch
+  t_launch="$(now)"
+  pid="$(launch_bg "$KAFKA_PIDFILE" "$SD" "$KAFKA_CONSOLE" \
     "$java_home/bin/java" "${KAFKA_JVM[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka \
-    "$KAFKA_CONF/server.properties" >>"$KAFKA_CONSOLE" 2>&1 </dev/null &)
-  local _
-  for _ in $(seq 1 50); do
-    [[ -s "$KAFKA_PIDFILE" ]] && break
-    sleep 0.1
-  done
-  pid="$(tr -dc '0-9' <"$KAFKA_PIDFILE" 2>/dev/null)" || true
-  [[ -n "$pid" ]] || die "kafka did not start (no pid file $KAFKA_PIDFILE)." \
-    "See $KAFKA_CONSOLE"
-  wait_kafka "$pid" "$t0"
+    "$KAFKA_CONF/server.properties")" ||
+    die "kafka did not start (no pid file $KAFKA_PIDFILE)." "See $KAFKA_CONSOLE"
+  wait_kafka "$pid" "$t_launch"
 }
 
 down_kafka() {
@@ -488,7 +507,7 @@ wait_es() {  # LAUNCHER_PID T0
   while ! es_probe; do
     spid="$(es_pid)" || spid=""
     # with -d the launcher exits once the node is up; it exiting with the node down = failure
-    if [[ -z "$spid" ]] && ! kill -0 "$lpid" 2>/dev/null; then
+    if [[ -z "$spid" ]] && ! alive "$lpid"; then
       sleep 1
       if ! es_pid >/dev/null; then
         tail_log elasticsearch "$ES_CONSOLE" "$ES_LOG_DIR/secmon-test.log"
@@ -500,7 +519,7 @@ wait_es() {  # LAUNCHER_PID T0
     if (($(now) - t0 >= ES_READY_TIMEOUT)); then
       tail_log elasticsearch "$ES_CONSOLE" "$ES_LOG_DIR/secmon-test.log"
       [[ -n "$spid" ]] && stop_pid elasticsearch "$spid"
-      kill -0 "$lpid" 2>/dev/null && stop_pid "elasticsearch launcher" "$lpid"
+      alive "$lpid" && stop_pid "elasticsearch launcher" "$lpid"
       rm -f "$ES_LAUNCHER_PIDFILE"
       die "elasticsearch did not become ready within ${ES_READY_TIMEOUT}s (stopped it; log tail above)." \
         "Retry with a longer ES_READY_TIMEOUT=..., or look at $ES_LOG_DIR/secmon-test.log"
@@ -561,24 +580,15 @@ up_es() {
   printf '\n===== %s starting elasticsearch %s =====\n' "$(date -Is)" "$ES_VERSION" >>"$ES_CONSOLE"
   # -d: the launcher daemonizes the node and exits once it is up; -p: node pid file.
   # A clean environment so the caller's JAVA_HOME / ES_JAVA_OPTS / proxies do not leak in.
-  local as_user=()
+  local as_user=() t_launch
   [[ $EUID -eq 0 ]] && as_user=("$(command -v runuser)" -u "$ES_USER" --)
-  (
-    cd "$ES_HOME"
-    nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$ES_LAUNCHER_PIDFILE" \
-      "${as_user[@]}" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$SD" LANG=C.UTF-8 \
-      ES_JAVA_HOME="$java_home" ES_PATH_CONF="$ES_HOME/config" \
-      "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE" \
-      >>"$ES_CONSOLE" 2>&1 </dev/null &
-  )
-  local _
-  for _ in $(seq 1 50); do
-    [[ -s "$ES_LAUNCHER_PIDFILE" ]] && break
-    sleep 0.1
-  done
-  lpid="$(tr -dc '0-9' <"$ES_LAUNCHER_PIDFILE" 2>/dev/null)" || true
-  [[ -n "$lpid" ]] || die "elasticsearch did not start (no launcher pid)." "See $ES_CONSOLE"
-  wait_es "$lpid" "$t0"
+  t_launch="$(now)"
+  lpid="$(launch_bg "$ES_LAUNCHER_PIDFILE" "$ES_HOME" "$ES_CONSOLE" \
+    "${as_user[@]}" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$SD" LANG=C.UTF-8 \
+    ES_JAVA_HOME="$java_home" ES_PATH_CONF="$ES_HOME/config" \
+    "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE")" ||
+    die "elasticsearch did not start (no launcher pid)." "See $ES_CONSOLE"
+  wait_es "$lpid" "$t_launch"
 }
 
 down_es() {
