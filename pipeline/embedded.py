@@ -78,7 +78,7 @@ def run(paths: Sequence[str], settings: SecmonSettings, source: str | None = Non
     started = time.perf_counter()
     for path in paths:
         normalizer = resolve_source(path, source)
-        records = read_records(path, normalizer.id, normalizer.framing, settings.parse.max_record_bytes)
+        records = read_records(path, normalizer, settings.parse.max_record_bytes)
         for record in _with_progress(records, path, progress):
             summary.records += 1
             result = process_record(record, normalizer, enrichers, ctx, settings.parse.max_record_bytes)

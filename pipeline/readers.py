@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from pipeline.normalizers.base import Framing, RawRecord
+from pipeline.normalizers.base import Normalizer, RawRecord
 from schemas.event import Origin
 
 FINGERPRINT_BYTES = 1024
@@ -62,14 +62,33 @@ def iter_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes]]:
         offset += size
 
 
-def read_records(path: str, source: str, framing: Framing, max_bytes: int) -> Iterator[RawRecord]:
+def split_records(normalizer: Normalizer, data: bytes, origin: Origin, header: bytes | None,
+                  max_bytes: int) -> list[RawRecord]:
+    """One line or document as the records the normalizer wants (split when it has a splitter)."""
+    if normalizer.split is None or len(data) > (normalizer.max_line_bytes or max_bytes):
+        return [RawRecord(data=data, origin=origin, header=header)]
+    parts = normalizer.split(data)
+    if len(parts) == 1 and parts[0] is data:
+        return [RawRecord(data=data, origin=origin, header=header)]
+    return [RawRecord(data=part, origin=origin.model_copy(update={"index": i}), header=header)
+            for i, part in enumerate(parts)]
+
+
+def read_records(path: str, normalizer: Normalizer, max_bytes: int) -> Iterator[RawRecord]:
     """Every record of one file or stdin, each tagged with source, file identity and offset."""
     file_id = file_identity(path)
+    limit = normalizer.max_line_bytes or max_bytes
+    header: bytes | None = None
     with open_binary(path) as stream:
-        if framing == "document":
-            data = stream.read(MAX_DOCUMENT_BYTES + 1)
-            yield RawRecord(data=data, origin=Origin(source=source, file=path, file_id=file_id, offset=0))
-            return
-        for offset, line in iter_lines(stream, max_bytes):
-            if line.strip():
-                yield RawRecord(data=line, origin=Origin(source=source, file=path, file_id=file_id, offset=offset))
+        if normalizer.framing == "document":
+            units: Iterator[tuple[int, bytes]] = iter([(0, stream.read(MAX_DOCUMENT_BYTES + 1))])
+        else:
+            units = iter_lines(stream, limit)
+        for offset, data in units:
+            if not data.strip():
+                continue
+            if normalizer.is_header is not None and normalizer.is_header(data):
+                header = data
+                continue
+            origin = Origin(source=normalizer.id, file=path, file_id=file_id, offset=offset)
+            yield from split_records(normalizer, data, origin, header, max_bytes)

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline import metrics
-from pipeline.agents.codec import dumps, origin_header
+from pipeline.agents.codec import FORMAT_HEADER, dumps, origin_header
 from pipeline.kafka_config import kafka_python_kwargs
 from pipeline.normalizers.base import RawRecord
 from pipeline.normalizers.registry import get as get_normalizer
 from pipeline.process import dead_letter
-from pipeline.readers import STDIN, iter_lines
+from pipeline.readers import MAX_DOCUMENT_BYTES, STDIN, iter_lines, split_records
 from pipeline.settings import SecmonSettings
 from pipeline.topics import TopicNames
 from schemas.event import Origin
@@ -43,6 +43,7 @@ class Position:
     fingerprint: str
     generation: int
     offset: int
+    header: str | None = None  # latest format header line (latin-1), for header-defined formats
 
     @property
     def file_id(self) -> str:
@@ -106,18 +107,30 @@ class Shipper:
         from kafka import KafkaProducer
 
         self.settings = settings
-        self.source = get_normalizer(source).id
+        self.normalizer = get_normalizer(source)
+        self.source = self.normalizer.id
         names = TopicNames(settings.kafka.topic_prefix)
         self.topic = names.raw(self.source)
         self.deadletter_topic = names.deadletter
         self.max_bytes = settings.parse.max_record_bytes
+        self.max_line_bytes = self.normalizer.max_line_bytes or self.max_bytes
         self.producer = KafkaProducer(**kafka_python_kwargs(settings.kafka), acks="all", linger_ms=20,
                                       max_request_size=max(2 * 1024 * 1024, self.max_bytes + 65536),
                                       compression_type=None, retries=2147483647, client_id="secmon-shipper")
         self.pending = 0
 
-    def send(self, line: bytes, origin: Origin, key: bytes, size: int | None = None) -> None:
-        """Queue one line (or, if it is too large, its dead letter); `size` is the line's full size."""
+    def send_unit(self, data: bytes, origin: Origin, key: bytes, header: bytes | None, size: int) -> int:
+        """Queue one line or document, split into records when its format asks; the count queued."""
+        if len(data) > self.max_line_bytes:
+            self.send(data, origin, key, None, size)
+            return 1
+        records = split_records(self.normalizer, data, origin, header, self.max_line_bytes)
+        for record in records:
+            self.send(record.data, record.origin, key, header, size if len(records) == 1 else len(record.data))
+        return len(records)
+
+    def send(self, line: bytes, origin: Origin, key: bytes, header: bytes | None = None, size: int | None = None) -> None:
+        """Queue one record (or, if it is too large, its dead letter); `size` is its full size."""
         if len(line) > self.max_bytes:
             record = RawRecord(data=line, origin=origin)
             reason = f"line of {size or len(line)} bytes is over the {self.max_bytes}-byte limit (parse.max_record_bytes)"
@@ -125,7 +138,8 @@ class Shipper:
             self.producer.send(self.deadletter_topic, key=key, value=dumps(letter.to_doc()))
             metrics.DEAD_LETTERS.labels(stage="ship", error_code="too_large").inc()
         else:
-            self.producer.send(self.topic, key=key, value=line, headers=[origin_header(origin)])
+            headers = [origin_header(origin)] + ([(FORMAT_HEADER, header)] if header else [])
+            self.producer.send(self.topic, key=key, value=line, headers=headers)
         self.pending += 1
 
     def flush(self) -> int:
@@ -163,10 +177,12 @@ def ship_stdin(shipper: Shipper) -> int:
     import sys
 
     sent = 0
-    for offset, line in iter_lines(sys.stdin.buffer, shipper.max_bytes):
-        if line.strip():
-            shipper.send(line, Origin(source=shipper.source), key=b"stdin")
-            sent += 1
+    header = None
+    for _offset, line in iter_lines(sys.stdin.buffer, shipper.max_line_bytes):
+        if shipper.normalizer.is_header is not None and shipper.normalizer.is_header(line):
+            header = line
+        elif line.strip():
+            sent += shipper.send_unit(line, Origin(source=shipper.source), b"stdin", header, len(line))
             if shipper.pending >= shipper.settings.shipper.batch_size:
                 shipper.flush()
     return sent
@@ -176,6 +192,8 @@ def ship_file(shipper: Shipper, store: PositionStore, path: str, follow: bool, s
     """Ship one file from its saved position; follow rotation (rename or copytruncate) if asked."""
     sent = 0
     path = os.path.abspath(path)
+    if shipper.normalizer.framing == "document":
+        return ship_document(shipper, store, path)
     while not stop():
         with open(path, "rb") as stream:
             pos = _resume(stream, path, store.load(path))
@@ -196,14 +214,33 @@ def ship_file(shipper: Shipper, store: PositionStore, path: str, follow: bool, s
     return sent
 
 
+def ship_document(shipper: Shipper, store: PositionStore, path: str) -> int:
+    """Ship a whole-document file (e.g. a scanner report) once; a re-run skips it if unchanged."""
+    with open(path, "rb") as stream:
+        pos = _resume(stream, path, store.load(path))
+        size = os.fstat(stream.fileno()).st_size
+        if pos.offset >= size > 0:
+            return 0
+        data = stream.read(MAX_DOCUMENT_BYTES + 1)
+    origin = Origin(source=shipper.source, file=path, file_id=pos.file_id, offset=0)
+    sent = shipper.send_unit(data, origin, pos.file_id.encode(), None, len(data))
+    shipper.flush()
+    pos.offset = size
+    store.save(pos)
+    return sent
+
+
 def _drain(shipper: Shipper, store: PositionStore, stream: BinaryIO, pos: Position, final: bool) -> int:
     """Send every complete line from the current position; save the position after each ack."""
     sent = 0
-    for line_offset, line, next_offset in _complete_lines(stream, shipper.max_bytes, final):
-        if line.strip():
+    is_header = shipper.normalizer.is_header
+    for line_offset, line, next_offset in _complete_lines(stream, shipper.max_line_bytes, final):
+        if is_header is not None and is_header(line):
+            pos.header = line.decode("latin-1")
+        elif line.strip():
             origin = Origin(source=shipper.source, file=pos.path, file_id=pos.file_id, offset=line_offset)
-            shipper.send(line, origin, key=pos.file_id.encode(), size=next_offset - line_offset)
-            sent += 1
+            header = pos.header.encode("latin-1") if pos.header is not None else None
+            sent += shipper.send_unit(line, origin, pos.file_id.encode(), header, next_offset - line_offset)
         pos.offset = next_offset
         if shipper.pending >= shipper.settings.shipper.batch_size:
             shipper.flush()

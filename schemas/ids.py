@@ -20,7 +20,9 @@ def _digest(*parts: object) -> str:
 def record_key(origin: Origin, raw: bytes) -> str:
     """Identity of one raw record: its file position, else its Kafka position, else its bytes."""
     if origin.file_id is not None and origin.offset is not None:
-        return _digest("f", origin.source, origin.file_id, origin.offset)
+        if origin.index is None:
+            return _digest("f", origin.source, origin.file_id, origin.offset)
+        return _digest("f", origin.source, origin.file_id, origin.offset, origin.index)
     if origin.topic is not None and origin.kafka_offset is not None:
         return _digest("k", origin.source, origin.topic, origin.partition, origin.kafka_offset)
     return _digest("c", origin.source, hashlib.blake2b(raw, digest_size=16).hexdigest())

@@ -9,6 +9,7 @@ from pipeline.normalizers.base import RawRecord
 from schemas.event import Origin
 
 ORIGIN_HEADER = "secmon-origin"
+FORMAT_HEADER = "secmon-format"  # the file's latest header line, for header-defined formats
 
 
 def origin_header(origin: Origin) -> tuple[str, bytes]:
@@ -19,15 +20,18 @@ def origin_header(origin: Origin) -> tuple[str, bytes]:
 def raw_record(source: str, value: bytes, headers: Any, topic: str, partition: int, offset: int) -> RawRecord:
     """A RawRecord from a Kafka message: file origin from headers, else the Kafka position."""
     origin = None
+    header = None
     for name, data in _header_items(headers):
-        if name == ORIGIN_HEADER:
+        if name == FORMAT_HEADER:
+            header = data
+        elif name == ORIGIN_HEADER:
             try:
                 origin = Origin.model_validate_json(data)
             except ValueError:
                 origin = None  # a foreign producer's header: fall back to the Kafka position
     if origin is None or origin.source != source:
         origin = Origin(source=source, topic=topic, partition=partition, kafka_offset=offset)
-    return RawRecord(data=value or b"", origin=origin)
+    return RawRecord(data=value or b"", origin=origin, header=header)
 
 
 def _header_items(headers: Any) -> list[tuple[str, bytes]]:

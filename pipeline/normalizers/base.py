@@ -21,6 +21,7 @@ class RawRecord:
     data: bytes
     origin: Origin
     received: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    header: bytes | None = None  # the latest header line of its file, for header-defined formats
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,25 @@ class ParseError(Exception):
 
 @dataclass(frozen=True)
 class Normalizer:
-    """A log source: its id (== module stem), dataset(s), framing and parse function."""
+    """A log source: its id (== module stem), framing, parse function and reading hooks.
+
+    framing: "line" (one record per line, tailable) or "document" (the whole file is read, e.g. a
+    pretty-printed JSON report). `split` cuts one line or document into self-contained records
+    before they are shipped (e.g. CloudTrail `{"Records": [...]}` -> one record each), so Kafka
+    messages stay small and each record gets its own id (origin.index). `is_header` marks lines
+    that define the format of the lines after them (Zeek `#fields`, VPC flow log headers): the
+    reader and the shipper attach the latest one to each record as `RawRecord.header`.
+    `max_line_bytes` overrides how long one line may be before it is dead-lettered.
+    """
 
     id: str
     title: str
     framing: Framing
     parse: Callable[[RawRecord, ParseContext], list[Event]]
     sniff: Callable[[bytes], bool] = lambda _first: False
+    split: Callable[[bytes], list[bytes]] | None = None
+    is_header: Callable[[bytes], bool] | None = None
+    max_line_bytes: int | None = None
 
 
 def decode_utf8(data: bytes) -> str:

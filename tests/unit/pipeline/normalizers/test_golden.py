@@ -34,8 +34,9 @@ def outcome(path: Path) -> list[dict]:
     normalizer = NORMALIZERS[path.parent.name]
     enrichers = default_enrichers(SecmonSettings())
     results = []
-    for record in read_records(str(path), normalizer.id, normalizer.framing, 1024 * 1024):
-        record = RawRecord(data=record.data, origin=record.origin.model_copy(update={"file": path.name}), received=RECEIVED)
+    for record in read_records(str(path), normalizer, 1024 * 1024):
+        record = RawRecord(data=record.data, origin=record.origin.model_copy(update={"file": path.name}), received=RECEIVED,
+                           header=record.header)
         processed = process_record(record, normalizer, enrichers, CTX)
         if processed.dead_letter is not None:
             results.append({"offset": record.origin.offset, "error_code": processed.dead_letter.error_code,
