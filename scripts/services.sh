@@ -23,7 +23,7 @@ set -euo pipefail
 # ---------------------------------------------------------------------------------------------
 # Settings
 # ---------------------------------------------------------------------------------------------
-KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"   # newest 3.9 patch on Maven Central (4.x: see pom)
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"   # newest 3.9 patch on Maven Central; 4.1.1 also works
 ES_VERSION="${ES_VERSION:-9.5.4}"         # newest 9.5 integ-test-zip on Maven Central
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
@@ -64,6 +64,7 @@ ES_CONSOLE="$SD/logs/es-console.log"
 ES_RUN="$SD/run/es"                 # writable by the ES user: ES writes its own pid file
 ES_PIDFILE="$ES_RUN/es.pid"
 ES_LAUNCHER_PIDFILE="$SD/run/es-launcher.pid"
+ES_TMP="$SD/tmp/es"                 # ES_TMPDIR (else it leaves /tmp/elasticsearch-* behind)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -78,15 +79,28 @@ die() {
   exit 1
 }
 
-# tail_log LABEL FILE...: print the end of the given logs (to stderr), for failure reports
+# mark_logs FILE...: remember the current size of each log, so that a failure report shows only
+# what this start wrote (tail_log).
+declare -A LOG_MARK=()
+mark_logs() {
+  local f
+  for f in "$@"; do
+    LOG_MARK[$f]="$(stat -c %s "$f" 2>/dev/null || echo 0)"
+  done
+}
+
+# tail_log LABEL FILE...: print (to stderr) the last lines each log got since mark_logs
 tail_log() {
-  local label="$1" f
+  local label="$1" f off size
   shift
   for f in "$@"; do
-    if [[ -s "$f" ]]; then
-      printf '\n----- %s: last 40 lines of %s -----\n' "$label" "$f" >&2
-      tail -n 40 "$f" >&2
-    fi
+    [[ -s "$f" ]] || continue
+    off="${LOG_MARK[$f]:-0}"
+    size="$(stat -c %s "$f" 2>/dev/null || echo 0)"
+    ((size < off)) && off=0   # rotated
+    ((size > off)) || continue
+    printf '\n----- %s: %s (last 40 new lines) -----\n' "$label" "$f" >&2
+    tail -c "+$((off + 1))" "$f" | tail -n 40 >&2
   done
   printf -- '-----\n' >&2
 }
@@ -315,14 +329,29 @@ fetch_kafka() {
   rm -rf "$build" "$KAFKA_HOME"
   mkdir -p "$build"
   cp "$TEMPLATES/kafka-pom.xml" "$build/pom.xml"
-  if ! (cd "$build" && mvn -B -q -Dstyle.color=never -f pom.xml \
-    -Dkafka.version="$KAFKA_VERSION" \
+  local -a props=("-Dkafka.version=$KAFKA_VERSION")
+  (($(kafka_major) >= 4)) && props+=(-Dkafka4)
+  if ! (cd "$build" && mvn -B -q -Dstyle.color=never -f pom.xml "${props[@]}" \
     "$MVN_DEPENDENCY_PLUGIN:copy-dependencies" \
     -DincludeScope=runtime -DoutputDirectory="$build/libs") >"$mlog" 2>&1; then
     tail_log maven "$mlog"
     rm -rf "$build"
     die "maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION (log: $mlog)." \
       "Check that Maven Central is reachable and that KAFKA_VERSION exists there."
+  fi
+  if (($(kafka_major) >= 4)); then
+    # Kafka 4.x ships log4j-core but no slf4j binding: add the one matching log4j-api/slf4j-api
+    local api binding=log4j-slf4j-impl
+    api="$(find "$build/libs" -name 'log4j-api-*.jar' | sed 's/.*log4j-api-\(.*\)\.jar/\1/' | head -n 1)"
+    [[ -n "$api" ]] || die "kafka $KAFKA_VERSION resolved without log4j-api: cannot pick a logging backend."
+    compgen -G "$build/libs/slf4j-api-2.*" >/dev/null && binding=log4j-slf4j2-impl
+    say "adding org.apache.logging.log4j:$binding:$api (slf4j binding)..."
+    if ! (cd "$build" && mvn -B -q -Dstyle.color=never "$MVN_DEPENDENCY_PLUGIN:copy" \
+      -Dartifact="org.apache.logging.log4j:$binding:$api" -DoutputDirectory="$build/libs") \
+      >>"$mlog" 2>&1; then
+      tail_log maven "$mlog"
+      die "maven could not fetch org.apache.logging.log4j:$binding:$api (log: $mlog)."
+    fi
   fi
   [[ -f "$build/libs/kafka_2.13-$KAFKA_VERSION.jar" ]] ||
     die "maven ran but kafka_2.13-$KAFKA_VERSION.jar was not copied (log: $mlog)."
@@ -349,13 +378,25 @@ kafka_cluster_id() {
   printf '%s\n' "$id"
 }
 
+kafka_major() { printf '%s\n' "${KAFKA_VERSION%%.*}"; }
+
+# logging: Kafka 3.x logs through reload4j (log4j 1.x), 4.x through log4j2
+kafka_log_setup() {
+  if (($(kafka_major) >= 4)); then
+    cp "$TEMPLATES/kafka-log4j2.properties" "$KAFKA_CONF/log4j2.properties"
+    KAFKA_LOG_OPTS=("-Dlog4j2.configurationFile=$KAFKA_CONF/log4j2.properties")
+  else
+    cp "$TEMPLATES/kafka-log4j.properties" "$KAFKA_CONF/log4j.properties"
+    KAFKA_LOG_OPTS=("-Dlog4j.configuration=file:$KAFKA_CONF/log4j.properties")
+  fi
+  KAFKA_LOG_OPTS+=("-Dkafka.logs.dir=$KAFKA_LOG_DIR")
+}
+
 kafka_jvm_opts() {
   # shellcheck disable=SC2206
   KAFKA_JVM=($KAFKA_HEAP_OPTS -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
-    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
-    "-Dlog4j.configuration=file:$KAFKA_CONF/log4j.properties"
-    "-Dkafka.logs.dir=$KAFKA_LOG_DIR")
+    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true "${KAFKA_LOG_OPTS[@]}")
 }
 
 wait_kafka() {  # PID T0
@@ -409,14 +450,14 @@ up_kafka() {
   render "$TEMPLATES/kafka-server.properties.in" "$KAFKA_CONF/server.properties" \
     "KAFKA_PORT=$KAFKA_PORT" "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" \
     "KAFKA_DATA_DIR=$KAFKA_DATA"
-  cp "$TEMPLATES/kafka-log4j.properties" "$KAFKA_CONF/log4j.properties"
+  kafka_log_setup
   kafka_jvm_opts
 
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
     cid="$(kafka_cluster_id)"
     say "formatting kafka storage in $KAFKA_DATA (cluster id $cid)..."
-    if ! "$java_home/bin/java" -Xmx256m "-Dlog4j.configuration=file:$KAFKA_CONF/log4j.properties" \
-      "-Dkafka.logs.dir=$KAFKA_LOG_DIR" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
+    if ! "$java_home/bin/java" -Xmx256m "${KAFKA_LOG_OPTS[@]}" \
+      -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
       --ignore-formatted -t "$cid" -c "$KAFKA_CONF/server.properties" \
       >"$SD/logs/kafka-format.log" 2>&1; then
       tail_log kafka-format "$SD/logs/kafka-format.log"
@@ -426,6 +467,7 @@ up_kafka() {
   fi
 
   say "starting kafka $KAFKA_VERSION (java $(java_major "$java_home"), logs in $KAFKA_LOG_DIR/)..."
+  mark_logs "$KAFKA_CONSOLE" "$KAFKA_LOG_DIR/server.log"
   printf '\n===== %s starting kafka %s =====\n' "$(date -Is)" "$KAFKA_VERSION" >>"$KAFKA_CONSOLE"
   local t_launch
   t_launch="$(now)"
@@ -564,7 +606,8 @@ up_es() {
   check_traversable
   fetch_es
 
-  mkdir -p "$ES_DATA" "$ES_SNAPSHOTS" "$ES_LOG_DIR" "$ES_RUN" "$ES_HOME/config/jvm.options.d"
+  rm -rf "$ES_TMP"
+  mkdir -p "$ES_DATA" "$ES_SNAPSHOTS" "$ES_LOG_DIR" "$ES_RUN" "$ES_TMP" "$ES_HOME/config/jvm.options.d"
   render "$TEMPLATES/elasticsearch.yml.in" "$ES_HOME/config/elasticsearch.yml" \
     "ES_PORT=$ES_PORT" "ES_TRANSPORT_PORT=$ES_TRANSPORT_PORT" "ES_DATA_DIR=$ES_DATA" \
     "ES_LOG_DIR=$ES_LOG_DIR" "ES_SNAPSHOT_DIR=$ES_SNAPSHOTS"
@@ -572,11 +615,12 @@ up_es() {
     "-Xms$ES_HEAP" "-Xmx$ES_HEAP" >"$ES_HOME/config/jvm.options.d/heap.options"
   if [[ $EUID -eq 0 ]]; then
     # ES writes its keystore into config/, gc logs into logs/, data/logs/snapshots everywhere
-    chown -R "$ES_USER:" "$ES_HOME" "$ES_DATA" "$ES_SNAPSHOTS" "$ES_LOG_DIR" "$ES_RUN"
+    chown -R "$ES_USER:" "$ES_HOME" "$ES_DATA" "$ES_SNAPSHOTS" "$ES_LOG_DIR" "$ES_RUN" "$ES_TMP"
   fi
 
   say "starting elasticsearch $ES_VERSION (java $(java_major "$java_home") from $java_home," \
     "heap $ES_HEAP, logs in $ES_LOG_DIR/)..."
+  mark_logs "$ES_CONSOLE" "$ES_LOG_DIR/secmon-test.log"
   printf '\n===== %s starting elasticsearch %s =====\n' "$(date -Is)" "$ES_VERSION" >>"$ES_CONSOLE"
   # -d: the launcher daemonizes the node and exits once it is up; -p: node pid file.
   # A clean environment so the caller's JAVA_HOME / ES_JAVA_OPTS / proxies do not leak in.
@@ -585,7 +629,7 @@ up_es() {
   t_launch="$(now)"
   lpid="$(launch_bg "$ES_LAUNCHER_PIDFILE" "$ES_HOME" "$ES_CONSOLE" \
     "${as_user[@]}" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$SD" LANG=C.UTF-8 \
-    ES_JAVA_HOME="$java_home" ES_PATH_CONF="$ES_HOME/config" \
+    ES_JAVA_HOME="$java_home" ES_PATH_CONF="$ES_HOME/config" ES_TMPDIR="$ES_TMP" \
     "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE")" ||
     die "elasticsearch did not start (no launcher pid)." "See $ES_CONSOLE"
   wait_es "$lpid" "$t_launch"
@@ -731,8 +775,9 @@ main() {
       t0="$(now)"
       want kafka && up_kafka
       want es && up_es
-      say "all requested services ready ($(($(now) - t0))s):"
+      say "done in $(($(now) - t0))s:"
       cmd_status || rc=$?
+      ((rc == 0)) || warn "a service above is not answering (see its line)"
       return "$rc"
       ;;
     down)

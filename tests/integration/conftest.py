@@ -74,6 +74,7 @@ class Stack:
             "SECMON_KAFKA_TOPIC_PREFIX": self.prefix, "SECMON_ES_INDEX_PREFIX": self.prefix,
             "SECMON_APP_ID": self.prefix, "SECMON_SHIPPER_STATE_DIR": str(self.workdir / "shipper-state"),
             "SECMON_KAFKA_SESSION_TIMEOUT_SECONDS": "6", "SECMON_LOG_LEVEL": "INFO",
+            "SECMON_SHIPPER_POLL_SECONDS": "0.1", "SECMON_SHIPPER_BATCH_SIZE": "100",
         })
         return env
 
@@ -82,23 +83,25 @@ class Stack:
         return subprocess.run([sys.executable, "-m", "pipeline", *args], env=self.env, cwd=ROOT, timeout=timeout,
                               capture_output=True, text=True, check=False)
 
-    def start(self, *args: str, log_name: str) -> subprocess.Popen:
+    def start(self, *args: str, log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start a long-running secmon command; its output goes to a log file in the workdir."""
         log = open(self.workdir / f"{log_name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], env=self.env, cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], env={**self.env, **(env or {})}, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(proc)
         return proc
 
     def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+        running = [p for p in self.procs if p.poll() is None]
+        for proc in running:  # all at once: Faust's fetcher alone can take ~10 s to stop
+            os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in running:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 @pytest.fixture
@@ -110,6 +113,13 @@ def stack(services, tmp_path: Path, es: Elasticsearch) -> Iterator[Stack]:
         print(f"--- {proc_log.name} (tail)\n" + "\n".join(proc_log.read_text(errors="replace").splitlines()[-40:]))
     es.options(ignore_status=404).indices.delete(index=f"{s.prefix}-*")
     es.options(ignore_status=404).indices.delete_index_template(name=f"{s.prefix}-*")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (for /metrics)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "condition"):

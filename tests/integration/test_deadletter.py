@@ -7,7 +7,9 @@ import json
 from kafka import KafkaConsumer
 
 from bench.generate import benign
-from tests.integration.conftest import BOOTSTRAP, count, wait_for
+import urllib.request
+
+from tests.integration.conftest import BOOTSTRAP, count, free_port, wait_for
 
 
 def read_topic(topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
@@ -35,7 +37,8 @@ def test_bad_lines_are_dead_lettered_and_good_lines_indexed(stack, es):
     assert stack.secmon("topics").returncode == 0
     shipped = stack.secmon("ship", "--once", "--source", "app_signin", str(path))
     assert shipped.returncode == 0, shipped.stderr
-    stack.start("worker", log_name="worker")
+    port = free_port()
+    stack.start("worker", log_name="worker", env={"SECMON_METRICS_PORT": str(port)})
 
     wait_for(lambda: count(es, f"{stack.prefix}-events-*") >= len(good), timeout=180, what="good lines indexed")
     dead = read_topic(f"{stack.prefix}-deadletter", expected=len(bad))
@@ -45,3 +48,9 @@ def test_bad_lines_are_dead_lettered_and_good_lines_indexed(stack, es):
     assert "outcome" in by_code["invalid_field"]["reason"]
     assert all(d["origin"]["file"] == str(path) and d["origin"]["offset"] is not None for d in dead)
     assert count(es, f"{stack.prefix}-events-*") == len(good)
+
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    for code in ("invalid_json", "invalid_field", "invalid_utf8"):
+        assert f'secmon_dead_letters_total{{error_code="{code}",stage="normalize"}} 1.0' in metrics
+    assert f'secmon_events_in_total{{source="app_signin",stage="normalize"}} {len(good) + 3}.0' in metrics
+    assert f'secmon_es_writes_total{{kind="event",outcome="written"}} {len(good)}.0' in metrics
