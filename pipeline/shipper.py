@@ -8,6 +8,7 @@ atomically only after Kafka acknowledged everything before it, so a crash re-sen
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -194,6 +195,8 @@ def ship_file(shipper: Shipper, store: PositionStore, path: str, follow: bool, s
     path = os.path.abspath(path)
     if shipper.normalizer.framing == "document":
         return ship_document(shipper, store, path)
+    if _is_gzip(path):
+        return ship_archive(shipper, store, path)
     while not stop():
         with open(path, "rb") as stream:
             pos = _resume(stream, path, store.load(path))
@@ -212,6 +215,26 @@ def ship_file(shipper: Shipper, store: PositionStore, path: str, follow: bool, s
                     log.info("%s was truncated (copytruncate); reading it from the start", path)
                 break
     return sent
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(2) == b"\x1f\x8b"
+
+
+def ship_archive(shipper: Shipper, store: PositionStore, path: str) -> int:
+    """Ship a gzip'd (rotated, immutable) log once; offsets count decompressed bytes."""
+    with open(path, "rb") as raw:
+        inode = os.fstat(raw.fileno()).st_ino
+        fingerprint = _fingerprint(raw)
+        saved = store.load(path)
+        if saved and saved.inode == inode and saved.fingerprint == fingerprint:
+            pos = saved
+        else:
+            pos = Position(path=path, inode=inode, fingerprint=fingerprint, generation=0, offset=0)
+        with gzip.GzipFile(fileobj=raw) as stream:
+            stream.seek(pos.offset)
+            return _drain(shipper, store, stream, pos, final=True)  # type: ignore[arg-type]
 
 
 def ship_document(shipper: Shipper, store: PositionStore, path: str) -> int:

@@ -77,3 +77,18 @@ def test_rotation_truncation_and_kill9_lose_nothing_and_double_nothing(stack, es
     time.sleep(3)
     assert count(es, f"{stack.prefix}-events-*") == 7000
     print(f"raw topic held {len(seen)} records for 7000 lines ({len(seen) - 7000} re-sent); Elasticsearch holds 7000")
+
+
+def test_gzip_archive_is_shipped_once_and_resumable(stack):
+    import gzip
+
+    archive = stack.workdir / "app.log.3.gz"
+    with gzip.open(archive, "wb") as out:
+        for n in range(300):
+            out.write(line(n))
+    assert stack.secmon("topics").returncode == 0
+    for _ in range(2):  # the second run finds the archive fully shipped and sends nothing
+        done = stack.secmon("ship", "--once", "--source", "app_signin", str(archive))
+        assert done.returncode == 0, done.stderr
+    seen = raw_users(f"{stack.prefix}-raw-app_signin", {f"line{n}@ws.example" for n in range(300)})
+    assert sorted(seen) == sorted(f"line{n}@ws.example" for n in range(300))
