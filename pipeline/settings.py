@@ -86,6 +86,17 @@ class ShipperSettings(Section):
     poll_seconds: float = Field(0.5, description="How often a file at EOF is checked for growth.")
 
 
+class EnrichSettings(Section):
+    """Context added to every event (GeoIP/ASN, user agents, context tables, threat intel)."""
+
+    geoip_city_db: Path | None = Field(None, description="MaxMind GeoIP2/GeoLite2 City .mmdb (city, coordinates).")
+    geoip_asn_db: Path | None = Field(None, description="MaxMind GeoLite2 ASN .mmdb.")
+    geoip_builtin: bool = Field(True, description="Use the database a PyPI package ships when no .mmdb is set.")
+    context_dir: Path | None = Field(None, description="Directory of context tables (users, assets, tickets, ports).")
+    threat_intel: list[Path] = Field(default_factory=list, description="IP/CIDR indicator lists (text or CSV).")
+    cache_size: int = Field(65536, description="Entries kept in each lookup cache.")
+
+
 class DetectionSettings(Section):
     """The detection engine."""
 
@@ -105,6 +116,7 @@ class SecmonSettings(BaseSettings):
     es: EsSettings = Field(default_factory=EsSettings)
     parse: ParseSettings = Field(default_factory=ParseSettings)
     shipper: ShipperSettings = Field(default_factory=ShipperSettings)
+    enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     app_id: str = Field("secmon", description="Faust application id (consumer group).")
     metrics_port: int = Field(0, description="Port of /metrics; 0 = off.")
