@@ -66,7 +66,10 @@ class Engine:
         return alerts
 
     def process_keyed(self, detector_id: str, entity_key: str, event: Event) -> list[Alert]:
-        """Run one detector on one event for one entity."""
+        """Run one detector on one event for one entity (a detector not enabled here is skipped:
+        it may have been disabled between routing and detection)."""
+        if detector_id not in self._by_id:
+            return []
         det, params = self._by_id[detector_id]
         skey = state_key(detector_id, entity_key)
         record = self.store.get(skey) or {}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from detectors.base import State
+from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.agents.codec import dumps
 from schemas.event import Event
@@ -61,5 +62,13 @@ def register(rt: Runtime) -> None:
                 log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
                 metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
                 continue
-            for alert in rt.engine.process_keyed(body["detector"], body["key"], event):
+            try:
+                alerts = rt.engine.process_keyed(body["detector"], body["key"], event)
+            except Exception as exc:  # an engine bug must not ack-and-drop silently: count and log it
+                log.exception("detection failed for %s on event %s", body.get("detector"), event.event.id)
+                rule = body["detector"] if body["detector"] in DETECTORS else "unknown"
+                metrics.DETECTOR_ERRORS.labels(rule=rule).inc()
+                del exc
+                continue
+            for alert in alerts:
                 await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
-from elasticsearch import ConnectionError as EsConnectionError
-from elasticsearch import ConnectionTimeout
+from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 from elasticsearch.helpers import async_streaming_bulk
 
 from pipeline import metrics
@@ -117,12 +115,16 @@ class BulkSink:
             attempt += 1
             try:
                 return await self._write_once(actions, kind)
-            except (EsConnectionError, ConnectionTimeout, RetryableWriteError) as exc:
+            except (TransportError, ApiError, RetryableWriteError) as exc:
+                # Whole-request failures (node down, timeout, auth, overload) are never acked away:
+                # the batch waits here, which backpressures the consumer, until the write succeeds.
                 metrics.ES_WRITES.labels(kind=kind, outcome="retry").inc()
                 if self.max_attempts and attempt >= self.max_attempts:
                     raise
                 delay = min(30.0, 0.5 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)
-                log.warning("Elasticsearch unreachable (%s); retry %d in %.1fs", type(exc).__name__, attempt, delay)
+                log.warning("Elasticsearch write of %d %s documents failed (%s: %s); retry %d in %.1fs. "
+                            "Check es.url, credentials and cluster health.", len(actions), kind,
+                            type(exc).__name__, str(exc)[:200], attempt, delay)
                 await asyncio.sleep(delay)
 
     async def _write_once(self, actions: list[dict[str, Any]], kind: str) -> BulkReport:
