@@ -134,7 +134,7 @@ def run_worker(settings: SecmonSettings) -> int:
 
     asyncio.run(templates())
     asyncio.set_event_loop(asyncio.new_event_loop())  # asyncio.run left none; Faust wants one
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.metrics_host)
     runtime = create_app(settings)
     worker = Worker(runtime.app, loglevel=settings.log_level, quiet=True, override_logging=False)
     worker.execute_from_commandline()

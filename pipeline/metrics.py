@@ -22,7 +22,7 @@ CONSUMER_LAG = Gauge("secmon_consumer_lag_messages", "Messages behind the end of
 SHIPPED = Counter("secmon_shipper_records_total", "Records the shipper handed to Kafka.", ["source", "outcome"])
 
 
-def serve(port: int) -> None:
-    """Expose /metrics on 127.0.0.1:port (0 = off)."""
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Expose /metrics on host:port (0 = off)."""
     if port:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=host)

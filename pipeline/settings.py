@@ -120,6 +120,7 @@ class SecmonSettings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     app_id: str = Field("secmon", description="Faust application id (consumer group).")
     metrics_port: int = Field(0, description="Port of /metrics; 0 = off.")
+    metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on (0.0.0.0 in a container).")
     log_level: str = Field("INFO", description="Python logging level.")
 
     @classmethod

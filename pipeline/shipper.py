@@ -158,7 +158,7 @@ class Shipper:
 
 def ship(paths: list[str], source: str, settings: SecmonSettings, follow: bool = True) -> int:
     """Ship every path (in turn when not following, tailing the last one when following)."""
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.metrics_host)
     stop = _install_stop()
     shipper = Shipper(settings, source)
     store = PositionStore(settings.shipper.state_dir)
