@@ -38,7 +38,10 @@ def _canonical_ip(value: str) -> str:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp has no timezone; secmon stores UTC instants only")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"timestamp {value.isoformat()} is outside the representable range") from None
 
 
 IP = Annotated[str, AfterValidator(_canonical_ip), EsType("ip")]
