@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pipeline.normalizers import app_signin
+from pipeline.normalizers import web_access
+from pipeline.normalizers import zeek_ssl
 from pipeline.normalizers.base import Normalizer
 
 NORMALIZERS: dict[str, Normalizer] = {
     n.id: n
     for n in (
         app_signin.NORMALIZER,
+        web_access.NORMALIZER,
+        zeek_ssl.NORMALIZER,
     )
 }
 
