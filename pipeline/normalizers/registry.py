@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pipeline.normalizers import app_signin
+from pipeline.normalizers import cloudtrail
+from pipeline.normalizers import vpcflow
 from pipeline.normalizers import web_access
 from pipeline.normalizers import zeek_ssl
 from pipeline.normalizers.base import Normalizer
@@ -11,6 +13,8 @@ NORMALIZERS: dict[str, Normalizer] = {
     n.id: n
     for n in (
         app_signin.NORMALIZER,
+        cloudtrail.NORMALIZER,
+        vpcflow.NORMALIZER,
         web_access.NORMALIZER,
         zeek_ssl.NORMALIZER,
     )
