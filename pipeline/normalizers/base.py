@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Literal
 
 from schemas.deadletter import ErrorCode
@@ -29,7 +29,7 @@ class ParseContext:
     """Settings a normalizer may need: the year/timezone for syslog lines without them."""
 
     default_year: int | None = None
-    default_tz: timezone = timezone.utc
+    default_tz: tzinfo = timezone.utc
     keep_original: bool = False
 
 

@@ -7,6 +7,7 @@ from pipeline.normalizers import cloudtrail
 from pipeline.normalizers import vpcflow
 from pipeline.normalizers import web_access
 from pipeline.normalizers import zeek_ssl
+from pipeline.normalizers import sshd
 from pipeline.normalizers.base import Normalizer
 
 NORMALIZERS: dict[str, Normalizer] = {
@@ -17,6 +18,7 @@ NORMALIZERS: dict[str, Normalizer] = {
         vpcflow.NORMALIZER,
         web_access.NORMALIZER,
         zeek_ssl.NORMALIZER,
+        sshd.NORMALIZER,
     )
 }
 
