@@ -7,6 +7,10 @@ from pipeline.normalizers import cloudtrail
 from pipeline.normalizers import vpcflow
 from pipeline.normalizers import web_access
 from pipeline.normalizers import zeek_ssl
+from pipeline.normalizers import control
+from pipeline.normalizers import osquery
+from pipeline.normalizers import staff_access
+from pipeline.normalizers import trivy
 from pipeline.normalizers import sshd
 from pipeline.normalizers.base import Normalizer
 
@@ -18,6 +22,10 @@ NORMALIZERS: dict[str, Normalizer] = {
         vpcflow.NORMALIZER,
         web_access.NORMALIZER,
         zeek_ssl.NORMALIZER,
+        control.NORMALIZER,
+        osquery.NORMALIZER,
+        staff_access.NORMALIZER,
+        trivy.NORMALIZER,
         sshd.NORMALIZER,
     )
 }
