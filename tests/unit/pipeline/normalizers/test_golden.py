@@ -2,6 +2,8 @@
 
 Each input is read the way the embedded runner reads it (lines or whole document) and every
 record's outcome (its events, or its error code and reason) is compared with the expected file.
+Normalizer output only: enrichers have their own tests, so a new GeoIP database or enricher
+never rewrites these files.
 Regenerate after an intended change with SECMON_UPDATE_GOLDEN=1 and review the diff.
 """
 
@@ -14,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.enrichers.registry import default_enrichers
 from pipeline.normalizers.base import ParseContext, RawRecord
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 from pipeline.readers import read_records
-from pipeline.settings import SecmonSettings
 
 DATA = Path(__file__).parents[3] / "data" / "normalizers"
 RECEIVED = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -32,12 +32,11 @@ def golden_inputs() -> list[Path]:
 
 def outcome(path: Path) -> list[dict]:
     normalizer = NORMALIZERS[path.parent.name]
-    enrichers = default_enrichers(SecmonSettings())
     results = []
     for record in read_records(str(path), normalizer, 1024 * 1024):
         record = RawRecord(data=record.data, origin=record.origin.model_copy(update={"file": path.name}), received=RECEIVED,
                            header=record.header)
-        processed = process_record(record, normalizer, enrichers, CTX)
+        processed = process_record(record, normalizer, [], CTX)
         if processed.dead_letter is not None:
             results.append({"offset": record.origin.offset, "error_code": processed.dead_letter.error_code,
                             "reason": processed.dead_letter.reason})
