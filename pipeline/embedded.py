@@ -18,7 +18,7 @@ from pipeline.enrichers.registry import default_enrichers
 from pipeline.normalizers import registry
 from pipeline.normalizers.base import Normalizer
 from pipeline.process import process_record
-from pipeline.readers import STDIN, first_line, read_records
+from pipeline.readers import STDIN, head, read_records
 from pipeline.settings import SecmonSettings
 from schemas.alert import Alert
 
@@ -53,7 +53,7 @@ def resolve_source(path: str, source: str | None) -> Normalizer:
         return registry.get(source)
     if path == STDIN:
         raise ValueError("cannot infer the format of stdin; pass --source (one of: " + ", ".join(sorted(registry.NORMALIZERS)) + ")")
-    found = registry.sniff(first_line(path))
+    found = registry.sniff(head(path))
     if found is None:
         raise ValueError(f"cannot infer the format of {path}; pass --source (one of: {', '.join(sorted(registry.NORMALIZERS))})")
     return found

@@ -38,10 +38,10 @@ def file_identity(path: str) -> str:
     return hashlib.blake2b(head, digest_size=8).hexdigest()
 
 
-def first_line(path: str) -> bytes:
-    """The first line of a file (for source sniffing); stdin cannot be sniffed."""
+def head(path: str, size: int = 64 * 1024) -> bytes:
+    """The first bytes of a file, decompressed (for format sniffing); stdin cannot be sniffed."""
     with open_binary(path) as stream:
-        return stream.readline(64 * 1024)
+        return stream.read(size)
 
 
 def iter_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes]]:

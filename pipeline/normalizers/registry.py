@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pipeline.normalizers import app_signin
 from pipeline.normalizers import cloudtrail
 from pipeline.normalizers import vpcflow
@@ -40,7 +42,20 @@ def get(source: str) -> Normalizer:
         raise KeyError(f"unknown source {source!r}; known sources: {known}") from None
 
 
-def sniff(first_line: bytes) -> Normalizer | None:
-    """The one normalizer that recognises this first line, or None when none or several do."""
-    matches = [n for n in NORMALIZERS.values() if n.sniff(first_line)]
-    return matches[0] if len(matches) == 1 else None
+def sniff(head: bytes, max_lines: int = 50) -> Normalizer | None:
+    """The normalizer that recognises most of a file's first lines (a document format: its head).
+
+    Voting over several lines lets an auth.log that starts with a cron line still be read as
+    sshd; a tie or no vote at all means the format must be named (`--source`).
+    """
+    lines = [line for line in head.split(b"\n")[:max_lines] if line.strip()]
+    votes: Counter[str] = Counter()
+    for normalizer in NORMALIZERS.values():
+        if normalizer.framing == "document":
+            votes[normalizer.id] += len(lines) if normalizer.sniff(head) else 0
+        else:
+            votes[normalizer.id] += sum(1 for line in lines if normalizer.sniff(line))
+    ranked = [(source, n) for source, n in votes.most_common(2) if n > 0]
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return None
+    return NORMALIZERS[ranked[0][0]]

@@ -58,3 +58,13 @@ def test_golden(path: Path):
         expected_path.write_text(json.dumps(actual, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     assert expected_path.exists(), f"{expected_path.name} missing; create it with SECMON_UPDATE_GOLDEN=1 and review it"
     assert actual == json.loads(expected_path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", golden_inputs(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_format_sniffing_does_not_misidentify(path: Path):
+    """Sniffing a fixture names its own source or nobody (then --source is needed), never another."""
+    from pipeline.normalizers.registry import sniff
+    from pipeline.readers import head
+
+    found = sniff(head(str(path)))
+    assert found is None or found.id == path.parent.name

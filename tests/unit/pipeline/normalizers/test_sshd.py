@@ -14,7 +14,7 @@ from pipeline.normalizers import registry
 from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
 from pipeline.normalizers.sshd import MAX_REPEATS, NORMALIZER, parse
 from pipeline.process import process_record
-from pipeline.readers import first_line, read_records
+from pipeline.readers import head, read_records
 from schemas.event import Event, Origin
 
 DATA = Path(__file__).parents[3] / "data" / "normalizers" / "sshd"
@@ -206,4 +206,4 @@ def test_sniff_claims_only_sshd_lines(first: bytes, claimed: bool):
 
 @pytest.mark.parametrize("fixture", ["auth.log", "rsyslog.log", "journal.jsonl"])
 def test_secmon_run_infers_sshd_from_the_first_line_of_each_form(fixture: str):
-    assert registry.sniff(first_line(str(DATA / fixture))) is NORMALIZER
+    assert registry.sniff(head(str(DATA / fixture))) is NORMALIZER
