@@ -62,16 +62,24 @@ class Entity:
 
 @dataclass(frozen=True)
 class Finding:
-    """One detection: a sentence, the entity, when, and the events behind it."""
+    """One detection: a sentence, the entity, when, and the events behind it.
+
+    `resolve=True` says the condition cleared (the control caught up): the entity's open alert,
+    if any, is marked resolved instead of counted, and the next finding opens a new alert.
+    """
 
     message: str
     entity: Entity
     timestamp: datetime
-    event_ids: tuple[str, ...]
+    event_ids: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
+    resolve: bool = False
 
 
 StepFn = Callable[[State | None, Event, Any], tuple[State | None, list[Finding]]]
+# Called with the entity's state and the current time (event time in replay, wall time live):
+# deadline and heartbeat detectors raise findings when nothing happened in time.
+TickFn = Callable[[State | None, datetime, Any], tuple[State | None, list[Finding]]]
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,10 @@ class Detector:
     params: type[BaseModel]
     step: StepFn
     key: Callable[[Event], str | None] | None = field(default=None)
+    tick: TickFn | None = None
+    # Entities a timed detector watches even before any event arrived (e.g. configured log
+    # sources or backup jobs): their absence is exactly what it must notice.
+    seeds: Callable[[Any], list[str]] | None = None
 
     def entity_key(self, event: Event) -> str | None:
         """The entity this event belongs to for this detector, or None to skip the event."""

@@ -13,7 +13,9 @@ A case file `detectors/rules/<id>.cases.yaml` holds cases like:
 
 Events are dotted ECS paths; `repeat`/`every` expand bursts. `expect` lists every alert the case
 must end with (final state per alert id), each as a subset of dotted fields; `expect: []` is a
-negative case. The same runner backs the test suite and `secmon detectors test`.
+negative case. Timed detectors are ticked by event time (`tick_every`, default 1m) and once more
+at `until` (default: the last event's time), so deadline cases need no wall clock. The same
+runner backs the test suite and `secmon detectors test`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import yaml
 
 from detectors.base import Detector
+from detectors.clock import EventClock
 from detectors.engine import Engine
 from detectors.state import DictStore
 from schemas.alert import Alert
@@ -69,10 +72,14 @@ def run_case(detector: Detector, case: dict[str, Any]) -> CaseResult:
         params = detector.params.model_validate(case.get("params", {}))
         engine = Engine(detectors=[(detector, params)], store=DictStore(), strict=True,
                         lateness=parse_duration(case.get("lateness", "5m")))
+        clock = EventClock(engine, every=parse_duration(case.get("tick_every", "1m")))
         alerts: dict[str, Alert] = {}
         for event in expand_events(case.get("events", []), case.get("defaults", {})):
-            for alert in engine.process(event):
+            for alert in engine.process(event) + clock.observe(event.timestamp):
                 alerts[alert.alert.id] = alert
+        until = _instant(case["until"]) if "until" in case else None
+        for alert in clock.finish(until):
+            alerts[alert.alert.id] = alert
     except Exception as exc:  # a case that crashes is a failed case, reported with the reason
         result.problems.append(f"raised {type(exc).__name__}: {exc}")
         return result

@@ -23,15 +23,15 @@ from schemas.ids import alert_id
 log = logging.getLogger(__name__)
 
 
-def _log_error(detector_id: str, exc: Exception, event: Event) -> None:
-    log.error("detector %s failed on event %s: %r", detector_id, event.event.id, exc)
+def _log_error(detector_id: str, exc: Exception, event: Event | None) -> None:
+    log.error("detector %s failed on %s: %r", detector_id, event.event.id if event else "a timer tick", exc)
 
 
 @dataclass
 class EngineHooks:
     """Callbacks the runtime injects to count and report (metrics live outside the core)."""
 
-    on_error: Callable[[str, Exception, Event], None] = _log_error
+    on_error: Callable[[str, Exception, Event | None], None] = _log_error
     on_late: Callable[[str], None] = lambda _detector_id: None
     on_alert: Callable[[Alert, bool], None] = lambda _alert, _is_new: None
 
@@ -84,11 +84,50 @@ class Engine:
         new_state, findings = result
         record["wm"] = ts if watermark is None else max(watermark, ts)
         record["s"] = new_state
-        alerts = [self._merge(det, entity_key, record, f, event) for f in findings]
+        alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None]
         self.store.put(skey, record)
         return alerts
 
-    def _guard(self, detector_id: str, event: Event, call):
+    @property
+    def timed(self) -> frozenset[str]:
+        """Ids of the enabled detectors that have a timer (deadline / heartbeat detectors)."""
+        return frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
+
+    def tick(self, now: datetime) -> list[Alert]:
+        """Advance the clock for every timed detector's entities held in the store."""
+        alerts: list[Alert] = []
+        for detector_id, entity_key in sorted(self.timer_keys()):
+            alerts += self.tick_keyed(detector_id, entity_key, now)
+        return alerts
+
+    def timer_keys(self) -> set[tuple[str, str]]:
+        """(detector, entity) pairs a tick must visit: stored entities and configured seeds."""
+        timed = self.timed
+        keys = {(d, k) for d, _, k in (s.partition("|") for s in self.store.keys()) if d in timed}
+        for det, params in self.detectors:
+            if det.tick is not None and det.seeds is not None:
+                keys |= {(det.meta.id, k) for k in det.seeds(params)}
+        return keys
+
+    def tick_keyed(self, detector_id: str, entity_key: str, now: datetime) -> list[Alert]:
+        """Advance the clock for one timed detector's entity (the Faust path: one message per key)."""
+        if detector_id not in self._by_id:
+            return []
+        det, params = self._by_id[detector_id]
+        skey = state_key(detector_id, entity_key)
+        record = self.store.get(skey) or {}
+        if det.tick is None:
+            return []
+        result = self._guard(detector_id, None, lambda: det.tick(record.get("s"), now, params))
+        if result is None:
+            return []
+        record["s"], findings = result
+        alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, None)) is not None]
+        if record.get("s") is not None or record.get("a") is not None:
+            self.store.put(skey, record)
+        return alerts
+
+    def _guard(self, detector_id: str, event: Event | None, call):
         try:
             return call()
         except Exception as exc:  # isolation: one broken detector must not stop the others
@@ -97,21 +136,31 @@ class Engine:
             self.hooks.on_error(detector_id, exc, event)
             return None
 
-    def _merge(self, det: Detector, entity_key: str, record: State, finding: Finding, event: Event) -> Alert:
-        """Create the entity's alert or fold the finding into the open one (dedup)."""
+    def _merge(self, det: Detector, entity_key: str, record: State, finding: Finding, event: Event | None) -> Alert | None:
+        """Create the entity's alert, fold the finding into the open one (dedup), or resolve it."""
         ts = finding.timestamp.timestamp()
         current = record.get("a")
-        is_new = current is None or ts - current["first"] >= det.meta.dedup_period.total_seconds()
+        if finding.resolve:
+            if current is None or current.get("status") == "resolved":
+                return None
+            current["status"] = "resolved"
+            current["last"] = max(current["last"], ts)
+            alert = _build_alert(det, entity_key, current, finding)
+            self.hooks.on_alert(alert, False)
+            return alert
+        is_new = (current is None or current.get("status") == "resolved"
+                  or ts - current["first"] >= det.meta.dedup_period.total_seconds())
         if is_new:
             first_iso = finding.timestamp.astimezone(timezone.utc).isoformat()
-            current = {"id": alert_id(det.meta.id, entity_key, first_iso), "first": ts, "last": ts,
+            current = {"id": alert_id(det.meta.id, entity_key, first_iso), "first": ts, "last": ts, "status": "open",
                        "count": 0, "events": [], "event_count": 0, "datasets": [], "enrichment": []}
         current["count"] += 1
         current["last"] = max(current["last"], ts)
         current["events"] = (current["events"] + [i for i in finding.event_ids if i not in current["events"]])[-MAX_EVENT_IDS:]
         current["event_count"] += len(finding.event_ids)
         current["datasets"] = sorted(set(current["datasets"]) | set(finding.datasets))
-        current["enrichment"] = sorted(set(current["enrichment"]) | set(event.secmon.enrichment))
+        if event is not None:
+            current["enrichment"] = sorted(set(current["enrichment"]) | set(event.secmon.enrichment))
         record["a"] = current
         alert = _build_alert(det, entity_key, current, finding)
         self.hooks.on_alert(alert, is_new)
@@ -125,7 +174,8 @@ def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> 
         timestamp=_utc(a["last"]),
         message=finding.message,
         rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=meta.maturity, tags=list(meta.tags)),
-        alert=AlertState(id=a["id"], severity=meta.severity, dedup_key=entity_key, count=a["count"],
+        alert=AlertState(id=a["id"], status=a.get("status", "open"), severity=meta.severity, dedup_key=entity_key,
+                         count=a["count"],
                          first_seen=_utc(a["first"]), last_seen=_utc(a["last"])),
         user=entity.user,
         source=entity.source,

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--source", help="log format when it cannot be inferred (see `secmon sources`)")
     run.add_argument("--alerts-out", type=Path, help="write alerts as JSON lines here (default: stdout unless a terminal)")
     run.add_argument("--dead-letter-out", type=Path, help="write rejected records as JSON lines here")
+    run.add_argument("--until", help="after the input, move the detectors' clock to this ISO time or `now` "
+                                     "(default: the last event's time) to see what is overdue")
     run.set_defaults(func=_cmd_run)
 
     sources = sub.add_parser("sources", help="list the log formats secmon reads")
@@ -81,7 +83,7 @@ def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
     dead_out = open(args.dead_letter_out, "w", encoding="utf-8") if args.dead_letter_out else None
     try:
         summary = embedded.run(args.paths, settings, source=args.source, dead_letter_out=dead_out,
-                               progress=embedded.stderr_progress())
+                               progress=embedded.stderr_progress(), until=_instant(args.until))
     finally:
         if dead_out:
             dead_out.close()
@@ -164,3 +166,17 @@ def _cmd_detectors_test(args: argparse.Namespace, settings: SecmonSettings) -> i
                 print(f"     {problem}")
     print(f"{total - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _instant(text: str | None):
+    """`now`, an ISO 8601 instant, or None."""
+    from datetime import datetime, timezone
+
+    if text is None:
+        return None
+    if text == "now":
+        return datetime.now(timezone.utc)
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"--until {text}: give a timezone, e.g. {text}Z")
+    return value

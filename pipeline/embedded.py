@@ -8,9 +8,10 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO
 
+from detectors.clock import EventClock
 from detectors.engine import Engine, EngineHooks
 from detectors.registry import configure
 from detectors.state import DictStore
@@ -69,10 +70,15 @@ def build_engine(settings: SecmonSettings, summary: Summary, strict: bool = Fals
 
 
 def run(paths: Sequence[str], settings: SecmonSettings, source: str | None = None,
-        dead_letter_out: IO[str] | None = None, progress: IO[str] | None = None) -> Summary:
-    """Process every path in order; return the summary with the final state of every alert."""
+        dead_letter_out: IO[str] | None = None, progress: IO[str] | None = None,
+        until: datetime | None = None) -> Summary:
+    """Process every path in order; return the summary with the final state of every alert.
+
+    Timed detectors run on event time; `until` moves the clock once more at the end (e.g. to now,
+    to see what is overdue today), else the clock stops at the last event."""
     summary = Summary()
     engine = build_engine(settings, summary)
+    clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
     ctx = settings.parse.context()
     enrichers = default_enrichers(settings)
     started = time.perf_counter()
@@ -88,8 +94,10 @@ def run(paths: Sequence[str], settings: SecmonSettings, source: str | None = Non
                     dead_letter_out.write(json.dumps(result.dead_letter.to_doc()) + "\n")
             for event in result.events:
                 summary.events += 1
-                for alert in engine.process(event):
+                for alert in engine.process(event) + clock.observe(event.timestamp):
                     summary.alerts[alert.alert.id] = alert
+    for alert in clock.finish(until):
+        summary.alerts[alert.alert.id] = alert
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -101,6 +101,7 @@ class DetectionSettings(Section):
     """The detection engine."""
 
     lateness_seconds: int = Field(300, description="How late (event time) an event may arrive and still count.")
+    tick_seconds: int = Field(60, ge=1, description="How often timed (deadline, heartbeat) detectors are checked.")
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict, description="Per-detector overrides.")
 
 

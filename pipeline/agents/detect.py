@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -50,6 +51,15 @@ def register(rt: Runtime) -> None:
     table = rt.app.Table("secmon-detector-state", default=None, schema=schema, partitions=rt.settings.kafka.partitions)
     rt.engine = build_engine(rt, FaustTableStore(table))
 
+    @rt.app.timer(interval=float(rt.settings.detection.tick_seconds))
+    async def tick() -> None:
+        """Live clock for timed detectors: one tick message per watched entity, through the detect
+        topic, so the tick runs on the partition that owns the entity's table entry."""
+        now = datetime.now(timezone.utc).isoformat()
+        for det_id, key in sorted(rt.engine.timer_keys()):
+            body = {"detector": det_id, "key": key, "tick": now}
+            await rt.topics["detect"].send(key=f"{det_id}|{key}".encode(), value=dumps(body))
+
     # One message at a time: Faust tables need the current event to pick the changelog partition.
     # Sends are not awaited one by one; Faust flushes the producer before it commits offsets.
     @rt.app.agent(rt.topics["detect"], name="secmon.detect", concurrency=1)
@@ -57,8 +67,13 @@ def register(rt: Runtime) -> None:
         async for item in stream.events():
             try:
                 body = json.loads(item.message.value)
+                if "tick" in body:
+                    now = datetime.fromisoformat(body["tick"])
+                    for alert in rt.engine.tick_keyed(body["detector"], body["key"], now):
+                        await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
+                    continue
                 event = Event.model_validate(body["event"])
-            except (ValueError, KeyError, ValidationError) as exc:
+            except (ValueError, KeyError, TypeError, ValidationError) as exc:
                 log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
                 metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
                 continue
