@@ -8,11 +8,29 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.base import Detector
+from detectors.rules import account_signout_all_devices
+from detectors.rules import cloud_console_login_without_mfa
 from detectors.rules import signin_bruteforce_ip, signin_bruteforce_user
+from detectors.rules import signin_impossible_travel
+from detectors.rules import signin_new_asn
+from detectors.rules import signin_new_country
+from detectors.rules import signin_new_device
+from detectors.rules import signin_password_spray
+from detectors.rules import signin_success_after_failures
+from detectors.rules import signin_without_mfa
 
 ALL: tuple[Detector, ...] = (
+    account_signout_all_devices.DETECTOR,
+    cloud_console_login_without_mfa.DETECTOR,
     signin_bruteforce_ip.DETECTOR,
     signin_bruteforce_user.DETECTOR,
+    signin_impossible_travel.DETECTOR,
+    signin_new_asn.DETECTOR,
+    signin_new_country.DETECTOR,
+    signin_new_device.DETECTOR,
+    signin_password_spray.DETECTOR,
+    signin_success_after_failures.DETECTOR,
+    signin_without_mfa.DETECTOR,
 )
 DETECTORS: dict[str, Detector] = {d.meta.id: d for d in ALL}
 

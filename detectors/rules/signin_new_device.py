@@ -1,0 +1,49 @@
+"""A user signs in from a kind of device they were never seen with (after a learning period).
+
+"Device" is what the User-Agent tells: `secmon.device.type` + `user_agent.name` +
+`user_agent.os.name`, e.g. `desktop/Chrome/Mac OS X`. Versions are left out so updates do not
+alert. Experimental because that is coarse both ways: a second Mac with Chrome is not new, while
+a browser switch, a User-Agent reduction or a ua-parser upgrade that renames a family is.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from detectors.base import Detector, DetectorMeta, StateSpec
+from detectors.rules._first_seen import FirstSeenParams, first_seen_step
+from detectors.rules._signin import key_when
+
+
+META = DetectorMeta(
+    id="signin_new_device",
+    title="Sign-in from a device new for the user",
+    description="A successful sign-in from a device type + client + OS combination not seen for this "
+                "user before, once the learning period is over.",
+    version=1,
+    severity="low",
+    maturity="experimental",
+    datasets=("app.signin",),
+    state=StateSpec(kind="first_seen", key=("user.name",)),
+    tags=("attack.initial_access", "attack.t1078"),
+    dedup_period=timedelta(days=1),
+)
+
+
+def device(event) -> str | None:
+    """`type/client/os` of the sign-in, or None when the User-Agent named neither client nor OS."""
+    ua = event.user_agent
+    client = ua.name if ua else None
+    os_name = ua.os.name if ua and ua.os else None
+    if not client and not os_name:
+        return None
+    kind = event.secmon.device.type if event.secmon.device else "unknown"
+    return f"{kind}/{client or '-'}/{os_name or '-'}"
+
+
+def step(state, event, params: FirstSeenParams):
+    """Learn the user's devices; alert on a new one after the learning period."""
+    return first_seen_step(state, event, params, device, "device")
+
+
+DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=key_when("success", "user.name"))
