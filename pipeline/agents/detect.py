@@ -1,4 +1,8 @@
-"""Agent: detect topic -> alerts topic, state in a Faust table co-partitioned with the topic."""
+"""Agent: detect topic -> alerts topic, state in a Faust table co-partitioned with the topic.
+
+A message carries one event (or a clock tick) for one entity key and the detectors that want it;
+the table key is `<detector>|<entity>`, written on the partition of the entity's messages.
+"""
 
 from __future__ import annotations
 
@@ -57,8 +61,8 @@ def register(rt: Runtime) -> None:
         topic, so the tick runs on the partition that owns the entity's table entry."""
         now = datetime.now(timezone.utc).isoformat()
         for det_id, key in sorted(rt.engine.timer_keys()):
-            body = {"detector": det_id, "key": key, "tick": now}
-            await rt.topics["detect"].send(key=f"{det_id}|{key}".encode(), value=dumps(body))
+            body = {"detectors": [det_id], "key": key, "tick": now}
+            await rt.topics["detect"].send(key=key.encode(), value=dumps(body))
 
     # One message at a time: Faust tables need the current event to pick the changelog partition.
     # Sends are not awaited one by one; Faust flushes the producer before it commits offsets.
@@ -67,9 +71,10 @@ def register(rt: Runtime) -> None:
         async for item in stream.events():
             try:
                 body = json.loads(item.message.value)
+                detector_ids = [d for d in body["detectors"] if isinstance(d, str)]
                 if "tick" in body:
                     now = datetime.fromisoformat(body["tick"])
-                    for alert in rt.engine.tick_keyed(body["detector"], body["key"], now):
+                    for alert in [a for d in detector_ids for a in rt.engine.tick_keyed(d, body["key"], now)]:
                         await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
                     continue
                 event = Event.model_validate(body["event"])
@@ -77,13 +82,12 @@ def register(rt: Runtime) -> None:
                 log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
                 metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
                 continue
-            try:
-                alerts = rt.engine.process_keyed(body["detector"], body["key"], event)
-            except Exception as exc:  # an engine bug must not ack-and-drop silently: count and log it
-                log.exception("detection failed for %s on event %s", body.get("detector"), event.event.id)
-                rule = body["detector"] if body["detector"] in DETECTORS else "unknown"
-                metrics.DETECTOR_ERRORS.labels(rule=rule).inc()
-                del exc
-                continue
+            alerts = []
+            for det_id in detector_ids:
+                try:
+                    alerts += rt.engine.process_keyed(det_id, body["key"], event)
+                except Exception:  # an engine bug must not ack-and-drop silently: count and log it
+                    log.exception("detection failed for %s on event %s", det_id, event.event.id)
+                    metrics.DETECTOR_ERRORS.labels(rule=det_id if det_id in DETECTORS else "unknown").inc()
             for alert in alerts:
                 await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))

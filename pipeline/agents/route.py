@@ -1,4 +1,8 @@
-"""Agent: events -> detect topic, keyed `<detector>|<entity>` so each entity's state has one owner."""
+"""Agent: events -> detect topic, keyed by entity so each entity's state has one owner.
+
+Detectors that key on the same entity (e.g. every user-keyed sign-in detector) share one message:
+the detect topic carries an event once per distinct entity key, not once per detector.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +35,12 @@ def register(rt: Runtime) -> None:
                     event = Event.model_validate_json(item.message.value)
                 except ValidationError:
                     continue  # index_events dead-letters the same message; counting it twice would lie
+                by_key: dict[str, list[str]] = {}
                 for det_id, key in router.routes(event):
-                    body = {"detector": det_id, "key": key, "event": event.to_doc()}
-                    sends.append(await rt.topics["detect"].send(key=f"{det_id}|{key}".encode(), value=dumps(body)))
-                    metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc()
+                    by_key.setdefault(key, []).append(det_id)
+                doc = event.to_doc()
+                for key, detector_ids in by_key.items():
+                    body = {"detectors": detector_ids, "key": key, "event": doc}
+                    sends.append(await rt.topics["detect"].send(key=key.encode(), value=dumps(body)))
+                metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))
             await asyncio.gather(*sends)
