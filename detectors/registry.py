@@ -18,6 +18,10 @@ from detectors.rules import signin_new_device
 from detectors.rules import signin_password_spray
 from detectors.rules import signin_success_after_failures
 from detectors.rules import signin_without_mfa
+from detectors.rules import ssh_bruteforce
+from detectors.rules import ssh_login_without_2fa
+from detectors.rules import ssh_root_login
+from detectors.rules import ssh_user_enumeration
 
 ALL: tuple[Detector, ...] = (
     account_signout_all_devices.DETECTOR,
@@ -31,6 +35,10 @@ ALL: tuple[Detector, ...] = (
     signin_password_spray.DETECTOR,
     signin_success_after_failures.DETECTOR,
     signin_without_mfa.DETECTOR,
+    ssh_bruteforce.DETECTOR,
+    ssh_login_without_2fa.DETECTOR,
+    ssh_root_login.DETECTOR,
+    ssh_user_enumeration.DETECTOR,
 )
 DETECTORS: dict[str, Detector] = {d.meta.id: d for d in ALL}
 

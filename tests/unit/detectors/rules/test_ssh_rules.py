@@ -1,0 +1,128 @@
+"""SSH detector behaviour the case files cannot show: routing, the timer versus the next event,
+state clean-up, the per-connection attempt count and configuration errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from detectors.cases import make_event
+from detectors.engine import Engine
+from detectors.registry import DETECTORS, ConfigError, DetectorConfig, configure
+from detectors.rules import _ssh, ssh_login_without_2fa
+from detectors.state import DictStore
+from schemas.event import Event
+
+SSH_RULES = ("ssh_bruteforce", "ssh_login_without_2fa", "ssh_root_login", "ssh_user_enumeration")
+TWO_FA = DETECTORS["ssh_login_without_2fa"]
+
+
+def ssh(**fields: Any) -> Event:
+    """An accepted publickey login of alice on bastion-1, overridable by dotted ECS paths."""
+    base = {"@timestamp": "2026-11-30T08:00:00+00:00", "event.id": "e1", "event.dataset": "ssh.auth",
+            "event.action": "ssh_login", "event.outcome": "success", "user.name": "alice", "host.name": "bastion-1",
+            "source.ip": "198.51.100.23", "source.port": 50122, "secmon.auth.method": "publickey"}
+    return make_event({**base, **fields})
+
+
+def at(hms: str) -> datetime:
+    return datetime.fromisoformat(f"2026-11-30T{hms}+00:00")
+
+
+def routed(event: Event) -> set[str]:
+    return {d for d in SSH_RULES if DETECTORS[d].entity_key(event) is not None}
+
+
+@pytest.mark.parametrize(("action", "outcome", "user", "expected"), [
+    ("ssh_login", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
+    ("ssh_invalid_user", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
+    ("ssh_max_auth_attempts", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
+    ("ssh_user_not_allowed", "failure", "guest", {"ssh_user_enumeration"}),
+    ("ssh_pam_auth_failure", "failure", "root", set()),
+    ("ssh_disconnect", "unknown", "root", set()),
+    ("ssh_break_in_attempt", "unknown", None, set()),
+    ("ssh_partial_auth", "success", "root", {"ssh_login_without_2fa"}),
+    ("ssh_login", "success", "alice", {"ssh_login_without_2fa"}),
+    ("ssh_login", "success", "root", {"ssh_login_without_2fa", "ssh_root_login"}),
+])
+def test_each_action_is_routed_only_where_it_can_count(action, outcome, user, expected):
+    assert routed(ssh(**{"event.action": action, "event.outcome": outcome, "user.name": user})) == expected
+
+
+def test_events_without_a_client_address_are_not_routed():
+    assert routed(ssh(**{"source.ip": None, "source.port": None})) == set()
+
+
+def test_attempts_take_the_largest_kind_per_connection():
+    items = ["a 1 i admin", "b 1 f admin", "c 2 f root", "d 2 f root", "e 2 x root", "f ef i pi"]
+    assert _ssh.attempts(items) == 1 + 2 + 1
+    assert _ssh.attempt_users(items) == {"admin", "root", "pi"}
+
+
+def test_without_ticks_the_next_event_of_the_key_settles_a_lone_key_login():
+    engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=DictStore(), strict=True)
+    assert engine.process(ssh()) == []
+    assert engine.process(ssh(**{"@timestamp": "2026-11-30T08:02:00+00:00", "event.id": "e2",
+                                 "source.port": 50200})) == []  # 120 s exactly: still in the window
+    alerts = engine.process(ssh(**{"@timestamp": "2026-11-30T08:02:01+00:00", "event.id": "e3",
+                                   "event.action": "ssh_partial_auth", "source.port": 50300}))
+    assert [(a.rule.id, a.secmon.event_ids, a.alert.first_seen) for a in alerts] == [
+        ("ssh_login_without_2fa", ["e1"], at("08:02:00"))]
+
+
+def test_the_timer_alerts_once_after_the_window_and_clears_the_state():
+    store = DictStore()
+    engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=store, strict=True)
+    engine.process(ssh())
+    assert engine.tick(at("08:01:59")) == []
+    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23")["s"]["p"]["50122"]["id"] == "e1"
+    assert [a.alert.count for a in engine.tick(at("08:02:01"))] == [1]
+    assert engine.tick(at("08:10:00")) == []
+    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23")["s"] is None
+
+
+def test_a_paired_session_leaves_no_pending_state():
+    store = DictStore()
+    engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=store, strict=True)
+    engine.process(ssh(**{"event.action": "ssh_partial_auth", "secmon.auth.mfa": False}))
+    engine.process(ssh(**{"event.id": "e2", "secmon.auth.method": "keyboard-interactive"}))
+    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23")["s"] is None
+    assert engine.tick(at("09:00:00")) == []
+
+
+def test_a_wall_clock_tick_between_partial_and_accepted_does_not_break_the_pair():
+    engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=DictStore(), strict=True)
+    engine.process(ssh(**{"event.action": "ssh_partial_auth", "secmon.auth.mfa": False}))
+    assert engine.tick(at("09:30:00")) == []  # a worker catching up: wall time far past the lines
+    engine.process(ssh(**{"@timestamp": "2026-11-30T08:00:07+00:00", "event.id": "e2",
+                          "secmon.auth.method": "keyboard-interactive"}))
+    assert engine.tick(at("09:31:00")) == []
+
+
+def test_pending_sessions_per_key_are_bounded():
+    state = None
+    params = TWO_FA.params()
+    for port in range(ssh_login_without_2fa.MAX_PENDING + 10):
+        event = ssh(**{"source.port": 1000 + port, "event.id": f"e{port}"})
+        state, _ = ssh_login_without_2fa.step(state, event, params)
+    assert len(state["p"]) == ssh_login_without_2fa.MAX_PENDING
+    assert min(int(p) for p in state["p"]) == 1010  # the oldest were dropped
+
+
+def test_bad_parameters_are_reported_with_their_location():
+    with pytest.raises(ConfigError) as err:
+        configure({"ssh_root_login": DetectorConfig(params={"exempt_sources": ["10.0.0.0/33"]}),
+                   "ssh_login_without_2fa": DetectorConfig(params={"pair_second": 60}),
+                   "ssh_bruteforce": DetectorConfig(params={"threshold": 1})})
+    text = str(err.value)
+    assert "detectors.ssh_root_login.params.exempt_sources.0" in text
+    assert "detectors.ssh_login_without_2fa.params.pair_second: Extra inputs are not permitted" in text
+    assert "detectors.ssh_bruteforce.params.threshold" in text
+
+
+def test_host_patterns_match_case_insensitively():
+    assert _ssh.matches_any("Bastion-2", ["bastion-*"])
+    assert not _ssh.matches_any("web-1", ["bastion-*", "db-prod"])
+    assert _ssh.matches_any(None, ["*"])  # a line without a host name is still under "every host"
