@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.alert import Maturity, Severity
-from schemas.event import Endpoint, Event, Host, Organization, User
+from schemas.alert import Maturity, Resource, Severity
+from schemas.event import Cloud, Endpoint, Event, Host, Organization, User
 
 State = dict[str, Any]  # JSON-serializable: it is stored in a Faust table changelog.
 
@@ -58,6 +58,8 @@ class Entity:
     destination: Endpoint | None = None
     host: Host | None = None
     organization: Organization | None = None
+    cloud: Cloud | None = None
+    resource: Resource | None = None  # what no ECS field names: a security group, a backup job...
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class Detector:
     # Entities a timed detector watches even before any event arrived (e.g. configured log
     # sources or backup jobs): their absence is exactly what it must notice.
     seeds: Callable[[Any], list[str]] | None = None
+    # The state an entity without one starts with at its first tick, given its key, the time and
+    # the params (None: not watched). A tick alone does not know which seed it is ticking.
+    start: Callable[[str, datetime, Any], State | None] | None = None
 
     def entity_key(self, event: Event) -> str | None:
         """The entity this event belongs to for this detector, or None to skip the event."""

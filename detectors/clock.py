@@ -30,9 +30,9 @@ class EventClock:
             self.latest = ts
         if not self.engine.timed:
             return []
-        if self.next_at is None:
+        if self.next_at is None:  # the first tick, at the first event, starts the clocks of seeded entities
             self.next_at = ts + self.every
-            return []
+            return self.engine.tick(ts)
         if ts < self.next_at:
             return []
         self.next_at = ts + self.every

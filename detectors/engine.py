@@ -103,7 +103,13 @@ class Engine:
     def timer_keys(self) -> set[tuple[str, str]]:
         """(detector, entity) pairs a tick must visit: stored entities and configured seeds."""
         timed = self.timed
-        keys = {(d, k) for d, _, k in (s.partition("|") for s in self.store.keys()) if d in timed}
+        keys = set()
+        for skey in self.store.keys():
+            detector_id, _, entity_key = skey.partition("|")
+            record = self.store.get(skey) if detector_id in timed else None
+            # only entities with something pending: an idle key needs no tick message every minute
+            if record and (record.get("s") is not None or (record.get("a") or {}).get("status") == "open"):
+                keys.add((detector_id, entity_key))
         for det, params in self.detectors:
             if det.tick is not None and det.seeds is not None:
                 keys |= {(det.meta.id, k) for k in det.seeds(params)}
@@ -118,7 +124,10 @@ class Engine:
         record = self.store.get(skey) or {}
         if det.tick is None:
             return []
-        result = self._guard(detector_id, None, lambda: det.tick(record.get("s"), now, params))
+        state = record.get("s")
+        if state is None and det.start is not None:
+            state = self._guard(detector_id, None, lambda: det.start(entity_key, now, params))
+        result = self._guard(detector_id, None, lambda: det.tick(state, now, params))
         if result is None:
             return []
         record["s"], findings = result
@@ -182,8 +191,9 @@ def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> 
         destination=entity.destination,
         host=entity.host,
         organization=entity.organization,
+        cloud=entity.cloud,
         secmon=AlertProvenance(event_ids=a["events"], event_count=a["event_count"], datasets=a["datasets"],
-                               enrichment=a["enrichment"]),
+                               enrichment=a["enrichment"], resource=entity.resource),
     )
 
 

@@ -22,6 +22,14 @@ from detectors.rules import ssh_bruteforce
 from detectors.rules import ssh_login_without_2fa
 from detectors.rules import ssh_root_login
 from detectors.rules import ssh_user_enumeration
+from detectors.rules import staff_access_bulk, staff_access_off_hours, staff_access_without_justification
+from detectors.rules import backup_failed, backup_missing, backup_purge_overdue, restore_test_overdue
+from detectors.rules import cloud_logging_tampering, cloud_sg_open_to_world
+from detectors.rules import deletion_sla_breach
+from detectors.rules import laptop_noncompliant, laptop_posture_missing
+from detectors.rules import source_silent
+from detectors.rules import tls_weak_cipher, tls_weak_protocol
+from detectors.rules import vuln_sla_breach
 
 ALL: tuple[Detector, ...] = (
     account_signout_all_devices.DETECTOR,
@@ -39,6 +47,22 @@ ALL: tuple[Detector, ...] = (
     ssh_login_without_2fa.DETECTOR,
     ssh_root_login.DETECTOR,
     ssh_user_enumeration.DETECTOR,
+    staff_access_bulk.DETECTOR,
+    staff_access_off_hours.DETECTOR,
+    staff_access_without_justification.DETECTOR,
+    backup_failed.DETECTOR,
+    backup_missing.DETECTOR,
+    backup_purge_overdue.DETECTOR,
+    cloud_logging_tampering.DETECTOR,
+    cloud_sg_open_to_world.DETECTOR,
+    deletion_sla_breach.DETECTOR,
+    laptop_noncompliant.DETECTOR,
+    laptop_posture_missing.DETECTOR,
+    restore_test_overdue.DETECTOR,
+    source_silent.DETECTOR,
+    tls_weak_cipher.DETECTOR,
+    tls_weak_protocol.DETECTOR,
+    vuln_sla_breach.DETECTOR,
 )
 DETECTORS: dict[str, Detector] = {d.meta.id: d for d in ALL}
 

@@ -7,6 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
+from pipeline.context.cli import register as register_context
+from pipeline.controls import register as register_controls
+from pipeline.delivery.cli import register as register_delivery
+from pipeline.lifecycle.cli import register as register_lifecycle
 from pipeline.settings import SecmonSettings, load_settings
 
 
@@ -74,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
 
     templates = sub.add_parser("templates", help="install the Elasticsearch index templates (idempotent)")
     templates.set_defaults(func=_cmd_templates)
+    register_lifecycle(sub)
+    register_delivery(sub)
+    register_context(sub)
+    register_controls(sub)
     return parser
 
 

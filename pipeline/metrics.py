@@ -20,6 +20,14 @@ LATE_EVENTS = Counter("secmon_late_events_total", "Events older than the allowed
 CONSUMER_LAG = Gauge("secmon_consumer_lag_messages", "Messages behind the end of a topic partition.",
                      ["topic", "partition"])
 SHIPPED = Counter("secmon_shipper_records_total", "Records the shipper handed to Kafka.", ["source", "outcome"])
+# receiver: names from the validated delivery config (a bounded set); outcome: delivered, failed
+# (permanent 4xx), dead_letter (budget spent), silenced, suppressed (experimental -> pager)
+NOTIFICATIONS = Counter("secmon_notifications_total", "Notifications by receiver and final outcome.",
+                        ["receiver", "outcome"])
+NOTIFICATION_RETRIES = Counter("secmon_notification_retries_total", "Notification attempts that will be retried.",
+                               ["receiver"])
+NOTIFICATION_SECONDS = Histogram("secmon_notification_seconds", "Duration of one notification attempt.", ["receiver"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:

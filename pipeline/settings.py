@@ -11,13 +11,14 @@ import os
 from contextvars import ContextVar
 from datetime import timezone
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from detectors.registry import DetectorConfig
+from pipeline.delivery.config import DeliverySettings
 from pipeline.normalizers.base import ParseContext
 
 
@@ -105,6 +106,29 @@ class DetectionSettings(Section):
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict, description="Per-detector overrides.")
 
 
+class LifecycleSettings(Section):
+    """Retention, snapshots, legal holds and workspace purge (`secmon lifecycle|backup|hold|purge`)."""
+
+    retention_days: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Days kept per event dataset (e.g. app.signin), or `alerts` / `deadletter`; others: the default.")
+    default_retention_days: int = Field(365, ge=1, description="Days kept for datasets not listed.")
+    snapshot_repository: str = Field("secmon-backups", pattern=r"^[a-z0-9._-]{1,100}$",
+                                     description="Snapshot repository name (registered by `secmon backup run`).")
+    snapshot_type: str = Field("fs", description="Repository type: fs here; s3, gcs, azure... in production.")
+    snapshot_location: str = Field("secmon", description="fs: directory under the node's path.repo "
+                                   "(relative = below its first entry).")
+    snapshot_settings: dict[str, str] = Field(default_factory=dict, description="Other repository settings "
+                                              "(bucket, base_path, client...).")
+    snapshot_retention_days: int = Field(14, ge=1, description="Snapshots older than this are pruned unless held.")
+    restore_sample: int = Field(200, ge=0, description="Documents whose checksums `backup verify` compares.")
+    audit_index: str = Field("audit", pattern=r"^[a-z0-9._-]{1,60}$", description="Audit records: <prefix>-<this>.")
+    receipts_index: str = Field("receipts", pattern=r"^[a-z0-9._-]{1,60}$",
+                                description="Deletion receipts: <prefix>-<this>.")
+    holds_index: str = Field("holds", pattern=r"^[a-z0-9._-]{1,60}$", description="Legal holds: <prefix>-<this>.")
+    emit_to_kafka: bool = Field(True, description="Also send control events to <topic prefix>-raw-control.")
+
+
 class SecmonSettings(BaseSettings):
     """All of secmon's configuration."""
 
@@ -119,6 +143,8 @@ class SecmonSettings(BaseSettings):
     shipper: ShipperSettings = Field(default_factory=ShipperSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     app_id: str = Field("secmon", description="Faust application id (consumer group).")
     metrics_port: int = Field(0, description="Port of /metrics; 0 = off.")
     metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on (0.0.0.0 in a container).")

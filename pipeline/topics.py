@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pipeline.context.models import TABLES as CONTEXT_TABLES
 from pipeline.kafka_config import kafka_python_kwargs
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.settings import SecmonSettings
 
 log = logging.getLogger(__name__)
+# Context topics hold the latest row per id for as long as it exists: every worker reads them whole.
+CONTEXT_TOPIC_CONFIG = {"cleanup.policy": "compact"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,19 @@ class TopicNames:
         """Records that could not be processed, with the reason."""
         return f"{self.prefix}-deadletter"
 
+    def context(self, table: str) -> str:
+        """Compacted rows of one context table (key: row id, value: row JSON, tombstone: delete)."""
+        return f"{self.prefix}-context-{table}"
+
+    @property
+    def contexts(self) -> list[str]:
+        """The compacted topic of every context table."""
+        return [self.context(t) for t in CONTEXT_TABLES]
+
     def all(self) -> list[str]:
         """Every topic name, raw topics of every registered source included."""
-        return [self.raw(s) for s in sorted(NORMALIZERS)] + [self.events, self.detect, self.alerts, self.deadletter]
+        return ([self.raw(s) for s in sorted(NORMALIZERS)] + [self.events, self.detect, self.alerts, self.deadletter]
+                + self.contexts)
 
 
 def ensure_topics(settings: SecmonSettings) -> list[str]:
@@ -53,12 +66,17 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
     from kafka.errors import TopicAlreadyExistsError
 
     names = TopicNames(settings.kafka.topic_prefix).all()
+    compacted = set(TopicNames(settings.kafka.topic_prefix).contexts)
     admin = KafkaAdminClient(**kafka_python_kwargs(settings.kafka), client_id="secmon-admin")
     try:
         missing = [n for n in names if n not in set(admin.list_topics())]
         for name in missing:
             try:
-                admin.create_topics([NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor)])
+                if name in compacted:  # small tables every worker reads whole: one partition keeps them in order
+                    topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=CONTEXT_TOPIC_CONFIG)
+                else:
+                    topic = NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor)
+                admin.create_topics([topic])
                 log.info("created topic %s", name)
             except TopicAlreadyExistsError:
                 pass

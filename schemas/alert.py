@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.base import SCHEMA_VERSION, Strict
-from schemas.event import Endpoint, Host, Organization, User
+from schemas.event import Cloud, Endpoint, Host, Organization, User
 from schemas.types import Keyword, Text, UtcDatetime
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -37,8 +37,16 @@ class AlertState(Strict):
     last_seen: UtcDatetime = Field(description="Time of the latest finding.")
 
 
+class Resource(Strict):
+    """What an alert is about when no ECS field names it (not in ECS): a security group, a backup job..."""
+
+    type: Keyword = Field(description="Kind: security_group, backup_job, restore_test_job, log_source, "
+                                      "scan_target or backup_repository.")
+    id: Keyword = Field(description="Its id: sg-0a1b..., the job or source name, the scanned artifact.")
+
+
 class AlertProvenance(Strict):
-    """What the alert was derived from."""
+    """What the alert was derived from (and `resource`, the entity no ECS field names)."""
 
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this alert schema.")
     event_ids: list[Keyword] = Field(
@@ -47,6 +55,7 @@ class AlertProvenance(Strict):
     event_count: int = Field(0, description="Events behind the alert, including ids not listed.")
     datasets: list[Keyword] = Field(default_factory=list, description="Datasets of those events.")
     enrichment: list[Keyword] = Field(default_factory=list, description="Enrichers and versions used.")
+    resource: Resource | None = Field(None, description="Entity: the resource, when no ECS field names it.")
 
 
 class Alert(Strict):
@@ -61,4 +70,5 @@ class Alert(Strict):
     user: User | None = Field(None, description="Entity: the user.")
     host: Host | None = Field(None, description="Entity: the host.")
     organization: Organization | None = Field(None, description="Entity: the workspace.")
+    cloud: Cloud | None = Field(None, description="Entity: the cloud account (and region).")
     secmon: AlertProvenance = Field(default_factory=AlertProvenance, description="Provenance.")

@@ -16,6 +16,9 @@ from schemas.types import IP, Keyword, LongKeyword, Stored, Text, UtcDatetime
 
 Outcome = Literal["success", "failure", "unknown"]
 DeviceType = Literal["desktop", "mobile", "tablet", "bot", "cli", "unknown"]
+AddressScope = Literal["public", "private", "loopback", "link_local", "multicast", "documentation", "reserved",
+                       "unspecified", "malformed"]
+TicketProblem = Literal["unknown", "other_workspace", "other_employee", "expired", "not_yet_valid"]
 
 
 class EventMeta(Strict):
@@ -372,6 +375,74 @@ class Control(Strict):
     requested_at: UtcDatetime | None = Field(None, description="When the request was made (deletions).")
 
 
+class ThreatIndicator(Strict):
+    """ECS `threat.enrichments.indicator.*`: the listed indicator an address matched."""
+
+    ip: IP = Field(description="The event's address that matched the indicator.")
+    type: Literal["ipv4-addr", "ipv6-addr"] = Field(description="STIX/ECS indicator type.")
+    name: Keyword = Field(description="The indicator as listed: an address or a CIDR block.")
+    description: Text | None = Field(None, description="What the list says about it.")
+
+
+class ThreatFeed(Strict):
+    """ECS `threat.enrichments.feed.*`."""
+
+    name: Keyword = Field(description="Indicator list: its file stem, or its CSV `feed` column.")
+
+
+class ThreatMatched(Strict):
+    """ECS `threat.enrichments.matched.*`."""
+
+    field: Keyword = Field(description="Event field that matched: source.ip or destination.ip.")
+
+
+class ThreatEnrichment(Strict):
+    """One indicator match (ECS `threat.enrichments`)."""
+
+    indicator: ThreatIndicator = Field(description="The matched indicator.")
+    feed: ThreatFeed = Field(description="The list it came from.")
+    matched: ThreatMatched = Field(description="Where it matched.")
+
+
+class Threat(Strict):
+    """ECS `threat.*` as set by the threat-intel enricher."""
+
+    enrichments: list[ThreatEnrichment] = Field(default_factory=list, description="Indicator matches.")
+
+
+class AddressScopes(Strict):
+    """What kind of address source.ip / destination.ip is (not in ECS); only public ones get GeoIP."""
+
+    source: AddressScope | None = Field(None, description="Scope of source.ip.")
+    destination: AddressScope | None = Field(None, description="Scope of destination.ip.")
+
+
+class Context(Strict):
+    """Facts the context enricher looked up (users, assets, tickets); `missing` names what it could not find."""
+
+    missing: list[Keyword] = Field(default_factory=list, description="Lookups that found nothing: user, "
+                                   "user.working_hours, asset, tickets (no ticket table loaded).")
+    user_employee: bool | None = Field(None, description="user.name is one of our employees.")
+    user_team: Keyword | None = Field(None, description="The user's team or customer workspace.")
+    user_role: Keyword | None = Field(None, description="The user's role.")
+    user_team_admin: bool | None = Field(None, description="The user administers their team or workspace.")
+    user_mfa_required: bool | None = Field(None, description="Policy requires MFA for the user.")
+    user_working_hours: Keyword | None = Field(None, description="Usual working hours, local time, e.g. 09:00-18:00.")
+    user_working_days: Keyword | None = Field(None, description="Usual working days, e.g. Mon-Fri.")
+    user_timezone: Keyword | None = Field(None, description="IANA timezone of the working hours, e.g. Europe/Berlin.")
+    user_usual_daily_records: int | None = Field(None, description="Customer records the employee usually "
+                                                 "reads per day.")
+    asset_owner: Keyword | None = Field(None, description="Owner of host.name.")
+    asset_environment: Keyword | None = Field(None, description="Environment of host.name, e.g. production.")
+    asset_criticality: Keyword | None = Field(None, description="low, medium, high or critical.")
+    asset_requires_2fa: bool | None = Field(None, description="Logins to host.name must use a second factor.")
+    ticket_valid: bool | None = Field(None, description="Staff access: a ticket of this employee is valid for "
+                                      "this workspace at this time (None: no ticket table loaded).")
+    ticket_id: Keyword | None = Field(None, description="Staff access: the valid ticket that justifies it.")
+    ticket_problem: TicketProblem | None = Field(None, description="Staff access: why the ticket the event "
+                                                 "cites does not count.")
+
+
 class Secmon(Strict):
     """secmon's own fields."""
 
@@ -388,6 +459,8 @@ class Secmon(Strict):
     posture: Posture | None = Field(None, description="Laptop posture.")
     finding: Finding | None = Field(None, description="Vulnerability finding lifecycle.")
     control: Control | None = Field(None, description="Control event details.")
+    address_scope: AddressScopes | None = Field(None, description="Scope of source.ip and destination.ip.")
+    context: Context | None = Field(None, description="Context-table facts (users, assets, tickets).")
 
 
 class Event(Strict):
@@ -411,6 +484,7 @@ class Event(Strict):
     error: ErrorInfo | None = Field(None, description="Error reported by the source.")
     vulnerability: Vulnerability | None = Field(None, description="Vulnerability of a finding.")
     package: Package | None = Field(None, description="Affected package of a finding.")
+    threat: Threat | None = Field(None, description="Threat-intel matches.")
     related: Related = Field(default_factory=Related, description="Pivot fields.")
     secmon: Secmon = Field(description="secmon's own fields.")
 

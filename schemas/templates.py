@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 from schemas.event import Event, GeoPoint
+from schemas.lifecycle import AuditRecord, DeletionReceipt, LegalHold
 from schemas.types import EsType
 
 GENERATED = Path(__file__).parent / "generated"
@@ -34,6 +35,9 @@ TEMPLATES: dict[str, tuple[type[BaseModel], str]] = {
     "events": (Event, "events-*"),
     "alerts": (Alert, "alerts-*"),
     "deadletter": (DeadLetter, "deadletter-*"),
+    "audit": (AuditRecord, "audit-*"),
+    "receipts": (DeletionReceipt, "receipts-*"),
+    "holds": (LegalHold, "holds-*"),
 }
 
 

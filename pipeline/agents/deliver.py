@@ -1,0 +1,183 @@
+"""Agents: alerts -> notify topic (keyed by group) -> receivers. Logic lives in pipeline.delivery.
+
+`deliver_route` repartitions each alert by the aggregation groups it joins; `deliver` owns the
+groups of its partitions in a changelog-backed table keyed like its topic (the group key), folds
+alerts in, flushes due groups and sends. A timer on the leader sends one tick per partition every
+`delivery.tick_seconds`, so waits and retries happen without new alerts. A batch is acked only
+after its history is in Elasticsearch, its dead letters / delivery_failed alerts are in Kafka and,
+last, its new group states were written to the changelog; a notification stays in its group's outbox until the receiver accepted it
+or it was dead-lettered, so a crash re-sends rather than loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from pydantic import ValidationError
+
+from pipeline import metrics
+from pipeline.agents.codec import dumps
+from pipeline.delivery import history
+from pipeline.delivery.retry import dead_letter
+from pipeline.delivery.routing import load_routes
+from pipeline.delivery.service import Deliverer, Effects, Item, commit, route_messages, tick
+from pipeline.delivery.silences import SilenceCache
+from pipeline.sinks.elasticsearch import BulkSink, client
+from schemas.alert import Alert
+
+if TYPE_CHECKING:
+    from pipeline.app import Runtime
+
+log = logging.getLogger(__name__)
+BATCH = 256
+
+
+class TableGroups:
+    """GroupStore over a Faust table, writing each change to the changelog partition of its group.
+
+    Writes happen for a whole batch at once, so Faust's "current event" cannot name the
+    partition; the group's own partition (that of its messages) is passed explicitly instead.
+    """
+
+    def __init__(self, table) -> None:
+        self._table = table
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._table.get(key)
+
+    def put(self, key: str, value: dict[str, Any], partition: int) -> None:
+        self._table.data[key] = value
+        self._table.send_changelog(partition, key, value)
+
+    def delete(self, key: str, partition: int) -> None:
+        self._table.data.pop(key, None)
+        self._table.send_changelog(partition, key, None, value_serializer="raw")
+
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return iter(list(self._table.data.items()))
+
+
+def register(rt: Runtime) -> None:
+    """Define the delivery agents, table and tick timer (nothing when delivery.routes_file is unset)."""
+    import faust
+
+    cfg = rt.settings.delivery
+    if cfg.routes_file is None:
+        log.info("alert delivery is off (delivery.routes_file is not set)")
+        return
+    tree = load_routes(cfg.routes_file, cfg.receivers)  # invalid routes stop the worker at startup
+    partitions = rt.settings.kafka.partitions
+    notify = rt.app.topic(f"{rt.names.prefix}-notify", internal=True, partitions=partitions, key_type=bytes,
+                          value_type=bytes, key_serializer="raw", value_serializer="raw")
+    schema = faust.Schema(key_serializer="json", value_serializer="json")
+    table = rt.app.Table("secmon-delivery-groups", default=None, schema=schema, partitions=partitions)
+
+    @rt.app.agent(rt.topics["alerts"], name="secmon.deliver_route", concurrency=1)
+    async def deliver_route(stream):
+        async for batch in stream.take_events(BATCH, within=0.05):
+            sends = []
+            for event in batch:
+                try:
+                    alert = Alert.model_validate_json(event.message.value)
+                except ValidationError:
+                    continue  # index_alerts dead-letters the same message; counting it twice would lie
+                for key, value in route_messages(tree, alert):
+                    sends.append(await notify.send(key=key, value=value))
+            await asyncio.gather(*sends)  # acked only once every group message is in Kafka
+
+    @rt.app.agent(notify, name="secmon.deliver", concurrency=1)
+    async def deliver(stream):
+        prefix = rt.settings.es.index_prefix
+        async with aiohttp.ClientSession() as session, client(rt.settings.es) as es:
+            await _install(es, prefix)
+            # bounded: an Elasticsearch outage must not stop pages; records that cannot be written
+            # go to the dead-letter topic instead (see _write)
+            sink, silences = BulkSink(es, rt.settings.es, max_attempts=3), SilenceCache()
+            core = Deliverer(cfg, tree, session, prefix, notify.get_topic_name(), silences)
+            store = TableGroups(table)
+            async for batch in stream.take_events(BATCH, within=0.05):
+                await _refresh(silences, es, prefix, cfg.silence_refresh_seconds)
+                items = _decode(batch)
+                try:
+                    effects = await core.process(items, store, time.time())
+                except Exception:  # a bug must not stop delivery silently: count, log, dead-letter
+                    log.exception("delivery failed on a batch of %d messages", len(items))
+                    effects = _crashed(rt, batch)
+                await _write(rt, sink, effects)
+                commit(store, effects)  # last: the changelog never runs ahead of the records
+
+    @rt.app.timer(interval=cfg.tick_seconds, on_leader=True)
+    async def delivery_tick() -> None:
+        await asyncio.gather(*[await notify.send(value=tick(), partition=p) for p in range(partitions)])
+
+
+def _decode(batch) -> list[Item]:
+    items = []
+    for event in batch:
+        msg = event.message
+        try:
+            items.append(Item(msg.partition, msg.key.decode() if msg.key else None, json.loads(msg.value)))
+        except (ValueError, AttributeError):
+            log.error("undecodable notify message at %s offset %s", msg.tp, msg.offset)
+            metrics.DEAD_LETTERS.labels(stage="deliver", error_code="invalid_json").inc()
+    return items
+
+
+async def _install(es, prefix: str) -> None:
+    """Install the history template, retrying while Elasticsearch is unreachable."""
+    for attempt in range(1, 1_000_000):
+        try:
+            await history.install(es, prefix)
+            return
+        except Exception as exc:  # not fatal: delivery waits for it, with a reason in the log
+            log.warning("cannot install the notifications template (%s: %s); retry %d in 5s. Check es.url.",
+                        type(exc).__name__, str(exc)[:200], attempt)
+            await asyncio.sleep(5)
+
+
+async def _refresh(silences: SilenceCache, es, prefix: str, every: float) -> None:
+    if time.time() - silences.loaded_at < every:
+        return
+    try:
+        await silences.refresh(es, prefix)
+    except Exception as exc:  # keep applying the silences we have; try again next time
+        silences.loaded_at = time.time()
+        log.warning("could not re-read silences (%s: %s); keeping the %d known ones", type(exc).__name__, exc,
+                    len(silences.silences))
+
+
+def _crashed(rt: Runtime, batch) -> Effects:
+    effects = Effects()
+    for event in batch:
+        msg = event.message
+        metrics.DEAD_LETTERS.labels(stage="deliver", error_code="internal_error").inc()
+        effects.dead_letters.append(dead_letter(msg.value or b"", "delivery raised an exception (see the worker log)",
+                                                time.time(), msg.topic, msg.partition))
+    return effects
+
+
+async def _write(rt: Runtime, sink: BulkSink, effects: Effects) -> None:
+    """History to Elasticsearch, dead letters and delivery_failed alerts to Kafka; all awaited."""
+    unwritten: list[tuple[dict, str]] = []
+    if effects.history:
+        try:
+            report = await sink.write(effects.history, "notification")
+            unwritten = report.rejected
+        except Exception as exc:  # Elasticsearch down: keep delivering, keep the records in Kafka
+            unwritten = [(a, f"history write failed: {type(exc).__name__}: {str(exc)[:300]}") for a in effects.history]
+    for action_, reason in unwritten:
+        log.error("history record %s not written (%s); dead-lettered", action_["_id"], reason)
+        metrics.DEAD_LETTERS.labels(stage="deliver", error_code="internal_error").inc()
+        effects.dead_letters.append(dead_letter(dumps(action_["_source"]), reason, time.time()))
+    sends = [await rt.topics["deadletter"].send(value=dumps(d.to_doc())) for d in effects.dead_letters]
+    for alert in effects.alerts:
+        metrics.ALERTS.labels(rule=alert.rule.id, severity=alert.alert.severity,
+                              change="new" if alert.alert.count == 1 else "update").inc()
+        sends.append(await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc())))
+    await asyncio.gather(*sends)

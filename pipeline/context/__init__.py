@@ -1,0 +1,1 @@
+"""Context tables (users, assets, tickets, allowed ports): models, file loader, store, CLI."""

@@ -1,0 +1,87 @@
+"""Notification history in Elasticsearch (`<prefix>-notifications-YYYY.MM.DD`).
+
+Every attempt is one document (receiver, outcome, HTTP status, latency, attempt number, error,
+the alerts it carried), with `_id` = `<notification id>-<attempt>`, so a replay overwrites
+rather than doubles it. Alerts that were not sent are recorded too: `silenced` (with the silence
+id) and `suppressed` (an experimental detector routed to a paging receiver), once per alert and
+receiver. "Did on-call get paged for alert X?" is a search on `alert_ids: X`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from elasticsearch import AsyncElasticsearch
+from pydantic import Field
+
+from schemas.base import Strict
+from schemas.templates import mapping_of
+from schemas.types import Keyword, Text, UtcDatetime
+
+Kind = Literal["attempt", "silenced", "suppressed"]
+Outcome = Literal["delivered", "retry", "failed", "dead_letter", "silenced", "suppressed"]
+MAX_LISTED_ALERTS = 100
+
+
+class NotificationRecord(Strict):
+    """One history document."""
+
+    timestamp: UtcDatetime = Field(alias="@timestamp", description="When it happened.")
+    kind: Kind = Field(description="attempt, silenced or suppressed.")
+    outcome: Outcome = Field(description="delivered, retry, failed (permanent), dead_letter, silenced, suppressed.")
+    receiver: Keyword = Field(description="Receiver name.")
+    receiver_kind: Keyword = Field(description="webhook, slack or pagerduty.")
+    route: Keyword = Field(description="Routing-tree node id.")
+    group_key: Keyword = Field(description="The aggregation group.")
+    notification_id: Keyword | None = Field(None, description="Notification id (== webhook-id) for attempts.")
+    attempt: int | None = Field(None, description="Attempt number, from 1.")
+    status_code: int | None = Field(None, description="HTTP status, when a response came back.")
+    latency_ms: float | None = Field(None, description="Duration of the attempt.")
+    error: Text | None = Field(None, description="What went wrong (never a URL or secret).")
+    next_attempt_at: UtcDatetime | None = Field(None, description="When a retry is scheduled.")
+    silence_id: Keyword | None = Field(None, description="The silence that muted the alert.")
+    alert_ids: list[Keyword] = Field(default_factory=list, description="Alerts carried (or muted).")
+    alert_counts: list[int] = Field(default_factory=list, description="Their counts, in the same order.")
+    rule_ids: list[Keyword] = Field(default_factory=list, description="Their rules.")
+
+
+def index_of(prefix: str, ts: datetime) -> str:
+    """Daily notifications index of a timestamp."""
+    return f"{prefix}-notifications-{ts.astimezone(timezone.utc):%Y.%m.%d}"
+
+
+def record_id(record: NotificationRecord) -> str:
+    """Deterministic document id: `<notification>-<attempt>`, or a digest for silenced/suppressed."""
+    if record.kind == "attempt":
+        return f"{record.notification_id}-{record.attempt}"
+    text = "\x1f".join([record.kind, record.receiver, record.group_key, record.silence_id or "", *record.alert_ids])
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def action(prefix: str, record: NotificationRecord, day: datetime | None = None) -> dict[str, Any]:
+    """Bulk action writing the record; `day` (default: its timestamp) picks the daily index, so all
+    attempts of a notification land in the index of its creation day and a replay hits the same _id."""
+    return {"_op_type": "index", "_index": index_of(prefix, day or record.timestamp), "_id": record_id(record),
+            "_source": record.to_doc()}
+
+
+def template(prefix: str) -> dict[str, Any]:
+    """The index template of the notifications indices (strict mapping generated from the model)."""
+    return {"index_patterns": [f"{prefix}-notifications-*"], "priority": 200,
+            "_meta": {"generated_from": f"{__name__}.NotificationRecord", "managed_by": "secmon"},
+            "template": {"aliases": {f"{prefix}-notifications": {}},
+                         "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "1s"},
+                         "mappings": {"dynamic": "strict", "date_detection": False,
+                                      "properties": mapping_of(NotificationRecord)}}}
+
+
+async def install(es: AsyncElasticsearch, prefix: str) -> None:
+    """Create or update the notifications index template (idempotent)."""
+    await es.indices.put_index_template(name=f"{prefix}-notifications", **template(prefix))
+
+
+def utc(ts: float) -> datetime:
+    """A Unix time as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc)

@@ -1,0 +1,280 @@
+"""The delivery core, Faust-free: route alerts into groups, flush due groups, send, record.
+
+Two stages, like route/detect:
+
+1. `route_messages(tree, alert)`: an alert -> one message per destination (route + receiver +
+   group), keyed by the group key, for the `<prefix>-notify` topic. Repartitioning by group key
+   gives every group one owner, so its state lives in one table partition.
+2. `Deliverer.process(items, store, now)`: a batch of notify-topic messages (alerts and ticks)
+   -> notifications sent (concurrently, per-receiver limits) and the effects for the caller to
+   write, in this order: history records, dead letters and delivery_failed alerts, then the new
+   group states (`commit`). State last: a crash in between re-sends (same webhook-id) and
+   re-records (same document ids) rather than leaving a state that claims what no record shows.
+
+The caller acks a batch only after all of that; a notification leaves a group's outbox only once
+the receiver accepted it or it was dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from pipeline import metrics
+from pipeline.delivery import grouping, retry
+from pipeline.delivery.config import DeliverySettings
+from pipeline.delivery.history import NotificationRecord, action, utc
+from pipeline.delivery.receivers import Links, Notification, renderer
+from pipeline.delivery.routing import RoutingTree
+from pipeline.delivery.silences import SilenceCache
+from schemas.alert import Alert
+from schemas.deadletter import DeadLetter
+
+log = logging.getLogger(__name__)
+State = dict[str, Any]
+
+
+class GroupStore(Protocol):
+    """Group key -> group state; `partition` says which changelog partition a write belongs to."""
+
+    def get(self, key: str) -> State | None:
+        """The group's state, or None."""
+
+    def put(self, key: str, value: State, partition: int) -> None:
+        """Replace the group's state."""
+
+    def delete(self, key: str, partition: int) -> None:
+        """Forget the group."""
+
+    def items(self) -> Iterable[tuple[str, State]]:
+        """Every group held here."""
+
+
+class DictGroups(dict):
+    """In-process GroupStore (tests, benchmarks)."""
+
+    def put(self, key: str, value: State, partition: int) -> None:
+        self[key] = value
+
+    def delete(self, key: str, partition: int) -> None:
+        self.pop(key, None)
+
+    def items(self) -> Iterator[tuple[str, State]]:  # type: ignore[override]
+        return iter(list(super().items()))
+
+
+@dataclass(frozen=True)
+class Item:
+    """One decoded notify-topic message: its partition, key and JSON value."""
+
+    partition: int
+    key: str | None
+    value: dict[str, Any]
+
+
+@dataclass
+class Effects:
+    """What a batch produced for the caller to write before acking it."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)  # bulk actions
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # delivery_failed
+    states: dict[str, tuple[State | None, int]] = field(default_factory=dict)  # None = delete the group
+    sent: int = 0
+
+
+def commit(store: GroupStore, effects: Effects) -> None:
+    """Write a batch's new group states (after its other effects are durable)."""
+    for key, (state, partition) in effects.states.items():
+        if state is None:
+            store.delete(key, partition)
+        else:
+            store.put(key, state, partition)
+
+
+def route_messages(tree: RoutingTree, alert: Alert) -> list[tuple[bytes, bytes]]:
+    """(key, value) notify-topic messages for one alert: one per destination."""
+    doc = alert.to_doc()
+    out = []
+    for dest in tree.destinations(alert):
+        t = dest.route.timing
+        value = {"type": "alert", "route": dest.route.id, "receiver": dest.receiver, "labels": dest.group_labels,
+                 "timing": [t.wait, t.interval, t.repeat], "blocked": dest.blocked, "alert": doc}
+        out.append((dest.group_key.encode(), json.dumps(value, separators=(",", ":")).encode()))
+    return out
+
+
+def tick() -> bytes:
+    """The value of a tick message: tells the partition's owner to look at due groups."""
+    return b'{"type":"tick"}'
+
+
+class Deliverer:
+    """Stage 2: groups, silences, sending with retries, and the records of it all."""
+
+    def __init__(self, cfg: DeliverySettings, tree: RoutingTree, session: aiohttp.ClientSession, prefix: str,
+                 notify_topic: str, silences: SilenceCache | None = None) -> None:
+        self.cfg, self.tree, self.session, self.prefix, self.topic = cfg, tree, session, prefix, notify_topic
+        self.silences = silences or SilenceCache()
+        self.links = Links(cfg.kibana_url, cfg.kibana_data_view)
+        self.breakers = {n: retry.CircuitBreaker(cfg.retry.breaker_failures, cfg.retry.breaker_cooldown_seconds)
+                         for n in cfg.receivers}
+        self.limits = {n: asyncio.Semaphore(r.max_concurrency) for n, r in cfg.receivers.items()}
+        self.failures: dict[tuple[str, float], int] = {}
+
+    async def process(self, items: list[Item], store: GroupStore, now: float) -> Effects:
+        """Fold a batch into the groups, flush what is due, send; return the effects to write."""
+        effects = Effects()
+        touched: dict[str, tuple[State, int]] = {}
+        ticked: set[int] = set()
+        for item in items:
+            if item.value.get("type") == "tick":
+                ticked.add(item.partition)
+            elif item.key is not None:
+                self._fold(item, store, touched, effects, now)
+        if ticked:
+            for key, state in store.items():
+                if key not in touched and state["p"] in ticked and state["due"] is not None and state["due"] <= now:
+                    touched[key] = (state, state["p"])
+        await asyncio.gather(*[self._flush(key, state, p, effects, now) for key, (state, p) in touched.items()])
+        return effects
+
+    def _fold(self, item: Item, store: GroupStore, touched: dict, effects: Effects, now: float) -> None:
+        msg = item.value
+        if msg.get("blocked"):
+            self._record_suppressed(msg, item.key or "", effects, now)
+            return
+        state = touched[item.key][0] if item.key in touched else store.get(item.key)
+        if state is None:
+            state = grouping.new_group(item.key, msg["route"], msg["receiver"], msg["labels"], tuple(msg["timing"]),
+                                       item.partition, now)
+        touched[item.key] = (grouping.add_alert(state, msg["alert"], now), item.partition)
+
+    async def _flush(self, key: str, state: State, partition: int, effects: Effects, now: float) -> None:
+        """Plan the group; send its outbox when due; keep the new state (or None) in the effects."""
+        if state["due"] is not None and state["due"] <= now:
+            plan = grouping.plan(state, now, self._silenced_by)
+            for alert_id, silence_id in plan.silenced:
+                self._record_silenced(plan.state, alert_id, silence_id, effects, now)
+            if plan.expire:
+                effects.states[key] = (None, partition)
+                return
+            state = plan.state
+            if plan.send is not None:
+                state = await self._send(state, partition, effects)
+        effects.states[key] = (state, partition)
+
+    async def _send(self, state: State, partition: int, effects: Effects) -> State:
+        """One attempt of the group's outbox notification (unless its receiver's circuit is open)."""
+        box, name = state["outbox"], state["receiver"]
+        if name not in self.cfg.receivers:  # removed from the config while its groups were pending
+            return self._conclude(state, None, retry.Outcome("permanent", error=f"receiver {name} is no longer "
+                                                             "configured"), partition, effects)
+        cfg, breaker = self.cfg.receivers[name], self.breakers[name]
+        now = time.time()
+        wait = breaker.allow(now)
+        if wait is not None:  # circuit open: wait unattempted, unless the budget is spent
+            if now - box["since"] <= self.cfg.retry.budget_seconds:
+                return grouping.after_attempt(state, "deferred", now, wait)
+            return self._conclude(state, None, retry.Outcome("retry", error=f"circuit {breaker.state} after "
+                                                             "repeated failures"), partition, effects)
+        async with self.limits[name]:
+            try:
+                request = renderer(cfg.kind)(_notification(state), cfg, self.links, time.time())
+            except Exception as exc:  # a payload we cannot build will never succeed: dead-letter it
+                request, outcome = None, retry.Outcome("permanent", error=f"cannot render: {exc}"[:300])
+            else:
+                outcome = await retry.attempt(self.session, request, cfg.timeout_seconds or self.cfg.timeout_seconds)
+        breaker.record(outcome.verdict != "retry", time.time())
+        return self._conclude(state, request, outcome, partition, effects)
+
+    def _conclude(self, state: State, request, outcome: retry.Outcome, partition: int,
+                  effects: Effects) -> State:
+        """Decide retry / done / dead letter for an attempt's outcome and record it."""
+        box, now = state["outbox"], time.time()
+        attempt = box["attempt"] + 1
+        step, next_at = retry.next_step(outcome, attempt, box["since"], now, self.cfg.retry)
+        self._record_attempt(state, attempt, outcome, step, next_at, effects, now)
+        if step == "dead_letter":
+            self._give_up(state, request.body if request else b"", outcome, attempt, partition, effects, now)
+        effects.sent += 1
+        return grouping.after_attempt(state, "retry" if step == "retry" else step, now, next_at)
+
+    def _silenced_by(self, doc: dict[str, Any]) -> str | None:
+        if not self.silences.silences:
+            return None
+        return self.silences.silenced_by(self.tree.labels(Alert.model_validate(doc)), time.time())
+
+    def _record_attempt(self, state: State, attempt: int, outcome: retry.Outcome, step: str, next_at: float | None,
+                        effects: Effects, now: float) -> None:
+        box, name = state["outbox"], state["receiver"]
+        result = "failed" if step == "dead_letter" and outcome.verdict == "permanent" else step
+        metrics.NOTIFICATION_SECONDS.labels(receiver=name).observe(outcome.latency)
+        if step == "retry":
+            metrics.NOTIFICATION_RETRIES.labels(receiver=name).inc()
+        else:
+            metrics.NOTIFICATIONS.labels(receiver=name, outcome=result).inc()
+        ids = list(box["versions"])[:grouping.MAX_NOTIFY_ALERTS]
+        record = NotificationRecord(
+            timestamp=utc(now), kind="attempt", outcome=result, receiver=name, receiver_kind=self._kind(name),
+            route=state["route"], group_key=state["key"], notification_id=box["id"], attempt=attempt,
+            status_code=outcome.status, latency_ms=round(outcome.latency * 1000, 3), error=outcome.error,
+            next_attempt_at=utc(next_at) if next_at else None, alert_ids=ids,
+            alert_counts=[box["versions"][i][0] for i in ids], rule_ids=sorted({d["rule"]["id"] for d in box["docs"]}))
+        effects.history.append(action(self.prefix, record, day=utc(box["created"])))
+        if step != "delivered":
+            log.warning("notification %s to %s attempt %d: %s (%s)%s", box["id"], name, attempt, result,
+                        outcome.error, f"; retry at {utc(next_at):%H:%M:%S}" if next_at else "")
+
+    def _give_up(self, state: State, body: bytes, outcome: retry.Outcome, attempts: int, partition: int,
+                 effects: Effects, now: float) -> None:
+        """Dead-letter the notification and raise (or update) the delivery_failed alert."""
+        name, box = state["receiver"], state["outbox"]
+        reason = f"notification {box['id']} to receiver {name} given up after {attempts} attempt(s): {outcome.error}"
+        effects.dead_letters.append(retry.dead_letter(body, reason, now, self.topic, partition))
+        metrics.DEAD_LETTERS.labels(stage="deliver", error_code="internal_error").inc()
+        if all(d["rule"]["id"] == retry.FAILURE_RULE.id for d in box["docs"]):
+            log.error("%s; not raising delivery_failed about a delivery_failed alert (no loops)", reason)
+            return
+        window = now - now % retry.FAILURE_WINDOW_SECONDS
+        self.failures[(name, window)] = count = self.failures.get((name, window), 0) + 1
+        effects.alerts.append(retry.failure_alert(name, f"{outcome.error} (after {attempts} attempts)", now, count))
+
+    def _record_silenced(self, state: State, alert_id: str, silence_id: str, effects: Effects, now: float) -> None:
+        name = state["receiver"]
+        doc = state["alerts"][alert_id]
+        metrics.NOTIFICATIONS.labels(receiver=name, outcome="silenced").inc()
+        record = NotificationRecord(timestamp=utc(now), kind="silenced", outcome="silenced", receiver=name,
+                                    receiver_kind=self._kind(name), route=state["route"], group_key=state["key"],
+                                    silence_id=silence_id, alert_ids=[alert_id], alert_counts=[doc["count"]],
+                                    rule_ids=[doc["doc"]["rule"]["id"]])
+        effects.history.append(action(self.prefix, record))
+
+    def _record_suppressed(self, msg: dict[str, Any], key: str, effects: Effects, now: float) -> None:
+        name, alert = msg["receiver"], msg["alert"]
+        metrics.NOTIFICATIONS.labels(receiver=name, outcome="suppressed").inc()
+        record = NotificationRecord(timestamp=utc(now), kind="suppressed", outcome="suppressed", receiver=name,
+                                    receiver_kind=self._kind(name), route=msg["route"], group_key=key,
+                                    error=f"{msg['blocked']} detector: never sent to a paging receiver",
+                                    alert_ids=[alert["alert"]["id"]], alert_counts=[alert["alert"]["count"]],
+                                    rule_ids=[alert["rule"]["id"]])
+        effects.history.append(action(self.prefix, record))
+
+    def _kind(self, receiver: str) -> str:
+        cfg = self.cfg.receivers.get(receiver)
+        return cfg.kind if cfg else "unknown"
+
+
+def _notification(state: State) -> Notification:
+    box = state["outbox"]
+    return Notification(id=box["id"], receiver=state["receiver"], route=state["route"], group_key=state["key"],
+                        group_labels=state["labels"], status=box["status"],
+                        alerts=[Alert.model_validate(d) for d in box["docs"]], changed=box["changed"],
+                        truncated=box["truncated"], created=box["created"])

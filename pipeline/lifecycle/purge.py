@@ -1,0 +1,336 @@
+"""Workspace purge: delete every document of one workspace from every secmon data index, with proof.
+
+A workspace's data is every event, alert and dead letter whose `organization.id` is the
+workspace (the contract every normalizer fills from the source's workspace/tenant field).
+Control events (`control.events`) are excluded: they are secmon's evidence about the workspace
+(e.g. its deletion request), not customer data. Core APIs only: a point-in-time over the data
+indices, paged with search_after, each page bulk-deleted by _id; then a refresh and a count that
+must be zero (documents that arrived meanwhile get another pass).
+
+The receipt (`<prefix>-receipts`) is written before the first delete and updated after each
+page, so a purge that dies is resumed by running it again, under the same receipt id; running it
+once more after completion is a no-op. Snapshots taken before completion still hold the data
+until prune removes them; the receipt lists them and when the last one expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from elasticsearch import ApiError, AsyncElasticsearch, TransportError
+from elasticsearch.helpers import async_streaming_bulk
+
+from detectors.state import StateStore
+from pipeline.lifecycle import LifecycleError, Names, digest
+from pipeline.lifecycle.audit import Recorder, control_event
+from pipeline.lifecycle.holds import covering, load_holds
+from pipeline.lifecycle.snapshots import list_snapshots
+from pipeline.settings import EsSettings, LifecycleSettings
+from pipeline.sinks.elasticsearch import RETRY_STATUS
+from schemas.lifecycle import DeletionReceipt, IndexCount
+
+log = logging.getLogger(__name__)
+WORKSPACE_FIELD = "organization.id"
+EXCLUDED_DATASETS = ("control.events",)
+MAX_PASSES = 5
+STATE_FIELDS = ("alert.id", "user.name")
+Progress = Callable[[int, int], None]
+
+
+def workspace_query(workspace: str) -> dict[str, Any]:
+    """The documents of a workspace (control events excluded)."""
+    return {"bool": {"filter": [{"term": {WORKSPACE_FIELD: workspace}}],
+                     "must_not": [{"terms": {"event.dataset": list(EXCLUDED_DATASETS)}}]}}
+
+
+def receipt_id(workspace: str, request_id: str) -> str:
+    """Deterministic receipt id of one deletion request."""
+    return f"del-{digest(workspace, request_id)}"
+
+
+@dataclass(frozen=True)
+class StatePurge:
+    """How the workspace's detector state is recognised: its alert ids and its users' names."""
+
+    workspace: str
+    alert_ids: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+
+BeforeDelete = Callable[[StatePurge], Awaitable[None]]
+
+
+@dataclass
+class PurgeResult:
+    """A purge: its receipt, whether it was a no-op, and what detector state must be forgotten."""
+
+    receipt: DeletionReceipt
+    noop: bool = False
+    planned: dict[str, int] = field(default_factory=dict)
+    state: StatePurge | None = None
+
+
+async def purge_workspace(rec: Recorder, lc: LifecycleSettings, es_cfg: EsSettings, workspace: str, *,
+                          now: datetime, request_id: str | None = None, requested_at: datetime | None = None,
+                          dry_run: bool = False, progress: Progress | None = None, batch: int = 5000,
+                          before_delete: BeforeDelete | None = None) -> PurgeResult:
+    """Delete the workspace's documents everywhere, verify zero, write the receipt, emit control events.
+
+    `before_delete` receives what identifies the workspace's detector state, read before the
+    first document is deleted (the worker's state purge must not depend on documents a crashed
+    run already removed).
+    """
+    _check(workspace, requested_at, now)
+    started = time.monotonic()
+    es, patterns, query = rec.es, ",".join(rec.names.data_patterns()), workspace_query(workspace)
+    planned = await count_by_index(es, patterns, query)
+    current = await _find_receipt(es, rec.names, workspace, request_id)
+    if current is not None and current.status == "completed" and (request_id or not planned):
+        return PurgeResult(current, noop=True, planned=planned)
+    new = current is None or current.status == "completed"
+    if new:
+        current = _new_receipt(workspace, request_id or f"{now:%Y%m%dT%H%M%SZ}", requested_at or now, now,
+                               rec.operator)
+    result = PurgeResult(current, planned=planned)
+    if dry_run:
+        return result
+    await _start(rec, result, new, now)
+    result.state = await collect_state_keys(es, patterns, workspace)
+    if before_delete is not None:
+        await before_delete(result.state)
+    result.receipt = result.receipt.model_copy(  # a resumed run sees only what the first one left
+        update={"state_alerts": max(result.receipt.state_alerts, len(result.state.alert_ids))})
+    try:
+        result.receipt = await _run_passes(rec, es_cfg, result.receipt, patterns, query, result, progress, batch)
+    except (LifecycleError, ApiError, TransportError) as exc:
+        await _fail(rec, result.receipt, exc, now)
+        raise
+    done_at = now + timedelta(seconds=time.monotonic() - started)  # the injected clock, moved by real elapsed time
+    result.receipt = await _finish(rec, lc, result.receipt, done_at)
+    return result
+
+
+def _check(workspace: str, requested_at: datetime | None, now: datetime) -> None:
+    if not workspace.strip():
+        raise LifecycleError("--workspace must name a workspace (an organization.id value)")
+    if requested_at is not None and requested_at > now:
+        raise LifecycleError(f"--requested-at {requested_at.isoformat()} is in the future; give when the owner asked")
+
+
+def _new_receipt(workspace: str, request_id: str, requested_at: datetime, now: datetime,
+                 operator: str) -> DeletionReceipt:
+    return DeletionReceipt(timestamp=now, receipt_id=receipt_id(workspace, request_id), workspace=workspace,
+                           request_id=request_id, status="in_progress", operator=operator,
+                           requested_at=requested_at, started_at=now)
+
+
+async def _start(rec: Recorder, result: PurgeResult, new: bool, now: datetime) -> None:
+    """Write the receipt before the first delete; announce a new request (a resumed one was announced)."""
+    receipt = result.receipt = result.receipt.model_copy(update={"status": "in_progress", "reason": None})
+    await _save(rec, receipt, refresh=True)
+    if new:
+        await rec.record("purge", "started", now=now, job_id=receipt.receipt_id, target=receipt.workspace,
+                         message=f"purge of workspace {receipt.workspace} requested at "
+                                 f"{receipt.requested_at.isoformat()}",
+                         control=_deletion_event(receipt, "requested", now))
+
+
+async def count_by_index(es: AsyncElasticsearch, patterns: str, query: dict[str, Any]) -> dict[str, int]:
+    """Documents matching query per index, after a refresh."""
+    await es.indices.refresh(index=patterns, ignore_unavailable=True, allow_no_indices=True)
+    resp = await es.search(index=patterns, query=query, size=0, ignore_unavailable=True, allow_no_indices=True,
+                           aggs={"by_index": {"terms": {"field": "_index", "size": 65536}}})
+    return {b["key"]: b["doc_count"] for b in resp["aggregations"]["by_index"]["buckets"]}
+
+
+async def _find_receipt(es: AsyncElasticsearch, names: Names, workspace: str,
+                        request_id: str | None) -> DeletionReceipt | None:
+    """The receipt of this request, or else the workspace's latest receipt."""
+    alias = names.record_alias("receipts")
+    if request_id is None:
+        resp = await es.search(index=alias, query={"term": {"workspace": workspace}}, size=1,
+                               sort=[{"started_at": "desc"}], ignore_unavailable=True, source=False)
+        hits = resp["hits"]["hits"]
+        if not hits:
+            return None
+        rid = hits[0]["_id"]
+    else:
+        rid = receipt_id(workspace, request_id)
+    # GET is realtime: a search may still see a version from before the last per-page update
+    resp = await es.options(ignore_status=404).get(index=alias, id=rid)
+    return DeletionReceipt.model_validate(resp["_source"]) if resp.get("found") else None
+
+
+async def _run_passes(rec: Recorder, es_cfg: EsSettings, receipt: DeletionReceipt, patterns: str,
+                      query: dict[str, Any], result: PurgeResult, progress: Progress | None,
+                      batch: int) -> DeletionReceipt:
+    counts = Counter({c.index: c.documents for c in receipt.indices})
+    remaining = sum(result.planned.values())
+    for n in range(receipt.passes + 1, receipt.passes + MAX_PASSES + 1):
+        total, done = remaining, 0
+
+        async def on_page(hits: list[dict[str, Any]]) -> None:
+            nonlocal done, receipt
+            counts.update(await _bulk_delete(rec.es, es_cfg, hits))
+            done += len(hits)
+            receipt = result.receipt = _with_counts(receipt, counts, n)
+            await _save(rec, receipt)
+            if progress is not None:
+                progress(done, max(total, done))
+
+        await _scan(rec.es, patterns, query, batch, on_page)
+        remaining = sum((await count_by_index(rec.es, patterns, query)).values())
+        receipt = _with_counts(receipt, counts, n).model_copy(update={"remaining": remaining})
+        if remaining == 0:
+            break
+        log.warning("purge %s: %d documents of %s arrived during pass %d; scanning again",
+                    receipt.receipt_id, remaining, receipt.workspace, n)
+    return receipt
+
+
+async def _scan(es: AsyncElasticsearch, patterns: str, query: dict[str, Any], batch: int, on_page) -> None:
+    """Page through every matching document with a point-in-time and search_after."""
+    pit_id = (await es.open_point_in_time(index=patterns, keep_alive="5m", ignore_unavailable=True,
+                                          allow_partial_search_results=False))["id"]
+    after = None
+    try:
+        while True:
+            resp = await es.search(pit={"id": pit_id, "keep_alive": "5m"}, query=query, size=batch,
+                                   sort=["_shard_doc"], search_after=after, source=False, track_total_hits=False)
+            pit_id = resp.get("pit_id", pit_id)
+            hits = resp["hits"]["hits"]
+            if not hits:
+                return
+            after = hits[-1]["sort"]
+            await on_page(hits)
+    finally:
+        await es.options(ignore_status=404).close_point_in_time(id=pit_id)
+
+
+async def _bulk_delete(es: AsyncElasticsearch, cfg: EsSettings, hits: list[dict[str, Any]]) -> Counter:
+    """Delete hits by _index/_id (429/5xx retried with backoff); deleted count per index."""
+    actions = [{"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in hits]
+    deleted: Counter = Counter()
+    refused = []
+    async for ok, item in async_streaming_bulk(
+        es, actions, chunk_size=cfg.bulk_max_docs, max_chunk_bytes=cfg.bulk_max_bytes, raise_on_error=False,
+        raise_on_exception=True, max_retries=cfg.max_retries, initial_backoff=0.5, max_backoff=30,
+        retry_on_status=RETRY_STATUS,
+    ):
+        res = item["delete"]
+        if res.get("result") == "deleted":
+            deleted[res["_index"]] += 1
+        elif res.get("status") != 404:  # 404: deleted by the run that died before recording it
+            refused.append(f"{res.get('_index')}/{res.get('_id')}: {res.get('status')} {res.get('error')}")
+    if refused:
+        raise LifecycleError(f"Elasticsearch refused {len(refused)} deletes (first: {refused[0]}); the purge is "
+                             "recorded as in progress: fix the cause and run the same command again to resume")
+    return deleted
+
+
+async def collect_state_keys(es: AsyncElasticsearch, patterns: str, workspace: str) -> StatePurge:
+    """The workspace's alert ids and user names (composite aggregations, paged)."""
+    found: dict[str, set[str]] = {}
+    for name in STATE_FIELDS:
+        values, after = found.setdefault(name, set()), None
+        while True:
+            composite: dict[str, Any] = {"size": 10_000, "sources": [{"v": {"terms": {"field": name}}}]}
+            if after is not None:
+                composite["after"] = after
+            resp = await es.search(index=patterns, query=workspace_query(workspace), size=0, ignore_unavailable=True,
+                                   allow_no_indices=True, aggs={"keys": {"composite": composite}})
+            agg = resp["aggregations"]["keys"]
+            values.update(b["key"]["v"] for b in agg["buckets"])
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                break
+    return StatePurge(workspace, frozenset(found["alert.id"]), frozenset(found["user.name"]))
+
+
+def _with_counts(receipt: DeletionReceipt, counts: Counter, passes: int) -> DeletionReceipt:
+    return receipt.model_copy(update={
+        "indices": [IndexCount(index=i, documents=n) for i, n in sorted(counts.items())],
+        "documents": sum(counts.values()), "passes": passes})
+
+
+async def _finish(rec: Recorder, lc: LifecycleSettings, receipt: DeletionReceipt, now: datetime) -> DeletionReceipt:
+    snaps = [s for s in await list_snapshots(rec.es, lc, rec.names) if s.taken_at <= now]
+    held = covering(await load_holds(rec.es, rec.names), [i for s in snaps for i in s.indices])
+    ok = receipt.remaining == 0
+    receipt = receipt.model_copy(update={
+        "status": "completed" if ok else "failed", "completed_at": now if ok else None,
+        "reason": None if ok else f"{receipt.remaining} documents still present after {receipt.passes} passes "
+                                  "(is something still writing this workspace's data?)",
+        "snapshots_with_data": [s.name for s in snaps], "snapshots_held": held,
+        "snapshots_expire_by": (max(s.taken_at for s in snaps) + timedelta(days=lc.snapshot_retention_days)
+                                if snaps and not held else None)})
+    await _save(rec, receipt, refresh=True)
+    status = "completed" if ok else "failed"
+    counts = ", ".join(f"{c.index}: {c.documents}" for c in receipt.indices) or "nothing found"
+    await rec.record("purge", "success" if ok else "failure", now=now, job_id=receipt.receipt_id,
+                     target=receipt.workspace, documents=receipt.documents,
+                     message=f"purge of workspace {receipt.workspace} {status}: {receipt.documents} documents "
+                             f"({counts})" + (f"; {receipt.reason}" if receipt.reason else ""),
+                     control=_deletion_event(receipt, status, now))
+    return receipt
+
+
+async def _fail(rec: Recorder, receipt: DeletionReceipt, exc: Exception, now: datetime) -> None:
+    """Record an interrupted purge as failed (the next run resumes it under the same receipt id)."""
+    failed = receipt.model_copy(update={"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:2000]})
+    await _save(rec, failed, refresh=True)
+    await rec.record("purge", "failure", now=now, job_id=failed.receipt_id, target=failed.workspace,
+                     message=f"purge of workspace {failed.workspace} interrupted: {failed.reason}; run it again "
+                             "to resume", control=_deletion_event(failed, "failed", now),
+                     dedup=("purge", "failure", failed.reason))
+
+
+def _deletion_event(receipt: DeletionReceipt, status: str, now: datetime) -> dict[str, Any]:
+    details = {"documents": receipt.documents, "indices": len(receipt.indices)} if status != "requested" else None
+    return control_event("deletion", status, now=now, job_id=receipt.receipt_id, workspace=receipt.workspace,
+                         user=receipt.operator, requested_at=receipt.requested_at, reason=receipt.reason,
+                         details=details)
+
+
+async def _save(rec: Recorder, receipt: DeletionReceipt, refresh: bool = False) -> None:
+    await rec.es.index(index=await rec.ensure("receipts"), id=receipt.receipt_id, document=receipt.to_doc(),
+                       refresh="wait_for" if refresh else None)
+
+
+def purge_workspace_state(store: StateStore, workspace: str, *, alert_ids: Collection[str] = (),
+                          entities: Mapping[str, Collection[str]] | None = None,
+                          detectors: Mapping[str, Any] | None = None) -> list[str]:
+    """Delete every detector state entry of a workspace from a StateStore; the keys deleted.
+
+    An entry is the workspace's when its open alert is one of the workspace's (`alert_ids`), or
+    when its detector keys on a field whose value here is the workspace's: `organization.id` ==
+    workspace, or a value listed in `entities` (e.g. {"user.name": the workspace's users}).
+    """
+    if detectors is None:
+        from detectors.registry import DETECTORS as detectors
+    values = {WORKSPACE_FIELD: {workspace}, **{k: set(v) for k, v in (entities or {}).items()}}
+    ids = set(alert_ids)
+    deleted = []
+    for key in list(store.keys()):
+        det_id, _, entity = key.partition("|")
+        record = store.get(key) or {}
+        det = detectors.get(det_id)
+        fields = det.meta.state.key if det is not None else ()
+        if (record.get("a") or {}).get("id") in ids or _entity_matches(fields, entity, values):
+            store.delete(key)
+            deleted.append(key)
+    return deleted
+
+
+def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]]) -> bool:
+    parts = entity.split("|")
+    if len(parts) != len(fields):
+        # a value containing "|": only a single-field key can still be read unambiguously
+        parts = [entity] if len(fields) == 1 else []
+    return any(part in values.get(name, ()) for name, part in zip(fields, parts))

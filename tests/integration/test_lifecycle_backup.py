@@ -1,0 +1,159 @@
+"""Backups on the real node with a fake clock: backup -> verify (restore + compare) -> prune after
+14 days; a legal hold keeps a snapshot past 14 days and closing it lets prune remove it. Every
+step's control event reaches Kafka in the shape the control normalizer reads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bench.es_ingest import make_events
+from bench.purge import load
+from pipeline.lifecycle.cli import session
+from pipeline.lifecycle.holds import close_hold, open_hold
+from pipeline.lifecycle.purge import purge_workspace
+from pipeline.lifecycle.snapshots import list_snapshots, prune, run_backup, verify
+from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.control import parse as parse_control
+from pipeline.settings import SecmonSettings
+from pipeline.sinks.elasticsearch import BulkSink, client
+from schemas.event import Origin
+from tests.integration.test_deadletter import read_topic
+from tests.integration.test_lifecycle_purge import settings_for
+
+T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def deployment(stack, es) -> Iterator[SecmonSettings]:
+    """Settings with a snapshot repository of the test's own, removed afterwards with its files."""
+    settings = settings_for(stack.prefix)
+    yield settings
+    repo = settings.lifecycle.snapshot_repository
+    found = es.options(ignore_status=404).snapshot.get(repository=repo, snapshot="*")
+    for snap in found.get("snapshots", []):
+        es.options(ignore_status=404).snapshot.delete(repository=repo, snapshot=snap["snapshot"])
+    es.options(ignore_status=404).snapshot.delete_repository(name=repo)
+    for node in es.nodes.info(metric="settings")["nodes"].values():
+        for root in node["settings"].get("path", {}).get("repo", []):
+            shutil.rmtree(Path(root) / settings.lifecycle.snapshot_location, ignore_errors=True)
+
+
+def run(settings: SecmonSettings, step):
+    """Run `step(rec)` in a lifecycle session (the CLI's)."""
+    async def go():
+        async with session(settings, "tester") as rec:
+            return await step(rec)
+
+    return asyncio.run(go())
+
+
+def control_events(prefix: str, expected: int) -> list[tuple[str, str]]:
+    """Sorted (kind, status) of the control events on the raw topic; each is valid for the normalizer, and
+    each job's events are in order (they share a key, hence a partition; jobs interleave across partitions)."""
+    events = read_topic(f"{prefix}-raw-control", expected=expected)
+    assert len(events) == expected
+    by_job: dict[str, list[str]] = {}
+    for e in events:
+        parse_control(RawRecord(data=json.dumps(e).encode(), origin=Origin(source="control", file_id="t", offset=0)),
+                      ParseContext())
+        by_job.setdefault(e["job_id"], []).append(e["status"])
+    for statuses in by_job.values():
+        assert statuses[1:] == [] or statuses[0] in ("started", "requested", "opened"), statuses
+    return sorted((e["kind"], e["status"]) for e in events)
+
+
+def add_event_to_an_existing_index(settings: SecmonSettings) -> None:
+    (event,) = make_events(1, ("ws-a",), days=1, file_id="late-arrival")
+
+    async def go():
+        async with client(settings.es) as es:
+            sink = BulkSink(es, settings.es)
+            assert (await sink.write(sink.event_actions([event]), "event")).created == 1
+
+    asyncio.run(go())
+
+
+def test_backup_verify_prune_cycle_with_a_fake_clock(deployment, es):
+    s, lc = deployment, deployment.lifecycle
+    asyncio.run(load(s.es, per_workspace=100, days=2, alerts=2, workspaces=("ws-a", "ws-b")))
+
+    none = run(s, lambda rec: verify(rec, lc, now=T0 - timedelta(hours=1)))
+    assert not none.ok and "run `secmon backup run` first" in none.reason
+
+    first = run(s, lambda rec: run_backup(rec, lc, now=T0))
+    assert first.ok and first.snapshot == f"{s.es.index_prefix}-2026.12.01-020000"
+    assert first.indices >= 4 and first.documents >= 204
+
+    add_event_to_an_existing_index(s)  # the live index moves on after the backup
+    checked = run(s, lambda rec: verify(rec, lc, now=T0 + timedelta(hours=1)))
+    assert checked.ok, checked
+    assert checked.snapshot == first.snapshot and checked.documents >= 204
+    written_since = [c.index for c in checked.indices if not c.unchanged]
+    assert written_since and all(c.restored == c.live for c in checked.indices if c.unchanged)
+    assert checked.sampled == min(lc.restore_sample, checked.documents) and checked.matched > 0
+    assert not checked.mismatched
+    assert not es.indices.get(index=f"{s.es.index_prefix}-restoretest-*")  # the restored copy is gone
+
+    second = run(s, lambda rec: run_backup(rec, lc, now=T0 + timedelta(days=3)))
+    assert second.ok
+    pruned = run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=15)))
+    assert [(d.snapshot.name, d.action) for d in pruned] == [(first.snapshot, "delete"), (second.snapshot, "keep")]
+    left = run(s, lambda rec: list_snapshots(rec.es, lc, rec.names))
+    assert [snap.name for snap in left] == [second.snapshot]
+
+    purged = run(s, lambda rec: purge_workspace(rec, lc, s.es, "ws-b", now=T0 + timedelta(days=15)))
+    assert purged.receipt.snapshots_with_data == [second.snapshot] and not purged.receipt.snapshots_held
+    assert purged.receipt.snapshots_expire_by == T0 + timedelta(days=3 + 14)  # when the backups forget ws-b
+
+    assert control_events(s.es.index_prefix, expected=9) == sorted([
+        ("restore_test", "failed"), ("backup", "started"), ("backup", "succeeded"), ("restore_test", "started"),
+        ("restore_test", "succeeded"), ("backup", "started"), ("backup", "succeeded"),
+        ("deletion", "requested"), ("deletion", "completed")])
+
+
+def test_a_legal_hold_keeps_a_snapshot_past_14_days_and_closing_it_lets_prune_remove_it(deployment, es, stack):
+    s, lc = deployment, deployment.lifecycle
+    asyncio.run(load(s.es, per_workspace=50, days=1, alerts=1, workspaces=("ws-a",)))
+    snap = run(s, lambda rec: run_backup(rec, lc, now=T0)).snapshot
+
+    hold, changed = run(s, lambda rec: open_hold(rec, incident_id="INC-7", reason="breach investigation",
+                                                 patterns=None, now=T0 + timedelta(days=1)))
+    assert changed and hold.indices == [f"{s.es.index_prefix}-*"] and hold.opened_by == "tester"
+    listed = stack.secmon("hold", "list")
+    assert listed.returncode == 0 and "INC-7" in listed.stdout and "breach investigation" in listed.stdout
+
+    kept = run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=20)))
+    assert [(d.snapshot.name, d.action, d.holds) for d in kept] == [(snap, "hold", ("INC-7",))]
+    purged = run(s, lambda rec: purge_workspace(rec, lc, s.es, "ws-a", now=T0 + timedelta(days=20)))
+    assert purged.receipt.snapshots_held == ["INC-7"] and purged.receipt.snapshots_expire_by is None
+
+    closed, changed = run(s, lambda rec: close_hold(rec, incident_id="INC-7", reason="case closed",
+                                                    now=T0 + timedelta(days=21)))
+    assert changed and closed.status == "closed" and closed.closed_by == "tester"
+    pruned = run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=21)))
+    assert [(d.snapshot.name, d.action) for d in pruned] == [(snap, "delete")]
+    assert run(s, lambda rec: list_snapshots(rec.es, lc, rec.names)) == []
+
+    audit = f"{s.es.index_prefix}-audit"
+    es.indices.refresh(index=audit)
+    actions = [(h["_source"]["action"], h["_source"]["outcome"], h["_source"]["hold_ids"])
+               for h in es.search(index=audit, query={"term": {"target": snap}}, sort=["@timestamp"])["hits"]["hits"]]
+    assert ("snapshot_hold", "kept", ["INC-7"]) in actions and ("snapshot_delete", "success", []) in actions
+    assert control_events(s.es.index_prefix, expected=6) == sorted([
+        ("backup", "started"), ("backup", "succeeded"), ("legal_hold", "opened"), ("deletion", "requested"),
+        ("deletion", "completed"), ("legal_hold", "closed")])
+
+
+def test_a_backup_that_cannot_start_is_a_failed_backup_with_the_reason(deployment):
+    s = deployment
+    s.lifecycle.snapshot_location = "/not/under/path.repo"  # the node refuses to register it
+    failed = run(s, lambda rec: run_backup(rec, s.lifecycle, now=T0))
+    assert not failed.ok and "path.repo" in failed.reason
+    assert control_events(s.es.index_prefix, expected=1) == [("backup", "failed")]

@@ -1,0 +1,119 @@
+"""The infrastructure and compliance detectors on what the normalizers really emit (their golden files),
+plus what the case files cannot show: dataset coverage and bounded state."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from detectors.clock import EventClock
+from detectors.engine import Engine
+from detectors.registry import DETECTORS
+from detectors.rules import source_silent, vuln_sla_breach
+from detectors.rules._tls import MAX_VALUES, due
+from detectors.state import DictStore
+from pipeline.normalizers.registry import NORMALIZERS
+from schemas.event import Event
+
+GOLDEN = Path(__file__).parents[3] / "data" / "normalizers"
+
+
+def golden(name: str) -> list[Event]:
+    """The events of a normalizer golden file, in file order."""
+    records = json.loads((GOLDEN / name).read_text())
+    return [Event.model_validate(e) for r in records for e in r.get("events", [])]
+
+
+def run(det_id: str, events: list[Event], until: datetime | None = None, **params) -> list:
+    """Final alerts of one detector over events, ticking on event time."""
+    det = DETECTORS[det_id]
+    engine = Engine(detectors=[(det, det.params(**params))], store=DictStore(), strict=True, lateness=timedelta(days=30))
+    clock = EventClock(engine, every=timedelta(hours=1))
+    alerts = {}
+    for event in sorted(events, key=lambda e: e.timestamp):
+        for alert in engine.process(event) + clock.observe(event.timestamp):
+            alerts[alert.alert.id] = alert
+    for alert in clock.finish(until):
+        alerts[alert.alert.id] = alert
+    return sorted(alerts.values(), key=lambda a: (a.alert.first_seen, a.alert.dedup_key))
+
+
+def test_source_silent_hears_every_dataset_a_normalizer_emits():
+    datasets = {__import__(n.parse.__module__, fromlist=["DATASET"]).DATASET for n in NORMALIZERS.values()}
+    assert set(source_silent.DATASETS) == datasets
+
+
+def test_security_group_calls_from_cloudtrail():
+    alerts = run("cloud_sg_open_to_world", golden("cloudtrail/security_groups-expected.json"))
+    assert [(a.alert.status, a.message) for a in alerts] == [
+        ("resolved", "alice revoked the Internet-facing rules of security group sg-0a1b2c3d4e5f60718"),
+        ("open", "AdministratorAccess-Okta opened security group sg-0a1b2c3d4e5f60718 (account 111122223333) to the "
+                 "whole Internet: tcp 3389 from 0.0.0.0/0"),
+    ]
+    assert alerts[0].alert.first_seen == datetime(2026, 11, 28, 10, 1, 15, tzinfo=timezone.utc)  # the /0 with an address
+    assert alerts[1].secmon.resource.id == "sg-0a1b2c3d4e5f60718" and alerts[1].cloud.region == "eu-west-1"
+
+
+def test_tampering_calls_from_cloudtrail():
+    (alert,) = run("cloud_logging_tampering", golden("cloudtrail/tampering-expected.json"))
+    assert (alert.alert.dedup_key, alert.alert.count) == ("111122223333|mallory", 5)  # failed calls skipped
+    assert alert.user.name == "mallory" and alert.cloud.account.id == "111122223333"
+
+
+def test_weak_tls_from_zeek_and_web_logs():
+    servers = {(a.destination.ip, a.destination.port) for a in run("tls_weak_protocol", golden(
+        "zeek_ssl/ssl_tsv-expected.json") + golden("web_access/secmon_tls-expected.json"))}
+    assert servers == {("203.0.113.5", 8443), ("203.0.113.6", 443), ("203.0.113.7", 443), ("203.0.113.8", 443),
+                       ("192.0.2.1", 443)}
+    ciphers = run("tls_weak_cipher", golden("web_access/secmon_tls-expected.json"))
+    assert [(a.alert.dedup_key, a.alert.count) for a in ciphers] == [("192.0.2.1|443", 2)]  # RC4-SHA, DES-CBC3-SHA
+
+
+def test_laptops_from_osquery():
+    alerts = run("laptop_noncompliant", golden("osquery/osqueryd.results-expected.json"))
+    assert {a.host.name: a.message.split(": ", 1)[1] for a in alerts} == {
+        "xps-bob": "disk encryption off; screen lock after 600s (max 300s)",
+        "mbp-alice": "screen lock off",
+        "SURFACE-CAROL": "disk encryption off",  # its screen lock was fixed by the next run
+    }
+
+
+def test_vulnerabilities_from_a_trivy_report_past_their_deadline():
+    report = golden("trivy/image-debian-expected.json")
+    (alert,) = run("vuln_sla_breach", report, until=datetime(2026, 12, 8, tzinfo=timezone.utc))
+    assert alert.alert.first_seen == datetime(2026, 12, 7, 5, 10, 41, 914571, tzinfo=timezone.utc)
+    assert "CVE-2023-45853 (CRITICAL, zlib1g" in alert.message  # will_not_fix is still open
+    (later,) = run("vuln_sla_breach", report, until=datetime(2026, 12, 31, tzinfo=timezone.utc))
+    assert later.alert.status == "resolved"  # the image was not scanned again for 30 days: retired
+    assert later.message.endswith("has not been scanned since 2026-11-30T05:10Z: its findings are no longer tracked")
+
+
+def test_deletion_from_control_events():
+    alerts = run("deletion_sla_breach", golden("control/events-expected.json"))
+    assert [(a.organization.id, a.alert.status) for a in alerts] == [("ws-umbrella", "resolved")]
+
+
+def test_tls_state_keeps_a_bounded_number_of_values():
+    state = None
+    for i in range(3 * MAX_VALUES):
+        state, report = due(state, f"cipher-{i}", float(i), 3600)
+        assert report
+    assert len(state["seen"]) == MAX_VALUES and "cipher-0" not in state["seen"]
+
+
+def test_vulnerability_state_is_bounded_per_target():
+    det = DETECTORS["vuln_sla_breach"]
+    engine = Engine(detectors=[(det, det.params())], store=DictStore(), strict=True)
+    base = {"@timestamp": "2026-11-30T05:00:00+00:00", "event": {"id": "s", "dataset": "vuln.finding", "module": "trivy",
+            "action": "scan_completed"}, "secmon": {"origin": {"source": "trivy"}, "finding": {"id": "s", "target": "t"}}}
+    engine.process(Event.model_validate(base))
+    for i in range(vuln_sla_breach.MAX_FINDINGS + 50):
+        doc = json.loads(json.dumps(base))
+        doc["event"].update(id=f"e{i}", action="vulnerability_found")
+        doc["secmon"]["finding"].update(id=f"f{i}", status="open")
+        doc["vulnerability"] = {"id": f"CVE-{i}", "severity": "HIGH"}
+        engine.process(Event.model_validate(doc))
+    state = engine.store.get("vuln_sla_breach|t")["s"]
+    assert len(state["f"]) == vuln_sla_breach.MAX_FINDINGS
+    assert len(json.dumps(state)) < 400_000
