@@ -48,11 +48,16 @@ class Engine:
 
     def __post_init__(self) -> None:
         self._by_id = {det.meta.id: (det, params) for det, params in self.detectors}
+        self._by_dataset: dict[str, list[Detector]] = {}
+        for det, _params in self.detectors:
+            for dataset in det.meta.datasets:
+                self._by_dataset.setdefault(dataset, []).append(det)
+        self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
 
     def routes(self, event: Event) -> list[tuple[str, str]]:
         """(detector id, entity key) for every detector that wants this event."""
         found = []
-        for det, _params in self.detectors:
+        for det in self._by_dataset.get(event.event.dataset, ()):  # only detectors reading its dataset
             key = self._guard(det.meta.id, event, lambda d=det: d.entity_key(event))
             if key is not None:
                 found.append((det.meta.id, key))
@@ -91,7 +96,7 @@ class Engine:
     @property
     def timed(self) -> frozenset[str]:
         """Ids of the enabled detectors that have a timer (deadline / heartbeat detectors)."""
-        return frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
+        return self._timed
 
     def tick(self, now: datetime) -> list[Alert]:
         """Advance the clock for every timed detector's entities held in the store."""

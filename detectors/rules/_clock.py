@@ -35,6 +35,8 @@ def _to_timedelta(value: Any) -> Any:
         return timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
+    if isinstance(value, str) and not value.strip().upper().startswith("P"):
+        raise ValueError(f"{value!r} is not a duration: write a number and a unit, e.g. 30s, 15m, 26h, 90d")
     return value
 
 

@@ -33,7 +33,7 @@ def test_durations_read_as_written_in_the_configuration(text, seconds):
 
 
 def test_a_bad_duration_says_what_was_wrong():
-    with pytest.raises(ValidationError, match="value"):
+    with pytest.raises(ValidationError, match="'a fortnight' is not a duration: write a number and a unit"):
         Holder(value="a fortnight")
 
 
