@@ -62,7 +62,7 @@ def create_app(settings: SecmonSettings) -> Runtime:
     runtime = Runtime(settings=settings, app=app, names=names, enrichers=default_enrichers(settings),
                       ctx=settings.parse.context())
     runtime.topics = _declare_topics(app, names)
-    from pipeline.agents import deliver, detect, index, normalize, route
+    from pipeline.agents import deliver, detect, index, normalize, retrohunt, route
     from pipeline.agents import context as context_agent
 
     context_agent.register(runtime)  # first: it completes runtime.enrichers and reads context before agents start
@@ -71,6 +71,7 @@ def create_app(settings: SecmonSettings) -> Runtime:
     route.register(runtime)
     detect.register(runtime)
     deliver.register(runtime)
+    retrohunt.register(runtime)
     _register_lag_timer(runtime)
     return runtime
 

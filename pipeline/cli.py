@@ -11,6 +11,7 @@ from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
 from pipeline.delivery.cli import register as register_delivery
 from pipeline.lifecycle.cli import register as register_lifecycle
+from pipeline.retrohunt import register as register_retrohunt
 from pipeline.settings import SecmonSettings, load_settings
 
 
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     register_delivery(sub)
     register_context(sub)
     register_controls(sub)
+    register_retrohunt(sub)
     return parser
 
 
