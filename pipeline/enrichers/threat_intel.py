@@ -22,10 +22,10 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pipeline.enrichers.base import Enricher
 from pipeline.enrichers.prefixes import Block, PrefixTable, address_key, parse_block
@@ -44,21 +44,25 @@ class FeedError(ValueError):
     """A list that cannot be used at all (missing, unreadable, CSV without an address column)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Indicator:
-    """One listed address or block; feed + block identify it across reloads (a million of these fit in ~150 MB)."""
+class Indicator(NamedTuple):
+    """One listed address or block (a tuple: a million of them take ~150 MB and load fast)."""
 
     feed: str
     version: int
     first: int
     prefixlen: int
-    description: str | None = field(default=None, compare=False)
+    description: str | None = None
 
     @classmethod
     def of(cls, feed: str, text: str, description: str | None = None) -> Indicator:
         """An indicator from its text (address or CIDR); ValueError says what is wrong with it."""
-        block = parse_block(text)
-        return cls(feed, block.version, block.first, block.prefixlen, description or None)
+        version, first, prefixlen = parse_block(text)
+        return cls(feed, version, first, prefixlen, description or None)
+
+    @property
+    def key(self) -> tuple[str, int, int, int]:
+        """What identifies it across reloads: feed and block (not the description)."""
+        return self[:4]
 
     @property
     def block(self) -> Block:
@@ -148,8 +152,9 @@ def _cell(row: list[str], index: int | None) -> str | None:
 
 
 def new_indicators(previous: Iterable[Indicator], current: Iterable[Indicator]) -> set[Indicator]:
-    """Indicators of `current` absent from `previous` (same feed and block): what a retro-hunt searches for."""
-    return set(current) - set(previous)
+    """Indicators of `current` whose feed and block `previous` lacks: what a retro-hunt searches for."""
+    known = {ind.key for ind in previous}
+    return {ind for ind in current if ind.key not in known}
 
 
 class IndicatorIndex:
@@ -165,9 +170,9 @@ class IndicatorIndex:
         self.version = digest.hexdigest()[:16]
         self.matches = lru_cache(maxsize=cache_size)(self.matches_uncached)
 
-    def indicators(self) -> set[Indicator]:
+    def indicators(self) -> list[Indicator]:
         """Every loaded indicator."""
-        return {ind for feed in self.feeds.values() for ind in feed.indicators}
+        return [ind for feed in self.feeds.values() for ind in feed.indicators]
 
     def matches_uncached(self, ip: str) -> tuple[str, tuple[Indicator, ...]]:
         """(ECS indicator type, the most specific match of each list) for an address; malformed -> none."""

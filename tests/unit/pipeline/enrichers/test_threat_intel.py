@@ -131,7 +131,7 @@ def test_reload_when_a_file_changes_not_before_the_check_interval(lists):
     clock.now += 31
     assert matches(intel, **{"source.ip": "203.0.113.5"})[0]["indicator"]["name"] == "203.0.113.0/24"
     assert matches(intel, **{"source.ip": "185.220.101.45"})[0]["indicator"]["name"] == "185.220.101.0/24"
-    assert added == [{Indicator.of("tor_exits", "203.0.113.0/24")}] == [intel.last_added]
+    assert added == [{Indicator.of("tor_exits", "203.0.113.0/24", "new")}] == [intel.last_added]
     assert enricher.stamp != first and enricher.stamp == f"threat_intel@{intel.version}"
 
 
