@@ -134,7 +134,7 @@ class SecmonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="SECMON_", env_nested_delimiter="_", env_nested_max_split=1, extra="forbid",
-        secrets_dir=os.environ.get("SECMON_SECRETS_DIR") or None,
+        hide_input_in_errors=True,  # a bad value of a secret-holding setting must not be printed
     )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -168,6 +168,6 @@ def load_settings(config: Path | None = None) -> SecmonSettings:
             raise FileNotFoundError(f"config file {config} does not exist; pass an existing YAML file to --config")
     token = _CONFIG_FILE.set(config)
     try:
-        return SecmonSettings()
+        return SecmonSettings(_secrets_dir=os.environ.get("SECMON_SECRETS_DIR") or None)
     finally:
         _CONFIG_FILE.reset(token)

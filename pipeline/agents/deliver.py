@@ -1,12 +1,13 @@
 """Agents: alerts -> notify topic (keyed by group) -> receivers. Logic lives in pipeline.delivery.
 
-`deliver_route` repartitions each alert by the aggregation groups it joins; `deliver` owns the
-groups of its partitions in a changelog-backed table keyed like its topic (the group key), folds
+`deliver_route` repartitions each alert by the aggregation groups it joins (bundles of entries,
+one partition per group key); `deliver` owns the groups of its partitions in a changelog-backed
+table keyed by group key and partitioned like its topic, folds
 alerts in, flushes due groups and sends. A timer on the leader sends one tick per partition every
 `delivery.tick_seconds`, so waits and retries happen without new alerts. A batch is acked only
 after its history is in Elasticsearch, its dead letters / delivery_failed alerts are in Kafka and,
-last, its new group states were written to the changelog; a notification stays in its group's outbox until the receiver accepted it
-or it was dead-lettered, so a crash re-sends rather than loses.
+last, its new group states were written to the changelog; a notification stays in its group's
+outbox until the receiver accepted it or it was dead-lettered, so a crash re-sends rather than loses.
 """
 
 from __future__ import annotations
@@ -25,17 +26,19 @@ from pipeline import metrics
 from pipeline.agents.codec import dumps
 from pipeline.delivery import history
 from pipeline.delivery.retry import dead_letter
-from pipeline.delivery.routing import load_routes
-from pipeline.delivery.service import Deliverer, Effects, Item, commit, route_messages, tick
+from pipeline.delivery.routing import RoutingTree, load_routes
+from pipeline.delivery.service import Deliverer, Effects, Item, commit, items_of, route_messages, tick
 from pipeline.delivery.silences import SilenceCache
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
+from schemas.deadletter import DeadLetter
 
 if TYPE_CHECKING:
     from pipeline.app import Runtime
 
 log = logging.getLogger(__name__)
 BATCH = 256
+WITHIN = 0.02  # seconds a batch waits to fill: the latency floor of each stage at low rates
 
 
 class TableGroups:
@@ -71,62 +74,72 @@ def register(rt: Runtime) -> None:
     if cfg.routes_file is None:
         log.info("alert delivery is off (delivery.routes_file is not set)")
         return
-    tree = load_routes(cfg.routes_file, cfg.receivers)  # invalid routes stop the worker at startup
+    cfg.check()  # incomplete receivers or invalid routes stop the worker at startup
+    tree = load_routes(cfg.routes_file, cfg.receivers)
     partitions = rt.settings.kafka.partitions
     notify = rt.app.topic(f"{rt.names.prefix}-notify", internal=True, partitions=partitions, key_type=bytes,
                           value_type=bytes, key_serializer="raw", value_serializer="raw")
     schema = faust.Schema(key_serializer="json", value_serializer="json")
     table = rt.app.Table("secmon-delivery-groups", default=None, schema=schema, partitions=partitions)
-
-    @rt.app.agent(rt.topics["alerts"], name="secmon.deliver_route", concurrency=1)
-    async def deliver_route(stream):
-        async for batch in stream.take_events(BATCH, within=0.05):
-            sends = []
-            for event in batch:
-                try:
-                    alert = Alert.model_validate_json(event.message.value)
-                except ValidationError:
-                    continue  # index_alerts dead-letters the same message; counting it twice would lie
-                for key, value in route_messages(tree, alert):
-                    sends.append(await notify.send(key=key, value=value))
-            await asyncio.gather(*sends)  # acked only once every group message is in Kafka
-
-    @rt.app.agent(notify, name="secmon.deliver", concurrency=1)
-    async def deliver(stream):
-        prefix = rt.settings.es.index_prefix
-        async with aiohttp.ClientSession() as session, client(rt.settings.es) as es:
-            await _install(es, prefix)
-            # bounded: an Elasticsearch outage must not stop pages; records that cannot be written
-            # go to the dead-letter topic instead (see _write)
-            sink, silences = BulkSink(es, rt.settings.es, max_attempts=3), SilenceCache()
-            core = Deliverer(cfg, tree, session, prefix, notify.get_topic_name(), silences)
-            store = TableGroups(table)
-            async for batch in stream.take_events(BATCH, within=0.05):
-                await _refresh(silences, es, prefix, cfg.silence_refresh_seconds)
-                items = _decode(batch)
-                try:
-                    effects = await core.process(items, store, time.time())
-                except Exception:  # a bug must not stop delivery silently: count, log, dead-letter
-                    log.exception("delivery failed on a batch of %d messages", len(items))
-                    effects = _crashed(rt, batch)
-                await _write(rt, sink, effects)
-                commit(store, effects)  # last: the changelog never runs ahead of the records
+    _register_route(rt, tree, notify, partitions)
+    _register_deliver(rt, tree, notify, TableGroups(table))
 
     @rt.app.timer(interval=cfg.tick_seconds, on_leader=True)
     async def delivery_tick() -> None:
         await asyncio.gather(*[await notify.send(value=tick(), partition=p) for p in range(partitions)])
 
 
-def _decode(batch) -> list[Item]:
-    items = []
+def _register_route(rt: Runtime, tree: RoutingTree, notify, partitions: int) -> None:
+    @rt.app.agent(rt.topics["alerts"], name="secmon.deliver_route", concurrency=1)
+    async def deliver_route(stream):
+        async for batch in stream.take_events(BATCH, within=WITHIN):
+            alerts = []
+            for event in batch:
+                try:
+                    alerts.append(Alert.model_validate_json(event.message.value))
+                except ValidationError:
+                    continue  # index_alerts dead-letters the same message; counting it twice would lie
+            messages = route_messages(tree, alerts, partitions)
+            sends = [await notify.send(value=value, partition=p) for p, value in messages]
+            await asyncio.gather(*sends)  # acked only once every group entry is in Kafka
+
+
+def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups) -> None:
+    cfg, prefix = rt.settings.delivery, rt.settings.es.index_prefix
+
+    @rt.app.agent(notify, name="secmon.deliver", concurrency=1)
+    async def deliver(stream):
+        async with aiohttp.ClientSession() as session, client(rt.settings.es) as es:
+            await _install(es, prefix)
+            # bounded: an Elasticsearch outage must not stop pages; records that cannot be written
+            # go to the dead-letter topic instead (see _write)
+            sink, silences = BulkSink(es, rt.settings.es, max_attempts=3), SilenceCache()
+            core = Deliverer(cfg, tree, session, prefix, notify.get_topic_name(), silences)
+            async for batch in stream.take_events(BATCH, within=WITHIN):
+                await _refresh(silences, es, prefix, cfg.silence_refresh_seconds)
+                items, bad = _decode(batch)
+                try:
+                    effects = await core.process(items, store, time.time())
+                except Exception:  # a bug must not stop delivery silently: count, log, dead-letter
+                    log.exception("delivery failed on a batch of %d messages", len(items))
+                    effects = _crashed(batch)
+                effects.dead_letters += bad
+                await _write(rt, sink, effects)
+                commit(store, effects)  # last: the changelog never runs ahead of the records
+
+
+def _decode(batch) -> tuple[list[Item], list[DeadLetter]]:
+    items, bad = [], []
     for event in batch:
         msg = event.message
         try:
-            items.append(Item(msg.partition, msg.key.decode() if msg.key else None, json.loads(msg.value)))
-        except (ValueError, AttributeError):
-            log.error("undecodable notify message at %s offset %s", msg.tp, msg.offset)
+            items += items_of(msg.partition, json.loads(msg.value))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("undecodable notify message at %s offset %s: %r", msg.tp, msg.offset, exc)
             metrics.DEAD_LETTERS.labels(stage="deliver", error_code="invalid_json").inc()
-    return items
+            bad.append(dead_letter(msg.value or b"", f"undecodable notify message: {exc!r}", time.time(), msg.topic,
+                                   msg.partition))
+    return items, bad
 
 
 async def _install(es, prefix: str) -> None:
@@ -152,7 +165,7 @@ async def _refresh(silences: SilenceCache, es, prefix: str, every: float) -> Non
                     len(silences.silences))
 
 
-def _crashed(rt: Runtime, batch) -> Effects:
+def _crashed(batch) -> Effects:
     effects = Effects()
     for event in batch:
         msg = event.message

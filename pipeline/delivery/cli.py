@@ -56,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _tree(args: argparse.Namespace, settings: SecmonSettings):
     from pipeline.delivery.routing import load_routes
 
+    settings.delivery.check()
     path = args.routes or settings.delivery.routes_file
     if path is None:
         raise ValueError("no routes file: pass --routes FILE or set delivery.routes_file")

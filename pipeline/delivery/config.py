@@ -57,25 +57,30 @@ class ReceiverSettings(_Section):
     routing_key: SecretStr | None = Field(None, description="pagerduty: the service's Events API v2 integration key.")
     pages: bool | None = Field(None, description="Wakes people up (experimental detectors never reach it); "
                                                  "default: true for pagerduty.")
-    timeout_seconds: float | None = Field(None, gt=0, description="Per-request timeout (default: delivery.timeout_seconds).")
+    timeout_seconds: float | None = Field(None, gt=0,
+                                          description="Per-request timeout (default: delivery.timeout_seconds).")
     max_concurrency: int = Field(4, ge=1, description="Requests in flight to this receiver at once.")
 
     @model_validator(mode="after")
-    def _complete(self) -> ReceiverSettings:
+    def _defaults(self) -> ReceiverSettings:
         if self.pages is None:
             self.pages = self.kind == "pagerduty"
         if self.kind == "pagerduty" and self.url is None:
             self.url = SecretStr(PAGERDUTY_EVENTS_URL)
-        missing = [name for name, needed in (("url", self.kind in ("webhook", "slack")),
-                                             ("secret", self.kind == "webhook"),
-                                             ("routing_key", self.kind == "pagerduty"))
-                   if needed and getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"a {self.kind} receiver needs {' and '.join(missing)}; set them in the environment "
-                             "(SECMON_DELIVERY_RECEIVERS) or the secrets directory, not on the command line")
-        if self.secret is not None:
-            signing_key(self.secret)
         return self
+
+    def problems(self) -> list[str]:
+        """What is missing or malformed (never quoting a value: these are secrets)."""
+        found = [f"needs {name}" for name, needed in (("url", self.kind in ("webhook", "slack")),
+                                                      ("secret", self.kind == "webhook"),
+                                                      ("routing_key", self.kind == "pagerduty"))
+                 if needed and getattr(self, name) is None]
+        if self.secret is not None:
+            try:
+                signing_key(self.secret)
+            except ValueError as exc:
+                found.append(str(exc))
+        return found
 
 
 class DeliverySettings(_Section):
@@ -97,6 +102,19 @@ class DeliverySettings(_Section):
         if bad:
             raise ValueError(f"receiver names must be 1-64 letters, digits, - or _ (they are metric labels): {bad}")
         return receivers
+
+    def check(self) -> None:
+        """Raise ConfigError listing every incomplete receiver. Not a pydantic validator on purpose:
+        pydantic quotes the raw input of a failing validator, and that input holds the secrets."""
+        problems = [f"delivery.receivers.{name} ({r.kind}): {p}" for name, r in self.receivers.items()
+                    for p in r.problems()]
+        if problems:
+            raise ConfigError("invalid delivery settings:\n  " + "\n  ".join(problems) + "\nset secrets in the "
+                              "environment (SECMON_DELIVERY_RECEIVERS) or the secrets directory, never on the command line")
+
+
+class ConfigError(ValueError):
+    """Delivery settings are incomplete; the message lists every problem and no secret."""
 
 
 def signing_key(secret: SecretStr) -> bytes:

@@ -2,9 +2,10 @@
 
 Two stages, like route/detect:
 
-1. `route_messages(tree, alert)`: an alert -> one message per destination (route + receiver +
-   group), keyed by the group key, for the `<prefix>-notify` topic. Repartitioning by group key
-   gives every group one owner, so its state lives in one table partition.
+1. `route_messages(tree, alerts, partitions)`: alerts -> one entry per destination (route +
+   receiver + group) in the `<prefix>-notify` partition of its group key (`partition_of`), bundled
+   per partition. Repartitioning by group key gives every group one owner, so its state lives in
+   one table partition.
 2. `Deliverer.process(items, store, now)`: a batch of notify-topic messages (alerts and ticks)
    -> notifications sent (concurrently, per-receiver limits) and the effects for the caller to
    write, in this order: history records, dead letters and delivery_failed alerts, then the new
@@ -18,6 +19,7 @@ the receiver accepted it or it was dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -39,6 +41,7 @@ from schemas.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
 State = dict[str, Any]
+MAX_BUNDLE_BYTES = 256 * 1024  # well under Kafka's default 1 MiB message limit
 
 
 class GroupStore(Protocol):
@@ -99,16 +102,46 @@ def commit(store: GroupStore, effects: Effects) -> None:
             store.put(key, state, partition)
 
 
-def route_messages(tree: RoutingTree, alert: Alert) -> list[tuple[bytes, bytes]]:
-    """(key, value) notify-topic messages for one alert: one per destination."""
-    doc = alert.to_doc()
-    out = []
-    for dest in tree.destinations(alert):
-        t = dest.route.timing
-        value = {"type": "alert", "route": dest.route.id, "receiver": dest.receiver, "labels": dest.group_labels,
-                 "timing": [t.wait, t.interval, t.repeat], "blocked": dest.blocked, "alert": doc}
-        out.append((dest.group_key.encode(), json.dumps(value, separators=(",", ":")).encode()))
-    return out
+def partition_of(group_key: str, partitions: int) -> int:
+    """The notify-topic partition (and changelog partition) that owns a group: a stable hash."""
+    return int.from_bytes(hashlib.blake2b(group_key.encode(), digest_size=8).digest(), "big") % partitions
+
+
+def route_messages(tree: RoutingTree, alerts: Iterable[Alert], partitions: int) -> list[tuple[int, bytes]]:
+    """(partition, value) notify-topic messages for a batch of alerts.
+
+    Each destination (route + receiver + group) of each alert is one entry, placed in the partition
+    of its group key; the entries of one partition travel as bundles of at most MAX_BUNDLE_BYTES,
+    in order, so the topic carries a few messages per batch instead of one per alert and receiver.
+    """
+    entries: dict[int, list[bytes]] = {}
+    for alert in alerts:
+        doc = alert.to_doc()
+        for dest in tree.destinations(alert):
+            t = dest.route.timing
+            entry = {"key": dest.group_key, "route": dest.route.id, "receiver": dest.receiver,
+                     "labels": dest.group_labels, "timing": [t.wait, t.interval, t.repeat], "blocked": dest.blocked,
+                     "alert": doc}
+            entries.setdefault(partition_of(dest.group_key, partitions), []).append(
+                json.dumps(entry, separators=(",", ":")).encode())
+    return [(p, bundle) for p, items in sorted(entries.items()) for bundle in _bundles(items)]
+
+
+def _bundles(items: list[bytes]) -> Iterator[bytes]:
+    start, size = 0, 0
+    for i, item in enumerate(items):
+        if size + len(item) > MAX_BUNDLE_BYTES and i > start:
+            yield b'{"type":"alerts","items":[' + b",".join(items[start:i]) + b"]}"
+            start, size = i, 0
+        size += len(item) + 1
+    yield b'{"type":"alerts","items":[' + b",".join(items[start:]) + b"]}"
+
+
+def items_of(partition: int, value: dict[str, Any]) -> list[Item]:
+    """The Items of one decoded notify-topic message (a tick, or a bundle of group entries)."""
+    if value.get("type") == "tick":
+        return [Item(partition, None, value)]
+    return [Item(partition, entry["key"], entry) for entry in value["items"]]
 
 
 def tick() -> bytes:
@@ -244,7 +277,8 @@ class Deliverer:
             log.error("%s; not raising delivery_failed about a delivery_failed alert (no loops)", reason)
             return
         window = now - now % retry.FAILURE_WINDOW_SECONDS
-        self.failures[(name, window)] = count = self.failures.get((name, window), 0) + 1
+        count = self.failures.get((name, window), 0) + 1
+        self.failures = {k: v for k, v in self.failures.items() if k[1] == window} | {(name, window): count}
         effects.alerts.append(retry.failure_alert(name, f"{outcome.error} (after {attempts} attempts)", now, count))
 
     def _record_silenced(self, state: State, alert_id: str, silence_id: str, effects: Effects, now: float) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import datetime, timezone
 
 from pipeline.delivery.config import ReceiverSettings, signing_key
@@ -41,7 +40,7 @@ def sign(msg_id: str, timestamp: int, body: bytes, key: bytes) -> str:
 def render(notification: Notification, cfg: ReceiverSettings, links: Links, now: float) -> HttpRequest:
     """The signed POST for one attempt."""
     assert cfg.url is not None and cfg.secret is not None  # guaranteed by ReceiverSettings validation
-    body = json.dumps(payload(notification, links).to_doc(), separators=(",", ":"), ensure_ascii=False).encode()
+    body = payload(notification, links).model_dump_json(by_alias=True, exclude_none=True).encode()
     timestamp = int(now)
     headers = {"content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": notification.id,
                "webhook-timestamp": str(timestamp),

@@ -34,3 +34,13 @@ def test_yaml_typo_is_an_error(tmp_path: Path, monkeypatch):
 def test_missing_config_file_says_so(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_secrets_come_from_files_and_never_appear_in_errors(tmp_path: Path, monkeypatch):
+    (tmp_path / "secmon_es").write_text('{"api_key": "c2VjcmV0", "bulk_max_docs": "not-a-number-c2VjcmV0"}')
+    monkeypatch.setenv("SECMON_SECRETS_DIR", str(tmp_path))
+    with pytest.raises(ValidationError) as err:
+        load_settings()
+    assert "c2VjcmV0" not in str(err.value)
+    (tmp_path / "secmon_es").write_text('{"api_key": "c2VjcmV0"}')
+    assert load_settings().es.api_key.get_secret_value() == "c2VjcmV0"

@@ -2,9 +2,9 @@
 check what they got *independently* of secmon's code: a Standard Webhooks verifier written from
 the spec and a PagerDuty Events API v2 schema check written from PagerDuty's public docs.
 
-Behaviours: `ok`, `slow` (answers after `delay`; only the first `fail` requests if set), `flaky` (500 for the first `fail` requests,
-then 200), `ratelimit` (429 + Retry-After for the first `fail` requests), `down` (nothing listens
-until `up()`). Used by the unit tests and the integration tests.
+Behaviours: `ok`, `slow` (answers after `delay`; only the first `fail` requests if set), `flaky`
+(500 for the first `fail` requests, then 200), `ratelimit` (429 + Retry-After for the first `fail`
+requests), `down` (nothing listens until `up()`). Used by the unit tests and the integration tests.
 """
 
 from __future__ import annotations

@@ -181,3 +181,26 @@ def test_cli_routes_test_prints_the_receivers(tree, tmp_path: Path, capsys, monk
     assert main(["routes", "test", "--routes", str(path), "-v", "severity=critical", "maturity=experimental"]) == 0
     out = capsys.readouterr()
     assert out.out.strip().endswith("internal-hook")
+
+
+EXAMPLE = Path(__file__).parents[4] / "examples" / "routes.yaml"
+EXAMPLE_RECEIVERS = {"security-webhook": SimpleNamespace(kind="webhook", pages=False),
+                     "identity-slack": SimpleNamespace(kind="slack", pages=False),
+                     "platform-slack": SimpleNamespace(kind="slack", pages=False),
+                     "oncall-pagerduty": SimpleNamespace(kind="pagerduty", pages=True)}
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"rule": "signin_bruteforce_user", "severity": "high", "maturity": "stable"},
+     ["oncall-pagerduty", "identity-slack", "security-webhook"]),
+    ({"rule": "signin_new_device", "severity": "high", "maturity": "experimental"},
+     ["identity-slack", "security-webhook"]),  # never paged
+    ({"rule": "signin_new_device", "severity": "low", "maturity": "stable"}, ["security-webhook"]),
+    ({"rule": "delivery_failed", "severity": "high", "maturity": "stable"}, ["platform-slack"]),
+    ({"rule": "cloud_console_login_without_mfa", "severity": "critical", "maturity": "stable"},
+     ["oncall-pagerduty", "security-webhook"]),
+])
+def test_the_shipped_example_routes(given, expected):
+    tree = load_routes(EXAMPLE, EXAMPLE_RECEIVERS)
+    a = alert(rule=given["rule"], severity=given["severity"], maturity=given["maturity"], tags=())
+    assert [d.receiver for d in tree.destinations(a) if not d.blocked] == expected

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import aiohttp
 import pytest
 
-from pipeline.delivery.service import Deliverer, DictGroups, Effects, Item, commit, route_messages
+from pipeline.delivery.service import Deliverer, DictGroups, Effects, Item, commit, items_of, route_messages
 from pipeline.delivery.silences import SilenceCache, new_silence
 from tests.unit.pipeline.delivery import factories
 from tests.unit.pipeline.delivery.factories import SECRET, alert
@@ -48,12 +48,13 @@ def run(cfg, alerts, until, timeout=30.0, silences=()):
         store, total = DictGroups(), Effects()
         async with aiohttp.ClientSession() as session:
             core = Deliverer(cfg, tree, session, "t", "t-notify", SilenceCache(list(silences)))
-            items = [Item(0, k.decode(), json.loads(v)) for a in alerts for k, v in route_messages(tree, a)]
+            items = [i for p, v in route_messages(tree, alerts, 4) for i in items_of(p, json.loads(v))]
             _merge(total, await core.process(items, store, time.time()), store)
             deadline = time.time() + timeout
             while not until() and time.time() < deadline:
                 await asyncio.sleep(0.05)
-                _merge(total, await core.process([Item(0, None, {"type": "tick"})], store, time.time()), store)
+                ticks = [Item(p, None, {"type": "tick"}) for p in range(4)]
+                _merge(total, await core.process(ticks, store, time.time()), store)
         return total, store
     return asyncio.run(go())
 
@@ -178,3 +179,20 @@ def test_silenced_and_experimental_alerts_are_recorded_not_sent(tmp_path, server
     assert records[("silenced", "hook")]["silence_id"] == silence.id
     assert records[("silenced", "hook")]["alert_ids"] == [muted.alert.id]
     assert records[("suppressed", "pager")]["alert_ids"] == [experimental.alert.id]
+
+
+def test_alerts_travel_in_bundles_per_group_partition(tmp_path, monkeypatch):
+    from pipeline.delivery import service
+
+    monkeypatch.setattr(service, "MAX_BUNDLE_BYTES", 4000)
+    tree = factories.tree(factories.settings(tmp_path, per_alert_routes("hook")))
+    alerts = [alert(user=f"u{i}") for i in range(40)]
+    messages = route_messages(tree, alerts, 4)
+    assert all(len(v) < 4000 + 2000 for _, v in messages) and len(messages) > 4
+    items = [i for p, v in messages for i in items_of(p, json.loads(v))]
+    assert len(items) == 40 and all(i.partition == service.partition_of(i.key, 4) for i in items)
+    per_partition = {}
+    for i in items:
+        per_partition.setdefault(i.partition, []).append(i.value["alert"]["user"]["name"])
+    for names in per_partition.values():  # order kept within a partition
+        assert names == sorted(names, key=lambda n: int(n[1:]))

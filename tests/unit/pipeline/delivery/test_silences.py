@@ -8,9 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.delivery.routing import alert_labels
-from pipeline.delivery.silences import SilenceCache, new_silence
+from pipeline.delivery.silences import Silence, SilenceCache, new_silence
 from schemas.templates import mapping_of
-from pipeline.delivery.silences import Silence
 from tests.unit.pipeline.delivery.factories import T0, alert
 
 
