@@ -12,6 +12,7 @@ from pipeline.controls import register as register_controls
 from pipeline.delivery.cli import register as register_delivery
 from pipeline.lifecycle.cli import register as register_lifecycle
 from pipeline.retrohunt import register as register_retrohunt
+from pipeline.cliargs import instant
 from pipeline.settings import SecmonSettings, load_settings
 
 
@@ -93,7 +94,7 @@ def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
     dead_out = open(args.dead_letter_out, "w", encoding="utf-8") if args.dead_letter_out else None
     try:
         summary = embedded.run(args.paths, settings, source=args.source, dead_letter_out=dead_out,
-                               progress=embedded.stderr_progress(), until=_instant(args.until))
+                               progress=embedded.stderr_progress(), until=instant(args.until))
     finally:
         if dead_out:
             dead_out.close()
@@ -177,16 +178,3 @@ def _cmd_detectors_test(args: argparse.Namespace, settings: SecmonSettings) -> i
     print(f"{total - failed} passed, {failed} failed")
     return 1 if failed else 0
 
-
-def _instant(text: str | None):
-    """`now`, an ISO 8601 instant, or None."""
-    from datetime import datetime, timezone
-
-    if text is None:
-        return None
-    if text == "now":
-        return datetime.now(timezone.utc)
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError(f"--until {text}: give a timezone, e.g. {text}Z")
-    return value

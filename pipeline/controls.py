@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import field_value
+from pipeline.cliargs import instant
 from pipeline.settings import SecmonSettings
 from schemas.alert import Alert
 from schemas.event import Event
@@ -213,7 +214,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_controls(args: argparse.Namespace, settings: SecmonSettings) -> int:
-    seen = observe(args.paths, settings, source=args.source, until=_until(args.until))
+    seen = observe(args.paths, settings, source=args.source, until=instant(args.until))
     statuses = evaluate(CONTROLS, seen.alerts.values(), seen.evidence, seen.enabled)
     if args.json:
         sys.stdout.write("".join(as_json(s) + "\n" for s in statuses))
@@ -221,14 +222,3 @@ def _cmd_controls(args: argparse.Namespace, settings: SecmonSettings) -> int:
         print(render(statuses, seen))
     return 1 if args.check and any(s.status in ("failing", "overdue") for s in statuses) else 0
 
-
-def _until(text: str | None) -> datetime | None:
-    """`now`, an ISO 8601 instant with a timezone, or None."""
-    if text is None:
-        return None
-    if text == "now":
-        return datetime.now(timezone.utc)
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError(f"--until {text}: give a timezone, e.g. {text}Z")
-    return value

@@ -43,7 +43,7 @@ class Summary:
                  f"dead-lettered, {len(self.alerts)} alerts in {self.seconds:.2f}s ({rate:,.0f} events/s)"]
         lines += [f"  dead letter  {code}: {n}" for code, n in sorted(self.dead_letters.items())]
         for alert in sorted(self.alerts.values(), key=lambda a: a.alert.first_seen):
-            lines.append(f"  ALERT {alert.alert.severity:<8} {alert.rule.id:<28} x{alert.alert.count}  {alert.message}")
+            lines.append(f"  ALERT {alert.alert.severity:<8} {alert.rule.id:<34} x{alert.alert.count}  {alert.message}")
         lines += [f"  detector {d} raised {n} times (see log)" for d, n in sorted(self.detector_errors.items())]
         return "\n".join(lines)
 
