@@ -9,5 +9,10 @@ if [ -z "${SECMON_KAFKA_BOOTSTRAP:-}" ] && ! bash scripts/services.sh status kaf
 if [ -z "${SECMON_ES_URL:-}" ] && ! bash scripts/services.sh status es >/dev/null 2>&1; then started+=(es); fi
 cleanup() { for svc in "${started[@]}"; do bash scripts/services.sh down "$svc" || true; done; }
 trap cleanup EXIT
-for svc in "${started[@]}"; do bash scripts/services.sh up "$svc"; done
+for svc in "${started[@]}"; do
+  # Services this script starts begin empty: topics and indices of earlier runs would only slow
+  # the start (Kafka recovers every old topic) and grow the disk. SECMON_KEEP_SERVICE_DATA=1 keeps them.
+  [ -n "${SECMON_KEEP_SERVICE_DATA:-}" ] || bash scripts/services.sh reset "$svc" >/dev/null
+  bash scripts/services.sh up "$svc"
+done
 .venv/bin/python -m pytest "$@"
