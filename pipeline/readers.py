@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from pipeline.normalizers.base import Normalizer, RawRecord

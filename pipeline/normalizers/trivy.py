@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 

@@ -1,0 +1,153 @@
+"""secmon's own `secmon.*` fields: origin, auth, device, context, and per-source details."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import SCHEMA_VERSION, Strict
+from schemas.types import Keyword, Text, UtcDatetime
+
+DeviceType = Literal["desktop", "mobile", "tablet", "bot", "cli", "unknown"]
+AddressScope = Literal["public", "private", "loopback", "link_local", "multicast", "documentation", "reserved",
+                       "unspecified", "malformed"]
+TicketProblem = Literal["unknown", "other_workspace", "other_employee", "expired", "not_yet_valid"]
+
+
+class Origin(Strict):
+    """Where a record was read: the basis of its deterministic id."""
+
+    source: Keyword = Field(description="Source (normalizer) id, e.g. app_signin.")
+    file: Keyword | None = Field(None, description="Path the shipper read.")
+    file_id: Keyword | None = Field(None, description="Identity of the file across renames.")
+    offset: int | None = Field(None, description="Byte offset of the record's line or document in the file.")
+    index: int | None = Field(None, description="Position of the record within a split line or document.")
+    topic: Keyword | None = Field(None, description="Kafka topic, when no file origin is known.")
+    partition: int | None = Field(None, description="Kafka partition.")
+    kafka_offset: int | None = Field(None, description="Kafka offset.")
+
+
+class Auth(Strict):
+    """How a sign-in authenticated (not in ECS)."""
+
+    method: Keyword | None = Field(None, description="password, publickey, sso, ...")
+    mfa: bool | None = Field(None, description="Whether a second factor was used.")
+    mfa_method: Keyword | None = Field(None, description="totp, webauthn, keyboard-interactive...")
+
+
+class Device(Strict):
+    """Device classification of the client (not in ECS)."""
+
+    type: DeviceType = Field("unknown", description="desktop, mobile, tablet, bot, cli or unknown.")
+
+
+class Session(Strict):
+    """The application session of a sign-in (not in ECS)."""
+
+    id: Keyword | None = Field(None, description="Session id issued at sign-in.")
+
+
+class FirewallRule(Strict):
+    """One rule of a security group / firewall change (CloudTrail AuthorizeSecurityGroup*...)."""
+
+    direction: Literal["ingress", "egress"] = Field(description="Traffic direction the rule allows.")
+    group_id: Keyword | None = Field(None, description="Security group id.")
+    protocol: Keyword | None = Field(None, description="tcp, udp, icmp, or -1/all.")
+    from_port: int | None = Field(None, description="First port (inclusive); None = all.")
+    to_port: int | None = Field(None, description="Last port (inclusive); None = all.")
+    cidr: Keyword | None = Field(None, description="IPv4 or IPv6 CIDR as written in the request.")
+
+
+class StaffAccess(Strict):
+    """An employee's access to customer data (staff access audit)."""
+
+    resource: Keyword | None = Field(None, description="What was opened, e.g. workspace/documents.")
+    action: Keyword | None = Field(None, description="read, export, update, delete...")
+    record_count: int | None = Field(None, description="Records touched.")
+    ticket_id: Keyword | None = Field(None, description="Support ticket or justification id.")
+    justification: Text | None = Field(None, description="Free-text reason given.")
+
+
+class Posture(Strict):
+    """Laptop security posture reported by osquery."""
+
+    disk_encrypted: bool | None = Field(None, description="Full-disk encryption on.")
+    encryption_type: Keyword | None = Field(None, description="FileVault, BitLocker, LUKS...")
+    screen_lock_enabled: bool | None = Field(None, description="Screen lock on.")
+    screen_lock_delay_seconds: int | None = Field(None, description="Idle seconds before the lock.")
+
+
+class Finding(Strict):
+    """A vulnerability finding's lifecycle fields (one finding = one stable id)."""
+
+    id: Keyword = Field(description="Stable finding id: target + package + vulnerability.")
+    target: Keyword | None = Field(None, description="Scanned image, host or repository.")
+    fixed_version: Keyword | None = Field(None, description="First version that fixes it.")
+    first_seen: UtcDatetime | None = Field(None, description="When it was first reported.")
+    status: Keyword | None = Field(None, description="open, fixed, ignored.")
+
+
+class Control(Strict):
+    """A control event: backup, restore test, deletion, legal hold, remote sign-out."""
+
+    kind: Keyword = Field(description="backup, restore_test, deletion, legal_hold, signout_all.")
+    status: Keyword = Field(description="started, succeeded, failed, requested, completed, opened, closed, executed.")
+    job_id: Keyword | None = Field(None, description="Job, request or hold id.")
+    incident_id: Keyword | None = Field(None, description="Incident a legal hold belongs to.")
+    backup_id: Keyword | None = Field(None, description="Backup or snapshot concerned.")
+    reason: Text | None = Field(None, description="Why (failure reason, hold reason...).")
+    requested_at: UtcDatetime | None = Field(None, description="When the request was made (deletions).")
+
+
+class AddressScopes(Strict):
+    """What kind of address source.ip / destination.ip is (not in ECS); only public ones get GeoIP."""
+
+    source: AddressScope | None = Field(None, description="Scope of source.ip.")
+    destination: AddressScope | None = Field(None, description="Scope of destination.ip.")
+
+
+class Context(Strict):
+    """Facts the context enricher looked up (users, assets, tickets); `missing` names what it could not find."""
+
+    missing: list[Keyword] = Field(default_factory=list, description="Lookups that found nothing: user, "
+                                   "user.working_hours, asset, tickets (no ticket table loaded).")
+    user_employee: bool | None = Field(None, description="user.name is one of our employees.")
+    user_team: Keyword | None = Field(None, description="The user's team or customer workspace.")
+    user_role: Keyword | None = Field(None, description="The user's role.")
+    user_team_admin: bool | None = Field(None, description="The user administers their team or workspace.")
+    user_mfa_required: bool | None = Field(None, description="Policy requires MFA for the user.")
+    user_working_hours: Keyword | None = Field(None, description="Usual working hours, local time, e.g. 09:00-18:00.")
+    user_working_days: Keyword | None = Field(None, description="Usual working days, e.g. Mon-Fri.")
+    user_timezone: Keyword | None = Field(None, description="IANA timezone of the working hours, e.g. Europe/Berlin.")
+    user_usual_daily_records: int | None = Field(None, description="Customer records the employee usually "
+                                                 "reads per day.")
+    asset_owner: Keyword | None = Field(None, description="Owner of host.name.")
+    asset_environment: Keyword | None = Field(None, description="Environment of host.name, e.g. production.")
+    asset_criticality: Keyword | None = Field(None, description="low, medium, high or critical.")
+    asset_requires_2fa: bool | None = Field(None, description="Logins to host.name must use a second factor.")
+    ticket_valid: bool | None = Field(None, description="Staff access: a ticket of this employee is valid for "
+                                      "this workspace at this time (None: no ticket table loaded).")
+    ticket_id: Keyword | None = Field(None, description="Staff access: the valid ticket that justifies it.")
+    ticket_problem: TicketProblem | None = Field(None, description="Staff access: why the ticket the event "
+                                                 "cites does not count.")
+
+
+class Secmon(Strict):
+    """secmon's own fields."""
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this event schema.")
+    origin: Origin = Field(description="Where the record was read.")
+    device: Device | None = Field(None, description="Client device classification.")
+    auth: Auth | None = Field(None, description="Authentication details.")
+    session: Session | None = Field(None, description="Application session.")
+    enrichment: list[Keyword] = Field(
+        default_factory=list, description="Enrichers applied, as `name@version` (provenance)."
+    )
+    firewall_rules: list[FirewallRule] = Field(default_factory=list, description="Rules a change adds or removes.")
+    staff_access: StaffAccess | None = Field(None, description="Staff access to customer data.")
+    posture: Posture | None = Field(None, description="Laptop posture.")
+    finding: Finding | None = Field(None, description="Vulnerability finding lifecycle.")
+    control: Control | None = Field(None, description="Control event details.")
+    address_scope: AddressScopes | None = Field(None, description="Scope of source.ip and destination.ip.")
+    context: Context | None = Field(None, description="Context-table facts (users, assets, tickets).")
