@@ -22,23 +22,21 @@ BATCH = 1000
 
 
 def register(rt: Runtime) -> None:
-    """Define the two indexing agents on the app."""
+    """Define the two indexing agents on the app: events are created, alerts versioned."""
+    _index_agent(rt, "events", "secmon.index_events", Event, BulkSink.event_actions, "event")
+    _index_agent(rt, "alerts", "secmon.index_alerts", Alert, BulkSink.alert_actions, "alert")
 
-    @rt.app.agent(rt.topics["events"], name="secmon.index_events", concurrency=1)
-    async def index_events(stream):
+
+def _index_agent(rt: Runtime, topic: str, name: str, model: type[BaseModel], actions, kind: str) -> None:
+    """One agent: batches of a topic -> bulk writes, acked only after Elasticsearch took them."""
+
+    @rt.app.agent(rt.topics[topic], name=name, concurrency=1)
+    async def index(stream):
         async with client(rt.settings.es) as es:
             sink = BulkSink(es, rt.settings.es)
             async for batch in stream.take_events(BATCH, within=0.5):
-                events = await _decode(rt, [item.message for item in batch], Event)
-                await _write(rt, sink, sink.event_actions(events), "event")
-
-    @rt.app.agent(rt.topics["alerts"], name="secmon.index_alerts", concurrency=1)
-    async def index_alerts(stream):
-        async with client(rt.settings.es) as es:
-            sink = BulkSink(es, rt.settings.es)
-            async for batch in stream.take_events(BATCH, within=0.5):
-                alerts = await _decode(rt, [item.message for item in batch], Alert)
-                await _write(rt, sink, sink.alert_actions(alerts), "alert")
+                docs = await _decode(rt, [item.message for item in batch], model)
+                await _write(rt, sink, actions(sink, docs), kind)
 
 
 async def _decode(rt: Runtime, messages, model: type[BaseModel]) -> list:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object
+from pipeline.normalizers.base import (Normalizer, ParseContext, RawRecord, decode_utf8, load_json_object,
+                                       validate)
 from schemas.event import Auth, Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, User, UserAgent
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, LongKeyword, UtcDatetime
@@ -36,12 +37,7 @@ class AppSignin(BaseModel):
 def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     """One JSON line -> one authentication event."""
     text = decode_utf8(record.data)
-    try:
-        signin = AppSignin.model_validate(load_json_object(text))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "record"
-        raise ParseError("invalid_field", f"{where}: {first['msg']}") from None
+    signin = validate(AppSignin, load_json_object(text))
     return [_to_event(signin, record, text if ctx.keep_original else None)]
 
 

@@ -6,7 +6,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from schemas.deadletter import ErrorCode
 from schemas.event import Event, Origin
@@ -84,3 +86,17 @@ def load_json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ParseError("invalid_shape", f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], obj: Any) -> M:
+    """Validate untrusted input against a boundary model, or raise ParseError(invalid_field) naming
+    the first offending field."""
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "record"
+        raise ParseError("invalid_field", f"{where}: {first['msg']}") from None

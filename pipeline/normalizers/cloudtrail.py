@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object
+from pipeline.normalizers.base import (Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object,
+                                       validate)
 from pipeline.normalizers.cloudtrail_rules import SECURITY_GROUP_CALLS, firewall_rules
 from schemas.event import (Auth, Cloud, CloudAccount, CloudService, Endpoint, ErrorInfo, Event, EventMeta, Related,
                            Secmon, Tls, User, UserAgent, UserTarget)
@@ -108,12 +109,7 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
                                           "(Records is not a list, or the document is over the line limit)")
     if "digestStartTime" in obj and "logFiles" in obj:
         return []  # an integrity digest file: valid CloudTrail output, but no event
-    try:
-        trail = CloudTrailRecord.model_validate(obj)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "record"
-        raise ParseError("invalid_field", f"{where}: {first['msg']}") from None
+    trail = validate(CloudTrailRecord, obj)
     return [_to_event(trail, record, _event_time(trail.eventTime, ctx), text if ctx.keep_original else None)]
 
 

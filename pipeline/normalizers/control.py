@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object
+from pipeline.normalizers.base import (Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object,
+                                       validate)
 from schemas.event import Control, Event, EventMeta, Organization, Related, Secmon, User, UserTarget
 from schemas.ids import event_id, record_key
 from schemas.types import Keyword, UtcDatetime
@@ -75,12 +76,7 @@ class ControlRecord(BaseModel):
 def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     """One JSON line -> one control event; a status the kind cannot have is invalid_field."""
     text = decode_utf8(record.data)
-    try:
-        control = ControlRecord.model_validate(load_json_object(text))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "record"
-        raise ParseError("invalid_field", f"{where}: {first['msg']}") from None
+    control = validate(ControlRecord, load_json_object(text))
     _check(control)
     return [_to_event(control, record, text if ctx.keep_original else None)]
 

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object
+from pipeline.normalizers.base import (Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object,
+                                       validate)
 from schemas.event import Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, StaffAccess, User
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, UtcDatetime
@@ -49,12 +50,7 @@ class StaffAccessRecord(BaseModel):
 def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     """One JSON line -> one staff data access event."""
     text = decode_utf8(record.data)
-    try:
-        access = StaffAccessRecord.model_validate(load_json_object(text))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "record"
-        raise ParseError("invalid_field", f"{where}: {first['msg']}") from None
+    access = validate(StaffAccessRecord, load_json_object(text))
     return [_to_event(access, _source(access.source_ip), record, text if ctx.keep_original else None)]
 
 
