@@ -3,6 +3,8 @@
 raw topics --normalize--> events --index--> Elasticsearch (secmon-events-<dataset>-<day>)
                              \\--route--> detect (keyed <detector>|<entity>) --detect--> alerts
 alerts --index_alerts--> Elasticsearch (secmon-alerts-<day>)
+purge --forget--> detect (every partition): a purged workspace's state is deleted where it lives
+leader timer: retention, nightly backup + prune, restore tests (lifecycle.schedule).
 bad input anywhere --> deadletter topic (with the reason), counted.
 """
 
@@ -62,7 +64,7 @@ def create_app(settings: SecmonSettings) -> Runtime:
     runtime = Runtime(settings=settings, app=app, names=names, enrichers=default_enrichers(settings),
                       ctx=settings.parse.context())
     runtime.topics = _declare_topics(app, names)
-    from pipeline.agents import deliver, detect, index, normalize, retrohunt, route
+    from pipeline.agents import deliver, detect, forget, index, lifecycle, normalize, retrohunt, route
     from pipeline.agents import context as context_agent
 
     context_agent.register(runtime)  # first: it completes runtime.enrichers and reads context before agents start
@@ -72,6 +74,8 @@ def create_app(settings: SecmonSettings) -> Runtime:
     detect.register(runtime)
     deliver.register(runtime)
     retrohunt.register(runtime)
+    forget.register(runtime)
+    lifecycle.register(runtime)
     _register_lag_timer(runtime)
     return runtime
 
@@ -105,6 +109,7 @@ def _declare_topics(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT
         "alerts": app.topic(names.alerts, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         "deadletter": app.topic(names.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw",
                                 value_serializer="raw"),
+        "purge": app.topic(names.purge, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
     }
 
 

@@ -20,6 +20,22 @@ def kafka_python_kwargs(cfg: KafkaSettings) -> dict[str, Any]:
     return kwargs
 
 
+def aiokafka_kwargs(cfg: KafkaSettings) -> dict[str, Any]:
+    """Connection options for an aiokafka client (TLS, SASL) from the Kafka settings."""
+    kwargs: dict[str, Any] = {"bootstrap_servers": cfg.bootstrap, "security_protocol": cfg.security_protocol}
+    if cfg.security_protocol in ("SSL", "SASL_SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        kwargs["ssl_context"] = create_ssl_context(
+            cafile=str(cfg.ssl_cafile) if cfg.ssl_cafile else None,
+            certfile=str(cfg.ssl_certfile) if cfg.ssl_certfile else None,
+            keyfile=str(cfg.ssl_keyfile) if cfg.ssl_keyfile else None)
+    if cfg.security_protocol.startswith("SASL"):
+        kwargs.update(sasl_mechanism=cfg.sasl_mechanism or "SCRAM-SHA-512", sasl_plain_username=cfg.sasl_username,
+                      sasl_plain_password=cfg.sasl_password.get_secret_value() if cfg.sasl_password else None)
+    return kwargs
+
+
 def faust_broker_kwargs(cfg: KafkaSettings) -> dict[str, Any]:
     """`broker` and `broker_credentials` for faust.App."""
     import faust

@@ -29,6 +29,10 @@ NOTIFICATION_RETRIES = Counter("secmon_notification_retries_total", "Notificatio
 NOTIFICATION_SECONDS = Histogram("secmon_notification_seconds", "Duration of one notification attempt.", ["receiver"],
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
+STATE_FORGOTTEN = Counter("secmon_state_forgotten_total", "Detector state entries deleted by a workspace purge.")
+LIFECYCLE_JOBS = Counter("secmon_lifecycle_jobs_total", "Scheduled lifecycle jobs run by the worker.",
+                         ["job", "outcome"])
+
 
 def serve(port: int, host: str = "127.0.0.1") -> None:
     """Expose /metrics on host:port (0 = off)."""

@@ -126,7 +126,18 @@ class LifecycleSettings(Section):
     receipts_index: str = Field("receipts", pattern=r"^[a-z0-9._-]{1,60}$",
                                 description="Deletion receipts: <prefix>-<this>.")
     holds_index: str = Field("holds", pattern=r"^[a-z0-9._-]{1,60}$", description="Legal holds: <prefix>-<this>.")
-    emit_to_kafka: bool = Field(True, description="Also send control events to <topic prefix>-raw-control.")
+    emit_to_kafka: bool = Field(True, description="Also send control events to <topic prefix>-raw-control, and "
+                                "ask the workers (through <topic prefix>-purge) to forget a purged workspace.")
+    schedule: bool = Field(True, description="The worker runs retention, backups with prune, and restore tests on "
+                           "the schedule below (on the Faust leader only); off: run the commands from cron.")
+    retention_every_minutes: int = Field(60, ge=1, description="Minutes between two retention runs in the worker.")
+    backup_at: str | None = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Daily backup time "
+                                  "(HH:MM, UTC) in the worker, followed by a prune; null: no backups from the worker.")
+    verify_every_days: int = Field(7, ge=0, le=90, description="Days between restore tests in the worker (policy: "
+                                   "at most 90); 0: none from the worker.")
+    retry_minutes: int = Field(60, ge=1, description="A failed scheduled backup or restore test is retried after "
+                               "this many minutes.")
+    schedule_check_seconds: float = Field(60.0, gt=0, description="How often the worker checks what is due.")
 
 
 class SecmonSettings(BaseSettings):

@@ -13,6 +13,8 @@ from pipeline.settings import SecmonSettings
 log = logging.getLogger(__name__)
 # Context topics hold the latest row per id for as long as it exists: every worker reads them whole.
 CONTEXT_TOPIC_CONFIG = {"cleanup.policy": "compact"}
+# Forget requests must outlive a worker outage, not much more: they name a deleted workspace.
+PURGE_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class TopicNames:
         """Records that could not be processed, with the reason."""
         return f"{self.prefix}-deadletter"
 
+    @property
+    def purge(self) -> str:
+        """Forget requests of purged workspaces (ForgetRequest JSON), fanned out to the detect partitions."""
+        return f"{self.prefix}-purge"
+
     def context(self, table: str) -> str:
         """Compacted rows of one context table (key: row id, value: row JSON, tombstone: delete)."""
         return f"{self.prefix}-context-{table}"
@@ -56,8 +63,8 @@ class TopicNames:
 
     def all(self) -> list[str]:
         """Every topic name, raw topics of every registered source included."""
-        return ([self.raw(s) for s in sorted(NORMALIZERS)] + [self.events, self.detect, self.alerts, self.deadletter]
-                + self.contexts)
+        return ([self.raw(s) for s in sorted(NORMALIZERS)] + [self.events, self.detect, self.alerts, self.deadletter,
+                                                   self.purge] + self.contexts)
 
 
 def ensure_topics(settings: SecmonSettings) -> list[str]:
@@ -65,8 +72,8 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    names = TopicNames(settings.kafka.topic_prefix).all()
-    compacted = set(TopicNames(settings.kafka.topic_prefix).contexts)
+    topics = TopicNames(settings.kafka.topic_prefix)
+    names, compacted = topics.all(), set(topics.contexts)
     admin = KafkaAdminClient(**kafka_python_kwargs(settings.kafka), client_id="secmon-admin")
     try:
         missing = [n for n in names if n not in set(admin.list_topics())]
@@ -74,6 +81,8 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
             try:
                 if name in compacted:  # small tables every worker reads whole: one partition keeps them in order
                     topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=CONTEXT_TOPIC_CONFIG)
+                elif name == topics.purge:  # rare and small; one partition keeps the parts of a request in order
+                    topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=PURGE_TOPIC_CONFIG)
                 else:
                     topic = NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor)
                 admin.create_topics([topic])

@@ -91,6 +91,11 @@ class DeletionReceipt(Strict):
     remaining: int | None = Field(None, ge=0, description="Documents found by the final count (0 = done).")
     passes: int = Field(0, ge=0, description="Scan passes run (documents arriving during a pass need another).")
     state_alerts: int = Field(0, ge=0, description="Alerts whose detector state must be forgotten.")
+    state_users: int = Field(0, ge=0, description="Users whose detector state must be forgotten.")
+    forget_parts: int = Field(0, ge=0, description="Parts of the forget request sent to the workers (0: none sent).")
+    context_rows: int = Field(0, ge=0, description="Context rows of the workspace tombstoned in the context topics.")
+    context_file_rows: int = Field(0, ge=0, description="Context rows of the workspace left in context files, "
+                                   "to remove there.")
     snapshots_with_data: list[Keyword] = Field(default_factory=list,
                                                description="Snapshots taken before completion that still hold data.")
     snapshots_expire_by: UtcDatetime | None = Field(None, description="When the last of them is pruned, if not held.")
@@ -113,3 +118,22 @@ class LegalHold(Strict):
     closed_by: Keyword | None = Field(None, description="Who closed it.")
     closed_at: UtcDatetime | None = Field(None, description="When it was closed.")
     close_reason: Text | None = Field(None, description="Why it was closed.")
+
+
+class ForgetRequest(Strict):
+    """What workers must forget of a purged workspace (`<prefix>-purge` topic, from `secmon purge`).
+
+    Alert ids and user names travel as keyed digests (`pipeline.lifecycle.forget.forget_digest`), so
+    the request does not itself copy the workspace's identifiers into another topic. A large
+    workspace's request is split in parts; each part is applied on its own.
+    """
+
+    receipt_id: Keyword = Field(description="Deletion receipt of the purge this request belongs to.")
+    workspace: Keyword = Field(min_length=1, description="organization.id of the purged workspace.")
+    requested_at: UtcDatetime = Field(description="When the purge asked the workers to forget.")
+    part: int = Field(1, ge=1, description="This part's number.")
+    parts: int = Field(1, ge=1, description="How many parts the request has.")
+    alert_ids: list[Keyword] = Field(default_factory=list, max_length=10_000,
+                                     description="Digests of the workspace's alert ids.")
+    users: list[Keyword] = Field(default_factory=list, max_length=10_000,
+                                 description="Digests of the workspace's user names.")

@@ -18,7 +18,10 @@ from detectors.base import State
 from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.agents.codec import dumps
+from pipeline.agents.forget import partition_of
+from pipeline.lifecycle.purge import purge_workspace_state
 from schemas.event import Event
+from schemas.lifecycle import ForgetRequest
 
 if TYPE_CHECKING:
     from pipeline.app import Runtime
@@ -60,6 +63,18 @@ async def _detect_backlog(rt: Runtime) -> int:
     return backlog
 
 
+def _forget(rt: Runtime, body: dict, partition: int) -> None:
+    """Delete the purged workspace's entries held on this partition (ValueError: a bad request)."""
+    request = ForgetRequest.model_validate(body["forget"])
+    partitions = int(body["partitions"])
+    deleted = purge_workspace_state(rt.engine.store, request.workspace, alert_ids=request.alert_ids,
+                                    entities={"user.name": request.users}, hashed=True,
+                                    owns=lambda entity: partition_of(entity, partitions) == partition)
+    metrics.STATE_FORGOTTEN.inc(len(deleted))
+    log.info("forgot %d detector state entries of workspace %s on partition %d (request %s part %d/%d)",
+             len(deleted), request.workspace, partition, request.receipt_id, request.part, request.parts)
+
+
 def register(rt: Runtime) -> None:
     """Define the detect agent and its state table on the app."""
     from pipeline.app import build_engine
@@ -92,6 +107,9 @@ def register(rt: Runtime) -> None:
         async for item in stream.events():
             try:
                 body = json.loads(item.message.value)
+                if "forget" in body:
+                    _forget(rt, body, item.message.partition)
+                    continue
                 detector_ids = [d for d in body["detectors"] if isinstance(d, str)]
                 if "tick" in body:
                     now = datetime.fromisoformat(body["tick"])

@@ -280,6 +280,7 @@ def _cmd_hold_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_purge(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.forget import forget_workspace
     from pipeline.lifecycle.purge import purge_workspace
 
     async def go() -> int:
@@ -299,7 +300,12 @@ def _cmd_purge(args: argparse.Namespace, settings: SecmonSettings) -> int:
                   f"(receipt {plan.receipt.receipt_id})")
             if args.dry_run or not _confirm(args, f"delete {total:,} documents of workspace {ws}?"):
                 return 0 if args.dry_run else 1
-            r = await purge_workspace(rec, settings.lifecycle, settings.es, ws, progress=_progress("purging"), **kwargs)
+            forget = None
+            if settings.lifecycle.emit_to_kafka:  # the workers' state and context rows: see lifecycle/forget.py
+                async def forget(state, receipt_id):
+                    return await forget_workspace(settings, state, receipt_id, now)
+            r = await purge_workspace(rec, settings.lifecycle, settings.es, ws, progress=_progress("purging"),
+                                      before_delete=forget, **kwargs)
         print(("\n" if sys.stderr.isatty() else "") + _receipt_text(r.receipt))
         return 0 if r.receipt.status == "completed" else 1
 
@@ -310,6 +316,11 @@ def _receipt_text(receipt) -> str:
     snaps = (f"; {len(receipt.snapshots_with_data)} older snapshots hold the data until "
              + (f"legal hold {', '.join(receipt.snapshots_held)} is closed" if receipt.snapshots_held
                 else iso(receipt.snapshots_expire_by)) if receipt.snapshots_with_data else "")
+    forgot = (f"; workers asked to forget {receipt.state_alerts:,} alerts and {receipt.state_users:,} users' state, "
+              f"{receipt.context_rows} context rows tombstoned" if receipt.forget_parts else
+              "; workers NOT asked to forget its state (lifecycle.emit_to_kafka is off)")
+    files = (f"; {receipt.context_file_rows} rows of it remain in context files: remove them there"
+             if receipt.context_file_rows else "")
     return (f"receipt {receipt.receipt_id}: {receipt.status}, {receipt.documents:,} documents deleted from "
             f"{len(receipt.indices)} indices, requested {iso(receipt.requested_at)}, completed "
-            f"{iso(receipt.completed_at) if receipt.completed_at else '-'}{snaps}")
+            f"{iso(receipt.completed_at) if receipt.completed_at else '-'}{snaps}{forgot}{files}")

@@ -63,7 +63,8 @@ class StatePurge:
     users: frozenset[str] = frozenset()
 
 
-BeforeDelete = Callable[[StatePurge], Awaitable[None]]
+# (what identifies the state, receipt id) -> receipt fields saying what was asked (see forget.py)
+BeforeDelete = Callable[[StatePurge, str], Awaitable[dict[str, int] | None]]
 
 
 @dataclass
@@ -102,10 +103,11 @@ async def purge_workspace(rec: Recorder, lc: LifecycleSettings, es_cfg: EsSettin
         return result
     await _start(rec, result, new, now)
     result.state = await collect_state_keys(es, patterns, workspace)
-    if before_delete is not None:
-        await before_delete(result.state)
-    result.receipt = result.receipt.model_copy(  # a resumed run sees only what the first one left
-        update={"state_alerts": max(result.receipt.state_alerts, len(result.state.alert_ids))})
+    asked = await before_delete(result.state, result.receipt.receipt_id) if before_delete is not None else None
+    first = result.receipt  # a resumed run sees only what the first one left: keep the larger counts
+    result.receipt = first.model_copy(update={
+        "state_alerts": max(first.state_alerts, len(result.state.alert_ids)),
+        **{name: max(getattr(first, name), n) for name, n in (asked or {}).items()}})
     try:
         result.receipt = await _run_passes(rec, es_cfg, result.receipt, patterns, query, result, progress, batch)
     except (LifecycleError, ApiError, TransportError) as exc:
@@ -305,32 +307,41 @@ async def _save(rec: Recorder, receipt: DeletionReceipt, refresh: bool = False) 
 
 def purge_workspace_state(store: StateStore, workspace: str, *, alert_ids: Collection[str] = (),
                           entities: Mapping[str, Collection[str]] | None = None,
-                          detectors: Mapping[str, Any] | None = None) -> list[str]:
+                          detectors: Mapping[str, Any] | None = None, hashed: bool = False,
+                          owns: Callable[[str], bool] | None = None) -> list[str]:
     """Delete every detector state entry of a workspace from a StateStore; the keys deleted.
 
     An entry is the workspace's when its open alert is one of the workspace's (`alert_ids`), or
     when its detector keys on a field whose value here is the workspace's: `organization.id` ==
     workspace, or a value listed in `entities` (e.g. {"user.name": the workspace's users}).
+    `hashed`: alert ids and entity values are `forget_digest`s (a ForgetRequest). `owns(entity
+    key)`: only entries it accepts are looked at (a worker deletes only on the partition at hand).
     """
+    from pipeline.lifecycle.forget import forget_digest
+
     if detectors is None:
         from detectors.registry import DETECTORS as detectors
-    values = {WORKSPACE_FIELD: {workspace}, **{k: set(v) for k, v in (entities or {}).items()}}
+    norm: Callable[[str], str] = forget_digest if hashed else str
+    values = {WORKSPACE_FIELD: {norm(workspace)}, **{k: set(v) for k, v in (entities or {}).items()}}
     ids = set(alert_ids)
     deleted = []
     for key in list(store.keys()):
         det_id, _, entity = key.partition("|")
-        record = store.get(key) or {}
+        if owns is not None and not owns(entity):
+            continue
+        alert_id = ((store.get(key) or {}).get("a") or {}).get("id")
         det = detectors.get(det_id)
         fields = det.meta.state.key if det is not None else ()
-        if (record.get("a") or {}).get("id") in ids or _entity_matches(fields, entity, values):
+        if (alert_id is not None and norm(alert_id) in ids) or _entity_matches(fields, entity, values, norm):
             store.delete(key)
             deleted.append(key)
     return deleted
 
 
-def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]]) -> bool:
+def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]],
+                    norm: Callable[[str], str]) -> bool:
     parts = entity.split("|")
     if len(parts) != len(fields):
         # a value containing "|": only a single-field key can still be read unambiguously
         parts = [entity] if len(fields) == 1 else []
-    return any(part in values.get(name, ()) for name, part in zip(fields, parts))
+    return any(name in values and norm(part) in values[name] for name, part in zip(fields, parts))

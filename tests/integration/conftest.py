@@ -75,13 +75,14 @@ class Stack:
             "SECMON_APP_ID": self.prefix, "SECMON_SHIPPER_STATE_DIR": str(self.workdir / "shipper-state"),
             "SECMON_KAFKA_SESSION_TIMEOUT_SECONDS": "6", "SECMON_LOG_LEVEL": "INFO",
             "SECMON_SHIPPER_POLL_SECONDS": "0.1", "SECMON_SHIPPER_BATCH_SIZE": "100",
+            "SECMON_LIFECYCLE_SCHEDULE": "false",  # no snapshots from every test's worker; its own test turns it on
         })
         return env
 
-    def secmon(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def secmon(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Run a secmon command to completion."""
-        return subprocess.run([sys.executable, "-m", "pipeline", *args], env=self.env, cwd=ROOT, timeout=timeout,
-                              capture_output=True, text=True, check=False)
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], env={**self.env, **(env or {})}, cwd=ROOT,
+                              timeout=timeout, capture_output=True, text=True, check=False)
 
     def start(self, *args: str, log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start a long-running secmon command; its output goes to a log file in the workdir."""

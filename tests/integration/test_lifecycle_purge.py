@@ -87,8 +87,9 @@ def test_purge_one_workspace_everywhere_resume_after_a_crash_then_no_op(stack, e
 
     published = []
 
-    async def publish(state):  # stands for the purge message the worker will consume
+    async def publish(state, receipt_id):  # the worker's side is test_forget_e2e.py
         published.append(state)
+        return {"state_users": len(state.users)}
 
     with pytest.raises(Crash):
         purge(settings, now=NOW, requested_at=REQUESTED, progress=crash, batch=1000, before_delete=publish)
@@ -111,7 +112,7 @@ def test_purge_one_workspace_everywhere_resume_after_a_crash_then_no_op(stack, e
 
     # what the worker must forget was read before the crashed run deleted anything: ws-b's alerts and users
     state = published[0]
-    assert len(state.alert_ids) == 5 and r.state_alerts == 5
+    assert len(state.alert_ids) == 5 and r.state_alerts == 5 and r.state_users == 997
     assert len(state.users) == 997 and all(u.endswith("@ws-b.example") for u in state.users)
     store = DictStore()
     store.put("signin_bruteforce_user|user3@ws-b.example", {"s": []})
