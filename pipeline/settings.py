@@ -46,6 +46,9 @@ class KafkaSettings(Section):
     topic_prefix: str = Field("secmon", pattern=r"^[a-zA-Z0-9._-]{1,100}$", description="Prefix of every topic.")
     partitions: int = Field(4, ge=1, description="Partitions of the topics secmon creates.")
     replication_factor: int = Field(1, ge=1, description="Replication of the topics secmon creates.")
+    retention_hours: int = Field(24, ge=1, description="retention.ms of the data topics secmon creates (raw, events, "
+                                 "detect, alerts, dead letters): they carry customer data, which the policy deletes "
+                                 "within 24 h; a worker stopped longer than this loses what it had not read.")
     session_timeout_seconds: float = Field(30.0, gt=1, description="A worker silent this long leaves the group.")
 
 

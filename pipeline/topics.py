@@ -84,7 +84,9 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
                 elif name == topics.purge:  # rare and small; one partition keeps the parts of a request in order
                     topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=PURGE_TOPIC_CONFIG)
                 else:
-                    topic = NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor)
+                    retention = {"retention.ms": str(settings.kafka.retention_hours * 3600 * 1000)}
+                    topic = NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor,
+                                     topic_configs=retention)
                 admin.create_topics([topic])
                 log.info("created topic %s", name)
             except TopicAlreadyExistsError:

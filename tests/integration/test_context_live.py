@@ -35,13 +35,18 @@ def iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def cleanup_policy(topic: str) -> str | None:
+def topic_config(topic: str, name: str) -> str | None:
+    """One config value of a topic (None until it propagated)."""
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP.split(","))
     try:
         configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     finally:
         admin.close()
-    return configs["topic"].get(topic, {}).get("cleanup.policy", {}).get("value")  # None until it propagated
+    return configs["topic"].get(topic, {}).get(name, {}).get("value")
+
+
+def cleanup_policy(topic: str) -> str | None:
+    return topic_config(topic, "cleanup.policy")
 
 
 def staff_events(es, prefix: str) -> list[dict]:

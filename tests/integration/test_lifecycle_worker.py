@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from kafka import KafkaConsumer
 
 from tests.integration.conftest import BOOTSTRAP, count, wait_for
+from tests.integration.test_context_live import topic_config
 from tests.integration.test_lifecycle_backup import deployment  # noqa: F401 - fixture: own repository, removed after
 
 USERS = {"ws-a": ["amy@a.example", "al@a.example"], "ws-b": ["bob@b.example", "bea@b.example", "ben@b.example"]}
@@ -76,6 +77,9 @@ def test_the_worker_runs_the_schedule_and_forgets_a_purged_workspace(stack, es, 
             "SECMON_LIFECYCLE_SNAPSHOT_LOCATION": lc.snapshot_location}
     stack.start("worker", log_name="worker", env={
         "SECMON_LIFECYCLE_SCHEDULE": "true", "SECMON_LIFECYCLE_SCHEDULE_CHECK_SECONDS": "1", **repo})
+    # data topics expire within the policy's 24 h; forget requests outlive a week-long worker outage
+    assert topic_config(f"{stack.prefix}-detect", "retention.ms") == str(24 * 3600 * 1000)
+    assert topic_config(f"{stack.prefix}-purge", "retention.ms") == str(7 * 24 * 3600 * 1000)
     events = stack.workdir / "signin.jsonl"
     events.write_text(signins(now))
     assert stack.secmon("ship", "--once", "--source", "app_signin", str(events)).returncode == 0
