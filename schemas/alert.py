@@ -40,8 +40,8 @@ class AlertState(Strict):
 class Resource(Strict):
     """What an alert is about when no ECS field names it (not in ECS): a security group, a backup job..."""
 
-    type: Keyword = Field(description="Kind: security_group, backup_job, restore_test_job, log_source, "
-                                      "scan_target or backup_repository.")
+    type: Keyword = Field(description="Kind: security_group, cloudtrail_trail, backup_job, restore_test_job, "
+                                      "log_source, scan_target or backup_repository.")
     id: Keyword = Field(description="Its id: sg-0a1b..., the job or source name, the scanned artifact.")
 
 

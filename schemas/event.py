@@ -59,12 +59,14 @@ from schemas.secmon_fields import (  # noqa: F401 - re-exported
     DeviceType,
     Finding,
     FirewallRule,
+    LoggingConfig,
     Origin,
     Posture,
     Secmon,
     Session,
     StaffAccess,
     TicketProblem,
+    TrailSelectors,
 )
 from schemas.types import Text, UtcDatetime
 

@@ -17,7 +17,7 @@ from schemas.base import SCHEMA_VERSION, Strict
 from schemas.types import Keyword, Text, UtcDatetime
 
 ControlKind = Literal["backup", "restore_test", "deletion", "legal_hold"]
-ControlStatus = Literal["started", "succeeded", "failed", "requested", "completed", "opened", "closed"]
+ControlStatus = Literal["started", "succeeded", "failed", "deleted", "requested", "completed", "opened", "closed"]
 AuditAction = Literal["retention_delete", "retention_hold", "backup", "restore_test", "snapshot_delete",
                       "snapshot_hold", "hold_open", "hold_close", "purge"]
 AuditOutcome = Literal["started", "success", "failure", "kept"]
@@ -30,6 +30,7 @@ class ControlDetails(Strict):
     documents: int | None = Field(None, ge=0, description="Documents backed up, restored or deleted.")
     indices: int | None = Field(None, ge=0, description="Indices backed up, restored or deleted.")
     snapshot: Keyword | None = Field(None, description="Snapshot name.")
+    taken_at: UtcDatetime | None = Field(None, description="When the snapshot was taken (backup deleted).")
 
 
 class ControlEvent(Strict):
@@ -46,7 +47,7 @@ class ControlEvent(Strict):
     backup_id: Keyword | None = Field(None, description="Snapshot concerned.")
     reason: Text | None = Field(None, description="Failure or hold reason.")
     requested_at: UtcDatetime | None = Field(None, description="When a deletion was requested.")
-    details: ControlDetails | None = Field(None, description="Counts and snapshot name.")
+    details: ControlDetails | None = Field(None, description="Counts, snapshot name and when it was taken.")
 
 
 class AuditRecord(Strict):

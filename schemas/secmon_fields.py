@@ -59,6 +59,46 @@ class FirewallRule(Strict):
     cidr: Keyword | None = Field(None, description="IPv4 or IPv6 CIDR as written in the request.")
 
 
+class TrailSelectors(Strict):
+    """What a CloudTrail trail logs once a PutEventSelectors call (classic or advanced selectors) applies."""
+
+    form: Literal["classic", "advanced"] = Field(description="eventSelectors (classic) or advancedEventSelectors.")
+    management_read: bool = Field(description="Read-only management events are logged (Get*, Describe*, List*...).")
+    management_write: bool = Field(description="Write management events are logged (Create*, Delete*, Put*...).")
+    excluded_sources: list[Keyword] = Field(default_factory=list, description="Event sources whose management events "
+                                            "no selector logs, e.g. kms.amazonaws.com.")
+    data_resource_types: list[Keyword] = Field(default_factory=list, description="Resource types whose data events are "
+                                               "logged, for some or all resources, e.g. AWS::S3::Object.")
+
+
+class LoggingConfig(Strict):
+    """What a call configuring audit logging or threat detection sets (CloudTrail trail, GuardDuty detector)."""
+
+    trail: Keyword | None = Field(None, description="CloudTrail trail name (taken from the ARN when the request "
+                                  "names the trail by ARN).")
+    selectors: TrailSelectors | None = Field(None, description="PutEventSelectors: what the trail logs from now on.")
+    multi_region: bool | None = Field(None, description="isMultiRegionTrail as set; None when the request leaves it.")
+    global_service_events: bool | None = Field(None, description="includeGlobalServiceEvents (IAM, STS, CloudFront "
+                                               "events) as set; None when the request leaves it.")
+    log_file_validation: bool | None = Field(None, description="enableLogFileValidation as set; None when the request "
+                                             "leaves it.")
+    organization_trail: bool | None = Field(None, description="isOrganizationTrail as set; None when the request "
+                                            "leaves it.")
+    s3_bucket: Keyword | None = Field(None, description="S3 bucket the trail delivers its log files to from now on.")
+    cloudwatch_log_group: Keyword | None = Field(None, description="CloudWatch Logs log group (ARN) the trail "
+                                                 "delivers to from now on.")
+    kms_key: Keyword | None = Field(None, description="KMS key that encrypts the log files from now on.")
+    cleared: list[Literal["cloudwatch_log_group", "kms_key"]] = Field(
+        default_factory=list, description="Settings the request clears (an empty value): cloudwatch_log_group "
+                                          "(no more CloudWatch Logs delivery), kms_key (log files no longer "
+                                          "KMS-encrypted).")
+    detector_id: Keyword | None = Field(None, description="GuardDuty detector id.")
+    detector_enabled: bool | None = Field(None, description="GuardDuty `enable` as set; None when the request "
+                                          "leaves it.")
+    disabled_features: list[Keyword] = Field(default_factory=list, description="GuardDuty protection features the "
+                                             "request turns off, e.g. S3_DATA_EVENTS.")
+
+
 class StaffAccess(Strict):
     """An employee's access to customer data (staff access audit)."""
 
@@ -92,7 +132,8 @@ class Control(Strict):
     """A control event: backup, restore test, deletion, legal hold, remote sign-out."""
 
     kind: Keyword = Field(description="backup, restore_test, deletion, legal_hold, signout_all.")
-    status: Keyword = Field(description="started, succeeded, failed, requested, completed, opened, closed, executed.")
+    status: Keyword = Field(description="started, succeeded, failed, deleted, requested, completed, opened, closed, "
+                            "executed.")
     job_id: Keyword | None = Field(None, description="Job, request or hold id.")
     incident_id: Keyword | None = Field(None, description="Incident a legal hold belongs to.")
     backup_id: Keyword | None = Field(None, description="Backup or snapshot concerned.")
@@ -145,6 +186,8 @@ class Secmon(Strict):
         default_factory=list, description="Enrichers applied, as `name@version` (provenance)."
     )
     firewall_rules: list[FirewallRule] = Field(default_factory=list, description="Rules a change adds or removes.")
+    logging_config: LoggingConfig | None = Field(None, description="What a CloudTrail or GuardDuty configuration "
+                                                 "call sets (trail settings, event selectors, detector state).")
     staff_access: StaffAccess | None = Field(None, description="Staff access to customer data.")
     posture: Posture | None = Field(None, description="Laptop posture.")
     finding: Finding | None = Field(None, description="Vulnerability finding lifecycle.")

@@ -51,5 +51,6 @@ def tick(state, now, params: Params):
     return WATCH.tick(state, now, params)
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=job_key("backup"), tick=tick,
-                    seeds=lambda params: list(params.jobs), start=WATCH.start)
+# `backup deleted` (a pruned snapshot) says nothing about the job's runs
+DETECTOR = Detector(meta=META, params=Params, step=step, key=job_key("backup", ("started", "succeeded", "failed")),
+                    tick=tick, seeds=lambda params: list(params.jobs), start=WATCH.start)

@@ -207,7 +207,8 @@ def prune_plan(snapshots: list[Snapshot], holds: list[LegalHold], now: datetime,
 
 
 async def prune(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dry_run: bool = False) -> list[Decision]:
-    """Delete expired, unheld snapshots; audit each deletion and each hold that kept one."""
+    """Delete expired, unheld snapshots; audit each deletion (with a `backup deleted` control event) and each
+    hold that kept one."""
     holds = await load_holds(rec.es, rec.names)
     snaps = await list_snapshots(rec.es, cfg, rec.names)
     decisions = prune_plan(snaps, holds, now, cfg.snapshot_retention_days)
@@ -224,8 +225,15 @@ async def prune(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dry_run
             await rec.es.options(ignore_status=404).snapshot.delete(repository=cfg.snapshot_repository,
                                                                     snapshot=d.snapshot.name)
             await rec.record("snapshot_delete", "success", now=now, job_id=d.snapshot.job_id, target=d.snapshot.name,
-                             message=f"deleted snapshot {d.snapshot.name} ({age})")
+                             message=f"deleted snapshot {d.snapshot.name} ({age})",
+                             control=_deleted(rec, d.snapshot, now))
     return decisions
+
+
+def _deleted(rec: Recorder, snap: Snapshot, now: datetime) -> dict[str, Any]:
+    """`backup deleted`: backup_purge_overdue sees the data the snapshot held leave the backups."""
+    return control_event("backup", "deleted", now=now, job_id=snap.job_id, backup_id=snap.name, user=rec.operator,
+                         details={"indices": len(snap.indices), "snapshot": snap.name, "taken_at": snap.taken_at})
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.normalizers.base import (Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object,
                                        validate)
+from pipeline.normalizers.cloudtrail_logging import logging_config
 from pipeline.normalizers.cloudtrail_rules import SECURITY_GROUP_CALLS, firewall_rules
 from schemas.event import (Auth, Cloud, CloudAccount, CloudService, Endpoint, ErrorInfo, Event, EventMeta, Related,
                            Secmon, Tls, User, UserAgent, UserTarget)
@@ -159,6 +160,7 @@ def _to_event(t: CloudTrailRecord, record: RawRecord, when: datetime, original: 
             origin=record.origin,
             auth=_console_auth(t) if login else None,
             firewall_rules=firewall_rules(t.eventName, t.requestParameters),
+            logging_config=logging_config(t.eventSource, t.eventName, t.requestParameters),
         ),
     )
 

@@ -1,8 +1,9 @@
 """Control events: backups, restore tests, deletions, legal holds and remote sign-outs (JSON lines).
 
 These prove the operational promises (backups on time, restores tested, deletions done within
-their deadline). The format is ours and documented in README; which statuses a kind may have and
-which fields it needs are data (STATUSES, REQUIRED) so the README table and the code agree.
+their deadline, deleted data gone from the backups once their snapshots are pruned). The format is
+ours and documented in README; which statuses a kind may have and which fields it needs are data
+(STATUSES, REQUIRED) so the README table and the code agree.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from schemas.types import Keyword, UtcDatetime
 DATASET = "control.events"
 MAX_LONG = 2**63 - 1  # Elasticsearch `long`
 Kind = Literal["backup", "restore_test", "deletion", "legal_hold", "signout_all"]
-Status = Literal["started", "succeeded", "failed", "requested", "completed", "opened", "closed", "executed"]
+Status = Literal["started", "succeeded", "failed", "deleted", "requested", "completed", "opened", "closed",
+                 "executed"]
 Count = Annotated[int, Field(strict=True, ge=0, le=MAX_LONG)]
 
 STATUSES: dict[str, tuple[str, ...]] = {
-    "backup": ("started", "succeeded", "failed"),
+    "backup": ("started", "succeeded", "failed", "deleted"),
     "restore_test": ("started", "succeeded", "failed"),
     "deletion": ("requested", "completed", "failed"),
     "legal_hold": ("opened", "closed"),
@@ -39,9 +41,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "legal_hold": ("incident_id",),
     "signout_all": ("user", "actor"),
 }
-OUTCOMES = {"failed": "failure", "succeeded": "success", "completed": "success", "executed": "success"}
-TYPES = {("deletion", "completed"): ["deletion"], ("legal_hold", "opened"): ["creation"],
-         ("legal_hold", "closed"): ["deletion"], ("signout_all", "executed"): ["user", "change"]}
+OUTCOMES = {"failed": "failure", "succeeded": "success", "deleted": "success", "completed": "success",
+            "executed": "success"}
+TYPES = {("backup", "deleted"): ["deletion"], ("deletion", "completed"): ["deletion"],
+         ("legal_hold", "opened"): ["creation"], ("legal_hold", "closed"): ["deletion"],
+         ("signout_all", "executed"): ["user", "change"]}
 
 
 class Details(BaseModel):
@@ -52,6 +56,7 @@ class Details(BaseModel):
     documents: Count | None = Field(None, description="Documents backed up, restored or deleted.")
     indices: Count | None = Field(None, description="Indices backed up, restored or deleted.")
     snapshot: Keyword | None = Field(None, description="Snapshot name.")
+    taken_at: UtcDatetime | None = Field(None, description="When the snapshot was taken (backup deleted).")
 
 
 class ControlRecord(BaseModel):
@@ -70,7 +75,7 @@ class ControlRecord(BaseModel):
     backup_id: Keyword | None = Field(None, min_length=1, description="Backup or snapshot concerned.")
     reason: str | None = Field(None, max_length=8192, description="Failure or hold reason.")
     requested_at: UtcDatetime | None = Field(None, description="When a deletion was requested.")
-    details: Details | None = Field(None, description="Counts and snapshot name.")
+    details: Details | None = Field(None, description="Counts, snapshot name and when it was taken.")
 
 
 def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
@@ -147,6 +152,8 @@ def _message(c: ControlRecord) -> str:
         parts += [f"{label} {value}" for label, value in (
             ("documents", c.details.documents), ("indices", c.details.indices),
             ("snapshot", c.details.snapshot)) if value is not None]
+        if c.details.taken_at is not None:
+            parts.append(f"taken {c.details.taken_at.isoformat().replace('+00:00', 'Z')}")
     if c.reason:
         parts.append(f"reason: {c.reason[:200]}")
     return ", ".join(parts)

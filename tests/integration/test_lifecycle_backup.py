@@ -1,6 +1,7 @@
 """Backups on the real node with a fake clock: backup -> verify (restore + compare) -> prune after
 14 days; a legal hold keeps a snapshot past 14 days and closing it lets prune remove it. Every
-step's control event reaches Kafka in the shape the control normalizer reads."""
+step's control event reaches Kafka in the shape the control normalizer reads, and prune's
+`backup deleted` lets backup_purge_overdue see a purged workspace leave the backups."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ import pytest
 
 from bench.es_ingest import make_events
 from bench.purge import load
+from detectors.clock import EventClock
+from detectors.engine import Engine
+from detectors.rules import backup_purge_overdue
+from detectors.state import DictStore
 from pipeline.lifecycle.cli import session
 from pipeline.lifecycle.holds import close_hold, open_hold
 from pipeline.lifecycle.purge import purge_workspace
@@ -23,7 +28,8 @@ from pipeline.normalizers.base import ParseContext, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.settings import SecmonSettings
 from pipeline.sinks.elasticsearch import BulkSink, client
-from schemas.event import Origin
+from schemas.alert import Alert
+from schemas.event import Event, Origin
 from tests.integration.test_deadletter import read_topic
 from tests.integration.test_lifecycle_purge import settings_for
 
@@ -61,12 +67,32 @@ def control_events(prefix: str, expected: int) -> list[tuple[str, str]]:
     assert len(events) == expected
     by_job: dict[str, list[str]] = {}
     for e in events:
-        parse_control(RawRecord(data=json.dumps(e).encode(), origin=Origin(source="control", file_id="t", offset=0)),
-                      ParseContext())
+        normalize(e)
         by_job.setdefault(e["job_id"], []).append(e["status"])
     for statuses in by_job.values():
         assert statuses[1:] == [] or statuses[0] in ("started", "requested", "opened"), statuses
     return sorted((e["kind"], e["status"]) for e in events)
+
+
+def normalize(line: dict) -> Event:
+    """The event the control normalizer makes of one control event."""
+    (event,) = parse_control(RawRecord(data=json.dumps(line).encode(),
+                                       origin=Origin(source="control", file_id="t", offset=0)), ParseContext())
+    return event
+
+
+def purge_alerts(events: list[Event], until: datetime) -> list[Alert]:
+    """The final backup_purge_overdue alerts of the events replayed in time order, ticked hourly to `until`."""
+    engine = Engine(detectors=[(backup_purge_overdue.DETECTOR, backup_purge_overdue.Params())], store=DictStore(),
+                    strict=True)
+    clock = EventClock(engine, every=timedelta(hours=1))
+    alerts: dict[str, Alert] = {}
+    for event in sorted(events, key=lambda e: e.timestamp):
+        for alert in engine.process(event) + clock.observe(event.timestamp):
+            alerts[alert.alert.id] = alert
+    for alert in clock.finish(until):
+        alerts[alert.alert.id] = alert
+    return list(alerts.values())
 
 
 def add_event_to_an_existing_index(settings: SecmonSettings) -> None:
@@ -112,9 +138,9 @@ def test_backup_verify_prune_cycle_with_a_fake_clock(deployment, es):
     assert purged.receipt.snapshots_with_data == [second.snapshot] and not purged.receipt.snapshots_held
     assert purged.receipt.snapshots_expire_by == T0 + timedelta(days=3 + 14)  # when the backups forget ws-b
 
-    assert control_events(s.es.index_prefix, expected=9) == sorted([
+    assert control_events(s.es.index_prefix, expected=10) == sorted([
         ("restore_test", "failed"), ("backup", "started"), ("backup", "succeeded"), ("restore_test", "started"),
-        ("restore_test", "succeeded"), ("backup", "started"), ("backup", "succeeded"),
+        ("restore_test", "succeeded"), ("backup", "started"), ("backup", "succeeded"), ("backup", "deleted"),
         ("deletion", "requested"), ("deletion", "completed")])
 
 
@@ -146,9 +172,9 @@ def test_a_legal_hold_keeps_a_snapshot_past_14_days_and_closing_it_lets_prune_re
     actions = [(h["_source"]["action"], h["_source"]["outcome"], h["_source"]["hold_ids"])
                for h in es.search(index=audit, query={"term": {"target": snap}}, sort=["@timestamp"])["hits"]["hits"]]
     assert ("snapshot_hold", "kept", ["INC-7"]) in actions and ("snapshot_delete", "success", []) in actions
-    assert control_events(s.es.index_prefix, expected=6) == sorted([
+    assert control_events(s.es.index_prefix, expected=7) == sorted([
         ("backup", "started"), ("backup", "succeeded"), ("legal_hold", "opened"), ("deletion", "requested"),
-        ("deletion", "completed"), ("legal_hold", "closed")])
+        ("deletion", "completed"), ("legal_hold", "closed"), ("backup", "deleted")])
 
 
 def test_a_backup_that_cannot_start_is_a_failed_backup_with_the_reason(deployment):
@@ -157,3 +183,31 @@ def test_a_backup_that_cannot_start_is_a_failed_backup_with_the_reason(deploymen
     failed = run(s, lambda rec: run_backup(rec, s.lifecycle, now=T0))
     assert not failed.ok and "path.repo" in failed.reason
     assert control_events(s.es.index_prefix, expected=1) == [("backup", "failed")]
+
+
+def test_prune_reports_each_deleted_snapshot_so_the_purge_detector_sees_a_workspace_leave_the_backups(deployment):
+    s, lc = deployment, deployment.lifecycle
+    asyncio.run(load(s.es, per_workspace=20, days=1, alerts=1, workspaces=("ws-a", "ws-b")))
+    holding = run(s, lambda rec: run_backup(rec, lc, now=T0)).snapshot
+    run(s, lambda rec: purge_workspace(rec, lc, s.es, "ws-b", now=T0 + timedelta(days=1)))
+    later = run(s, lambda rec: run_backup(rec, lc, now=T0 + timedelta(days=2))).snapshot  # without ws-b
+    pruned = run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=14, hours=12)))
+    assert [(d.snapshot.name, d.action) for d in pruned] == [(holding, "delete"), (later, "keep")]
+
+    lines = read_topic(f"{s.es.index_prefix}-raw-control", expected=7)
+    (deleted,) = [line for line in lines if line["status"] == "deleted"]
+    indices = deleted["details"].pop("indices")
+    assert indices > 0 and deleted == {
+        "timestamp": "2026-12-15T14:00:00Z", "kind": "backup", "status": "deleted", "job_id": f"backup-{holding}",
+        "user": "tester", "actor": "secmon-lifecycle", "backup_id": holding,
+        "details": {"snapshot": holding, "taken_at": "2026-12-01T02:00:00Z"}}
+    events = [normalize(line) for line in lines]
+    assert normalize(deleted).secmon.control.backup_id == holding
+    (completed,) = [e.timestamp for e in events if e.event.action == "deletion_completed"]
+
+    # pruned before the deadline (deletion + 14 days): nothing to say, although `later` is never pruned
+    assert purge_alerts(events, until=T0 + timedelta(days=40)) == []
+    # had prune not reported it, the snapshot would still hold ws-b at the deadline
+    (overdue,) = purge_alerts([e for e in events if e.event.action != "backup_deleted"], until=T0 + timedelta(days=40))
+    assert overdue.alert.status == "open" and overdue.alert.first_seen == completed + timedelta(days=14)
+    assert f"workspace ws-b, deleted 2026-12-02T02:00Z: snapshot {holding} still present" in overdue.message

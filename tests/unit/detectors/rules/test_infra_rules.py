@@ -56,9 +56,44 @@ def test_security_group_calls_from_cloudtrail():
 
 
 def test_tampering_calls_from_cloudtrail():
-    (alert,) = run("cloud_logging_tampering", golden("cloudtrail/tampering-expected.json"))
-    assert (alert.alert.dedup_key, alert.alert.count) == ("111122223333|mallory", 5)  # failed calls skipped
-    assert alert.user.name == "mallory" and alert.cloud.account.id == "111122223333"
+    user, trail = run("cloud_logging_tampering", golden("cloudtrail/tampering-expected.json"))
+    assert (user.alert.dedup_key, user.alert.count) == ("111122223333|mallory", 3)  # failed calls skipped
+    assert user.user.name == "mallory" and user.cloud.account.id == "111122223333"
+    # the selectors and trail changes are judged per trail: both reduce logging
+    assert (trail.alert.dedup_key, trail.alert.count) == ("111122223333|trail/org-audit", 2)
+    assert trail.secmon.resource.id == "org-audit"
+
+
+def test_logging_reductions_from_cloudtrail_are_judged_against_what_the_trail_was_set_to():
+    trail, user = run("cloud_logging_tampering", golden("cloudtrail/logging_config-expected.json"))
+    # Terraform's CreateTrail, full selectors, SNS topic and detector enabling are quiet; mallory's
+    # write-only selectors, empty selectors and weakening UpdateTrail are one alert on the trail
+    assert (trail.alert.dedup_key, trail.alert.count, trail.user.name) == ("111122223333|trail/org-audit", 3,
+                                                                          "mallory")
+    assert trail.message.endswith("(UpdateTrail from 203.0.113.200): logs its home region only (isMultiRegionTrail "
+                                  "false); no longer logs global service events such as IAM and STS; turned off log "
+                                  "file integrity validation; delivers to S3 bucket attacker-owned-bucket-7731 "
+                                  "instead of acme-cloudtrail-logs; stopped delivering to CloudWatch Logs; no longer "
+                                  "encrypts its log files with KMS")
+    # GuardDuty disabled, protections turned off, and an unreadable selectors request (failed call skipped)
+    assert (user.alert.dedup_key, user.alert.count) == ("111122223333|mallory", 3)
+
+
+def test_selector_reductions_name_what_is_no_longer_logged():
+    events = golden("cloudtrail/logging_config-expected.json")
+    store = DictStore()
+    det = DETECTORS["cloud_logging_tampering"]
+    engine = Engine(detectors=[(det, det.params())], store=store, strict=True, lateness=timedelta(days=30))
+    messages = [a.message.split("): ", 1)[1] for e in sorted(events, key=lambda e: e.timestamp)
+                for a in engine.process(e) if e.event.action == "PutEventSelectors" and e.event.outcome == "success"]
+    assert messages[:2] == [
+        "no longer logs read management events, management events from kms.amazonaws.com, management events from "
+        "rdsdata.amazonaws.com",
+        "no longer logs write management events, data events of AWS::S3::Object",
+    ]
+    state = store.get("cloud_logging_tampering|111122223333|trail/org-audit")["s"]
+    assert state["selectors"] == {"read": False, "write": False, "excluded": [], "data": []}
+    assert len(json.dumps(state)) < 1024  # a trail's remembered settings stay small
 
 
 def test_weak_tls_from_zeek_and_web_logs():

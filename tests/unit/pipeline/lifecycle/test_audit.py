@@ -43,6 +43,8 @@ def test_backup_succeeded_reads_as_a_successful_backup_with_its_counts():
 
 @pytest.mark.parametrize(("kind", "status", "fields"), [
     ("backup", "failed", {"reason": "snapshot ended PARTIAL"}),
+    ("backup", "deleted", {"backup_id": "s1", "details": {"indices": 7, "snapshot": "s1",
+                                                          "taken_at": datetime(2026, 11, 16, 2, tzinfo=timezone.utc)}}),
     ("restore_test", "succeeded", {"backup_id": "s1", "details": {"documents": 5, "indices": 1}}),
     ("restore_test", "failed", {"reason": "no successful secmon snapshot"}),
     ("deletion", "requested", {"workspace": "ws-b", "requested_at": datetime(2026, 11, 29, tzinfo=timezone.utc)}),

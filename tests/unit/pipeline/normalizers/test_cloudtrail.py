@@ -221,6 +221,124 @@ def test_unexpected_request_shapes_never_fail_the_event(params):
         assert all(r.cidr is None or isinstance(r.cidr, str) for r in event.secmon.firewall_rules)
 
 
+def selectors(**params: Any) -> dict[str, Any]:
+    return record(eventSource="cloudtrail.amazonaws.com", eventName="PutEventSelectors",
+                  requestParameters={"trailName": "org-audit", **params})
+
+
+def management(*conditions: dict[str, Any]) -> dict[str, Any]:
+    return {"fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}, *conditions]}
+
+
+@pytest.mark.parametrize(("items", "read", "write", "excluded"), [
+    ([{}], True, True, []),  # CloudTrail's defaults: All, management events included
+    ([{"readWriteType": "ReadOnly"}], True, False, []),
+    ([{"readWriteType": "WriteOnly", "excludeManagementEventSources": ["kms.amazonaws.com"]}], False, True,
+     ["kms.amazonaws.com"]),
+    ([{"readWriteType": "ReadOnly"}, {"readWriteType": "WriteOnly"}], True, True, []),
+    ([{"includeManagementEvents": False}], False, False, []),
+    # a source is excluded only when every selector logging management events excludes it
+    ([{"excludeManagementEventSources": ["kms.amazonaws.com"]}, {"readWriteType": "ReadOnly"}], True, True, []),
+    ([], False, False, []),
+])
+def test_classic_selectors_management_coverage(items, read, write, excluded):
+    summary = one(selectors(eventSelectors=items)).secmon.logging_config.selectors
+    assert (summary.form, summary.management_read, summary.management_write, summary.excluded_sources) == (
+        "classic", read, write, excluded)
+
+
+@pytest.mark.parametrize(("items", "read", "write", "excluded"), [
+    ([management()], True, True, []),
+    ([management({"field": "readOnly", "equals": ["true"]})], True, False, []),
+    ([management({"field": "readOnly", "equals": [False]})], False, True, []),
+    ([management({"field": "eventSource", "notEquals": ["kms.amazonaws.com", "rdsdata.amazonaws.com"]})], True, True,
+     ["kms.amazonaws.com", "rdsdata.amazonaws.com"]),
+    ([management({"field": "eventSource", "equals": ["s3.amazonaws.com"]})], False, False, []),  # some sources only
+    ([{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]},
+                          {"Field": "readOnly", "Equals": ["false"]}]}], False, True, []),  # the API's PascalCase
+    ([], False, False, []),
+])
+def test_advanced_selectors_management_coverage(items, read, write, excluded):
+    summary = one(selectors(advancedEventSelectors=items)).secmon.logging_config.selectors
+    assert (summary.form, summary.management_read, summary.management_write, summary.excluded_sources) == (
+        "advanced", read, write, excluded)
+
+
+def test_data_resource_types_from_both_selector_forms():
+    classic = [{"readWriteType": "All", "includeManagementEvents": False, "dataResources": [
+        {"type": "AWS::S3::Object", "values": ["arn:aws:s3:::acme-exports/"]}, {"type": "AWS::Lambda::Function",
+                                                                                "values": []}]}]
+    advanced = [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]},
+                                    {"field": "resources.type", "equals": ["AWS::DynamoDB::Table"]}]}]
+    by_trail_arn = {"trailName": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit"}
+    config = one(selectors(eventSelectors=classic, **by_trail_arn)).secmon.logging_config
+    assert config.trail == "org-audit" and config.selectors.data_resource_types == ["AWS::S3::Object"]
+    assert one(selectors(advancedEventSelectors=advanced)).secmon.logging_config.selectors.data_resource_types == [
+        "AWS::DynamoDB::Table"]
+
+
+def test_update_trail_settings_and_cleared_values():
+    config = one(record(eventSource="cloudtrail.amazonaws.com", eventName="UpdateTrail", requestParameters={
+        "name": "org-audit", "isMultiRegionTrail": False, "includeGlobalServiceEvents": False,
+        "enableLogFileValidation": False, "s3BucketName": "elsewhere", "kmsKeyId": "",
+        "cloudWatchLogsLogGroupArn": "", "snsTopicName": "notices"})).secmon.logging_config
+    assert (config.trail, config.multi_region, config.global_service_events, config.log_file_validation,
+            config.s3_bucket, config.kms_key, config.cleared) == (
+        "org-audit", False, False, False, "elsewhere", None, ["cloudwatch_log_group", "kms_key"])
+    assert config.selectors is None and config.organization_trail is None
+
+
+def test_update_detector_enable_and_disabled_protections():
+    config = one(record(eventSource="guardduty.amazonaws.com", eventName="UpdateDetector", requestParameters={
+        "detectorId": "d1", "enable": False, "findingPublishingFrequency": "SIX_HOURS",
+        "features": [{"name": "RDS_LOGIN_EVENTS", "status": "DISABLED"},
+                     {"name": "S3_DATA_EVENTS", "status": "ENABLED"}],
+        "dataSources": {"s3Logs": {"enable": False}}})).secmon.logging_config
+    assert (config.detector_id, config.detector_enabled, config.disabled_features) == (
+        "d1", False, ["RDS_LOGIN_EVENTS", "S3_DATA_EVENTS"])
+
+
+def test_logging_config_only_for_logging_calls():
+    assert one(record(eventName="UpdateTrail", requestParameters={"name": "t"})).secmon.logging_config is None  # ec2
+    assert one(authorize(ipProtocol="tcp")).secmon.logging_config is None
+
+
+@pytest.mark.parametrize("params", [
+    {"eventSelectors": "all"}, {"eventSelectors": [None, {}]}, {"advancedEventSelectors": [{"fieldSelectors": "x"}]},
+    {"advancedEventSelectors": [{"fieldSelectors": [{"field": ["eventCategory"], "equals": "Management"}]}]},
+    {"advancedEventSelectors": [management(), 7]},
+])
+def test_unreadable_selectors_are_not_guessed(params):
+    config = one(selectors(**params)).secmon.logging_config
+    assert config.trail == "org-audit" and config.selectors is None
+
+
+def test_selector_lists_and_texts_are_bounded():
+    many = [{"readWriteType": "All", "excludeManagementEventSources": [f"s{i}.amazonaws.com" for i in range(500)],
+             "dataResources": [{"type": f"AWS::T::{i}", "values": ["arn:x"]} for i in range(500)]}]
+    summary = one(selectors(eventSelectors=many)).secmon.logging_config.selectors
+    assert len(summary.excluded_sources) <= 32 and len(summary.data_resource_types) <= 32
+    long_name = one(selectors(eventSelectors=[], trailName="t" * 5000)).secmon.logging_config
+    assert long_name.trail is None
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(call=st.sampled_from([("cloudtrail.amazonaws.com", "PutEventSelectors"), ("cloudtrail.amazonaws.com",
+                             "UpdateTrail"), ("guardduty.amazonaws.com", "UpdateDetector")]),
+       params=st.dictionaries(st.sampled_from(["trailName", "name", "eventSelectors", "advancedEventSelectors",
+                                               "s3BucketName", "kmsKeyId", "enable", "features", "dataSources"]),
+                              st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                                           lambda inner: st.lists(inner, max_size=4)
+                                           | st.dictionaries(st.sampled_from(["field", "equals", "notEquals", "name",
+                                                                              "status", "enable", "readWriteType",
+                                                                              "fieldSelectors", "s3Logs"]), inner,
+                                                             max_size=4), max_leaves=20), max_size=4))
+def test_any_logging_request_gives_a_typed_summary(call, params):
+    event = one(record(eventSource=call[0], eventName=call[1], requestParameters=params))
+    json.dumps(event.to_doc())
+    assert event.secmon.logging_config is not None
+
+
 def test_keep_original_stores_the_record_not_the_delivery_file():
     line = json.dumps({"Records": [record(), record(eventName="GetUser")]}).encode()
     parts = split(line)

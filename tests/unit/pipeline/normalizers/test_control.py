@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +91,26 @@ def test_details_known_keys_only_and_snapshot_names_the_backup():
     assert event.secmon.control.backup_id == "snap-1" and "documents 5" in event.message
     assert "secret" not in json.dumps(event.to_doc())
     assert error(line(kind="backup", status="succeeded", details={"indices": "many"})).reason.startswith("details.indices")
+
+
+def test_backup_deleted_is_a_successful_deletion_naming_the_snapshot_and_when_it_was_taken():
+    (event,) = events(line(kind="backup", status="deleted", details={"snapshot": "secmon-2026.11.16-020000",
+                                                                    "taken_at": "2026-11-16T03:00:00+01:00"}))
+    assert event.secmon.control.backup_id == "secmon-2026.11.16-020000"
+    assert event.event.type == ["deletion"] and event.event.outcome == "success"
+    assert "taken 2026-11-16T02:00:00Z" in event.message
+    assert error(line(kind="backup", status="deleted", details={"taken_at": "yesterday"})).reason.startswith(
+        "details.taken_at")
+
+
+def test_the_readme_lists_the_statuses_of_every_kind():
+    readme = (Path(__file__).parents[4] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| kind | allowed statuses |", 1)[1].split("\n\n", 1)[0]
+    documented = {}
+    for row in table.splitlines()[2:]:
+        kinds, statuses = (re.findall(r"`([a-z_]+)`", cell) for cell in row.strip("|").split("|"))
+        documented.update(dict.fromkeys(kinds, tuple(statuses)))
+    assert documented == STATUSES
 
 
 def test_sniff_claims_control_lines_only():
