@@ -136,14 +136,15 @@ class Recorder:
     async def record(self, action: AuditAction, outcome: AuditOutcome, *, now: datetime, job_id: str, message: str,
                      target: str | None = None, control: dict[str, Any] | None = None,
                      hold_ids: Iterable[str] = (), documents: int | None = None,
-                     dedup: tuple[object, ...] | None = None) -> AuditRecord:
-        """Send the control event (if any) to Kafka, then write the audit record.
+                     dedup: tuple[object, ...] | None = None, send: bool = True) -> AuditRecord:
+        """Send the control event (if any, unless not `send`) to Kafka, then write the audit record.
 
         The record's id comes from `dedup` (default: action, outcome, job, target), so a re-run
-        after a crash writes nothing twice.
+        after a crash writes nothing twice. `send=False` keeps a control event in the record only
+        (an intent whose event is sent once the action is done).
         """
         delivered = None
-        if control is not None and self.sink is not None:
+        if control is not None and self.sink is not None and send:
             delivered = await asyncio.to_thread(self.sink.send, control)  # kafka-python blocks
         rec = AuditRecord(timestamp=now, action=action, outcome=outcome, job_id=job_id, operator=self.operator,
                           target=target, message=message, hold_ids=list(hold_ids), documents=documents,

@@ -32,6 +32,7 @@ from schemas.lifecycle import LegalHold
 log = logging.getLogger(__name__)
 MANAGED_BY = "secmon"
 LONG_REQUEST = 3600.0  # seconds: a restore waits for every shard
+RECOVER = timedelta(days=30)  # how far back prune looks for deletions a dead run did not record
 
 
 @dataclass(frozen=True)
@@ -222,15 +223,37 @@ async def prune(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dry_run
                                                        f"{', '.join(d.holds)}",
                              dedup=("snapshot_hold", d.snapshot.name, d.holds))
         elif d.action == "delete":
+            event = deleted_event(rec, d.snapshot, now)
+            # the intent first, its event inside: a prune that dies after the delete leaves it on
+            # record, and the next prune sends the event (the snapshot is no longer listed by then)
+            await rec.record("snapshot_delete", "started", now=now, job_id=d.snapshot.job_id, target=d.snapshot.name,
+                             message=f"deleting snapshot {d.snapshot.name} ({age})", control=event, send=False)
             await rec.es.options(ignore_status=404).snapshot.delete(repository=cfg.snapshot_repository,
                                                                     snapshot=d.snapshot.name)
             await rec.record("snapshot_delete", "success", now=now, job_id=d.snapshot.job_id, target=d.snapshot.name,
-                             message=f"deleted snapshot {d.snapshot.name} ({age})",
-                             control=_deleted(rec, d.snapshot, now))
+                             message=f"deleted snapshot {d.snapshot.name} ({age})", control=event)
+    deleted_now = {d.snapshot.name for d in decisions if d.action == "delete"}
+    await _finish_interrupted(rec, {s.name for s in snaps} | deleted_now, now)
     return decisions
 
 
-def _deleted(rec: Recorder, snap: Snapshot, now: datetime) -> dict[str, Any]:
+async def _finish_interrupted(rec: Recorder, seen: set[str], now: datetime) -> None:
+    """Record (and announce) deletions a prune did but died before recording: intents whose snapshot
+    was not listed by this run (`seen`: listed, or deleted and recorded by this run)."""
+    resp = await rec.es.search(index=rec.names.record_alias("audit"), size=1000, ignore_unavailable=True,
+                               query={"bool": {"filter": [{"term": {"action": "snapshot_delete"}},
+                                                          {"range": {"@timestamp": {"gte": iso(now - RECOVER)}}}]}})
+    records = [h["_source"] for h in resp["hits"]["hits"]]
+    done = {r["target"] for r in records if r["outcome"] == "success"}
+    for r in records:
+        if r["outcome"] == "started" and r["target"] not in done | seen and r.get("control"):
+            done.add(r["target"])
+            await rec.record("snapshot_delete", "success", now=now, job_id=r["job_id"], target=r["target"],
+                             message=f"deleted snapshot {r['target']} (by a prune that stopped before recording it)",
+                             control=r["control"])
+
+
+def deleted_event(rec: Recorder, snap: Snapshot, now: datetime) -> dict[str, Any]:
     """`backup deleted`: backup_purge_overdue sees the data the snapshot held leave the backups."""
     return control_event("backup", "deleted", now=now, job_id=snap.job_id, backup_id=snap.name, user=rec.operator,
                          details={"indices": len(snap.indices), "snapshot": snap.name, "taken_at": snap.taken_at})

@@ -23,7 +23,7 @@ from detectors.state import DictStore
 from pipeline.lifecycle.cli import session
 from pipeline.lifecycle.holds import close_hold, open_hold
 from pipeline.lifecycle.purge import purge_workspace
-from pipeline.lifecycle.snapshots import list_snapshots, prune, run_backup, verify
+from pipeline.lifecycle.snapshots import deleted_event, list_snapshots, prune, run_backup, verify
 from pipeline.normalizers.base import ParseContext, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.settings import SecmonSettings
@@ -211,3 +211,28 @@ def test_prune_reports_each_deleted_snapshot_so_the_purge_detector_sees_a_worksp
     (overdue,) = purge_alerts([e for e in events if e.event.action != "backup_deleted"], until=T0 + timedelta(days=40))
     assert overdue.alert.status == "open" and overdue.alert.first_seen == completed + timedelta(days=14)
     assert f"workspace ws-b, deleted 2026-12-02T02:00Z: snapshot {holding} still present" in overdue.message
+
+
+def test_a_deletion_a_dead_prune_did_not_record_is_recorded_and_announced_by_the_next_prune(deployment, es):
+    s, lc = deployment, deployment.lifecycle
+    asyncio.run(load(s.es, per_workspace=5, days=1, alerts=0, workspaces=("ws-a",)))
+    name = run(s, lambda rec: run_backup(rec, lc, now=T0)).snapshot
+    (snap,) = run(s, lambda rec: list_snapshots(rec.es, lc, rec.names))
+
+    async def die_after_the_delete(rec):  # what prune does up to the delete, then the process dies
+        await rec.record("snapshot_delete", "started", now=T0 + timedelta(days=15), job_id=snap.job_id, target=name,
+                         message="deleting", control=deleted_event(rec, snap, T0 + timedelta(days=15)), send=False)
+        await rec.es.snapshot.delete(repository=lc.snapshot_repository, snapshot=name)
+
+    run(s, die_after_the_delete)
+    es.indices.refresh(index=f"{s.es.index_prefix}-audit")
+    assert run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=15, hours=1))) == []
+    lines = read_topic(f"{s.es.index_prefix}-raw-control", expected=3)
+    assert [(line["status"], line.get("backup_id")) for line in lines] == [
+        ("started", name), ("succeeded", name), ("deleted", name)]
+    es.indices.refresh(index=f"{s.es.index_prefix}-audit")
+    done = es.search(index=f"{s.es.index_prefix}-audit", query={"bool": {"filter": [
+        {"term": {"action": "snapshot_delete"}}, {"term": {"outcome": "success"}}]}})["hits"]["hits"]
+    assert [h["_source"]["target"] for h in done] == [name] and done[0]["_source"]["kafka_delivered"] is True
+    run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=16)))  # once recorded, never again
+    assert len(read_topic(f"{s.es.index_prefix}-raw-control", expected=3)) == 3
