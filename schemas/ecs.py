@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from schemas.base import Strict
-from schemas.types import IP, Keyword, LongKeyword, Stored, Text, UtcDatetime
+from schemas.types import IP, NESTED, Keyword, LongKeyword, Stored, Text, UtcDatetime
 
 Outcome = Literal["success", "failure", "unknown"]
 
@@ -313,7 +313,9 @@ class ThreatEnrichment(Strict):
 class Threat(Strict):
     """ECS `threat.*` as set by the threat-intel enricher."""
 
-    enrichments: list[ThreatEnrichment] = Field(default_factory=list, description="Indicator matches.")
+    # nested as in ECS: "matched feed X AND indicator Y" must hold within one match, not across two
+    enrichments: Annotated[list[ThreatEnrichment], NESTED] = Field(default_factory=list,
+                                                                   description="Indicator matches.")
 
 
 Geo.model_rebuild()

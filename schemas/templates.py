@@ -20,7 +20,7 @@ from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 from schemas.event import Event, GeoPoint
 from schemas.lifecycle import AuditRecord, DeletionReceipt, LegalHold
-from schemas.types import EsType
+from schemas.types import EsNested, EsType
 
 GENERATED = Path(__file__).parent / "generated"
 SCALARS: dict[type, dict[str, Any]] = {
@@ -58,7 +58,8 @@ def _field_mapping(annotation: Any, metadata: list[Any]) -> dict[str, Any]:
         (inner,) = [a for a in get_args(annotation) if a is not type(None)]
         return _field_mapping(inner, metadata)
     if origin in (list, tuple, set, frozenset):
-        return _field_mapping(get_args(annotation)[0], metadata)
+        inner = _field_mapping(get_args(annotation)[0], [m for m in metadata if not isinstance(m, EsNested)])
+        return {"type": "nested", **inner} if any(isinstance(m, EsNested) for m in metadata) else inner
     for item in metadata:
         if isinstance(item, EsType):
             out: dict[str, Any] = {"type": item.type}

@@ -26,6 +26,14 @@ class EsType:
     index: bool = True
 
 
+@dataclass(frozen=True)
+class EsNested:
+    """Map a list of objects as `nested` (each object queried as a unit), as ECS does for some arrays."""
+
+
+NESTED = EsNested()
+
+
 @lru_cache(maxsize=65536)  # the same addresses recur constantly; parsing dominated the profile
 def _canonical_ip(value: str) -> str:
     """Validate an IP and return its canonical text; IPv4-mapped IPv6 becomes plain IPv4."""

@@ -40,5 +40,10 @@ def test_worker_enriches_and_es_accepts_every_enrichment_field(stack, es):
     assert docs["10.0.0.1"]["secmon"]["address_scope"]["source"] == "private" and "geo" not in docs["10.0.0.1"]["source"]
     near = es.search(index=index, query={"geo_distance": {"distance": "50km", "source.geo.location": {"lat": 51.5, "lon": -0.1}}})
     assert [h["_source"]["source"]["ip"] for h in near["hits"]["hits"]] == ["81.2.69.160"]
-    listed = es.count(index=index, query={"term": {"threat.enrichments.feed.name": "tor_exits"}})["count"]
-    assert listed == 2
+    def matches(*terms: tuple[str, str]) -> int:  # threat.enrichments is nested: conditions hold within one match
+        must = [{"term": {f"threat.enrichments.{field}": value}} for field, value in terms]
+        return es.count(index=index, query={"nested": {"path": "threat.enrichments",
+                                                        "query": {"bool": {"filter": must}}}})["count"]
+
+    assert matches(("feed.name", "tor_exits")) == 2
+    assert matches(("feed.name", "tor_exits"), ("indicator.type", "ipv6-addr")) == 1
