@@ -9,6 +9,8 @@ Each enricher runs over fresh copies of the same events; times are this process'
 (time.process_time), so other work on a shared machine inflates them less. "cache off" is cache_size=0 (device:
 its uncached classifier). The test .mmdb files are tiny (a handful of networks): their lookups
 are cheaper than a full GeoLite2 City's. `--million` also measures a 1M-indicator list.
+The built-in AS data (plevin) is memory-mapped and decodes its blocks on first use, so its
+"+MiB RSS" at build is near zero: a first line measures its growth over random public addresses.
 Prints markdown tables; asserts nothing.
 """
 
@@ -140,7 +142,7 @@ def enricher_rows(events: list[Event], workdir: Path, indicators: int, repeat: i
     ti_list = workdir / "indicators.txt"
     write_indicators(ti_list, indicators, events)
     configs = {
-        "geoip (built-in geoip2fast)": lambda size: geoip.build(EnrichSettings(cache_size=size)),
+        "geoip (built-in geoip2fast + plevin)": lambda size: geoip.build(EnrichSettings(cache_size=size)),
         "geoip (test City+ASN .mmdb)": lambda size: geoip.build(
             EnrichSettings(geoip_city_db=city, geoip_asn_db=asn, cache_size=size)),
         f"threat_intel ({indicators:,} indicators)": lambda size: threat_intel.build(
@@ -185,6 +187,22 @@ def million(workdir: Path, count: int = 1_000_000) -> None:
           f"({hits} hits in {len(probes):,} random public addresses)")
 
 
+def builtin_asn(count: int = 200_000) -> None:
+    """Open time, memory growth and lookup time of the built-in AS data over random public addresses
+    (run before anything else: RSS growth is then its own)."""
+    before, started = rss_mb(), time.process_time()
+    db = geoip.builtin_asn_database()
+    opened = time.process_time() - started
+    rng = random.Random(17)
+    probes = [public_ip(rng) for _ in range(count)]
+    cold = best_us(lambda: [db.lookup(ip) for ip in probes], count, repeat=1)
+    hits = sum(1 for ip in probes if db.lookup(ip))
+    warm = best_us(lambda: [db.lookup(ip) for ip in probes], count)
+    print(f"built-in AS data ({db.version}): opened in {opened * 1e3:.0f} CPU ms; {count:,} random public "
+          f"addresses ({hits:,} in announced prefixes): {cold:.1f} us cold, {warm:.1f} us warm per lookup, "
+          f"+{rss_mb() - before:.0f} MiB RSS")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
@@ -195,6 +213,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     print(f"{os.cpu_count()} cores, pinned to 1; CPU time of this process, best of {args.repeat} passes")
+    builtin_asn()
     with tempfile.TemporaryDirectory(prefix="secmon-bench-") as tmp:
         if args.million:
             million(Path(tmp))

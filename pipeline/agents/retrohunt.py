@@ -25,7 +25,9 @@ def register(rt: Runtime) -> None:
 
     @rt.app.timer(interval=60.0)
     async def retrohunt() -> None:
-        intel.maybe_reload()  # quiet streams still pick up list changes
+        # quiet streams still pick up list changes: this starts the check beside the loop (never waits)
+        # and swaps in a reload built since; `pending` fills at that swap, once per reload
+        intel.maybe_reload()
         if not pending:
             return
         from pipeline.retrohunt import hunt

@@ -6,21 +6,28 @@ blocks are either disjoint or nested, so a single sweep over the blocks sorted b
 address family into non-overlapping segments, each labelled with what covers it; a lookup is one
 `bisect` over the segment starts. Blocks and addresses are plain integers here, never
 `ipaddress` objects: a million of those would take over a gigabyte.
+
+Tables may be built in a background thread while another thread serves lookups (threat-intel
+reloads), so the build never holds the GIL for long: it sorts in slices and merges in Python, and
+frees its big temporaries a slice at a time (`release`). One C call over a million items (a
+`list.sort`, or dropping a list whose items die with it) would stop every other thread for 0.2-4 s.
 """
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from array import array
 from bisect import bisect_right
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from operator import itemgetter
 from socket import AF_INET, AF_INET6, inet_pton
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 V = TypeVar("V")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _BITS = {4: 32, 6: 128}
+SLICE = 4096  # items per C call in the steps above: ~1-10 ms with the GIL held
 
 
 class Block(NamedTuple):
@@ -151,6 +158,41 @@ class PrefixTable(Generic[V]):
         """Number of non-overlapping segments (a measure of the table's size in memory)."""
         return len(self._v4.starts) + len(self._v6.starts)
 
+    def clear(self) -> None:
+        """Empty the table a slice at a time (see `release`): for a retired table, off the event path."""
+        for ranges in (self._v4, self._v6):
+            release(ranges.values)
+            if isinstance(ranges.starts, list):
+                release(ranges.starts)  # IPv6 starts are int objects; the IPv4 array is one block
+            else:
+                del ranges.starts[:]
+            ranges.starts.append(0)
+            ranges.values.append(())
+        self.size = 0
+
+
+def release(items: list | set) -> None:
+    """Empty a list or set a slice at a time, so that freeing its items never holds the GIL for long."""
+    if isinstance(items, list):
+        while items:
+            del items[-SLICE:]
+    else:
+        while items:
+            items.pop()
+
+
+def sorted_in_slices(items: list[Any], key: Callable[[Any], Any]) -> list[Any]:
+    """`sorted(items, key=key)` (stable) in C calls of at most SLICE items merged in Python; empties `items`."""
+    runs = []
+    while items:  # from the end: deleting a slice there moves nothing
+        runs.append(sorted(items[-SLICE:], key=key))
+        del items[-SLICE:]
+    runs.reverse()
+    merged = list(heapq.merge(*runs, key=key))  # on equal keys the earlier run comes first: stable
+    while runs:
+        runs.pop().clear()
+    return merged
+
 
 def _sweep(items: list[tuple[int, int, int, Hashable, V]], starts: array | list) -> _Ranges:
     """Cut one family into segments; `items` are (first, prefix length, last, group, value).
@@ -158,7 +200,7 @@ def _sweep(items: list[tuple[int, int, int, Hashable, V]], starts: array | list)
     `starts` is the empty container the segment starts go into (an array for IPv4).
     """
     # wider blocks first at equal starts, so a block's parents are already on the stack
-    items.sort(key=itemgetter(0, 1))
+    items = sorted_in_slices(items, itemgetter(0, 1))
     starts.append(0)
     values: list[tuple] = [()]
     stack: list[tuple[int, int]] = []  # (last address, item index), innermost on top
@@ -189,6 +231,7 @@ def _sweep(items: list[tuple[int, int, int, Hashable, V]], starts: array | list)
         cut(first)
     while stack:
         cut(stack.pop()[0] + 1)
+    release(items)
     return _Ranges(starts, values)
 
 

@@ -11,7 +11,19 @@ Matches land in ECS `threat.enrichments[]` (the most specific block of each list
 address in `related.ip`. Files are re-read when their mtime/size/inode changes, checked at most
 every `check_seconds` (never per event); replace a list atomically (write, then rename) so a
 half-written file is never read. The enricher's version is a digest of the loaded files.
-`new_indicators` gives what a reload added: the input a retro-hunt over recent events needs.
+
+Reloads stay off the event path: the check, the parse and the prefix-table build run in a background
+thread, one at a time, and `apply` only asks "is a new table ready?" before matching. Until it is,
+events match the lists in use; then the new table is swapped in whole, and only then do the version,
+`last_added` and `on_new` change. A file that became unusable keeps its last good version (logged).
+`new_indicators` gives what a reload added, once per swap: the input a retro-hunt over recent events
+needs. `background=False` builds in the calling thread (replays, tests); `reload()` and `wait()` block
+until the new lists are in use.
+
+A million-line list takes 15-20 s of CPU to build; the event path keeps running beside it (between GIL
+switches, every 5 ms) because no step holds the GIL for long: indicators are plain tuples (rows), which
+the garbage collector stops tracking, so they add no full-collection pauses; the table is sorted in
+slices (pipeline.enrichers.prefixes); a retired index is emptied a slice at a time in the background.
 """
 
 from __future__ import annotations
@@ -21,14 +33,17 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from pipeline.enrichers.background import log_failure, run_here, run_in_thread
 from pipeline.enrichers.base import Enricher
-from pipeline.enrichers.prefixes import Block, PrefixTable, address_key, parse_block
+from pipeline.enrichers.prefixes import Block, PrefixTable, address_key, parse_block, release
 from schemas.event import Event, Threat, ThreatEnrichment, ThreatFeed, ThreatIndicator, ThreatMatched
 
 if TYPE_CHECKING:
@@ -38,6 +53,9 @@ log = logging.getLogger(__name__)
 RELOAD_CHECK_SECONDS = 30.0
 IP_COLUMNS = ("ip", "cidr", "indicator")
 _SHOWN_PROBLEMS = 5
+# An indicator's fields (feed, version, first, prefixlen, description) as a plain tuple: how the lists
+# are held. The collector untracks such tuples, which a NamedTuple never is (see the module docstring).
+Row = tuple[str, int, int, int, "str | None"]
 
 
 class FeedError(ValueError):
@@ -45,7 +63,7 @@ class FeedError(ValueError):
 
 
 class Indicator(NamedTuple):
-    """One listed address or block (a tuple: a million of them take ~150 MB and load fast)."""
+    """One listed address or block: the named view of a `Row` (a million rows take ~150 MB)."""
 
     feed: str
     version: int
@@ -56,8 +74,7 @@ class Indicator(NamedTuple):
     @classmethod
     def of(cls, feed: str, text: str, description: str | None = None) -> Indicator:
         """An indicator from its text (address or CIDR); ValueError says what is wrong with it."""
-        version, first, prefixlen = parse_block(text)
-        return cls(feed, version, first, prefixlen, description or None)
+        return cls._make(_row(feed, text, description))
 
     @property
     def key(self) -> tuple[str, int, int, int]:
@@ -75,15 +92,26 @@ class Indicator(NamedTuple):
         return str(self.block)
 
 
+def _row(feed: str, text: str, description: str | None) -> Row:
+    """The row of an indicator given as text (address or CIDR); ValueError says what is wrong with it."""
+    version, first, prefixlen = parse_block(text)
+    return feed, version, first, prefixlen, description or None
+
+
 @dataclass(frozen=True)
 class FeedFile:
-    """One list file as read: its indicators, line problems (file:line: why), digest and stat signature."""
+    """One list file as read: its indicators as rows, line problems (file:line: why), digest and stat signature."""
 
     path: Path
-    indicators: tuple[Indicator, ...]
-    problems: tuple[str, ...]
+    rows: list[Row]  # lists, not tuples, so that a retired one can be emptied a slice at a time
+    problems: list[str]
     digest: str
     signature: tuple[int, int, int]
+
+    @property
+    def indicators(self) -> list[Indicator]:
+        """The list's indicators."""
+        return [Indicator._make(row) for row in self.rows]
 
 
 def _signature(path: Path) -> tuple[int, int, int]:
@@ -101,18 +129,18 @@ def read_feed(path: Path) -> FeedFile:
             # line by line: a million-line list never sits in memory as one string
             lines = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)
             parse = parse_csv if path.suffix.lower() == ".csv" else parse_text
-            indicators, problems = parse(lines, path)
+            rows, problems = parse(lines, path)
     except csv.Error as exc:
         raise FeedError(f"{path}: not a readable CSV list ({exc}); fix the file or give it a .txt name") from exc
     except OSError as exc:
         raise FeedError(f"threat-intel list {path} cannot be read ({exc.strerror or exc}); "
                         "fix the path in enrich.threat_intel or the file's permissions") from exc
-    return FeedFile(path, tuple(indicators), tuple(problems), digest, signature)
+    return FeedFile(path, rows, problems, digest, signature)
 
 
-def parse_text(lines: Iterable[str], path: Path) -> tuple[list[Indicator], list[str]]:
-    """Indicators of a plain-text list and the problems of the lines that are not indicators."""
-    indicators, problems, feed = [], [], path.stem
+def parse_text(lines: Iterable[str], path: Path) -> tuple[list[Row], list[str]]:
+    """Indicator rows of a plain-text list and the problems of the lines that are not indicators."""
+    rows, problems, feed = [], [], path.stem
     for number, line in enumerate(lines, 1):
         value, _, comment = line.partition("#")
         tokens = value.split(None, 1)
@@ -120,14 +148,14 @@ def parse_text(lines: Iterable[str], path: Path) -> tuple[list[Indicator], list[
             continue
         description = comment.strip() or (tokens[1].strip() if len(tokens) > 1 else None)
         try:
-            indicators.append(Indicator.of(feed, tokens[0], description))
+            rows.append(_row(feed, tokens[0], description))
         except ValueError as exc:
             problems.append(f"{path}:{number}: {exc}")
-    return indicators, problems
+    return rows, problems
 
 
-def parse_csv(lines: Iterable[str], path: Path) -> tuple[list[Indicator], list[str]]:
-    """Indicators of a CSV list (header names the address column) and the problems of bad rows."""
+def parse_csv(lines: Iterable[str], path: Path) -> tuple[list[Row], list[str]]:
+    """Indicator rows of a CSV list (header names the address column) and the problems of bad rows."""
     rows = csv.reader(lines)
     header = [name.strip().lower() for name in next(rows, [])]
     column = next((header.index(name) for name in IP_COLUMNS if name in header), None)
@@ -136,62 +164,111 @@ def parse_csv(lines: Iterable[str], path: Path) -> tuple[list[Indicator], list[s
                         "name the column that holds the addresses `ip`")
     desc = header.index("description") if "description" in header else None
     feed = header.index("feed") if "feed" in header else None
-    indicators, problems = [], []
+    found, problems = [], []
     for row in rows:
         if not row or not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
         try:
-            indicators.append(Indicator.of(_cell(row, feed) or path.stem, row[column], _cell(row, desc)))
+            found.append(_row(_cell(row, feed) or path.stem, row[column], _cell(row, desc)))
         except (ValueError, IndexError) as exc:
             problems.append(f"{path}:{rows.line_num}: {exc if isinstance(exc, ValueError) else 'row has too few columns'}")
-    return indicators, problems
+    return found, problems
 
 
 def _cell(row: list[str], index: int | None) -> str | None:
     return row[index].strip() if index is not None and index < len(row) else None
 
 
-def new_indicators(previous: Iterable[Indicator], current: Iterable[Indicator]) -> set[Indicator]:
-    """Indicators of `current` whose feed and block `previous` lacks: what a retro-hunt searches for."""
-    known = {ind.key for ind in previous}
-    return {ind for ind in current if ind.key not in known}
+def new_indicators(previous: Iterable[Row], current: Iterable[Row]) -> set[Indicator]:
+    """Indicators of `current` whose feed and block `previous` lacks: what a retro-hunt searches for.
+
+    Both are rows or Indicators (the same fields)."""
+    known = {row[:4] for row in previous}
+    added = {Indicator._make(row) for row in current if row[:4] not in known}
+    release(known)  # up to a million keys that die here
+    return added
 
 
 class IndicatorIndex:
-    """An immutable snapshot of the loaded lists: prefix table, version, cached matcher."""
+    """A snapshot of the loaded lists: prefix table, version, cached matcher (unchanged until `retire`)."""
 
     def __init__(self, feeds: dict[Path, FeedFile], cache_size: int):
         self.feeds = feeds
-        self.table: PrefixTable[Indicator] = PrefixTable(
-            (ind.block, ind.feed, ind) for feed in feeds.values() for ind in feed.indicators)
+        self.table: PrefixTable[Row] = PrefixTable(
+            (Block(*row[1:4]), row[0], row) for feed in feeds.values() for row in feed.rows)
         digest = hashlib.sha256()
         for path in sorted(feeds):
             digest.update(f"{path.name}\0{feeds[path].digest}\0".encode())
         self.version = digest.hexdigest()[:16]
         self.matches = lru_cache(maxsize=cache_size)(self.matches_uncached)
 
+    def rows(self) -> Iterator[Row]:
+        """Every loaded indicator, as a row."""
+        return chain.from_iterable(feed.rows for feed in self.feeds.values())
+
     def indicators(self) -> list[Indicator]:
         """Every loaded indicator."""
-        return [ind for feed in self.feeds.values() for ind in feed.indicators]
+        return [Indicator._make(row) for row in self.rows()]
 
     def matches_uncached(self, ip: str) -> tuple[str, tuple[Indicator, ...]]:
         """(ECS indicator type, the most specific match of each list) for an address; malformed -> none."""
         key = address_key(ip)
         if key is None:
             return "", ()
-        return ("ipv4-addr" if key[0] == 4 else "ipv6-addr"), self.table.lookup_key(*key)
+        found = self.table.lookup_key(*key)
+        return ("ipv4-addr" if key[0] == 4 else "ipv6-addr"), tuple(map(Indicator._make, found)) if found else ()
+
+    def retire(self, successor: IndicatorIndex) -> None:
+        """Empty this index, no longer in use, a slice at a time; the files `successor` shares are kept."""
+        self.matches.cache_clear()
+        self.table.clear()
+        for path, feed in self.feeds.items():
+            if successor.feeds.get(path) is not feed:
+                release(feed.rows)
+                release(feed.problems)
+
+
+class Reload(NamedTuple):
+    """A reload built and ready to be swapped in: the new index and the indicators it added."""
+
+    index: IndicatorIndex
+    added: set[Indicator]
+
+
+def rebuild(previous: IndicatorIndex, paths: Iterable[Path], cache_size: int) -> Reload | None:
+    """`previous` with the files whose stat changed re-read, or None when none did; runs in any thread.
+
+    A file that became unusable keeps its last good version (logged)."""
+    feeds, changed = dict(previous.feeds), False
+    for path in paths:
+        try:
+            if _signature(path) == feeds[path].signature:
+                continue
+            feeds[path] = read_feed(path)
+            changed = True
+        except (OSError, FeedError) as exc:
+            log.warning("threat-intel list %s not reloaded, keeping the last good version: %s", path, exc)
+    if not changed:
+        return None
+    index = IndicatorIndex(feeds, cache_size)
+    return Reload(index, new_indicators(previous.rows(), index.rows()))
 
 
 class ThreatIntel:
-    """The configured lists, reloaded when a file changes; `apply` enriches one event."""
+    """The configured lists, reloaded off the event path when a file changes; `apply` enriches one event.
+
+    Not thread-safe: `apply`, `maybe_reload`, `reload` and `wait` are called from one thread (the event
+    loop's); only the builds run beside it."""
 
     def __init__(self, paths: Iterable[Path], cache_size: int = 65536, check_seconds: float = RELOAD_CHECK_SECONDS,
                  clock: Callable[[], float] = time.monotonic,
-                 on_new: Callable[[set[Indicator]], None] | None = None):
+                 on_new: Callable[[set[Indicator]], None] | None = None, background: bool = True):
         self.paths = [Path(p) for p in paths]
         self.cache_size, self.check_seconds, self.clock, self.on_new = cache_size, check_seconds, clock, on_new
+        self.background = background
         self.last_added: set[Indicator] = set()
         self.index = IndicatorIndex(self._load_all(), cache_size)
+        self._job: futures.Future[Reload | None] | None = None  # the reload being built, or built and not swapped in
         self._next_check = clock() + check_seconds
         _report(self.index, "loaded")
 
@@ -199,6 +276,11 @@ class ThreatIntel:
     def version(self) -> str:
         """Digest of the lists in use (provenance)."""
         return self.index.version
+
+    @property
+    def reloading(self) -> bool:
+        """A reload is being built (or is built and waits for the next call to swap it in)."""
+        return self._job is not None
 
     def _load_all(self) -> dict[Path, FeedFile]:
         """Read every list at start; all unusable files are reported together, then it fails."""
@@ -213,28 +295,57 @@ class ThreatIntel:
         return feeds
 
     def maybe_reload(self) -> bool:
-        """Reload changed files if `check_seconds` have passed since the last check."""
+        """Swap in a built reload; start one if `check_seconds` have passed. True if the lists in use changed.
+
+        Never waits, unless background=False (then the reload is built here)."""
+        swapped = self._swap_ready()
         now = self.clock()
         if now < self._next_check:
-            return False
+            return swapped
         self._next_check = now + self.check_seconds
-        return self.reload()
+        self._start()
+        return self._swap_ready() or swapped
 
-    def reload(self) -> bool:
-        """Re-read the files whose stat changed; a file that became unusable keeps its last good version."""
-        feeds, changed = dict(self.index.feeds), False
-        for path in self.paths:
-            try:
-                if _signature(path) == feeds[path].signature:
-                    continue
-                feeds[path] = read_feed(path)
-                changed = True
-            except (OSError, FeedError) as exc:
-                log.warning("threat-intel list %s not reloaded, keeping the last good version: %s", path, exc)
-        if not changed:
+    def reload(self, block: bool = True) -> bool:
+        """Check the files now; True when this call swapped in changed lists.
+
+        `block`: return once the lists in use are those on disk; else only start the check (unless one runs)."""
+        if not block:
+            self._start()
+            return self._swap_ready()
+        swapped = self.wait()  # a reload already running may have read the files before their last change
+        self._start()
+        return self.wait() or swapped
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait (up to `timeout` s) for the reload in progress, if any, and swap it in; True if the lists changed."""
+        if self._job is not None:
+            futures.wait([self._job], timeout)
+        return self._swap_ready()
+
+    def _start(self) -> None:
+        """Start a reload over the lists in use, unless one is already under way (one at a time)."""
+        if self._job is None:
+            task = partial(rebuild, self.index, self.paths, self.cache_size)
+            self._job = run_in_thread(task, "threat-intel-reload") if self.background else run_here(task)
+
+    def _swap_ready(self) -> bool:
+        """Swap in the reload if it is built (O(1) when it is not); a failed one keeps the lists in use."""
+        job = self._job
+        if job is None or not job.done():
             return False
-        previous, self.index = self.index, IndicatorIndex(feeds, self.cache_size)
-        self.last_added = new_indicators(previous.indicators(), self.index.indicators())
+        self._job = None
+        try:
+            ready = job.result()
+        except Exception:
+            log.exception("threat-intel reload failed, keeping the lists in use (version %s)", self.version)
+            return False
+        if ready is None:
+            return False
+        previous, self.index, self.last_added = self.index, ready.index, ready.added
+        if self.background:  # freeing a million rows here would hold the GIL, and the event path, for ~0.2 s
+            retiring = run_in_thread(partial(previous.retire, self.index), "threat-intel-retire")
+            retiring.add_done_callback(log_failure("emptying the retired threat-intel index"))
         _report(self.index, f"reloaded (+{len(self.last_added)} new)")
         if self.on_new is not None and self.last_added:
             self.on_new(self.last_added)
@@ -258,11 +369,11 @@ class ThreatIntel:
 
 
 def _report(index: IndicatorIndex, what: str) -> None:
-    """Log the lists in use and the first line problems with their locations."""
-    problems = [p for feed in index.feeds.values() for p in feed.problems]
+    """Log the lists in use and the first line problems with their locations (O(lists): it runs on the event path)."""
+    skipped = sum(len(feed.problems) for feed in index.feeds.values())
     log.info("threat intel %s: %d indicators in %d lists, version %s, %d lines skipped",
-             what, len(index.table), len(index.feeds), index.version, len(problems))
-    for problem in problems[:_SHOWN_PROBLEMS]:
+             what, len(index.table), len(index.feeds), index.version, skipped)
+    for problem in islice(chain.from_iterable(feed.problems for feed in index.feeds.values()), _SHOWN_PROBLEMS):
         log.warning("threat-intel line skipped: %s", problem)
 
 

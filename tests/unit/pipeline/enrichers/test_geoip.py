@@ -1,4 +1,4 @@
-"""GeoIP/ASN enrichment: built-in geoip2fast data, MaxMind .mmdb files, and every special address class."""
+"""GeoIP/ASN enrichment: built-in geoip2fast + plevin data, MaxMind .mmdb files, and every special address class."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.enrichers.base import enrich
-from pipeline.enrichers.geoip import GeoLookup, build, databases
+from detectors.rules import signin_new_asn
+from pipeline.enrichers.geoip import GeoLookup, build, builtin_asn_database, databases
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.settings import EnrichSettings, SecmonSettings
 from tests.data.enrichment.build_mmdb import write_databases
@@ -48,21 +49,35 @@ def enriched(enricher, **fields):
     return event
 
 
-@pytest.mark.parametrize(("ip", "country", "as_name"), [
-    ("8.8.8.8", "US", "GOOGLE"),
-    ("2001:4860:4860::8888", "US", "GOOGLE"),
-    ("2606:4700:4700::1111", "US", "CLOUDFLARENET"),
+@pytest.mark.parametrize(("ip", "country", "as_number", "as_name"), [
+    ("8.8.8.8", "US", 15169, "google"),
+    ("1.1.1.1", "AU", 13335, "cloudflare"),  # GeoLite2 places it where APNIC registered it
+    ("9.9.9.9", "US", 19281, "quad9"),
+    ("2001:4860:4860::8888", "US", 15169, "google"),
+    ("2606:4700:4700::1111", "US", 13335, "cloudflare"),
+    ("::ffff:8.8.8.8", "US", 15169, "google"),  # IPv4-mapped: looked up as IPv4
 ])
-def test_builtin_database_knows_well_known_public_addresses(builtin, ip, country, as_name):
+def test_builtin_databases_know_well_known_public_addresses(builtin, ip, country, as_number, as_name):
     event = enriched(builtin, **{"source.ip": ip})
     assert event.source.geo.country_iso_code == country
-    assert event.source.as_.organization.name == as_name
-    assert event.source.as_.number is None  # geoip2fast ships AS names only
+    assert event.source.as_.number == as_number
+    assert as_name in event.source.as_.organization.name.lower()
     assert event.secmon.address_scope.source == "public"
 
 
-def test_builtin_version_names_package_and_data(builtin):
-    assert builtin.version.startswith("geoip2fast-1.") and builtin.version[-8:].isdigit()
+def test_builtin_as_numbers_feed_signin_new_asn(builtin):
+    assert signin_new_asn.asn(enriched(builtin, **{"source.ip": "1.1.1.1"})) == "AS13335"
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.1", "192.0.2.1", "2001:db8::1", "0.0.0.1", "fe80::1", "4000::1"])
+def test_builtin_asn_database_answers_nothing_for_unrouted_space(ip):
+    assert builtin_asn_database().lookup(ip) == {}  # the enricher never asks, but must not crash if it did
+
+
+def test_builtin_version_names_packages_and_data(builtin):
+    countries, asns = builtin.version.split("+")
+    assert countries.startswith("geoip2fast-1.") and countries[-8:].isdigit()
+    assert asns.startswith("plevin-db-network-20")
 
 
 @pytest.mark.parametrize(("ip", "scope"), SPECIAL.items())
@@ -115,9 +130,9 @@ def test_mmdb_version_is_database_type_and_build_epoch(mmdb):
 
 def test_city_mmdb_with_builtin_asn(mmdb_paths):
     lookup = GeoLookup(databases(EnrichSettings(geoip_city_db=mmdb_paths[0])), cache_size=16)
-    assert lookup.version.startswith("geoip2fast-") and "+GeoLite2-City-" in lookup.version
+    assert lookup.version.startswith("plevin-db-network-") and "+GeoLite2-City-" in lookup.version
     _scope, place = lookup.resolve("89.160.20.112")
-    assert place.city_name == "Linköping" and place.as_name  # AS name from the built-in data
+    assert place.city_name == "Linköping" and place.as_number and place.as_name  # AS from the built-in data
 
 
 def test_no_database_still_marks_scopes():

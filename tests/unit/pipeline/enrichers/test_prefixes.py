@@ -7,7 +7,10 @@ import random
 
 import pytest
 
-from pipeline.enrichers.prefixes import Block, PrefixTable, address_key, parse_address, parse_block
+from pipeline.enrichers import prefixes
+from pipeline.enrichers.prefixes import (
+    Block, PrefixTable, address_key, parse_address, parse_block, release, sorted_in_slices,
+)
 
 
 def table(*rows: tuple[str, str, str]) -> PrefixTable[str]:
@@ -89,9 +92,11 @@ def _random_block(rng: random.Random, version: int) -> Block:
     return Block(version, addr >> (bits - prefix) << (bits - prefix), prefix)
 
 
+@pytest.mark.parametrize("slice_size", [4096, 7])  # 7: the table is sorted in slices and merged
 @pytest.mark.parametrize("version", [4, 6])
 @pytest.mark.parametrize("seed", range(5))
-def test_matches_brute_force(version, seed):
+def test_matches_brute_force(version, seed, slice_size, monkeypatch):
+    monkeypatch.setattr(prefixes, "SLICE", slice_size)
     rng = random.Random(seed)
     rows = [(_random_block(rng, version), rng.choice("abc"), i) for i in range(200)]
     t = PrefixTable(rows)
@@ -120,3 +125,23 @@ def test_matches_brute_force(version, seed):
 def test_address_key_agrees_with_ipaddress(text):
     addr = parse_address(text)
     assert address_key(text) == (None if addr is None else (addr.version, int(addr)))
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 8, 50])
+def test_sorted_in_slices_is_a_stable_sort_that_empties_its_input(count, monkeypatch):
+    monkeypatch.setattr(prefixes, "SLICE", 4)
+    rng = random.Random(count)
+    items = [(rng.randint(0, 5), i) for i in range(count)]
+    expected = sorted(items, key=lambda item: item[0])
+    assert sorted_in_slices(items, key=lambda item: item[0]) == expected and items == []
+
+
+def test_release_and_clear_empty_what_they_are_given(monkeypatch):
+    monkeypatch.setattr(prefixes, "SLICE", 3)
+    items, keys = list(range(10)), set(range(10))
+    release(items)
+    release(keys)
+    assert items == [] and keys == set()
+    t = table(("10.0.0.0/8", "a", "x"), ("2001:db8::/32", "a", "y"))
+    t.clear()
+    assert len(t) == 0 and find(t, "10.1.2.3") == () and find(t, "2001:db8::1") == ()

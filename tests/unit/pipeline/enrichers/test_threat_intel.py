@@ -1,4 +1,7 @@
-"""Threat-intel lists: parsing (text, CSV), matching source/destination, reload on change, provenance."""
+"""Threat-intel lists: parsing (text, CSV), matching source/destination, reload on change, provenance.
+
+Reloads here run in the calling thread (background=False); test_threat_intel_reload.py covers the
+background ones."""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def lists(tmp_path) -> list[Path]:
 
 @pytest.fixture
 def intel(lists) -> ThreatIntel:
-    return ThreatIntel(lists, cache_size=1024, check_seconds=0)
+    return ThreatIntel(lists, cache_size=1024, check_seconds=0, background=False)
 
 
 def rewrite(path: Path, text: str) -> None:
@@ -123,7 +126,7 @@ def test_malformed_address_matches_nothing(intel):
 def test_reload_when_a_file_changes_not_before_the_check_interval(lists):
     clock = Clock()
     added: list[set[Indicator]] = []
-    intel = ThreatIntel(lists, check_seconds=30, clock=clock, on_new=added.append)
+    intel = ThreatIntel(lists, check_seconds=30, clock=clock, on_new=added.append, background=False)
     enricher = ThreatIntelEnricher(intel)
     first = enricher.stamp
     rewrite(lists[0], "185.220.101.0/24\n203.0.113.0/24  # new\n")
@@ -152,6 +155,8 @@ def test_new_indicators_is_the_diff_by_feed_and_block():
     new = {Indicator.of("a", "192.0.2.0/24", "changed description"), Indicator.of("b", "198.51.100.1"),
            Indicator.of("a", "203.0.113.0/24")}
     assert new_indicators(old, new) == {Indicator.of("b", "198.51.100.1"), Indicator.of("a", "203.0.113.0/24")}
+    added = new_indicators([tuple(i) for i in old], [tuple(i) for i in new])  # rows, as the index holds them
+    assert {(type(i), i.name) for i in added} == {(Indicator, "198.51.100.1"), (Indicator, "203.0.113.0/24")}
 
 
 def test_version_is_a_digest_of_the_lists(lists, tmp_path):
