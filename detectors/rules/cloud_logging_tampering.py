@@ -47,7 +47,7 @@ CALLS: dict[tuple[str, str], str] = {
     ("config.amazonaws.com", "DeleteConfigurationRecorder"): "deleted the AWS Config recorder",
     ("config.amazonaws.com", "DeleteDeliveryChannel"): "deleted the AWS Config delivery channel",
 }
-TRAIL_CALLS = frozenset({"CreateTrail", "UpdateTrail", "PutEventSelectors"})  # state kept per trail
+TRAIL_CALLS = frozenset({"CreateTrail", "UpdateTrail", "PutEventSelectors", "DeleteTrail"})  # keyed per trail
 UNREAD = "request not readable, review whether logging was reduced"
 DEFAULT_COVERAGE = {"read": True, "write": True, "excluded": [], "data": []}  # a trail without selectors
 MAX_REMEMBERED = 32  # excluded sources and data resource types kept per trail
@@ -60,13 +60,13 @@ META = DetectorMeta(
                 "disassociation, AWS Config recorder/channel removal; PutEventSelectors that log less than the "
                 "trail's previous selectors (or than all management events), UpdateTrail that narrows, redirects "
                 "or unprotects the trail, UpdateDetector that disables GuardDuty or some of its protections.",
-    version=2,
+    version=3,
     severity="high",
     maturity="stable",
     datasets=("aws.cloudtrail",),
     # trail settings calls key on account + trail (their state: the trail's known settings),
     # every other call on account + user.name, without state
-    state=StateSpec(kind="last_seen", key=("cloud.account.id", "secmon.logging_config.trail")),
+    state=StateSpec(kind="last_seen", key=("cloud.account.id", "cloud.region", "secmon.logging_config.trail")),
     tags=("policy.audit_logging", "attack.defense_evasion", "attack.t1562.008", "attack.t1562.001"),
     dedup_period=timedelta(hours=1),
 )
@@ -162,7 +162,8 @@ def step(state, event: Event, params: Params):
         report = params.include_failed and call in CALLS and call[1] not in params.ignore_calls
         return state, [finding(event, CALLS[call], None, failed=True)] if report else []
     known, details = judge(state or {}, call, event.secmon.logging_config)
-    known = (known or None) if _trail(event) else None  # only a trail keeps state
+    # only a trail keeps state, and a deleted trail none: a trail created again under its name starts afresh
+    known = (known or None) if _trail(event) and call[1] != "DeleteTrail" else None
     if details is None or call[1] in params.ignore_calls:  # ignored calls are still learned
         return known, []
     return known, [finding(event, CALLS[call], details)]
@@ -216,13 +217,15 @@ def _trail(event: Event) -> str | None:
 
 
 def key(event: Event) -> str | None:
-    """`<account>|trail/<name>` of a trail settings call, `<account>|<user>` of the other tampering calls."""
+    """`<account>|<region>|trail/<name>` of a trail call (trail names repeat across regions),
+    `<account>|<user>` of the other tampering calls."""
     call = (event.event.provider or "", event.event.action or "")
     trail = _trail(event)
     if call not in CALLS and not (trail and event.event.outcome == "success"):
         return None
     account = event.cloud.account.id if event.cloud and event.cloud.account and event.cloud.account.id else "-"
-    return f"{account}|trail/{trail}" if trail else f"{account}|{_who(event)}"
+    region = event.cloud.region if event.cloud and event.cloud.region else "-"
+    return f"{account}|{region}|trail/{trail}" if trail else f"{account}|{_who(event)}"
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key=key)

@@ -16,7 +16,7 @@ from schemas.event import LoggingConfig, TrailSelectors
 
 TRAIL_SETTINGS_CALLS = frozenset({"CreateTrail", "UpdateTrail"})
 LOGGING_CONFIG_CALLS = {
-    "cloudtrail.amazonaws.com": TRAIL_SETTINGS_CALLS | {"PutEventSelectors"},
+    "cloudtrail.amazonaws.com": TRAIL_SETTINGS_CALLS | {"PutEventSelectors", "DeleteTrail"},
     "guardduty.amazonaws.com": frozenset({"UpdateDetector"}),
 }
 # AWS allows 5 classic selectors and 500 advanced conditions per trail; a successful call stays far below
@@ -38,6 +38,8 @@ def logging_config(event_source: str, event_name: str, params: Any) -> LoggingCo
                              disabled_features=_disabled_features(params))
     if event_name == "PutEventSelectors":
         return LoggingConfig(trail=_trail_name(_get(params, "trailName")), selectors=selectors(params))
+    if event_name == "DeleteTrail":  # only which trail: its known settings are forgotten
+        return LoggingConfig(trail=_trail_name(_get(params, "name")))
     return _trail_settings(params)
 
 

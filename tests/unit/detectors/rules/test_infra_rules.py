@@ -57,10 +57,11 @@ def test_security_group_calls_from_cloudtrail():
 
 def test_tampering_calls_from_cloudtrail():
     user, trail = run("cloud_logging_tampering", golden("cloudtrail/tampering-expected.json"))
-    assert (user.alert.dedup_key, user.alert.count) == ("111122223333|mallory", 3)  # failed calls skipped
+    # StopLogging and DeleteFlowLogs per user (failed calls skipped)
+    assert (user.alert.dedup_key, user.alert.count) == ("111122223333|mallory", 2)
     assert user.user.name == "mallory" and user.cloud.account.id == "111122223333"
-    # the selectors and trail changes are judged per trail: both reduce logging
-    assert (trail.alert.dedup_key, trail.alert.count) == ("111122223333|trail/org-audit", 2)
+    # the selectors and trail changes are judged per trail (both reduce logging), and its deletion joins them
+    assert (trail.alert.dedup_key, trail.alert.count) == ("111122223333|eu-west-1|trail/org-audit", 3)
     assert trail.secmon.resource.id == "org-audit"
 
 
@@ -68,7 +69,7 @@ def test_logging_reductions_from_cloudtrail_are_judged_against_what_the_trail_wa
     trail, user = run("cloud_logging_tampering", golden("cloudtrail/logging_config-expected.json"))
     # Terraform's CreateTrail, full selectors, SNS topic and detector enabling are quiet; mallory's
     # write-only selectors, empty selectors and weakening UpdateTrail are one alert on the trail
-    assert (trail.alert.dedup_key, trail.alert.count, trail.user.name) == ("111122223333|trail/org-audit", 3,
+    assert (trail.alert.dedup_key, trail.alert.count, trail.user.name) == ("111122223333|eu-west-1|trail/org-audit", 3,
                                                                           "mallory")
     assert trail.message.endswith("(UpdateTrail from 203.0.113.200): logs its home region only (isMultiRegionTrail "
                                   "false); no longer logs global service events such as IAM and STS; turned off log "
@@ -91,7 +92,7 @@ def test_selector_reductions_name_what_is_no_longer_logged():
         "rdsdata.amazonaws.com",
         "no longer logs write management events, data events of AWS::S3::Object",
     ]
-    state = store.get("cloud_logging_tampering|111122223333|trail/org-audit")["s"]
+    state = store.get("cloud_logging_tampering|111122223333|eu-west-1|trail/org-audit")["s"]
     assert state["selectors"] == {"read": False, "write": False, "excluded": [], "data": []}
     assert len(json.dumps(state)) < 1024  # a trail's remembered settings stay small
 
