@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
@@ -19,6 +24,9 @@ if TYPE_CHECKING:
     from pipeline.app import Runtime
 
 BATCH = 1000
+STOP_GRACE = 10.0  # seconds a stopping worker still gives a failing write
+EXIT_UNWRITTEN = 75  # EX_TEMPFAIL: stopped with a batch not yet in Elasticsearch (nothing lost)
+log = logging.getLogger(__name__)
 
 
 def register(rt: Runtime) -> None:
@@ -35,8 +43,60 @@ def _index_agent(rt: Runtime, topic: str, name: str, model: type[BaseModel], act
         async with client(rt.settings.es) as es:
             sink = BulkSink(es, rt.settings.es)
             async for batch in stream.take_events(BATCH, within=0.5):
-                docs = await _decode(rt, [item.message for item in batch], model)
-                await _write(rt, sink, actions(sink, docs), kind)
+                with _held(batch):
+                    docs = await _decode(rt, [item.message for item in batch], model)
+                    await _write_or_exit(rt, _write(rt, sink, actions(sink, docs), kind), len(batch))
+
+
+async def _write_or_exit(rt: Runtime, write, size: int) -> None:
+    """Await a write; if the worker is asked to stop while the write keeps failing, exit without a commit.
+
+    Faust's graceful stop first waits for every in-flight message to be acked, and a batch is acked
+    only once Elasticsearch took it: with Elasticsearch down, a stop would wait forever, and a
+    forced one would ack the batch. After STOP_GRACE the process exits at once instead, committing
+    nothing more (as after SIGKILL): the batch is read again at the next start.
+    """
+    task = asyncio.ensure_future(write)
+    stop_seen = None
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        if done:
+            return task.result()
+        if rt.app.should_stop:
+            stop_seen = stop_seen or time.monotonic()
+            if time.monotonic() - stop_seen > STOP_GRACE:
+                log.error("asked to stop while %d documents cannot be written to Elasticsearch: exiting without "
+                          "committing them; they are read again at the next start", size)
+                logging.shutdown()
+                os._exit(EXIT_UNWRITTEN)
+
+
+@contextmanager
+def _held(batch) -> Iterator[None]:
+    """Keep the batch's offsets uncommitted unless its write finished.
+
+    take_events acks a batch in a `finally`, also when the worker stops while the write is still
+    retrying (Elasticsearch down): those offsets would be committed and the batch lost. One extra
+    reference per message, released only when the body did not end by cancellation, makes that
+    ack a no-op; the messages are read again after the restart (deterministic ids: no duplicates).
+    """
+    for item in batch:
+        item.message.incref()
+    try:
+        yield
+    except asyncio.CancelledError:
+        log.warning("stopped while writing a batch of %d: left uncommitted, it is read again at the next start",
+                    len(batch))
+        raise
+    except BaseException:
+        _release(batch)
+        raise
+    _release(batch)
+
+
+def _release(batch) -> None:
+    for item in batch:
+        item.message.decref()
 
 
 async def _decode(rt: Runtime, messages, model: type[BaseModel]) -> list:

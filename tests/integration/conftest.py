@@ -134,8 +134,12 @@ def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "cond
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+# 404: the index does not exist yet; 503: it was just created and its shard is not started yet
+NOT_YET = (404, 503)
+
+
 def count(es: Elasticsearch, index: str) -> int:
-    """Document count after a refresh (0 when the index does not exist yet)."""
-    es.options(ignore_status=404).indices.refresh(index=index)
-    result = es.options(ignore_status=404).count(index=index)
+    """Document count after a refresh (0 while the index does not exist or is not ready yet)."""
+    es.options(ignore_status=NOT_YET).indices.refresh(index=index)
+    result = es.options(ignore_status=NOT_YET).count(index=index)
     return int(result.get("count", 0)) if result else 0

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from tests.integration.conftest import BOOTSTRAP, count, wait_for
+from tests.integration.conftest import BOOTSTRAP, NOT_YET, count, wait_for
 
 EMPLOYEE = "dana.support@ourco.example"
 RULE = "staff_access_without_justification"
@@ -50,15 +50,15 @@ def cleanup_policy(topic: str) -> str | None:
 
 
 def staff_events(es, prefix: str) -> list[dict]:
-    es.options(ignore_status=404).indices.refresh(index=f"{prefix}-events-*")
-    hits = es.options(ignore_status=404).search(index=f"{prefix}-events-*", size=10, sort=[{"@timestamp": "asc"}],
+    es.options(ignore_status=NOT_YET).indices.refresh(index=f"{prefix}-events-*")
+    hits = es.options(ignore_status=NOT_YET).search(index=f"{prefix}-events-*", size=10, sort=[{"@timestamp": "asc"}],
                                                 query={"term": {"event.dataset": "staff.access"}})
     return [h["_source"] for h in hits.get("hits", {}).get("hits", [])]
 
 
 def alerts(es, prefix: str) -> list[dict]:
-    es.options(ignore_status=404).indices.refresh(index=f"{prefix}-alerts-*")
-    hits = es.options(ignore_status=404).search(index=f"{prefix}-alerts-*", size=10,
+    es.options(ignore_status=NOT_YET).indices.refresh(index=f"{prefix}-alerts-*")
+    hits = es.options(ignore_status=NOT_YET).search(index=f"{prefix}-alerts-*", size=10,
                                                 query={"term": {"rule.id": RULE}})
     return [h["_source"] for h in hits.get("hits", {}).get("hits", [])]
 
@@ -92,7 +92,7 @@ def test_a_ticket_published_while_the_worker_runs_applies_without_restart(stack,
     loaded = stack.secmon("context", "load", str(tickets), "--table", "tickets")
     assert loaded.returncode == 0, loaded.stderr
     log = stack.workdir / "worker.log"
-    wait_for(lambda: "context update: tickets upsert SUP-LIVE" in log.read_text(errors="replace"), timeout=30,
+    wait_for(lambda: "context update: tickets upsert 1 " in log.read_text(errors="replace"), timeout=30,
              interval=0.2, what="the worker to apply the published ticket")
 
     after = stack.workdir / "after.jsonl"

@@ -16,7 +16,7 @@ import urllib.request
 
 from kafka import KafkaProducer
 
-from tests.integration.conftest import BOOTSTRAP, free_port, wait_for
+from tests.integration.conftest import BOOTSTRAP, NOT_YET, free_port, wait_for
 from tests.unit.pipeline.delivery.factories import SECRET, alert
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver, check_pagerduty_event, verify_standard_webhook
 
@@ -142,8 +142,8 @@ def _check_history(stack, es, silence_id: str, muted, beta, accepted: set[str]) 
 
 def _explain(stack, es, missing: set[str]) -> None:
     """On failure: what the history says about the alerts that never arrived."""
-    es.options(ignore_status=404).indices.refresh(index=f"{stack.prefix}-notifications-*")
-    found = es.options(ignore_status=404).search(index=f"{stack.prefix}-notifications-*", size=100,
+    es.options(ignore_status=NOT_YET).indices.refresh(index=f"{stack.prefix}-notifications-*")
+    found = es.options(ignore_status=NOT_YET).search(index=f"{stack.prefix}-notifications-*", size=100,
                                                   query={"terms": {"alert_ids": sorted(missing)}})
     print(f"{len(missing)} alerts missing: {sorted(missing)[:5]}...")
     for hit in (found or {}).get("hits", {}).get("hits", []):

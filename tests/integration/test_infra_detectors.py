@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipeline import embedded
 from pipeline.settings import SecmonSettings
-from tests.integration.conftest import count, wait_for
+from tests.integration.conftest import NOT_YET, count, wait_for
 
 ROOT = Path(__file__).parents[2]
 GOLDEN = ROOT / "tests" / "data" / "normalizers"
@@ -65,8 +65,8 @@ def embedded_alerts(inputs: dict[str, list[Path]], until: datetime) -> dict[str,
 
 def indexed_alerts(es, index: str) -> dict[str, tuple]:
     """The same view of what the worker indexed."""
-    es.options(ignore_status=404).indices.refresh(index=index)
-    hits = es.options(ignore_status=404).search(index=index, size=500).get("hits", {}).get("hits", [])
+    es.options(ignore_status=NOT_YET).indices.refresh(index=index)
+    hits = es.options(ignore_status=NOT_YET).search(index=index, size=500).get("hits", {}).get("hits", [])
     return {h["_id"]: (h["_source"]["rule"]["id"], h["_source"]["alert"]["dedup_key"], h["_source"]["alert"]["status"],
                        h["_source"]["alert"]["count"], h["_source"]["message"]) for h in hits}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline import embedded
 from pipeline.settings import SecmonSettings
-from tests.integration.conftest import count, wait_for
+from tests.integration.conftest import NOT_YET, count, wait_for
 
 LOG = Path(__file__).parents[1] / "data" / "detectors" / "ssh_auth.log"
 SSH_RULES = {"ssh_bruteforce", "ssh_login_without_2fa", "ssh_root_login", "ssh_user_enumeration"}
@@ -34,8 +34,8 @@ def embedded_alerts(path: Path) -> dict[str, tuple]:
 
 def indexed_alerts(es, index: str) -> dict[str, tuple]:
     """The same view of what the worker indexed."""
-    es.options(ignore_status=404).indices.refresh(index=index)
-    hits = es.options(ignore_status=404).search(index=index, size=500).get("hits", {}).get("hits", [])
+    es.options(ignore_status=NOT_YET).indices.refresh(index=index)
+    hits = es.options(ignore_status=NOT_YET).search(index=index, size=500).get("hits", {}).get("hits", [])
     return {h["_id"]: alert_view(h["_source"]["rule"]["id"], h["_source"]["alert"]["dedup_key"],
                                  h["_source"]["alert"]["count"], h["_source"]["message"],
                                  h["_source"]["alert"]["first_seen"]) for h in hits}
