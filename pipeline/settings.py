@@ -131,6 +131,9 @@ class LifecycleSettings(Section):
     holds_index: str = Field("holds", pattern=r"^[a-z0-9._-]{1,60}$", description="Legal holds: <prefix>-<this>.")
     emit_to_kafka: bool = Field(True, description="Also send control events to <topic prefix>-raw-control, and "
                                 "ask the workers (through <topic prefix>-purge) to forget a purged workspace.")
+    forget_key: SecretStr | None = Field(None, description="Key of the digests a purge's forget request carries "
+                                         "(env or secrets file only; the same on the purge CLI and the workers). "
+                                         "Unset: a built-in key, and the digests can be reversed by guessing names.")
     schedule: bool = Field(True, description="The worker runs retention, backups with prune, and restore tests on "
                            "the schedule below (on the Faust leader only); off: run the commands from cron.")
     retention_every_minutes: int = Field(60, ge=1, description="Minutes between two retention runs in the worker.")

@@ -11,10 +11,22 @@ from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.settings import SecmonSettings
 
 log = logging.getLogger(__name__)
+HOUR_MS = 3600 * 1000
 # Context topics hold the latest row per id for as long as it exists: every worker reads them whole.
-CONTEXT_TOPIC_CONFIG = {"cleanup.policy": "compact"}
-# Forget requests must outlive a worker outage, not much more: they name a deleted workspace.
-PURGE_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
+# A purged row's old value must not outlive the 24 h deletion promise on the broker: small segments
+# (compaction never touches the active one), compaction forced within 12 h, tombstones kept 6 h.
+COMPACTED_TOPIC_CONFIG = {"segment.ms": str(HOUR_MS), "max.compaction.lag.ms": str(12 * HOUR_MS),
+                          "delete.retention.ms": str(6 * HOUR_MS)}
+CONTEXT_TOPIC_CONFIG = {"cleanup.policy": "compact", **COMPACTED_TOPIC_CONFIG}
+# Forget requests must outlive a worker outage, not much more (they name a deleted workspace).
+PURGE_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * HOUR_MS),
+                      "segment.ms": str(24 * HOUR_MS)}
+
+
+def data_topic_config(retention_hours: int) -> dict[str, str]:
+    """Data topics: records deleted after `retention_hours`, in segments of at most an hour (Kafka
+    deletes whole segments, and rolls one only after segment.ms: 7 days by default)."""
+    return {"retention.ms": str(retention_hours * HOUR_MS), "segment.ms": str(HOUR_MS)}
 
 
 @dataclass(frozen=True)
@@ -84,9 +96,8 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
                 elif name == topics.purge:  # rare and small; one partition keeps the parts of a request in order
                     topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=PURGE_TOPIC_CONFIG)
                 else:
-                    retention = {"retention.ms": str(settings.kafka.retention_hours * 3600 * 1000)}
                     topic = NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor,
-                                     topic_configs=retention)
+                                     topic_configs=data_topic_config(settings.kafka.retention_hours))
                 admin.create_topics([topic])
                 log.info("created topic %s", name)
             except TopicAlreadyExistsError:

@@ -124,9 +124,10 @@ class LegalHold(Strict):
 class ForgetRequest(Strict):
     """What workers must forget of a purged workspace (`<prefix>-purge` topic, from `secmon purge`).
 
-    Alert ids and user names travel as keyed digests (`pipeline.lifecycle.forget.forget_digest`), so
-    the request does not itself copy the workspace's identifiers into another topic. A large
-    workspace's request is split in parts; each part is applied on its own.
+    Alert ids and user names travel as digests keyed with `lifecycle.forget_key`
+    (`pipeline.lifecycle.forget.forget_digest`), so with a secret key the request does not copy the
+    workspace's identifiers into another topic. A large workspace's request is split in parts;
+    each part is applied on its own.
     """
 
     receipt_id: Keyword = Field(description="Deletion receipt of the purge this request belongs to.")
@@ -134,6 +135,7 @@ class ForgetRequest(Strict):
     requested_at: UtcDatetime = Field(description="When the purge asked the workers to forget.")
     part: int = Field(1, ge=1, description="This part's number.")
     parts: int = Field(1, ge=1, description="How many parts the request has.")
+    key_id: Keyword = Field("", description="Public id of the digest key (a worker with another key cannot match).")
     alert_ids: list[Keyword] = Field(default_factory=list, max_length=10_000,
                                      description="Digests of the workspace's alert ids.")
     users: list[Keyword] = Field(default_factory=list, max_length=10_000,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.normalizers.base import RawRecord
 from schemas.event import Origin
+
+if TYPE_CHECKING:
+    from pipeline.app import Runtime
+    from schemas.deadletter import ErrorCode, Stage
 
 ORIGIN_HEADER = "secmon-origin"
 FORMAT_HEADER = "secmon-format"  # the file's latest header line, for header-defined formats
@@ -44,3 +48,15 @@ def _header_items(headers: Any) -> list[tuple[str, bytes]]:
 def dumps(doc: dict[str, Any]) -> bytes:
     """Compact JSON bytes."""
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+async def dead_letter_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:
+    """Count a Kafka message an agent gives up on and send it to the dead-letter topic with the reason."""
+    from pipeline import metrics
+    from pipeline.process import dead_letter
+
+    metrics.DEAD_LETTERS.labels(stage=stage, error_code=code).inc()
+    record = RawRecord(data=message.value or b"", origin=Origin(source="internal", topic=message.topic,
+                                                                partition=message.partition,
+                                                                kafka_offset=message.offset))
+    await rt.topics["deadletter"].send(value=dumps(dead_letter(record, stage, code, reason).to_doc()))

@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from detectors.base import State
 from detectors.registry import DETECTORS
 from pipeline import metrics
-from pipeline.agents.codec import dumps
-from pipeline.agents.forget import partition_of
+from pipeline.agents.codec import dead_letter_message, dumps
+from pipeline.agents.forget import ForgetFanout, partition_of
+from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.lifecycle.purge import purge_workspace_state
+from pipeline.topics import COMPACTED_TOPIC_CONFIG
 from schemas.event import Event
-from schemas.lifecycle import ForgetRequest
 
 if TYPE_CHECKING:
     from pipeline.app import Runtime
@@ -63,16 +64,37 @@ async def _detect_backlog(rt: Runtime) -> int:
     return backlog
 
 
-def _forget(rt: Runtime, body: dict, partition: int) -> None:
-    """Delete the purged workspace's entries held on this partition (ValueError: a bad request)."""
-    request = ForgetRequest.model_validate(body["forget"])
-    partitions = int(body["partitions"])
-    deleted = purge_workspace_state(rt.engine.store, request.workspace, alert_ids=request.alert_ids,
-                                    entities={"user.name": request.users}, hashed=True,
-                                    owns=lambda entity: partition_of(entity, partitions) == partition)
+async def _forget(rt: Runtime, message, partition: int) -> None:
+    """Delete the purged workspace's entries held on this partition; a bad or failing request is
+    dead-lettered and counted, never raised (it would stop the agent)."""
+    try:
+        fan = ForgetFanout.model_validate_json(message.value)
+    except ValidationError as exc:
+        await _forget_failed(rt, message, "invalid_shape", f"not a forget fan-out message: {exc.errors()[0]['msg']}")
+        return
+    request, key = fan.forget, digest_key(rt.settings)
+    if request.key_id != key_id(key):
+        await _forget_failed(rt, message, "invalid_field", f"forget request {request.receipt_id} was digested with "
+                             "another key: set the same lifecycle.forget_key on the purge CLI and the workers, then "
+                             "purge again; nothing was forgotten")
+        return
+    try:
+        deleted = purge_workspace_state(
+            rt.engine.store, request.workspace, alert_ids=request.alert_ids, entities={"user.name": request.users},
+            digest=lambda value: forget_digest(value, key),
+            owns=lambda entity: partition_of(entity, fan.partitions) == partition)
+    except Exception as exc:  # noqa: BLE001 - an odd state entry must not stop detection
+        log.exception("forgetting workspace %s failed on partition %d", request.workspace, partition)
+        await _forget_failed(rt, message, "internal_error", f"{type(exc).__name__}: {exc}")
+        return
     metrics.STATE_FORGOTTEN.inc(len(deleted))
     log.info("forgot %d detector state entries of workspace %s on partition %d (request %s part %d/%d)",
              len(deleted), request.workspace, partition, request.receipt_id, request.part, request.parts)
+
+
+async def _forget_failed(rt: Runtime, message, code: str, reason: str) -> None:
+    log.error("forget message at %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason)
+    await dead_letter_message(rt, message, "detect", code, reason)
 
 
 def register(rt: Runtime) -> None:
@@ -82,7 +104,9 @@ def register(rt: Runtime) -> None:
     import faust
 
     schema = faust.Schema(key_serializer="json", value_serializer="json")
-    table = rt.app.Table("secmon-detector-state", default=None, schema=schema, partitions=rt.settings.kafka.partitions)
+    # compacted changelog: a forgotten entry's old value must leave the broker within the 24 h promise
+    table = rt.app.Table("secmon-detector-state", default=None, schema=schema, partitions=rt.settings.kafka.partitions,
+                         extra_topic_configs=COMPACTED_TOPIC_CONFIG)
     rt.engine = build_engine(rt, FaustTableStore(table))
 
     @rt.app.timer(interval=float(rt.settings.detection.tick_seconds))
@@ -108,7 +132,7 @@ def register(rt: Runtime) -> None:
             try:
                 body = json.loads(item.message.value)
                 if "forget" in body:
-                    _forget(rt, body, item.message.partition)
+                    await _forget(rt, item.message, item.message.partition)
                     continue
                 detector_ids = [d for d in body["detectors"] if isinstance(d, str)]
                 if "tick" in body:

@@ -12,16 +12,24 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiokafka.partitioner import murmur2
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline import metrics
-from pipeline.agents.codec import dumps
+from pipeline.agents.codec import dead_letter_message
 from schemas.lifecycle import ForgetRequest
 
 if TYPE_CHECKING:
     from pipeline.app import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class ForgetFanout(BaseModel):
+    """One part of a forget request on its way to one detect partition."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    forget: ForgetRequest = Field(description="The request part.")
+    partitions: int = Field(ge=1, le=100_000, description="Partitions of the detect topic when it was sent.")
 
 
 def partition_of(entity_key: str, partitions: int) -> int:
@@ -38,11 +46,13 @@ def register(rt: Runtime) -> None:
             try:
                 request = ForgetRequest.model_validate_json(item.message.value)
             except ValidationError as exc:
-                log.error("undecodable forget request at %s: %s", item.message.tp, exc.errors()[0]["msg"])
-                metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
+                reason = f"not a forget request: {exc.errors()[0]['msg']}"
+                log.error("undecodable forget request at %s: %s", item.message.tp, reason)
+                await dead_letter_message(rt, item.message, "detect", "invalid_shape", reason)
                 continue
             partitions = rt.app.consumer.topic_partitions(rt.names.detect) or rt.settings.kafka.partitions
-            body = dumps({"forget": request.model_dump(mode="json"), "partitions": partitions})
+            fan = ForgetFanout(forget=request, partitions=partitions)
+            body = fan.model_dump_json().encode()
             for partition in range(partitions):
                 await rt.topics["detect"].send(key=request.workspace.encode(), value=body, partition=partition)
             log.info("forget request %s part %d/%d of workspace %s sent to %d detect partitions", request.receipt_id,

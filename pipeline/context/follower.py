@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,9 @@ class ContextFollower:
         self.store, self.topics, self.kafka, self.on_bad, self.on_applied = store, topics, kafka, on_bad, on_applied
         self.consumer = None
 
-    async def start(self) -> None:
-        """Read every context topic to the end offsets it has now (bounded by CATCH_UP_SECONDS)."""
+    async def start(self) -> bool:
+        """Read every context topic to the end offsets it has now (bounded by CATCH_UP_SECONDS); whether
+        it got there."""
         from aiokafka import AIOKafkaConsumer
 
         self.consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
@@ -46,22 +48,25 @@ class ContextFollower:
             log.warning("context topics %s do not exist; run `secmon topics` (it creates them compacted) and "
                         "restart", sorted(set(self.topics) - set(present)))
         if not present:
-            return
+            return True
         started, deadline = time.monotonic(), time.monotonic() + CATCH_UP_SECONDS
         self.consumer.subscribe(present)  # with no group: every partition of every topic, from the beginning
         while not self.consumer.assignment() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         tps = sorted(self.consumer.assignment())
         end = await self.consumer.end_offsets(tps)
+        complete = False
         while time.monotonic() < deadline:
             behind = [tp for tp in tps if await self.consumer.position(tp) < end[tp]]
             if not behind:
+                complete = True
                 break
             self.apply(await self.consumer.getmany(*behind, timeout_ms=500), quiet=True)
         else:
             log.warning("context topics not read to the end within %.0fs; following them from here", CATCH_UP_SECONDS)
         log.info("context from topics in %.1fs: %s rows, version %s", time.monotonic() - started,
                  self.store.counts(), self.store.version)
+        return complete
 
     async def follow(self) -> None:
         """Apply new messages as they arrive, until cancelled; broker errors are logged and retried."""
@@ -75,18 +80,21 @@ class ContextFollower:
                 await asyncio.sleep(1.0)
 
     def apply(self, batch: dict, quiet: bool = False) -> None:
-        """Apply a getmany() batch; a bad message goes to `on_bad`, the others still apply."""
+        """Apply a getmany() batch; a bad message goes to `on_bad`, the others still apply.
+
+        The log line counts changes per table: row ids name people (users) and must not be logged.
+        """
+        changes: Counter = Counter()
         for records in batch.values():
             for record in records:
                 table = self.topics[record.topic]
                 try:
-                    change = self.store.apply_message(table, record.key, record.value)
+                    changes[(table, self.store.apply_message(table, record.key, record.value))] += 1
                 except ContextError as exc:
                     self.on_bad(record, exc)
-                    continue
-                if not quiet:
-                    log.info("context update: %s %s %s (version %s)", table, change,
-                             (record.key or b"").decode("utf-8", "replace"), self.store.version)
+        if changes and not quiet:
+            log.info("context update: %s (version %s)", ", ".join(f"{t} {c} {n}" for (t, c), n in
+                                                                  sorted(changes.items())), self.store.version)
         if batch:
             self.on_applied()
 

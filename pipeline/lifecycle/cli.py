@@ -169,7 +169,8 @@ def _cmd_backup(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 def _cmd_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
     from pipeline.lifecycle.holds import load_holds
-    from pipeline.lifecycle.snapshots import list_snapshots, prune_plan
+    from pipeline.lifecycle.prune import prune_plan
+    from pipeline.lifecycle.snapshots import list_snapshots
 
     async def go() -> int:
         now, lc = utcnow(), settings.lifecycle
@@ -209,7 +210,7 @@ def _cmd_verify(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace, settings: SecmonSettings) -> int:
-    from pipeline.lifecycle.snapshots import prune
+    from pipeline.lifecycle.prune import prune
 
     async def go() -> int:
         now, lc = utcnow(), settings.lifecycle

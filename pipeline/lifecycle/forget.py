@@ -3,7 +3,7 @@
 `secmon purge` reads the workspace's alert ids and user names before it deletes a document
 (`purge.collect_state_keys`), then `forget_workspace`:
 
-- publishes a ForgetRequest (keyed digests, in parts) to `<prefix>-purge`. The worker's forget
+- publishes a ForgetRequest (digests keyed with `lifecycle.forget_key`, in parts) to `<prefix>-purge`. The worker's forget
   agent fans each part out to every partition of the detect topic, and the detect agent deletes
   the matching entries of its state table on that partition (`purge_workspace_state`), so each
   deletion is written to the changelog partition that holds the entry;
@@ -33,24 +33,36 @@ if TYPE_CHECKING:
     from pipeline.settings import SecmonSettings
 
 log = logging.getLogger(__name__)
-DIGEST_KEY = b"secmon-forget-v1"
+BUILTIN_KEY = b"secmon-forget-v1"  # only when lifecycle.forget_key is unset: then guessable (README)
 MAX_IDS = 5000  # identifiers per message: ~180 kB, far below Kafka's 1 MB default
 SEND_TIMEOUT_SECONDS = 30.0
 
 
-def forget_digest(value: str) -> str:
+def digest_key(settings: SecmonSettings) -> bytes:
+    """The configured forget key (at most 64 bytes are used), or the built-in one."""
+    key = settings.lifecycle.forget_key
+    return key.get_secret_value().encode()[:64] if key is not None else BUILTIN_KEY
+
+
+def key_id(key: bytes) -> str:
+    """A short public id of a key: a worker with another key says so instead of forgetting nothing."""
+    return hashlib.blake2b(key, digest_size=4, person=b"secmon-keyid").hexdigest()
+
+
+def forget_digest(value: str, key: bytes = BUILTIN_KEY) -> str:
     """The keyed digest an identifier travels as in a ForgetRequest."""
     data = value.encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(data, digest_size=16, key=DIGEST_KEY).hexdigest()
+    return hashlib.blake2b(data, digest_size=16, key=key).hexdigest()
 
 
-def forget_requests(state: StatePurge, receipt_id: str, now: datetime, max_ids: int = MAX_IDS) -> list[ForgetRequest]:
+def forget_requests(state: StatePurge, receipt_id: str, now: datetime, key: bytes = BUILTIN_KEY,
+                    max_ids: int = MAX_IDS) -> list[ForgetRequest]:
     """The request split in parts of at most `max_ids` identifiers (one part when there are none)."""
-    items = ([("alert_ids", forget_digest(a)) for a in sorted(state.alert_ids)]
-             + [("users", forget_digest(u)) for u in sorted(state.users)])
+    items = ([("alert_ids", forget_digest(a, key)) for a in sorted(state.alert_ids)]
+             + [("users", forget_digest(u, key)) for u in sorted(state.users)])
     chunks = [items[i:i + max_ids] for i in range(0, len(items), max_ids)] or [[]]
     return [ForgetRequest(receipt_id=receipt_id, workspace=state.workspace, requested_at=now, part=n,
-                          parts=len(chunks), alert_ids=[d for f, d in chunk if f == "alert_ids"],
+                          parts=len(chunks), key_id=key_id(key), alert_ids=[d for f, d in chunk if f == "alert_ids"],
                           users=[d for f, d in chunk if f == "users"])
             for n, chunk in enumerate(chunks, start=1)]
 
@@ -80,9 +92,12 @@ async def read_context_topics(settings: SecmonSettings) -> ContextStore:
     follower = ContextFollower(store, {names.context(t): t for t in TABLES}, settings.kafka,
                                on_bad=lambda record, exc: bad.append(str(exc)))
     try:
-        await follower.start()
+        complete = await follower.start()
     finally:
         await follower.stop()
+    if not complete:
+        raise LifecycleError("the context topics could not be read to their end, so the workspace's context rows "
+                             "cannot all be found; check Kafka and run the purge again")
     if bad:
         log.warning("%d invalid context messages skipped while looking for the workspace's rows", len(bad))
     return store
@@ -98,9 +113,9 @@ def rows_in_files(settings: SecmonSettings, workspace: str) -> int:
     except ContextError as exc:
         log.warning("context files in %s not checked for workspace rows: %s", directory, exc)
         return 0
-    for table, ids in found.items():
-        log.warning("context file %s in %s still holds %d rows of workspace %s (ids %s): remove them there",
-                    table, directory, len(ids), workspace, ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
+    for table, ids in found.items():  # ids name people: counted, not logged
+        log.warning("context file %s in %s still holds %d rows of workspace %s: remove them there (`secmon "
+                    "context check` lists the rows)", table, directory, len(ids), workspace)
     return sum(len(ids) for ids in found.values())
 
 
@@ -114,7 +129,11 @@ async def forget_workspace(settings: SecmonSettings, state: StatePurge, receipt_
     from pipeline.topics import TopicNames, ensure_topics
 
     names = TopicNames(settings.kafka.topic_prefix)
-    requests = forget_requests(state, receipt_id, now)
+    key = digest_key(settings)
+    if settings.lifecycle.forget_key is None:
+        log.warning("lifecycle.forget_key is not set: the forget request's digests use the built-in key and can "
+                    "be reversed by guessing names; set the same secret on the purge CLI and the workers")
+    requests = forget_requests(state, receipt_id, now, key)
     try:
         await asyncio.to_thread(ensure_topics, settings)
         rows = workspace_rows(await read_context_topics(settings), state.workspace, topic_only=True)
@@ -131,9 +150,9 @@ async def forget_workspace(settings: SecmonSettings, state: StatePurge, receipt_
             await producer.stop()
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
         raise LifecycleError(f"cannot ask the workers to forget workspace {state.workspace} on Kafka "
-                             f"{settings.kafka.bootstrap} ({type(exc).__name__}: {exc}); nothing was deleted. Fix "
-                             "kafka.* and run the purge again (or set lifecycle.emit_to_kafka=false when no worker "
-                             "runs)") from exc
+                             f"{settings.kafka.bootstrap} ({type(exc).__name__}: {exc}); no document was deleted "
+                             "(some context tombstones may have been sent). Fix kafka.* and run the purge again, or "
+                             "set lifecycle.emit_to_kafka=false when no worker runs") from exc
     context_rows = sum(len(ids) for ids in rows.values())
     log.info("asked the workers to forget workspace %s: %d request parts, %d alert ids, %d users, %d context rows",
              state.workspace, len(requests), len(state.alert_ids), len(state.users), context_rows)

@@ -102,13 +102,13 @@ async def purge_workspace(rec: Recorder, lc: LifecycleSettings, es_cfg: EsSettin
     if dry_run:
         return result
     await _start(rec, result, new, now)
-    result.state = await collect_state_keys(es, patterns, workspace)
-    asked = await before_delete(result.state, result.receipt.receipt_id) if before_delete is not None else None
-    first = result.receipt  # a resumed run sees only what the first one left: keep the larger counts
-    result.receipt = first.model_copy(update={
-        "state_alerts": max(first.state_alerts, len(result.state.alert_ids)),
-        **{name: max(getattr(first, name), n) for name, n in (asked or {}).items()}})
     try:
+        result.state = await collect_state_keys(es, patterns, workspace)
+        asked = await before_delete(result.state, result.receipt.receipt_id) if before_delete is not None else None
+        first = result.receipt  # a resumed run sees only what the first one left: keep the larger counts
+        result.receipt = first.model_copy(update={
+            "state_alerts": max(first.state_alerts, len(result.state.alert_ids)),
+            **{name: max(getattr(first, name), n) for name, n in (asked or {}).items()}})
         result.receipt = await _run_passes(rec, es_cfg, result.receipt, patterns, query, result, progress, batch)
     except (LifecycleError, ApiError, TransportError) as exc:
         await _fail(rec, result.receipt, exc, now)
@@ -307,32 +307,29 @@ async def _save(rec: Recorder, receipt: DeletionReceipt, refresh: bool = False) 
 
 def purge_workspace_state(store: StateStore, workspace: str, *, alert_ids: Collection[str] = (),
                           entities: Mapping[str, Collection[str]] | None = None,
-                          detectors: Mapping[str, Any] | None = None, hashed: bool = False,
+                          detectors: Mapping[str, Any] | None = None, digest: Callable[[str], str] | None = None,
                           owns: Callable[[str], bool] | None = None) -> list[str]:
     """Delete every detector state entry of a workspace from a StateStore; the keys deleted.
 
     An entry is the workspace's when its open alert is one of the workspace's (`alert_ids`), or
     when its detector keys on a field whose value here is the workspace's: `organization.id` ==
     workspace, or a value listed in `entities` (e.g. {"user.name": the workspace's users}).
-    `hashed`: alert ids and entity values are `forget_digest`s (a ForgetRequest). `owns(entity
-    key)`: only entries it accepts are looked at (a worker deletes only on the partition at hand).
+    `digest`: alert ids and entity values are given as these digests (a ForgetRequest). `owns(entity
+    key)`: only matching entries it accepts are deleted (a worker deletes on the partition at hand).
     """
-    from pipeline.lifecycle.forget import forget_digest
-
     if detectors is None:
         from detectors.registry import DETECTORS as detectors
-    norm: Callable[[str], str] = forget_digest if hashed else str
+    norm: Callable[[str], str] = digest or str
     values = {WORKSPACE_FIELD: {norm(workspace)}, **{k: set(v) for k, v in (entities or {}).items()}}
     ids = set(alert_ids)
     deleted = []
     for key in list(store.keys()):
         det_id, _, entity = key.partition("|")
-        if owns is not None and not owns(entity):
-            continue
         alert_id = ((store.get(key) or {}).get("a") or {}).get("id")
         det = detectors.get(det_id)
         fields = det.meta.state.key if det is not None else ()
-        if (alert_id is not None and norm(alert_id) in ids) or _entity_matches(fields, entity, values, norm):
+        matches = (alert_id is not None and norm(alert_id) in ids) or _entity_matches(fields, entity, values, norm)
+        if matches and (owns is None or owns(entity)):  # owns (a pure-Python hash) only for the few matches
             store.delete(key)
             deleted.append(key)
     return deleted

@@ -1,4 +1,4 @@
-"""Backups: snapshot the secmon indices, prove a restore works, prune after the retention period.
+"""Backups: snapshot the secmon indices and prove a restore works (prune: `pipeline.lifecycle.prune`).
 
 Core snapshot APIs only (no SLM), so any repository type works: `fs` here (its location must be
 under the node's `path.repo`), s3/gcs/azure in production. A snapshot's age is measured from the
@@ -18,21 +18,19 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch
 
 from pipeline.lifecycle import LifecycleError, Names, iso
 from pipeline.lifecycle.audit import Recorder, control_event
-from pipeline.lifecycle.holds import covering, load_holds
 from pipeline.settings import LifecycleSettings
-from schemas.lifecycle import LegalHold
 
 log = logging.getLogger(__name__)
 MANAGED_BY = "secmon"
 LONG_REQUEST = 3600.0  # seconds: a restore waits for every shard
-RECOVER = timedelta(days=30)  # how far back prune looks for deletions a dead run did not record
+MAX_WAIT = 6 * 3600.0  # seconds a backup run waits for its snapshot before reporting it failed
 
 
 @dataclass(frozen=True)
@@ -57,15 +55,6 @@ class Snapshot:
         reason = "; ".join(f"{f.get('index')}[{f.get('shard_id')}]: {f.get('reason')}" for f in failures[:5]) or None
         return cls(raw["snapshot"], raw.get("state", "UNKNOWN"), taken_at, tuple(sorted(raw.get("indices", []))),
                    meta.get("job_id", raw["snapshot"]), reason)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What prune does with one snapshot."""
-
-    snapshot: Snapshot
-    action: Literal["delete", "keep", "hold"]
-    holds: tuple[str, ...] = ()
 
 
 async def ensure_repository(es: AsyncElasticsearch, cfg: LifecycleSettings) -> None:
@@ -146,8 +135,10 @@ async def run_backup(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dr
             await _finish_backup(rec, result, now, job_id)
             return result
     snap = await _wait(es, cfg, name, poll_s)
-    result = BackupResult(name, snap.state == "SUCCESS", documents, len(snap.indices),
-                          None if snap.state == "SUCCESS" else f"snapshot ended {snap.state}: {snap.reason}", resumed)
+    reason = (None if snap.state == "SUCCESS" else
+              f"snapshot still running after {MAX_WAIT / 3600:.0f} h (the next run waits for it)"
+              if snap.state == "IN_PROGRESS" else f"snapshot ended {snap.state}: {snap.reason}")
+    result = BackupResult(name, snap.state == "SUCCESS", documents, len(snap.indices), reason, resumed)
     await _finish_backup(rec, result, now, job_id)
     return result
 
@@ -168,10 +159,12 @@ async def _start_snapshot(rec: Recorder, cfg: LifecycleSettings, name: str, patt
 
 
 async def _wait(es: AsyncElasticsearch, cfg: LifecycleSettings, name: str, poll_s: float) -> Snapshot:
+    """The snapshot once it ended, or still IN_PROGRESS after MAX_WAIT (the next run waits for it again)."""
+    deadline = asyncio.get_running_loop().time() + MAX_WAIT
     while True:
         resp = await es.snapshot.get(repository=cfg.snapshot_repository, snapshot=name)
         snap = Snapshot.from_es(resp["snapshots"][0])
-        if snap.state != "IN_PROGRESS":
+        if snap.state != "IN_PROGRESS" or asyncio.get_running_loop().time() > deadline:
             return snap
         await asyncio.sleep(poll_s)
         poll_s = min(poll_s * 1.5, 10.0)
@@ -193,70 +186,6 @@ async def _emit(rec: Recorder, kind: str, status: str, now: datetime, job_id: st
     await rec.record("backup" if kind == "backup" else "restore_test", outcome, now=now, job_id=job_id,
                      target=snapshot, message=message, control=event,
                      documents=(details or {}).get("documents"))
-
-
-def prune_plan(snapshots: list[Snapshot], holds: list[LegalHold], now: datetime, days: int) -> list[Decision]:
-    """Delete snapshots older than `days` unless an open hold covers one of their indices. Pure."""
-    decisions = []
-    for snap in snapshots:
-        if snap.state == "IN_PROGRESS" or now - snap.taken_at < timedelta(days=days):
-            decisions.append(Decision(snap, "keep"))
-            continue
-        held = tuple(covering(holds, snap.indices))
-        decisions.append(Decision(snap, "hold", held) if held else Decision(snap, "delete"))
-    return decisions
-
-
-async def prune(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dry_run: bool = False) -> list[Decision]:
-    """Delete expired, unheld snapshots; audit each deletion (with a `backup deleted` control event) and each
-    hold that kept one."""
-    holds = await load_holds(rec.es, rec.names)
-    snaps = await list_snapshots(rec.es, cfg, rec.names)
-    decisions = prune_plan(snaps, holds, now, cfg.snapshot_retention_days)
-    if dry_run:
-        return decisions
-    for d in decisions:
-        age = f"taken {iso(d.snapshot.taken_at)}, older than {cfg.snapshot_retention_days} days"
-        if d.action == "hold":
-            await rec.record("snapshot_hold", "kept", now=now, job_id=d.snapshot.job_id, target=d.snapshot.name,
-                             hold_ids=d.holds, message=f"{d.snapshot.name} ({age}) kept by legal hold "
-                                                       f"{', '.join(d.holds)}",
-                             dedup=("snapshot_hold", d.snapshot.name, d.holds))
-        elif d.action == "delete":
-            event = deleted_event(rec, d.snapshot, now)
-            # the intent first, its event inside: a prune that dies after the delete leaves it on
-            # record, and the next prune sends the event (the snapshot is no longer listed by then)
-            await rec.record("snapshot_delete", "started", now=now, job_id=d.snapshot.job_id, target=d.snapshot.name,
-                             message=f"deleting snapshot {d.snapshot.name} ({age})", control=event, send=False)
-            await rec.es.options(ignore_status=404).snapshot.delete(repository=cfg.snapshot_repository,
-                                                                    snapshot=d.snapshot.name)
-            await rec.record("snapshot_delete", "success", now=now, job_id=d.snapshot.job_id, target=d.snapshot.name,
-                             message=f"deleted snapshot {d.snapshot.name} ({age})", control=event)
-    deleted_now = {d.snapshot.name for d in decisions if d.action == "delete"}
-    await _finish_interrupted(rec, {s.name for s in snaps} | deleted_now, now)
-    return decisions
-
-
-async def _finish_interrupted(rec: Recorder, seen: set[str], now: datetime) -> None:
-    """Record (and announce) deletions a prune did but died before recording: intents whose snapshot
-    was not listed by this run (`seen`: listed, or deleted and recorded by this run)."""
-    resp = await rec.es.search(index=rec.names.record_alias("audit"), size=1000, ignore_unavailable=True,
-                               query={"bool": {"filter": [{"term": {"action": "snapshot_delete"}},
-                                                          {"range": {"@timestamp": {"gte": iso(now - RECOVER)}}}]}})
-    records = [h["_source"] for h in resp["hits"]["hits"]]
-    done = {r["target"] for r in records if r["outcome"] == "success"}
-    for r in records:
-        if r["outcome"] == "started" and r["target"] not in done | seen and r.get("control"):
-            done.add(r["target"])
-            await rec.record("snapshot_delete", "success", now=now, job_id=r["job_id"], target=r["target"],
-                             message=f"deleted snapshot {r['target']} (by a prune that stopped before recording it)",
-                             control=r["control"])
-
-
-def deleted_event(rec: Recorder, snap: Snapshot, now: datetime) -> dict[str, Any]:
-    """`backup deleted`: backup_purge_overdue sees the data the snapshot held leave the backups."""
-    return control_event("backup", "deleted", now=now, job_id=snap.job_id, backup_id=snap.name, user=rec.operator,
-                         details={"indices": len(snap.indices), "snapshot": snap.name, "taken_at": snap.taken_at})
 
 
 @dataclass

@@ -23,13 +23,15 @@ from detectors.state import DictStore
 from pipeline.lifecycle.cli import session
 from pipeline.lifecycle.holds import close_hold, open_hold
 from pipeline.lifecycle.purge import purge_workspace
-from pipeline.lifecycle.snapshots import deleted_event, list_snapshots, prune, run_backup, verify
+from pipeline.lifecycle.prune import deleted_event, prune
+from pipeline.lifecycle.snapshots import list_snapshots, run_backup, verify
 from pipeline.normalizers.base import ParseContext, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.settings import SecmonSettings
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
 from schemas.event import Event, Origin
+from tests.integration.conftest import free_port
 from tests.integration.test_deadletter import read_topic
 from tests.integration.test_lifecycle_purge import settings_for
 
@@ -226,6 +228,10 @@ def test_a_deletion_a_dead_prune_did_not_record_is_recorded_and_announced_by_the
 
     run(s, die_after_the_delete)
     es.indices.refresh(index=f"{s.es.index_prefix}-audit")
+    # a repository that is not there (renamed in settings, unregistered) proves nothing about the snapshot
+    unregistered = lc.model_copy(update={"snapshot_repository": f"{lc.snapshot_repository}-gone"})
+    assert run(s, lambda rec: prune(rec, unregistered, now=T0 + timedelta(days=15, minutes=30))) == []
+    assert len(read_topic(f"{s.es.index_prefix}-raw-control", expected=2)) == 2
     assert run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=15, hours=1))) == []
     lines = read_topic(f"{s.es.index_prefix}-raw-control", expected=3)
     assert [(line["status"], line.get("backup_id")) for line in lines] == [
@@ -236,3 +242,26 @@ def test_a_deletion_a_dead_prune_did_not_record_is_recorded_and_announced_by_the
     assert [h["_source"]["target"] for h in done] == [name] and done[0]["_source"]["kafka_delivered"] is True
     run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=16)))  # once recorded, never again
     assert len(read_topic(f"{s.es.index_prefix}-raw-control", expected=3)) == 3
+
+
+def test_a_backup_deleted_event_kafka_missed_is_sent_by_the_next_prune(deployment, es):
+    s, lc = deployment, deployment.lifecycle
+    asyncio.run(load(s.es, per_workspace=5, days=1, alerts=0, workspaces=("ws-a",)))
+    name = run(s, lambda rec: run_backup(rec, lc, now=T0)).snapshot
+    offline = s.model_copy(update={"kafka": s.kafka.model_copy(update={"bootstrap": f"127.0.0.1:{free_port()}"})})
+    (pruned,) = run(offline, lambda rec: prune(rec, lc, now=T0 + timedelta(days=15)))
+    assert pruned.action == "delete"
+    audit = f"{s.es.index_prefix}-audit"
+    es.indices.refresh(index=audit)
+    query = {"bool": {"filter": [{"term": {"action": "snapshot_delete"}}, {"term": {"outcome": "success"}}]}}
+    (record,) = es.search(index=audit, query=query)["hits"]["hits"]
+    assert record["_source"]["kafka_delivered"] is False
+    assert [line["status"] for line in read_topic(f"{s.es.index_prefix}-raw-control", expected=2)] == [
+        "started", "succeeded"]
+
+    run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=15, hours=2)))
+    lines = read_topic(f"{s.es.index_prefix}-raw-control", expected=3)
+    assert [(line["status"], line.get("backup_id")) for line in lines] == [
+        ("started", name), ("succeeded", name), ("deleted", name)]
+    es.indices.refresh(index=audit)
+    assert [h["_source"]["kafka_delivered"] for h in es.search(index=audit, query=query)["hits"]["hits"]] == [True]

@@ -10,22 +10,32 @@ from detectors.state import DictStore
 from pipeline.agents.forget import partition_of
 from pipeline.context.models import TicketRow, UserRow
 from pipeline.context.store import ContextStore
-from pipeline.lifecycle.forget import forget_digest, forget_requests, workspace_rows
+from pipeline.lifecycle.forget import (BUILTIN_KEY, digest_key, forget_digest, forget_requests, key_id,
+                                       workspace_rows)
 from pipeline.lifecycle.purge import StatePurge, purge_workspace_state
+from pipeline.settings import LifecycleSettings, SecmonSettings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
 
 
-def test_digests_are_stable_keyed_and_do_not_contain_the_value():
-    d = forget_digest("bob@b.example")
-    assert d == forget_digest("bob@b.example") != forget_digest("bob@a.example")
-    assert len(d) == 32 and "bob" not in d
+def test_digests_are_stable_and_depend_on_the_key():
+    d = forget_digest("bob@b.example", b"k1")
+    assert d == forget_digest("bob@b.example", b"k1") != forget_digest("bob@a.example", b"k1")
+    assert d != forget_digest("bob@b.example", b"k2") and len(d) == 32
+
+
+def test_the_configured_key_is_used_and_named_by_a_public_id():
+    settings = SecmonSettings(lifecycle=LifecycleSettings(forget_key="s3cret"))
+    assert digest_key(settings) == b"s3cret" and digest_key(SecmonSettings()) == BUILTIN_KEY
+    (request,) = forget_requests(StatePurge("ws-b", users=frozenset({"bob@b.example"})), "del-1", NOW, b"s3cret")
+    assert request.users == [forget_digest("bob@b.example", b"s3cret")]
+    assert request.key_id == key_id(b"s3cret") != key_id(BUILTIN_KEY)
 
 
 def test_a_large_request_is_split_into_parts_that_together_hold_every_digest():
     state = StatePurge("ws-b", alert_ids=frozenset(f"a{i}" for i in range(7)),
                        users=frozenset(f"u{i}@b.example" for i in range(5)))
-    parts = forget_requests(state, "del-1", NOW, max_ids=5)
+    parts = forget_requests(state, "del-1", NOW, max_ids=5)  # the built-in key
     assert [(p.part, p.parts) for p in parts] == [(1, 3), (2, 3), (3, 3)]
     assert sorted(d for p in parts for d in p.alert_ids) == sorted(forget_digest(f"a{i}") for i in range(7))
     assert sorted(d for p in parts for d in p.users) == sorted(forget_digest(f"u{i}@b.example") for i in range(5))
@@ -57,7 +67,7 @@ def test_hashed_requests_delete_only_the_entries_on_the_partition_at_hand():
     deleted = []
     for partition in range(4):
         deleted += purge_workspace_state(store, "ws-b", alert_ids=request.alert_ids,
-                                         entities={"user.name": request.users}, hashed=True,
+                                         entities={"user.name": request.users}, digest=forget_digest,
                                          owns=lambda e, p=partition: partition_of(e, 4) == p)
     assert len(deleted) == 41 and list(store.keys()) == ["signin_bruteforce_user|keep@ws-a.example"]
 

@@ -54,3 +54,19 @@ def test_backups_and_restore_tests_can_be_left_to_cron():
 def test_a_restore_test_interval_beyond_the_policy_is_refused():
     with pytest.raises(ValueError, match="less than or equal to 90"):
         LifecycleSettings(verify_every_days=91)
+
+
+def test_a_job_that_raises_is_logged_and_counted_never_raised(caplog):
+    import asyncio
+
+    from pipeline import metrics
+    from pipeline.agents.lifecycle import _guarded
+
+    async def broken():
+        raise RuntimeError("cannot create index secmon-audit-000001")
+
+    failures = metrics.LIFECYCLE_JOBS.labels(job="backup", outcome="failure")
+    before = failures._value.get()
+    asyncio.run(_guarded("backup", broken()))
+    assert failures._value.get() == before + 1
+    assert "backup failed: RuntimeError: cannot create index" in caplog.text
