@@ -14,6 +14,8 @@ AddressScope = Literal["public", "private", "loopback", "link_local", "multicast
                        "unspecified", "malformed"]
 TicketProblem = Literal["unknown", "other_workspace", "other_employee", "expired", "not_yet_valid"]
 
+MAX_LISTED = 32  # items kept per list of a logging-config summary (the normalizer cuts to it)
+
 
 class Origin(Strict):
     """Where a record was read: the basis of its deterministic id."""
@@ -65,10 +67,12 @@ class TrailSelectors(Strict):
     form: Literal["classic", "advanced"] = Field(description="eventSelectors (classic) or advancedEventSelectors.")
     management_read: bool = Field(description="Read-only management events are logged (Get*, Describe*, List*...).")
     management_write: bool = Field(description="Write management events are logged (Create*, Delete*, Put*...).")
-    excluded_sources: list[Keyword] = Field(default_factory=list, description="Event sources whose management events "
-                                            "no selector logs, e.g. kms.amazonaws.com.")
-    data_resource_types: list[Keyword] = Field(default_factory=list, description="Resource types whose data events are "
-                                               "logged, for some or all resources, e.g. AWS::S3::Object.")
+    excluded_sources: list[Keyword] = Field(default_factory=list, max_length=MAX_LISTED,
+                                            description="Event sources whose management events no selector logs, "
+                                                        "e.g. kms.amazonaws.com.")
+    data_resource_types: list[Keyword] = Field(default_factory=list, max_length=MAX_LISTED,
+                                               description="Resource types whose data events are logged, for some "
+                                                           "or all resources, e.g. AWS::S3::Object.")
 
 
 class LoggingConfig(Strict):
@@ -95,8 +99,9 @@ class LoggingConfig(Strict):
     detector_id: Keyword | None = Field(None, description="GuardDuty detector id.")
     detector_enabled: bool | None = Field(None, description="GuardDuty `enable` as set; None when the request "
                                           "leaves it.")
-    disabled_features: list[Keyword] = Field(default_factory=list, description="GuardDuty protection features the "
-                                             "request turns off, e.g. S3_DATA_EVENTS.")
+    disabled_features: list[Keyword] = Field(default_factory=list, max_length=MAX_LISTED,
+                                             description="GuardDuty protection features the request turns off, "
+                                                         "e.g. S3_DATA_EVENTS.")
 
 
 class StaffAccess(Strict):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.event import LoggingConfig, TrailSelectors
+from schemas.secmon_fields import MAX_LISTED  # excluded sources, data resource types, disabled features per call
 
 TRAIL_SETTINGS_CALLS = frozenset({"CreateTrail", "UpdateTrail"})
 LOGGING_CONFIG_CALLS = {
@@ -21,7 +22,6 @@ LOGGING_CONFIG_CALLS = {
 }
 # AWS allows 5 classic selectors and 500 advanced conditions per trail; a successful call stays far below
 MAX_ITEMS = 64
-MAX_LISTED = 32  # excluded sources, data resource types, disabled features kept per call
 MAX_TEXT = 1024  # an ARN (log group, KMS key) or a bucket name; longer is no valid value
 MANAGEMENT_FIELDS = frozenset({"eventCategory", "readOnly", "eventSource"})
 # GuardDuty's older dataSources switches, by the feature name that replaced them
