@@ -1,7 +1,8 @@
 """The in-memory context store both runtimes share: rows from files and from compacted topics.
 
 Each table merges two sources by row id: the table's file in `enrich.context_dir` (re-read when
-its mtime/size/inode changes, checked at most every `check_seconds`, never per event) and, in the
+its mtime/size/inode changes, checked at most every `check_seconds`, never per event, and parsed
+in a background thread while events keep the rows in use) and, in the
 worker, the compacted `<prefix>-context-<table>` topic. A topic row overrides the file row with the
 same id; a tombstone removes the topic's row, so the file's row (if any) shows again: to delete a
 file row, edit the file. A table counts as loaded once it has a file or has received a topic
@@ -18,6 +19,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 
 from pipeline.context.loader import ContextError, TableFile, load_directory, load_file, signature, table_files
 from pipeline.context.models import ROW_MODELS, TABLES, AssetRow, PortRange, PortsRow, Row, TicketRow, UserRow
+from pipeline.enrichers.background import run_in_thread
 
 log = logging.getLogger(__name__)
 RELOAD_CHECK_SECONDS = 10.0
@@ -119,9 +122,10 @@ class ContextStore:
     """Users, assets, tickets and allowed ports, with the lookups the context enricher needs."""
 
     def __init__(self, directory: Path | None = None, check_seconds: float = RELOAD_CHECK_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, background: bool = True):
         self.directory = Path(directory) if directory is not None else None
-        self.check_seconds, self.clock = check_seconds, clock
+        self.check_seconds, self.clock, self.background = check_seconds, clock, background
+        self._pending: Future[list[tuple[str, TableFile | None]]] | None = None
         self.tables = {name: Table(name) for name in TABLES}
         self._files: dict[str, TableFile] = {}
         if self.directory is not None:
@@ -219,42 +223,66 @@ class ContextStore:
         return "upsert"
 
     def maybe_reload(self) -> bool:
-        """Reload changed files if `check_seconds` have passed since the last check."""
+        """Swap in files a background re-read finished; start one if `check_seconds` have passed.
+
+        The event path only looks at a Future (O(1)); parsing a big table file happens beside it,
+        and events keep the rows in use until the new ones are complete. With `background=False`
+        the re-read happens here (replays, tests).
+        """
         if self.directory is None:
             return False
+        changed = False
+        if self._pending is not None and self._pending.done():
+            pending, self._pending = self._pending, None
+            changed = self._apply(pending.result()) if pending.exception() is None else False
+            if pending.exception() is not None:
+                log.error("context files not reloaded, keeping the rows in use", exc_info=pending.exception())
         now = self.clock()
-        if now < self._next_check:
-            return False
-        self._next_check = now + self.check_seconds
-        return self.reload()
+        if self._pending is None and now >= self._next_check:
+            self._next_check = now + self.check_seconds
+            if self.background:
+                self._pending = run_in_thread(self._plan, "secmon-context-reload")
+            else:
+                changed = self._apply(self._plan()) or changed
+        return changed
 
     def reload(self) -> bool:
-        """Re-read table files that appeared, changed or vanished; a bad file keeps its last good rows."""
+        """Re-read table files that appeared, changed or vanished, now; a bad file keeps its last good rows."""
+        return self._apply(self._plan())
+
+    def _plan(self) -> list[tuple[str, TableFile | None]]:
+        """The files that changed: (table, newly loaded file, or None when it is gone). Reads, never mutates."""
         try:
             paths = table_files(self.directory) if self.directory is not None else {}
         except ContextError as exc:
             log.warning("context files not reloaded, keeping the rows in use: %s", exc)
-            return False
-        changed = False
+            return []
+        plan: list[tuple[str, TableFile | None]] = []
         for table in TABLES:
             path, current = paths.get(table), self._files.get(table)
             if path is None:
                 if current is not None:
                     log.warning("context table %s: %s is gone; its rows are dropped", table, current.path)
-                    del self._files[table]
-                    self.tables[table].set_file_rows(None)
-                    changed = True
+                    plan.append((table, None))
                 continue
             try:
                 if current is not None and current.path == path and signature(path) == current.signature:
                     continue
-                self._use_file(load_file(path, table))
-                changed = True
+                plan.append((table, load_file(path, table)))
             except (OSError, ContextError) as exc:
                 log.warning("context table %s not reloaded, keeping its last good rows: %s", table, exc)
-        if changed:
+        return plan
+
+    def _apply(self, plan: list[tuple[str, TableFile | None]]) -> bool:
+        for table, loaded in plan:
+            if loaded is None:
+                self._files.pop(table, None)
+                self.tables[table].set_file_rows(None)
+            else:
+                self._use_file(loaded)
+        if plan:
             log.info("context reloaded: %s, version %s", self.counts(), self.version)
-        return changed
+        return bool(plan)
 
     def _use_file(self, loaded: TableFile) -> None:
         self._files[loaded.table] = loaded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_version_is_a_digest_of_the_rows_whatever_their_order(ctx_dir):
 
 def test_files_reload_on_change_at_most_every_check_interval(ctx_dir):
     clock = Clock()
-    store = ContextStore(ctx_dir, check_seconds=10, clock=clock)
+    store = ContextStore(ctx_dir, check_seconds=10, clock=clock, background=False)
     path = ctx_dir / "tickets.jsonl"
     path.write_text(ticket("SUP-1") + "\n" + ticket("SUP-3", employee="oliver@ourco.example") + "\n")
     os.utime(path, ns=(1, 1))  # a different mtime even on a coarse filesystem clock
@@ -125,6 +126,39 @@ def test_files_reload_on_change_at_most_every_check_interval(ctx_dir):
     assert store.ticket("SUP-3") is not None and store.ticket("SUP-2") is None
     clock.now = 20
     assert not store.maybe_reload()  # nothing changed: no re-read
+
+
+def test_a_background_reload_keeps_the_rows_in_use_until_the_new_file_is_parsed(ctx_dir, monkeypatch):
+    import threading
+
+    from pipeline.context import store as store_module
+
+    parsed, release, load = threading.Event(), threading.Event(), store_module.load_file
+
+    def held(path, table):  # parses, then waits: the event path must not wait with it
+        loaded = load(path, table)
+        parsed.set()
+        assert release.wait(30)
+        return loaded
+
+    monkeypatch.setattr(store_module, "load_file", held)
+    clock = Clock()
+    store = ContextStore(ctx_dir, check_seconds=10, clock=clock)
+    assert store.background
+    path = ctx_dir / "tickets.jsonl"
+    path.write_text(ticket("SUP-1") + "\n" + ticket("SUP-3", employee="oliver@ourco.example") + "\n")
+    os.utime(path, ns=(1, 1))
+    clock.now = 10
+    assert not store.maybe_reload()  # started, not waited for
+    assert parsed.wait(30)
+    for _ in range(3):  # every call meanwhile returns at once, with the rows in use
+        assert not store.maybe_reload() and store.ticket("SUP-3") is None and store.ticket("SUP-2") is not None
+    release.set()
+    deadline = time.monotonic() + 30
+    while not store.maybe_reload():
+        assert time.monotonic() < deadline, "the background reload never landed"
+        time.sleep(0.01)
+    assert store.ticket("SUP-3") is not None and store.ticket("SUP-2") is None
 
 
 def test_a_bad_reload_keeps_the_last_good_rows_and_a_removed_file_drops_them(ctx_dir, caplog):
