@@ -23,6 +23,8 @@ each map is bounded (MAX_* below), the oldest entries dropped first.
 
 from __future__ import annotations
 
+import hashlib
+
 from bisect import bisect_right
 from datetime import timedelta
 
@@ -37,6 +39,7 @@ from schemas.event import Event
 
 KEY = "backups"
 MAX_WORKSPACES = 1000  # deleted workspaces tracked at once; the oldest are dropped first
+MAX_NAME = 128  # characters of a snapshot name kept in the state
 MAX_SNAPSHOTS = 1000  # live snapshots tracked; the oldest is dropped and its expiry estimated from then on
 MAX_HOLDS = 1000  # open legal holds tracked; beyond, the oldest counts as closed
 MAX_INCIDENTS = 5  # incidents named per workspace
@@ -166,9 +169,17 @@ def _apply(state: dict, event: Event, params: Params) -> None:
         _close(state, control.incident_id, ts)
 
 
+def _name(name: str) -> str:
+    """A snapshot name as kept in the state: at most MAX_NAME characters (a longer one ends in a digest),
+    so 1,000 names stay far below a changelog message's 1 MB."""
+    if len(name) <= MAX_NAME:
+        return name
+    return f"{name[:MAX_NAME - 17]}~{hashlib.blake2b(name.encode(), digest_size=8).hexdigest()}"
+
+
 def _taken(state: dict, name: str, ts: float) -> None:
     """A snapshot is present from now; past MAX_SNAPSHOTS the oldest one's expiry becomes an estimate."""
-    state["snaps"].setdefault(name, ts)
+    state["snaps"].setdefault(_name(name), ts)
     if len(state["snaps"]) > MAX_SNAPSHOTS:
         oldest = min(state["snaps"], key=state["snaps"].get)
         taken = state["snaps"].pop(oldest)
@@ -179,7 +190,7 @@ def _taken(state: dict, name: str, ts: float) -> None:
 
 def _deleted(state: dict, name: str | None, ts: float) -> None:
     """A snapshot was pruned: the workspaces it held lose one backup."""
-    taken = state["snaps"].pop(name, None) if name else None
+    taken = state["snaps"].pop(_name(name), None) if name else None
     if taken is None:
         return
     for w in state["ws"].values():

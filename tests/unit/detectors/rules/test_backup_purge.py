@@ -51,3 +51,15 @@ def test_a_snapshot_dropped_from_the_state_is_then_estimated_not_forgotten():
     for i in range(1, LIMIT + 1):  # one more than fits: s-0, the one holding ws-a, is dropped
         state, _ = step(state, backup(T0 + timedelta(hours=2, seconds=i), f"s-{i}"), params)
     assert "s-0" not in state["snaps"] and state["ws"]["ws-a"]["b"] == T0.timestamp()
+
+
+def test_a_long_snapshot_name_is_kept_short_and_still_matched_when_deleted():
+    from detectors.rules.backup_purge_overdue import MAX_NAME, _deleted, _taken
+
+    state = {"snaps": {}, "ws": {}, "holds": {}}
+    long_a, long_b = "s" * 1000 + "a", "s" * 1000 + "b"
+    _taken(state, long_a, 1.0)
+    _taken(state, long_b, 2.0)
+    assert len(state["snaps"]) == 2 and all(len(k) == MAX_NAME for k in state["snaps"])
+    _deleted(state, long_a, 3.0)
+    assert list(state["snaps"].values()) == [2.0]
