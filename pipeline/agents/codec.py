@@ -56,7 +56,11 @@ async def dead_letter_message(rt: Runtime, message: Any, stage: Stage, code: Err
     from pipeline.process import dead_letter
 
     metrics.DEAD_LETTERS.labels(stage=stage, error_code=code).inc()
-    record = RawRecord(data=message.value or b"", origin=Origin(source="internal", topic=message.topic,
-                                                                partition=message.partition,
-                                                                kafka_offset=message.offset))
-    await rt.topics["deadletter"].send(value=dumps(dead_letter(record, stage, code, reason).to_doc()))
+    await rt.topics["deadletter"].send(value=dumps(dead_letter(internal_record(message), stage, code,
+                                                               reason).to_doc()))
+
+
+def internal_record(message: Any) -> RawRecord:
+    """A Kafka message of secmon's own topics as a RawRecord (for a dead letter): origin = its position."""
+    return RawRecord(data=message.value or b"", origin=Origin(source="internal", topic=message.topic,
+                                                              partition=message.partition, kafka_offset=message.offset))

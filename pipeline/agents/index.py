@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ValidationError
 
 from pipeline import metrics
-from pipeline.agents.codec import dumps
+from pipeline.agents.codec import dumps, internal_record
 from pipeline.process import dead_letter
 from pipeline.normalizers.base import RawRecord
 from pipeline.sinks.elasticsearch import BulkSink, client
@@ -106,9 +106,7 @@ async def _decode(rt: Runtime, messages, model: type[BaseModel]) -> list:
         try:
             out.append(model.model_validate_json(msg.value))
         except ValidationError as exc:
-            record = RawRecord(data=msg.value or b"", origin=Origin(source="internal", topic=msg.topic,
-                                                                     partition=msg.partition, kafka_offset=msg.offset))
-            await _dead_letter(rt, dead_letter(record, "index", "invalid_shape", str(exc)))
+            await _dead_letter(rt, dead_letter(internal_record(msg), "index", "invalid_shape", str(exc)))
     return out
 
 

@@ -47,14 +47,14 @@ def register(rt: Runtime) -> None:
                       cfg.schedule_check_seconds)
 
     async def retention_jobs(rec, now: datetime) -> list[str]:
-        from pipeline.lifecycle.schedule import History, due
+        from pipeline.lifecycle.schedule import retention_due
 
-        return [j for j in due(now, History(), cfg, last_retention[0]) if j == "retention"]
+        return ["retention"] if retention_due(now, last_retention[0], cfg) else []
 
     async def backup_jobs(rec, now: datetime) -> list[str]:
-        from pipeline.lifecycle.schedule import due, load_history
+        from pipeline.lifecycle.schedule import backups_due, load_history
 
-        return [j for j in due(now, await load_history(rec.es, rec.names), cfg, now) if j != "retention"]
+        return backups_due(now, await load_history(rec.es, rec.names), cfg)
 
     # on_leader: one worker of the group runs the jobs; a running job delays its own timer's next check
     @rt.app.timer(interval=cfg.schedule_check_seconds, on_leader=True)

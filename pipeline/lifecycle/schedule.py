@@ -44,11 +44,14 @@ def _retry_allowed(tried: datetime | None, now: datetime, cfg: LifecycleSettings
     return tried is None or now - tried >= timedelta(minutes=cfg.retry_minutes)
 
 
-def due(now: datetime, history: History, cfg: LifecycleSettings, last_retention: datetime | None) -> list[str]:
-    """The jobs to run now, in order. Pure."""
+def retention_due(now: datetime, last_retention: datetime | None, cfg: LifecycleSettings) -> bool:
+    """Whether retention runs now (every `retention_every_minutes` of the worker's life). Pure."""
+    return last_retention is None or now - last_retention >= timedelta(minutes=cfg.retention_every_minutes)
+
+
+def backups_due(now: datetime, history: History, cfg: LifecycleSettings) -> list[str]:
+    """The audited jobs (backup, verify) to run now, in order. Pure."""
     jobs = []
-    if last_retention is None or now - last_retention >= timedelta(minutes=cfg.retention_every_minutes):
-        jobs.append("retention")
     if cfg.backup_at is not None:
         slot = latest_slot(now, cfg.backup_at)
         if (history.backup_ok is None or history.backup_ok < slot) and _retry_allowed(history.backup_tried, now, cfg):
@@ -59,6 +62,11 @@ def due(now: datetime, history: History, cfg: LifecycleSettings, last_retention:
                 and _retry_allowed(history.verify_tried, now, cfg) and history.backup_ok is not None):
             jobs.append("verify")
     return jobs
+
+
+def due(now: datetime, history: History, cfg: LifecycleSettings, last_retention: datetime | None) -> list[str]:
+    """Every job to run now, in order. Pure."""
+    return ["retention"] * retention_due(now, last_retention, cfg) + backups_due(now, history, cfg)
 
 
 async def load_history(es: AsyncElasticsearch, names: Names) -> History:
