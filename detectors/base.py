@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.alert import Maturity, Resource, Severity
+from schemas.alert import AnomalyDetails, Maturity, Resource, Severity
 from schemas.event import Cloud, Endpoint, Event, Host, Organization, User
 
 State = dict[str, Any]  # JSON-serializable: it is stored in a Faust table changelog.
@@ -68,6 +68,10 @@ class Finding:
 
     `resolve=True` says the condition cleared (the control caught up): the entity's open alert,
     if any, is marked resolved instead of counted, and the next finding opens a new alert.
+    `severity` and `maturity` override the detector's for this finding (a risk score decides how
+    loud it is; a shadow model's findings are experimental); a merged alert keeps the worst
+    severity it was given. `variant` keeps a separate alert for the same entity (a shadow model
+    beside the live one), with its own id.
     """
 
     message: str
@@ -76,6 +80,10 @@ class Finding:
     event_ids: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
     resolve: bool = False
+    severity: Severity | None = None
+    maturity: Maturity | None = None
+    variant: str | None = None
+    anomaly: AnomalyDetails | None = None
 
 
 StepFn = Callable[[State | None, Event, Any], tuple[State | None, list[Finding]]]

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from detectors.base import Detector, Finding, State
 from detectors.state import StateStore, state_key
-from schemas.alert import MAX_EVENT_IDS, Alert, AlertProvenance, AlertState, Rule
+from schemas.alert import MAX_EVENT_IDS, Alert, AlertProvenance, AlertState, AnomalyDetails, Rule
 from schemas.event import Event
 from schemas.ids import alert_id
 
@@ -153,7 +153,8 @@ class Engine:
     def _merge(self, det: Detector, entity_key: str, record: State, finding: Finding, event: Event | None) -> Alert | None:
         """Create the entity's alert, fold the finding into the open one (dedup), or resolve it."""
         ts = finding.timestamp.timestamp()
-        current = record.get("a")
+        slot = "a" if finding.variant is None else f"a:{finding.variant}"
+        current = record.get(slot)
         if finding.resolve:
             if current is None or current.get("status") == "resolved":
                 return None
@@ -166,7 +167,8 @@ class Engine:
                   or ts - current["first"] >= det.meta.dedup_period.total_seconds())
         if is_new:
             first_iso = finding.timestamp.astimezone(timezone.utc).isoformat()
-            current = {"id": alert_id(det.meta.id, entity_key, first_iso), "first": ts, "last": ts, "status": "open",
+            dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
+            current = {"id": alert_id(det.meta.id, dedup_key, first_iso), "first": ts, "last": ts, "status": "open",
                        "count": 0, "events": [], "event_count": 0, "datasets": [], "enrichment": []}
         current["count"] += 1
         current["last"] = max(current["last"], ts)
@@ -175,20 +177,30 @@ class Engine:
         current["datasets"] = sorted(set(current["datasets"]) | set(finding.datasets))
         if event is not None:
             current["enrichment"] = sorted(set(current["enrichment"]) | set(event.secmon.enrichment))
-        record["a"] = current
+        if finding.severity is not None:
+            current["sev"] = max(finding.severity, current.get("sev", finding.severity), key=SEVERITY_RANK.index)
+        if finding.anomaly is not None and finding.anomaly.score >= (current.get("anomaly") or {}).get("score", -1e9):
+            current["anomaly"] = finding.anomaly.model_dump(mode="json")
+        record[slot] = current
         alert = _build_alert(det, entity_key, current, finding)
         self.hooks.on_alert(alert, is_new)
         return alert
 
 
+SEVERITY_RANK = ("low", "medium", "high", "critical")
+
+
 def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> Alert:
     meta = det.meta
     entity = finding.entity
+    dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
     return Alert(
         timestamp=_utc(a["last"]),
         message=finding.message,
-        rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=meta.maturity, tags=list(meta.tags)),
-        alert=AlertState(id=a["id"], status=a.get("status", "open"), severity=meta.severity, dedup_key=entity_key,
+        rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=finding.maturity or meta.maturity,
+                  tags=list(meta.tags)),
+        alert=AlertState(id=a["id"], status=a.get("status", "open"), severity=a.get("sev", meta.severity),
+                         dedup_key=dedup_key,
                          count=a["count"],
                          first_seen=_utc(a["first"]), last_seen=_utc(a["last"])),
         user=entity.user,
@@ -198,7 +210,8 @@ def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> 
         organization=entity.organization,
         cloud=entity.cloud,
         secmon=AlertProvenance(event_ids=a["events"], event_count=a["event_count"], datasets=a["datasets"],
-                               enrichment=a["enrichment"], resource=entity.resource),
+                               enrichment=a["enrichment"], resource=entity.resource,
+                               anomaly=AnomalyDetails.model_validate(a["anomaly"]) if a.get("anomaly") else None),
     )
 
 

@@ -45,6 +45,25 @@ class Resource(Strict):
     id: Keyword = Field(description="Its id: sg-0a1b..., the job or source name, the scanned artifact.")
 
 
+class AnomalyFeature(Strict):
+    """One feature that made a behaviour look unusual: what was seen against the entity's normal."""
+
+    name: Keyword = Field(description="Feature name, e.g. country_new, hour_rarity.")
+    value: Keyword = Field(description="What this event showed, e.g. RU, 03 local, new.")
+    usual: Keyword = Field(description="The entity's normal, e.g. NL, 08-17, 3 known devices.")
+    contribution: float = Field(description="Share of the anomaly score this feature explains (0-1).")
+
+
+class AnomalyDetails(Strict):
+    """Why a behaviour model called an event unusual (not in ECS)."""
+
+    score: float = Field(description="Calibrated anomaly score of the event (higher is more unusual).")
+    threshold: float = Field(description="Score from which the model alerts (calibrated to the alert budget).")
+    model_version: Keyword = Field(description="Version (content digest) of the model that scored it.")
+    features: list[AnomalyFeature] = Field(default_factory=list, max_length=8,
+                                           description="Top contributing features, most first.")
+
+
 class AlertProvenance(Strict):
     """What the alert was derived from (and `resource`, the entity no ECS field names)."""
 
@@ -56,6 +75,8 @@ class AlertProvenance(Strict):
     datasets: list[Keyword] = Field(default_factory=list, description="Datasets of those events.")
     enrichment: list[Keyword] = Field(default_factory=list, description="Enrichers and versions used.")
     resource: Resource | None = Field(None, description="Entity: the resource, when no ECS field names it.")
+    anomaly: AnomalyDetails | None = Field(None, description="Behaviour-model alerts: the score and its "
+                                           "explanation (the highest-scoring finding merged into the alert).")
 
 
 class Alert(Strict):
