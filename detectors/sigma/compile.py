@@ -1,0 +1,119 @@
+"""A rule's condition tree (as pySigma parses it, after field mapping) -> one Python predicate.
+
+pySigma resolves `1 of selection_*`, `all of them`, detection lists and value lists into AND/OR/NOT
+nodes over (field, value) and (value) leaves. Each leaf becomes one closure; the tree becomes
+nested any()/all()/not. A condition on an absent field is false, so `not filter` holds when the
+filter's field is missing (as in Sigma, and as the SQLite reference reads it with COALESCE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR,
+                              ConditionValueExpression)
+from sigma.types import SigmaExists, SigmaExpansion, SigmaFieldReference, SigmaNull, SigmaString
+
+from detectors.sigma.flatten import text_of
+from detectors.sigma.strings import Unsupported
+from detectors.sigma.values import keyword_test, value_test
+from detectors.sigma.view import View
+
+Predicate = Callable[[View], bool]
+
+
+def compile_condition(node) -> Predicate:
+    """The predicate of one parsed condition node."""
+    if isinstance(node, ConditionAND):
+        args = tuple(compile_condition(a) for a in node.args)
+        return lambda view: all(p(view) for p in args)
+    if isinstance(node, ConditionOR):
+        args = tuple(compile_condition(a) for a in node.args)
+        return lambda view: any(p(view) for p in args)
+    if isinstance(node, ConditionNOT):
+        inner = compile_condition(node.args[0])
+        return lambda view: not inner(view)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return _field(node.field, node.value)
+    if isinstance(node, ConditionValueExpression):
+        return _keyword(node.value)
+    raise Unsupported(f"condition element {type(node).__name__} is not supported")
+
+
+def _field(name: str, value) -> Predicate:
+    if isinstance(value, SigmaExpansion):
+        return _any([_field(name, v) for v in value.values])
+    if isinstance(value, SigmaNull):
+        return lambda view: view.get(name) is None
+    if isinstance(value, SigmaExists):
+        wanted = value.exists
+        return lambda view: (view.get(name) is not None) is wanted
+    if isinstance(value, SigmaFieldReference):
+        return _field_reference(name, value)
+    test = value_test(value)
+
+    def predicate(view: View) -> bool:
+        v = view.get(name)
+        return v is not None and test(v)
+
+    return predicate
+
+
+def _field_reference(name: str, ref: SigmaFieldReference) -> Predicate:
+    """`a|fieldref: b`: a equals b (startswith/endswith/contains when combined), case-insensitive."""
+    if ref.starts_with and ref.ends_with:
+        relation = str.__contains__
+    elif ref.starts_with:
+        relation = str.startswith
+    elif ref.ends_with:
+        relation = str.endswith
+    else:
+        relation = str.__eq__
+    other = ref.field
+
+    def predicate(view: View) -> bool:
+        a, b = view.get(name), view.get(other)
+        return a is not None and b is not None and relation(text_of(a).lower(), text_of(b).lower())
+
+    return predicate
+
+
+def _keyword(value) -> Predicate:
+    if isinstance(value, SigmaExpansion):
+        return _any([_keyword(v) for v in value.values])
+    test = keyword_test(value)
+    return lambda view: test(view.keywords())
+
+
+def _any(predicates: list[Predicate]) -> Predicate:
+    args = tuple(predicates)
+    return lambda view: any(p(view) for p in args)
+
+
+def required_values(node) -> tuple[str, frozenset[str]] | None:
+    """(field, lowercased values) the condition can only hold with: the field must equal one of
+    them (literal strings only). The narrowest such field is chosen; None when there is none."""
+    bounds = _bounds(node)
+    if not bounds:
+        return None
+    return min(bounds.items(), key=lambda item: (len(item[1]), item[0]))
+
+
+def _bounds(node) -> dict[str, frozenset[str]]:
+    """Field -> the values it must take for `node` to hold (fields without a bound left out)."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        value = node.value
+        if isinstance(value, SigmaString) and not value.contains_special() and node.field:
+            return {node.field: frozenset({str(value).lower()})}
+        return {}
+    if isinstance(node, ConditionAND):
+        merged: dict[str, frozenset[str]] = {}
+        for arg in node.args:
+            for name, values in _bounds(arg).items():
+                merged[name] = merged[name] & values if name in merged else values
+        return merged
+    if isinstance(node, ConditionOR):
+        each = [_bounds(arg) for arg in node.args]
+        shared = set.intersection(*(set(b) for b in each)) if each else set()
+        return {name: frozenset().union(*(b[name] for b in each)) for name in shared}
+    return {}  # NOT names values a rule refuses; a keyword names no field
