@@ -146,12 +146,16 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    """{"a": {"b": 1}} -> {"a.b": 1}; a list of objects gives lists: {"a": [{"b": 1}, {"b": 2}]} -> {"a.b": [1, 2]}."""
     out: dict[str, Any] = {}
     for key, value in doc.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(flatten(value, path + "."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for item in value:
+                for sub, v in flatten(item, path + ".").items():
+                    out.setdefault(sub, []).append(v)
         else:
             out[path] = value
     return out

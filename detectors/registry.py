@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.base import Detector
 from detectors.rules import account_signout_all_devices
+from detectors.rules import anomaly_server_access, anomaly_signin, anomaly_staff_access
 from detectors.rules import cloud_console_login_without_mfa
 from detectors.rules import signin_bruteforce_ip, signin_bruteforce_user
 from detectors.rules import signin_impossible_travel
@@ -33,6 +34,9 @@ from detectors.rules import vuln_sla_breach
 
 ALL: tuple[Detector, ...] = (
     account_signout_all_devices.DETECTOR,
+    anomaly_server_access.DETECTOR,
+    anomaly_signin.DETECTOR,
+    anomaly_staff_access.DETECTOR,
     cloud_console_login_without_mfa.DETECTOR,
     signin_bruteforce_ip.DETECTOR,
     signin_bruteforce_user.DETECTOR,

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pipeline.anomaly.cli import register as register_anomaly
 from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
 from pipeline.delivery.cli import register as register_delivery
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return args.func(args, settings) or 0
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, FileNotFoundError) as exc:  # ModelError is a ValueError
         print(f"secmon: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dead-letter-out", type=Path, help="write rejected records as JSON lines here")
     run.add_argument("--until", help="after the input, move the detectors' clock to this ISO time or `now` "
                                      "(default: the last event's time) to see what is overdue")
+    run.add_argument("--anomaly-model", type=Path, help="model file the anomaly_* detectors score with (anomaly.model; "
+                                                        "default: they learn from the input)")
     run.set_defaults(func=_cmd_run)
 
     sources = sub.add_parser("sources", help="list the log formats secmon reads")
@@ -85,12 +88,15 @@ def _parser() -> argparse.ArgumentParser:
     register_context(sub)
     register_controls(sub)
     register_retrohunt(sub)
+    register_anomaly(sub)
     return parser
 
 
 def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
     from pipeline import embedded
 
+    if args.anomaly_model:
+        settings.anomaly.model = args.anomaly_model
     dead_out = open(args.dead_letter_out, "w", encoding="utf-8") if args.dead_letter_out else None
     try:
         summary = embedded.run(args.paths, settings, source=args.source, dead_letter_out=dead_out,

@@ -15,6 +15,7 @@ from detectors.clock import EventClock
 from detectors.engine import Engine, EngineHooks
 from detectors.registry import configure
 from detectors.state import DictStore
+from pipeline.anomaly.models import ModelWatcher
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.normalizers import registry
 from pipeline.normalizers.base import Normalizer
@@ -65,7 +66,9 @@ def build_engine(settings: SecmonSettings, summary: Summary, strict: bool = Fals
     hooks = EngineHooks(on_late=lambda det: summary.late_events.update([det]))
     if not strict:
         hooks.on_error = lambda det, _exc, _event: summary.detector_errors.update([det])
-    return Engine(detectors=configure(settings.detection.detectors), store=DictStore(), strict=strict, hooks=hooks,
+    configured = configure(settings.detection.detectors)
+    ModelWatcher(settings.anomaly, configured).load_now()  # a model file, if set; else the detectors learn
+    return Engine(detectors=configured, store=DictStore(), strict=strict, hooks=hooks,
                   lateness=timedelta(seconds=settings.detection.lateness_seconds))
 
 

@@ -109,6 +109,31 @@ class DetectionSettings(Section):
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict, description="Per-detector overrides.")
 
 
+class AnomalySettings(Section):
+    """Behaviour models (`secmon anomaly train`, `anomaly_*` detectors); budgets are detector params."""
+
+    model: Path | None = Field(None, description="Model file the anomaly detectors score with (trained by `secmon "
+                               "anomaly train` or the worker); none: each detector learns from the stream it reads.")
+    shadow_model: Path | None = Field(None, description="A second model scored beside the live one: its alerts are "
+                                      "experimental (indexed, never paged), to compare a new model before using it.")
+    key: SecretStr | None = Field(None, description="Key that signs and verifies model files (env or secrets file "
+                                  "only); unset: the key in key_file, created on the first training.")
+    key_file: Path = Field(Path.home() / ".local/state/secmon/anomaly-model.key",
+                           description="Local model key when anomaly.key is unset (mode 0600).")
+    retrain_hours: float = Field(24.0, ge=0, description="The worker's leader retrains `model` from Elasticsearch "
+                                 "history this often (0: never; train with the CLI instead).")
+    history_days: int = Field(30, ge=1, le=400, description="Days of Elasticsearch history a training reads.")
+    reload_seconds: float = Field(60.0, gt=0, description="How often every worker checks `model` for a new version.")
+
+    def signing_key(self, create: bool = False) -> bytes:
+        """The key model files are signed and verified with."""
+        from detectors.anomaly.artifact import local_key
+
+        if self.key is not None:
+            return self.key.get_secret_value().encode()
+        return local_key(self.key_file, create)
+
+
 class LifecycleSettings(Section):
     """Retention, snapshots, legal holds and workspace purge (`secmon lifecycle|backup|hold|purge`)."""
 
@@ -161,6 +186,7 @@ class SecmonSettings(BaseSettings):
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     app_id: str = Field("secmon", description="Faust application id (consumer group).")
     metrics_port: int = Field(0, description="Port of /metrics; 0 = off.")

@@ -18,8 +18,9 @@ SYDNEY = {"source.ip": "203.0.113.80", "source.geo.city_name": "Sydney", "source
 def test_success_only_detectors_are_not_routed_failures():
     routed = {det_id for det_id, det in DETECTORS.items() if det.entity_key(signin(**{"event.outcome": "failure"}))}
     # source_silent hears every event of every source, by design
+    # anomaly_signin counts failures towards the next success ("failures before")
     assert routed - {"source_silent"} == {"signin_bruteforce_ip", "signin_bruteforce_user", "signin_password_spray",
-                      "signin_success_after_failures"}
+                      "signin_success_after_failures", "anomaly_signin"}
 
 
 def test_signin_without_mfa_is_routed_only_what_can_alert():

@@ -1,0 +1,126 @@
+"""The scoring model: a PyOD ensemble (IForest + LODA) over deviation features, calibrated to a budget.
+
+PyOD has no incremental fit, so a model is trained on a batch of feature vectors (history) and
+then scores one event at a time. Each member's raw score is standardised against its training
+scores (median 0, 99th percentile 1) and the ensemble is their mean. Thresholds are quantiles
+of the training scores for an alert budget (alerts per 1,000 scored events), recomputed from
+the kept sample whenever the budget changes, never pyod's `contamination` default.
+
+Explanations do not depend on the members: a feature's share of the explanation is its
+surprise (-log10 of how often training vectors were at least that extreme), so "country new"
+weighs a lot where new countries are rare and little where everybody travels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors.anomaly.behaviour import Peers
+from schemas.alert import AnomalyFeature
+
+BINS = np.linspace(0.0, 3.0, 61)  # every feature lies in [0, 3]; tails are read off these bins
+STRONG_TAIL = 0.01  # a feature at least this rare in training is a strong signal
+MAX_SCORE_SAMPLE = 20_000
+CACHE_LIMIT = 200_000
+
+
+@dataclass
+class AnomalyModel:
+    """A fitted ensemble for one behaviour kind, with what explains and calibrates it."""
+
+    kind: str
+    features: tuple[str, ...]
+    members: list  # fitted pyod detectors
+    centre: list[float]
+    scale: list[float]
+    score_sample: np.ndarray  # sorted ensemble scores of the training vectors (calibration)
+    tails: np.ndarray  # per feature: training vectors at or above each bin edge
+    samples: int
+    peers: Peers = field(default_factory=Peers)
+    trained: dict = field(default_factory=dict)  # when, on what, with which parameters
+    version: str = "unsaved"
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def score(self, vector: tuple[float, ...]) -> float:
+        """Ensemble score of one event (0 ~ typical, 1 ~ the training set's 99th percentile)."""
+        key = tuple(round(v, 2) for v in vector)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()  # thresholds (float keys) are recomputed on demand
+            row = np.asarray([key], dtype=float)
+            raw = [float(m.decision_function(row)[0]) for m in self.members]
+            cached = self._cache[key] = round(_combine(raw, self.centre, self.scale), 4)
+        return cached
+
+    def threshold(self, per_1k: float) -> float:
+        """The score above which `per_1k` of 1,000 training events would alert."""
+        found = self._cache.get(per_1k)
+        if found is None:
+            q = min(1.0, max(0.0, 1.0 - per_1k / 1000.0))
+            found = self._cache[per_1k] = round(float(np.quantile(self.score_sample, q)), 4)
+        return found
+
+    def _at_least(self, i: int, value: float) -> int:
+        """Training vectors whose feature `i` was in the bin of `value` or above."""
+        return int(self.tails[i][min(len(BINS) - 2, int(np.searchsorted(BINS, value, side="right")) - 1)])
+
+    def surprise(self, vector: tuple[float, ...]) -> list[float]:
+        """Per feature: -log10 of the share of training vectors at least as extreme (0 for usual values)."""
+        out = []
+        for i, value in enumerate(vector):
+            share = (self._at_least(i, value) + 1) / (self.samples + 1)
+            out.append(0.0 if share > 0.5 else -math.log10(share))
+        return out
+
+    def strong(self, vector: tuple[float, ...]) -> set[str]:
+        """The features whose value at most STRONG_TAIL of the training vectors reached (ignoring zeros)."""
+        return {self.features[i] for i, value in enumerate(vector)
+                if value > 0 and self._at_least(i, value) <= STRONG_TAIL * self.samples}
+
+    def explain(self, vector: tuple[float, ...], facts: dict[str, tuple[str, str]], top: int = 5) -> list[AnomalyFeature]:
+        """The features that explain the score, most first, with the value seen and the usual."""
+        surprise = self.surprise(vector)
+        total = sum(surprise) or 1.0
+        ranked = sorted((s, i) for i, s in enumerate(surprise) if s > 0)[::-1][:top]
+        return [AnomalyFeature(name=self.features[i], value=facts[self.features[i]][0][:256],
+                               usual=facts[self.features[i]][1][:256], contribution=round(s / total, 3))
+                for s, i in ranked]
+
+
+def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers, trained: dict,
+        seed: int = 0) -> AnomalyModel:
+    """Train the ensemble on `vectors` (one row per scored event, in `features` order)."""
+    from pyod.models.iforest import IForest  # imported here: pyod takes seconds to import
+    from pyod.models.loda import LODA  # (HBOS would JIT-compile for seconds in every new process)
+
+    if len(vectors) < 20:
+        raise ValueError(f"{len(vectors)} training vectors for {kind}: need at least 20 (more history)")
+    x = np.round(np.asarray(vectors, dtype=float), 2)
+    members = [IForest(n_estimators=150, max_samples=min(256, len(x)), contamination=0.01, random_state=seed),
+               LODA(n_bins=20, n_random_cuts=100, contamination=0.01, random_state=seed)]
+    raw = []
+    for member in members:
+        member.fit(x)
+        raw.append(np.asarray(member.decision_scores_, dtype=float))
+    centre = [float(np.median(r)) for r in raw]
+    scale = [max(1e-9, float(np.quantile(r, 0.99)) - c) for r, c in zip(raw, centre)]
+    scores = np.mean([(r - c) / s for r, c, s in zip(raw, centre, scale)], axis=0)
+    sample = np.sort(scores if len(scores) <= MAX_SCORE_SAMPLE else
+                     np.random.default_rng(seed).choice(scores, MAX_SCORE_SAMPLE, replace=False))
+    return AnomalyModel(kind=kind, features=features, members=members, centre=centre, scale=scale,
+                        score_sample=np.round(sample, 4), tails=_tails(x), samples=len(x), peers=peers,
+                        trained=trained)
+
+
+def _tails(x: np.ndarray) -> np.ndarray:
+    """For each feature and bin: how many rows fall in that bin or a higher one."""
+    counts = np.stack([np.histogram(np.clip(col, 0, 3), bins=BINS)[0] for col in x.T])
+    return np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]
+
+
+def _combine(raw: list[float], centre: list[float], scale: list[float]) -> float:
+    return sum((r - c) / s for r, c, s in zip(raw, centre, scale)) / len(raw)

@@ -1,0 +1,107 @@
+"""Bounded building blocks of a behaviour profile, all JSON (a Faust table stores them).
+
+A profile must stay small whatever the entity does for a year: value lists are bounded and
+least-recently-seen values go first; counts are halved when they pass `DECAY_AT`, so old habits
+fade and the numbers stay small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DECAY_AT = 400  # counts of a histogram or counter are halved beyond this many observations
+
+Counter = list[list]  # [[value, count], ...], most recently seen last
+
+
+def seen(counter: Counter, value: object) -> int:
+    """How often `value` was counted (0: never, or forgotten)."""
+    return next((c for v, c in counter if v == value), 0)
+
+
+def count(counter: Counter, value: object, limit: int) -> Counter:
+    """`counter` with `value` counted once more and moved to the end; at most `limit` values."""
+    n = seen(counter, value)
+    rest = [[v, c] for v, c in counter if v != value]
+    out = rest + [[value, n + 1]]
+    if sum(c for _, c in out) > DECAY_AT:
+        out = [[v, max(1, c // 2)] for v, c in out]
+    return out[-limit:]
+
+
+def remember(values: list, value: object, limit: int) -> list:
+    """`values` with `value` moved (or added) to the end; at most `limit` values."""
+    return ([v for v in values if v != value] + [value])[-limit:]
+
+
+def top(counter: Counter, k: int = 3) -> list:
+    """The `k` most counted values, most first."""
+    return [v for v, _ in sorted(counter, key=lambda vc: -vc[1])[:k]]
+
+
+def bump(hist: list[int], index: int) -> list[int]:
+    """`hist` with bin `index` counted once more (halved past DECAY_AT)."""
+    out = list(hist)
+    out[index] += 1
+    if sum(out) > DECAY_AT:
+        out = [c // 2 for c in out]
+    return out
+
+
+def rarity(hist: list[int], index: int, spread: bool = True) -> float:
+    """How rare bin `index` is in `hist`: -log10 of its smoothed share (0 = usual, ~2 = never).
+
+    With `spread`, neighbouring bins (cyclic) count half, so 07:55 is not rare for someone who
+    always starts at 08:05."""
+    n = len(hist)
+    total = sum(hist)
+    mass = hist[index] + (0.5 * (hist[(index - 1) % n] + hist[(index + 1) % n]) if spread else 0.0)
+    share = (mass + 0.25) / (total * (2.0 if spread else 1.0) + 0.25 * n)
+    return max(0.0, min(3.0, -math.log10(share)))
+
+
+def usual_range(hist: list[int], share: float = 0.05) -> str:
+    """The bins that hold at least `share` of the mass, as `08-17` (hours) or a list."""
+    total = sum(hist) or 1
+    bins = [i for i, c in enumerate(hist) if c / total >= share]
+    if not bins:
+        return "none yet"
+    return f"{bins[0]:02d}-{bins[-1]:02d}" if len(hist) == 24 else ",".join(WEEKDAYS[i] for i in bins)
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def local_time(ts: datetime, tz_name: str | None) -> datetime:
+    """`ts` in the entity's timezone (UTC when unknown or invalid)."""
+    if tz_name:
+        try:
+            return ts.astimezone(_zone(tz_name))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ts
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = ZoneInfo(name)
+    return zone
+
+
+def digest(text: str) -> str:
+    """A short stable digest of a long value (a User-Agent string) to keep in state."""
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=6).hexdigest()
+
+
+def novelty(known_to_entity: bool, known_to_peers: bool) -> float:
+    """0 known to the entity, 0.5 known only to its peers (the workspace), 1 new to both."""
+    if known_to_entity:
+        return 0.0
+    return 0.5 if known_to_peers else 1.0

@@ -1,0 +1,1 @@
+"""The runtime side of the behaviour models: training from files or Elasticsearch, loading, hot reload."""
