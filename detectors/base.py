@@ -37,7 +37,8 @@ class StateSpec(Frozen):
 class DetectorMeta(Frozen):
     """Everything about a detector except its logic; validated when the registry loads."""
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]{2,63}$", description="Stable id == file stem.")
+    id: str = Field(pattern=r"^([a-z][a-z0-9_]{2,63}|sigma-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$",
+                    description="Stable id == file stem (a Sigma rule: sigma-<its uuid>).")
     title: str = Field(min_length=5, max_length=120, description="One-line title.")
     description: str = Field(min_length=20, description="What it detects and why it matters.")
     version: int = Field(ge=1, description="Bump when the logic changes.")
@@ -47,6 +48,8 @@ class DetectorMeta(Frozen):
     state: StateSpec
     tags: tuple[str, ...] = Field(default=(), description="MITRE ATT&CK (attack.tXXXX) and policy tags.")
     dedup_period: timedelta = Field(description="Findings for one entity within it update one alert.")
+    ruleset: Literal["secmon", "sigma"] = Field("secmon", description="secmon's own detectors, or a Sigma rule.")
+    references: tuple[str, ...] = Field(default=(), description="Where the detection is documented (URLs).")
 
 
 @dataclass(frozen=True)

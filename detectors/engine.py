@@ -198,7 +198,7 @@ def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> 
         timestamp=_utc(a["last"]),
         message=finding.message,
         rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=finding.maturity or meta.maturity,
-                  tags=list(meta.tags)),
+                  tags=list(meta.tags), ruleset=meta.ruleset, reference=list(meta.references)),
         alert=AlertState(id=a["id"], status=a.get("status", "open"), severity=a.get("sev", meta.severity),
                          dedup_key=dedup_key,
                          count=a["count"],

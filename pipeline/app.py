@@ -18,6 +18,7 @@ import faust
 
 from detectors.engine import Engine, EngineHooks
 from detectors.registry import configure
+from detectors.sigma.stream import build as sigma_detectors
 from pipeline import metrics
 from pipeline.enrichers.base import Enricher
 from pipeline.enrichers.registry import default_enrichers
@@ -94,7 +95,9 @@ def build_engine(runtime: Runtime, store) -> Engine:
         log.error("detector %s failed on event %s: %r", det_id, event.event.id, exc)
 
     hooks.on_error = on_error
-    return Engine(detectors=configure(settings.detection.detectors), store=store, hooks=hooks,
+    detectors = configure(settings.detection.detectors)
+    detectors += sigma_detectors(settings.detection.sigma, settings.parse.keep_original)
+    return Engine(detectors=detectors, store=store, hooks=hooks,
                   lateness=timedelta(seconds=settings.detection.lateness_seconds))
 
 

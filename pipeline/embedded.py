@@ -14,6 +14,7 @@ from typing import IO
 from detectors.clock import EventClock
 from detectors.engine import Engine, EngineHooks
 from detectors.registry import configure
+from detectors.sigma.stream import build as sigma_detectors
 from detectors.state import DictStore
 from pipeline.anomaly.models import ModelWatcher
 from pipeline.enrichers.registry import default_enrichers
@@ -68,7 +69,8 @@ def build_engine(settings: SecmonSettings, summary: Summary, strict: bool = Fals
         hooks.on_error = lambda det, _exc, _event: summary.detector_errors.update([det])
     configured = configure(settings.detection.detectors)
     ModelWatcher(settings.anomaly, configured).load_now()  # a model file, if set; else the detectors learn
-    return Engine(detectors=configured, store=DictStore(), strict=strict, hooks=hooks,
+    sigma = sigma_detectors(settings.detection.sigma, settings.parse.keep_original)
+    return Engine(detectors=configured + sigma, store=DictStore(), strict=strict, hooks=hooks,
                   lateness=timedelta(seconds=settings.detection.lateness_seconds))
 
 

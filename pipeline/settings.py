@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from detectors.registry import DetectorConfig
+from detectors.sigma.config import SigmaSettings
 from pipeline.delivery.config import DeliverySettings
 from pipeline.normalizers.base import ParseContext
 
@@ -107,6 +108,8 @@ class DetectionSettings(Section):
     lateness_seconds: int = Field(300, description="How late (event time) an event may arrive and still count.")
     tick_seconds: int = Field(60, ge=1, description="How often timed (deadline, heartbeat) detectors are checked.")
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict, description="Per-detector overrides.")
+    sigma: SigmaSettings = Field(default_factory=SigmaSettings, description="Sigma rules run as detectors "
+                                 "(rules_dirs; off while empty).")
 
 
 class AnomalySettings(Section):

@@ -23,6 +23,9 @@ class Rule(Strict):
     version: int = Field(description="Detector version; bumped when its logic changes.")
     maturity: Maturity = Field(description="experimental alerts are indexed but never paged.")
     tags: list[Keyword] = Field(default_factory=list, description="MITRE ATT&CK and policy tags.")
+    ruleset: Keyword = Field("secmon", description="secmon (its own detectors) or sigma (a Sigma rule: id "
+                             "sigma-<rule uuid>, name its title).")
+    reference: list[Keyword] = Field(default_factory=list, description="Where the rule is documented (URLs).")
 
 
 class AlertState(Strict):

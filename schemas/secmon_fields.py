@@ -157,7 +157,7 @@ class Context(Strict):
     """Facts the context enricher looked up (users, assets, tickets); `missing` names what it could not find."""
 
     missing: list[Keyword] = Field(default_factory=list, description="Lookups that found nothing: user, "
-                                   "user.working_hours, asset, tickets (no ticket table loaded).")
+                                   "user.working_hours, asset, workspace, tickets (no ticket table loaded).")
     user_employee: bool | None = Field(None, description="user.name is one of our employees.")
     user_team: Keyword | None = Field(None, description="The user's team or customer workspace.")
     user_role: Keyword | None = Field(None, description="The user's role.")
@@ -168,6 +168,8 @@ class Context(Strict):
     user_timezone: Keyword | None = Field(None, description="IANA timezone of the working hours, e.g. Europe/Berlin.")
     user_usual_daily_records: int | None = Field(None, description="Customer records the employee usually "
                                                  "reads per day.")
+    workspace_app_mfa_required: bool | None = Field(None, description="The workspace (organization.id) requires "
+                                                    "MFA in the app itself: SSO does not count as a second factor.")
     asset_owner: Keyword | None = Field(None, description="Owner of host.name.")
     asset_environment: Keyword | None = Field(None, description="Environment of host.name, e.g. production.")
     asset_criticality: Keyword | None = Field(None, description="low, medium, high or critical.")

@@ -13,8 +13,8 @@ META = DetectorMeta(
     title="Sign-in from a country new for the user",
     description="A successful sign-in from a source.geo.country_iso_code not seen for this user "
                 "before, once the learning period after their first sign-in is over.",
-    version=1,
-    severity="medium",
+    version=2,
+    severity="low",  # a trip alone is no page: evidence for analysts and anomaly_signin
     maturity="stable",
     datasets=("app.signin",),
     state=StateSpec(kind="first_seen", key=("user.name",)),

@@ -1,7 +1,15 @@
-"""A successful application sign-in without a second factor where policy requires MFA."""
+"""A successful application sign-in without a second factor where policy requires MFA.
+
+An SSO sign-in reaches the app with `mfa: false` because the identity provider did the second
+factor, not the app: it counts as MFA unless the workspace requires MFA in the app itself
+(workspaces context table, `app_mfa_required`), or the account is one of our staff or a team
+admin (users table), whose sign-ins are checked strictly. Staff and admin findings are medium;
+a customer user's is low-severity evidence that feeds anomaly_signin, not a page.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,8 +22,9 @@ META = DetectorMeta(
     id="signin_without_mfa",
     title="Application sign-in without MFA",
     description="A successful app sign-in with secmon.auth.mfa false, for a workspace whose policy "
-                "requires MFA (all workspaces by default).",
-    version=1,
+                "requires MFA (all workspaces by default); SSO counts as MFA done by the identity provider "
+                "unless the workspace requires app-side MFA or the account is staff or a team admin.",
+    version=2,
     severity="medium",
     maturity="stable",
     datasets=("app.signin",),
@@ -33,6 +42,14 @@ class Params(BaseModel):
     required_for_all: bool = Field(True, description="Every workspace requires MFA.")
     required_workspaces: list[str] = Field(default_factory=list, description="organization.id values that "
                                            "require MFA when required_for_all is false.")
+    sso_counts_as_mfa: bool = Field(True, description="An SSO sign-in is MFA done by the identity provider "
+                                    "(except where the workspace requires app-side MFA, and for staff and admins).")
+
+
+def strict(event: Event) -> bool:
+    """Staff and team admins: every sign-in needs MFA the app can see."""
+    ctx = event.secmon.context
+    return bool(ctx and (ctx.user_employee or ctx.user_team_admin or ctx.user_mfa_required))
 
 
 def applies(event: Event, params: Params) -> bool:
@@ -40,15 +57,20 @@ def applies(event: Event, params: Params) -> bool:
     if not without_mfa(event):
         return False
     workspace = event.organization.id if event.organization else None
-    return params.required_for_all or workspace in params.required_workspaces
+    if not (params.required_for_all or workspace in params.required_workspaces):
+        return False
+    ctx = event.secmon.context
+    by_idp = event.secmon.auth.method == "sso" and params.sso_counts_as_mfa
+    return not by_idp or strict(event) or bool(ctx and ctx.workspace_app_mfa_required)
 
 
 def step(state, event, params: Params):
-    """One finding per sign-in without MFA where it is required."""
+    """One finding per sign-in without MFA where it is required (medium for staff and admins, else low)."""
     if not applies(event, params):
         return None, []
     workspace = event.organization.id if event.organization else None
-    return None, [finding(event, f"workspace {workspace}" if workspace else "the app")]
+    found = finding(event, f"workspace {workspace}" if workspace else "the app")
+    return None, [replace(found, severity="medium" if strict(event) else "low")]
 
 
 def key(event: Event) -> str | None:

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from detectors.rules._staff import timezone as parse_timezone, working_days, working_hours
 from schemas.types import Keyword, UtcDatetime
 
-TableName = Literal["users", "assets", "tickets", "ports"]
-TABLES: tuple[TableName, ...] = ("users", "assets", "tickets", "ports")
+TableName = Literal["users", "assets", "tickets", "ports", "workspaces"]
+TABLES: tuple[TableName, ...] = ("users", "assets", "tickets", "ports", "workspaces")
 _PORT_RANGE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
 
 
@@ -188,4 +188,19 @@ def _port_range(item: Any, protocol: str) -> Any:
     return {"protocol": protocol, "first": first, "last": last}
 
 
-ROW_MODELS: dict[str, type[Row]] = {"users": UserRow, "assets": AssetRow, "tickets": TicketRow, "ports": PortsRow}
+class WorkspaceRow(Row):
+    """A customer workspace (organization.id) and the sign-in policy it chose."""
+
+    id: Keyword = Field(min_length=1, description="Workspace id (organization.id in events).")
+    plan: Keyword | None = Field(None, description="Plan, e.g. free, team, enterprise.")
+    app_mfa_required: bool = Field(False, description="Sign-ins need a second factor in the app itself: an SSO "
+                                   "sign-in whose identity provider did the MFA does not count.")
+
+    @property
+    def key(self) -> str:
+        """The workspace id."""
+        return self.id
+
+
+ROW_MODELS: dict[str, type[Row]] = {"users": UserRow, "assets": AssetRow, "tickets": TicketRow, "ports": PortsRow,
+                                    "workspaces": WorkspaceRow}

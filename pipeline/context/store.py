@@ -26,7 +26,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline.context.loader import ContextError, TableFile, load_directory, load_file, signature, table_files
-from pipeline.context.models import ROW_MODELS, TABLES, AssetRow, PortRange, PortsRow, Row, TicketRow, UserRow
+from pipeline.context.models import (ROW_MODELS, TABLES, AssetRow, PortRange, PortsRow, Row, TicketRow, UserRow,
+                                     WorkspaceRow)
 from pipeline.enrichers.background import run_in_thread
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _ports_keys(row: PortsRow) -> list[str]:
 
 
 INDEX_KEYS: dict[str, Callable] = {"users": _user_keys, "assets": _asset_keys, "tickets": _ticket_keys,
-                                   "ports": _ports_keys}
+                                   "ports": _ports_keys, "workspaces": lambda row: [row.id]}
 
 
 def _row_digest(table: str, row: Row) -> int:
@@ -166,6 +167,10 @@ class ContextStore:
         """The user with this id, or None."""
         found = self.tables["users"].lookup(f"id:{user_id}")
         return found[0] if found else None  # type: ignore[return-value]
+
+    def workspace(self, workspace_id: str) -> WorkspaceRow | None:
+        """The workspaces row of this id, or None."""
+        return self.tables["workspaces"].rows.get(workspace_id)  # type: ignore[return-value]
 
     def asset_by_host(self, host: str) -> AssetRow | None:
         """The asset named `host` (case-insensitive; a FQDN also matches a row with its short name)."""

@@ -5,7 +5,7 @@ the user's row (employee, team, role, MFA policy, working hours, usual volume), 
 row (owner, environment, criticality, 2FA) and, for staff accesses (`staff.access`), whether a
 ticket of that employee is valid for that workspace at the event's time. Whatever was looked up
 and not found is named in `secmon.context.missing` (`user`, `user.working_hours`, `asset`,
-`tickets` when no ticket table is loaded), so missing context is visible, never a crash and never
+`workspace`, `tickets` when no ticket table is loaded), so missing context is visible, never a crash and never
 silently read as "no ticket". With no table loaded at all, context is not configured and events
 are left as they are.
 """
@@ -85,6 +85,13 @@ def context_of(store: ContextStore, event: Event) -> Context | None:
             _user_facts(ctx, row)
             if staff and row.working_hours is None:
                 missing.append("user.working_hours")
+    workspace = event.organization.id if event.organization and event.organization.id else None
+    if workspace is not None and store.loaded("workspaces"):
+        ws_row = store.workspace(workspace)
+        if ws_row is None:
+            missing.append("workspace")
+        else:
+            ctx.workspace_app_mfa_required = ws_row.app_mfa_required
     if host is not None:
         asset = store.asset_by_host(host)
         if asset is None:

@@ -45,6 +45,7 @@ def ctx_dir(tmp_path: Path) -> Path:
     (tmp_path / "ports.json").write_text(json.dumps([
         {"id": "sg-web", "group_id": "sg-0a1", "ports": [443]},
         {"id": "tag-ssh", "tag": "bastion", "ports": "22", "protocol": "tcp"}]))
+    (tmp_path / "workspaces.csv").write_text("id,plan,app_mfa_required\nws-acme,enterprise,true\nws-globex,team,false\n")
     return tmp_path
 
 
@@ -64,7 +65,9 @@ def test_lookups(ctx_dir):
     assert not store.tickets_for("dana@ourco.example", "ws-acme", datetime(2026, 11, 30, 18, 0, 1, tzinfo=timezone.utc))
     assert [(p.first, p.last) for p in store.allowed_ports("sg-0a1", ["bastion", "other"])] == [(443, 443), (22, 22)]
     assert store.allowed_ports("sg-none") == []
-    assert store.counts() == {"users": 2, "assets": 4, "tickets": 2, "ports": 2}
+    assert store.counts() == {"users": 2, "assets": 4, "tickets": 2, "ports": 2, "workspaces": 2}
+    assert store.workspace("ws-acme").app_mfa_required is True
+    assert store.workspace("ws-globex").app_mfa_required is False and store.workspace("ws-none") is None
 
 
 def test_nothing_loaded_until_a_source_exists():

@@ -1,0 +1,192 @@
+"""Sigma rules as detectors of the engine: one Detector per rule (and per correlation), one shared router.
+
+Each rule becomes a Detector named `sigma-<uuid>` with its title, level (severity), status
+(maturity: shadow statuses run as experimental, never paged), tags and references, so its alerts
+go through the engine's dedup, routing, suppression and history like any other. The `Router`
+matches an event once against the index of its dataset; every rule's `key` then only looks up
+whether it was among the matches (the engine asks each detector in turn).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from detectors.base import Detector, DetectorMeta, Entity, Finding, StateSpec
+from detectors.registry import ConfigError
+from detectors.sigma.config import SigmaSettings
+from detectors.sigma.correlate import CompiledCorrelation, observe
+from detectors.sigma.index import RuleIndex
+from detectors.sigma.loader import load
+from detectors.sigma.rules import Compiled, CompiledRule, RuleInfo, compile_rules
+from detectors.sigma.view import EventView, RecordView, View
+from schemas.event import Event
+
+log = logging.getLogger(__name__)
+SEVERITY = {"informational": "low", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
+
+
+class NoParams(BaseModel):
+    """Sigma rules take no parameters (their YAML is the configuration)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Router:
+    """Matches each event once: the uuids of the rules (of its dataset) it satisfies, and its views."""
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        by_kind: dict[tuple[str, bool], list[CompiledRule]] = {}
+        for rule in rules:
+            for dataset in rule.datasets:
+                by_kind.setdefault((dataset, rule.raw), []).append(rule)
+        self._index = {kind: RuleIndex(rs) for kind, rs in by_kind.items()}
+        self._last: tuple[Event, dict[bool, View], frozenset[str]] | None = None  # asked per rule, in a row
+
+    def result(self, event: Event) -> tuple[dict[bool, View], frozenset[str]]:
+        """({raw?: the event's view}, uuids of the rules it matches); computed once per event."""
+        last = self._last
+        if last is not None and last[0] is event:
+            return last[1], last[2]
+        views: dict[bool, View] = {}
+        matched: set[str] = set()
+        for raw in (False, True):
+            index = self._index.get((event.event.dataset, raw))
+            if index is not None:
+                views[raw] = view = raw_view(event) if raw else EventView(event)
+                matched.update(r.info.uuid for r in index.matching(view))
+        self._last = (event, views, frozenset(matched))
+        return views, self._last[2]
+
+
+def raw_view(event: Event) -> RecordView:
+    """The raw record the event was parsed from (`event.original`; no fields when it was not kept)."""
+    try:
+        record = json.loads(event.event.original or "{}")
+    except (ValueError, RecursionError):
+        record = {}
+    return RecordView(record if isinstance(record, dict) else {})
+
+
+def build(settings: SigmaSettings, keep_original: bool) -> list[tuple[Detector, BaseModel]]:
+    """The detectors of the configured rules (none while rules_dirs is empty); problems are logged together."""
+    if not settings.rules_dirs:
+        return []
+    compiled = compile_rules(load(settings.rules_dirs), "ecs", settings.placeholders, tuple(settings.skip_statuses))
+    _report(compiled)
+    disabled = {d.removeprefix("sigma-") for d in settings.disabled}
+    rules = [r for r in compiled.rules if r.info.uuid not in disabled]
+    correlations = [c for c in compiled.correlations if c.info.uuid not in disabled]
+    raw = sorted({d for r in rules if r.raw for d in r.datasets})
+    if raw and not keep_original:
+        raise ConfigError(f"detection.sigma: rules for {', '.join(raw)} match the raw record's fields; "
+                          "set parse.keep_original: true")
+    router = Router(rules)
+    params = NoParams()
+    detectors = [(rule_detector(r, router, settings), params) for r in rules if r.output]
+    detectors += [(correlation_detector(c, router, settings), params) for c in correlations]
+    return sorted(detectors, key=lambda d: d[0].meta.id)
+
+
+def _report(compiled: Compiled) -> None:
+    """One summary line, the skipped rules grouped by reason (each listed at debug level and by
+    `secmon sigma check`)."""
+    log.info("sigma: %d rules and %d correlations run, %d skipped", len(compiled.rules), len(compiled.correlations),
+             len(compiled.skipped))
+    if compiled.skipped:
+        log.warning("sigma rules skipped (secmon sigma check lists them):\n  %s", "\n  ".join(
+            f"{n:>4}  {reason}" for reason, n in skip_reasons(compiled.skipped).most_common()))
+        for problem in compiled.skipped:
+            log.debug("sigma rule skipped: %s", problem)
+
+
+def skip_reasons(problems) -> Counter:
+    """Skipped rules counted by reason (the part before any parenthesis or colon detail)."""
+    return Counter(p.reason.split(" (")[0].split(": ")[0] for p in problems)
+
+
+def meta_of(info: RuleInfo, datasets: tuple[str, ...], settings: SigmaSettings, state: StateSpec) -> DetectorMeta:
+    """The engine's metadata of a Sigma rule (rule.id sigma-<uuid>, ruleset sigma)."""
+    shadow = info.status in settings.shadow_statuses
+    maturity = "experimental" if shadow else "deprecated" if info.status == "deprecated" else "stable"
+    description = info.description.strip() or info.title
+    return DetectorMeta(id=f"sigma-{info.uuid}", title=_title(info.title), version=1,
+                        description=f"{description} (Sigma rule, {info.file}:{info.line})",
+                        severity=SEVERITY.get(info.level or "", "medium"), maturity=maturity, datasets=datasets,
+                        state=state, tags=info.tags, dedup_period=timedelta(minutes=settings.dedup_minutes),
+                        ruleset="sigma", references=info.references)
+
+
+def _title(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= 120 else title[:119] + "…"
+
+
+def rule_detector(rule: CompiledRule, router: Router, settings: SigmaSettings) -> Detector:
+    """One detection rule: an alert per matching event, merged per entity within the dedup period."""
+    uuid = rule.info.uuid
+    meta = meta_of(rule.info, rule.datasets, settings, StateSpec(kind="none", key=()))
+
+    def key(event: Event) -> str | None:
+        return entity_key(event) if uuid in router.result(event)[1] else None
+
+    def step(state, event: Event, params):
+        if uuid not in router.result(event)[1]:
+            return None, []
+        return None, [Finding(message=f"{meta.title}: {event.message or event.event.action or 'event'}",
+                              entity=entity_of(event), timestamp=event.timestamp, event_ids=(event.event.id,),
+                              datasets=(event.event.dataset,))]
+
+    return Detector(meta=meta, params=NoParams, step=step, key=key)
+
+
+def correlation_detector(corr: CompiledCorrelation, router: Router, settings: SigmaSettings) -> Detector:
+    """One correlation: state per group-by value, a finding each time its condition holds."""
+    uuid = corr.info.uuid
+    state = StateSpec(kind="sliding_window", key=(), window=timedelta(seconds=corr.timespan))
+    meta = meta_of(corr.info, corr.datasets, settings, state)
+
+    def matched(event: Event) -> tuple[View, int] | None:
+        views, uuids = router.result(event)
+        refs = [i for i, r in enumerate(corr.rules) if r.info.uuid in uuids]
+        return (views[corr.rules[refs[0]].raw], refs[0]) if refs else None
+
+    def key(event: Event) -> str | None:
+        hit = matched(event)
+        return corr.group(hit[1], hit[0]) if hit else None
+
+    def step(state, event: Event, params):
+        hit = matched(event)
+        if hit is None:
+            return state, []
+        view, ref = hit
+        state, fired = observe(corr, state, event.timestamp.timestamp(), ref, corr.value(ref, view), event.event.id)
+        if fired is None:
+            return state, []
+        group = corr.group(ref, view).replace("\x1f", ", ")
+        message = (f"{meta.title}: {corr.kind} {fired.figure} for {group} within {corr.timespan:g}s")
+        return state, [Finding(message=message, entity=entity_of(event), timestamp=event.timestamp,
+                               event_ids=fired.event_ids, datasets=(event.event.dataset,))]
+
+    return Detector(meta=meta, params=NoParams, step=step, key=key)
+
+
+def entity_of(event: Event) -> Entity:
+    """What the alert is about: the event's user, source, destination, host, workspace and account."""
+    return Entity(user=event.user, source=event.source, destination=event.destination, host=event.host,
+                  organization=event.organization, cloud=event.cloud)
+
+
+def entity_key(event: Event) -> str:
+    """The entity a rule's matches are merged on: user, source, host, workspace, account."""
+    user = event.user.name or event.user.id if event.user else None
+    source = (event.source.ip or event.source.address) if event.source else None
+    host = event.host.name or event.host.id if event.host else None
+    workspace = event.organization.id if event.organization else None
+    account = event.cloud.account.id if event.cloud and event.cloud.account else None
+    parts = [p or "-" for p in (user, source, host, workspace, account)]
+    return "|".join(parts)
