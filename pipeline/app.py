@@ -4,7 +4,8 @@ raw topics --normalize--> events --index--> Elasticsearch (secmon-events-<datase
                              \\--route--> detect (keyed <detector>|<entity>) --detect--> alerts
 alerts --index_alerts--> Elasticsearch (secmon-alerts-<day>)
 purge --forget--> detect (every partition): a purged workspace's state is deleted where it lives
-leader timer: retention, nightly backup + prune, restore tests (lifecycle.schedule).
+leader timer: retention, nightly backup + prune, restore tests (lifecycle.schedule), anomaly retraining.
+every worker: hot reload of the anomaly model file.
 bad input anywhere --> deadletter topic (with the reason), counted.
 """
 
@@ -65,7 +66,7 @@ def create_app(settings: SecmonSettings) -> Runtime:
     runtime = Runtime(settings=settings, app=app, names=names, enrichers=default_enrichers(settings),
                       ctx=settings.parse.context())
     runtime.topics = _declare_topics(app, names)
-    from pipeline.agents import deliver, detect, forget, index, lifecycle, normalize, retrohunt, route
+    from pipeline.agents import anomaly, deliver, detect, forget, index, lifecycle, normalize, retrohunt, route
     from pipeline.agents import context as context_agent
 
     context_agent.register(runtime)  # first: it completes runtime.enrichers and reads context before agents start
@@ -73,6 +74,7 @@ def create_app(settings: SecmonSettings) -> Runtime:
     index.register(runtime)
     route.register(runtime)
     detect.register(runtime)
+    anomaly.register(runtime)  # after detect: it installs model files into the engine's anomaly detectors
     deliver.register(runtime)
     retrohunt.register(runtime)
     forget.register(runtime)

@@ -32,6 +32,9 @@ NOTIFICATION_SECONDS = Histogram("secmon_notification_seconds", "Duration of one
 STATE_FORGOTTEN = Counter("secmon_state_forgotten_total", "Detector state entries deleted by a workspace purge.")
 LIFECYCLE_JOBS = Counter("secmon_lifecycle_jobs_total", "Scheduled lifecycle jobs run by the worker.",
                          ["job", "outcome"])
+# outcome: loaded, refused (verification failed: the last good model stays), trained, failed
+ANOMALY_MODELS = Counter("secmon_anomaly_models_total", "Anomaly model loads and trainings by outcome.",
+                         ["outcome"])
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:
