@@ -24,6 +24,12 @@ def slots(configured: Sequence[tuple[Detector, BaseModel]]) -> dict[str, ModelSl
             for det, params in configured if det.meta.id in BEHAVIOURS and isinstance(params, AnomalyParams)}
 
 
+def stop_learning(configured: Sequence[tuple[Detector, BaseModel]]) -> None:
+    """Anomaly detectors score only with model files from now on (profiles are still learned)."""
+    for slot in slots(configured).values():
+        slot.stop_learning()
+
+
 def install(configured: Sequence[tuple[Detector, BaseModel]], live: Bundle, shadow: Bundle | None = None) -> list[str]:
     """Score with the models of `live` (and `shadow`) from now on; returns the kinds installed.
 

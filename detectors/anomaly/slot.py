@@ -1,8 +1,8 @@
 """The models one anomaly detector scores with: a loaded (live) model, a shadow, or its own learner.
 
 With a model file configured, the runtime installs its models here (and swaps them on a hot
-reload); peer knowledge is then the model's, frozen at training. Without one, the slot learns
-from the stream it sees: it keeps the feature vectors of a learning period (event time), fits a
+reload); peer knowledge is then the model's, frozen at training. The worker only ever scores
+with such files. Embedded, without one, the slot learns from the stream it sees: it keeps the feature vectors of a learning period (event time), fits a
 model once the period is over, and refits on the latest vectors every `relearn_days`.
 """
 
@@ -45,7 +45,13 @@ class ModelSlot:
 
     def install(self, live: AnomalyModel | None, shadow: AnomalyModel | None = None) -> None:
         """Score with these models from now on (a loaded file: no more learning from the stream)."""
-        self.live, self.shadow, self.learning = live, shadow, live is None
+        self.live, self.shadow, self.learning = live, shadow, False
+
+    def stop_learning(self) -> None:
+        """Score only with installed models (the worker: a learner in memory would differ per process and
+        start over at every restart, so it waits for a model trained from history instead)."""
+        if self.live is None:
+            self.learning = False
 
     @property
     def peers(self) -> Peers:

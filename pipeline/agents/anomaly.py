@@ -1,5 +1,9 @@
 """Timers: every worker hot-reloads the anomaly model file; the leader retrains it from Elasticsearch.
 
+The worker never learns a model from the stream in memory (it would differ per process and start
+over at every restart): until `anomaly.model` holds a model, the anomaly detectors only build
+profiles. A missing file is due at once, so the leader trains one as soon as history allows.
+
 The leader writes a new signed model file (atomically) every `anomaly.retrain_hours`; every
 worker notices the change within `anomaly.reload_seconds` and swaps the models in without a
 restart. A file that fails verification is refused, counted and logged, and the detectors keep
@@ -16,6 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from detectors.anomaly.artifact import ModelError, save
+from detectors.anomaly.kinds import stop_learning
 from pipeline import metrics
 from pipeline.anomaly.models import ModelWatcher
 
@@ -28,16 +33,21 @@ log = logging.getLogger(__name__)
 def register(rt: Runtime) -> None:
     """Load the configured model now and add the reload and retrain timers."""
     cfg = rt.settings.anomaly
+    stop_learning(rt.engine.detectors)  # profiles yes; scores only with a model trained from history
+    if cfg.model is None:
+        log.info("anomaly detectors build profiles but score nothing: set anomaly.model to a path and the leader "
+                 "trains it from Elasticsearch history (or train it with `secmon anomaly train --from-es`)")
+        return
     watcher = ModelWatcher(cfg, rt.engine.detectors)
     try:
-        watcher.load_now()
-        metrics.ANOMALY_MODELS.labels(outcome="loaded").inc(bool(cfg.model))
+        if cfg.model.exists():
+            watcher.load_now()
+            metrics.ANOMALY_MODELS.labels(outcome="loaded").inc()
+        else:
+            log.info("no anomaly model at %s yet: the anomaly detectors score once one is trained", cfg.model)
     except ModelError as exc:
         metrics.ANOMALY_MODELS.labels(outcome="refused").inc()
-        log.error("anomaly model refused at start, the detectors learn from the stream until a good one "
-                  "arrives: %s", exc)
-    if cfg.model is None:
-        return
+        log.error("anomaly model not loaded at start; the detectors score once a good one arrives: %s", exc)
 
     @rt.app.timer(interval=cfg.reload_seconds)
     async def anomaly_reload() -> None:
