@@ -26,6 +26,7 @@ class Replay:
     behaviour: Behaviour
     key: Callable[[Event], str | None]
     min_history: int
+    min_samples: int = 200  # fewer scorable events than this make no model
     max_samples: int = 1_000_000
     profiles: dict[str, State] = field(default_factory=dict)
     peers: Peers = field(default_factory=Peers)

@@ -29,7 +29,8 @@ def replays(settings: SecmonSettings) -> list[Replay]:
     out = []
     for det, params in configure(settings.detection.detectors):
         if det.meta.id in BEHAVIOURS and isinstance(params, AnomalyParams):
-            out.append(Replay(BEHAVIOURS[det.meta.id], det.entity_key, params.min_history))
+            out.append(Replay(BEHAVIOURS[det.meta.id], det.entity_key, params.min_history,
+                              min_samples=params.learn_min_samples))
     if not out:
         raise ValueError("no anomaly detector is enabled (detection.detectors.anomaly_*.enabled): nothing to train")
     return out
@@ -39,9 +40,10 @@ def fit_all(trained: Sequence[Replay], source: str) -> tuple[Bundle, list[str]]:
     """A model per behaviour with enough history, and a line for each one left out."""
     bundle, skipped = {}, []
     for r in trained:
-        if len(r.vectors) < 20:
-            skipped.append(f"{r.behaviour.kind}: {len(r.vectors)} scorable events in {r.events} "
-                           f"(need 20; give more history)")
+        if len(r.vectors) < r.min_samples:
+            skipped.append(f"{r.behaviour.kind}: {len(r.vectors)} scorable events in {r.events} (need "
+                           f"{r.min_samples}, detection.detectors.{r.behaviour.detector}.params.learn_min_samples; "
+                           "give more history)")
             continue
         bundle[r.behaviour.kind] = r.fit(source)
     if not bundle:
