@@ -9,6 +9,7 @@ program are skipped before their timestamp is even parsed:
   else the year that does not put the line in the future; the context's zone),
 - RFC 5424: `<34>1 2026-11-30T08:01:02.123+01:00 host sshd 123 - - msg`,
 - rsyslog's ISO form: `2026-11-30T08:01:02.123456+00:00 host sshd[123]: msg`,
+- a bracketed tag without pid, from older syslog daemons: `Nov 30 08:01:02 [sshd]: msg` (or no colon),
 - journald: one JSON object per line, MESSAGE as text or as byte values when not UTF-8.
 """
 
@@ -30,7 +31,9 @@ MAX_JOURNAL_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z, dat
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
-_TAG = r"(?:(?P<host>[^\s\[\]]*[^\s\[\]:]) )?(?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>\d{1,10})\])?:(?: (?P<msg>.*))?"
+# `[prog]:` or `[prog]` (no pid) is what some older syslog daemons wrote for a program tag.
+_TAG = (r"(?:(?P<host>[^\s\[\]]*[^\s\[\]:]) )?"
+        r"(?:(?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>\d{1,10})\])?:|\[(?P<bprog>[^\s\[\]:]+)\]:?)(?: (?P<msg>.*))?")
 _BSD_OR_ISO = re.compile(
     r"(?:<\d{1,3}>)?(?:(?P<mon>" + "|".join(MONTHS) + r") {1,2}(?P<day>\d\d?) "
     r"(?P<hms>\d\d:\d\d:\d\d)(?:\.(?P<frac>\d{1,9}))?"
@@ -86,7 +89,7 @@ def program_of(tag: str) -> str:
 
 def _bsd_or_iso_line(m: re.Match[str], ctx: ParseContext, received: datetime,
                      programs: frozenset[str]) -> LogLine | None:
-    program = program_of(m["prog"])
+    program = program_of(m["prog"] or m["bprog"])
     if program not in programs:
         return None
     if m["iso"] is not None:

@@ -94,19 +94,64 @@ def test_default_timezone_applies_only_where_the_line_has_no_offset():
     assert [e[0].timestamp.hour for e in (bsd, iso, explicit)] == [10, 10, 12]
 
 
+# 1.2.3.4 is where the client really is, 6.6.6.6 what a client-chosen name pretends (None: ambiguous).
 @pytest.mark.parametrize(("message", "user", "ip"), [
-    ("Failed password for invalid user x from 6.6.6.6 port 1 ssh2 from 1.2.3.4 port 22 ssh2", "x from 6.6.6.6 port 1 ssh2", "1.2.3.4"),
-    ("Failed password for x from 6.6.6.6 port 1 ssh2: RSA from 1.2.3.4 port 22 ssh2", "x from 6.6.6.6 port 1 ssh2: RSA", "1.2.3.4"),
-    ("Invalid user a from 6.6.6.6 port 1 from 1.2.3.4 port 22", "a from 6.6.6.6 port 1", "1.2.3.4"),
+    ("Failed password for invalid user x from 6.6.6.6 port 1 ssh2 from 1.2.3.4 port 22 ssh2",
+     "x from 6.6.6.6 port 1 ssh2", "1.2.3.4"),
+    ("Failed password for invalid user from 6.6.6.6 from 1.2.3.4 port 22 ssh2", "from 6.6.6.6", "1.2.3.4"),
+    # sshd writes nothing after `ssh2` on a password line: the name is `x from 6.6.6.6 port 1 ssh2:`
+    ("Failed password for invalid user x from 6.6.6.6 port 1 ssh2: from 1.2.3.4 port 22 ssh2",
+     "x from 6.6.6.6 port 1 ssh2:", "1.2.3.4"),
+    ("Failed password for x from 6.6.6.6 port 1 ssh2: RSA from 1.2.3.4 port 22 ssh2", "x from 6.6.6.6 port 1 ssh2: RSA",
+     "1.2.3.4"),
+    ("Failed publickey for x from 6.6.6.6 port 1 ssh2: RSA SHA256:a from 1.2.3.4 port 22 ssh2: RSA SHA256:b",
+     "x from 6.6.6.6 port 1 ssh2: RSA SHA256:a", "1.2.3.4"),
     ("Accepted publickey for git from 1.2.3.4 port 22 ssh2: RSA SHA256:abc", "git", "1.2.3.4"),
+    ("Failed rhosts-rsa for u from 1.2.3.4 port 22 ssh1: ruser from 6.6.6.6", "u", "1.2.3.4"),
+    ("Invalid user a from 6.6.6.6 port 1 from 1.2.3.4 port 22", "a from 6.6.6.6 port 1", "1.2.3.4"),
+    ("Invalid user a' port 1\" from 6.6.6.6\x1b[2K\t port 2 from 1.2.3.4 port 22",
+     "a' port 1\" from 6.6.6.6\x1b[2K\t port 2", "1.2.3.4"),
+    ("maximum authentication attempts exceeded for invalid user x from 6.6.6.6 port 1 ssh2 from 1.2.3.4 port 22 ssh2",
+     "x from 6.6.6.6 port 1 ssh2", "1.2.3.4"),
     ("User x from 6.6.6.6 not allowed because y from 1.2.3.4 not allowed because listed in DenyUsers",
      "x from 6.6.6.6 not allowed because y", "1.2.3.4"),
-    ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=a rhost=6.6.6.6",
-     "a rhost=6.6.6.6", "1.2.3.4"),
+    ("PAM: Authentication failure for x from 6.6.6.6 from 1.2.3.4", "x from 6.6.6.6", "1.2.3.4"),
+    ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=x rhost=6.6.6.6 rhost=1.2.3.4",
+     "x rhost=6.6.6.6", "1.2.3.4"),
+    ("Disconnected from invalid user x 6.6.6.6 port 1 1.2.3.4 port 22", "x 6.6.6.6 port 1", "1.2.3.4"),
+    ("Connection closed by authenticating user x 6.6.6.6 port 1 1.2.3.4 port 22", "x 6.6.6.6 port 1", "1.2.3.4"),
+    ("Received disconnect from 1.2.3.4 port 22:3: x from 6.6.6.6 port 1: Auth fail", None, "1.2.3.4"),
+    ("refused connect from x@6.6.6.6 (6.6.6.6)@gw.example (1.2.3.4)", None, "1.2.3.4"),
+    # The tail fits in two places: a certificate key id, hostbased client names, protocol 1's ruser,
+    # PAM's ruser and user=, and a disconnect reason quoting names are all the client's text too.
+    ("Failed publickey for git from 6.6.6.6 port 1 ssh2: RSA-CERT SHA256:a ID k from 1.2.3.4 port 22 ssh2: "
+     "RSA-CERT SHA256:b ID k (serial 1) CA RSA SHA256:c", None, None),
+    ('Failed hostbased for u from 6.6.6.6 port 1 ssh2: RSA SHA256:a, client user "u", client host "h from 1.2.3.4 '
+     'port 22 ssh2: RSA SHA256:b, client user "v", client host "w"', None, None),
+    ("Failed rhosts-rsa for u from 6.6.6.6 port 1 ssh1: ruser x from 1.2.3.4 port 22 ssh1", None, None),
+    ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=6.6.6.6  user=a rhost=1.2.3.4",
+     None, None),
+    ("Disconnecting invalid user a 6.6.6.6 port 1: Change of username or service not allowed: (a,ssh-connection) -> "
+     "(b 1.2.3.4 port 22: x,ssh-connection)", None, None),
+    ("Invalid user " + " from 6.6.6.6" * 40 + " from 1.2.3.4 port 22", None, None),
 ])
-def test_address_comes_from_what_sshd_wrote_not_from_the_client_chosen_user_name(message, user, ip):
+def test_a_client_chosen_name_can_never_choose_the_source_address(message, user, ip):
     event = one(message)
-    assert (event.user.name, event.source.ip) == (user, ip)
+    assert (event.user.name if event.user else None, event.source.ip if event.source else None) == (user, ip)
+    if ip is None:
+        assert event.event.reason == "ambiguous_source" and event.event.outcome in ("failure", "unknown")
+
+
+def test_an_ambiguous_line_keeps_every_candidate_address_searchable():
+    event = one("Failed rhosts-rsa for u from 6.6.6.6 port 1 ssh1: ruser x from ::ffff:1.2.3.4 port 22 ssh1")
+    assert (event.source, event.user, event.event.action, event.event.outcome) == (None, None, "ssh_login", "failure")
+    assert event.related.ip == ["1.2.3.4", "6.6.6.6"]
+    assert event.related.user == ["u from 6.6.6.6 port 1 ssh1: ruser x", "u"]
+
+
+def test_control_bytes_a_journald_sender_kept_stay_inside_the_name():
+    (event,) = events(journal("Invalid user a\nb\r from 6.6.6.6 port 1\x00 from 1.2.3.4 port 22"))
+    assert (event.user.name, event.source.ip) == ("a\nb\r from 6.6.6.6 port 1\x00", "1.2.3.4")
 
 
 @pytest.mark.parametrize(("message", "user"), [
