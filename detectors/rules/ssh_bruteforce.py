@@ -1,10 +1,13 @@
 """Many failed SSH authentications from one client against one server: password guessing.
 
-Counted: `Failed <method>` lines (ssh_login failures), `Invalid user` lines and `maximum
-authentication attempts exceeded` lines, per connection so that the lines sshd writes for one
-attempt count once (see detectors/rules/_ssh.py). PAM failures (ssh_pam_auth_failure) are NOT
-counted: sshd logs a `Failed password` line for the same attempt, so counting both would double
-every password guess. "message repeated N times" lines arrive as N events and count N.
+Counted: `Failed <method>` lines (ssh_login failures), `Invalid user` lines, `maximum
+authentication attempts exceeded` lines and disconnects that say authentication failed, per
+connection so that the lines sshd writes for one attempt count once (see detectors/rules/_ssh.py).
+Failed key (and `none`) probes of an existing account count only on a connection sshd cut off
+for failing: a client whose agent offers three keys before the right one is not guessing. PAM
+failures (ssh_pam_auth_failure) are NOT counted: sshd logs a `Failed password` line for the same
+attempt, so counting both would double every password guess. "message repeated N times" lines
+arrive as N events and count N.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ META = DetectorMeta(
     title="SSH brute force against one server",
     description="N failed SSH authentications (failed methods, invalid users, max-attempts "
                 "disconnects) from one client address against one host within the window.",
-    version=1,
+    version=2,
     severity="medium",  # internet-facing sshd sees this daily; a success after it is what matters
     maturity="stable",
     datasets=(_ssh.DATASET,),

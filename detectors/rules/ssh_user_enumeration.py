@@ -3,8 +3,9 @@
 Brute force counts attempts; this counts distinct names. A client that fails for one name many
 times is not enumerating, one that fails once each for `min_users` names is, whatever the host
 (scanners sweep fleets). Names are compared as sshd received them (case-sensitive, like Unix
-accounts); an empty name is a name tried. Failed methods, invalid users, max-attempts lines and
-AllowUsers/DenyUsers refusals count; PAM failures are left out (they repeat a Failed line).
+accounts); an empty name is a name tried. Failed methods, invalid users, max-attempts lines,
+failed disconnects (`Disconnecting invalid user X ...`) and AllowUsers/DenyUsers refusals count;
+PAM failures are left out (they repeat a Failed line).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ META = DetectorMeta(
     title="SSH user name enumeration from one client",
     description="Failed SSH attempts for many distinct user names from one client address within "
                 "the window: guessing which accounts exist before guessing their passwords.",
-    version=1,
+    version=2,
     severity="medium",
     maturity="stable",
     datasets=(_ssh.DATASET,),

@@ -32,8 +32,9 @@ def test_alerts_carry_their_entities_and_evidence():
     alerts = {a.rule.id: a for a in run_log().alerts.values()}
     brute = alerts["ssh_bruteforce"]
     assert (brute.source.ip, brute.host.name, brute.alert.severity) == ("185.220.101.45", "bastion-1", "medium")
-    # 6 + 4 Failed lines (two "message repeated" expanded) + the max-attempts line; PAM lines left out
-    assert brute.secmon.event_count == 11
+    # 6 + 4 Failed lines (two "message repeated" expanded) + the max-attempts line and sshd's
+    # "Disconnecting ...: Too many authentication failures" (evidence, not extra attempts); PAM lines left out
+    assert brute.secmon.event_count == 12
     no_2fa = alerts["ssh_login_without_2fa"]
     assert (no_2fa.user.name, no_2fa.host.name, no_2fa.source.ip) == ("carol", "bastion-1", "203.0.113.40")
     assert no_2fa.alert.first_seen.isoformat().startswith("2026-11-30T08:04:40")  # login + pair_seconds

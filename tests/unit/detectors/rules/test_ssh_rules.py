@@ -42,6 +42,8 @@ def routed(event: Event) -> set[str]:
     ("ssh_user_not_allowed", "failure", "guest", {"ssh_user_enumeration"}),
     ("ssh_pam_auth_failure", "failure", "root", set()),
     ("ssh_disconnect", "unknown", "root", set()),
+    ("ssh_disconnect", "failure", "root", {"ssh_bruteforce", "ssh_user_enumeration"}),
+    ("ssh_connection_refused", "failure", None, set()),
     ("ssh_break_in_attempt", "unknown", None, set()),
     ("ssh_partial_auth", "success", "root", {"ssh_login_without_2fa"}),
     ("ssh_login", "success", "alice", {"ssh_login_without_2fa"}),
@@ -59,6 +61,24 @@ def test_attempts_take_the_largest_kind_per_connection():
     items = ["a 1 i admin", "b 1 f admin", "c 2 f root", "d 2 f root", "e 2 x root", "f ef i pi"]
     assert _ssh.attempts(items) == 1 + 2 + 1
     assert _ssh.attempt_users(items) == {"admin", "root", "pi"}
+
+
+@pytest.mark.parametrize(("fields", "kind"), [
+    ({"secmon.auth.method": "password"}, "f"),
+    ({"secmon.auth.method": "publickey"}, "k"),
+    ({"secmon.auth.method": "none"}, "k"),
+    ({"secmon.auth.method": "publickey", "event.reason": "invalid_user"}, "f"),
+    ({"event.action": "ssh_disconnect"}, "d"),
+])
+def test_key_probes_of_existing_accounts_are_a_kind_of_their_own(fields, kind):
+    assert _ssh.attempt_kind(ssh(**{"event.outcome": "failure", **fields})) == kind
+
+
+def test_key_probes_count_only_where_sshd_cut_the_connection_off_in_any_order():
+    probes = ["a 1 k git", "b 1 k git", "c 1 k git", "d 2 k git", "e 2 k git"]
+    assert _ssh.attempts(probes) == 0
+    assert _ssh.attempts(["z 2 x git"] + probes) == 0 + 2  # connection 1 has no verdict; 2 was cut off
+    assert _ssh.attempts(probes + ["y 1 d git", "z 2 x git"]) == 3 + 2
 
 
 def test_without_ticks_the_next_event_of_the_key_settles_a_lone_key_login():
