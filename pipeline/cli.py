@@ -13,6 +13,7 @@ from pipeline.controls import register as register_controls
 from pipeline.delivery.cli import register as register_delivery
 from pipeline.lifecycle.cli import register as register_lifecycle
 from pipeline.retrohunt import register as register_retrohunt
+from pipeline.sigma_cli import register as register_sigma
 from pipeline.cliargs import instant
 from pipeline.settings import SecmonSettings, load_settings
 
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     register_context(sub)
     register_controls(sub)
     register_retrohunt(sub)
+    register_sigma(sub)
     register_anomaly(sub)
     return parser
 
