@@ -25,7 +25,7 @@ from detectors.rules import ssh_root_login
 from detectors.rules import ssh_user_enumeration
 from detectors.rules import staff_access_bulk, staff_access_off_hours, staff_access_without_justification
 from detectors.rules import backup_failed, backup_missing, backup_purge_overdue, restore_test_overdue
-from detectors.rules import cloud_logging_tampering, cloud_sg_open_to_world
+from detectors.rules import cloud_logging_tampering, cloud_sg_open_to_world, cloud_trail_log_expiry
 from detectors.rules import deletion_sla_breach
 from detectors.rules import laptop_noncompliant, laptop_posture_missing
 from detectors.rules import source_silent
@@ -59,6 +59,7 @@ ALL: tuple[Detector, ...] = (
     backup_purge_overdue.DETECTOR,
     cloud_logging_tampering.DETECTOR,
     cloud_sg_open_to_world.DETECTOR,
+    cloud_trail_log_expiry.DETECTOR,
     deletion_sla_breach.DETECTOR,
     laptop_noncompliant.DETECTOR,
     laptop_posture_missing.DETECTOR,

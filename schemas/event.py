@@ -53,6 +53,7 @@ from schemas.secmon_fields import (  # noqa: F401 - re-exported
     AddressScope,
     AddressScopes,
     Auth,
+    BucketLifecycle,
     Context,
     Control,
     Device,

@@ -75,8 +75,20 @@ class TrailSelectors(Strict):
                                                            "or all resources, e.g. AWS::S3::Object.")
 
 
+class BucketLifecycle(Strict):
+    """How soon the rules of a PutBucketLifecycle call delete objects (the shortest enabled rule)."""
+
+    rules: int = Field(description="Enabled rules in the configuration.")
+    expiration_days: int | None = Field(None, description="Fewest days after which an enabled rule deletes "
+                                        "objects (Expiration Days) or their old versions (NoncurrentDays).")
+    expiration_date: UtcDatetime | None = Field(None, description="Earliest date on which an enabled rule "
+                                                "deletes the objects it matches (Expiration Date).")
+    rule_id: Keyword | None = Field(None, description="ID of the rule that deletes soonest.")
+
+
 class LoggingConfig(Strict):
-    """What a call configuring audit logging or threat detection sets (CloudTrail trail, GuardDuty detector)."""
+    """What a call configuring audit logging or threat detection sets (CloudTrail trail, GuardDuty
+    detector, the S3 bucket logs are delivered to)."""
 
     trail: Keyword | None = Field(None, description="CloudTrail trail name (taken from the ARN when the request "
                                   "names the trail by ARN).")
@@ -96,6 +108,12 @@ class LoggingConfig(Strict):
         default_factory=list, description="Settings the request clears (an empty value): cloudwatch_log_group "
                                           "(no more CloudWatch Logs delivery), kms_key (log files no longer "
                                           "KMS-encrypted).")
+    bucket: Keyword | None = Field(None, description="S3 bucket a bucket call (PutBucketLifecycle, "
+                                   "PutBucketPolicy) configures.")
+    lifecycle: BucketLifecycle | None = Field(None, description="PutBucketLifecycle: how soon its rules delete "
+                                              "objects; None when the request could not be read.")
+    cloudtrail_delivery: bool | None = Field(None, description="PutBucketPolicy: whether the policy lets "
+                                             "cloudtrail.amazonaws.com write log files to the bucket.")
     detector_id: Keyword | None = Field(None, description="GuardDuty detector id.")
     detector_enabled: bool | None = Field(None, description="GuardDuty `enable` as set; None when the request "
                                           "leaves it.")
@@ -193,8 +211,9 @@ class Secmon(Strict):
         default_factory=list, description="Enrichers applied, as `name@version` (provenance)."
     )
     firewall_rules: list[FirewallRule] = Field(default_factory=list, description="Rules a change adds or removes.")
-    logging_config: LoggingConfig | None = Field(None, description="What a CloudTrail or GuardDuty configuration "
-                                                 "call sets (trail settings, event selectors, detector state).")
+    logging_config: LoggingConfig | None = Field(None, description="What a CloudTrail, GuardDuty or S3 "
+                                                 "configuration call sets (trail settings, event selectors, "
+                                                 "detector state, a bucket's lifecycle or policy).")
     staff_access: StaffAccess | None = Field(None, description="Staff access to customer data.")
     posture: Posture | None = Field(None, description="Laptop posture.")
     finding: Finding | None = Field(None, description="Vulnerability finding lifecycle.")

@@ -1,7 +1,8 @@
 """Cloud audit logging or threat detection switched off or reduced (CloudTrail, flow logs, GuardDuty, Config).
 
-Stopping or deleting a trail, an event data store, flow logs, a GuardDuty detector or the Config
-recorder is reported as is. Configuration calls are judged by what they set
+Stopping or deleting a trail, an event data store, flow logs, Route 53 Resolver query logging, a
+GuardDuty detector or the Config recorder is reported as is (a short lifecycle rule on a trail's
+bucket is cloud_trail_log_expiry's: it is keyed by bucket, this detector's trail state by trail). Configuration calls are judged by what they set
 (`secmon.logging_config`, read from the request by the normalizer):
 - PutEventSelectors alerts when the trail logs less than before: fewer management events (read,
   write, or a source newly excluded) or data events of fewer resource types. The last selectors
@@ -29,6 +30,7 @@ from schemas.event import Cloud, Event, LoggingConfig, TrailSelectors, User
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 GUARDDUTY = "guardduty.amazonaws.com"
+RESOLVER = "route53resolver.amazonaws.com"  # DNS query logs of VPCs
 # (event source, API call) -> what it does to the logging, for the message
 CALLS: dict[tuple[str, str], str] = {
     (CLOUDTRAIL, "StopLogging"): "stopped a CloudTrail trail",
@@ -46,6 +48,8 @@ CALLS: dict[tuple[str, str], str] = {
     ("config.amazonaws.com", "StopConfigurationRecorder"): "stopped the AWS Config recorder",
     ("config.amazonaws.com", "DeleteConfigurationRecorder"): "deleted the AWS Config recorder",
     ("config.amazonaws.com", "DeleteDeliveryChannel"): "deleted the AWS Config delivery channel",
+    (RESOLVER, "DeleteResolverQueryLogConfig"): "deleted a Route 53 Resolver query logging configuration",
+    (RESOLVER, "DisassociateResolverQueryLogConfig"): "stopped Route 53 Resolver query logging for a VPC",
 }
 TRAIL_CALLS = frozenset({"CreateTrail", "UpdateTrail", "PutEventSelectors", "DeleteTrail"})  # keyed per trail
 UNREAD = "request not readable, review whether logging was reduced"
@@ -56,11 +60,12 @@ META = DetectorMeta(
     id="cloud_logging_tampering",
     title="Cloud audit logging or threat detection disabled",
     description="A successful CloudTrail call that stops, deletes or reduces audit logging or threat detection: "
-                "StopLogging, DeleteTrail, CloudTrail Lake stores, DeleteFlowLogs, GuardDuty detector removal or "
+                "StopLogging, DeleteTrail, CloudTrail Lake stores, DeleteFlowLogs, Route 53 Resolver query logging "
+                "removal, GuardDuty detector removal or "
                 "disassociation, AWS Config recorder/channel removal; PutEventSelectors that log less than the "
                 "trail's previous selectors (or than all management events), UpdateTrail that narrows, redirects "
                 "or unprotects the trail, UpdateDetector that disables GuardDuty or some of its protections.",
-    version=3,
+    version=4,
     severity="high",
     maturity="stable",
     datasets=("aws.cloudtrail",),

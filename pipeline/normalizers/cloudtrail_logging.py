@@ -1,8 +1,10 @@
-"""What a CloudTrail or GuardDuty configuration call sets, as `secmon.logging_config`.
+"""What a CloudTrail, GuardDuty or S3 configuration call sets, as `secmon.logging_config`.
 
 Detectors need to tell a call that reduces logging from one that keeps or widens it, so the
 request is summarised: a trail's settings (CreateTrail/UpdateTrail), what its event selectors log
-(PutEventSelectors, classic or advanced) and a GuardDuty detector's state (UpdateDetector). CloudTrail
+(PutEventSelectors, classic or advanced), a GuardDuty detector's state (UpdateDetector), and for
+the S3 bucket logs may live in how soon its lifecycle rules delete objects (PutBucketLifecycle) and
+whether its policy lets CloudTrail deliver to it (PutBucketPolicy). CloudTrail
 writes request keys in camelCase (`eventSelectors`, `fieldSelectors`, `equals`); the API's
 PascalCase is read too. Every value comes from the untrusted request body, so each one is
 type-checked, lists are cut to a bound, and anything unexpected is left out.
@@ -10,16 +12,23 @@ type-checked, lists are cut to a bound, and anything unexpected is left out.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from typing import Any
 
-from schemas.event import LoggingConfig, TrailSelectors
+from schemas.event import BucketLifecycle, LoggingConfig, TrailSelectors
 from schemas.secmon_fields import MAX_LISTED  # excluded sources, data resource types, disabled features per call
 
 TRAIL_SETTINGS_CALLS = frozenset({"CreateTrail", "UpdateTrail"})
 LOGGING_CONFIG_CALLS = {
     "cloudtrail.amazonaws.com": TRAIL_SETTINGS_CALLS | {"PutEventSelectors", "DeleteTrail"},
     "guardduty.amazonaws.com": frozenset({"UpdateDetector"}),
+    # CloudTrail writes PutBucketLifecycle for PutBucketLifecycleConfiguration too; both are read
+    "s3.amazonaws.com": frozenset({"PutBucketLifecycle", "PutBucketLifecycleConfiguration", "PutBucketPolicy"}),
 }
+MAX_POLICY = 20 * 1024  # S3 rejects bucket policies larger than 20 KB
+MAX_RULES = 1000  # S3's limit of lifecycle rules per bucket
+CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 # AWS allows 5 classic selectors and 500 advanced conditions per trail; a successful call stays far below
 MAX_ITEMS = 64
 MAX_TEXT = 1024  # an ARN (log group, KMS key) or a bucket name; longer is no valid value
@@ -40,7 +49,77 @@ def logging_config(event_source: str, event_name: str, params: Any) -> LoggingCo
         return LoggingConfig(trail=_trail_name(_get(params, "trailName")), selectors=selectors(params))
     if event_name == "DeleteTrail":  # only which trail: its known settings are forgotten
         return LoggingConfig(trail=_trail_name(_get(params, "name")))
+    if event_name == "PutBucketPolicy":
+        return LoggingConfig(bucket=_bucket(params), cloudtrail_delivery=cloudtrail_delivery(_get(params, "bucketPolicy")))
+    if event_source == "s3.amazonaws.com":
+        return LoggingConfig(bucket=_bucket(params), lifecycle=lifecycle(params))
     return _trail_settings(params)
+
+
+def lifecycle(params: dict[str, Any]) -> BucketLifecycle | None:
+    """The shortest deletion the enabled rules set; None without a readable configuration.
+
+    CloudTrail turns the XML body into `LifecycleConfiguration.Rule` (one object, or a list when
+    there are several); the API's JSON spells it `Rules`. Numbers may arrive as text."""
+    config = _get(params, "lifecycleConfiguration")
+    if not isinstance(config, dict):
+        return None
+    rules = _get(config, "rule")
+    rules = _get(config, "rules") if rules is None else rules
+    items = [rules] if isinstance(rules, dict) else rules[:MAX_RULES] if isinstance(rules, list) else []
+    enabled = [r for r in items if isinstance(r, dict) and str(_get(r, "status")).lower() == "enabled"]
+    days = [(d, _rule_id(r)) for r in enabled
+            for d in (_days(_get(r, "expiration"), "days"), _days(_get(r, "noncurrentVersionExpiration"), "noncurrentDays"))
+            if d is not None]
+    dates = [(d, _rule_id(r)) for r in enabled if (d := _date(_get(r, "expiration"))) is not None]
+    soonest_days = min(days, key=lambda item: item[0], default=(None, None))
+    soonest_date = min(dates, key=lambda item: item[0], default=(None, None))
+    return BucketLifecycle(rules=len(enabled), expiration_days=soonest_days[0], expiration_date=soonest_date[0],
+                           rule_id=soonest_days[1] or soonest_date[1])
+
+
+def _bucket(params: dict[str, Any]) -> str | None:
+    return _text(_get(params, "bucketName")) or _text(_get(params, "bucket"))  # CloudTrail's, else the API's
+
+
+def _rule_id(rule: dict[str, Any]) -> str | None:
+    return _text(rule.get("ID", rule.get("Id", rule.get("id"))))
+
+
+def cloudtrail_delivery(policy: Any) -> bool | None:
+    """Whether an Allow statement names cloudtrail.amazonaws.com as a service principal; None unreadable."""
+    if isinstance(policy, str) and len(policy) <= MAX_POLICY:
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return None
+    if not isinstance(policy, dict):
+        return None
+    statements = _get(policy, "statement")
+    statements = [statements] if isinstance(statements, dict) else _dicts(statements)
+    return any(str(_get(st, "effect")) == "Allow" and CLOUDTRAIL_PRINCIPAL in _services(_get(st, "principal"))
+               for st in statements)
+
+
+def _services(principal: Any) -> list[str]:
+    service = _get(principal, "service") if isinstance(principal, dict) else None
+    return [service] if isinstance(service, str) else _texts(service)
+
+
+def _days(action: Any, key: str) -> int | None:
+    value = _get(action, key) if isinstance(action, dict) else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**6 else None
+
+
+def _date(action: Any) -> datetime | None:
+    value = _text(_get(action, "date")) if isinstance(action, dict) else None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    return (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when) if when else None
 
 
 def _trail_settings(params: dict[str, Any]) -> LoggingConfig:

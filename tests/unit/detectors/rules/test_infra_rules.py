@@ -80,6 +80,17 @@ def test_logging_reductions_from_cloudtrail_are_judged_against_what_the_trail_wa
     assert (user.alert.dedup_key, user.alert.count) == ("111122223333|mallory", 3)
 
 
+def test_early_expiry_of_trail_logs_from_cloudtrail():
+    audit, console = run("cloud_trail_log_expiry", golden("cloudtrail/logging_config-expected.json"))
+    # acme-audit-logs is known from its policy granting CloudTrail, acme-cloudtrail-logs from its name;
+    # acme-web-assets' policy grants the world, not CloudTrail, and nothing expires it
+    assert (audit.secmon.resource.id, audit.alert.count) == ("acme-audit-logs", 1)
+    assert audit.message.endswith("its rules delete objects after 1 day (rule purge-after-a-day), sooner than the "
+                                  "365 days trail logs are kept")
+    # old versions after 7 days, then a request that cannot be read: one alert, counted twice
+    assert (console.secmon.resource.id, console.alert.count) == ("acme-cloudtrail-logs", 2)
+
+
 def test_selector_reductions_name_what_is_no_longer_logged():
     events = golden("cloudtrail/logging_config-expected.json")
     store = DictStore()

@@ -322,16 +322,63 @@ def test_selector_lists_and_texts_are_bounded():
     assert long_name.trail is None
 
 
+def lifecycle_call(*rules: dict[str, Any], name: str = "PutBucketLifecycle") -> dict[str, Any]:
+    rule = rules[0] if len(rules) == 1 else list(rules)  # CloudTrail writes one rule as an object
+    return record(eventSource="s3.amazonaws.com", eventName=name,
+                  requestParameters={"bucketName": "logs", "LifecycleConfiguration": {"Rule": rule}})
+
+
+@pytest.mark.parametrize(("rules", "days", "date", "rule_id"), [
+    ([{"Status": "Enabled", "ID": "a", "Expiration": {"Days": 1}}], 1, None, "a"),
+    ([{"Status": "Enabled", "ID": "a", "Expiration": {"Days": "400"}},
+      {"Status": "Enabled", "ID": "b", "NoncurrentVersionExpiration": {"NoncurrentDays": "3"}}], 3, None, "b"),
+    ([{"Status": "Disabled", "ID": "a", "Expiration": {"Days": 1}}], None, None, None),
+    ([{"Status": "Enabled", "ID": "a", "Transition": {"Days": 1, "StorageClass": "GLACIER"}}], None, None, None),
+    ([{"Status": "Enabled", "Expiration": {"Date": "2026-12-01T00:00:00Z"}}], None, "2026-12-01T00:00:00+00:00", None),
+    ([{"Status": "Enabled", "Expiration": {"Days": True}}, {"Status": "Enabled", "Expiration": {"Days": "-1"}}],
+     None, None, None),
+])
+def test_lifecycle_rules_are_summarised_by_the_soonest_deletion(rules, days, date, rule_id):
+    summary = one(lifecycle_call(*rules)).secmon.logging_config.lifecycle
+    assert (summary.expiration_days, summary.expiration_date and summary.expiration_date.isoformat(),
+            summary.rule_id) == (days, date, rule_id)
+
+
+def test_a_lifecycle_request_without_a_configuration_is_unread_not_harmless():
+    config = one(record(eventSource="s3.amazonaws.com", eventName="PutBucketLifecycle",
+                        requestParameters={"bucketName": "logs", "LifecycleConfiguration": "<xml/>"})).secmon.logging_config
+    assert (config.bucket, config.lifecycle) == ("logs", None)
+
+
+@pytest.mark.parametrize(("policy", "delivery"), [
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject"}]},
+     True),
+    (json.dumps({"Statement": {"Effect": "Allow", "Principal": {"Service": ["config.amazonaws.com",
+                                                                            "cloudtrail.amazonaws.com"]}}}), True),
+    ({"Statement": [{"Effect": "Deny", "Principal": {"Service": "cloudtrail.amazonaws.com"}}]}, False),
+    ({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}, False),
+    ("{not json", None),
+])
+def test_a_bucket_policy_says_whether_cloudtrail_may_deliver(policy, delivery):
+    rec = record(eventSource="s3.amazonaws.com", eventName="PutBucketPolicy",
+                 requestParameters={"bucketName": "logs", "bucketPolicy": policy})
+    assert one(rec).secmon.logging_config.cloudtrail_delivery is delivery
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(call=st.sampled_from([("cloudtrail.amazonaws.com", "PutEventSelectors"), ("cloudtrail.amazonaws.com",
-                             "UpdateTrail"), ("guardduty.amazonaws.com", "UpdateDetector")]),
+                             "UpdateTrail"), ("guardduty.amazonaws.com", "UpdateDetector"),
+                             ("s3.amazonaws.com", "PutBucketLifecycle"), ("s3.amazonaws.com", "PutBucketPolicy")]),
        params=st.dictionaries(st.sampled_from(["trailName", "name", "eventSelectors", "advancedEventSelectors",
-                                               "s3BucketName", "kmsKeyId", "enable", "features", "dataSources"]),
+                                               "s3BucketName", "kmsKeyId", "enable", "features", "dataSources",
+                                               "bucketName", "LifecycleConfiguration", "bucketPolicy"]),
                               st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
                                            lambda inner: st.lists(inner, max_size=4)
                                            | st.dictionaries(st.sampled_from(["field", "equals", "notEquals", "name",
                                                                               "status", "enable", "readWriteType",
-                                                                              "fieldSelectors", "s3Logs"]), inner,
+                                                                              "fieldSelectors", "s3Logs", "Rule",
+                                                                              "Status", "Expiration", "Days", "Date",
+                                                                              "Statement", "Principal"]), inner,
                                                              max_size=4), max_leaves=20), max_size=4))
 def test_any_logging_request_gives_a_typed_summary(call, params):
     event = one(record(eventSource=call[0], eventName=call[1], requestParameters=params))
