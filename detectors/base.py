@@ -93,6 +93,9 @@ StepFn = Callable[[State | None, Event, Any], tuple[State | None, list[Finding]]
 # Called with the entity's state and the current time (event time in replay, wall time live):
 # deadline and heartbeat detectors raise findings when nothing happened in time.
 TickFn = Callable[[State | None, datetime, Any], tuple[State | None, list[Finding]]]
+# (entity's state, params) -> the next deadline in epoch seconds, DUE, or None (see Detector.deadline)
+DeadlineFn = Callable[[State, Any], float | None]
+DUE = float("-inf")  # a deadline: due at the next tick, whenever it comes
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,15 @@ class Detector:
     # The state an entity without one starts with at its first tick, given its key, the time and
     # the params (None: not watched). A tick alone does not know which seed it is ticking.
     start: Callable[[str, datetime, Any], State | None] | None = None
+    # A timed detector's next deadline for an entity: the event time (epoch seconds) from which
+    # `tick` may change its state or find something, DUE for the next tick, None for never (until
+    # an event changes the state). A tick before it must change nothing. The engine ticks only the
+    # entities that are due (a timed detector without `deadline` is ticked at every tick).
+    deadline: DeadlineFn | None = None
+    # Seconds an entity's state stays useful after its last event (e.g. its window): the engine
+    # drops an entity idle for longer (see detectors/engine.py). None here, or returned: the state
+    # is kept until the detector itself returns None (bounded otherwise, e.g. by configuration).
+    ttl: Callable[[Any], float | None] | None = None
 
     def entity_key(self, event: Event) -> str | None:
         """The entity this event belongs to for this detector, or None to skip the event."""

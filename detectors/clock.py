@@ -3,7 +3,8 @@
 Live, the Faust worker ticks on wall time; when replaying files (embedded runner, case files) the
 clock advances with the events, so a replay of last month raises the same deadline and heartbeat
 alerts as living through it. A detector sets its finding's timestamp to the deadline itself, so
-one tick after a long quiet gap still dates the alert correctly.
+one tick after a long quiet gap still dates the alert correctly. Ticks also drop idle entities
+(every detector's, timed or not); a tick costs what is due, not the size of the state.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ class EventClock:
         """Note an event's time; tick when event time has moved `every` past the last tick."""
         if self.latest is None or ts > self.latest:
             self.latest = ts
-        if not self.engine.timed:
-            return []
         if self.next_at is None:  # the first tick, at the first event, starts the clocks of seeded entities
             self.next_at = ts + self.every
             return self.engine.tick(ts)
@@ -41,6 +40,6 @@ class EventClock:
     def finish(self, until: datetime | None = None) -> list[Alert]:
         """A last tick at `until` (default: the latest event time seen)."""
         at = until or self.latest
-        if at is None or not self.engine.timed:
+        if at is None:
             return []
         return self.engine.tick(at)

@@ -3,6 +3,18 @@
 Both runtimes use it the same way. The embedded runner calls `process(event)`. The Faust
 pipeline first calls `routes(event)` and repartitions the event by `<detector>|<entity>` so each
 entity's state lives in one partition, then calls `process_keyed(...)` on the worker owning it.
+
+Timers and expiry cost O(due), not O(state). Two deadline indexes (detectors/timers.py) sit beside
+the store: timed entities by their detector's next `deadline`, and every entity by when it may be
+dropped. `due(now)` takes out what came due; `tick_keyed` ticks each pair (embedded: `tick`;
+worker: one tick message per pair), drops it when idle, and puts it back with its new times. An
+entity expires, by event time (the latest event seen, never the wall clock), once idle for its
+detector's `ttl` (how long its state can still change a result, e.g. its window) or, without
+state, for the alert dedup period, plus lateness in both cases: within those bounds a forgotten
+entity and a remembered one give the same alerts. The indexes hold nothing the records do not
+(deadlines follow from the state, expiry from `wm` and the alerts' `last`): they are rebuilt from
+the store at the first tick and after `forget_index()` (the worker calls it when its table was
+recovered from the changelog after a restart or a rebalance).
 """
 
 from __future__ import annotations
@@ -14,8 +26,9 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
 
-from detectors.base import Detector, Finding, State
+from detectors.base import DUE, Detector, Finding, State
 from detectors.state import StateStore, state_key
+from detectors.timers import DeadlineIndex
 from schemas.alert import MAX_EVENT_IDS, Alert, AlertProvenance, AlertState, AnomalyDetails, Rule
 from schemas.event import Event
 from schemas.ids import alert_id
@@ -53,6 +66,20 @@ class Engine:
             for dataset in det.meta.datasets:
                 self._by_dataset.setdefault(dataset, []).append(det)
         self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
+        late = self.lateness.total_seconds()
+        # how long after its last event or alert an entity's record is kept: with state, the
+        # detector's ttl (None: kept); without, just its alert (for dedup); both plus lateness
+        self._keep: dict[str, tuple[float | None, float]] = {}
+        for det, params in self.detectors:
+            dedup = det.meta.dedup_period.total_seconds()
+            ttl = det.ttl(params) if det.ttl is not None else None
+            self._keep[det.meta.id] = (None if ttl is None else max(ttl, dedup) + late, dedup + late)
+        self._seeds = [(det.meta.id, key) for det, params in self.detectors
+                       if det.tick is not None and det.seeds is not None for key in det.seeds(params)]
+        self._ticks = DeadlineIndex()  # timed entities by their next deadline (compared with the tick time)
+        self._expiry = DeadlineIndex()  # every entity by when it may be dropped (compared with event time)
+        self._indexed = False  # the indexes are rebuilt from the store at the first tick (see reindex)
+        self._high: float | None = None  # latest event time seen: the clock idle entities expire by
 
     def routes(self, event: Event) -> list[tuple[str, str]]:
         """(detector id, entity key) for every detector that wants this event."""
@@ -91,6 +118,10 @@ class Engine:
         record["s"] = new_state
         alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None]
         self.store.put(skey, record)
+        if self._high is None or ts > self._high:
+            self._high = ts
+        if self._indexed:
+            self._schedule(det, params, skey, record)
         return alerts
 
     @property
@@ -99,47 +130,142 @@ class Engine:
         return self._timed
 
     def tick(self, now: datetime) -> list[Alert]:
-        """Advance the clock for every timed detector's entities held in the store."""
+        """Advance the clock: tick the timed entities that are due and drop the idle ones."""
         alerts: list[Alert] = []
-        for detector_id, entity_key in sorted(self.timer_keys()):
+        for detector_id, entity_key in self.due(now):
             alerts += self.tick_keyed(detector_id, entity_key, now)
         return alerts
 
-    def timer_keys(self) -> set[tuple[str, str]]:
-        """(detector, entity) pairs a tick must visit: stored entities and configured seeds."""
-        timed = self.timed
-        keys = set()
+    def due(self, now: datetime) -> list[tuple[str, str]]:
+        """(detector, entity) pairs a tick at `now` must visit, sorted: timed entities whose deadline
+        came, entities idle past their time to live, and configured seeds without state yet.
+
+        O(due): the pairs come from two deadline indexes kept beside the store, not from a scan of
+        it. They are taken out of the indexes; `tick_keyed` puts each back with its new deadline
+        (the worker sends one tick message per pair, handled by the partition owning the entity).
+        The first call after `reindex()` (and the first ever) rebuilds the indexes from the store."""
+        if not self._indexed:
+            self.reindex()
+        now_ts = now.timestamp()
+        found: set[str] = set()
+        for skey in self._ticks.pop_due(now_ts):
+            det, params, record = self._lookup(skey)
+            if record is None:
+                continue
+            at = self._tick_at(det, params, record)
+            if at is not None and at > now_ts:
+                self._ticks.schedule(skey, at)
+            elif at is not None:
+                found.add(skey)
+        clock = self._clock(now_ts)
+        for skey in self._expiry.pop_due(clock):
+            det, params, record = self._lookup(skey)
+            if record is None:
+                continue
+            at = self._expire_at(det, record)
+            if at is not None and at > clock:
+                self._expiry.schedule(skey, at)
+            elif at is not None:
+                found.add(skey)
+        for detector_id, entity_key in self._seeds:
+            record = self.store.get(state_key(detector_id, entity_key))
+            if not record or record.get("s") is None:  # not started yet, or forgotten: (re)start it
+                found.add(state_key(detector_id, entity_key))
+        return sorted(tuple(skey.split("|", 1)) for skey in found)  # type: ignore[misc]
+
+    def reindex(self) -> None:
+        """Rebuild the deadline indexes from the store: O(state), once. The worker calls it when its
+        table was recovered after a restart or a rebalance (an entry's deadline and expiry follow
+        from the entry itself, so nothing else needs persisting); `due` calls it the first time."""
+        self._ticks.clear()
+        self._expiry.clear()
         for skey in self.store.keys():
-            detector_id, _, entity_key = skey.partition("|")
-            record = self.store.get(skey) if detector_id in timed else None
-            # only entities with something pending: an idle key needs no tick message every minute
-            if record and (record.get("s") is not None or (record.get("a") or {}).get("status") == "open"):
-                keys.add((detector_id, entity_key))
-        for det, params in self.detectors:
-            if det.tick is not None and det.seeds is not None:
-                keys |= {(det.meta.id, k) for k in det.seeds(params)}
-        return keys
+            det, params, record = self._lookup(skey)
+            if record is None:
+                continue
+            wm = record.get("wm")
+            if wm is not None and (self._high is None or wm > self._high):
+                self._high = wm
+            self._schedule(det, params, skey, record)
+        self._indexed = True
+
+    def forget_index(self) -> None:
+        """Make the next tick rebuild the indexes from the store (its content changed underneath)."""
+        self._indexed = False
 
     def tick_keyed(self, detector_id: str, entity_key: str, now: datetime) -> list[Alert]:
-        """Advance the clock for one timed detector's entity (the Faust path: one message per key)."""
+        """Advance the clock for one entity (the Faust path: one message per key): tick it when its
+        detector is timed, then drop it when it has been idle past its time to live."""
         if detector_id not in self._by_id:
             return []
         det, params = self._by_id[detector_id]
         skey = state_key(detector_id, entity_key)
         record = self.store.get(skey) or {}
-        if det.tick is None:
-            return []
-        state = record.get("s")
-        if state is None and det.start is not None:
-            state = self._guard(detector_id, None, lambda: det.start(entity_key, now, params))
-        result = self._guard(detector_id, None, lambda: det.tick(state, now, params))
-        if result is None:
-            return []
-        record["s"], findings = result
-        alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, None)) is not None]
-        if record.get("s") is not None or record.get("a") is not None:
-            self.store.put(skey, record)
+        alerts: list[Alert] = []
+        if det.tick is not None:
+            state = record.get("s")
+            if state is None and det.start is not None:
+                state = self._guard(detector_id, None, lambda: det.start(entity_key, now, params))
+            result = self._guard(detector_id, None, lambda: det.tick(state, now, params))
+            if result is None:
+                if self._indexed and record:
+                    self._schedule(det, params, skey, record)  # tried again at the next tick
+                return []
+            record["s"], findings = result
+            alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, None)) is not None]
+            if record.get("s") is not None or record.get("a") is not None:
+                self.store.put(skey, record)
+        if not record:
+            return alerts
+        expire_at = self._expire_at(det, record)
+        if expire_at is not None and expire_at <= self._clock(now.timestamp()):
+            self.store.delete(skey)
+            self._ticks.schedule(skey, None)
+            self._expiry.schedule(skey, None)
+        elif self._indexed:
+            self._schedule(det, params, skey, record)
         return alerts
+
+    def _lookup(self, skey: str) -> tuple[Detector, BaseModel, State | None]:
+        """The detector owning a store key and the key's record (None: gone, or not enabled here)."""
+        detector_id = skey.partition("|")[0]
+        if detector_id not in self._by_id:
+            return None, None, None  # type: ignore[return-value]
+        det, params = self._by_id[detector_id]
+        return det, params, self.store.get(skey)
+
+    def _clock(self, now_ts: float) -> float:
+        """The time idle entities expire by: the tick time, but never past the latest event seen (a
+        worker replaying old logs ticks on wall time: its state must not expire on wall time)."""
+        return min(now_ts, self._high) if self._high is not None else float("-inf")
+
+    def _schedule(self, det: Detector, params: BaseModel, skey: str, record: State) -> None:
+        if det.tick is not None:
+            self._ticks.schedule(skey, self._tick_at(det, params, record))
+        self._expiry.schedule(skey, self._expire_at(det, record))
+
+    def _tick_at(self, det: Detector, params: BaseModel, record: State) -> float | None:
+        """When the entity's timer is next due (DUE: at every tick), None when it has none."""
+        state = record.get("s")
+        if det.deadline is None:  # no deadline known: ticked at every tick while something is pending
+            pending = state is not None or any(v.get("status") == "open" for k, v in record.items() if k[0] == "a")
+            return DUE if pending else None
+        if state is None:
+            return None  # every timed detector's tick does nothing without state (seeds are restarted by due)
+        return self._guard(det.meta.id, None, lambda: det.deadline(state, params))  # an error: ticked never
+
+    def _expire_at(self, det: Detector, record: State) -> float | None:
+        """When the record may be dropped: its last event or alert plus the time its state (or,
+        without state, its alert) is still needed, plus lateness; None when it is kept."""
+        with_state, alert_only = self._keep[det.meta.id]
+        keep = alert_only if record.get("s") is None else with_state
+        if keep is None:
+            return None
+        last = record.get("wm")
+        for slot, alert in record.items():
+            if slot[0] == "a" and (last is None or alert["last"] > last):
+                last = alert["last"]
+        return None if last is None else last + keep
 
     def _guard(self, detector_id: str, event: Event | None, call):
         try:

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from detectors.base import State
+from detectors.base import DUE, State
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -70,6 +70,16 @@ def check(state: State | None, now: float, max_age: float) -> tuple[State, float
         return state, None
     state["alerted"] = due
     return state, due
+
+
+def next_due(state: State, max_age: float | None) -> float | None:
+    """The deadline `check` will next report for this state (its detector's `deadline`), or None."""
+    if max_age is None:
+        return None
+    if "since" not in state:
+        return DUE
+    due = state.get("last", state["since"]) + max_age
+    return None if state.get("alerted") == due else due
 
 
 def beat(state: State, ts: float) -> tuple[State, bool]:

@@ -3,7 +3,9 @@
 State per user: when their first sign-in was seen and the values seen since, most recent last,
 at most `max_values` (least recently seen dropped first, so state stays small and an old value
 that comes back after being dropped counts as new again). Until `learning_days` after the
-user's first sign-in, values are only learned: everything is new to a user secmon just met.
+user's first sign-in, values are only learned: everything is new to a user secmon just met. A user
+not seen for `forget_after_days` (a year by default) is forgotten, so state follows the users
+still active.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ class FirstSeenParams(BaseModel):
                                  "values are learned without alerting.")
     max_values: int = Field(50, ge=1, le=1000, description="Values remembered per user (least recently seen "
                             "dropped first).")
+    forget_after_days: float = Field(365, ge=1, description="A user without a successful sign-in for this long "
+                                     "is forgotten: their next one starts a new learning period.")
+
+
+def forget_after(params: FirstSeenParams) -> float:
+    """Seconds a user's values are kept after their last sign-in (the detectors' ttl)."""
+    return params.forget_after_days * DAY_SECONDS
 
 
 def observe(state: State | None, ts: float, value: str, params: FirstSeenParams) -> tuple[State, bool]:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detectors.base import Finding, State
-from detectors.rules._clock import beat, check, iso, job_name, silence, utc
+from detectors.rules._clock import beat, check, iso, job_name, next_due, silence, utc
 from detectors.rules._control import control_of, finding, job_entity
 from schemas.event import Event
 
@@ -68,6 +68,10 @@ class JobWatch:
         max_age = max_age_of(params, state["job"])
         state, missed = check(state, now.timestamp(), max_age)
         return state, [self.missed(state, missed, max_age)] if missed is not None else []
+
+    def deadline(self, state: State, params: Any) -> float | None:
+        """When the job's deadline passes without a success (None once it was reported)."""
+        return next_due(state, max_age_of(params, state["job"]))
 
     def missed(self, state: State, due: float, max_age: float) -> Finding:
         """The finding of a missed deadline, dated at the deadline (no event is behind an absence)."""

@@ -53,4 +53,4 @@ def tick(state, now, params: Params):
 
 # `backup deleted` (a pruned snapshot) says nothing about the job's runs
 DETECTOR = Detector(meta=META, params=Params, step=step, key=job_key("backup", ("started", "succeeded", "failed")),
-                    tick=tick, seeds=lambda params: list(params.jobs), start=WATCH.start)
+                    tick=tick, seeds=lambda params: list(params.jobs), start=WATCH.start, deadline=WATCH.deadline)

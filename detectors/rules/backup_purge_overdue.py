@@ -30,7 +30,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.base import Detector, DetectorMeta, Entity, StateSpec
+from detectors.base import DUE, Detector, DetectorMeta, Entity, StateSpec
 from detectors.rules._clock import Duration, iso, job_name, span, utc
 from detectors.rules._control import finding
 from detectors.rules._signin import duration
@@ -251,6 +251,25 @@ def tick(state, now, params: Params):
     return state, _evaluate(state, now.timestamp(), params)
 
 
+def deadline(state, params: Params):
+    """The next time `_evaluate` can change something: a workspace's purge deadline or the estimated
+    expiry of its unnamed backups (a clock stopped by a legal hold restarts with an event), or at
+    once when a workspace is held by no backup any more."""
+    taken, held = sorted(state.get("snaps", {}).values()), set(state.get("holds", {}).values())
+    times = []
+    for workspace, w in state.get("ws", {}).items():
+        expire, covered = _estimate(w, params), None in held or workspace in held
+        if not bisect_right(taken, w["c"]) and expire is None:
+            return DUE
+        if covered:
+            continue
+        if expire is not None:
+            times.append(expire)
+        if not w.get("alerted"):
+            times.append(w["c"] + params.max_age.total_seconds() + w.get("held", 0))
+    return min(times, default=None)
+
+
 def _copy(state) -> dict:
     state = state or {}
     return {**state, "ws": {k: dict(v) for k, v in state.get("ws", {}).items()},
@@ -268,4 +287,4 @@ def key(event: Event) -> str | None:
     return KEY if relevant else None
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick, deadline=deadline)

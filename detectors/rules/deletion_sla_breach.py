@@ -74,7 +74,7 @@ def step(state, event: Event, params: Params):
     elif control.status == "completed":
         findings += _complete(state, job, control.requested_at, event, sla)
     state["pending"] = dict(sorted(pending.items(), key=lambda item: item[1]["r"])[-MAX_PENDING:])
-    return state, findings
+    return (state if state["pending"] else None), findings  # nothing pending: the workspace is forgotten
 
 
 def _complete(state: dict, job: str, requested_at, event: Event, sla: float) -> list:
@@ -105,6 +105,12 @@ def tick(state, now, params: Params):
     return state, _overdue(state, now.timestamp(), params.max_duration.total_seconds())
 
 
+def deadline(state, params: Params):
+    """The earliest deadline of a request not reported yet."""
+    sla = params.max_duration.total_seconds()
+    return min((req["r"] + sla for req in state.get("pending", {}).values() if not req.get("alerted")), default=None)
+
+
 def key(event: Event) -> str | None:
     """The workspace of a deletion control event."""
     if control_of(event, "deletion") is None or not event.organization or not event.organization.id:
@@ -112,4 +118,4 @@ def key(event: Event) -> str | None:
     return event.organization.id
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick, deadline=deadline)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.base import Detector, DetectorMeta, Entity, StateSpec
+from detectors.base import DUE, Detector, DetectorMeta, Entity, StateSpec
 from detectors.rules._clock import iso, utc
 from detectors.rules._control import finding
 from schemas.event import Event, Host, User
@@ -92,6 +92,13 @@ def tick(state, now, params: Params):
                            utc(reported), resolve=True)]
 
 
+def deadline(state, params: Params):
+    """When an alerted laptop whose latest runs are compliant resolves (its runs have settled)."""
+    if not state.get("alerted") or problems(state):
+        return None
+    return max((run["t"] for run in (state.get("disk"), state.get("lock")) if run), default=DUE) + SETTLE_S
+
+
 def key(event: Event) -> str | None:
     """host.name of a disk-encryption or screen-lock row."""
     posture = event.secmon.posture
@@ -100,4 +107,4 @@ def key(event: Event) -> str | None:
     return event.host.name if posture.disk_encrypted is not None or posture.screen_lock_enabled is not None else None
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick, deadline=deadline)

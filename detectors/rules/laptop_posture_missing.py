@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Detector, DetectorMeta, Entity, StateSpec
-from detectors.rules._clock import Duration, beat, check, iso, silence, utc
+from detectors.rules._clock import Duration, beat, check, iso, next_due, silence, utc
 from detectors.rules._control import finding
 from schemas.event import Event, Host, User
 
@@ -70,6 +70,11 @@ def tick(state, now, params: Params):
     return state, [_missed(state, missed, max_age)] if missed is not None else []
 
 
+def deadline(state, params: Params):
+    """When the laptop's silence passes the allowed one (None once reported)."""
+    return next_due(state, params.max_silence.total_seconds())
+
+
 def _missed(state, due: float, max_age: float):
     message = f"laptop {state['host']} sent no posture result by {iso(due)} ({silence(state, max_age)})"
     return finding(message, entity(state), utc(due))
@@ -86,4 +91,4 @@ def key(event: Event) -> str | None:
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick,
-                    seeds=lambda params: list(params.laptops), start=start)
+                    seeds=lambda params: list(params.laptops), start=start, deadline=deadline)

@@ -52,4 +52,4 @@ def tick(state, now, params: Params):
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key=job_key("restore_test"), tick=tick,
-                    seeds=lambda params: list(params.jobs), start=WATCH.start)
+                    seeds=lambda params: list(params.jobs), start=WATCH.start, deadline=WATCH.deadline)

@@ -28,4 +28,4 @@ def step(state, event, params: FailureParams):
     return count_failures(state, event, params, entity, f"from {event.source.ip}")
 
 
-DETECTOR = Detector(meta=META, params=FailureParams, step=step)
+DETECTOR = Detector(meta=META, params=FailureParams, step=step, ttl=lambda params: params.window_seconds)

@@ -107,4 +107,13 @@ def step(state, event, params: Params):
     return newer, [finding]
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key_when("success", "user.name"))
+HALF_EARTH_KM = 20_038  # no two places are farther apart
+
+
+def ttl(params: Params) -> float:
+    """The last place stops mattering once no distance could be impossible: half the earth at
+    max_kmh, or the country fallback's window, whichever is longer."""
+    return 3600 * max(HALF_EARTH_KM / params.max_kmh, params.country_min_hours)
+
+
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key_when("success", "user.name"), ttl=ttl)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from detectors.base import Detector, DetectorMeta, StateSpec, field_value
-from detectors.rules._first_seen import FirstSeenParams, first_seen_step
+from detectors.rules._first_seen import FirstSeenParams, first_seen_step, forget_after
 from detectors.rules._signin import key_when
 
 META = DetectorMeta(
@@ -34,4 +34,5 @@ def step(state, event, params: FirstSeenParams):
     return first_seen_step(state, event, params, asn, "network")
 
 
-DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=key_when("success", "user.name"))
+DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=key_when("success", "user.name"),
+                    ttl=forget_after)

@@ -61,4 +61,5 @@ def step(state, event, params: Params):
     return None, [finding]
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key_when("failure", "source.ip"))
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key_when("failure", "source.ip"),
+                    ttl=lambda params: params.window_seconds)

@@ -60,4 +60,4 @@ def step(state, event, params: Params):
     return state, [finding]
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step)
+DETECTOR = Detector(meta=META, params=Params, step=step, ttl=lambda params: params.window_seconds)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Detector, DetectorMeta, Entity, StateSpec
-from detectors.rules._clock import Duration, beat, check, iso, silence, utc
+from detectors.rules._clock import Duration, beat, check, iso, next_due, silence, utc
 from detectors.rules._control import finding
 from schemas.alert import Resource
 from schemas.event import Event
@@ -79,6 +79,11 @@ def tick(state, now, params: Params):
     return state, [_missed(state, missed, max_age)] if missed is not None else []
 
 
+def deadline(state, params: Params):
+    """When the source's silence passes the allowed one (None once reported, or not watched)."""
+    return next_due(state, max_silence(params, state["source"]))
+
+
 def _missed(state, due: float, max_age: float):
     message = f"log source {state['source']} sent no event by {iso(due)} ({silence(state, max_age)})"
     return finding(message, entity(state["source"]), utc(due))
@@ -95,4 +100,4 @@ def key(event: Event) -> str | None:
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick,
-                    seeds=lambda params: list(params.expected), start=start)
+                    seeds=lambda params: list(params.expected), start=start, deadline=deadline)

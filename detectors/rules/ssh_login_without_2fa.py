@@ -116,6 +116,11 @@ def expire(state: State | None, now: float, params: Params,
     return ({**state, "p": keep} if keep else None), findings
 
 
+def deadline(state: State, params: Params) -> float | None:
+    """When the oldest pending Accepted line's pairing window ends (the tick alerts just after)."""
+    return min((e["t"] + params.pair_seconds for e in state["p"].values() if e["k"] == FIRST), default=None)
+
+
 def _is_two_factor(event: Event, params: Params) -> bool:
     auth = event.secmon.auth
     if auth is None:
@@ -149,4 +154,5 @@ def _finding(state: State, conn: str, entry: State, params: Params) -> Finding:
     )
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick, deadline=deadline,
+                    ttl=lambda params: params.pair_seconds)

@@ -79,4 +79,4 @@ def step(state, event: Event, params: Params):
     return None, [finding]
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, ttl=lambda params: params.window_seconds)

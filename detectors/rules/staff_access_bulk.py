@@ -126,4 +126,9 @@ def key(event: Event) -> str | None:
     return event.user.name
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key)
+def ttl(params: Params) -> float:
+    """After baseline_days (+ the day itself) without records, every day kept has left the baseline."""
+    return (params.baseline_days + 2) * DAY_SECONDS
+
+
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, ttl=ttl)

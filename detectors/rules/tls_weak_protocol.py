@@ -47,4 +47,5 @@ def step(state, event: Event, params: Params):
     return state, [server_finding(event, f"accepts {weak}")] if report else []
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=server_key)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=server_key,
+                    ttl=lambda params: params.report_every.total_seconds())

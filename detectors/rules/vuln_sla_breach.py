@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.base import Detector, DetectorMeta, Entity, StateSpec
+from detectors.base import DUE, Detector, DetectorMeta, Entity, StateSpec
 from detectors.rules._clock import Duration, iso, utc
 from detectors.rules._control import finding
 from schemas.alert import Resource
@@ -161,6 +161,27 @@ def tick(state, now, params: Params):
     return None, findings + _retire(state, retire_at)
 
 
+def deadline(state, params: Params):
+    """The next time `tick` changes something: the first tick after a scan (it marks it), the scan
+    settling (when a finding may be missing from it), a finding's deadline, a fixed one forgotten,
+    the target retired."""
+    if "t" not in state:
+        return None
+    if "scan" in state and state.get("mark") is None:
+        return DUE
+    found = state.get("f", {})
+    if state.get("alerted") and not any("x" not in e and e.get("b") for e in found.values()):
+        return DUE  # resolves at the next evaluation
+    times = [e["x"] + FORGET_FIXED_S if "x" in e else e["due"] for e in found.values() if "x" in e or not e.get("b")]
+    if "scan" in state and any("x" not in e and e["seen"] < state["scan"] - SAME_SCAN_S for e in found.values()):
+        times.append(max(state["scan"], state["mark"]) + SETTLE_S)
+    if params.retire_after:
+        if "scan" not in state and "since" not in state:
+            return DUE
+        times.append(state.get("scan", state.get("since")) + params.retire_after.total_seconds())
+    return min(times, default=None)
+
+
 def _retire(state: dict, when: float) -> list:
     """Forget a target no longer scanned (an old image tag): its open alert resolves, saying why."""
     if not state.get("alerted"):
@@ -186,4 +207,4 @@ def key(event: Event) -> str | None:
     return info.target if info is not None and info.target else None
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick, deadline=deadline)

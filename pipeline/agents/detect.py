@@ -109,10 +109,19 @@ def register(rt: Runtime) -> None:
                          extra_topic_configs=COMPACTED_TOPIC_CONFIG)
     rt.engine = build_engine(rt, FaustTableStore(table))
 
+    @table.on_recover
+    async def reindex() -> None:
+        """The table was recovered from its changelog (start, rebalance): the engine's deadline
+        indexes are rebuilt from it at the next tick (an entry's deadline and expiry follow from
+        the entry, so the changelog is all that needs to survive a restart)."""
+        rt.engine.forget_index()
+
     @rt.app.timer(interval=float(rt.settings.detection.tick_seconds))
     async def tick() -> None:
-        """Live clock for timed detectors: one tick message per watched entity, through the detect
-        topic, so the tick runs on the partition that owns the entity's table entry."""
+        """Live clock: one tick message per (detector, entity) that is due (a timed detector's
+        deadline came, or the entity has been idle past its time to live), through the detect
+        topic, so the tick runs on the partition that owns the entity's table entry. O(due): the
+        engine keeps a deadline index beside the table, not a scan of it."""
         backlog = await _detect_backlog(rt)
         if backlog > MAX_TICK_BACKLOG:
             # Wall-clock ticks while far behind would expire deadlines whose closing events are
@@ -120,7 +129,7 @@ def register(rt: Runtime) -> None:
             log.info("skipping a detector tick: %d detect messages not yet consumed", backlog)
             return
         now = datetime.now(timezone.utc).isoformat()
-        for det_id, key in sorted(rt.engine.timer_keys()):
+        for det_id, key in rt.engine.due(datetime.fromisoformat(now)):
             body = {"detectors": [det_id], "key": key, "tick": now}
             await rt.topics["detect"].send(key=key.encode(), value=dumps(body))
 
