@@ -15,7 +15,7 @@ from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression,
 from sigma.types import SigmaExists, SigmaExpansion, SigmaFieldReference, SigmaNull, SigmaString
 
 from detectors.sigma.flatten import text_of
-from detectors.sigma.strings import Unsupported
+from detectors.sigma.strings import MULTI, Unsupported, is_cased, parts_of, string_test
 from detectors.sigma.values import keyword_test, value_test
 from detectors.sigma.view import View
 
@@ -28,8 +28,9 @@ def compile_condition(node) -> Predicate:
         args = tuple(compile_condition(a) for a in node.args)
         return lambda view: all(p(view) for p in args)
     if isinstance(node, ConditionOR):
-        args = tuple(compile_condition(a) for a in node.args)
-        return lambda view: any(p(view) for p in args)
+        args = tuple(_merged_contains(node.args) + [compile_condition(a) for a in node.args
+                                                    if _contains_literal(a) is None])
+        return args[0] if len(args) == 1 else (lambda view: any(p(view) for p in args))
     if isinstance(node, ConditionNOT):
         inner = compile_condition(node.args[0])
         return lambda view: not inner(view)
@@ -50,6 +51,14 @@ def _field(name: str, value) -> Predicate:
         return lambda view: (view.get(name) is not None) is wanted
     if isinstance(value, SigmaFieldReference):
         return _field_reference(name, value)
+    if isinstance(value, SigmaString) and not is_cased(value):
+        text_test = string_test(value, lowered=True)
+
+        def lowered(view: View) -> bool:
+            text = view.lower(name)
+            return text is not None and text_test(text)
+
+        return lowered
     test = value_test(value)
 
     def predicate(view: View) -> bool:
@@ -81,8 +90,51 @@ def _field_reference(name: str, ref: SigmaFieldReference) -> Predicate:
 def _keyword(value) -> Predicate:
     if isinstance(value, SigmaExpansion):
         return _any([_keyword(v) for v in value.values])
+    if isinstance(value, SigmaString) and not is_cased(value):
+        text_test = string_test(value, keyword=True, lowered=True)
+        return lambda view: text_test(view.keywords_lower())
     test = keyword_test(value)
     return lambda view: test(view.keywords())
+
+
+def _contains_literal(node) -> tuple[str | None, str] | None:
+    """(field, or None for a keyword; lowercased literal) when the node is a plain case-insensitive
+    substring test, the commonest Sigma test (`|contains` lists, keyword lists)."""
+    keyword = isinstance(node, ConditionValueExpression)
+    if not (keyword or isinstance(node, ConditionFieldEqualsValueExpression)):
+        return None
+    value = node.value
+    if not isinstance(value, SigmaString) or is_cased(value) or value.contains_placeholder():
+        return None
+    parts = parts_of(value)
+    literal = next((p for p in parts if isinstance(p, str)), None)
+    shapes = ([MULTI, literal, MULTI],) + (([literal], [MULTI, literal], [literal, MULTI]) if keyword else ())
+    if literal is None or parts not in shapes:
+        return None
+    return (None if keyword else node.field), literal.lower()
+
+
+def _merged_contains(args) -> list[Predicate]:
+    """One predicate per field (or the keyword text) for all the substring tests ORed on it."""
+    groups: dict[str | None, list[str]] = {}
+    for arg in args:
+        found = _contains_literal(arg)
+        if found is not None:
+            groups.setdefault(found[0], []).append(found[1])
+    return [_any_substring(name, tuple(literals)) for name, literals in groups.items()]
+
+
+def _any_substring(name: str | None, literals: tuple[str, ...]) -> Predicate:
+    def predicate(view: View) -> bool:
+        text = view.keywords_lower() if name is None else view.lower(name)
+        if text is None:
+            return False
+        for literal in literals:
+            if literal in text:
+                return True
+        return False
+
+    return predicate
 
 
 def _any(predicates: list[Predicate]) -> Predicate:
@@ -117,3 +169,18 @@ def _bounds(node) -> dict[str, frozenset[str]]:
         shared = set.intersection(*(set(b) for b in each)) if each else set()
         return {name: frozenset().union(*(b[name] for b in each)) for name in shared}
     return {}  # NOT names values a rule refuses; a keyword names no field
+
+
+def required_fields(node) -> set[str]:
+    """Fields that must be present for the condition to hold (a test on an absent field is false)."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        value = node.value
+        if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
+            return set()
+        extra = {value.field} if isinstance(value, SigmaFieldReference) else set()
+        return ({node.field} if node.field else set()) | extra
+    if isinstance(node, ConditionAND):
+        return set().union(*(required_fields(a) for a in node.args))
+    if isinstance(node, ConditionOR):
+        return set.intersection(*(required_fields(a) for a in node.args)) if node.args else set()
+    return set()  # NOT holds on absent fields; keywords read no field

@@ -22,10 +22,15 @@ MISSING = None  # an absent field and a JSON null read the same, as in SQL
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
     """Dotted name -> value (str, int, float, bool, or JSON text of an object/list)."""
+    return {name: value_at(values) for name, values in collect(record).items()}
+
+
+def collect(record: dict[str, Any]) -> dict[str, list[Any]]:
+    """Dotted name -> the values found under it (one, or several through lists), not yet as text."""
     found: dict[str, list[Any]] = {}
     for key, value in record.items():
         _collect(found, str(key), value)
-    return {name: _one(values) for name, values in found.items()}
+    return found
 
 
 def _collect(found: dict[str, list[Any]], name: str, value: Any) -> None:
@@ -42,7 +47,8 @@ def _collect(found: dict[str, list[Any]], name: str, value: Any) -> None:
                     _collect(found, f"{name}.{key}", child)
 
 
-def _one(values: list[Any]) -> Any:
+def value_at(values: list[Any]) -> Any:
+    """The value a name holds given the values collected under it (see the module docstring)."""
     value = values[0] if len(values) == 1 else values
     return json_text(value) if isinstance(value, (dict, list)) else value
 

@@ -18,7 +18,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 from sigma.types import SigmaFieldReference
 
-from detectors.sigma.compile import Predicate, compile_condition, required_values
+from detectors.sigma.compile import Predicate, compile_condition, required_fields, required_values
 from detectors.sigma.loader import Loaded, Located, Problem
 from detectors.sigma.mapping import Source, pipeline_for, source_for, unknown_fields
 from detectors.sigma.strings import Unsupported
@@ -52,6 +52,7 @@ class CompiledRule:
     raw: bool  # reads the raw record's fields (CloudTrail), not ECS
     predicate: Predicate = field(repr=False)
     bound: tuple[str, frozenset[str]] | None
+    needs: str | None  # a field the rule cannot match without (indexes rules that have no bound)
     output: bool  # raises alerts itself (False: only a correlation's building block)
     source: Source | None = field(default=None, repr=False)
 
@@ -138,7 +139,8 @@ def compile_rule(located: Located, mode: Mode, placeholders: dict[str, list[str]
             raise Unsupported(f"no secmon field for {', '.join(missing)} (logsource {source.describe()})")
     return CompiledRule(info=info, name=rule.name, datasets=source.datasets if source else (),
                         raw=source is None or source.raw, predicate=compile_condition(tree),
-                        bound=required_values(tree), output=rule._output, source=source)
+                        bound=required_values(tree), needs=min(required_fields(tree), default=None),
+                        output=rule._output, source=source)
 
 
 def _logsource(rule: SigmaRule) -> tuple[str | None, str | None, str | None]:

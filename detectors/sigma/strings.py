@@ -38,16 +38,22 @@ def parts_of(value: SigmaString) -> list[Any]:
     return parts
 
 
-def string_test(value: SigmaString, keyword: bool = False) -> TextTest:
-    """A test of a text against the value; `keyword`: the value may occur anywhere in the text."""
+def is_cased(value: SigmaString) -> bool:
+    """Whether the value matches case-sensitively (`|cased`)."""
+    return isinstance(value, SigmaCasedString)
+
+
+def string_test(value: SigmaString, keyword: bool = False, lowered: bool = False) -> TextTest:
+    """A test of a text against the value; `keyword`: the value may occur anywhere in the text.
+    `lowered`: the caller passes the text lowercased already (only for values that are not cased)."""
     parts = parts_of(value)
     if keyword:
         parts = ([] if parts[:1] == [MULTI] else [MULTI]) + parts + ([] if parts[-1:] == [MULTI] else [MULTI])
-    cased = isinstance(value, SigmaCasedString)
+    cased = is_cased(value)
     if not cased:
         parts = [p.lower() if isinstance(p, str) else p for p in parts]
     test = _pattern_test(parts)
-    return test if cased else (lambda text: test(text.lower()))
+    return test if cased or lowered else (lambda text: test(text.lower()))
 
 
 def _pattern_test(parts: list[Any]) -> TextTest:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from detectors.sigma.flatten import flatten, json_text, leaf_text
+from detectors.sigma.flatten import collect, json_text, leaf_text, text_of, value_at
 from schemas.event import Event
 
 
@@ -26,16 +26,58 @@ class View(Protocol):
     def keywords(self) -> str:
         """The text fieldless values are searched in."""
 
+    def lower(self, name: str) -> str | None:
+        """The field's text lowercased (case-insensitive tests), None when absent."""
 
-class RecordView:
+    def keywords_lower(self) -> str:
+        """The keyword text lowercased."""
+
+
+class CachedView:
+    """Lowercased texts computed once per view (most rules compare case-insensitively)."""
+
+    __slots__ = ("_lower", "_keywords_lower")
+
+    def __init__(self) -> None:
+        self._lower: dict[str, str | None] = {}
+        self._keywords_lower: str | None = None
+
+    def get(self, name: str) -> Any:
+        raise NotImplementedError
+
+    def keywords(self) -> str:
+        raise NotImplementedError
+
+    def lower(self, name: str) -> str | None:
+        try:
+            return self._lower[name]
+        except KeyError:
+            value = self.get(name)
+            text = self._lower[name] = None if value is None else text_of(value).lower()
+            return text
+
+    def keywords_lower(self) -> str:
+        if self._keywords_lower is None:
+            self._keywords_lower = self.keywords().lower()
+        return self._keywords_lower
+
+
+class RecordView(CachedView):
     """A JSON record (or a line of text, which has no fields) as the matcher sees it."""
 
-    __slots__ = ("fields", "_text", "_record")
+    __slots__ = ("_found", "_values", "_text", "_record")
 
     def __init__(self, record: dict[str, Any], text: str | None = None) -> None:
-        self.fields = flatten(record)
+        super().__init__()
+        self._found = collect(record)  # objects and lists become JSON text only when a rule reads them
+        self._values: dict[str, Any] = {}
         self._record = record
         self._text = text
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """Every field of the record, flattened (see `flatten`)."""
+        return {name: self.get(name) for name in self._found}
 
     @classmethod
     def of_line(cls, line: str) -> RecordView:
@@ -47,7 +89,12 @@ class RecordView:
         return cls(record, None) if isinstance(record, dict) else cls({}, line)
 
     def get(self, name: str) -> Any:
-        return self.fields.get(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            values = self._found.get(name)
+            value = self._values[name] = None if values is None else value_at(values)
+            return value
 
     def keywords(self) -> str:
         if self._text is None:
@@ -55,12 +102,13 @@ class RecordView:
         return self._text
 
 
-class EventView:
+class EventView(CachedView):
     """A normalized event's ECS fields by dotted path (`source.ip`, `@timestamp`), read on demand."""
 
     __slots__ = ("event", "_cache")
 
     def __init__(self, event: Event) -> None:
+        super().__init__()
         self.event = event
         self._cache: dict[str, Any] = {}
 
