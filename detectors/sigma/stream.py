@@ -172,7 +172,8 @@ def correlation_detector(corr: CompiledCorrelation, router: Router, settings: Si
         return state, [Finding(message=message, entity=entity_of(event), timestamp=event.timestamp,
                                event_ids=fired.event_ids, datasets=(event.event.dataset,))]
 
-    return Detector(meta=meta, params=NoParams, step=step, key=key)
+    # a group idle for a timespan has nothing left in its window: the engine may drop it
+    return Detector(meta=meta, params=NoParams, step=step, key=key, ttl=lambda _params: corr.timespan)
 
 
 def entity_of(event: Event) -> Entity:

@@ -126,3 +126,12 @@ def test_alert_ids_are_deterministic():
         return sorted(a.alert.id for a in (x for e in [failure(m) for m in range(5)] for x in engine.process(e)))
 
     assert ids() == ids() and ids()
+
+
+def test_idle_groups_are_dropped_after_their_timespan(engine):
+    run(engine, [failure(0, ip="198.51.100.50")])
+    assert any("198.51.100.50" in k for k in engine.store.keys())
+    engine.tick(T0 + timedelta(hours=3))  # after timespan + dedup + lateness on the event clock
+    run(engine, [failure(180, ip="198.51.100.51")])
+    engine.tick(T0 + timedelta(hours=6))
+    assert not any("198.51.100.50" in k for k in engine.store.keys())
