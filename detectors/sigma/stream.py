@@ -62,6 +62,21 @@ class Router:
         self._last = (event, views, frozenset(matched))
         return views, self._last[2]
 
+    def first_match(self, event: Event, rules: tuple[CompiledRule, ...]) -> tuple[View, int] | None:
+        """(view, position) of the first of `rules` the event matches, or None. Off the routing
+        path (a Faust detect worker gets each event anew) only these rules are tested."""
+        last = self._last
+        if last is not None and last[0] is event:
+            found = [i for i, r in enumerate(rules) if r.info.uuid in last[2]]
+            return (last[1][rules[found[0]].raw], found[0]) if found else None
+        views: dict[bool, View] = {}
+        for i, rule in enumerate(rules):
+            if rule.raw not in views:
+                views[rule.raw] = raw_view(event) if rule.raw else EventView(event)
+            if event.event.dataset in rule.datasets and rule.matches(views[rule.raw]):
+                return views[rule.raw], i
+        return None
+
 
 def raw_view(event: Event) -> RecordView:
     """The raw record the event was parsed from (`event.original`; no fields when it was not kept)."""
@@ -135,7 +150,7 @@ def rule_detector(rule: CompiledRule, router: Router, settings: SigmaSettings) -
         return entity_key(event) if uuid in router.result(event)[1] else None
 
     def step(state, event: Event, params):
-        if uuid not in router.result(event)[1]:
+        if router.first_match(event, (rule,)) is None:
             return None, []
         return None, [Finding(message=f"{meta.title}: {event.message or event.event.action or 'event'}",
                               entity=entity_of(event), timestamp=event.timestamp, event_ids=(event.event.id,),
@@ -150,17 +165,13 @@ def correlation_detector(corr: CompiledCorrelation, router: Router, settings: Si
     state = StateSpec(kind="sliding_window", key=(), window=timedelta(seconds=corr.timespan))
     meta = meta_of(corr.info, corr.datasets, settings, state)
 
-    def matched(event: Event) -> tuple[View, int] | None:
-        views, uuids = router.result(event)
-        refs = [i for i, r in enumerate(corr.rules) if r.info.uuid in uuids]
-        return (views[corr.rules[refs[0]].raw], refs[0]) if refs else None
-
     def key(event: Event) -> str | None:
-        hit = matched(event)
+        router.result(event)  # the routing path: match the event against every rule once
+        hit = router.first_match(event, corr.rules)
         return corr.group(hit[1], hit[0]) if hit else None
 
     def step(state, event: Event, params):
-        hit = matched(event)
+        hit = router.first_match(event, corr.rules)
         if hit is None:
             return state, []
         view, ref = hit

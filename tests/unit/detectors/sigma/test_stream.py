@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from detectors.engine import Engine
+from detectors.sigma.config import SigmaSettings
+from detectors.sigma.stream import build
+from detectors.state import DictStore
 from pipeline import embedded
 from pipeline.settings import SecmonSettings
+from schemas.event import Event
 from tests.unit.detectors.sigma.helpers import FIXTURES, SHARED
+from tests.unit.detectors.sigma.test_correlation import failure
 
 INVICTUS = SHARED / "invictus_cloudtrail" / "invictus_aws_dataset_subset.ndjson"
 NO_MFA = "sigma-77caf516-34e5-4df9-b4db-20744fea0a60"  # SigmaHQ: AWS Successful Console Login Without MFA
@@ -44,3 +50,16 @@ def test_mapped_rules_alert_on_normalized_web_and_zeek_events():
 def test_no_rules_dirs_changes_nothing():
     plain = embedded.run([str(INVICTUS)], SecmonSettings(), source="cloudtrail")
     assert not sigma_alerts(plain)
+
+
+def test_a_detect_worker_with_a_fresh_event_copy_finds_the_same_match():
+    detectors = build(SigmaSettings(rules_dirs=[FIXTURES / "rules"]), keep_original=True)
+    router_side = Engine(detectors=detectors, store=DictStore(), strict=True)
+    detect_side = Engine(detectors=detectors, store=DictStore(), strict=True)
+    alerts = []
+    for minute in range(5):
+        event = failure(minute)
+        for detector_id, entity in router_side.routes(event):  # as the route agent does
+            copy = Event.model_validate_json(event.model_dump_json(by_alias=True))  # the detect topic
+            alerts += detect_side.process_keyed(detector_id, entity, copy)
+    assert [a.rule.id for a in alerts] == ["sigma-0b9c5c0e-6a35-4a1e-9f61-3f0c2a4b5d11"]
