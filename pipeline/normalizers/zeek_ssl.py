@@ -1,12 +1,11 @@
 """Zeek `ssl.log`: one TLS/SSL handshake per line, as Zeek's TSV (ASCII) writer or as JSON.
 
-TSV: the column order comes from the file's `#fields` line. `is_header` marks it, so the reader and
-the shipper hand every row its file's latest `#fields` line as `record.header`; parsed headers are
-cached (the same bytes arrive with every row). Without a header (e.g. rows produced to Kafka by
-another shipper) the rows are read in Zeek's default ssl.log order, DEFAULT_FIELDS: its first 14
-columns have been the same in every Zeek release since 2.5 and later columns are ignored. Other `#`
-lines (`#separator`, `#types`, `#close`, ...) carry no event and yield []. `-` is unset and
-`(empty)` is empty; both become "absent". Only the default tab separator is read.
+TSV: the column order comes from the file's `#fields` line (pipeline/normalizers/zeek_tsv.py reads
+what all Zeek logs share). Without a header (e.g. rows produced to Kafka by another shipper) the
+rows are read in Zeek's default ssl.log order, DEFAULT_FIELDS: its first 14 columns have been the
+same in every Zeek release since 2.5 and later columns are ignored. Other `#` lines (`#separator`,
+`#types`, `#close`, ...) carry no event and yield []. `-` is unset and `(empty)` is empty; both
+become "absent". Only the default tab separator is read.
 
 JSON (`LogAscii::use_json=T`): one object per line with the same keys (`"id.orig_h"`, ...); `ts` is
 an epoch number or an ISO 8601 string (`JSON::TS_ISO8601`); one without an offset is read in the
@@ -20,15 +19,15 @@ over UDP; an unknown or unset version leaves tls.version empty and assumes TLS o
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object
+from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
+from pipeline.normalizers.zeek_tsv import Layout, LogSpec, is_header, json_fields, layout, parse_ts, tsv_fields
 from schemas.event import Endpoint, Event, EventMeta, Network, Outcome, Related, Secmon, Tls, TlsSide
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, UtcDatetime
@@ -39,7 +38,6 @@ DEFAULT_FIELDS = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p
 REQUIRED = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
 WANTED = frozenset(("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher",
                     "server_name", "established", "subject", "issuer"))
-UNSET = frozenset(("-", "(empty)"))
 VERSIONS = {
     "SSLv2": ("2.0", "ssl"), "SSLv3": ("3.0", "ssl"),
     "TLSv10": ("1.0", "tls"), "TLSv11": ("1.1", "tls"), "TLSv12": ("1.2", "tls"), "TLSv13": ("1.3", "tls"),
@@ -47,10 +45,7 @@ VERSIONS = {
 }
 OUTCOMES: dict[bool | None, Outcome | None] = {True: "success", False: "failure", None: None}
 STATES = {True: "established", False: "not established", None: "state unknown"}
-MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last instant a datetime holds
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-EPOCH_TEXT = re.compile(r"(\d{1,12})(?:\.(\d{1,9}))?")
-HEX_ESCAPE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
+SPEC = LogSpec("ssl.log", DEFAULT_FIELDS, REQUIRED, WANTED)
 # A headerless TSV row: epoch ts, uid, then the 4-tuple (sniffing cannot see a `#fields` line).
 ROW = re.compile(rb"\d{9,10}\.\d{1,6}\tC[0-9A-Za-z]{10,20}\t[0-9A-Fa-f.:]+\t\d+\t[0-9A-Fa-f.:]+\t\d+\t(?:TLSv|DTLSv|SSLv)")
 
@@ -80,41 +75,12 @@ class ZeekSsl(BaseModel):
         return parse_ts(value, tz)
 
 
-def parse_ts(value: Any, tz: timezone) -> datetime:
-    """Zeek `ts`: epoch seconds (number or TSV text, microseconds kept exactly) or ISO 8601."""
-    if isinstance(value, str):
-        m = EPOCH_TEXT.fullmatch(value)
-        if m is None:
-            return _iso(value, tz)
-        micros = int(m.group(1)) * 1_000_000 + int((m.group(2) or "").ljust(6, "0")[:6])
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or not 0 <= value <= MAX_EPOCH:
-            raise ValueError("epoch seconds out of range")
-        micros = round(value * 1_000_000)  # a double holds epoch microseconds exactly until 2255
-    else:
-        raise ValueError("expected epoch seconds or an ISO 8601 string")
-    if micros > MAX_EPOCH * 1_000_000:
-        raise ValueError("epoch seconds out of range")
-    return EPOCH + timedelta(microseconds=micros)
-
-
-def _iso(value: str, tz: timezone) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("not epoch seconds nor an ISO 8601 time") from None
-    try:  # converted here: at year 1 or 9999 the UTC conversion overflows, which pydantic would not catch
-        return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)).astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError("ISO 8601 time out of range once converted to UTC") from None
-
-
 def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     """One ssl.log row (TSV or JSON) -> one TLS connection event; `#` lines -> []."""
     text = decode_utf8(record.data).rstrip("\r\n")
     if text.startswith("#"):
         return []
-    fields = _json_fields(text) if text.startswith(("{", "[")) else _tsv_fields(text, record.header)
+    fields = json_fields(SPEC, text) if text.startswith(("{", "[")) else tsv_fields(SPEC, text, header_layout(record.header))
     try:
         row = ZeekSsl.model_validate(fields, context={"tz": ctx.default_tz})
         return [_to_event(row, record, text if ctx.keep_original else None)]
@@ -124,49 +90,10 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
         raise ParseError("invalid_field", f"{where}: {first['msg']}") from None
 
 
-def _json_fields(text: str) -> dict[str, Any]:
-    obj = load_json_object(text)
-    return {k: _decode(v) if isinstance(v, str) else v for k, v in obj.items() if k in WANTED}
-
-
-def _tsv_fields(text: str, header: bytes | None) -> dict[str, str]:
-    layout = header_layout(header)
-    values = text.split("\t")
-    if len(values) < layout.columns or (layout.exact and len(values) != layout.columns):
-        raise ParseError("invalid_shape", f"row has {len(values)} columns, expected {layout.columns}"
-                         f"{' (#fields header)' if layout.exact else ' (default ssl.log order) or more'}")
-    return {name: _decode(values[i]) for i, name in layout.wanted if values[i] not in UNSET}
-
-
-class Layout(NamedTuple):
-    """Where the wanted columns are in a TSV row, and how many columns a row must have."""
-
-    columns: int
-    exact: bool  # False for the default order: later Zeek releases append columns
-    wanted: tuple[tuple[int, str], ...]
-
-
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=256)  # the same header bytes arrive with every row
 def header_layout(header: bytes | None) -> Layout:
     """The layout a `#fields` line defines (the default ssl.log order without one)."""
-    if header is None or not is_header(header):
-        return _layout(DEFAULT_FIELDS, exact=False)
-    columns = tuple(header.rstrip(b"\r\n").decode("utf-8", "replace").split("\t")[1:])
-    missing = [name for name in REQUIRED if name not in columns]
-    if missing:
-        raise ParseError("invalid_shape", f"#fields header lacks {', '.join(missing)}: not an ssl.log")
-    return _layout(columns, exact=True)
-
-
-def _layout(columns: tuple[str, ...], exact: bool) -> Layout:
-    return Layout(len(columns), exact, tuple((i, name) for i, name in enumerate(columns) if name in WANTED))
-
-
-def _decode(value: str) -> str:
-    if "\\x" not in value:
-        return value
-    raw = HEX_ESCAPE.sub(lambda m: bytes((int(m.group(1), 16),)), value.encode("utf-8"))
-    return raw.decode("utf-8", "replace")
+    return layout(SPEC, header)
 
 
 def _to_event(row: ZeekSsl, record: RawRecord, original: str | None) -> Event:
@@ -214,11 +141,6 @@ def _message(row: ZeekSsl) -> str:
 
 def _hostport(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def is_header(line: bytes) -> bool:
-    """True for the `#fields` line that names the TSV columns of the rows after it."""
-    return line.startswith(b"#fields\t")
 
 
 def _sniff(first: bytes) -> bool:
