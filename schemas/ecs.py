@@ -139,12 +139,53 @@ class Organization(Strict):
     name: Keyword | None = Field(None, description="Workspace name.")
 
 
+MAX_NAMES = 64  # subject alternative names kept per certificate
+
+
+class X509Name(Strict):
+    """ECS `x509.subject` / `x509.issuer` subset."""
+
+    distinguished_name: Keyword | None = Field(None, description="The name as written, e.g. CN=a.example,O=Acme.")
+    common_name: list[Keyword] = Field(default_factory=list, max_length=8, description="Its CN values.")
+    organization: list[Keyword] = Field(default_factory=list, max_length=8, description="Its O values.")
+
+
+class X509(Strict):
+    """ECS `x509.*`: one certificate as a log describes it."""
+
+    version_number: Keyword | None = Field(None, description="X.509 version, e.g. 3.")
+    serial_number: Keyword | None = Field(None, description="Serial number (hex).")
+    subject: X509Name | None = Field(None, description="Whom the certificate names.")
+    issuer: X509Name | None = Field(None, description="Who signed it.")
+    not_before: UtcDatetime | None = Field(None, description="Start of validity.")
+    not_after: UtcDatetime | None = Field(None, description="End of validity.")
+    public_key_algorithm: Keyword | None = Field(None, description="RSA, DSA or ECDSA (rsaEncryption, ... as written "
+                                                 "when unknown).")
+    public_key_size: int | None = Field(None, description="Key length in bits.")
+    public_key_exponent: int | None = Field(None, description="RSA public exponent.")
+    public_key_curve: Keyword | None = Field(None, description="Elliptic curve of an EC key, e.g. prime256v1.")
+    signature_algorithm: Keyword | None = Field(None, description="How the issuer signed it, e.g. "
+                                                "sha1WithRSAEncryption.")
+    alternative_names: list[Keyword] = Field(default_factory=list, max_length=MAX_NAMES,
+                                             description="Subject alternative names (DNS, IP, email, URI).")
+
+
+class TlsHash(Strict):
+    """ECS `tls.*.hash`: fingerprints of the certificate."""
+
+    sha1: Keyword | None = Field(None, description="SHA-1 of the DER certificate.")
+    sha256: Keyword | None = Field(None, description="SHA-256 of the DER certificate.")
+    md5: Keyword | None = Field(None, description="MD5 of the DER certificate.")
+
+
 class TlsSide(Strict):
     """ECS `tls.client` / `tls.server` subset."""
 
     subject: Keyword | None = Field(None, description="Certificate subject.")
     issuer: Keyword | None = Field(None, description="Certificate issuer.")
     not_after: UtcDatetime | None = Field(None, description="Certificate expiry.")
+    hash: TlsHash | None = Field(None, description="Certificate fingerprints.")
+    x509: X509 | None = Field(None, description="The certificate's fields.")
 
 
 class Tls(Strict):
@@ -155,6 +196,7 @@ class Tls(Strict):
     cipher: Keyword | None = Field(None, description="Negotiated cipher suite.")
     established: bool | None = Field(None, description="Whether the handshake completed.")
     server: TlsSide | None = Field(None, description="Server side.")
+    client: TlsSide | None = Field(None, description="Client side (a client certificate).")
 
 
 class CloudAccount(Strict):

@@ -39,6 +39,7 @@ from schemas.ecs import (  # noqa: F401 - re-exported: the event's field groups 
     ThreatIndicator,
     ThreatMatched,
     Tls,
+    TlsHash,
     TlsSide,
     UaDevice,
     UrlInfo,
@@ -48,6 +49,8 @@ from schemas.ecs import (  # noqa: F401 - re-exported: the event's field groups 
     VulnScanner,
     VulnScore,
     Vulnerability,
+    X509,
+    X509Name,
 )
 from schemas.secmon_fields import (  # noqa: F401 - re-exported
     AddressScope,

@@ -15,7 +15,7 @@ from schemas.event import Event
 # Every dataset a normalizer emits: any event is a heartbeat of its source (a unit test checks
 # this list against the normalizer registry).
 DATASETS = ("app.signin", "aws.cloudtrail", "aws.vpcflow", "control.events", "laptop.posture", "ssh.auth",
-            "staff.access", "vuln.finding", "web.access", "zeek.ssl")
+            "staff.access", "vuln.finding", "web.access", "zeek.ssl", "zeek.x509")
 
 META = DetectorMeta(
     id="source_silent",
@@ -23,7 +23,7 @@ META = DetectorMeta(
     description="A log source listed in `expected` (source id as in `secmon sources`, i.e. event.module) sent "
                 "no event for longer than its allowed silence. Timed: watched from the first tick even if it "
                 "never sent anything, dated at the deadline, resolved by the source's next event.",
-    version=1,
+    version=2,
     severity="medium",
     maturity="stable",
     datasets=DATASETS,

@@ -9,6 +9,7 @@ from pipeline.normalizers import cloudtrail
 from pipeline.normalizers import vpcflow
 from pipeline.normalizers import web_access
 from pipeline.normalizers import zeek_ssl
+from pipeline.normalizers import zeek_x509
 from pipeline.normalizers import control
 from pipeline.normalizers import osquery
 from pipeline.normalizers import staff_access
@@ -24,6 +25,7 @@ NORMALIZERS: dict[str, Normalizer] = {
         vpcflow.NORMALIZER,
         web_access.NORMALIZER,
         zeek_ssl.NORMALIZER,
+        zeek_x509.NORMALIZER,
         control.NORMALIZER,
         osquery.NORMALIZER,
         staff_access.NORMALIZER,

@@ -3,9 +3,10 @@
 TSV rows take their column order from the file's `#fields` line (`is_header` marks it; the reader
 and the shipper hand every row its file's latest one as `record.header`). Without a header a log's default order applies, where
 later Zeek releases may have appended columns. `-` is unset and `(empty)` is empty; both become
-absent. Only the default tab separator is read. JSON logs (`LogAscii::use_json=T`) use the same
-names as keys. Zeek writes non-printable bytes of strings as `\\xHH`; they are decoded, invalid
-UTF-8 becoming U+FFFD.
+absent. Only the default tab separator is read; set and vector columns are split on `,` (an element's
+own commas are escaped). JSON logs (`LogAscii::use_json=T`) use the same names as keys. Zeek writes
+non-printable bytes of strings as `\\xHH` and a backslash doubled; both are decoded, invalid UTF-8
+becoming U+FFFD.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 EPOCH_TEXT = re.compile(r"(\d{1,12})(?:\.(\d{1,9}))?")
 # Zeek prints large or negative times as a double: 2.385616957e+09, -1.0e+02
 FLOAT_TEXT = re.compile(r"-?\d{1,20}(?:\.\d{1,20})?(?:[eE][+-]?\d{1,3})?")
-HEX_ESCAPE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
+# The ASCII writer's escapes: a backslash doubled, any other byte it will not print as \xHH;
+# JSON strings carry only the \xHH ones (JSON escapes its own backslashes).
+TSV_ESCAPE = re.compile(rb"\\(?:\\|x([0-9A-Fa-f]{2}))")
+JSON_ESCAPE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class LogSpec:
     default_fields: tuple[str, ...]
     required: tuple[str, ...]
     wanted: frozenset[str]
+    vectors: frozenset[str] = frozenset()  # set/vector columns: comma-separated in TSV, lists in JSON
 
 
 class Layout(NamedTuple):
@@ -78,27 +83,34 @@ def _iso(value: str, tz: timezone) -> datetime:
         raise ValueError("ISO 8601 time out of range once converted to UTC") from None
 
 
-def decode(value: str) -> str:
-    """A string as Zeek wrote it with its `\\xHH` escapes decoded."""
-    if "\\x" not in value:
+def decode(value: str, escapes: re.Pattern[bytes] = TSV_ESCAPE) -> str:
+    """A string as Zeek wrote it with its escapes decoded."""
+    if "\\" not in value:
         return value
-    raw = HEX_ESCAPE.sub(lambda m: bytes((int(m.group(1), 16),)), value.encode("utf-8"))
+    raw = escapes.sub(lambda m: bytes((int(m.group(1), 16),)) if m.group(1) else b"\\", value.encode("utf-8"))
     return raw.decode("utf-8", "replace")
 
 
 def json_fields(spec: LogSpec, text: str) -> dict[str, Any]:
     """The wanted keys of a JSON row, strings decoded."""
     obj = load_json_object(text)
-    return {k: decode(v) if isinstance(v, str) else v for k, v in obj.items() if k in spec.wanted}
+    return {k: _json_value(v) for k, v in obj.items() if k in spec.wanted}
 
 
-def tsv_fields(spec: LogSpec, text: str, grid: Layout) -> dict[str, str]:
+def _json_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return decode(value, JSON_ESCAPE)
+    return [_json_value(v) for v in value] if isinstance(value, list) else value
+
+
+def tsv_fields(spec: LogSpec, text: str, grid: Layout) -> dict[str, str | list[str]]:
     """The wanted, set columns of a TSV row laid out as `grid`, by name."""
     values = text.split("\t")
     if len(values) < grid.columns or (grid.exact and len(values) != grid.columns):
         raise ParseError("invalid_shape", f"row has {len(values)} columns, expected {grid.columns}"
                          f"{' (#fields header)' if grid.exact else f' (default {spec.name} order) or more'}")
-    return {name: decode(values[i]) for i, name in grid.wanted if values[i] not in UNSET}
+    return {name: [decode(v) for v in values[i].split(",")] if name in spec.vectors else decode(values[i])
+            for i, name in grid.wanted if values[i] not in UNSET}
 
 
 def layout(spec: LogSpec, header: bytes | None) -> Layout:
