@@ -29,7 +29,7 @@ from detectors.rules import cloud_logging_tampering, cloud_sg_open_to_world, clo
 from detectors.rules import deletion_sla_breach
 from detectors.rules import laptop_noncompliant, laptop_posture_missing
 from detectors.rules import source_silent
-from detectors.rules import tls_weak_cipher, tls_weak_protocol
+from detectors.rules import tls_weak_certificate, tls_weak_cipher, tls_weak_protocol
 from detectors.rules import vuln_sla_breach
 
 ALL: tuple[Detector, ...] = (
@@ -65,6 +65,7 @@ ALL: tuple[Detector, ...] = (
     laptop_posture_missing.DETECTOR,
     restore_test_overdue.DETECTOR,
     source_silent.DETECTOR,
+    tls_weak_certificate.DETECTOR,
     tls_weak_cipher.DETECTOR,
     tls_weak_protocol.DETECTOR,
     vuln_sla_breach.DETECTOR,

@@ -44,7 +44,7 @@ class Resource(Strict):
     """What an alert is about when no ECS field names it (not in ECS): a security group, a backup job..."""
 
     type: Keyword = Field(description="Kind: security_group, cloudtrail_trail, backup_job, restore_test_job, "
-                                      "log_source, scan_target, backup_repository or s3_bucket.")
+                                      "log_source, scan_target, backup_repository, s3_bucket or x509_certificate.")
     id: Keyword = Field(description="Its id: sg-0a1b..., the job or source name, the scanned artifact.")
 
 

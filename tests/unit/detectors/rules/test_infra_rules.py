@@ -169,6 +169,19 @@ def test_selector_reductions_name_what_is_no_longer_logged():
     assert len(json.dumps(state)) < 1024  # a trail's remembered settings stay small
 
 
+def test_weak_certificates_from_zeek_x509():
+    events = [e for name in ("x509_tsv", "x509_json", "x509_zeek3")
+              for e in golden(f"zeek_x509/{name}-expected.json")]
+    found = {a.secmon.resource.id[:16]: a.message.split(" is weak: ")[1] for a in run("tls_weak_certificate", events)}
+    assert sorted(found.values()) == [
+        "MD5 signature (md5WithRSAEncryption); DSA key of 1024 bits (under 2048)",  # the printer's client certificate
+        "SHA-1 signature (sha1WithRSAEncryption); RSA key of 1024 bits (under 2048); expired on 2017-07-14",
+        "SHA-1 signature (sha1WithRSAEncryption); expired on 2020-09-13",  # Zeek 3: named by issuer and serial
+        "expired on 2026-11-18",  # the JSON row
+    ]  # the self-signed SHA-1 root, ECDSA P-256 and the valid RSA leaves are fine
+    assert "CN=Example Legacy CA|5A" in {a.secmon.resource.id for a in run("tls_weak_certificate", events)}
+
+
 def test_weak_tls_from_zeek_and_web_logs():
     servers = {(a.destination.ip, a.destination.port) for a in run("tls_weak_protocol", golden(
         "zeek_ssl/ssl_tsv-expected.json") + golden("web_access/secmon_tls-expected.json"))}
