@@ -11,6 +11,7 @@ from detectors.base import Detector
 from detectors.rules import account_signout_all_devices
 from detectors.rules import anomaly_server_access, anomaly_signin, anomaly_staff_access
 from detectors.rules import cloud_console_login_without_mfa
+from detectors.rules import root_account_usage
 from detectors.rules import signin_bruteforce_ip, signin_bruteforce_user
 from detectors.rules import signin_impossible_travel
 from detectors.rules import signin_new_asn
@@ -38,6 +39,7 @@ ALL: tuple[Detector, ...] = (
     anomaly_signin.DETECTOR,
     anomaly_staff_access.DETECTOR,
     cloud_console_login_without_mfa.DETECTOR,
+    root_account_usage.DETECTOR,
     signin_bruteforce_ip.DETECTOR,
     signin_bruteforce_user.DETECTOR,
     signin_impossible_travel.DETECTOR,

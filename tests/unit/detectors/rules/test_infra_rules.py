@@ -169,6 +169,12 @@ def test_selector_reductions_name_what_is_no_longer_logged():
     assert len(json.dumps(state)) < 1024  # a trail's remembered settings stay small
 
 
+def test_root_console_login_from_cloudtrail():
+    (alert,) = run("root_account_usage", golden("cloudtrail/console_logins-expected.json"))
+    assert (alert.alert.dedup_key, alert.user.name, alert.source.ip) == ("111122223333", "root", "198.51.100.99")
+    assert alert.message.startswith("root signed in to the AWS console of account 111122223333 from 198.51.100.99")
+
+
 def test_weak_certificates_from_zeek_x509():
     events = [e for name in ("x509_tsv", "x509_json", "x509_zeek3")
               for e in golden(f"zeek_x509/{name}-expected.json")]
