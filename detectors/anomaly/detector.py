@@ -24,7 +24,7 @@ class AnomalyParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    alerts_per_1k: float = Field(0.5, gt=0, le=1000, description="Alert budget: scored events per 1,000 of the "
+    alerts_per_1k: float = Field(1.0, gt=0, le=1000, description="Alert budget: scored events per 1,000 of the "
                                  "training set above the paging threshold (pages need two strong signals too).")
     low_per_1k: float = Field(5.0, gt=0, le=1000, description="Low-severity evidence budget per 1,000 scored events.")
     min_history: int = Field(5, ge=0, description="Events an entity's profile needs before its events are scored.")

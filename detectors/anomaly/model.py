@@ -1,8 +1,11 @@
-"""The scoring model: a PyOD ensemble (IForest + LODA) over deviation features, calibrated to a budget.
+"""The scoring model: a PyOD ensemble (IForest + HBOS) over deviation features, calibrated to a budget.
 
 PyOD has no incremental fit, so a model is trained on a batch of feature vectors (history) and
 then scores one event at a time. Each member's raw score is standardised against its training
-scores (median 0, 99th percentile 1) and the ensemble is their mean. Thresholds are quantiles
+scores (median 0, 99th percentile 1) and the ensemble is their mean. HBOS adds up how rare each
+feature is, so several unusual things together rank above any one of them; IForest adds what
+the features do jointly. (On the labelled month of bench.signin_month, LODA ranked 8 of 30
+takeovers among the top 40 of 38k sign-ins, IForest 18, HBOS 29, the IForest + HBOS mean 29.) Thresholds are quantiles
 of the training scores for an alert budget (alerts per 1,000 scored events), recomputed from
 the kept sample whenever the budget changes, never pyod's `contamination` default.
 
@@ -94,14 +97,14 @@ class AnomalyModel:
 def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers, trained: dict,
         seed: int = 0) -> AnomalyModel:
     """Train the ensemble on `vectors` (one row per scored event, in `features` order)."""
-    from pyod.models.iforest import IForest  # imported here: pyod takes seconds to import
-    from pyod.models.loda import LODA  # (HBOS would JIT-compile for seconds in every new process)
+    from pyod.models.hbos import HBOS  # imported here: pyod (and HBOS's numba JIT) take seconds
+    from pyod.models.iforest import IForest
 
     if len(vectors) < 20:
         raise ValueError(f"{len(vectors)} training vectors for {kind}: need at least 20 (more history)")
     x = np.round(np.asarray(vectors, dtype=float), 2)
     members = [IForest(n_estimators=150, max_samples=min(256, len(x)), contamination=0.01, random_state=seed),
-               LODA(n_bins=20, n_random_cuts=100, contamination=0.01, random_state=seed)]
+               HBOS(n_bins=20, contamination=0.01)]
     raw = []
     for member in members:
         member.fit(x)

@@ -3,8 +3,9 @@
 An SSO sign-in reaches the app with `mfa: false` because the identity provider did the second
 factor, not the app: it counts as MFA unless the workspace requires MFA in the app itself
 (workspaces context table, `app_mfa_required`), or the account is one of our staff or a team
-admin (users table), whose sign-ins are checked strictly. Staff and admin findings are medium;
-a customer user's is low-severity evidence that feeds anomaly_signin, not a page.
+admin (users table), whose sign-ins are checked strictly. A user the users table exempts
+(`mfa_required: false`) is not checked. Our staff's findings are medium (our own policy, broken);
+a customer's, admins included, are low-severity evidence that feeds anomaly_signin, not a page.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class Params(BaseModel):
 
 
 def strict(event: Event) -> bool:
-    """Staff and team admins: every sign-in needs MFA the app can see."""
+    """Staff and team admins: every sign-in needs MFA the app can see (SSO does not count)."""
     ctx = event.secmon.context
-    return bool(ctx and (ctx.user_employee or ctx.user_team_admin or ctx.user_mfa_required))
+    return bool(ctx and (ctx.user_employee or ctx.user_team_admin))
 
 
 def applies(event: Event, params: Params) -> bool:
@@ -60,17 +61,20 @@ def applies(event: Event, params: Params) -> bool:
     if not (params.required_for_all or workspace in params.required_workspaces):
         return False
     ctx = event.secmon.context
+    if ctx and ctx.user_mfa_required is False and not strict(event):
+        return False  # the users table says policy exempts this user
     by_idp = event.secmon.auth.method == "sso" and params.sso_counts_as_mfa
     return not by_idp or strict(event) or bool(ctx and ctx.workspace_app_mfa_required)
 
 
 def step(state, event, params: Params):
-    """One finding per sign-in without MFA where it is required (medium for staff and admins, else low)."""
+    """One finding per sign-in without MFA where it is required (medium for our staff, else low)."""
     if not applies(event, params):
         return None, []
     workspace = event.organization.id if event.organization else None
     found = finding(event, f"workspace {workspace}" if workspace else "the app")
-    return None, [replace(found, severity="medium" if strict(event) else "low")]
+    staff = bool(event.secmon.context and event.secmon.context.user_employee)
+    return None, [replace(found, severity="medium" if staff else "low")]
 
 
 def key(event: Event) -> str | None:
