@@ -90,10 +90,10 @@ CONTROLS: tuple[Control, ...] = (
     Control(id="open_ports", title="No port open to the Internet beyond the allowed ones",
             detectors=("cloud_sg_open_to_world",), evidence=(_ev("aws.cloudtrail"),)),
     Control(id="tls", title="Servers accept only TLS 1.2+ with strong ciphers",
-            detectors=("tls_weak_protocol", "tls_weak_cipher"),
-            evidence=(_ev("web.access", needs="tls.version"), _ev("zeek.ssl"))),
+            detectors=("tls_weak_protocol", "tls_weak_cipher", "tls_weak_certificate"),
+            evidence=(_ev("web.access", needs="tls.version"), _ev("zeek.ssl"), _ev("zeek.x509"))),
     Control(id="audit_logging", title="Cloud audit logging and threat detection stay on",
-            detectors=("cloud_logging_tampering",), evidence=(_ev("aws.cloudtrail"),)),
+            detectors=("cloud_logging_tampering", "cloud_trail_log_expiry"), evidence=(_ev("aws.cloudtrail"),)),
     Control(id="log_sources", title="Every expected log source keeps sending", detectors=("source_silent",),
             late=("source_silent",), evidence=(_ev("*"),)),
 )
