@@ -11,8 +11,9 @@ A case file `detectors/rules/<id>.cases.yaml` holds cases like:
         expect:
           - {rule.id: signin_bruteforce_user, user.name: bob, alert.count: 1}
 
-Events are dotted ECS paths; `repeat`/`every` expand bursts. `expect` lists every alert the case
-must end with (final state per alert id), each as a subset of dotted fields; `expect: []` is a
+Events are dotted ECS paths; `repeat`/`every` expand bursts; `in_time_order: true` delivers the
+expanded events sorted by time (several `repeat` series interleaved), else they arrive as listed.
+`expect` lists every alert the case must end with (final state per alert id), each as a subset of dotted fields; `expect: []` is a
 negative case. Timed detectors are ticked by event time (`tick_every`, default 1m) and once more
 at `until` (default: the last event's time), so deadline cases need no wall clock. The same
 runner backs the test suite and `secmon detectors test`.
@@ -74,7 +75,10 @@ def run_case(detector: Detector, case: dict[str, Any]) -> CaseResult:
                         lateness=parse_duration(case.get("lateness", "5m")))
         clock = EventClock(engine, every=parse_duration(case.get("tick_every", "1m")))
         alerts: dict[str, Alert] = {}
-        for event in expand_events(case.get("events", []), case.get("defaults", {})):
+        events = expand_events(case.get("events", []), case.get("defaults", {}))
+        if case.get("in_time_order"):  # interleave `repeat` series (a month of several users' routines)
+            events.sort(key=lambda e: e.timestamp)
+        for event in events:
             for alert in engine.process(event) + clock.observe(event.timestamp):
                 alerts[alert.alert.id] = alert
         until = _instant(case["until"]) if "until" in case else None

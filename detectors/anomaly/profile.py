@@ -12,6 +12,7 @@ import math
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+USUAL = math.log10(2)  # a bin seen at least half as often as the most usual one is usual too
 DECAY_AT = 400  # counts of a histogram or counter are halved beyond this many observations
 
 Counter = list[list]  # [[value, count], ...], most recently seen last
@@ -52,15 +53,24 @@ def bump(hist: list[int], index: int) -> list[int]:
 
 
 def rarity(hist: list[int], index: int, spread: bool = True) -> float:
-    """How rare bin `index` is in `hist`: -log10 of its smoothed share (0 = usual, ~2 = never).
+    """How rare bin `index` is in `hist` compared with the entity's most usual bin: 0 for the usual,
+    up to 3 for a bin never seen in a long history (log10 of how much less often it was seen).
 
-    With `spread`, neighbouring bins (cyclic) count half, so 07:55 is not rare for someone who
-    always starts at 08:05."""
+    Relative to the usual bin, so the value of an ordinary day stays 0 as the history grows
+    (an absolute share would drift with the profile's age and look unusual itself), and 0 for
+    any bin seen at least half as often as the usual one (no jitter between ordinary days). With
+    `spread`, neighbouring bins (cyclic) count half, so 07:55 is not rare for someone who always
+    starts at 08:05."""
     n = len(hist)
     total = sum(hist)
-    mass = hist[index] + (0.5 * (hist[(index - 1) % n] + hist[(index + 1) % n]) if spread else 0.0)
-    share = (mass + 0.25) / (total * (2.0 if spread else 1.0) + 0.25 * n)
-    return max(0.0, min(3.0, -math.log10(share)))
+    if total == 0:
+        return 0.0
+
+    def mass(i: int) -> float:
+        return hist[i] + (0.5 * (hist[(i - 1) % n] + hist[(i + 1) % n]) if spread else 0.0) + 0.25
+
+    value = math.log10(max(mass(i) for i in range(n)) / mass(index))
+    return 0.0 if value < USUAL else min(3.0, value)
 
 
 def usual_range(hist: list[int], share: float = 0.05) -> str:
