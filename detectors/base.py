@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -129,17 +130,27 @@ class Detector:
             return None
         if self.key is not None:
             return self.key(event)
+        return self.default_key(event)
+
+    def default_key(self, event: Event) -> str | None:
+        """The entity key from `meta.state.key`'s fields (None when one is missing or empty)."""
         values = [field_value(event, path) for path in self.meta.state.key]
         if any(v is None or v == "" for v in values):
             return None
         return "|".join(str(v) for v in values)
 
 
+@lru_cache(maxsize=None)
+def _attributes(path: str) -> tuple[str, ...]:
+    """The attribute names of a dotted ECS path (`as` is `as_` in the models)."""
+    return tuple("as_" if part == "as" else part for part in path.split("."))
+
+
 def field_value(event: Event, path: str) -> Any:
     """Value of a dotted ECS path (e.g. `source.ip`) on an event, or None."""
     value: Any = event
-    for part in path.split("."):
-        value = getattr(value, "as_" if part == "as" else part, None)
+    for part in _attributes(path):
+        value = getattr(value, part, None)
         if value is None:
             return None
     return value

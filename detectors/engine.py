@@ -61,12 +61,13 @@ class Engine:
 
     def __post_init__(self) -> None:
         self._by_id = {det.meta.id: (det, params) for det, params in self.detectors}
-        self._by_dataset: dict[str, list[Detector]] = {}
-        for det, _params in self.detectors:
+        # per dataset, what routing needs of each detector reading it: (detector, params, key function)
+        self._by_dataset: dict[str, list[tuple[Detector, BaseModel, Callable[[Event], str | None]]]] = {}
+        for det, params in self.detectors:
             for dataset in det.meta.datasets:
-                self._by_dataset.setdefault(dataset, []).append(det)
+                self._by_dataset.setdefault(dataset, []).append((det, params, det.key or det.default_key))
         self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
-        late = self.lateness.total_seconds()
+        self._late = late = self.lateness.total_seconds()
         # how long after its last event or alert an entity's record is kept: with state, the
         # detector's ttl (None: kept); without, just its alert (for dedup); both plus lateness
         self._keep: dict[str, tuple[float | None, float]] = {}
@@ -84,8 +85,8 @@ class Engine:
     def routes(self, event: Event) -> list[tuple[str, str]]:
         """(detector id, entity key) for every detector that wants this event."""
         found = []
-        for det in self._by_dataset.get(event.event.dataset, ()):  # only detectors reading its dataset
-            key = self._guard(det.meta.id, event, lambda d=det: d.entity_key(event))
+        for det, _params, key_of in self._by_dataset.get(event.event.dataset, ()):  # detectors reading its dataset
+            key = self._key(det, key_of, event)
             if key is not None:
                 found.append((det.meta.id, key))
         return found
@@ -93,8 +94,11 @@ class Engine:
     def process(self, event: Event) -> list[Alert]:
         """Run every detector on one event; the alerts created or updated by it."""
         alerts: list[Alert] = []
-        for det_id, key in self.routes(event):
-            alerts += self.process_keyed(det_id, key, event)
+        ts = event.timestamp.timestamp()
+        for det, params, key_of in self._by_dataset.get(event.event.dataset, ()):
+            key = self._key(det, key_of, event)
+            if key is not None:
+                alerts += self._step(det, params, key, event, ts)
         return alerts
 
     def process_keyed(self, detector_id: str, entity_key: str, event: Event) -> list[Alert]:
@@ -103,25 +107,44 @@ class Engine:
         if detector_id not in self._by_id:
             return []
         det, params = self._by_id[detector_id]
-        skey = state_key(detector_id, entity_key)
+        return self._step(det, params, entity_key, event, event.timestamp.timestamp())
+
+    def _key(self, det: Detector, key_of: Callable[[Event], str | None], event: Event) -> str | None:
+        try:
+            return key_of(event)
+        except Exception as exc:  # isolation: one broken detector must not stop the others
+            if self.strict:
+                raise
+            self.hooks.on_error(det.meta.id, exc, event)
+            return None
+
+    def _step(self, det: Detector, params: BaseModel, entity_key: str, event: Event, ts: float) -> list[Alert]:
+        """The hot path: one detector, one entity, one event (`ts`: its time as epoch seconds)."""
+        detector_id = det.meta.id
+        skey = f"{detector_id}|{entity_key}"  # state_key()
         record = self.store.get(skey) or {}
-        ts = event.timestamp.timestamp()
         watermark = record.get("wm")
-        if watermark is not None and ts < watermark - self.lateness.total_seconds():
+        if watermark is not None and ts < watermark - self._late:
             self.hooks.on_late(detector_id)
             return []
-        result = self._guard(detector_id, event, lambda: det.step(record.get("s"), event, params))
-        if result is None:
+        try:
+            new_state, findings = det.step(record.get("s"), event, params)
+        except Exception as exc:  # isolation, as in _key
+            if self.strict:
+                raise
+            self.hooks.on_error(detector_id, exc, event)
             return []
-        new_state, findings = result
-        record["wm"] = ts if watermark is None else max(watermark, ts)
+        record["wm"] = ts if watermark is None or ts > watermark else watermark
         record["s"] = new_state
-        alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None]
+        alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None] \
+            if findings else []
         self.store.put(skey, record)
         if self._high is None or ts > self._high:
             self._high = ts
         if self._indexed:
-            self._schedule(det, params, skey, record)
+            if det.tick is not None:
+                self._ticks.schedule(skey, self._tick_at(det, params, record))
+            self._expiry.schedule(skey, self._expire_at(det, record))
         return alerts
 
     @property
@@ -262,9 +285,10 @@ class Engine:
         if keep is None:
             return None
         last = record.get("wm")
-        for slot, alert in record.items():
-            if slot[0] == "a" and (last is None or alert["last"] > last):
-                last = alert["last"]
+        if len(record) > ("wm" in record) + ("s" in record):  # alert slots: "a", "a:<variant>"
+            for slot, alert in record.items():
+                if slot[0] == "a" and (last is None or alert["last"] > last):
+                    last = alert["last"]
         return None if last is None else last + keep
 
     def _guard(self, detector_id: str, event: Event | None, call):

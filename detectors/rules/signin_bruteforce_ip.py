@@ -24,6 +24,8 @@ META = DetectorMeta(
 
 def step(state, event, params: FailureParams):
     """Count failures from the event's source IP."""
+    if event.event.outcome != "failure":
+        return state, []  # before building the entity: most sign-ins succeed
     entity = Entity(source=Endpoint(ip=event.source.ip, geo=event.source.geo, **{"as": event.source.as_}))
     return count_failures(state, event, params, entity, f"from {event.source.ip}")
 

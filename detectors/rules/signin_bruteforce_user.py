@@ -24,6 +24,8 @@ META = DetectorMeta(
 
 def step(state, event, params: FailureParams):
     """Count failures for the event's user."""
+    if event.event.outcome != "failure":
+        return state, []  # before building the entity: most sign-ins succeed
     entity = Entity(user=User(name=event.user.name), organization=event.organization)
     return count_failures(state, event, params, entity, f"for user {event.user.name}")
 

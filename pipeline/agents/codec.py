@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from pipeline.normalizers.base import RawRecord
 from schemas.event import Origin
@@ -46,8 +49,26 @@ def _header_items(headers: Any) -> list[tuple[str, bytes]]:
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
-    """Compact JSON bytes."""
-    return json.dumps(doc, separators=(",", ":")).encode()
+    """Compact JSON bytes (orjson: UTF-8, not \\u-escaped; the json module for what orjson refuses,
+    e.g. integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """A message's JSON, as json.loads reads it (orjson unless the text is one it reads otherwise:
+    see pipeline.normalizers.base.load_json_object)."""
+    if _LONG_DIGITS.search(data if isinstance(data, bytes) else data.encode()):
+        return json.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 async def dead_letter_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:

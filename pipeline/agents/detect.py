@@ -6,7 +6,6 @@ the table key is `<detector>|<entity>`, written on the partition of the entity's
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 import logging
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from detectors.base import State
 from detectors.registry import DETECTORS
 from pipeline import metrics
-from pipeline.agents.codec import dead_letter_message, dumps
+from pipeline.agents.codec import dead_letter_message, dumps, loads
 from pipeline.agents.forget import ForgetFanout, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.lifecycle.purge import purge_workspace_state
@@ -139,7 +138,7 @@ def register(rt: Runtime) -> None:
     async def detect(stream):
         async for item in stream.events():
             try:
-                body = json.loads(item.message.value)
+                body = loads(item.message.value)
                 if "forget" in body:
                     await _forget(rt, item.message, item.message.partition)
                     continue

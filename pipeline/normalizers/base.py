@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Literal, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.deadletter import ErrorCode
@@ -76,16 +78,30 @@ def decode_utf8(data: bytes) -> str:
 
 
 def load_json_object(text: str) -> dict[str, Any]:
-    """Parse a JSON object or raise ParseError with what was wrong."""
+    """Parse a JSON object or raise ParseError with what was wrong.
+
+    orjson parses; the json module decides whatever orjson refuses (NaN, 1e400, lone surrogates,
+    malformed input: its error message is the reason) and any text with 19 digits in a row (orjson
+    turns integers beyond 64 bits into floats), so the result is always what json.loads gives."""
     try:
-        value = json.loads(text)
+        value = _stdlib_loads(text) if _LONG_DIGITS.search(text) else orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = _stdlib_loads(text)
+    if not isinstance(value, dict):
+        raise ParseError("invalid_shape", f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def _stdlib_loads(text: str) -> Any:
+    try:
+        return json.loads(text)
     except RecursionError:
         raise ParseError("too_deep", "JSON nests too deeply to parse safely") from None
     except ValueError as exc:
         raise ParseError("invalid_json", f"not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise ParseError("invalid_shape", f"expected a JSON object, got {type(value).__name__}")
-    return value
 
 
 M = TypeVar("M", bound=BaseModel)

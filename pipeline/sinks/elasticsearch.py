@@ -18,6 +18,7 @@ from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 from elasticsearch.helpers import async_streaming_bulk
+from elasticsearch.serializer import OrjsonSerializer
 
 from pipeline import metrics
 from pipeline.settings import EsSettings
@@ -36,7 +37,8 @@ class RetryableWriteError(Exception):
 @asynccontextmanager
 async def client(cfg: EsSettings):
     """An AsyncElasticsearch client configured from settings (auth and TLS, never logged)."""
-    kwargs: dict[str, Any] = {"request_timeout": cfg.request_timeout, "retry_on_timeout": True, "max_retries": 3}
+    kwargs: dict[str, Any] = {"request_timeout": cfg.request_timeout, "retry_on_timeout": True, "max_retries": 3,
+                              "serializer": OrjsonSerializer()}  # bulk bodies and responses: orjson
     if cfg.api_key is not None:
         kwargs["api_key"] = cfg.api_key.get_secret_value()
     elif cfg.username and cfg.password is not None:
