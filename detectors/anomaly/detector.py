@@ -32,6 +32,8 @@ class AnomalyParams(BaseModel):
                               "scoring starts.")
     learn_min_samples: int = Field(200, ge=20, description="Without a model file: vectors needed to fit.")
     relearn_days: float = Field(7.0, gt=0, description="Without a model file: refit on the latest vectors this often.")
+    forget_days: float = Field(90.0, gt=0, description="A profile idle this long is dropped (state stays bounded); "
+                               "the entity then needs min_history events again.")
     _slot: ModelSlot | None = PrivateAttr(None)
 
     def slot(self, behaviour: Behaviour) -> ModelSlot:
@@ -40,6 +42,11 @@ class AnomalyParams(BaseModel):
             policy = LearnPolicy(days=self.learn_days, min_samples=self.learn_min_samples, relearn_days=self.relearn_days)
             self._slot = ModelSlot(behaviour, policy)
         return self._slot
+
+
+def forget_after(params: AnomalyParams) -> float:
+    """How long an idle profile is kept (the detectors' ttl), in seconds."""
+    return params.forget_days * 86400
 
 
 def make_step(behaviour: Behaviour, entity_of):

@@ -37,6 +37,8 @@ def observe(state: State | None, event: Event, peers: Peers) -> tuple[State | No
     if event.event.action not in ("ssh_login",):
         return state, None
     if event.event.outcome == "failure":
+        if state is None:  # no profile for a name that never logged in (brute force tries thousands)
+            return None, None
         fail = p["fail"] if p["fail"] and ts - p["fail"][0] <= FAILURE_WINDOW else [ts, 0]
         return {**p, "fail": [fail[0], fail[1] + 1]}, None
     if event.event.outcome != "success":

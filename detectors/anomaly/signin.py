@@ -1,7 +1,8 @@
 """Sign-in behaviour: a user's usual hours, days, devices, networks, countries and way of signing in.
 
-Failed sign-ins only count towards `failures` of the next success; a success is compared with
-the profile (features below, larger = more unusual for this user), then learned.
+Failed sign-ins only count towards `failures` of the next success (and only for a user with a
+profile: made-up names get none); a success is compared with the profile (features below,
+larger = more unusual for this user), then learned.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ def empty() -> State:
 
 def observe(state: State | None, event: Event, peers: Peers) -> tuple[State | None, Observation | None]:
     """Learn from one sign-in; for a success, the observation made before learning it."""
-    profile = state or empty()
     if event.event.outcome == "failure":
-        return _failed(profile, event), None
+        # a name that never signed in gets no profile: a spray of made-up names must not grow state
+        return (_failed(state, event) if state else None), None
+    profile = state or empty()
     if event.event.outcome != "success":
         return state, None
     facts = _facts(profile, event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from detectors.anomaly.detector import AnomalyParams, make_step
+from detectors.anomaly.detector import AnomalyParams, forget_after, make_step
 from detectors.anomaly.server import SERVER
 from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.rules._ssh import entity
@@ -33,4 +33,4 @@ def step(state, event, params: AnomalyParams):
     return _score(state, event, params)
 
 
-DETECTOR = Detector(meta=META, params=AnomalyParams, step=step)
+DETECTOR = Detector(meta=META, params=AnomalyParams, step=step, ttl=forget_after)

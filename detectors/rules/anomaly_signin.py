@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from detectors.anomaly.detector import AnomalyParams, make_step
+from detectors.anomaly.detector import AnomalyParams, forget_after, make_step
 from detectors.anomaly.signin import SIGNIN
 from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.rules._mfa import user_key
@@ -36,4 +36,4 @@ def step(state, event, params: AnomalyParams):
     return _score(state, event, params)
 
 
-DETECTOR = Detector(meta=META, params=AnomalyParams, step=step, key=user_key)
+DETECTOR = Detector(meta=META, params=AnomalyParams, step=step, key=user_key, ttl=forget_after)
