@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
@@ -78,30 +77,39 @@ def decode_utf8(data: bytes) -> str:
 
 
 def load_json_object(text: str) -> dict[str, Any]:
-    """Parse a JSON object or raise ParseError with what was wrong.
-
-    orjson parses; the json module decides whatever orjson refuses (NaN, 1e400, lone surrogates,
-    malformed input: its error message is the reason) and any text with 19 digits in a row (orjson
-    turns integers beyond 64 bits into floats), so the result is always what json.loads gives."""
+    """Parse a JSON object or raise ParseError with what was wrong (`loads_like_json`)."""
     try:
-        value = _stdlib_loads(text) if _LONG_DIGITS.search(text) else orjson.loads(text)
-    except orjson.JSONDecodeError:
-        value = _stdlib_loads(text)
+        value = loads_like_json(text)
+    except RecursionError:
+        raise ParseError("too_deep", "JSON nests too deeply to parse safely") from None
+    except ValueError as exc:
+        raise ParseError("invalid_json", f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ParseError("invalid_shape", f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
-_LONG_DIGITS = re.compile(r"\d{19}")
-
-
-def _stdlib_loads(text: str) -> Any:
+def loads_like_json(text: str | bytes) -> Any:
+    """What json.loads gives (and raises), mostly at orjson's speed: orjson parses, the json module
+    decides whatever orjson refuses (NaN, 1e400, lone surrogates, malformed input: its error is
+    the one raised) or may have read otherwise (orjson turns integers beyond 64 bits into floats,
+    so a result holding a float of that size is parsed again)."""
     try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
         return json.loads(text)
-    except RecursionError:
-        raise ParseError("too_deep", "JSON nests too deeply to parse safely") from None
-    except ValueError as exc:
-        raise ParseError("invalid_json", f"not valid JSON: {exc}") from None
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        elif kind is float and not -9.2e18 < item < 9.2e18:
+            return json.loads(text)
+    return value
 
 
 M = TypeVar("M", bound=BaseModel)
