@@ -81,7 +81,7 @@ async def es_events(es: AsyncElasticsearch, prefix: str, datasets: Iterable[str]
     """Events of `datasets` between `since` and `until` from the event indices, oldest first (PIT paging)."""
     index = ",".join(f"{prefix}-events-{d}-*" for d in sorted(set(datasets)))
     pit = await es.options(ignore_status=404).open_point_in_time(index=index, keep_alive="2m",
-                                                               ignore_unavailable=True, allow_no_indices=True)
+                                                               ignore_unavailable=True)
     pit_id = pit.get("id") if pit else None
     if not pit_id:
         return
