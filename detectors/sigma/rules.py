@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 from sigma.types import SigmaFieldReference
 
 from detectors.sigma.compile import Predicate, compile_condition, required_fields, required_values
-from detectors.sigma.loader import Loaded, Located, Problem
+from detectors.sigma.loader import Located
 from detectors.sigma.mapping import Source, pipeline_for, source_for, unknown_fields
 from detectors.sigma.strings import Unsupported
 from detectors.sigma.view import View
@@ -61,55 +59,9 @@ class CompiledRule:
         return self.predicate(view)
 
 
-@dataclass
-class Compiled:
-    """Rules and correlations that run, and why the others do not."""
-
-    rules: list[CompiledRule] = field(default_factory=list)
-    correlations: list = field(default_factory=list)  # detectors.sigma.correlate.CompiledCorrelation
-    skipped: list[Problem] = field(default_factory=list)
-    loaded: int = 0
-
-
-def compile_rules(loaded: Loaded, mode: Mode = "ecs", placeholders: dict[str, list[str]] | None = None,
-                  skip_statuses: tuple[str, ...] = ()) -> Compiled:
-    """Compile every loaded rule; correlations last, over the rules that compiled."""
-    from detectors.sigma.correlate import compile_correlation  # correlate builds on CompiledRule
-
-    out = Compiled(skipped=list(loaded.problems), loaded=len(loaded.rules))
-    placeholders = placeholders or {}
-    runnable = []
-    for located in loaded.rules:
-        status = _status(located.rule)
-        if status in skip_statuses:
-            out.skipped.append(_skip(located, f"status {status} (detection.sigma.skip_statuses)"))
-        else:
-            runnable.append(located)
-    for located in runnable:
-        if isinstance(located.rule, SigmaRule):
-            _try(out, located, lambda: out.rules.append(compile_rule(located, mode, placeholders)))
-    by_ref = {key: rule for rule in out.rules for key in (rule.info.uuid, rule.name) if key}
-    for located in runnable:
-        if isinstance(located.rule, SigmaCorrelationRule):
-            _try(out, located, lambda: out.correlations.append(
-                compile_correlation(located, by_ref, mode, placeholders)))
-    out.skipped.sort()
-    return out
-
-
-def _status(rule) -> str | None:
+def rule_status(rule) -> str | None:
+    """The rule's status in lower case (None when it has none)."""
     return rule.status.name.lower() if rule.status else None
-
-
-def _try(out: Compiled, located: Located, build) -> None:
-    try:
-        build()
-    except (Unsupported, SigmaError) as exc:
-        out.skipped.append(_skip(located, " ".join(str(exc.args[0] if exc.args else exc).split())[:500]))
-
-
-def _skip(located: Located, reason: str) -> Problem:
-    return Problem(located.file, located.line, str(located.rule.id or located.rule.title), reason)
 
 
 def rule_info(located: Located) -> RuleInfo:
@@ -119,7 +71,7 @@ def rule_info(located: Located) -> RuleInfo:
         raise Unsupported("rule has no id (alerts are named sigma-<id>)")
     return RuleInfo(uuid=str(rule.id), title=rule.title or str(rule.id), description=rule.description or "",
                     level=rule.level.name.lower() if rule.level else None,
-                    status=_status(rule),
+                    status=rule_status(rule),
                     tags=tuple(f"{t.namespace}.{t.name}" for t in rule.tags or ()),
                     references=tuple(str(r) for r in rule.references or ()), file=located.file, line=located.line)
 

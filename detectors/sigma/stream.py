@@ -22,7 +22,8 @@ from detectors.sigma.config import SigmaSettings
 from detectors.sigma.correlate import CompiledCorrelation, observe
 from detectors.sigma.index import RuleIndex
 from detectors.sigma.loader import load
-from detectors.sigma.rules import Compiled, CompiledRule, RuleInfo, compile_rules
+from detectors.sigma.compiled import Compiled, compile_rules
+from detectors.sigma.rules import CompiledRule, RuleInfo
 from detectors.sigma.view import EventView, RecordView, View
 from schemas.event import Event
 

@@ -14,7 +14,7 @@ import pytest
 from detectors.sigma.flatten import flatten
 from detectors.sigma.index import RuleIndex
 from detectors.sigma.loader import load
-from detectors.sigma.rules import compile_rules
+from detectors.sigma.compiled import compile_rules
 from detectors.sigma.view import RecordView
 from pipeline.settings import SecmonSettings
 from pipeline.sigma_cli import _events

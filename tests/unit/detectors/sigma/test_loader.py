@@ -9,7 +9,7 @@ import pytest
 from detectors.registry import ConfigError
 from detectors.sigma.config import SigmaSettings
 from detectors.sigma.loader import load
-from detectors.sigma.rules import compile_rules
+from detectors.sigma.compiled import compile_rules
 from detectors.sigma.stream import build
 from tests.unit.detectors.sigma.helpers import FIXTURES
 
