@@ -17,7 +17,7 @@ import uuid
 from datetime import timedelta
 
 from bench.es_ingest import START, cleanup, make_events
-from pipeline.lifecycle.cli import session
+from pipeline.lifecycle.audit import session
 from pipeline.lifecycle.purge import count_by_index, purge_workspace, workspace_query
 from pipeline.settings import EsSettings, LifecycleSettings, SecmonSettings
 from pipeline.sinks.elasticsearch import BulkSink, client, install_templates

@@ -20,7 +20,7 @@ recovered from the changelog after a restart or a rebalance).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -34,6 +34,7 @@ from schemas.event import Event
 from schemas.ids import alert_id
 
 log = logging.getLogger(__name__)
+WORKSPACE_FIELD = "organization.id"  # the field naming an event's workspace (see Engine.forget)
 
 
 def _log_error(detector_id: str, exc: Exception, event: Event | None) -> None:
@@ -249,6 +250,39 @@ class Engine:
             self._schedule(det, params, skey, record)
         return alerts
 
+    def forget(self, workspace: str, *, alert_ids: Collection[str] = (),
+               entities: Mapping[str, Collection[str]] | None = None, digest: Callable[[str], str] | None = None,
+               owns: Callable[[str], bool] | None = None) -> list[str]:
+        """Delete every state entry of a purged workspace; the store keys deleted.
+
+        An entry is the workspace's when one of its alerts is one of the workspace's (`alert_ids`),
+        or when its detector keys on a field whose value here is the workspace's: `organization.id`
+        == workspace, or a value listed in `entities` (e.g. {"user.name": the workspace's users}).
+        `digest`: alert ids and entity values are given as these digests (a ForgetRequest). `owns(entity
+        key)`: only matching entries it accepts are deleted (a worker deletes on the partition at hand).
+        The key fields of a detector not enabled here come from the registry: its entries were
+        written while it was.
+        """
+        from detectors.registry import DETECTORS
+
+        norm: Callable[[str], str] = digest or str
+        values = {WORKSPACE_FIELD: {norm(workspace)}, **{k: set(v) for k, v in (entities or {}).items()}}
+        ids = set(alert_ids)
+        deleted = []
+        for skey in list(self.store.keys()):
+            detector_id, _, entity = skey.partition("|")
+            record = self.store.get(skey) or {}
+            alert_of_workspace = any(slot[0] == "a" and norm(alert["id"]) in ids
+                                     for slot, alert in record.items() if isinstance(alert, dict) and "id" in alert)
+            det = self._by_id[detector_id][0] if detector_id in self._by_id else DETECTORS.get(detector_id)
+            fields = det.meta.state.key if det is not None else ()
+            if (alert_of_workspace or _entity_matches(fields, entity, values, norm)) and (owns is None or owns(entity)):
+                self.store.delete(skey)  # owns (a pure-Python hash) only for the few matches
+                self._ticks.schedule(skey, None)
+                self._expiry.schedule(skey, None)
+                deleted.append(skey)
+        return deleted
+
     def _lookup(self, skey: str) -> tuple[Detector, BaseModel, State | None]:
         """The detector owning a store key and the key's record (None: gone, or not enabled here)."""
         detector_id = skey.partition("|")[0]
@@ -338,6 +372,16 @@ class Engine:
 
 
 SEVERITY_RANK = ("low", "medium", "high", "critical")
+
+
+def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]],
+                    norm: Callable[[str], str]) -> bool:
+    """Whether one of the entity key's fields holds one of the values to forget."""
+    parts = entity.split("|")
+    if len(parts) != len(fields):
+        # a value containing "|": only a single-field key can still be read unambiguously
+        parts = [entity] if len(fields) == 1 else []
+    return any(name in values and norm(part) in values[name] for name, part in zip(fields, parts, strict=False))
 
 
 def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> Alert:

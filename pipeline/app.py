@@ -12,36 +12,17 @@ bad input anywhere --> deadletter topic (with the reason), counted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import timedelta
 
 import faust
 
-from detectors.engine import Engine, EngineHooks
-from detectors.registry import configure
-from detectors.sigma.stream import build as sigma_detectors
 from pipeline import metrics
-from pipeline.enrichers.base import Enricher
 from pipeline.enrichers.registry import default_enrichers
-from pipeline.kafka_config import faust_broker_kwargs
-from pipeline.normalizers.base import ParseContext
+from pipeline.kafka.config import faust_broker_kwargs
+from pipeline.kafka.topics import TopicNames
+from pipeline.runtime import Runtime
 from pipeline.settings import SecmonSettings
-from pipeline.topics import TopicNames
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """What the agents share: settings, topic names, the core's parts."""
-
-    settings: SecmonSettings
-    app: faust.App
-    names: TopicNames
-    enrichers: list[Enricher]
-    ctx: ParseContext
-    engine: Engine | None = None
-    topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
 
 def create_app(settings: SecmonSettings) -> Runtime:
@@ -83,26 +64,6 @@ def create_app(settings: SecmonSettings) -> Runtime:
     return runtime
 
 
-def build_engine(runtime: Runtime, store) -> Engine:
-    """The detection engine over a Faust-table-backed store, with metrics hooks."""
-    settings = runtime.settings
-    hooks = EngineHooks(
-        on_late=lambda det: metrics.LATE_EVENTS.labels(rule=det).inc(),
-        on_alert=lambda alert, new: metrics.ALERTS.labels(
-            rule=alert.rule.id, severity=alert.alert.severity, change="new" if new else "update").inc(),
-    )
-
-    def on_error(det_id: str, exc: Exception, event) -> None:
-        metrics.DETECTOR_ERRORS.labels(rule=det_id).inc()
-        log.error("detector %s failed on event %s: %r", det_id, event.event.id, exc)
-
-    hooks.on_error = on_error
-    detectors = configure(settings.detection.detectors)
-    detectors += sigma_detectors(settings.detection.sigma, settings.parse.keep_original)
-    return Engine(detectors=detectors, store=store, hooks=hooks,
-                  lateness=timedelta(seconds=settings.detection.lateness_seconds))
-
-
 def _declare_topics(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT]:
     from pipeline.normalizers.registry import NORMALIZERS
 
@@ -138,7 +99,7 @@ def run_worker(settings: SecmonSettings) -> int:
     from faust.worker import Worker
 
     from pipeline.sinks.elasticsearch import client, install_templates
-    from pipeline.topics import ensure_topics
+    from pipeline.kafka.topics import ensure_topics
 
     ensure_topics(settings)
 

@@ -136,7 +136,7 @@ def _cmd_worker(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_topics(args: argparse.Namespace, settings: SecmonSettings) -> int:
-    from pipeline.topics import ensure_topics
+    from pipeline.kafka.topics import ensure_topics
 
     for name in ensure_topics(settings):
         print(name)

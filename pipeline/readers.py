@@ -8,11 +8,10 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from pipeline.normalizers.base import Normalizer, RawRecord
+from pipeline.normalizers.base import MAX_DOCUMENT_BYTES, Normalizer, RawRecord
 from schemas.event import Origin
 
 FINGERPRINT_BYTES = 1024
-MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 STDIN = "-"
 
 

@@ -140,3 +140,10 @@ class ForgetRequest(Strict):
                                      description="Digests of the workspace's alert ids.")
     users: list[Keyword] = Field(default_factory=list, max_length=10_000,
                                  description="Digests of the workspace's user names.")
+
+
+class ForgetFanout(Strict):
+    """One part of a forget request on its way to one detect partition."""
+
+    forget: ForgetRequest = Field(description="The request part.")
+    partitions: int = Field(ge=1, le=100_000, description="Partitions of the detect topic when it was sent.")

@@ -25,7 +25,7 @@ from pipeline import metrics
 from pipeline.anomaly.models import ModelWatcher
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mode import Service
 
 from pipeline import metrics
-from pipeline.agents.codec import dumps
+from pipeline.kafka.codec import dumps
 from pipeline.context.loader import ContextError
 from pipeline.context.follower import ContextFollower
 from pipeline.context.models import TABLES
@@ -32,7 +32,7 @@ from schemas.deadletter import DeadLetter
 from schemas.event import Origin
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

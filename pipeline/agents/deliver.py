@@ -23,7 +23,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from pipeline import metrics
-from pipeline.agents.codec import dumps
+from pipeline.kafka.codec import dumps
 from pipeline.delivery import history
 from pipeline.delivery.retry import dead_letter
 from pipeline.delivery.routing import RoutingTree, load_routes
@@ -34,7 +34,7 @@ from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 BATCH = 256

@@ -16,15 +16,16 @@ from pydantic import ValidationError
 from detectors.base import State
 from detectors.registry import DETECTORS
 from pipeline import metrics
-from pipeline.agents.codec import dead_letter_message, dumps, loads
-from pipeline.agents.forget import ForgetFanout, partition_of
+from pipeline.deadletter import dead_letter_message
+from pipeline.kafka.codec import dumps, loads
+from pipeline.runtime import build_engine
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
-from pipeline.lifecycle.purge import purge_workspace_state
-from pipeline.topics import COMPACTED_TOPIC_CONFIG
+from pipeline.kafka.topics import COMPACTED_TOPIC_CONFIG, partition_of
 from schemas.event import Event
+from schemas.lifecycle import ForgetFanout
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ async def _forget(rt: Runtime, message, partition: int) -> None:
                              "purge again; nothing was forgotten")
         return
     try:
-        deleted = purge_workspace_state(
-            rt.engine.store, request.workspace, alert_ids=request.alert_ids, entities={"user.name": request.users},
+        deleted = rt.engine.forget(
+            request.workspace, alert_ids=request.alert_ids, entities={"user.name": request.users},
             digest=lambda value: forget_digest(value, key),
             owns=lambda entity: partition_of(entity, fan.partitions) == partition)
     except Exception as exc:  # noqa: BLE001 - an odd state entry must not stop detection
@@ -98,8 +99,6 @@ async def _forget_failed(rt: Runtime, message, code: str, reason: str) -> None:
 
 def register(rt: Runtime) -> None:
     """Define the detect agent and its state table on the app."""
-    from pipeline.app import build_engine
-
     import faust
 
     schema = faust.Schema(key_serializer="json", value_serializer="json")

@@ -11,30 +11,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from aiokafka.partitioner import murmur2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from pipeline.agents.codec import dead_letter_message
-from schemas.lifecycle import ForgetRequest
+from pipeline.deadletter import dead_letter_message
+from schemas.lifecycle import ForgetFanout, ForgetRequest
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-class ForgetFanout(BaseModel):
-    """One part of a forget request on its way to one detect partition."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    forget: ForgetRequest = Field(description="The request part.")
-    partitions: int = Field(ge=1, le=100_000, description="Partitions of the detect topic when it was sent.")
-
-
-def partition_of(entity_key: str, partitions: int) -> int:
-    """The detect partition of an entity key: what the producer's default partitioner picks."""
-    return (murmur2(entity_key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def register(rt: Runtime) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ValidationError
 
 from pipeline import metrics
-from pipeline.agents.codec import dumps, internal_record
+from pipeline.kafka.codec import dumps, internal_record
 from pipeline.process import dead_letter
 from pipeline.normalizers.base import RawRecord
 from pipeline.sinks.elasticsearch import BulkSink, client
@@ -21,7 +21,7 @@ from schemas.alert import Alert
 from schemas.event import Event, Origin
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 BATCH = 1000
 STOP_GRACE = 10.0  # seconds a stopping worker still gives a failing write

@@ -15,7 +15,7 @@ from pipeline import metrics
 from pipeline.lifecycle import utcnow
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def register(rt: Runtime) -> None:
     last_retention: list[datetime | None] = [None]
 
     async def run_due(jobs_of) -> None:
-        from pipeline.lifecycle.cli import session
+        from pipeline.lifecycle.audit import session
         from pipeline.lifecycle.schedule import OPERATOR, describe, run_job
 
         try:

@@ -6,12 +6,12 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from pipeline import metrics
-from pipeline.agents.codec import dumps, raw_record
+from pipeline.kafka.codec import dumps, raw_record
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 
 def register(rt: Runtime) -> None:

@@ -6,10 +6,10 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from pipeline.agents.codec import dumps
+from pipeline.kafka.codec import dumps
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=30)

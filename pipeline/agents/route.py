@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from pipeline import metrics
-from pipeline.agents.codec import dumps
+from pipeline.kafka.codec import dumps
+from pipeline.runtime import build_engine
 from schemas.event import Event
 
 if TYPE_CHECKING:
-    from pipeline.app import Runtime
+    from pipeline.runtime import Runtime
 
 
 def register(rt: Runtime) -> None:
     """Define the route agent on the app."""
-    from pipeline.app import build_engine
     from detectors.state import DictStore
 
     router = build_engine(rt, DictStore())  # routes() reads no state

@@ -83,8 +83,8 @@ def publish(settings: SecmonSettings, table: str, messages: list[tuple[bytes, by
     """Send (key, value) messages to the table's compacted topic (created if missing); the count acknowledged."""
     from kafka import KafkaProducer
 
-    from pipeline.kafka_config import kafka_python_kwargs
-    from pipeline.topics import TopicNames, ensure_topics
+    from pipeline.kafka.config import kafka_python_kwargs
+    from pipeline.kafka.topics import TopicNames, ensure_topics
 
     ensure_topics(settings)
     topic = TopicNames(settings.kafka.topic_prefix).context(table)

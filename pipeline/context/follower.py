@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.context.loader import ContextError
 from pipeline.context.store import ContextStore
-from pipeline.kafka_config import aiokafka_kwargs
+from pipeline.kafka.config import aiokafka_kwargs
 
 if TYPE_CHECKING:
     from pipeline.settings import KafkaSettings

@@ -24,7 +24,7 @@ from typing import Literal
 import aiohttp
 
 from pipeline.delivery.config import RetrySettings
-from pipeline.delivery.receivers import HttpRequest
+from pipeline.delivery.receivers.base import HttpRequest
 from schemas.alert import Alert, AlertProvenance, AlertState, Rule
 from schemas.deadletter import DeadLetter
 from schemas.event import Origin

@@ -33,7 +33,8 @@ from pipeline import metrics
 from pipeline.delivery import grouping, retry
 from pipeline.delivery.config import DeliverySettings
 from pipeline.delivery.history import NotificationRecord, action, utc
-from pipeline.delivery.receivers import Links, Notification, renderer
+from pipeline.delivery.receivers.base import Links, Notification
+from pipeline.delivery.receivers.registry import renderer
 from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.silences import SilenceCache
 from schemas.alert import Alert

@@ -10,19 +10,21 @@ Kafka outage (the record says whether Kafka got it).
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
-from pipeline.agents.codec import origin_header
-from pipeline.kafka_config import kafka_python_kwargs
+from pipeline.kafka.codec import origin_header
+from pipeline.kafka.config import kafka_python_kwargs
 from pipeline.lifecycle import Names, digest
-from pipeline.settings import KafkaSettings
+from pipeline.settings import KafkaSettings, SecmonSettings
 from schemas.event import Origin
 from schemas.lifecycle import AuditAction, AuditOutcome, AuditRecord, ControlDetails, ControlEvent
 from schemas.templates import template
@@ -160,3 +162,17 @@ class Recorder:
         """Close the Kafka producer (blocking flush off the event loop)."""
         if self.sink is not None:
             await asyncio.to_thread(self.sink.close)
+
+
+@asynccontextmanager
+async def session(settings: SecmonSettings, operator: str | None = None) -> AsyncIterator[Recorder]:
+    """An Elasticsearch client and a Recorder for one run (control events to Kafka when enabled)."""
+    from pipeline.sinks.elasticsearch import client
+
+    async with client(settings.es) as es:
+        sink = ControlSink(settings.kafka) if settings.lifecycle.emit_to_kafka else None
+        rec = Recorder(es, Names.of(settings), operator or getpass.getuser(), sink)
+        try:
+            yield rec
+        finally:
+            await rec.close()

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -92,21 +89,6 @@ def _run(coro) -> int:
         return 2
 
 
-@asynccontextmanager
-async def session(settings: SecmonSettings, operator: str | None = None) -> AsyncIterator[Recorder]:
-    """An Elasticsearch client and a Recorder for one run (control events to Kafka when enabled)."""
-    from pipeline.lifecycle.audit import ControlSink, Recorder
-    from pipeline.sinks.elasticsearch import client
-
-    async with client(settings.es) as es:
-        sink = ControlSink(settings.kafka) if settings.lifecycle.emit_to_kafka else None
-        rec = Recorder(es, Names.of(settings), operator or getpass.getuser(), sink)
-        try:
-            yield rec
-        finally:
-            await rec.close()
-
-
 def _confirm(args: argparse.Namespace, question: str) -> bool:
     """Ask on a terminal unless --yes; without a terminal (cron) go ahead."""
     if args.yes or not sys.stdin.isatty():
@@ -127,6 +109,7 @@ def _progress(label: str):
 
 
 def _cmd_retention(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.retention import run_retention
 
     async def go() -> int:
@@ -152,6 +135,7 @@ def _cmd_retention(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.snapshots import run_backup
 
     async def go() -> int:
@@ -168,6 +152,7 @@ def _cmd_backup(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.holds import load_holds
     from pipeline.lifecycle.prune import prune_plan
     from pipeline.lifecycle.snapshots import list_snapshots
@@ -189,6 +174,7 @@ def _cmd_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.snapshots import verify
 
     async def go() -> int:
@@ -210,6 +196,7 @@ def _cmd_verify(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.prune import prune
 
     async def go() -> int:
@@ -233,6 +220,7 @@ def _cmd_prune(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_hold_open(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.holds import open_hold
 
     async def go() -> int:
@@ -247,6 +235,7 @@ def _cmd_hold_open(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_hold_close(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.holds import close_hold, get_hold
 
     async def go() -> int:
@@ -265,6 +254,7 @@ def _cmd_hold_close(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_hold_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.holds import load_holds
 
     async def go() -> int:
@@ -281,6 +271,7 @@ def _cmd_hold_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _cmd_purge(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from pipeline.lifecycle.audit import session
     from pipeline.lifecycle.forget import forget_workspace
     from pipeline.lifecycle.purge import purge_workspace
 

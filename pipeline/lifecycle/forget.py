@@ -5,7 +5,7 @@
 
 - publishes a ForgetRequest (digests keyed with `lifecycle.forget_key`, in parts) to `<prefix>-purge`. The worker's forget
   agent fans each part out to every partition of the detect topic, and the detect agent deletes
-  the matching entries of its state table on that partition (`purge_workspace_state`), so each
+  the matching entries of its state table on that partition (`Engine.forget`), so each
   deletion is written to the changelog partition that holds the entry;
 - tombstones the workspace's rows in the compacted context topics (its customer users, whose
   `team` is the workspace, and the tickets for it); every worker follows those topics;
@@ -84,7 +84,7 @@ def workspace_rows(store: ContextStore, workspace: str, *, topic_only: bool = Fa
 async def read_context_topics(settings: SecmonSettings) -> ContextStore:
     """The rows the compacted context topics hold now (read whole, like a worker does at start)."""
     from pipeline.context.follower import ContextFollower
-    from pipeline.topics import TopicNames
+    from pipeline.kafka.topics import TopicNames
 
     names = TopicNames(settings.kafka.topic_prefix)
     store = ContextStore()
@@ -125,8 +125,8 @@ async def forget_workspace(settings: SecmonSettings, state: StatePurge, receipt_
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
-    from pipeline.kafka_config import aiokafka_kwargs
-    from pipeline.topics import TopicNames, ensure_topics
+    from pipeline.kafka.config import aiokafka_kwargs
+    from pipeline.kafka.topics import TopicNames, ensure_topics
 
     names = TopicNames(settings.kafka.topic_prefix)
     key = digest_key(settings)

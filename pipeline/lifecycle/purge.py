@@ -26,7 +26,6 @@ from typing import Any
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 from elasticsearch.helpers import async_streaming_bulk
 
-from detectors.state import StateStore
 from pipeline.lifecycle import LifecycleError, Names, digest
 from pipeline.lifecycle.audit import Recorder, control_event
 from pipeline.lifecycle.holds import covering, load_holds
@@ -303,42 +302,3 @@ def _deletion_event(receipt: DeletionReceipt, status: str, now: datetime) -> dic
 async def _save(rec: Recorder, receipt: DeletionReceipt, refresh: bool = False) -> None:
     await rec.es.index(index=await rec.ensure("receipts"), id=receipt.receipt_id, document=receipt.to_doc(),
                        refresh="wait_for" if refresh else None)
-
-
-def purge_workspace_state(store: StateStore, workspace: str, *, alert_ids: Collection[str] = (),
-                          entities: Mapping[str, Collection[str]] | None = None,
-                          detectors: Mapping[str, Any] | None = None, digest: Callable[[str], str] | None = None,
-                          owns: Callable[[str], bool] | None = None) -> list[str]:
-    """Delete every detector state entry of a workspace from a StateStore; the keys deleted.
-
-    An entry is the workspace's when its open alert is one of the workspace's (`alert_ids`), or
-    when its detector keys on a field whose value here is the workspace's: `organization.id` ==
-    workspace, or a value listed in `entities` (e.g. {"user.name": the workspace's users}).
-    `digest`: alert ids and entity values are given as these digests (a ForgetRequest). `owns(entity
-    key)`: only matching entries it accepts are deleted (a worker deletes on the partition at hand).
-    """
-    if detectors is None:
-        from detectors.registry import DETECTORS as detectors
-    norm: Callable[[str], str] = digest or str
-    values = {WORKSPACE_FIELD: {norm(workspace)}, **{k: set(v) for k, v in (entities or {}).items()}}
-    ids = set(alert_ids)
-    deleted = []
-    for key in list(store.keys()):
-        det_id, _, entity = key.partition("|")
-        alert_id = ((store.get(key) or {}).get("a") or {}).get("id")
-        det = detectors.get(det_id)
-        fields = det.meta.state.key if det is not None else ()
-        matches = (alert_id is not None and norm(alert_id) in ids) or _entity_matches(fields, entity, values, norm)
-        if matches and (owns is None or owns(entity)):  # owns (a pure-Python hash) only for the few matches
-            store.delete(key)
-            deleted.append(key)
-    return deleted
-
-
-def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]],
-                    norm: Callable[[str], str]) -> bool:
-    parts = entity.split("|")
-    if len(parts) != len(fields):
-        # a value containing "|": only a single-field key can still be read unambiguously
-        parts = [entity] if len(fields) == 1 else []
-    return any(name in values and norm(part) in values[name] for name, part in zip(fields, parts))

@@ -112,6 +112,8 @@ def loads_like_json(text: str | bytes) -> Any:
     return value
 
 
+# the largest whole-file document (e.g. a Trivy report) a normalizer is given in one piece
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 

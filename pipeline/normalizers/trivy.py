@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object
-from pipeline.readers import MAX_DOCUMENT_BYTES
+from pipeline.normalizers.base import (MAX_DOCUMENT_BYTES, Normalizer, ParseContext, ParseError, RawRecord, decode_utf8,
+                                       load_json_object)
 from schemas.event import (Event, EventMeta, Finding, Host, Package, Related, Secmon, Vulnerability, VulnScanner,
                            VulnScore)
 from schemas.ids import event_id, record_key

@@ -20,7 +20,7 @@ from detectors.clock import EventClock
 from detectors.engine import Engine
 from detectors.rules import backup_purge_overdue
 from detectors.state import DictStore
-from pipeline.lifecycle.cli import session
+from pipeline.lifecycle.audit import session
 from pipeline.lifecycle.holds import close_hold, open_hold
 from pipeline.lifecycle.purge import purge_workspace
 from pipeline.lifecycle.prune import deleted_event, prune

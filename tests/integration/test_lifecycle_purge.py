@@ -15,9 +15,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bench.purge import load
+from detectors.engine import Engine
 from detectors.state import DictStore
-from pipeline.lifecycle.cli import session
-from pipeline.lifecycle.purge import count_by_index, purge_workspace, purge_workspace_state, workspace_query
+from pipeline.lifecycle.audit import session
+from pipeline.lifecycle.purge import count_by_index, purge_workspace, workspace_query
 from pipeline.normalizers.base import ParseContext, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.settings import EsSettings, KafkaSettings, LifecycleSettings, SecmonSettings
@@ -118,7 +119,7 @@ def test_purge_one_workspace_everywhere_resume_after_a_crash_then_no_op(stack, e
     store.put("signin_bruteforce_user|user3@ws-b.example", {"s": []})
     store.put("signin_bruteforce_user|user3@ws-a.example", {"s": []})
     store.put("signin_bruteforce_ip|198.51.0.4", {"s": [], "a": {"id": sorted(state.alert_ids)[0]}})
-    purge_workspace_state(store, "ws-b", alert_ids=state.alert_ids, entities={"user.name": state.users})
+    Engine(detectors=[], store=store).forget("ws-b", alert_ids=state.alert_ids, entities={"user.name": state.users})
     assert list(store.keys()) == ["signin_bruteforce_user|user3@ws-a.example"]
 
     audit = f"{stack.prefix}-audit"

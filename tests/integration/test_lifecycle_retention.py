@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from bench.purge import load
-from pipeline.lifecycle.cli import session
+from pipeline.lifecycle.audit import session
 from pipeline.lifecycle.holds import close_hold, open_hold
 from pipeline.lifecycle.retention import run_retention
 from pipeline.settings import SecmonSettings

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from pipeline.delivery.config import ReceiverSettings
-from pipeline.delivery.receivers import USER_AGENT, HttpRequest, Links, Notification, entity_of
+from pipeline.delivery.receivers.base import USER_AGENT, HttpRequest, Links, Notification, entity_of
 from schemas.alert import Alert
 
 SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from pipeline.delivery.config import ReceiverSettings
-from pipeline.delivery.receivers import USER_AGENT, HttpRequest, Links, Notification, entity_of
+from pipeline.delivery.receivers.base import USER_AGENT, HttpRequest, Links, Notification, entity_of
 from schemas.alert import Alert
 
 MAX_LISTED = 10  # alerts listed in one message (Block Kit allows 50 blocks; on-call reads the top ones)

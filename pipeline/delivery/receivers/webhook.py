@@ -14,7 +14,7 @@ import hmac
 from datetime import datetime, timezone
 
 from pipeline.delivery.config import ReceiverSettings, signing_key
-from pipeline.delivery.receivers import USER_AGENT, HttpRequest, Links, Notification
+from pipeline.delivery.receivers.base import USER_AGENT, HttpRequest, Links, Notification
 from schemas.webhook import NotificationData, WebhookPayload
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.agents.codec import dumps, loads
+from pipeline.kafka.codec import dumps, loads
 from pipeline.normalizers.base import ParseError, load_json_object, loads_like_json
 
 ODD = ['{"a":-9223372036854775809}', '{"a":18446744073709551616}', '{"a":[1,{"b":123456789012345678901234}]}',

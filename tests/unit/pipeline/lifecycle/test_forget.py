@@ -6,13 +6,14 @@ from datetime import datetime, timezone
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from detectors.engine import Engine
 from detectors.state import DictStore
-from pipeline.agents.forget import partition_of
+from pipeline.kafka.topics import partition_of
 from pipeline.context.models import TicketRow, UserRow
 from pipeline.context.store import ContextStore
 from pipeline.lifecycle.forget import (BUILTIN_KEY, digest_key, forget_digest, forget_requests, key_id,
                                        workspace_rows)
-from pipeline.lifecycle.purge import StatePurge, purge_workspace_state
+from pipeline.lifecycle.purge import StatePurge
 from pipeline.settings import LifecycleSettings, SecmonSettings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
@@ -66,9 +67,9 @@ def test_hashed_requests_delete_only_the_entries_on_the_partition_at_hand():
     request = forget_requests(StatePurge("ws-b", frozenset({"alert-b"}), frozenset(users)), "del-1", NOW)[0]
     deleted = []
     for partition in range(4):
-        deleted += purge_workspace_state(store, "ws-b", alert_ids=request.alert_ids,
-                                         entities={"user.name": request.users}, digest=forget_digest,
-                                         owns=lambda e, p=partition: partition_of(e, 4) == p)
+        deleted += Engine(detectors=[], store=store).forget(
+            "ws-b", alert_ids=request.alert_ids, entities={"user.name": request.users}, digest=forget_digest,
+            owns=lambda e, p=partition: partition_of(e, 4) == p)
     assert len(deleted) == 41 and list(store.keys()) == ["signin_bruteforce_user|keep@ws-a.example"]
 
 

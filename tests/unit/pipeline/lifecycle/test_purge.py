@@ -1,55 +1,59 @@
-"""Purging a workspace from detector state, the workspace query and receipt ids."""
+"""Purging a workspace from detector state (Engine.forget), the workspace query and receipt ids."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
+from detectors.engine import Engine
+from detectors.registry import configure
 from detectors.state import DictStore
-from pipeline.lifecycle.purge import purge_workspace_state, receipt_id, workspace_query
+from pipeline.lifecycle.purge import receipt_id, workspace_query
+
+# detectors keyed on the user, on the account and its workspace, on the source address
+PER_USER, PER_ACCOUNT, PER_IP = "signin_bruteforce_user", "account_signout_all_devices", "signin_bruteforce_ip"
 
 
-def detector(*key: str):
-    return SimpleNamespace(meta=SimpleNamespace(state=SimpleNamespace(key=key)))
-
-
-DETECTORS = {"per_user": detector("user.name"), "per_account": detector("user.target.name", "organization.id"),
-             "per_ip": detector("source.ip")}
+def engine(store: DictStore) -> Engine:
+    enabled = [(det, params) for det, params in configure({}) if det.meta.id in (PER_USER, PER_ACCOUNT, PER_IP)]
+    return Engine(detectors=enabled, store=store)
 
 
 def test_entries_keyed_by_the_workspace_its_users_or_its_alerts_are_deleted():
     s = DictStore()
-    s.put("per_account|bob@b.example|ws-b", {"s": None})
-    s.put("per_account|bob@b.example|ws-a", {"s": None})
-    s.put("per_user|bob@b.example", {"s": {"seen": ["DE"]}})
-    s.put("per_user|carol@a.example", {"s": {"seen": ["FR"]}})
-    s.put("per_ip|203.0.113.9", {"s": [1, 2], "a": {"id": "alert-of-ws-b"}})
-    s.put("per_ip|198.51.100.1", {"s": [1], "a": {"id": "alert-of-ws-a"}})
-    deleted = purge_workspace_state(s, "ws-b", alert_ids={"alert-of-ws-b"},
-                                    entities={"user.name": {"bob@b.example"}}, detectors=DETECTORS)
-    assert sorted(deleted) == ["per_account|bob@b.example|ws-b", "per_ip|203.0.113.9", "per_user|bob@b.example"]
-    assert sorted(s.keys()) == ["per_account|bob@b.example|ws-a", "per_ip|198.51.100.1", "per_user|carol@a.example"]
+    s.put(f"{PER_ACCOUNT}|bob@b.example|ws-b", {"s": None})
+    s.put(f"{PER_ACCOUNT}|bob@b.example|ws-a", {"s": None})
+    s.put(f"{PER_USER}|bob@b.example", {"s": {"seen": ["DE"]}})
+    s.put(f"{PER_USER}|carol@a.example", {"s": {"seen": ["FR"]}})
+    s.put(f"{PER_IP}|203.0.113.9", {"s": [1, 2], "a": {"id": "alert-of-ws-b"}})
+    s.put(f"{PER_IP}|198.51.100.1", {"s": [1], "a": {"id": "alert-of-ws-a"}})
+    deleted = engine(s).forget("ws-b", alert_ids={"alert-of-ws-b"}, entities={"user.name": {"bob@b.example"}})
+    assert sorted(deleted) == [f"{PER_ACCOUNT}|bob@b.example|ws-b", f"{PER_IP}|203.0.113.9", f"{PER_USER}|bob@b.example"]
+    assert sorted(s.keys()) == [f"{PER_ACCOUNT}|bob@b.example|ws-a", f"{PER_IP}|198.51.100.1", f"{PER_USER}|carol@a.example"]
 
 
 def test_a_value_containing_the_separator_still_matches_a_single_field_key():
     s = DictStore()
-    s.put("per_user|odd|name", {"s": None})
-    assert purge_workspace_state(s, "ws-b", entities={"user.name": {"odd|name"}}, detectors=DETECTORS) == [
-        "per_user|odd|name"]
+    s.put(f"{PER_USER}|odd|name", {"s": None})
+    assert engine(s).forget("ws-b", entities={"user.name": {"odd|name"}}) == [
+        f"{PER_USER}|odd|name"]
 
 
 def test_nothing_of_the_workspace_means_nothing_deleted_and_a_second_run_is_a_no_op():
     s = DictStore()
-    s.put("per_account|x|ws-a", {"s": None})
+    s.put(f"{PER_ACCOUNT}|x|ws-a", {"s": None})
     s.put("unknown_detector|ws-b", {"s": None})  # a detector removed since: only its alert id could tell
-    assert purge_workspace_state(s, "ws-b", detectors=DETECTORS) == []
+    assert engine(s).forget("ws-b") == []
     assert len(s) == 2
 
 
-def test_the_default_registry_is_used_when_no_detectors_are_given():
+def test_a_detector_disabled_here_is_still_forgotten_by_its_registered_key():
     s = DictStore()
-    s.put("signin_bruteforce_user|bob@b.example", {"s": []})
-    assert purge_workspace_state(s, "ws-b", entities={"user.name": {"bob@b.example"}}) == [
-        "signin_bruteforce_user|bob@b.example"]
+    s.put("signin_new_country|bob@b.example", {"s": {}})
+    assert engine(s).forget("ws-b", entities={"user.name": {"bob@b.example"}}) == ["signin_new_country|bob@b.example"]
+
+
+def test_an_alert_of_the_workspace_under_a_variant_slot_is_forgotten():
+    s = DictStore()
+    s.put(f"{PER_IP}|203.0.113.9", {"s": [1], "a:x": {"id": "alert-of-ws-b", "last": 1.0}})
+    assert engine(s).forget("ws-b", alert_ids={"alert-of-ws-b"}) == [f"{PER_IP}|203.0.113.9"]
 
 
 def test_workspace_query_matches_the_workspace_but_not_secmons_control_events():

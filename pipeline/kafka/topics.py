@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from aiokafka.partitioner import murmur2
+
 from pipeline.context.models import TABLES as CONTEXT_TABLES
-from pipeline.kafka_config import kafka_python_kwargs
+from pipeline.kafka.config import kafka_python_kwargs
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.settings import SecmonSettings
 
@@ -105,3 +107,8 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
     finally:
         admin.close()
     return names
+
+
+def partition_of(entity_key: str, partitions: int) -> int:
+    """The detect partition of an entity key: what the producer's default partitioner picks."""
+    return (murmur2(entity_key.encode()) & 0x7FFFFFFF) % partitions

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from pipeline.normalizers.base import RawRecord, loads_like_json
 from schemas.event import Origin
-
-if TYPE_CHECKING:
-    from pipeline.app import Runtime
-    from schemas.deadletter import ErrorCode, Stage
 
 ORIGIN_HEADER = "secmon-origin"
 FORMAT_HEADER = "secmon-format"  # the file's latest header line, for header-defined formats
@@ -59,16 +55,6 @@ def dumps(doc: dict[str, Any]) -> bytes:
 def loads(data: bytes | str) -> Any:
     """A message's JSON, as json.loads reads it (at orjson's speed: see loads_like_json)."""
     return loads_like_json(data)
-
-
-async def dead_letter_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:
-    """Count a Kafka message an agent gives up on and send it to the dead-letter topic with the reason."""
-    from pipeline import metrics
-    from pipeline.process import dead_letter
-
-    metrics.DEAD_LETTERS.labels(stage=stage, error_code=code).inc()
-    await rt.topics["deadletter"].send(value=dumps(dead_letter(internal_record(message), stage, code,
-                                                               reason).to_doc()))
 
 
 def internal_record(message: Any) -> RawRecord:

@@ -1,0 +1,59 @@
+"""What the Faust agents share, below them all: the Runtime and the engine built from settings.
+
+`pipeline.app` builds a Runtime and hands it to each agent's `register`; the agents import this
+module, never `pipeline.app`, so the app sits on top and nothing imports it back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import faust
+
+from detectors.engine import Engine, EngineHooks
+from detectors.registry import configure
+from detectors.sigma.stream import build as sigma_detectors
+from detectors.state import StateStore
+from pipeline import metrics
+from pipeline.enrichers.base import Enricher
+from pipeline.kafka.topics import TopicNames
+from pipeline.normalizers.base import ParseContext
+from pipeline.settings import SecmonSettings
+from schemas.event import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the agents share: settings, topic names, the core's parts."""
+
+    settings: SecmonSettings
+    app: faust.App
+    names: TopicNames
+    enrichers: list[Enricher]
+    ctx: ParseContext
+    engine: Engine | None = None
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+
+
+def build_engine(runtime: Runtime, store: StateStore) -> Engine:
+    """The detection engine over a Faust-table-backed store, with metrics hooks."""
+    settings = runtime.settings
+    hooks = EngineHooks(
+        on_late=lambda det: metrics.LATE_EVENTS.labels(rule=det).inc(),
+        on_alert=lambda alert, new: metrics.ALERTS.labels(
+            rule=alert.rule.id, severity=alert.alert.severity, change="new" if new else "update").inc(),
+    )
+
+    def on_error(det_id: str, exc: Exception, event: Event | None) -> None:
+        metrics.DETECTOR_ERRORS.labels(rule=det_id).inc()
+        log.error("detector %s failed on %s: %r", det_id, event.event.id if event else "a timer tick", exc)
+
+    hooks.on_error = on_error
+    detectors = configure(settings.detection.detectors)
+    detectors += sigma_detectors(settings.detection.sigma, settings.parse.keep_original)
+    return Engine(detectors=detectors, store=store, hooks=hooks,
+                  lateness=timedelta(seconds=settings.detection.lateness_seconds))
