@@ -158,8 +158,8 @@ def _result(name: str, users: int | None, n: int, total: int, elapsed: float, la
 
 def run_month(users: int, events: int, budget: float) -> dict:
     """The whole embedded core over a month of sign-ins of `users` users, read from a file."""
-    from pipeline.embedded import Summary, build_engine
     from detectors.clock import EventClock
+    from pipeline.embedded import Summary, build_engine
     from pipeline.enrichers.registry import default_enrichers
     from pipeline.normalizers.app_signin import NORMALIZER
     from pipeline.process import process_record
@@ -249,8 +249,8 @@ def run_mixed_core(events: int, budget: float) -> dict:
     """The 10 sources' raw fixture records replayed through normalize -> enrich -> detect."""
     from pathlib import Path
 
-    from pipeline.embedded import Summary, build_engine
     from detectors.clock import EventClock
+    from pipeline.embedded import Summary, build_engine
     from pipeline.enrichers.registry import default_enrichers
     from pipeline.normalizers.registry import NORMALIZERS
     from pipeline.process import process_record

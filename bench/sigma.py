@@ -22,10 +22,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from detectors.engine import Engine
+from detectors.sigma.compiled import compile_rules
 from detectors.sigma.config import SigmaSettings
 from detectors.sigma.index import RuleIndex
 from detectors.sigma.loader import load
-from detectors.sigma.compiled import compile_rules
 from detectors.sigma.stream import build
 from detectors.sigma.view import RecordView
 from detectors.state import DictStore

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -140,7 +140,7 @@ class Detector:
         return "|".join(str(v) for v in values)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _attributes(path: str) -> tuple[str, ...]:
     """The attribute names of a dotted ECS path (`as` is `as_` in the models)."""
     return tuple("as_" if part == "as" else part for part in path.split("."))

@@ -8,30 +8,45 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detectors.base import Detector
-from detectors.rules import account_signout_all_devices
-from detectors.rules import anomaly_server_access, anomaly_signin, anomaly_staff_access
-from detectors.rules import cloud_console_login_without_mfa
-from detectors.rules import root_account_usage
-from detectors.rules import signin_bruteforce_ip, signin_bruteforce_user
-from detectors.rules import signin_impossible_travel
-from detectors.rules import signin_new_asn
-from detectors.rules import signin_new_country
-from detectors.rules import signin_new_device
-from detectors.rules import signin_password_spray
-from detectors.rules import signin_success_after_failures
-from detectors.rules import signin_without_mfa
-from detectors.rules import ssh_bruteforce
-from detectors.rules import ssh_login_without_2fa
-from detectors.rules import ssh_root_login
-from detectors.rules import ssh_user_enumeration
-from detectors.rules import staff_access_bulk, staff_access_off_hours, staff_access_without_justification
-from detectors.rules import backup_failed, backup_missing, backup_purge_overdue, restore_test_overdue
-from detectors.rules import cloud_logging_tampering, cloud_sg_open_to_world, cloud_trail_log_expiry
-from detectors.rules import deletion_sla_breach
-from detectors.rules import laptop_noncompliant, laptop_posture_missing
-from detectors.rules import source_silent
-from detectors.rules import tls_weak_certificate, tls_weak_cipher, tls_weak_protocol
-from detectors.rules import vuln_sla_breach
+from detectors.rules import (
+    account_signout_all_devices,
+    anomaly_server_access,
+    anomaly_signin,
+    anomaly_staff_access,
+    backup_failed,
+    backup_missing,
+    backup_purge_overdue,
+    cloud_console_login_without_mfa,
+    cloud_logging_tampering,
+    cloud_sg_open_to_world,
+    cloud_trail_log_expiry,
+    deletion_sla_breach,
+    laptop_noncompliant,
+    laptop_posture_missing,
+    restore_test_overdue,
+    root_account_usage,
+    signin_bruteforce_ip,
+    signin_bruteforce_user,
+    signin_impossible_travel,
+    signin_new_asn,
+    signin_new_country,
+    signin_new_device,
+    signin_password_spray,
+    signin_success_after_failures,
+    signin_without_mfa,
+    source_silent,
+    ssh_bruteforce,
+    ssh_login_without_2fa,
+    ssh_root_login,
+    ssh_user_enumeration,
+    staff_access_bulk,
+    staff_access_off_hours,
+    staff_access_without_justification,
+    tls_weak_certificate,
+    tls_weak_cipher,
+    tls_weak_protocol,
+    vuln_sla_breach,
+)
 
 ALL: tuple[Detector, ...] = (
     account_signout_all_devices.DETECTOR,

@@ -98,8 +98,8 @@ def run_worker(settings: SecmonSettings) -> int:
 
     from faust.worker import Worker
 
-    from pipeline.sinks.elasticsearch import client, install_templates
     from pipeline.kafka.topics import ensure_topics
+    from pipeline.sinks.elasticsearch import client, install_templates
 
     ensure_topics(settings)
 

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from pipeline.anomaly.cli import register as register_anomaly
+from pipeline.cliargs import instant
 from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
 from pipeline.delivery.cli import register as register_delivery
 from pipeline.lifecycle.cli import register as register_lifecycle
 from pipeline.retrohunt import register as register_retrohunt
-from pipeline.sigma_cli import register as register_sigma
-from pipeline.cliargs import instant
 from pipeline.settings import SecmonSettings, load_settings
+from pipeline.sigma_cli import register as register_sigma
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ from detectors.sigma.config import SigmaSettings
 from pipeline.delivery.config import DeliverySettings
 from pipeline.normalizers.base import ParseContext
 
-
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("secmon_config_file", default=None)
 
 

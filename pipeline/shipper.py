@@ -23,12 +23,12 @@ from typing import BinaryIO
 from pipeline import metrics
 from pipeline.kafka.codec import FORMAT_HEADER, dumps, origin_header
 from pipeline.kafka.config import kafka_python_kwargs
+from pipeline.kafka.topics import TopicNames
 from pipeline.normalizers.base import RawRecord
 from pipeline.normalizers.registry import get as get_normalizer
 from pipeline.process import dead_letter
 from pipeline.readers import MAX_DOCUMENT_BYTES, STDIN, iter_lines, split_records
 from pipeline.settings import SecmonSettings
-from pipeline.kafka.topics import TopicNames
 from schemas.event import Origin
 
 log = logging.getLogger(__name__)

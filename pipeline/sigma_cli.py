@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from detectors.sigma.compiled import Compiled, compile_rules
 from detectors.sigma.correlate import CompiledCorrelation, observe
 from detectors.sigma.index import RuleIndex
 from detectors.sigma.loader import load
-from detectors.sigma.compiled import Compiled, compile_rules
 from detectors.sigma.stream import Router, skip_reasons
 from detectors.sigma.view import RecordView
 from pipeline.settings import SecmonSettings

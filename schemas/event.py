@@ -11,6 +11,7 @@ from pydantic import Field
 
 from schemas.base import Strict
 from schemas.ecs import (  # noqa: F401 - re-exported: the event's field groups live there
+    X509,
     AsOrg,
     AutonomousSystem,
     Cloud,
@@ -46,10 +47,9 @@ from schemas.ecs import (  # noqa: F401 - re-exported: the event's field groups 
     User,
     UserAgent,
     UserTarget,
+    Vulnerability,
     VulnScanner,
     VulnScore,
-    Vulnerability,
-    X509,
     X509Name,
 )
 from schemas.secmon_fields import (  # noqa: F401 - re-exported

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, Field

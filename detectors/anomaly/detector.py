@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from detectors.anomaly.behaviour import Behaviour, Observation
 from detectors.anomaly.model import AnomalyModel
 from detectors.anomaly.slot import LearnPolicy, ModelSlot
-from detectors.base import Entity, Finding, State
+from detectors.base import Finding, State
 from schemas.alert import AnomalyDetails
 from schemas.event import Event
 

@@ -120,8 +120,8 @@ def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers,
     raw.append(_surprise_sums(x, tails))
     centre = [float(np.median(r)) for r in raw]
     floors = [1e-9] * len(members) + [1.0]  # surprise is in decades: one is the least spread that means anything
-    scale = [max(f, float(np.quantile(r, 0.99)) - c) for r, c, f in zip(raw, centre, floors)]
-    scores = np.mean([(r - c) / s for r, c, s in zip(raw, centre, scale)], axis=0)
+    scale = [max(f, float(np.quantile(r, 0.99)) - c) for r, c, f in zip(raw, centre, floors, strict=True)]
+    scores = np.mean([(r - c) / s for r, c, s in zip(raw, centre, scale, strict=True)], axis=0)
     sample = np.sort(scores if len(scores) <= MAX_SCORE_SAMPLE else
                      np.random.default_rng(seed).choice(scores, MAX_SCORE_SAMPLE, replace=False))
     return AnomalyModel(kind=kind, features=features, members=members, centre=centre, scale=scale,
@@ -149,4 +149,4 @@ def _surprise_sums(x: np.ndarray, tails: np.ndarray) -> np.ndarray:
 
 
 def _combine(raw: list[float], centre: list[float], scale: list[float]) -> float:
-    return sum((r - c) / s for r, c, s in zip(raw, centre, scale)) / len(raw)
+    return sum((r - c) / s for r, c, s in zip(raw, centre, scale, strict=True)) / len(raw)

@@ -10,8 +10,19 @@ from __future__ import annotations
 import math
 
 from detectors.anomaly.behaviour import Behaviour, Observation, Peers, State
-from detectors.anomaly.profile import (WEEKDAYS, bump, count, digest, local_time, novelty, rarity, remember, seen,
-                                       top, usual_range)
+from detectors.anomaly.profile import (
+    WEEKDAYS,
+    bump,
+    count,
+    digest,
+    local_time,
+    novelty,
+    rarity,
+    remember,
+    seen,
+    top,
+    usual_range,
+)
 from detectors.rules._geo import distance_km, is_internal, same_or_neighbours
 from detectors.rules._signin import duration
 from schemas.event import Event

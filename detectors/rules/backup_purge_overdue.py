@@ -24,7 +24,6 @@ each map is bounded (MAX_* below), the oldest entries dropped first.
 from __future__ import annotations
 
 import hashlib
-
 from bisect import bisect_right
 from datetime import timedelta
 

@@ -14,7 +14,6 @@ from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.rules._first_seen import FirstSeenParams, first_seen_step, forget_after
 from detectors.rules._signin import key_when
 
-
 META = DetectorMeta(
     id="signin_new_device",
     title="Sign-in from a device new for the user",

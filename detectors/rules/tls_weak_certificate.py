@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Detector, DetectorMeta, Entity, Finding, StateSpec
 from schemas.alert import Resource
-from schemas.event import Event, TlsSide, X509
+from schemas.event import X509, Event, TlsSide
 
 Weakness = Literal["sha1", "md5", "short_key", "expired"]
 FINITE_FIELD_KEYS = frozenset({"RSA", "DSA"})

@@ -41,11 +41,11 @@ def compile_rules(loaded: Loaded, mode: Mode = "ecs", placeholders: dict[str, li
             runnable.append(located)
     for located in runnable:
         if isinstance(located.rule, SigmaRule):
-            _try(out, located, lambda: out.rules.append(compile_rule(located, mode, placeholders)))
+            _try(out, located, lambda located=located: out.rules.append(compile_rule(located, mode, placeholders)))
     by_ref = {key: rule for rule in out.rules for key in (rule.info.uuid, rule.name) if key}
     for located in runnable:
         if isinstance(located.rule, SigmaCorrelationRule):
-            _try(out, located, lambda: out.correlations.append(
+            _try(out, located, lambda located=located: out.correlations.append(
                 compile_correlation(located, by_ref, mode, placeholders)))
     out.skipped.sort()
     return out

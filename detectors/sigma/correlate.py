@@ -14,8 +14,12 @@ import copy
 import operator
 from dataclasses import dataclass
 
-from sigma.correlations import (SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType,
-                                SigmaExtendedCorrelationCondition)
+from sigma.correlations import (
+    SigmaCorrelationConditionOperator,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+    SigmaExtendedCorrelationCondition,
+)
 
 from detectors import windows
 from detectors.base import State

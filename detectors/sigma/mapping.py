@@ -72,7 +72,7 @@ SOURCES: tuple[Source, ...] = (
 def describe(logsource: Logsource) -> str:
     """`category=webserver product=... service=...` for messages."""
     names = ("category", "product", "service")
-    return " ".join(f"{n}={v}" for n, v in zip(names, logsource) if v is not None) or "no logsource"
+    return " ".join(f"{n}={v}" for n, v in zip(names, logsource, strict=True) if v is not None) or "no logsource"
 
 
 def source_for(logsource: Logsource) -> Source:

@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict
 
 from detectors.base import Detector, DetectorMeta, Entity, Finding, StateSpec
 from detectors.registry import ConfigError
+from detectors.sigma.compiled import Compiled, compile_rules
 from detectors.sigma.config import SigmaSettings
 from detectors.sigma.correlate import CompiledCorrelation, observe
 from detectors.sigma.index import RuleIndex
 from detectors.sigma.loader import load
-from detectors.sigma.compiled import Compiled, compile_rules
 from detectors.sigma.rules import CompiledRule, RuleInfo
 from detectors.sigma.view import EventView, RecordView, View
 from schemas.event import Event
@@ -162,7 +162,6 @@ def rule_detector(rule: CompiledRule, router: Router, settings: SigmaSettings) -
 
 def correlation_detector(corr: CompiledCorrelation, router: Router, settings: SigmaSettings) -> Detector:
     """One correlation: state per group-by value, a finding each time its condition holds."""
-    uuid = corr.info.uuid
     state = StateSpec(kind="sliding_window", key=(), window=timedelta(seconds=corr.timespan))
     meta = meta_of(corr.info, corr.datasets, settings, state)
 

@@ -15,9 +15,19 @@ from functools import lru_cache
 from typing import Any
 
 import re2
-from sigma.types import (CompareOperators, SigmaBool, SigmaCIDRExpression, SigmaCompareExpression, SigmaNumber,
-                         SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SigmaTimestampPart,
-                         SigmaType, TimestampPart)
+from sigma.types import (
+    CompareOperators,
+    SigmaBool,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaTimestampPart,
+    SigmaType,
+    TimestampPart,
+)
 
 from detectors.sigma.flatten import number_of, text_of
 from detectors.sigma.strings import Unsupported, string_test

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 from mode import Service
 
 from pipeline import metrics
-from pipeline.kafka.codec import dumps
-from pipeline.context.loader import ContextError
 from pipeline.context.follower import ContextFollower
+from pipeline.context.loader import ContextError
 from pipeline.context.models import TABLES
 from pipeline.context.store import ContextStore
 from pipeline.enrichers import context as context_enricher
+from pipeline.kafka.codec import dumps
 from schemas.deadletter import DeadLetter
 from schemas.event import Origin
 

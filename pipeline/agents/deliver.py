@@ -23,12 +23,12 @@ import aiohttp
 from pydantic import ValidationError
 
 from pipeline import metrics
-from pipeline.kafka.codec import dumps
 from pipeline.delivery import history
 from pipeline.delivery.retry import dead_letter
 from pipeline.delivery.routing import RoutingTree, load_routes
 from pipeline.delivery.service import Deliverer, Effects, Item, commit, items_of, route_messages, tick
 from pipeline.delivery.silences import SilenceCache
+from pipeline.kafka.codec import dumps
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter

@@ -6,9 +6,9 @@ the table key is `<detector>|<entity>`, written on the partition of the entity's
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -18,9 +18,9 @@ from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.deadletter import dead_letter_message
 from pipeline.kafka.codec import dumps, loads
-from pipeline.runtime import build_engine
-from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.kafka.topics import COMPACTED_TOPIC_CONFIG, partition_of
+from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
+from pipeline.runtime import build_engine
 from schemas.event import Event
 from schemas.lifecycle import ForgetFanout
 

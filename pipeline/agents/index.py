@@ -14,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline import metrics
 from pipeline.kafka.codec import dumps, internal_record
-from pipeline.process import dead_letter
 from pipeline.normalizers.base import RawRecord
+from pipeline.process import dead_letter
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
 from schemas.event import Event, Origin

@@ -141,7 +141,7 @@ def read_csv(text: str, path: Path, table: str) -> tuple[list[Record], list[str]
         if len(cells) > len(header):
             problems.append(f"{path}:{line}: {len(cells)} cells but the header names {len(header)} columns")
             continue
-        records.append((line, {name: cell for name, cell in zip(header, cells) if name in known and cell.strip()}))
+        records.append((line, {name: cell for name, cell in zip(header, cells, strict=True) if name in known and cell.strip()}))
     return records, problems
 
 
@@ -212,4 +212,4 @@ def read_yaml(text: str, path: Path, table: str) -> tuple[list[Record], list[str
         node, data = node.value[0][1], data[table]
     if not isinstance(node, yaml.SequenceNode) or not isinstance(data, list):
         return [], [f"{path}:{node.start_mark.line + 1}: expected a list of {table} rows (or `{table}:` with a list)"]
-    return [(item.start_mark.line + 1, value) for item, value in zip(node.value, data)], []
+    return [(item.start_mark.line + 1, value) for item, value in zip(node.value, data, strict=True)], []

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from detectors.rules._staff import timezone as parse_timezone, working_days, working_hours
+from detectors.rules._staff import timezone as parse_timezone
+from detectors.rules._staff import working_days, working_hours
 from schemas.types import Keyword, UtcDatetime
 
 TableName = Literal["users", "assets", "tickets", "ports", "workspaces"]

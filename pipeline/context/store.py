@@ -26,8 +26,17 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline.context.loader import ContextError, TableFile, load_directory, load_file, signature, table_files
-from pipeline.context.models import (ROW_MODELS, TABLES, AssetRow, PortRange, PortsRow, Row, TicketRow, UserRow,
-                                     WorkspaceRow)
+from pipeline.context.models import (
+    ROW_MODELS,
+    TABLES,
+    AssetRow,
+    PortRange,
+    PortsRow,
+    Row,
+    TicketRow,
+    UserRow,
+    WorkspaceRow,
+)
 from pipeline.enrichers.background import run_in_thread
 
 log = logging.getLogger(__name__)
@@ -130,7 +139,7 @@ class ContextStore:
         self.tables = {name: Table(name) for name in TABLES}
         self._files: dict[str, TableFile] = {}
         if self.directory is not None:
-            for table, loaded in load_directory(self.directory).items():  # at start, bad rows stop startup
+            for loaded in load_directory(self.directory).values():  # at start, bad rows stop startup
                 self._use_file(loaded)
         self._next_check = clock() + check_seconds
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from dataclasses import dataclass
@@ -142,7 +141,7 @@ async def attempt(session: aiohttp.ClientSession, request: HttpRequest, timeout:
             await response.read()
             status = response.status
             after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         latency = time.perf_counter() - started
         return Outcome(classify(None, exc), error=_describe(exc, request.url), latency=latency)
     latency = time.perf_counter() - started

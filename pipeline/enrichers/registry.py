@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.enrichers import device, geoip, threat_intel
 from pipeline.enrichers import context as context_tables
+from pipeline.enrichers import device, geoip, threat_intel
 from pipeline.enrichers.base import Enricher
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from pipeline.lifecycle import LifecycleError, Names, iso, utcnow
 from pipeline.settings import SecmonSettings
 
 if TYPE_CHECKING:  # the Elasticsearch and Kafka clients load only when a lifecycle command runs
-    from pipeline.lifecycle.audit import Recorder
+    pass
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -148,7 +148,7 @@ async def forget_workspace(settings: SecmonSettings, state: StatePurge, receipt_
             await asyncio.wait_for(asyncio.gather(*sends), SEND_TIMEOUT_SECONDS)
         finally:
             await producer.stop()
-    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, KafkaError, OSError) as exc:
         raise LifecycleError(f"cannot ask the workers to forget workspace {state.workspace} on Kafka "
                              f"{settings.kafka.bootstrap} ({type(exc).__name__}: {exc}); no document was deleted "
                              "(some context tombstones may have been sent). Fix kafka.* and run the purge again, or "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -180,10 +180,10 @@ async def _run_passes(rec: Recorder, es_cfg: EsSettings, receipt: DeletionReceip
             nonlocal done, receipt
             counts.update(await _bulk_delete(rec.es, es_cfg, hits))
             done += len(hits)
-            receipt = result.receipt = _with_counts(receipt, counts, n)
+            receipt = result.receipt = _with_counts(receipt, counts, n)  # noqa: B023 - runs within this pass
             await _save(rec, receipt)
             if progress is not None:
-                progress(done, max(total, done))
+                progress(done, max(total, done))  # noqa: B023 - runs within this pass
 
         await _scan(rec.es, patterns, query, batch, on_page)
         remaining = sum((await count_by_index(rec.es, patterns, query)).values())
@@ -219,7 +219,7 @@ async def _bulk_delete(es: AsyncElasticsearch, cfg: EsSettings, hits: list[dict[
     actions = [{"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in hits]
     deleted: Counter = Counter()
     refused = []
-    async for ok, item in async_streaming_bulk(
+    async for _ok, item in async_streaming_bulk(
         es, actions, chunk_size=cfg.bulk_max_docs, max_chunk_bytes=cfg.bulk_max_bytes, raise_on_error=False,
         raise_on_exception=True, max_retries=cfg.max_retries, initial_backoff=0.5, max_backoff=30,
         retry_on_status=RETRY_STATUS,

@@ -93,8 +93,8 @@ async def load_history(es: AsyncElasticsearch, names: Names) -> History:
 
 async def run_job(rec: Any, cfg: LifecycleSettings, job: str, now: datetime) -> tuple[bool, str]:
     """Run one job; (ok, what happened in a line)."""
-    from pipeline.lifecycle.retention import run_retention
     from pipeline.lifecycle.prune import prune
+    from pipeline.lifecycle.retention import run_retention
     from pipeline.lifecycle.snapshots import run_backup, verify
 
     if job == "retention":

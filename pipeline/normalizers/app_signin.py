@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.normalizers.base import (Normalizer, ParseContext, RawRecord, decode_utf8, load_json_object,
-                                       validate)
+from pipeline.normalizers.base import Normalizer, ParseContext, RawRecord, decode_utf8, load_json_object, validate
 from schemas.event import Auth, Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, User, UserAgent
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, LongKeyword, UtcDatetime

@@ -18,12 +18,33 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.normalizers.base import (Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object,
-                                       validate)
+from pipeline.normalizers.base import (
+    Normalizer,
+    ParseContext,
+    ParseError,
+    RawRecord,
+    decode_utf8,
+    load_json_object,
+    validate,
+)
 from pipeline.normalizers.cloudtrail_logging import logging_config
 from pipeline.normalizers.cloudtrail_rules import SECURITY_GROUP_CALLS, firewall_rules
-from schemas.event import (Auth, Cloud, CloudAccount, CloudService, Endpoint, ErrorInfo, Event, EventMeta, Related,
-                           Secmon, Tls, User, UserAgent, UserTarget)
+from schemas.event import (
+    Auth,
+    Cloud,
+    CloudAccount,
+    CloudService,
+    Endpoint,
+    ErrorInfo,
+    Event,
+    EventMeta,
+    Related,
+    Secmon,
+    Tls,
+    User,
+    UserAgent,
+    UserTarget,
+)
 from schemas.ids import event_id, record_key
 from schemas.types import Keyword, Text
 

@@ -13,8 +13,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.normalizers.base import (Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object,
-                                       validate)
+from pipeline.normalizers.base import (
+    Normalizer,
+    ParseContext,
+    ParseError,
+    RawRecord,
+    decode_utf8,
+    load_json_object,
+    validate,
+)
 from schemas.event import Control, Event, EventMeta, Organization, Related, Secmon, User, UserTarget
 from schemas.ids import event_id, record_key
 from schemas.types import Keyword, UtcDatetime

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipeline.normalizers import app_signin
-from pipeline.normalizers import cloudtrail
-from pipeline.normalizers import vpcflow
-from pipeline.normalizers import web_access
-from pipeline.normalizers import zeek_ssl
-from pipeline.normalizers import zeek_x509
-from pipeline.normalizers import control
-from pipeline.normalizers import osquery
-from pipeline.normalizers import staff_access
-from pipeline.normalizers import trivy
-from pipeline.normalizers import sshd
+from pipeline.normalizers import (
+    app_signin,
+    cloudtrail,
+    control,
+    osquery,
+    sshd,
+    staff_access,
+    trivy,
+    vpcflow,
+    web_access,
+    zeek_ssl,
+    zeek_x509,
+)
 from pipeline.normalizers.base import Normalizer
 
 NORMALIZERS: dict[str, Normalizer] = {

@@ -50,7 +50,7 @@ from functools import lru_cache
 from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
 from pipeline.normalizers.sshd_messages import Facts, message_facts
 from pipeline.normalizers.syslog_header import EPOCH, LogLine, parse_envelope
-from schemas.event import Auth, Endpoint, Event, EventMeta, Host, Network, Outcome, Process, Related, Secmon, User
+from schemas.event import Auth, Endpoint, Event, EventMeta, Host, Network, Process, Related, Secmon, User
 from schemas.ids import event_id, record_key
 from schemas.types import MAX_KEYWORD
 

@@ -15,8 +15,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from pipeline.normalizers.base import (Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object,
-                                       validate)
+from pipeline.normalizers.base import (
+    Normalizer,
+    ParseContext,
+    ParseError,
+    RawRecord,
+    decode_utf8,
+    load_json_object,
+    validate,
+)
 from schemas.event import Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, StaffAccess, User
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, UtcDatetime

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import Annotated, Union
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -164,7 +164,7 @@ def iso_time(stamp: str, default_tz: tzinfo) -> datetime:
 Byte = Annotated[StrictInt, Field(ge=0, le=255)]
 # journald writes a field as text, as byte values when it is not UTF-8, and as a list of those
 # when the entry holds the field more than once.
-JournalValue = Union[StrictStr, list[Byte], list[Union[StrictStr, list[Byte]]]]
+JournalValue = StrictStr | list[Byte] | list[StrictStr | list[Byte]]
 
 
 class JournalEntry(BaseModel):
@@ -172,7 +172,7 @@ class JournalEntry(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    realtime: Union[StrictStr, StrictInt] = Field(alias="__REALTIME_TIMESTAMP",
+    realtime: StrictStr | StrictInt = Field(alias="__REALTIME_TIMESTAMP",
                                                   description="Microseconds since the epoch.")
     message: JournalValue | None = Field(None, alias="MESSAGE", description="The program's message.")
     identifier: JournalValue | None = Field(None, alias="SYSLOG_IDENTIFIER", description="Syslog tag.")

@@ -29,10 +29,27 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.normalizers.base import (MAX_DOCUMENT_BYTES, Normalizer, ParseContext, ParseError, RawRecord, decode_utf8,
-                                       load_json_object)
-from schemas.event import (Event, EventMeta, Finding, Host, Package, Related, Secmon, Vulnerability, VulnScanner,
-                           VulnScore)
+from pipeline.normalizers.base import (
+    MAX_DOCUMENT_BYTES,
+    Normalizer,
+    ParseContext,
+    ParseError,
+    RawRecord,
+    decode_utf8,
+    load_json_object,
+)
+from schemas.event import (
+    Event,
+    EventMeta,
+    Finding,
+    Host,
+    Package,
+    Related,
+    Secmon,
+    Vulnerability,
+    VulnScanner,
+    VulnScore,
+)
 from schemas.ids import event_id, record_key
 from schemas.types import Keyword, LongKeyword, UtcDatetime
 

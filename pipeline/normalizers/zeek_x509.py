@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
 from pipeline.normalizers.zeek_tsv import Layout, LogSpec, is_header, json_fields, layout, parse_ts, tsv_fields
 from schemas.ecs import MAX_NAMES
-from schemas.event import Event, EventMeta, Related, Secmon, Tls, TlsHash, TlsSide, X509, X509Name
+from schemas.event import X509, Event, EventMeta, Related, Secmon, Tls, TlsHash, TlsSide, X509Name
 from schemas.ids import event_id, record_key
 from schemas.types import Keyword, UtcDatetime
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 from kafka import KafkaConsumer
 
 from bench.generate import benign
-import urllib.request
-
 from tests.integration.conftest import BOOTSTRAP, count, free_port, wait_for
 
 

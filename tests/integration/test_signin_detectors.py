@@ -9,9 +9,9 @@ alerts the embedded runner raises for the same files: same ids, rules, entities,
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 import shutil
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline import embedded

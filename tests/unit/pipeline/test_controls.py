@@ -45,7 +45,7 @@ def test_statuses_come_from_open_alerts_evidence_and_enabled_detectors():
         ([], 0, {"backup_failed", "backup_missing"}, "no data"),
         ([alert("backup_failed")], 3, set(), "no data"),  # nobody watching: an alert of a disabled detector says nothing
     ]
-    for (alerts, evidence, enabled, want), control in zip(cases, controls):
+    for (alerts, evidence, enabled, want), control in zip(cases, controls, strict=True):
         (got,) = evaluate([control], alerts, Counter({"backups": evidence}), enabled)
         assert got.status == want, (alerts, evidence, enabled)
     (silent,) = evaluate(controls[:1], [], Counter(), set())

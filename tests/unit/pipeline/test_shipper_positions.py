@@ -27,7 +27,7 @@ def test_a_partial_last_line_counts_at_end_of_input():
 
 def test_offsets_are_byte_offsets_of_each_line():
     found, _ = lines(b"a\r\nbb\nccc\n", final=True)
-    assert [(o, l, n) for o, l, n in found] == [(0, b"a", 3), (3, b"bb", 6), (6, b"ccc", 10)]
+    assert [(o, line, n) for o, line, n in found] == [(0, b"a", 3), (3, b"bb", 6), (6, b"ccc", 10)]
 
 
 def test_an_oversized_line_is_cut_and_the_next_line_survives():

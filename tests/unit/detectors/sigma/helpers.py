@@ -9,8 +9,8 @@ from typing import Any
 
 from sigma.rule import SigmaRule
 
-from detectors.sigma.loader import Loaded, Located
 from detectors.sigma.compiled import compile_rules
+from detectors.sigma.loader import Loaded, Located
 from detectors.sigma.rules import CompiledRule
 from detectors.sigma.view import RecordView
 from tests.unit.detectors.sigma.reference import Reference, queries

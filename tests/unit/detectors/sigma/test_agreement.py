@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from detectors.sigma.compiled import compile_rules
 from detectors.sigma.flatten import flatten
 from detectors.sigma.index import RuleIndex
 from detectors.sigma.loader import load
-from detectors.sigma.compiled import compile_rules
+from detectors.sigma.stream import Router
 from detectors.sigma.view import RecordView
 from pipeline.settings import SecmonSettings
 from pipeline.sigma_cli import _events
-from detectors.sigma.stream import Router
 from tests.unit.detectors.sigma.helpers import FIXTURES, REPO, SHARED
 from tests.unit.detectors.sigma.reference import Reference, load_fresh, queries
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from detectors.sigma.loader import load
 from detectors.sigma.compiled import compile_rules
+from detectors.sigma.loader import load
 from tests.unit.detectors.sigma.helpers import SHARED
 
 SIGMAHQ = SHARED / "sigmahq_rules" / "rules"

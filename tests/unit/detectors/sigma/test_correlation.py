@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -22,11 +23,12 @@ SPRAY = "sigma-0b9c5c0e-6a35-4a1e-9f61-3f0c2a4b5d12"
 TEMPORAL = "sigma-0b9c5c0e-6a35-4a1e-9f61-3f0c2a4b5d13"
 ORDERED = "sigma-0b9c5c0e-6a35-4a1e-9f61-3f0c2a4b5d14"
 
+OFFSETS = itertools.count(1)  # each event its own record offset, so its own event id
+
 
 def ct(name: str, minute: float, ip: str = "198.51.100.7", user: str = "alice", failed: bool = False,
-       source: str = "signin.amazonaws.com", n: list[int] = [0]):
+       source: str = "signin.amazonaws.com"):
     """A normalized CloudTrail event (raw record kept) `minute` minutes after T0."""
-    n[0] += 1
     record = {"eventVersion": "1.08", "eventTime": (T0 + timedelta(minutes=minute)).isoformat(),
               "eventSource": source, "eventName": name, "awsRegion": "eu-west-1", "sourceIPAddress": ip,
               "userIdentity": {"type": "IAMUser", "userName": user, "arn": f"arn:aws:iam::111122223333:user/{user}",
@@ -35,7 +37,7 @@ def ct(name: str, minute: float, ip: str = "198.51.100.7", user: str = "alice", 
     if name == "ConsoleLogin":
         record["responseElements"] = {"ConsoleLogin": "Failure" if failed else "Success"}
     data = json.dumps(record).encode()
-    raw = RawRecord(data=data, origin=Origin(source="cloudtrail", file="t.jsonl", file_id="t", offset=n[0]))
+    raw = RawRecord(data=data, origin=Origin(source="cloudtrail", file="t.jsonl", file_id="t", offset=next(OFFSETS)))
     return cloudtrail.parse(raw, ParseContext(keep_original=True))[0]
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline.enrichers.base import enrich
 from detectors.rules import signin_new_asn
+from pipeline.enrichers.base import enrich
 from pipeline.enrichers.geoip import GeoLookup, build, builtin_asn_database, databases
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.settings import EnrichSettings, SecmonSettings

@@ -9,7 +9,13 @@ import pytest
 
 from pipeline.enrichers import prefixes
 from pipeline.enrichers.prefixes import (
-    Block, PrefixTable, address_key, parse_address, parse_block, release, sorted_in_slices,
+    Block,
+    PrefixTable,
+    address_key,
+    parse_address,
+    parse_block,
+    release,
+    sorted_in_slices,
 )
 
 

@@ -13,7 +13,13 @@ import pytest
 
 from pipeline.enrichers.base import enrich
 from pipeline.enrichers.threat_intel import (
-    FeedError, Indicator, ThreatIntel, ThreatIntelEnricher, build, new_indicators, read_feed,
+    FeedError,
+    Indicator,
+    ThreatIntel,
+    ThreatIntelEnricher,
+    build,
+    new_indicators,
+    read_feed,
 )
 from pipeline.settings import EnrichSettings
 from tests.factories import signin

@@ -9,9 +9,8 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from pipeline.kafka.codec import raw_record
+from pipeline.kafka.codec import origin_header, raw_record
 from pipeline.lifecycle.audit import ControlSink, control_event, control_origin
-from pipeline.kafka.codec import origin_header
 from pipeline.normalizers.base import ParseContext
 from pipeline.normalizers.control import parse
 from pipeline.settings import KafkaSettings

@@ -8,11 +8,10 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from detectors.engine import Engine
 from detectors.state import DictStore
-from pipeline.kafka.topics import partition_of
 from pipeline.context.models import TicketRow, UserRow
 from pipeline.context.store import ContextStore
-from pipeline.lifecycle.forget import (BUILTIN_KEY, digest_key, forget_digest, forget_requests, key_id,
-                                       workspace_rows)
+from pipeline.kafka.topics import partition_of
+from pipeline.lifecycle.forget import BUILTIN_KEY, digest_key, forget_digest, forget_requests, key_id, workspace_rows
 from pipeline.lifecycle.purge import StatePurge
 from pipeline.settings import LifecycleSettings, SecmonSettings
 

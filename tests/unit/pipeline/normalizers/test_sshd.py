@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.normalizers.app_signin import NORMALIZER as APP_SIGNIN
 from pipeline.normalizers import registry
+from pipeline.normalizers.app_signin import NORMALIZER as APP_SIGNIN
 from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
 from pipeline.normalizers.sshd import MAX_REPEATS, NORMALIZER, parse
 from pipeline.process import process_record

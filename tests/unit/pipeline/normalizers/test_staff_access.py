@@ -21,7 +21,10 @@ def line(**fields) -> bytes:
     return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
 
 
-def one(data: bytes, ctx: ParseContext = ParseContext()):
+CTX = ParseContext()
+
+
+def one(data: bytes, ctx: ParseContext = CTX):
     (event,) = parse(RawRecord(data=data, origin=Origin(source="staff_access", file_id="f", offset=0)), ctx)
     return event
 
