@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -34,6 +35,7 @@ from schemas.event import Event
 from schemas.ids import alert_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 WORKSPACE_FIELD = "organization.id"  # the field naming an event's workspace (see Engine.forget)
 
 
@@ -227,10 +229,10 @@ class Engine:
         record = self.store.get(skey) or {}
         alerts: list[Alert] = []
         if det.tick is not None:
-            state = record.get("s")
-            if state is None and det.start is not None:
-                state = self._guard(detector_id, None, lambda: det.start(entity_key, now, params))
-            result = self._guard(detector_id, None, lambda: det.tick(state, now, params))
+            state, start, tick = record.get("s"), det.start, det.tick
+            if state is None and start is not None:
+                state = self._guard(detector_id, None, lambda: start(entity_key, now, params))
+            result = self._guard(detector_id, None, lambda: tick(state, now, params))
             if result is None:
                 if self._indexed and record:
                     self._schedule(det, params, skey, record)  # tried again at the next tick
@@ -309,7 +311,9 @@ class Engine:
             return DUE if pending else None
         if state is None:
             return None  # every timed detector's tick does nothing without state (seeds are restarted by due)
-        return self._guard(det.meta.id, None, lambda: det.deadline(state, params))  # an error: ticked never
+        deadline = det.deadline
+        at: float | None = self._guard(det.meta.id, None, lambda: deadline(state, params))  # an error: ticked never
+        return at
 
     def _expire_at(self, det: Detector, record: State) -> float | None:
         """When the record may be dropped: its last event or alert plus the time its state (or,
@@ -325,7 +329,7 @@ class Engine:
                     last = alert["last"]
         return None if last is None else last + keep
 
-    def _guard(self, detector_id: str, event: Event | None, call):
+    def _guard(self, detector_id: str, event: Event | None, call: Callable[[], T]) -> T | None:
         try:
             return call()
         except Exception as exc:  # isolation: one broken detector must not stop the others
@@ -338,7 +342,7 @@ class Engine:
         """Create the entity's alert, fold the finding into the open one (dedup), or resolve it."""
         ts = finding.timestamp.timestamp()
         slot = "a" if finding.variant is None else f"a:{finding.variant}"
-        current = record.get(slot)
+        current: dict[str, Any] | None = record.get(slot)
         if finding.resolve:
             if current is None or current.get("status") == "resolved":
                 return None
@@ -349,7 +353,7 @@ class Engine:
             return alert
         is_new = (current is None or current.get("status") == "resolved"
                   or ts - current["first"] >= det.meta.dedup_period.total_seconds())
-        if is_new:
+        if current is None or is_new:
             first_iso = finding.timestamp.astimezone(timezone.utc).isoformat()
             dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
             current = {"id": alert_id(det.meta.id, dedup_key, first_iso), "first": ts, "last": ts, "status": "open",

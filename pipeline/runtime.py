@@ -38,6 +38,12 @@ class Runtime:
     engine: Engine | None = None
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
+    def detection(self) -> Engine:
+        """The detection engine, once the detect agent built it over its table."""
+        if self.engine is None:
+            raise RuntimeError("the detect agent must be registered before the agents that use its engine")
+        return self.engine
+
 
 def build_engine(runtime: Runtime, store: StateStore) -> Engine:
     """The detection engine over a Faust-table-backed store, with metrics hooks."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.base import Strict
-from schemas.ecs import (  # noqa: F401 - re-exported: the event's field groups live there
+from schemas.ecs import (  # re-exported: the event's field groups live there
     X509,
     AsOrg,
     AutonomousSystem,
@@ -52,7 +52,7 @@ from schemas.ecs import (  # noqa: F401 - re-exported: the event's field groups 
     VulnScore,
     X509Name,
 )
-from schemas.secmon_fields import (  # noqa: F401 - re-exported
+from schemas.secmon_fields import (  # re-exported
     AddressScope,
     AddressScopes,
     Auth,
@@ -73,6 +73,69 @@ from schemas.secmon_fields import (  # noqa: F401 - re-exported
     TrailSelectors,
 )
 from schemas.types import Text, UtcDatetime
+
+# The event model and every field group it is made of (defined in schemas.ecs and schemas.secmon_fields)
+__all__ = [
+    "AddressScope",
+    "AddressScopes",
+    "AsOrg",
+    "Auth",
+    "AutonomousSystem",
+    "BucketLifecycle",
+    "Cloud",
+    "CloudAccount",
+    "CloudService",
+    "Context",
+    "Control",
+    "Device",
+    "DeviceType",
+    "Endpoint",
+    "ErrorInfo",
+    "Event",
+    "EventMeta",
+    "Finding",
+    "FirewallRule",
+    "Geo",
+    "GeoPoint",
+    "Host",
+    "Http",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpResponseBody",
+    "LoggingConfig",
+    "Network",
+    "Organization",
+    "Origin",
+    "OsInfo",
+    "Outcome",
+    "Package",
+    "Posture",
+    "Process",
+    "Related",
+    "Secmon",
+    "Session",
+    "StaffAccess",
+    "Threat",
+    "ThreatEnrichment",
+    "ThreatFeed",
+    "ThreatIndicator",
+    "ThreatMatched",
+    "TicketProblem",
+    "Tls",
+    "TlsHash",
+    "TlsSide",
+    "TrailSelectors",
+    "UaDevice",
+    "UrlInfo",
+    "User",
+    "UserAgent",
+    "UserTarget",
+    "VulnScanner",
+    "VulnScore",
+    "Vulnerability",
+    "X509",
+    "X509Name",
+]
 
 
 class Event(Strict):

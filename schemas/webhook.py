@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -20,7 +20,7 @@ from schemas.alert import Alert
 from schemas.base import Strict
 from schemas.types import Keyword, UtcDatetime
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION: Literal[1] = 1
 SCHEMA_FILE = Path(__file__).parent / "generated" / "webhook.schema.json"
 EventType = Literal["secmon.alerts.firing", "secmon.alerts.resolved"]
 
@@ -50,7 +50,7 @@ class WebhookPayload(Strict):
     data: NotificationData = Field(description="The notification.")
 
 
-def json_schema() -> dict:
+def json_schema() -> dict[str, Any]:
     """The JSON Schema of the payload, for receivers that validate what they get."""
     return WebhookPayload.model_json_schema(by_alias=True, mode="serialization")
 

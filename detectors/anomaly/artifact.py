@@ -17,6 +17,7 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from detectors.anomaly.model import AnomalyModel
 
@@ -50,7 +51,7 @@ def save(bundle: Bundle, path: Path, key: bytes) -> str:
     return version
 
 
-def read_manifest(path: Path, key: bytes) -> tuple[dict, bytes]:
+def read_manifest(path: Path, key: bytes) -> tuple[dict[str, Any], bytes]:
     """The verified manifest and payload of a model file; ModelError when it is not ours."""
     path = Path(path)
     try:
@@ -82,7 +83,7 @@ def load(path: Path, key: bytes) -> Bundle:
 
     manifest, payload = read_manifest(path, key)
     try:
-        bundle = joblib.load(io.BytesIO(payload))  # safe to unpickle: signature and digest verified above
+        bundle: Bundle = joblib.load(io.BytesIO(payload))  # safe to unpickle: signature and digest verified above
     except Exception as exc:  # noqa: BLE001 - a signed file that still fails is a version mismatch
         raise ModelError(f"model file {path} is signed but cannot be read here ({type(exc).__name__}: {exc}); "
                          "retrain it with this version of secmon") from None
@@ -96,7 +97,7 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"secmon-anomaly-key-id" + key).hexdigest()[:12]
 
 
-def _sign(manifest: dict, key: bytes) -> str:
+def _sign(manifest: dict[str, Any], key: bytes) -> str:
     body = json.dumps({k: v for k, v in manifest.items() if k != "signature"}, sort_keys=True).encode()
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 

@@ -9,14 +9,18 @@ alone (a trip, a new phone, a late night) is never enough, several together are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from detectors.anomaly.behaviour import Behaviour, Observation
 from detectors.anomaly.model import AnomalyModel
 from detectors.anomaly.slot import LearnPolicy, ModelSlot
-from detectors.base import Finding, State
+from detectors.base import Entity, Finding, State, StepFn
 from schemas.alert import AnomalyDetails
 from schemas.event import Event
+
+EntityOf = Callable[[Event], Entity]  # what an alert of the event is about
 
 
 class AnomalyParams(BaseModel):
@@ -49,16 +53,16 @@ def forget_after(params: AnomalyParams) -> float:
     return params.forget_days * 86400
 
 
-def make_step(behaviour: Behaviour, entity_of):
+def make_step(behaviour: Behaviour, entity_of: EntityOf) -> StepFn:
     """The step of an anomaly detector over `behaviour`; `entity_of(event)` names the alert's entity."""
 
-    def step(state: State | None, event: Event, params: AnomalyParams):
+    def step(state: State | None, event: Event, params: AnomalyParams) -> tuple[State | None, list[Finding]]:
         slot = params.slot(behaviour)
         state, obs = behaviour.observe(state, event, slot.peers)
         if obs is None:
             return state, []
         mature = obs.history >= params.min_history
-        findings = []
+        findings: list[Finding] = []
         if mature and slot.live is not None:
             findings += _judge(slot.live, obs, event, params, entity_of, None, behaviour)
         if mature and slot.shadow is not None:
@@ -69,7 +73,7 @@ def make_step(behaviour: Behaviour, entity_of):
     return step
 
 
-def _judge(model: AnomalyModel, obs: Observation, event: Event, params: AnomalyParams, entity_of,
+def _judge(model: AnomalyModel, obs: Observation, event: Event, params: AnomalyParams, entity_of: EntityOf,
            variant: str | None, behaviour: Behaviour) -> list[Finding]:
     score = model.score(obs.vector)
     low = model.threshold(params.low_per_1k)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,16 +42,16 @@ class AnomalyModel:
 
     kind: str
     features: tuple[str, ...]
-    members: list  # fitted pyod detectors (the surprise sum is the last member, computed here)
+    members: list[Any]  # fitted pyod detectors (the surprise sum is the last member, computed here)
     centre: list[float]
     scale: list[float]
     score_sample: np.ndarray  # sorted ensemble scores of the training vectors (calibration)
     tails: np.ndarray  # per feature: training vectors at or above each bin edge
     samples: int
     peers: Peers = field(default_factory=Peers)
-    trained: dict = field(default_factory=dict)  # when, on what, with which parameters
+    trained: dict[str, Any] = field(default_factory=dict)  # when, on what, with which parameters
     version: str = "unsaved"
-    _cache: dict = field(default_factory=dict, repr=False)
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def score(self, vector: tuple[float, ...]) -> float:
         """Ensemble score of one event (0 ~ typical, 1 ~ the training set's 99th percentile)."""
@@ -101,7 +102,7 @@ class AnomalyModel:
                 for s, i in ranked]
 
 
-def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers, trained: dict,
+def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers, trained: dict[str, Any],
         seed: int = 0) -> AnomalyModel:
     """Train the ensemble on `vectors` (one row per scored event, in `features` order)."""
     from pyod.models.hbos import HBOS  # imported here: pyod (and HBOS's numba JIT) take seconds
@@ -145,7 +146,8 @@ def _surprise_sums(x: np.ndarray, tails: np.ndarray) -> np.ndarray:
     bins = np.clip(np.searchsorted(BINS, x, side="right") - 1, 0, len(BINS) - 2)
     at_least = np.take_along_axis(tails, bins.T, axis=1).T
     share = (at_least + 1) / (len(x) + 1)
-    return np.where(share > 0.5, 0.0, -np.log10(share)).sum(axis=1)
+    surprise: np.ndarray = np.where(share > 0.5, 0.0, -np.log10(share)).sum(axis=1)
+    return surprise
 
 
 def _combine(raw: list[float], centre: list[float], scale: list[float]) -> float:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 USUAL = math.log10(2)  # a bin seen at least half as often as the most usual one is usual too
 DECAY_AT = 400  # counts of a histogram or counter are halved beyond this many observations
 
-Counter = list[list]  # [[value, count], ...], most recently seen last
+Counter = list[list[Any]]  # [[value, count], ...], most recently seen last
 
 
 def seen(counter: Counter, value: object) -> int:
@@ -33,12 +34,12 @@ def count(counter: Counter, value: object, limit: int) -> Counter:
     return out[-limit:]
 
 
-def remember(values: list, value: object, limit: int) -> list:
+def remember(values: list[Any], value: object, limit: int) -> list[Any]:
     """`values` with `value` moved (or added) to the end; at most `limit` values."""
     return ([v for v in values if v != value] + [value])[-limit:]
 
 
-def top(counter: Counter, k: int = 3) -> list:
+def top(counter: Counter, k: int = 3) -> list[Any]:
     """The `k` most counted values, most first."""
     return [v for v, _ in sorted(counter, key=lambda vc: -vc[1])[:k]]
 

@@ -8,6 +8,7 @@ larger = more unusual for this user), then learned.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from detectors.anomaly.behaviour import Behaviour, Observation, Peers, State
 from detectors.anomaly.profile import (
@@ -63,7 +64,7 @@ def _failed(profile: State, event: Event) -> State:
     return {**profile, "fail": {"n": fail["n"] + 1, "first": fail["first"], "ips": ips[-4:]}}
 
 
-def _facts(profile: State, event: Event) -> dict:
+def _facts(profile: State, event: Event) -> dict[str, Any]:
     """The raw facts of a sign-in the features are computed from."""
     ctx = event.secmon.context
     local = local_time(event.timestamp, ctx.user_timezone if ctx else None)
@@ -78,7 +79,7 @@ def _facts(profile: State, event: Event) -> dict:
         "os": ua.os.name if ua and ua.os and ua.os.name else None,
         "dev": event.secmon.device.type if event.secmon.device else "unknown",
         "asn": str(asn) if asn is not None else None,
-        "asn_name": src.as_.organization.name if asn is not None and src.as_.organization else None,
+        "asn_name": src.as_.organization.name if src and src.as_ and asn is not None and src.as_.organization else None,
         "cc": geo.country_iso_code if geo and geo.country_iso_code else None,
         "lat": geo.location.lat if geo and geo.location else None,
         "lon": geo.location.lon if geo and geo.location else None,
@@ -90,7 +91,7 @@ def _facts(profile: State, event: Event) -> dict:
     }
 
 
-def _observation(p: State, f: dict, event: Event, peers: Peers) -> Observation:
+def _observation(p: State, f: dict[str, Any], event: Event, peers: Peers) -> Observation:
     n = p["n"]
     device = _device_novelty(p, f)
     asn = novelty(f["asn"] is None or seen(p["asn"], f["asn"]) > 0, peers.knows(f["group"], "asn", f["asn"]))
@@ -123,14 +124,14 @@ def _observation(p: State, f: dict, event: Event, peers: Peers) -> Observation:
     return Observation(vector=vector, facts=facts, history=n, peer_values=peer_values)
 
 
-def _device_novelty(p: State, f: dict) -> float:
+def _device_novelty(p: State, f: dict[str, Any]) -> float:
     if f["ua"] is None or f["ua"] in p["ua"]:
         return 0.0
     known_family = (f["br"] is None or f["br"] in p["br"]) and (f["os"] is None or f["os"] in p["os"])
     return 0.5 if known_family else 1.0
 
 
-def _device_text(f: dict) -> str:
+def _device_text(f: dict[str, Any]) -> str:
     return f"{f['br'] or 'unknown client'} on {f['os'] or 'unknown OS'} ({f['dev']})"
 
 
@@ -138,7 +139,7 @@ def _fail_ips(p: State, fails: int) -> str:
     return f" (from {', '.join(p['fail']['ips'])})" if fails and p["fail"] else ""
 
 
-def _travel(last: dict | None, f: dict) -> tuple[float, str]:
+def _travel(last: dict[str, Any] | None, f: dict[str, Any]) -> tuple[float, str]:
     """0 plausible .. 1 impossible: speed from coordinates, else non-neighbouring countries in little time."""
     if last is None or f["internal"] or f["cc"] is None:
         return 0.0, "no earlier place"
@@ -155,7 +156,7 @@ def _travel(last: dict | None, f: dict) -> tuple[float, str]:
     return (1.0 if hours < 2 else 0.0), f"{last['cc']} -> {f['cc']} in {span}"
 
 
-def _learn(p: State, f: dict, event: Event) -> State:
+def _learn(p: State, f: dict[str, Any], event: Event) -> State:
     out = dict(p)
     out["n"] = p["n"] + 1
     out["h"], out["d"] = bump(p["h"], f["hour"]), bump(p["d"], f["wday"])

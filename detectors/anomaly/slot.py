@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class ModelSlot:
     shadow: AnomalyModel | None = None
     learning: bool = True
     _peers: Peers = field(default_factory=Peers)
-    _buffer: deque = field(default_factory=deque)
+    _buffer: deque[Any] = field(default_factory=deque)
     _started: float | None = None
     _fitted_at: float | None = None
 
@@ -58,7 +59,7 @@ class ModelSlot:
         """Peer knowledge the observers read: the live model's, else what this slot learned."""
         return self.live.peers if self.live is not None and not self.learning else self._peers
 
-    def learn(self, vector: tuple[float, ...], peer_values: tuple, ts: float) -> None:
+    def learn(self, vector: tuple[float, ...], peer_values: tuple[Any, ...], ts: float) -> None:
         """Learning mode: keep the vector and the peers it teaches; fit when the period is over."""
         if not self.learning:
             return

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class Replay:
     max_samples: int = 1_000_000
     profiles: dict[str, State] = field(default_factory=dict)
     peers: Peers = field(default_factory=Peers)
-    vectors: deque = field(default_factory=deque)
+    vectors: deque[Any] = field(default_factory=deque)
     events: int = 0
     first: float | None = None
     last: float | None = None

@@ -65,7 +65,7 @@ def check(state: State | None, now: float, max_age: float) -> tuple[State, float
     """(state, the deadline missed as of `now`, or None). The clock starts at the first sight."""
     state = dict(state or {})
     state.setdefault("since", now)
-    due = state.get("last", state["since"]) + max_age
+    due: float = (state["last"] if "last" in state else state["since"]) + max_age
     if now < due or state.get("alerted") == due:
         return state, None
     state["alerted"] = due
@@ -78,7 +78,7 @@ def next_due(state: State, max_age: float | None) -> float | None:
         return None
     if "since" not in state:
         return DUE
-    due = state.get("last", state["since"]) + max_age
+    due: float = (state["last"] if "last" in state else state["since"]) + max_age
     return None if state.get("alerted") == due else due
 
 

@@ -99,7 +99,7 @@ def is_failed_attempt(event: Event) -> bool:
 def attempt_kind(event: Event) -> str:
     """The letter of a failed attempt: f(ailed), i(nvalid user), x (max attempts), d(isconnect) or
     k, a key or `none` probe of an existing account (counts only on a connection cut off)."""
-    kind = ATTEMPT_KINDS[event.event.action]
+    kind = ATTEMPT_KINDS[event.event.action or ""]
     method = event.secmon.auth.method if event.secmon.auth else None
     if kind == "f" and method in PROBE_METHODS and event.event.reason != "invalid_user":
         return PROBE

@@ -41,7 +41,7 @@ def step(state, event: Event, params: Params):
     state = dict(state or {})
     ts = event.timestamp.timestamp()
     job = job_name(control.job_id)
-    entity = job_entity("backup_job", job)
+    entity = job_entity("backup_job", job)  # type: ignore[arg-type]  # no job_id: no key (job_key), so no step
     if control.status == "succeeded":
         state["ok"] = max(ts, state.get("ok", ts))
         failed = state.pop("failed", None)

@@ -156,7 +156,8 @@ def _apply(state: dict, event: Event, params: Params) -> None:
     if control.kind == "backup" and control.status == "deleted":
         _deleted(state, control.backup_id, ts)
     elif control.kind == "backup":
-        if control.backup_id and job_name(control.job_id) not in params.estimate_jobs:
+        job = job_name(control.job_id)
+        if control.backup_id and (job is None or job not in params.estimate_jobs):
             _taken(state, control.backup_id, ts)
         else:
             state["b"] = max(ts, state.get("b", ts))
@@ -209,7 +210,7 @@ def _deletion(state: dict, workspace: str, ts: float) -> None:
     state["ws"] = dict(sorted(state["ws"].items(), key=lambda item: item[1]["c"])[-MAX_WORKSPACES:])
 
 
-def _open(state: dict, incident: str, workspace: str | None, ts: float) -> None:
+def _open(state: dict, incident: str | None, workspace: str | None, ts: float) -> None:
     """A hold opened: workspaces it newly covers stop their clock and name the incident."""
     for name, w in state["ws"].items():
         if not _covering(state, name) and workspace in (None, name):
@@ -221,7 +222,7 @@ def _open(state: dict, incident: str, workspace: str | None, ts: float) -> None:
         _close(state, next(iter(state["holds"])), ts)
 
 
-def _close(state: dict, incident: str, ts: float) -> None:
+def _close(state: dict, incident: str | None, ts: float) -> None:
     """A hold closed: workspaces no longer covered resume their clock; their backups were kept till now."""
     if incident not in state["holds"]:
         return

@@ -104,7 +104,7 @@ def lost(before: State, after: State) -> list[str]:
 
 def judge_selectors(state: State, config: LoggingConfig) -> tuple[State, str | None]:
     """PutEventSelectors: the trail's new coverage, and what it no longer logs."""
-    before, after = state.get("selectors"), coverage(config.selectors)
+    before, after = state.get("selectors"), coverage(config.selectors)  # type: ignore[arg-type]  # set on every PutEventSelectors
     gone = lost(before or DEFAULT_COVERAGE, after)
     basis = "" if before else " (previous selectors unknown: compared with the default, all management events)"
     return {**state, "selectors": after}, f"no longer logs {', '.join(gone)}{basis}" if gone else None
@@ -138,11 +138,11 @@ def learn(state: State, config: LoggingConfig, created: bool = False) -> State:
                        ("validation", config.log_file_validation), ("organization", config.organization_trail)):
         if value is not None or created:
             known[key] = defaults[key] if value is None else value
-    for key, value, cleared in (("bucket", config.s3_bucket, None),
-                                ("log_group", config.cloudwatch_log_group, "cloudwatch_log_group"),
-                                ("kms", config.kms_key, "kms_key")):
-        if value or cleared in config.cleared or (created and cleared):
-            known[key] = value or ""  # "": known to be unset
+    for key, name, cleared in (("bucket", config.s3_bucket, None),
+                               ("log_group", config.cloudwatch_log_group, "cloudwatch_log_group"),
+                               ("kms", config.kms_key, "kms_key")):
+        if name or cleared in config.cleared or (created and cleared):
+            known[key] = name or ""  # "": known to be unset
     if created:
         known["selectors"] = {**DEFAULT_COVERAGE}
     return known
@@ -168,10 +168,10 @@ def step(state, event: Event, params: Params):
         return state, [finding(event, CALLS[call], None, failed=True)] if report else []
     known, details = judge(state or {}, call, event.secmon.logging_config)
     # only a trail keeps state, and a deleted trail none: a trail created again under its name starts afresh
-    known = (known or None) if _trail(event) and call[1] != "DeleteTrail" else None
+    kept = (known or None) if _trail(event) and call[1] != "DeleteTrail" else None
     if details is None or call[1] in params.ignore_calls:  # ignored calls are still learned
-        return known, []
-    return known, [finding(event, CALLS[call], details)]
+        return kept, []
+    return kept, [finding(event, CALLS[call], details)]
 
 
 def judge(known: State, call: tuple[str, str], config: LoggingConfig | None) -> tuple[State, str | None]:

@@ -177,7 +177,7 @@ def _revoked(group: str, event: Event, at: float, actor: str) -> Finding:
 
 
 def _actor(event: Event) -> str:
-    return (event.user.name or event.user.id) if event.user and (event.user.name or event.user.id) else "someone"
+    return (event.user.name or event.user.id or "someone") if event.user else "someone"
 
 
 def _finding(event: Event, message: str, resolve: bool = False, at: datetime | None = None) -> Finding:

@@ -81,7 +81,7 @@ def step(state, event: Event, params: Params):
     elif not failed:
         mfa = event.secmon.auth.mfa if event.secmon.auth else None
         what = (f"root signed in to the AWS console of account {account}{origin}"
-                + {True: " with MFA", False: " without MFA"}.get(mfa, ""))
+                + ("" if mfa is None else " with MFA" if mfa else " without MFA"))
     else:
         what = f"a root console sign-in to account {account}{origin} failed"
     cloud = Cloud(provider=event.cloud.provider, account=event.cloud.account) if event.cloud else None

@@ -57,7 +57,7 @@ def step(state, event: Event, params: Params):
         return None, []
     cited = access.ticket_id
     problem = event.secmon.context.ticket_problem
-    why = (f"cited ticket {cited} {PROBLEMS.get(problem, 'is not valid')}" if cited
+    why = (f"cited ticket {cited} {PROBLEMS.get(problem or '', 'is not valid')}" if cited
            else "no ticket cited")
     message = f"{access_text(event)} with no valid ticket for that workspace ({why})"
     return None, [Finding(message=message, entity=staff_entity(event), timestamp=event.timestamp,

@@ -96,15 +96,15 @@ def _short_key(x509: X509, params: Params) -> str | None:
 def step(state, event: Event, params: Params):
     """One finding per sighting of a weak certificate (the alert folds them per dedup period)."""
     cert = side(event)
-    found = weaknesses(cert.x509, event, params) if cert else []
-    if not found:
+    x509 = cert.x509 if cert else None
+    found = weaknesses(x509, event, params) if x509 else []
+    if not found or cert is None or x509 is None:
         return None, []
-    x509 = cert.x509
-    subject = (x509.subject.common_name or [cert.subject]) if x509.subject else [cert.subject]
-    issuer = (x509.issuer.common_name or [cert.issuer]) if x509.issuer else [cert.issuer]
+    subject: list[str | None] = [*x509.subject.common_name] if x509.subject and x509.subject.common_name else [cert.subject]
+    issuer: list[str | None] = [*x509.issuer.common_name] if x509.issuer and x509.issuer.common_name else [cert.issuer]
     whose = "client certificate" if event.tls.client is cert else "certificate"
     finding = Finding(
-        message=f"{whose} {subject[0]} (issued by {issuer[0]}, {key(event)[:16]}) is weak: {'; '.join(found)}",
+        message=f"{whose} {subject[0]} (issued by {issuer[0]}, {(key(event) or '')[:16]}) is weak: {'; '.join(found)}",
         entity=Entity(resource=Resource(type="x509_certificate", id=key(event))),
         timestamp=event.timestamp,
         event_ids=(event.event.id,),

@@ -46,8 +46,8 @@ class Params(BaseModel):
 def step(state, event: Event, params: Params):
     """One finding per weak cipher suite newly seen on the server (or not reported for `report_every`)."""
     cipher = event.tls.cipher
-    found = cipher_weaknesses(cipher, params.weak) if cipher else []
-    if not found:
+    found = cipher_weaknesses(cipher, list(params.weak)) if cipher else []
+    if not found or cipher is None:
         return state, []
     state, report = due(state, cipher, event.timestamp.timestamp(), params.report_every.total_seconds())
     return state, [server_finding(event, f"accepts cipher suite {cipher} ({', '.join(found)})")] if report else []

@@ -79,7 +79,7 @@ def _record(state: dict, event: Event, params: Params) -> None:
     findings = state["f"]
     severity = event.vulnerability.severity if event.vulnerability else None
     allowed = deadline_of(params, severity)
-    if info.status in params.closed_statuses:
+    if info.status is not None and info.status in params.closed_statuses:
         if info.id in findings and "x" not in findings[info.id]:
             findings[info.id]["x"] = ts
         return

@@ -9,6 +9,7 @@ filter's field is missing (as in Sigma, and as the SQLite reference reads it wit
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sigma.conditions import (
     ConditionAND,
@@ -27,7 +28,7 @@ from detectors.sigma.view import View
 Predicate = Callable[[View], bool]
 
 
-def compile_condition(node) -> Predicate:
+def compile_condition(node: Any) -> Predicate:
     """The predicate of one parsed condition node."""
     if isinstance(node, ConditionAND):
         args = tuple(compile_condition(a) for a in node.args)
@@ -46,7 +47,7 @@ def compile_condition(node) -> Predicate:
     raise Unsupported(f"condition element {type(node).__name__} is not supported")
 
 
-def _field(name: str, value) -> Predicate:
+def _field(name: str, value: Any) -> Predicate:
     if isinstance(value, SigmaExpansion):
         return _any([_field(name, v) for v in value.values])
     if isinstance(value, SigmaNull):
@@ -92,7 +93,7 @@ def _field_reference(name: str, ref: SigmaFieldReference) -> Predicate:
     return predicate
 
 
-def _keyword(value) -> Predicate:
+def _keyword(value: Any) -> Predicate:
     if isinstance(value, SigmaExpansion):
         return _any([_keyword(v) for v in value.values])
     if isinstance(value, SigmaString) and not is_cased(value):
@@ -102,7 +103,7 @@ def _keyword(value) -> Predicate:
     return lambda view: test(view.keywords())
 
 
-def _contains_literal(node) -> tuple[str | None, str] | None:
+def _contains_literal(node: Any) -> tuple[str | None, str] | None:
     """(field, or None for a keyword; lowercased literal) when the node is a plain case-insensitive
     substring test, the commonest Sigma test (`|contains` lists, keyword lists)."""
     keyword = isinstance(node, ConditionValueExpression)
@@ -119,7 +120,7 @@ def _contains_literal(node) -> tuple[str | None, str] | None:
     return (None if keyword else node.field), literal.lower()
 
 
-def _merged_contains(args) -> list[Predicate]:
+def _merged_contains(args: Any) -> list[Predicate]:
     """One predicate per field (or the keyword text) for all the substring tests ORed on it."""
     groups: dict[str | None, list[str]] = {}
     for arg in args:
@@ -147,7 +148,7 @@ def _any(predicates: list[Predicate]) -> Predicate:
     return lambda view: any(p(view) for p in args)
 
 
-def required_values(node) -> tuple[str, frozenset[str]] | None:
+def required_values(node: Any) -> tuple[str, frozenset[str]] | None:
     """(field, lowercased values) the condition can only hold with: the field must equal one of
     them (literal strings only). The narrowest such field is chosen; None when there is none."""
     bounds = _bounds(node)
@@ -156,7 +157,7 @@ def required_values(node) -> tuple[str, frozenset[str]] | None:
     return min(bounds.items(), key=lambda item: (len(item[1]), item[0]))
 
 
-def _bounds(node) -> dict[str, frozenset[str]]:
+def _bounds(node: Any) -> dict[str, frozenset[str]]:
     """Field -> the values it must take for `node` to hold (fields without a bound left out)."""
     if isinstance(node, ConditionFieldEqualsValueExpression):
         value = node.value
@@ -176,7 +177,7 @@ def _bounds(node) -> dict[str, frozenset[str]]:
     return {}  # NOT names values a rule refuses; a keyword names no field
 
 
-def required_fields(node) -> set[str]:
+def required_fields(node: Any) -> set[str]:
     """Fields that must be present for the condition to hold (a test on an absent field is false)."""
     if isinstance(node, ConditionFieldEqualsValueExpression):
         value = node.value

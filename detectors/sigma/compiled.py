@@ -41,21 +41,23 @@ def compile_rules(loaded: Loaded, mode: Mode = "ecs", placeholders: dict[str, li
             runnable.append(located)
     for located in runnable:
         if isinstance(located.rule, SigmaRule):
-            _try(out, located, lambda located=located: out.rules.append(compile_rule(located, mode, placeholders)))
+            try:
+                out.rules.append(compile_rule(located, mode, placeholders))
+            except (Unsupported, SigmaError) as exc:
+                out.skipped.append(_unsupported(located, exc))
     by_ref = {key: rule for rule in out.rules for key in (rule.info.uuid, rule.name) if key}
     for located in runnable:
         if isinstance(located.rule, SigmaCorrelationRule):
-            _try(out, located, lambda located=located: out.correlations.append(
-                compile_correlation(located, by_ref, mode, placeholders)))
+            try:
+                out.correlations.append(compile_correlation(located, by_ref, mode, placeholders))
+            except (Unsupported, SigmaError) as exc:
+                out.skipped.append(_unsupported(located, exc))
     out.skipped.sort()
     return out
 
 
-def _try(out: Compiled, located: Located, build) -> None:
-    try:
-        build()
-    except (Unsupported, SigmaError) as exc:
-        out.skipped.append(_skip(located, " ".join(str(exc.args[0] if exc.args else exc).split())[:500]))
+def _unsupported(located: Located, exc: Exception) -> Problem:
+    return _skip(located, " ".join(str(exc.args[0] if exc.args else exc).split())[:500])
 
 
 def _skip(located: Located, reason: str) -> Problem:

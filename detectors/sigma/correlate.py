@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import operator
 from dataclasses import dataclass
+from typing import Any
 
 from sigma.correlations import (
     SigmaCorrelationConditionOperator,
@@ -72,7 +73,7 @@ class Fired:
     event_ids: tuple[str, ...]
 
 
-def _text(value) -> str:
+def _text(value: Any) -> str:
     return "" if value is None else text_of(value)
 
 
@@ -97,7 +98,7 @@ def compile_correlation(located: Located, by_ref: dict[str, CompiledRule], mode:
                                threshold=corr.condition.count)
 
 
-def _referenced(ref, by_ref: dict[str, CompiledRule]) -> CompiledRule:
+def _referenced(ref: Any, by_ref: dict[str, CompiledRule]) -> CompiledRule:
     target = getattr(ref, "rule", None)
     if isinstance(target, SigmaCorrelationRule):
         raise Unsupported(f"correlation of correlation {ref.reference} is not supported")
@@ -117,7 +118,7 @@ def _mapped_fields(corr: SigmaCorrelationRule, index: int, rule: CompiledRule, m
     ref = mapped.referenced_rules[index]
     aliases = {a.alias: a.mapping for a in mapped.aliases}
     group = tuple(_alias_field(aliases[g], ref) if g in aliases else g for g in mapped.group_by or ())
-    value = mapped.condition.fieldref if KINDS[corr.type] == "value_count" else None
+    value = getattr(mapped.condition, "fieldref", None) if KINDS[corr.type] == "value_count" else None
     if isinstance(value, list):
         raise Unsupported("value_count over several fields is not supported")
     if rule.source is not None and not rule.source.raw:
@@ -127,10 +128,10 @@ def _mapped_fields(corr: SigmaCorrelationRule, index: int, rule: CompiledRule, m
     return group, value
 
 
-def _alias_field(mapping: dict, ref) -> str:
+def _alias_field(mapping: dict[Any, Any], ref: Any) -> str:
     for reference, name in mapping.items():
         if reference.reference == ref.reference:
-            return name
+            return str(name)
     raise Unsupported(f"alias gives no field for rule {ref.reference}")
 
 

@@ -18,8 +18,13 @@ from detectors.sigma.view import View
 class Indexable(Protocol):
     """A compiled rule as the index sees it."""
 
-    bound: tuple[str, frozenset[str]] | None
-    needs: str | None
+    @property
+    def bound(self) -> tuple[str, frozenset[str]] | None:
+        """A (field, literal values) the rule cannot match without, or None."""
+
+    @property
+    def needs(self) -> str | None:
+        """A field the rule cannot match without, or None."""
 
     def matches(self, view: View) -> bool:
         """Whether the rule holds for the view."""

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
@@ -146,7 +147,7 @@ def document_lines(lines: list[str]) -> list[int]:
     return starts or [1]
 
 
-def _rule_line(lines: list[str], rule, fallback: int) -> int:
+def _rule_line(lines: list[str], rule: Any, fallback: int) -> int:
     title = getattr(rule, "title", None)
     if title:
         for number, text in enumerate(lines, 1):
@@ -155,7 +156,7 @@ def _rule_line(lines: list[str], rule, fallback: int) -> int:
     return fallback
 
 
-def _problem(path: Path, lines: list[str], start: int, rule, exc: Exception) -> Problem:
+def _problem(path: Path, lines: list[str], start: int, rule: Any, exc: Exception) -> Problem:
     line = getattr(getattr(exc, "source", None), "line", None) or _token_line(lines, start, str(exc))
     return Problem(str(path), line, _name(rule), _reason(exc))
 
@@ -169,7 +170,7 @@ def _token_line(lines: list[str], start: int, message: str) -> int:
     return start
 
 
-def _name(rule) -> str:
+def _name(rule: Any) -> str:
     if rule is None:
         return "-"
     return str(rule.id) if rule.id is not None else (rule.title or "-")

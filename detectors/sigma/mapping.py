@@ -10,6 +10,7 @@ that field named. `product: secmon, service: <dataset>` reads any secmon dataset
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import UnionType
@@ -91,7 +92,7 @@ def pipeline_for(source: Source | None, placeholders: dict[str, list[str]]) -> P
     items = []
     if source is not None and source.fields:
         items.append(ProcessingItem(identifier=f"secmon_fields_{'_'.join(map(str, source.logsource))}",
-                                    transformation=FieldMappingTransformation(dict(source.fields))))
+                                    transformation=FieldMappingTransformation(_mapping(source.fields))))
     items.append(ProcessingItem(identifier="secmon_placeholders", transformation=ValueListPlaceholderTransformation()))
     return ProcessingPipeline(name="secmon", items=items, vars={k: list(v) for k, v in placeholders.items()})
 
@@ -127,3 +128,8 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
+
+
+def _mapping(fields: Mapping[str, str]) -> dict[str | None, str | list[str]]:
+    """pySigma's field mapping (its type admits a None key, for the keyword field)."""
+    return {name: target for name, target in fields.items()}

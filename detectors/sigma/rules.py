@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.rule import SigmaRule
@@ -59,7 +59,7 @@ class CompiledRule:
         return self.predicate(view)
 
 
-def rule_status(rule) -> str | None:
+def rule_status(rule: Any) -> str | None:
     """The rule's status in lower case (None when it has none)."""
     return rule.status.name.lower() if rule.status else None
 
@@ -100,7 +100,7 @@ def _logsource(rule: SigmaRule) -> tuple[str | None, str | None, str | None]:
     return ls.category, ls.product, ls.service
 
 
-def condition_fields(node) -> set[str]:
+def condition_fields(node: Any) -> set[str]:
     """Every field name a parsed condition reads (fields of field references included)."""
     if isinstance(node, ConditionFieldEqualsValueExpression):
         names = {node.field} if node.field else set()

@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from detectors.base import Detector, DetectorMeta, Entity, Finding, StateSpec
+from detectors.base import Detector, DetectorMeta, Entity, Finding, State, StateSpec
 from detectors.registry import ConfigError
 from detectors.sigma.compiled import Compiled, compile_rules
 from detectors.sigma.config import SigmaSettings
 from detectors.sigma.correlate import CompiledCorrelation, observe
 from detectors.sigma.index import RuleIndex
-from detectors.sigma.loader import load
+from detectors.sigma.loader import Problem, load
 from detectors.sigma.rules import CompiledRule, RuleInfo
 from detectors.sigma.view import EventView, RecordView, View
 from schemas.event import Event
@@ -120,7 +121,7 @@ def _report(compiled: Compiled) -> None:
             log.debug("sigma rule skipped: %s", problem)
 
 
-def skip_reasons(problems) -> Counter:
+def skip_reasons(problems: Iterable[Problem]) -> Counter[str]:
     """Skipped rules counted by reason (the part before any parenthesis or colon detail)."""
     return Counter(p.reason.split(" (")[0].split(": ")[0] for p in problems)
 
@@ -150,7 +151,7 @@ def rule_detector(rule: CompiledRule, router: Router, settings: SigmaSettings) -
     def key(event: Event) -> str | None:
         return entity_key(event) if uuid in router.result(event)[1] else None
 
-    def step(state, event: Event, params):
+    def step(state: State | None, event: Event, params: BaseModel) -> tuple[State | None, list[Finding]]:
         if router.first_match(event, (rule,)) is None:
             return None, []
         return None, [Finding(message=f"{meta.title}: {event.message or event.event.action or 'event'}",
@@ -170,7 +171,7 @@ def correlation_detector(corr: CompiledCorrelation, router: Router, settings: Si
         hit = router.first_match(event, corr.rules)
         return corr.group(hit[1], hit[0]) if hit else None
 
-    def step(state, event: Event, params):
+    def step(state: State | None, event: Event, params: BaseModel) -> tuple[State | None, list[Finding]]:
         hit = router.first_match(event, corr.rules)
         if hit is None:
             return state, []

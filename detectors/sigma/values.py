@@ -34,7 +34,7 @@ from detectors.sigma.strings import Unsupported, string_test
 
 ValueTest = Callable[[Any], bool]
 
-COMPARE = {
+COMPARE: dict[CompareOperators, Callable[[Any, Any], bool]] = {
     CompareOperators.LT: lambda a, b: a < b,
     CompareOperators.LTE: lambda a, b: a <= b,
     CompareOperators.GT: lambda a, b: a > b,

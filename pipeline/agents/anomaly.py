@@ -33,12 +33,12 @@ log = logging.getLogger(__name__)
 def register(rt: Runtime) -> None:
     """Load the configured model now and add the reload and retrain timers."""
     cfg = rt.settings.anomaly
-    stop_learning(rt.engine.detectors)  # profiles yes; scores only with a model trained from history
+    stop_learning(rt.detection().detectors)  # profiles yes; scores only with a model trained from history
     if cfg.model is None:
         log.info("anomaly detectors build profiles but score nothing: set anomaly.model to a path and the leader "
                  "trains it from Elasticsearch history (or train it with `secmon anomaly train --from-es`)")
         return
-    watcher = ModelWatcher(cfg, rt.engine.detectors)
+    watcher = ModelWatcher(cfg, rt.detection().detectors)
     try:
         if cfg.model.exists():
             watcher.load_now()
@@ -87,6 +87,9 @@ def _train_and_save(rt: Runtime) -> str:
     from pipeline.sinks.elasticsearch import client
 
     settings = rt.settings
+    path = settings.anomaly.model
+    if path is None:
+        raise RuntimeError("anomaly.model is not set: there is nowhere to save a trained model")
 
     async def go():
         async with client(settings.es) as es:
@@ -95,4 +98,4 @@ def _train_and_save(rt: Runtime) -> str:
     bundle, skipped = asyncio.run(go())
     for line in skipped:
         log.info("anomaly model not trained for %s", line)
-    return save(bundle, settings.anomaly.model, settings.anomaly.signing_key(create=True))
+    return save(bundle, path, settings.anomaly.signing_key(create=True))

@@ -58,6 +58,8 @@ def register(rt: Runtime) -> None:
     enricher = context_enricher.find(rt.enrichers)
     if enricher is None:  # no enrich.context_dir: the topics are the only source
         enricher = context_enricher.build(rt.settings.enrich, ContextStore())
+    if enricher is None:
+        raise RuntimeError("the context enricher was not built over a given store")  # build() always builds one
     pending: list[DeadLetter] = []
 
     def on_applied() -> None:

@@ -79,7 +79,7 @@ def register(rt: Runtime) -> None:
     partitions = rt.settings.kafka.partitions
     notify = rt.app.topic(f"{rt.names.prefix}-notify", internal=True, partitions=partitions, key_type=bytes,
                           value_type=bytes, key_serializer="raw", value_serializer="raw")
-    schema = faust.Schema(key_serializer="json", value_serializer="json")
+    schema: Any = faust.Schema(key_serializer="json", value_serializer="json")
     table = rt.app.Table("secmon-delivery-groups", default=None, schema=schema, partitions=partitions)
     _register_route(rt, tree, notify, partitions)
     _register_deliver(rt, tree, notify, TableGroups(table))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from detectors.base import State
+from detectors.engine import Engine
 from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.deadletter import dead_letter_message
@@ -21,6 +22,7 @@ from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.topics import COMPACTED_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
+from schemas.deadletter import ErrorCode
 from schemas.event import Event
 from schemas.lifecycle import ForgetFanout
 
@@ -64,7 +66,7 @@ async def _detect_backlog(rt: Runtime) -> int:
     return backlog
 
 
-async def _forget(rt: Runtime, message, partition: int) -> None:
+async def _forget(rt: Runtime, engine: Engine, message: Any, partition: int) -> None:
     """Delete the purged workspace's entries held on this partition; a bad or failing request is
     dead-lettered and counted, never raised (it would stop the agent)."""
     try:
@@ -79,7 +81,7 @@ async def _forget(rt: Runtime, message, partition: int) -> None:
                              "purge again; nothing was forgotten")
         return
     try:
-        deleted = rt.engine.forget(
+        deleted = engine.forget(
             request.workspace, alert_ids=request.alert_ids, entities={"user.name": request.users},
             digest=lambda value: forget_digest(value, key),
             owns=lambda entity: partition_of(entity, fan.partitions) == partition)
@@ -92,7 +94,7 @@ async def _forget(rt: Runtime, message, partition: int) -> None:
              len(deleted), request.workspace, partition, request.receipt_id, request.part, request.parts)
 
 
-async def _forget_failed(rt: Runtime, message, code: str, reason: str) -> None:
+async def _forget_failed(rt: Runtime, message: Any, code: ErrorCode, reason: str) -> None:
     log.error("forget message at %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason)
     await dead_letter_message(rt, message, "detect", code, reason)
 
@@ -101,18 +103,18 @@ def register(rt: Runtime) -> None:
     """Define the detect agent and its state table on the app."""
     import faust
 
-    schema = faust.Schema(key_serializer="json", value_serializer="json")
+    schema: Any = faust.Schema(key_serializer="json", value_serializer="json")
     # compacted changelog: a forgotten entry's old value must leave the broker within the 24 h promise
     table = rt.app.Table("secmon-detector-state", default=None, schema=schema, partitions=rt.settings.kafka.partitions,
                          extra_topic_configs=COMPACTED_TOPIC_CONFIG)
-    rt.engine = build_engine(rt, FaustTableStore(table))
+    rt.engine = engine = build_engine(rt, FaustTableStore(table))
 
     @table.on_recover
     async def reindex() -> None:
         """The table was recovered from its changelog (start, rebalance): the engine's deadline
         indexes are rebuilt from it at the next tick (an entry's deadline and expiry follow from
         the entry, so the changelog is all that needs to survive a restart)."""
-        rt.engine.forget_index()
+        engine.forget_index()
 
     @rt.app.timer(interval=float(rt.settings.detection.tick_seconds))
     async def tick() -> None:
@@ -127,7 +129,7 @@ def register(rt: Runtime) -> None:
             log.info("skipping a detector tick: %d detect messages not yet consumed", backlog)
             return
         now = datetime.now(timezone.utc).isoformat()
-        for det_id, key in rt.engine.due(datetime.fromisoformat(now)):
+        for det_id, key in engine.due(datetime.fromisoformat(now)):
             body = {"detectors": [det_id], "key": key, "tick": now}
             await rt.topics["detect"].send(key=key.encode(), value=dumps(body))
 
@@ -139,12 +141,12 @@ def register(rt: Runtime) -> None:
             try:
                 body = loads(item.message.value)
                 if "forget" in body:
-                    await _forget(rt, item.message, item.message.partition)
+                    await _forget(rt, engine, item.message, item.message.partition)
                     continue
                 detector_ids = [d for d in body["detectors"] if isinstance(d, str)]
                 if "tick" in body:
                     now = datetime.fromisoformat(body["tick"])
-                    for alert in [a for d in detector_ids for a in rt.engine.tick_keyed(d, body["key"], now)]:
+                    for alert in [a for d in detector_ids for a in engine.tick_keyed(d, body["key"], now)]:
                         await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
                     continue
                 event = Event.model_validate(body["event"])
@@ -155,7 +157,7 @@ def register(rt: Runtime) -> None:
             alerts = []
             for det_id in detector_ids:
                 try:
-                    alerts += rt.engine.process_keyed(det_id, body["key"], event)
+                    alerts += engine.process_keyed(det_id, body["key"], event)
                 except Exception:  # an engine bug must not ack-and-drop silently: count and log it
                     log.exception("detection failed for %s on event %s", det_id, event.event.id)
                     metrics.DETECTOR_ERRORS.labels(rule=det_id if det_id in DETECTORS else "unknown").inc()

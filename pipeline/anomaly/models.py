@@ -28,7 +28,7 @@ class ModelWatcher:
     settings: AnomalySettings
     configured: Sequence[tuple[Detector, BaseModel]]
     versions: dict[str, str] = field(default_factory=dict)  # "live"/"shadow" -> version in use
-    _seen: dict[str, tuple] = field(default_factory=dict)
+    _seen: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
     failures: int = 0
 
     def load_now(self) -> list[str]:

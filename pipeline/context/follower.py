@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipeline.context.loader import ContextError
@@ -28,10 +28,10 @@ CATCH_UP_SECONDS = 120.0
 class ContextFollower:
     """One group-less consumer over every context topic, applying each message to the store."""
 
-    def __init__(self, store: ContextStore, topics: dict[str, str], kafka: KafkaSettings,
+    def __init__(self, store: ContextStore, topics: Mapping[str, str], kafka: KafkaSettings,
                  on_bad: Callable[[Any, ContextError], None], on_applied: Callable[[], None] = lambda: None):
         self.store, self.topics, self.kafka, self.on_bad, self.on_applied = store, topics, kafka, on_bad, on_applied
-        self.consumer = None
+        self.consumer: Any = None  # an AIOKafkaConsumer once started (aiokafka ships no type hints)
 
     async def start(self) -> bool:
         """Read every context topic to the end offsets it has now (bounded by CATCH_UP_SECONDS); whether

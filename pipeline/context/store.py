@@ -136,7 +136,7 @@ class ContextStore:
         self.directory = Path(directory) if directory is not None else None
         self.check_seconds, self.clock, self.background = check_seconds, clock, background
         self._pending: Future[list[tuple[str, TableFile | None]]] | None = None
-        self.tables = {name: Table(name) for name in TABLES}
+        self.tables: dict[str, Table] = {name: Table(name) for name in TABLES}
         self._files: dict[str, TableFile] = {}
         if self.directory is not None:
             for loaded in load_directory(self.directory).values():  # at start, bad rows stop startup

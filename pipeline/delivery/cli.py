@@ -13,9 +13,11 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from pipeline.settings import SecmonSettings
 
@@ -60,7 +62,7 @@ def _tree(args: argparse.Namespace, settings: SecmonSettings):
     path = args.routes or settings.delivery.routes_file
     if path is None:
         raise ValueError("no routes file: pass --routes FILE or set delivery.routes_file")
-    receivers = settings.delivery.receivers
+    receivers: Mapping[str, Any] = settings.delivery.receivers  # kind and pages of each (below: names only)
     if not receivers:  # testing a file without the secrets at hand: accept its names, kinds unknown
         import yaml
 

@@ -180,16 +180,17 @@ class Deliverer:
         await asyncio.gather(*[self._flush(key, state, p, effects, now) for key, (state, p) in touched.items()])
         return effects
 
-    def _fold(self, item: Item, store: GroupStore, touched: dict, effects: Effects, now: float) -> None:
+    def _fold(self, item: Item, store: GroupStore, touched: dict[str, Any], effects: Effects, now: float) -> None:
         msg = item.value
         if msg.get("blocked"):
             self._record_suppressed(msg, item.key or "", effects, now)
             return
-        state = touched[item.key][0] if item.key in touched else store.get(item.key)
+        key = item.key or ""  # route_messages keys every notify message by its group
+        state = touched[key][0] if key in touched else store.get(key)
         if state is None:
-            state = grouping.new_group(item.key, msg["route"], msg["receiver"], msg["labels"], tuple(msg["timing"]),
+            state = grouping.new_group(key, msg["route"], msg["receiver"], msg["labels"], tuple(msg["timing"]),
                                        item.partition, now)
-        touched[item.key] = (grouping.add_alert(state, msg["alert"], now), item.partition)
+        touched[key] = (grouping.add_alert(state, msg["alert"], now), item.partition)
 
     async def _flush(self, key: str, state: State, partition: int, effects: Effects, now: float) -> None:
         """Plan the group; send its outbox when due; keep the new state (or None) in the effects."""
@@ -221,11 +222,12 @@ class Deliverer:
                                                              "repeated failures"), partition, effects)
         async with self.limits[name]:
             try:
-                request = renderer(cfg.kind)(_notification(state), cfg, self.links, time.time())
+                built = renderer(cfg.kind)(_notification(state), cfg, self.links, time.time())
             except Exception as exc:  # a payload we cannot build will never succeed: dead-letter it
                 request, outcome = None, retry.Outcome("permanent", error=f"cannot render: {exc}"[:300])
             else:
-                outcome = await retry.attempt(self.session, request, cfg.timeout_seconds or self.cfg.timeout_seconds)
+                request = built
+                outcome = await retry.attempt(self.session, built, cfg.timeout_seconds or self.cfg.timeout_seconds)
         breaker.record(outcome.verdict != "retry", time.time())
         return self._conclude(state, request, outcome, partition, effects)
 

@@ -129,6 +129,8 @@ def apply(store: ContextStore, event: Event) -> None:
 class ContextEnricher(Enricher):
     """The context enricher; its stamp follows the rows in use (`context@<digest>`)."""
 
+    store: ContextStore
+
     def __init__(self, store: ContextStore):
         super().__init__(name="context", version=store.version, apply=partial(apply, store))
         object.__setattr__(self, "store", store)  # Enricher is frozen; set once, here

@@ -19,7 +19,7 @@ import heapq
 import ipaddress
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, MutableSequence
 from operator import itemgetter
 from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -121,7 +121,7 @@ class _Ranges:
 
     __slots__ = ("starts", "values")
 
-    def __init__(self, starts: Sequence[int], values: list[tuple]):
+    def __init__(self, starts: MutableSequence[int], values: list[tuple]):
         self.starts = starts
         self.values = values
 

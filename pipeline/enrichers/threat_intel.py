@@ -231,7 +231,7 @@ class IndicatorIndex:
 class Reload(NamedTuple):
     """A reload built and ready to be swapped in: the new index and the indicators it added."""
 
-    index: IndicatorIndex
+    built: IndicatorIndex  # not `index`: a NamedTuple field must not shadow tuple.index
     added: set[Indicator]
 
 
@@ -342,7 +342,7 @@ class ThreatIntel:
             return False
         if ready is None:
             return False
-        previous, self.index, self.last_added = self.index, ready.index, ready.added
+        previous, self.index, self.last_added = self.index, ready.built, ready.added
         if self.background:  # freeing a million rows here would hold the GIL, and the event path, for ~0.2 s
             retiring = run_in_thread(partial(previous.retire, self.index), "threat-intel-retire")
             retiring.add_done_callback(log_failure("emptying the retired threat-intel index"))
@@ -379,6 +379,8 @@ def _report(index: IndicatorIndex, what: str) -> None:
 
 class ThreatIntelEnricher(Enricher):
     """An Enricher whose stamp follows the lists in use: `version` is the one loaded at start."""
+
+    intel: ThreatIntel
 
     def __init__(self, intel: ThreatIntel):
         super().__init__(name="threat_intel", version=intel.version, apply=intel.apply)

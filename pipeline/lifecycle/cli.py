@@ -286,7 +286,7 @@ def _cmd_purge(args: argparse.Namespace, settings: SecmonSettings) -> int:
             if plan.noop:
                 late = f"; {total:,} documents arrived since: purge again with a new --request-id" if total else ""
                 print(f"workspace {ws}: {'request done' if total else 'nothing left'}; receipt "
-                      f"{plan.receipt.receipt_id} completed {iso(plan.receipt.completed_at)}{late}")
+                      f"{plan.receipt.receipt_id} completed {iso(plan.receipt.completed_at or now)}{late}")
                 return 0
             print(f"workspace {ws}: {total:,} documents in {len(plan.planned)} indices "
                   f"(receipt {plan.receipt.receipt_id})")

@@ -94,7 +94,7 @@ async def purge_workspace(rec: Recorder, lc: LifecycleSettings, es_cfg: EsSettin
     if current is not None and current.status == "completed" and (request_id or not planned):
         return PurgeResult(current, noop=True, planned=planned)
     new = current is None or current.status == "completed"
-    if new:
+    if current is None or new:
         current = _new_receipt(workspace, request_id or f"{now:%Y%m%dT%H%M%SZ}", requested_at or now, now,
                                rec.operator)
     result = PurgeResult(current, planned=planned)

@@ -90,8 +90,8 @@ def plan(indices: list[str], names: Names, cfg: LifecycleSettings, holds: list[L
 
 async def list_indices(es: AsyncElasticsearch, patterns: list[str]) -> list[str]:
     """Names of the indices matching patterns (none is fine)."""
-    rows = await es.cat.indices(index=",".join(patterns), h="index", format="json", expand_wildcards="open,closed")
-    return sorted(row["index"] for row in rows.body)
+    found = await es.cat.indices(index=",".join(patterns), h="index", format="json", expand_wildcards="open,closed")
+    return sorted(row["index"] for row in found.body if isinstance(row, dict))  # format=json: a list of rows
 
 
 async def run_retention(rec: Recorder, cfg: LifecycleSettings, *, now: datetime,

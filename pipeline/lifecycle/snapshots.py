@@ -26,6 +26,7 @@ from elasticsearch import ApiError, AsyncElasticsearch
 from pipeline.lifecycle import LifecycleError, Names, iso
 from pipeline.lifecycle.audit import Recorder, control_event
 from pipeline.settings import LifecycleSettings
+from schemas.lifecycle import AuditOutcome
 
 log = logging.getLogger(__name__)
 MANAGED_BY = "secmon"
@@ -182,7 +183,7 @@ async def _emit(rec: Recorder, kind: str, status: str, now: datetime, job_id: st
                 reason: str | None = None, details: dict[str, Any] | None = None) -> None:
     event = control_event(kind, status, now=now, job_id=job_id, backup_id=snapshot, user=rec.operator,
                           reason=reason, details=details)
-    outcome = {"started": "started", "succeeded": "success"}.get(status, "failure")
+    outcome: AuditOutcome = "started" if status == "started" else "success" if status == "succeeded" else "failure"
     await rec.record("backup" if kind == "backup" else "restore_test", outcome, now=now, job_id=job_id,
                      target=snapshot, message=message, control=event,
                      documents=(details or {}).get("documents"))

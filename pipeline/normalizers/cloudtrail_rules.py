@@ -74,7 +74,7 @@ def _rules(direction: str, group_id: str | None, protocol: Any, from_port: Any, 
     """One rule per CIDR; one rule without a CIDR when the permission names none (e.g. a group)."""
     proto = _protocol(protocol)
     ports = (None, None) if proto in PORTLESS else (_port(from_port), _port(to_port))
-    texts = [c for c in (_text(cidr) for cidr in cidrs) if c is not None] or [None]
+    texts: list[str | None] = [c for c in (_text(cidr) for cidr in cidrs) if c is not None] or [None]
     return [FirewallRule(direction=direction, group_id=group_id, protocol=proto, from_port=ports[0],
                          to_port=ports[1], cidr=cidr) for cidr in texts]
 

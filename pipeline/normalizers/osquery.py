@@ -64,8 +64,8 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     host_id = _required(result, "hostIdentifier")
     rows = _rows(result)
     query = query_of_name(name)
-    known = [(query or query_of_columns(row), row) for row in rows]
-    known = [(q, row) for q, row in known if q is not None]
+    found = [(query or query_of_columns(row), row) for row in rows]
+    known = [(q, row) for q, row in found if q is not None]
     if not known:
         return []
     decorations = result.get("decorations")

@@ -217,10 +217,10 @@ def _refused(groups: Groups) -> Facts:
 
 
 def _facts(groups: Groups, action: str, outcome: Outcome, **fixed) -> Facts:
-    if groups.get("candidates") is not None:
+    if (candidates := groups.get("candidates")) is not None:
         return Facts(action, outcome, **{**fixed, "reason": AMBIGUOUS,
-                     "candidates": tuple(filter(None, groups["candidates"].split("\0"))),
-                     "names": tuple(dict.fromkeys(filter(None, groups["names"].split("\0"))))})
+                     "candidates": tuple(filter(None, candidates.split("\0"))),
+                     "names": tuple(dict.fromkeys(filter(None, (groups["names"] or "").split("\0"))))})
     port = groups.get("port")
     values = {"user": groups.get("user"), "address": groups.get("addr") or None, "reason": groups.get("reason"),
               "code": groups.get("code"), "domain": groups.get("domain"), **fixed}

@@ -159,7 +159,9 @@ def _name(dn: str) -> X509Name:
 
 def _hash(fingerprint: str | None) -> TlsHash | None:
     kind = HASHES.get(len(fingerprint or ""))
-    return TlsHash(**{kind: fingerprint.lower()}) if kind and re.fullmatch(r"[0-9A-Fa-f]+", fingerprint) else None
+    if not kind or not fingerprint or not re.fullmatch(r"[0-9A-Fa-f]+", fingerprint):
+        return None
+    return TlsHash(**{kind: fingerprint.lower()})
 
 
 def _ips(values: list[str]) -> list[str]:
@@ -173,8 +175,8 @@ def _ips(values: list[str]) -> list[str]:
 
 
 def _message(row: ZeekX509, cert: X509) -> str:
-    subject = (cert.subject.common_name or [row.subject])[0]
-    issuer = (cert.issuer.common_name or [row.issuer])[0]
+    subject = ((cert.subject.common_name if cert.subject else None) or [row.subject])[0]
+    issuer = ((cert.issuer.common_name if cert.issuer else None) or [row.issuer])[0]
     key = " ".join(str(p) for p in (cert.public_key_algorithm, row.key_length or row.curve) if p)
     until = f", valid until {row.not_after:%Y-%m-%d}" if row.not_after else ""
     return (f"certificate {subject} issued by {issuer} ({key or 'unknown key'}, {row.sig_alg or 'unknown signature'})"

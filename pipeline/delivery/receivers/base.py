@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from schemas.alert import Alert
@@ -65,7 +65,7 @@ class Links:
         return f"{self.kibana_url.rstrip('/')}/app/discover#/?_g={quote(g, safe=safe)}&_a={quote(a, safe=safe)}"
 
 
-Renderer = Callable[[Notification, object, Links, float], HttpRequest]
+Renderer = Callable[[Notification, Any, Links, float], HttpRequest]  # Any: the kind's ReceiverSettings
 
 
 def entity_of(alert: Alert) -> str:
