@@ -11,6 +11,7 @@ from pipeline.anomaly.cli import register as register_anomaly
 from pipeline.cliargs import instant
 from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
+from pipeline.dashboards.cli import register as register_dashboards
 from pipeline.delivery.cli import register as register_delivery
 from pipeline.lifecycle.cli import register as register_lifecycle
 from pipeline.retrohunt import register as register_retrohunt
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     register_retrohunt(sub)
     register_sigma(sub)
     register_anomaly(sub)
+    register_dashboards(sub)
     return parser
 
 

@@ -68,6 +68,17 @@ class EsSettings(Section):
     request_timeout: float = Field(30.0, description="Seconds per request.")
 
 
+class KibanaSettings(Section):
+    """Where `secmon dashboards import|export` finds Kibana (the API key: env or secrets file only)."""
+
+    url: str = Field("http://127.0.0.1:5601", description="Kibana base URL (--kibana-url overrides it).")
+    api_key: SecretStr | None = Field(None, description="Kibana API key, the base64 `encoded` value (env "
+                                      "SECMON_KIBANA_API_KEY or secrets file secmon_kibana); unset: no auth.")
+    space: str | None = Field(None, pattern=r"^[a-z0-9_-]{1,100}$", description="Kibana space; unset: the default.")
+    request_timeout: float = Field(60.0, gt=0, description="Seconds per Kibana request.")
+    ca_certs: Path | None = Field(None, description="CA bundle to verify Kibana's TLS certificate.")
+
+
 class ParseSettings(Section):
     """How raw records are read."""
 
@@ -183,6 +194,7 @@ class SecmonSettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     es: EsSettings = Field(default_factory=EsSettings)
+    kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     parse: ParseSettings = Field(default_factory=ParseSettings)
     shipper: ShipperSettings = Field(default_factory=ShipperSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
