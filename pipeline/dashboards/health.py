@@ -13,7 +13,7 @@ PROMQL = (
     ("Dead letters by reason (/s)", "sum by (stage, error_code) (rate(secmon_dead_letters_total[5m]))"),
     ("Late events by rule (/s)", "sum by (rule) (rate(secmon_late_events_total[15m]))"),
     ("Consumer lag per topic", "sum by (topic) (secmon_consumer_lag_messages)"),
-    ("Rejected Elasticsearch writes (/s)", 'sum by (kind) (rate(secmon_es_writes_total{outcome!="created"}[5m]))'),
+    ("Rejected Elasticsearch writes (/s)", 'sum by (kind) (rate(secmon_es_writes_total{outcome="rejected"}[5m]))'),
     ("Bulk write p95 (s)", "histogram_quantile(0.95, sum by (le, kind) (rate(secmon_es_bulk_seconds_bucket[5m])))"),
 )
 PROM_TEXT = ("Prometheus holds the stream's own counters (worker `/metrics`, `SECMON_METRICS_PORT`); the alerting "
