@@ -107,6 +107,9 @@ class Detector:
     params: type[BaseModel]
     step: StepFn
     key: Callable[[Event], str | None] | None = field(default=None)
+    # The entity key when it depends on the parameters (e.g. which host group a server is in);
+    # takes precedence over `key` in the engine.
+    key_with: Callable[[Event, Any], str | None] | None = None
     tick: TickFn | None = None
     # Entities a timed detector watches even before any event arrived (e.g. configured log
     # sources or backup jobs): their absence is exactly what it must notice.

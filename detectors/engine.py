@@ -68,7 +68,7 @@ class Engine:
         self._by_dataset: dict[str, list[tuple[Detector, BaseModel, Callable[[Event], str | None]]]] = {}
         for det, params in self.detectors:
             for dataset in det.meta.datasets:
-                self._by_dataset.setdefault(dataset, []).append((det, params, det.key or det.default_key))
+                self._by_dataset.setdefault(dataset, []).append((det, params, _key_function(det, params)))
         self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
         self._late = late = self.lateness.total_seconds()
         # how long after its last event or alert an entity's record is kept: with state, the
@@ -376,6 +376,14 @@ class Engine:
 
 
 SEVERITY_RANK = ("low", "medium", "high", "critical")
+
+
+def _key_function(det: Detector, params: BaseModel) -> Callable[[Event], str | None]:
+    """The detector's entity key function, bound to its parameters when it needs them."""
+    if det.key_with is not None:
+        key_with = det.key_with
+        return lambda event: key_with(event, params)
+    return det.key or det.default_key
 
 
 def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]],

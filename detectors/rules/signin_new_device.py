@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from detectors.base import Detector, DetectorMeta, StateSpec
+from detectors.identity import device_of
 from detectors.rules._first_seen import FirstSeenParams, first_seen_step, forget_after
 from detectors.rules._signin import key_when
 
@@ -29,15 +30,7 @@ META = DetectorMeta(
 )
 
 
-def device(event) -> str | None:
-    """`type/client/os` of the sign-in, or None when the User-Agent named neither client nor OS."""
-    ua = event.user_agent
-    client = ua.name if ua else None
-    os_name = ua.os.name if ua and ua.os else None
-    if not client and not os_name:
-        return None
-    kind = event.secmon.device.type if event.secmon.device else "unknown"
-    return f"{kind}/{client or '-'}/{os_name or '-'}"
+device = device_of  # `type/client/os`, shared with every login source (detectors/identity.py)
 
 
 def step(state, event, params: FirstSeenParams):

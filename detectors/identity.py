@@ -1,0 +1,114 @@
+"""One shape for every login, whatever wrote it: app sign-ins, sshd, AWS console and STS calls.
+
+The identity detectors (brute force, travel, first seen, success after failures) ask the same
+questions of every login source: who, from where, did it work, with which device and factor. Each
+source spells that differently (`ssh_login` with a method, `ConsoleLogin` with `MFAUsed`, an
+`AssumeRole` denied with an `errorCode`); `login_of` reads an ECS event into a `Login` once, so a
+detector is written once over `Login` and only says which `source`s it reads and how it keys them.
+
+`source` says which login system the attempt went to; `scope` is where the account lives in that
+system: the app workspace, the SSH host group (host names grouped by `host_group`), the AWS
+account. The same user name in two scopes is two accounts (root on two servers, `alice` in two
+AWS accounts). Adding a login source (an IdP's log) is one more branch here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from schemas.ecs import AutonomousSystem, Geo
+from schemas.event import Event
+
+LoginSource = Literal["app", "ssh", "aws_console", "aws_sts"]
+NO_SCOPE = "-"
+# STS calls that hand out credentials to a caller: a denied one is a failed login to AWS.
+STS_LOGINS = frozenset({"GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML",
+                        "AssumeRoleWithWebIdentity"})
+SSH_LOGIN = "ssh_login"  # Accepted/Failed lines; a Partial line is half a login, not one
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """One authentication attempt in the shape every identity detector reads."""
+
+    source: LoginSource
+    scope: str  # workspace, SSH host (group: see `scoped`), AWS account; NO_SCOPE when unknown
+    user: str | None  # None when the source hides it (CloudTrail's failed login of an unknown name)
+    success: bool
+    ts: float  # event time, epoch seconds
+    event_id: str
+    ip: str | None
+    geo: Geo | None
+    as_: AutonomousSystem | None
+    device: str | None  # `type/client/os` of a User-Agent, else None
+    mfa: bool | None
+    host: str | None  # the SSH server the line came from
+
+    def scoped(self, groups: dict[str, list[str]]) -> Login:
+        """The same login with an SSH host replaced by its group (see `host_group`)."""
+        if self.source != "ssh" or self.host is None:
+            return self
+        return replace(self, scope=host_group(self.host, groups))
+
+
+def host_group(host: str, groups: dict[str, list[str]]) -> str:
+    """The first group (in configuration order) with a glob matching `host` (case-insensitive,
+    like DNS), else the host itself: an unlisted server is a group of one."""
+    name = host.lower()
+    for group, patterns in groups.items():
+        if any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns):
+            return group
+    return name
+
+
+def login_of(event: Event) -> Login | None:
+    """The event as a login, or None when it is no completed login attempt."""
+    source = _source(event)
+    user = event.user.name if event.user and event.user.name else None
+    if source is None or event.event.outcome not in ("success", "failure"):
+        return None
+    src = event.source
+    auth = event.secmon.auth
+    host = event.host.name if source == "ssh" and event.host and event.host.name else None
+    return Login(source=source, scope=_scope(event, source, host), user=user,
+                 success=event.event.outcome == "success", ts=event.timestamp.timestamp(),
+                 event_id=event.event.id, ip=src.ip if src else None, geo=src.geo if src else None,
+                 as_=src.as_ if src else None, device=device_of(event),
+                 mfa=auth.mfa if auth else None, host=host)
+
+
+def _source(event: Event) -> LoginSource | None:
+    dataset, action = event.event.dataset, event.event.action
+    if dataset == "app.signin":
+        return "app"
+    if dataset == "ssh.auth":
+        return "ssh" if action == SSH_LOGIN else None
+    if dataset == "aws.cloudtrail":
+        if action == "ConsoleLogin":
+            return "aws_console"
+        return "aws_sts" if action in STS_LOGINS else None
+    return None
+
+
+def _scope(event: Event, source: LoginSource, host: str | None) -> str:
+    if source == "app":
+        org = event.organization.id if event.organization else None
+        return org or NO_SCOPE
+    if source == "ssh":
+        return host.lower() if host else NO_SCOPE
+    account = event.cloud.account.id if event.cloud and event.cloud.account else None
+    return account or NO_SCOPE
+
+
+def device_of(event: Event) -> str | None:
+    """`type/client/os` of the client, or None when the User-Agent named neither client nor OS
+    (versions left out, so browser updates are not new devices)."""
+    ua = event.user_agent
+    client = ua.name if ua else None
+    os_name = ua.os.name if ua and ua.os else None
+    if not client and not os_name:
+        return None
+    kind = event.secmon.device.type if event.secmon.device else "unknown"
+    return f"{kind}/{client or '-'}/{os_name or '-'}"
