@@ -4,6 +4,7 @@ that suits its use (no terms on text, date histograms on dates, geo_point for th
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 
 from pipeline.dashboards import objects
@@ -25,9 +26,7 @@ def _install(es, prefix: str) -> None:
         es.indices.create(index=f"{prefix}-{suffix}")
 
 
-def test_every_used_field_exists_with_a_suitable_type(es, stack):
-    _install(es, stack.prefix)
-    objs = objects(stack.prefix)
+def _wrong(es, objs) -> tuple[list[str], list]:
     patterns = {o["id"]: o["attributes"]["title"] for o in objs if o["type"] == "index-pattern"}
     uses = field_uses(objs)
     caps = {view: es.field_caps(index=pattern, fields="*")["fields"] for view, pattern in patterns.items()}
@@ -42,10 +41,34 @@ def test_every_used_field_exists_with_a_suitable_type(es, stack):
             wrong.append(f"{use.where}: {use.field} is {sorted(types)}, unfit for {use.use}")
         elif use.use not in ("query", "column") and not all(found[t].get("aggregatable") for t in types):
             wrong.append(f"{use.where}: {use.field} is not aggregatable, needed for {use.use}")
+    return wrong, uses
+
+
+def test_every_used_field_exists_with_a_suitable_type(es, stack):
+    _install(es, stack.prefix)
+    objs = objects(stack.prefix)
+    wrong, uses = _wrong(es, objs)
     assert not wrong, "\n".join(wrong)
     per_use = defaultdict(set)
     for use in uses:
         per_use[use.use].add((use.view, use.field))
+    views = sum(1 for o in objs if o["type"] == "index-pattern")
     print(f"checked {len(uses)} field uses ({len({(u.view, u.field) for u in uses})} distinct fields) in "
-          f"{len(patterns)} data views: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(per_use.items())))
+          f"{views} data views: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(per_use.items())))
     assert per_use["geo_point"] and per_use["date_histogram"] and per_use["terms"]
+
+
+def test_the_check_refuses_wrong_fields_and_types(es, stack):
+    _install(es, stack.prefix)
+    objs = copy.deepcopy(objects(stack.prefix))
+    lens = next(o for o in objs if o["type"] == "lens" and o["attributes"]["visualizationType"] == "lnsXY")
+    columns = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["layer1"]["columns"]
+    columns["b0"]["sourceField"] = "message"  # a date histogram on text
+    columns["b1"]["sourceField"] = "alert.no_such_field"
+    geo = next(o for o in objs if o["type"] == "map")
+    geo["attributes"]["layerListJSON"] = geo["attributes"]["layerListJSON"].replace("source.geo.location", "source.ip")
+    wrong, _ = _wrong(es, objs)
+    assert any("message is ['text'], unfit for date_histogram" in w for w in wrong), wrong
+    assert any("alert.no_such_field is not a field" in w for w in wrong), wrong
+    assert any("source.ip is ['ip'], unfit for geo_point" in w for w in wrong), wrong
+    assert len(wrong) == 3, wrong
