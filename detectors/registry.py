@@ -24,6 +24,7 @@ from detectors.rules import (
     deletion_sla_breach,
     laptop_noncompliant,
     laptop_posture_missing,
+    network_port_scan,
     restore_test_overdue,
     root_account_usage,
     signin_bruteforce_ip,
@@ -49,6 +50,9 @@ from detectors.rules import (
     tls_weak_cipher,
     tls_weak_protocol,
     vuln_sla_breach,
+    web_path_traversal,
+    web_scanner,
+    web_sql_injection,
 )
 
 ALL: tuple[Detector, ...] = (
@@ -92,6 +96,10 @@ ALL: tuple[Detector, ...] = (
     tls_weak_cipher.DETECTOR,
     tls_weak_protocol.DETECTOR,
     vuln_sla_breach.DETECTOR,
+    network_port_scan.DETECTOR,
+    web_path_traversal.DETECTOR,
+    web_scanner.DETECTOR,
+    web_sql_injection.DETECTOR,
 )
 DETECTORS: dict[str, Detector] = {d.meta.id: d for d in ALL}
 
