@@ -1,4 +1,4 @@
-"""Agents: events -> Elasticsearch, alerts -> Elasticsearch. Acked only after the write succeeded."""
+"""Agents: events, alerts and dead letters -> Elasticsearch. Acked only after the write succeeded."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pipeline.normalizers.base import RawRecord
 from pipeline.process import dead_letter
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
+from schemas.deadletter import DeadLetter
 from schemas.event import Event, Origin
 
 if TYPE_CHECKING:
@@ -30,9 +31,10 @@ log = logging.getLogger(__name__)
 
 
 def register(rt: Runtime) -> None:
-    """Define the two indexing agents on the app: events are created, alerts versioned."""
+    """Define the indexing agents on the app: events and dead letters are created, alerts versioned."""
     _index_agent(rt, "events", "secmon.index_events", Event, BulkSink.event_actions, "event")
     _index_agent(rt, "alerts", "secmon.index_alerts", Alert, BulkSink.alert_actions, "alert")
+    _index_agent(rt, "deadletter", "secmon.index_deadletters", DeadLetter, BulkSink.deadletter_actions, "deadletter")
 
 
 def _index_agent(rt: Runtime, topic: str, name: str, model: type[BaseModel], actions, kind: str) -> None:
@@ -44,7 +46,7 @@ def _index_agent(rt: Runtime, topic: str, name: str, model: type[BaseModel], act
             sink = BulkSink(es, rt.settings.es)
             async for batch in stream.take_events(BATCH, within=0.5):
                 with _held(batch):
-                    docs = await _decode(rt, [item.message for item in batch], model)
+                    docs = await _decode(rt, [item.message for item in batch], model, kind)
                     await _write_or_exit(rt, _write(rt, sink, actions(sink, docs), kind), len(batch))
 
 
@@ -99,14 +101,14 @@ def _release(batch) -> None:
         item.message.decref()
 
 
-async def _decode(rt: Runtime, messages, model: type[BaseModel]) -> list:
+async def _decode(rt: Runtime, messages, model: type[BaseModel], kind: str) -> list:
     """Parse each message; one that does not match the schema is dead-lettered, not retried forever."""
     out = []
     for msg in messages:
         try:
             out.append(model.model_validate_json(msg.value))
         except ValidationError as exc:
-            await _dead_letter(rt, dead_letter(internal_record(msg), "index", "invalid_shape", str(exc)))
+            await _dead_letter(rt, dead_letter(internal_record(msg), "index", "invalid_shape", str(exc)), kind)
     return out
 
 
@@ -120,9 +122,12 @@ async def _write(rt: Runtime, sink: BulkSink, actions: list[dict], kind: str) ->
     for action, reason in report.rejected:
         record = RawRecord(data=dumps(action["_source"]), origin=Origin(source="internal", file=action["_index"],
                                                                        file_id=action["_id"], offset=0))
-        await _dead_letter(rt, dead_letter(record, "index", "mapping_rejected", reason))
+        await _dead_letter(rt, dead_letter(record, "index", "mapping_rejected", reason), kind)
 
 
-async def _dead_letter(rt: Runtime, record) -> None:
+async def _dead_letter(rt: Runtime, record, kind: str) -> None:
     metrics.DEAD_LETTERS.labels(stage="index", error_code=record.error_code).inc()
+    if kind == "deadletter":  # never back onto the topic it came from: that would loop
+        log.error("a dead letter could not be indexed (%s): it stays on the dead-letter topic only", record.reason[:200])
+        return
     await (await rt.topics["deadletter"].send(value=dumps(record.to_doc())))

@@ -8,6 +8,7 @@ means "already written" (a replay), any other 4xx is permanent and goes to the d
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from elasticsearch.serializer import OrjsonSerializer
 from pipeline import metrics
 from pipeline.settings import EsSettings
 from schemas.alert import Alert
+from schemas.deadletter import DeadLetter
 from schemas.event import Event
 from schemas.templates import TEMPLATES, template
 
@@ -68,6 +70,19 @@ def alert_index(prefix: str, alert: Alert) -> str:
     return f"{prefix}-alerts-{_day(alert.alert.first_seen)}"
 
 
+def deadletter_index(prefix: str, letter: DeadLetter) -> str:
+    """Index of a dead letter: the day it was dead-lettered."""
+    return f"{prefix}-deadletter-{_day(letter.timestamp)}"
+
+
+def deadletter_id(letter: DeadLetter) -> str:
+    """Deterministic id: the record's origin, stage and reason code (a re-read of the topic is a 409)."""
+    o = letter.origin
+    parts = (letter.stage, letter.error_code, o.source, o.file_id, o.file, o.offset, o.index, o.topic, o.partition,
+             o.kafka_offset, letter.original_size)
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).hexdigest()
+
+
 async def install_templates(es: AsyncElasticsearch, prefix: str) -> list[str]:
     """Create or upgrade secmon's index templates; unchanged templates are left alone."""
     names = []
@@ -109,6 +124,11 @@ class BulkSink:
         """Bulk actions for alerts: op_type index versioned by count, so an older update never wins."""
         return [{"_op_type": "index", "_index": alert_index(self.cfg.index_prefix, a), "_id": a.alert.id,
                  "_version": a.alert.count, "_version_type": "external_gte", "_source": a.to_doc()} for a in alerts]
+
+    def deadletter_actions(self, letters: Iterable[DeadLetter]) -> list[dict[str, Any]]:
+        """Bulk actions for dead letters: op_type create with an id derived from the record's origin."""
+        return [{"_op_type": "create", "_index": deadletter_index(self.cfg.index_prefix, d), "_id": deadletter_id(d),
+                 "_source": d.to_doc()} for d in letters]
 
     async def write(self, actions: list[dict[str, Any]], kind: str) -> BulkReport:
         """Write every action; retry transport failures with backoff; classify each item."""

@@ -47,9 +47,15 @@ def test_bad_lines_are_dead_lettered_and_good_lines_indexed(stack, es):
     assert "outcome" in by_code["invalid_field"]["reason"]
     assert all(d["origin"]["file"] == str(path) and d["origin"]["offset"] is not None for d in dead)
     assert count(es, f"{stack.prefix}-events-*") == len(good)
+    # the worker also indexes them (the Pipeline dashboard and docs/queries.md read this index)
+    wait_for(lambda: count(es, f"{stack.prefix}-deadletter") >= len(bad), timeout=60, what="dead letters indexed")
+    hits = es.search(index=f"{stack.prefix}-deadletter", size=10)["hits"]["hits"]
+    assert sorted(h["_source"]["error_code"] for h in hits) == sorted(bad)
+    assert all(h["_index"].startswith(f"{stack.prefix}-deadletter-") for h in hits)
 
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     for code in ("invalid_json", "invalid_field", "invalid_utf8"):
         assert f'secmon_dead_letters_total{{error_code="{code}",stage="normalize"}} 1.0' in metrics
     assert f'secmon_events_in_total{{source="app_signin",stage="normalize"}} {len(good) + 3}.0' in metrics
     assert f'secmon_es_writes_total{{kind="event",outcome="written"}} {len(good)}.0' in metrics
+    assert f'secmon_es_writes_total{{kind="deadletter",outcome="written"}} {len(bad)}.0' in metrics
