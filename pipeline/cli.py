@@ -13,40 +13,83 @@ from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
 from pipeline.dashboards.cli import register as register_dashboards
 from pipeline.delivery.cli import register as register_delivery
+from pipeline.failures import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, Failure, explain, require
 from pipeline.lifecycle.cli import register as register_lifecycle
+from pipeline.readers import STDIN
 from pipeline.retrohunt import register as register_retrohunt
 from pipeline.settings import SecmonSettings, load_settings
 from pipeline.sigma_cli import register as register_sigma
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `secmon` console script."""
+    """Entry point of the `secmon` console script; the one place expected failures become messages."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config, debug, argv = _global_options(argv)
     parser = _parser()
     args = parser.parse_args(argv)
+    args.config = config if config is not None else getattr(args, "config", None)
+    args.debug = debug
     if not hasattr(args, "func"):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         settings = load_settings(args.config)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"secmon: configuration error: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("kafka", "aiokafka", "elastic_transport"):  # client chatter hides our own messages
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    try:
-        return args.func(args, settings) or 0
-    except (ValueError, KeyError, FileNotFoundError) as exc:  # ModelError is a ValueError
-        print(f"secmon: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
+        _logging(settings, args)
+        return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the error boundary: explained, or re-raised as a bug
+        failure = explain(exc)
+        if failure is None or debug:
+            raise
+        print(failure.render(), file=sys.stderr)
+        return failure.code
+
+
+def _global_options(argv: list[str]) -> tuple[Path | None, bool, list[str]]:
+    """--config FILE and --debug wherever they are given (before or after the subcommand)."""
+    config: Path | None = None
+    debug, rest, i = False, [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg == "--debug":
+            debug = True
+        elif arg == "--config" and i + 1 < len(argv):
+            config, i = Path(argv[i + 1]), i + 1
+        elif arg.startswith("--config="):
+            config = Path(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    return config, debug, rest
+
+
+def _logging(settings: SecmonSettings, args: argparse.Namespace) -> None:
+    level = "DEBUG" if args.debug or getattr(args, "verbose", False) else settings.log_level
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet = logging.DEBUG if args.debug else logging.ERROR  # client retries would bury our one-line message
+    for noisy in ("kafka", "aiokafka", "elastic_transport"):
+        logging.getLogger(noisy).setLevel(max(quiet, logging.getLogger().level))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("secmon")
+    except PackageNotFoundError:
+        return "unknown (not installed: run scripts/bootstrap.sh)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secmon", description="Streaming security monitoring.")
-    parser.add_argument("--config", type=Path, default=None, help="YAML configuration file (env SECMON_CONFIG)")
+    parser.add_argument("--config", type=Path, default=None, help="YAML configuration file (env SECMON_CONFIG); "
+                        "also accepted after the subcommand")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    parser.add_argument("--version", action="version", version=f"secmon {_version()}")
     sub = parser.add_subparsers(title="commands")
 
     run = sub.add_parser("run", help="run the detectors over files or stdin, without Kafka or Elasticsearch")
@@ -54,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--source", help="log format when it cannot be inferred (see `secmon sources`)")
     run.add_argument("--alerts-out", type=Path, help="write alerts as JSON lines here (default: stdout unless a terminal)")
     run.add_argument("--dead-letter-out", type=Path, help="write rejected records as JSON lines here")
+    run.add_argument("--events-out", type=Path, help="write the normalised events as JSON lines here (- for stdout)")
+    loud = run.add_mutually_exclusive_group()
+    loud.add_argument("--quiet", action="store_true", help="no summary on stderr (unless most input is rejected)")
+    loud.add_argument("--verbose", action="store_true", help="list every alert, and log at DEBUG")
     run.add_argument("--until", help="after the input, move the detectors' clock to this ISO time or `now` "
                                      "(default: the last event's time) to see what is overdue")
     run.add_argument("--anomaly-model", type=Path, help="model file the anomaly_* detectors score with (anomaly.model; "
@@ -97,24 +144,60 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    from contextlib import ExitStack
+
     from pipeline import embedded
 
     if args.anomaly_model:
         settings.anomaly.model = args.anomaly_model
-    dead_out = open(args.dead_letter_out, "w", encoding="utf-8") if args.dead_letter_out else None
-    try:
+    until = instant(args.until)
+    streaming = STDIN in args.paths
+    with ExitStack() as outputs:  # every output is opened before the run: a bad path fails in a second
+        alerts_out = _output(outputs, args.alerts_out, "--alerts-out")
+        dead_out = _output(outputs, args.dead_letter_out, "--dead-letter-out")
+        events_out = _output(outputs, args.events_out, "--events-out")
+        if alerts_out is None and not sys.stdout.isatty():
+            alerts_out = sys.stdout
+        on_alert = None
+        if streaming and alerts_out is not None:
+            def on_alert(alert, out=alerts_out):  # a later line for the same alert id supersedes it
+                embedded.write_alerts([alert], out)
+                out.flush()
         summary = embedded.run(args.paths, settings, source=args.source, dead_letter_out=dead_out,
-                               progress=embedded.stderr_progress(), until=instant(args.until))
-    finally:
-        if dead_out:
-            dead_out.close()
-    if args.alerts_out:
-        with open(args.alerts_out, "w", encoding="utf-8") as out:
-            embedded.write_alerts(summary.alerts.values(), out)
-    elif not sys.stdout.isatty():
-        embedded.write_alerts(summary.alerts.values(), sys.stdout)
-    print(summary.render(), file=sys.stderr)
+                               progress=None if args.quiet else embedded.stderr_progress(), until=until,
+                               on_alert=on_alert, events_out=events_out)
+        if alerts_out is not None and not streaming:
+            embedded.write_alerts(summary.alerts.values(), alerts_out)
+    if not args.quiet or summary.mostly_rejected():
+        print(summary.render(verbose=args.verbose), file=sys.stderr)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    if summary.mostly_rejected():
+        print(f"secmon: {summary.rejected} of {summary.records} records rejected\n  "
+              f"{embedded.rejected_hint(summary, args.source)}", file=sys.stderr)
+        return EXIT_INPUT
     return 0
+
+
+def _output(stack, path: Path | None, flag: str):
+    """The file opened for writing now, or a Failure saying why it cannot be."""
+    if path is None:
+        return None
+    if str(path) == STDIN:
+        return sys.stdout
+    try:
+        return stack.enter_context(open(path, "w", encoding="utf-8"))
+    except OSError as exc:
+        raise Failure(f"{flag} {path}: {exc.strerror}", f"create the folder ({path.parent}) or pass a "
+                      "writable path; nothing was read", EXIT_USAGE) from None
+
+
+def _require_kafka(settings: SecmonSettings) -> None:
+    require("Kafka", settings.kafka.bootstrap, 9092, "kafka.bootstrap (SECMON_KAFKA_BOOTSTRAP)")
+
+
+def _require_es(settings: SecmonSettings) -> None:
+    require("Elasticsearch", settings.es.url, 9200, "es.url (SECMON_ES_URL)")
 
 
 def _cmd_sources(args: argparse.Namespace, settings: SecmonSettings) -> int:
@@ -128,18 +211,22 @@ def _cmd_sources(args: argparse.Namespace, settings: SecmonSettings) -> int:
 def _cmd_ship(args: argparse.Namespace, settings: SecmonSettings) -> int:
     from pipeline.shipper import ship
 
+    _require_kafka(settings)
     return ship(args.paths, args.source, settings, follow=not args.once)
 
 
 def _cmd_worker(args: argparse.Namespace, settings: SecmonSettings) -> int:
     from pipeline.app import run_worker
 
+    _require_kafka(settings)
+    _require_es(settings)
     return run_worker(settings)
 
 
 def _cmd_topics(args: argparse.Namespace, settings: SecmonSettings) -> int:
     from pipeline.kafka.topics import ensure_topics
 
+    _require_kafka(settings)
     for name in ensure_topics(settings):
         print(name)
     return 0
@@ -149,6 +236,8 @@ def _cmd_templates(args: argparse.Namespace, settings: SecmonSettings) -> int:
     import asyncio
 
     from pipeline.sinks.elasticsearch import client, install_templates
+
+    _require_es(settings)
 
     async def go() -> list[str]:
         async with client(settings.es) as es:

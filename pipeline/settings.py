@@ -223,8 +223,25 @@ def load_settings(config: Path | None = None) -> SecmonSettings:
     if config is not None:
         if not config.is_file():
             raise FileNotFoundError(f"config file {config} does not exist; pass an existing YAML file to --config")
+    elif os.environ.get("SECMON_CONFIG") and not Path(os.environ["SECMON_CONFIG"]).is_file():
+        raise FileNotFoundError(f"SECMON_CONFIG={os.environ['SECMON_CONFIG']} names no file; "
+                         "point it at an existing YAML file or unset it")
+    _check_yaml(config or (Path(os.environ["SECMON_CONFIG"]) if os.environ.get("SECMON_CONFIG") else None))
     token = _CONFIG_FILE.set(config)
     try:
         return SecmonSettings(_secrets_dir=os.environ.get("SECMON_SECRETS_DIR") or None)
     finally:
         _CONFIG_FILE.reset(token)
+
+
+def _check_yaml(path: Path | None) -> None:
+    """A config file that parses to a mapping (a YAML error carries its file:line)."""
+    if path is None:
+        return
+    import yaml
+
+    with open(path, encoding="utf-8") as stream:
+        data = yaml.safe_load(stream)  # the stream's name makes the error say file:line
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"config file {path}: the top level must be sections (kafka:, es:, detection: ...), "
+                         f"not a {type(data).__name__}; see docs/configuration.md")

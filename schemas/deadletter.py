@@ -23,6 +23,7 @@ ErrorCode = Literal[
     "too_deep",
     "unknown_source",
     "mapping_rejected",
+    "truncated_input",
     "internal_error",
 ]
 MAX_ORIGINAL_BYTES = 64 * 1024

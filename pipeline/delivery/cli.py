@@ -66,7 +66,8 @@ def _tree(args: argparse.Namespace, settings: SecmonSettings):
     if not receivers:  # testing a file without the secrets at hand: accept its names, kinds unknown
         import yaml
 
-        names = _receiver_names(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        with open(path, encoding="utf-8") as stream:  # a YAML error then names the file and line
+            names = _receiver_names(yaml.safe_load(stream) or {})
         receivers = {n: SimpleNamespace(kind="webhook", pages=False) for n in names}
         print("secmon: no delivery.receivers configured; receiver kinds (paging, PagerDuty grouping) unknown",
               file=sys.stderr)

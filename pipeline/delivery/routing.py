@@ -226,7 +226,10 @@ def load_routes(path: Path, receivers: Mapping[str, Any]) -> RoutingTree:
         problems = [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
         spec = None
     except yaml.YAMLError as exc:
-        raise RoutingError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise RoutingError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}; fix the file at "
+                           "that line") from None
     root = None
     if spec is not None:
         if spec.route.matchers:

@@ -76,10 +76,12 @@ def _instant(text: str) -> datetime:
 
 
 def _run(coro) -> int:
-    from elasticsearch import ApiError, TransportError
+    from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, TransportError
 
     try:
         return asyncio.run(coro)
+    except (ConnectionError, ConnectionTimeout):
+        raise  # unreachable: the CLI's error boundary names the address and how to start the services
     except LifecycleError as exc:
         print(f"secmon: {exc}", file=sys.stderr)
         return 2

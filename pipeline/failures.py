@@ -1,0 +1,168 @@
+"""The CLI's one error boundary: expected failures as a line or two saying what is wrong and what to do.
+
+Exit codes (README, "Exit codes"):
+  0  done;  1  a check found a difference (`detectors test`, `routes test --expect`);
+  2  usage or configuration;  3  input (unreadable, or more than half of it rejected);
+  4  a service (Kafka, Elasticsearch, Kibana) unreachable;  75  temporary: try again later;
+  130  interrupted.
+Anything not recognised here is a bug: it is re-raised, so its traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_UNREACHABLE = 4
+EXIT_TEMPORARY = 75
+EXIT_INTERRUPTED = 130
+START_SERVICES = "bash scripts/services.sh up"  # README, "Services"
+PROBE_SECONDS = 3.0
+
+
+class Failure(Exception):
+    """An expected failure: what is wrong, what to do, and the exit code it maps to."""
+
+    def __init__(self, what: str, todo: str = "", code: int = EXIT_USAGE) -> None:
+        super().__init__(what)
+        self.what, self.todo, self.code = what, todo, code
+
+    def render(self) -> str:
+        """`secmon: what` and, on a second line, what to do."""
+        return f"secmon: {self.what}" + (f"\n  {self.todo}" if self.todo else "")
+
+
+def explain(exc: BaseException) -> Failure | None:
+    """The Failure an exception stands for, or None when it is a bug."""
+    if isinstance(exc, Failure):
+        return exc
+    for test, build in _RULES:
+        if test(exc):
+            return build(exc)
+    return None
+
+
+def _yaml(exc: BaseException) -> Failure:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{mark.name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else "YAML"
+    problem = " ".join(str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p)
+    return Failure(f"{where}: not valid YAML: {problem or exc}",
+                   "fix the file at that line (indentation, a missing ':' or an unclosed quote)")
+
+
+def _validation(exc: BaseException) -> Failure:
+    errors = exc.errors()  # type: ignore[attr-defined]
+    lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in errors[:10]]
+    more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+    return Failure(f"invalid configuration ({exc.title}):\n  " + "\n  ".join(lines) + more,  # type: ignore[attr-defined]
+                   "fix these settings (see docs/configuration.md), then `secmon check`")
+
+
+def _os_error(exc: BaseException) -> Failure:
+    assert isinstance(exc, OSError)
+    name = exc.filename or "file"
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, IsADirectoryError):
+        return Failure(f"{name}: is a directory", f"pass the log files inside it, e.g. {name}/*.log", EXIT_INPUT)
+    if isinstance(exc, FileNotFoundError):
+        return Failure(f"{name}: no such file", "check the path (`ls` it); use - to read stdin", EXIT_INPUT)
+    if isinstance(exc, PermissionError):
+        return Failure(f"{name}: permission denied", "run as a user who can read it (e.g. in group adm for "
+                       "/var/log/auth.log) or copy it somewhere readable", EXIT_INPUT)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Failure(f"{name}: {reason}", "free some space and run again", EXIT_TEMPORARY)
+    return Failure(f"{name}: {reason}", "check the path and its permissions", EXIT_INPUT)
+
+
+def _kafka(exc: BaseException) -> Failure:
+    return Failure(f"Kafka did not answer: {type(exc).__name__}: {exc}",
+                   f"start the services with `{START_SERVICES}` or set kafka.bootstrap (SECMON_KAFKA_BOOTSTRAP)",
+                   EXIT_UNREACHABLE)
+
+
+def _es(exc: BaseException) -> Failure:
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    if status in (429, 502, 503, 504):
+        return Failure(f"Elasticsearch is busy ({status})", "try again in a minute", EXIT_TEMPORARY)
+    if type(exc).__name__ in ("ConnectionError", "ConnectionTimeout"):
+        addr = str(exc).split("Cannot connect to host ", 1)[-1].split(" ", 1)[0] if "Cannot connect" in str(exc) else ""
+        return Failure(f"Elasticsearch is unreachable{' at ' + addr if addr else ''} ({type(exc).__name__})",
+                       f"start the services with `{START_SERVICES}` (README, Services) or set es.url (SECMON_ES_URL)",
+                       EXIT_UNREACHABLE)
+    return Failure(f"Elasticsearch refused the request: {str(exc)[:200]}",
+                   "check es.url and the credentials (es.api_key or es.username/password in the secrets dir)",
+                   EXIT_USAGE)
+
+
+def _module_of(exc: BaseException) -> str:
+    return type(exc).__module__.split(".")[0]
+
+
+def _is_kafka_unreachable(exc: BaseException) -> bool:
+    return _module_of(exc) in ("kafka", "aiokafka") and type(exc).__name__ in (
+        "NoBrokersAvailable", "KafkaTimeoutError", "KafkaConnectionError", "NodeNotReadyError")
+
+
+def _is_es_unreachable(exc: BaseException) -> bool:
+    return _module_of(exc) in ("elastic_transport", "elasticsearch") and type(exc).__name__ in (
+        "ConnectionError", "ConnectionTimeout", "TlsError", "ApiError", "TransportError")
+
+
+def _is_yaml(exc: BaseException) -> bool:
+    return _module_of(exc) == "yaml"
+
+
+def _is_validation(exc: BaseException) -> bool:
+    return type(exc).__name__ == "ValidationError" and _module_of(exc) in ("pydantic", "pydantic_core")
+
+
+def _value(exc: BaseException) -> Failure:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    return Failure(text, "", EXIT_USAGE)
+
+
+_RULES = [
+    (_is_yaml, _yaml),
+    (_is_validation, _validation),
+    (_is_kafka_unreachable, _kafka),
+    (_is_es_unreachable, _es),
+    (lambda e: isinstance(e, OSError) and e.filename is not None, _os_error),
+    (lambda e: isinstance(e, ConnectionError) or type(e).__name__ in ("URLError", "ClientConnectorError"),
+     lambda e: Failure(f"a service did not answer: {e}", f"is it running? `{START_SERVICES}` starts Kafka and "
+                       "Elasticsearch; Kibana: see docs/dashboards.md", EXIT_UNREACHABLE)),
+    (lambda e: isinstance(e, (ValueError, KeyError)) or (isinstance(e, FileNotFoundError) and not e.filename),
+     _value),  # our own errors say what to do (ModelError...)
+]
+
+
+def addresses(spec: str, default_port: int) -> list[tuple[str, int]]:
+    """host:port pairs of a comma-separated bootstrap list or URL list."""
+    found = []
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item if "://" in item else f"tcp://{item}")
+        default = 443 if parts.scheme == "https" else default_port
+        found.append((parts.hostname or "127.0.0.1", parts.port or default))
+    return found
+
+
+def require(service: str, spec: str, default_port: int, setting: str, timeout: float = PROBE_SECONDS) -> None:
+    """Fail within `timeout` seconds, naming the address, when no address of `spec` accepts a connection."""
+    tried = addresses(spec, default_port)
+    for host, port in tried:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            return
+        except OSError:
+            continue
+    raise Failure(f"{service} is unreachable at {_join(tried)}",
+                  f"start the services with `{START_SERVICES}` (README, Services) or set {setting}", EXIT_UNREACHABLE)
+
+
+def _join(tried: Iterable[tuple[str, int]]) -> str:
+    return ", ".join(f"{h}:{p}" for h, p in tried)
