@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any
 
 from pipeline.dashboards.model import Col, Dashboard, DataView, GeoMap, Lens, Markdown, Search
+from pipeline.delivery import history
+from schemas.templates import template
 
 CORE_VERSION = "8.8.0"
 # the shapes below are those of these migration versions; Kibana 9 migrates them on import
@@ -20,6 +23,36 @@ TYPE_VERSIONS = {"index-pattern": "8.0.0", "search": "10.2.0", "lens": "8.9.0", 
 LAYER = "layer1"
 DATA_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 SERIES = {"bar": "bar", "bar_stacked": "bar_stacked", "line": "line", "area_percentage": "area_percentage_stacked"}
+
+
+# Lens data types of Elasticsearch field types
+LENS_TYPES = {"keyword": "string", "ip": "ip", "boolean": "boolean", "date": "date", "long": "number",
+              "double": "number", "geo_point": "geo_point", "text": "string", "flattened": "string"}
+
+
+@cache
+def field_types(view: str) -> dict[str, str]:
+    """Dotted field name -> Elasticsearch type, from the template of the view's index family."""
+    body = history.template("secmon") if view == "notifications" else template(view)
+    out: dict[str, str] = {}
+
+    def walk(props: dict[str, Any], path: str) -> None:
+        for name, spec in props.items():
+            if "properties" in spec:
+                walk(spec["properties"], f"{path}{name}.")
+            else:
+                out[f"{path}{name}"] = spec["type"]
+
+    walk(body["template"]["mappings"]["properties"], "")
+    return out
+
+
+def lens_type(view: str, field_name: str) -> str:
+    """The Lens data type of a field; a field no template has is an error at build time."""
+    types = field_types(view)
+    if field_name not in types:
+        raise ValueError(f"{field_name} is not a field of the {view} template; see schemas/generated/")
+    return LENS_TYPES[types[field_name]]
 
 
 def slug(text: str) -> str:
@@ -62,7 +95,7 @@ def saved_search(prefix: str, s: Search) -> dict[str, Any]:
                 [_ref(DATA_REF, "index-pattern", view_id(prefix, s.view))])
 
 
-def _column(col: Col, order_by: str | None) -> dict[str, Any]:
+def _column(view: str, col: Col, order_by: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"label": col.label or col.op, "customLabel": bool(col.label), "operationType": col.op,
                            "isBucketed": col.bucketed}
     if col.op == "date_histogram":
@@ -70,12 +103,17 @@ def _column(col: Col, order_by: str | None) -> dict[str, Any]:
                    params={"interval": "auto", "includeEmptyRows": True, "dropPartials": False})
     elif col.op == "terms":
         order = {"type": "column", "columnId": order_by} if order_by else {"type": "alphabetical"}
-        out.update(dataType="string", scale="ordinal", sourceField=col.field,
+        out.update(dataType=lens_type(view, col.field or ""), scale="ordinal", sourceField=col.field,
                    params={"size": col.size, "orderBy": order, "orderDirection": "desc", "otherBucket": True,
                            "missingBucket": False, "parentFormat": {"id": "terms"}})
     elif col.op == "count":
         out.update(dataType="number", scale="ratio", sourceField="___records___", params={"emptyAsNull": True})
+    elif col.op in ("max", "min"):
+        dtype = lens_type(view, col.field or "")
+        out.update(dataType=dtype, scale="interval" if dtype == "date" else "ratio", sourceField=col.field,
+                   params={"emptyAsNull": True})
     else:
+        lens_type(view, col.field or "")
         out.update(dataType="number", scale="ratio", sourceField=col.field, params={"emptyAsNull": True})
     if col.kql:
         out["filter"] = _query(col.kql)
@@ -103,8 +141,8 @@ def lens_object(prefix: str, oid: str, lens: Lens) -> dict[str, Any]:
     """A by-reference Lens visualization with one form-based layer on its data view."""
     bucket_ids = [f"b{i}" for i in range(len(lens.buckets))]
     metric_ids = [f"m{i}" for i in range(len(lens.metrics))]
-    columns = {mid: _column(col, None) for mid, col in zip(metric_ids, lens.metrics, strict=True)}
-    columns.update({bid: _column(col, metric_ids[0]) for bid, col in zip(bucket_ids, lens.buckets, strict=True)})
+    columns = {mid: _column(lens.view, col, None) for mid, col in zip(metric_ids, lens.metrics, strict=True)}
+    columns.update({bid: _column(lens.view, col, metric_ids[0]) for bid, col in zip(bucket_ids, lens.buckets, strict=True)})
     vis_type, visualization = _visualization(lens, bucket_ids, metric_ids)
     layer = {"columns": columns, "columnOrder": bucket_ids + metric_ids, "incompleteColumns": {}}
     state = {"datasourceStates": {"formBased": {"layers": {LAYER: layer}}}, "visualization": visualization,

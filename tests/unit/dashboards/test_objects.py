@@ -74,3 +74,12 @@ def _first(objs, kind):
 def test_the_checks_catch_what_import_would_refuse(mutate, expected):
     found = _broken(mutate)
     assert any(expected in p for p in found), found
+
+
+def test_a_field_no_template_has_fails_the_build():
+    from pipeline.dashboards.build import lens_object, lens_type
+    from pipeline.dashboards.model import Lens, count, top
+
+    assert (lens_type("events", "source.ip"), lens_type("notifications", "status_code")) == ("ip", "number")
+    with pytest.raises(ValueError, match="user.nmae is not a field of the events template"):
+        lens_object("secmon", "x", Lens("typo", "table", "events", (count(),), (top("user.nmae"),)))
