@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, State
-from detectors.rules._signin import ip_of, user_entity
+from detectors.identity import login_of
+from detectors.rules._signin import user_entity
 from schemas.event import Event
 
 DAY_SECONDS = 86400
@@ -52,21 +53,23 @@ def observe(state: State | None, ts: float, value: str, params: FirstSeenParams)
 
 def first_seen_step(state: State | None, event: Event, params: FirstSeenParams,
                     value_of: Callable[[Event], str | None], what: str):
-    """The step of a first-seen detector: successful sign-ins only, `value_of` picks what is learned."""
-    value = value_of(event) if event.event.outcome == "success" else None
-    if value is None:
+    """The step of a first-seen detector: successful logins only (any source `login_of` reads),
+    `value_of` picks what is learned."""
+    login = login_of(event)
+    value = value_of(event) if login is not None and login.success else None
+    if login is None or value is None:
         return state, []
     before = state["seen"] if state else []
-    state, new = observe(state, event.timestamp.timestamp(), value, params)
+    state, new = observe(state, login.ts, value, params)
     if not new:
         return state, []
     known = ", ".join(reversed(before[-SHOWN_KNOWN:])) or "none"
     finding = Finding(
-        message=f"first sign-in for {event.user.name} from {what} {value} (from {ip_of(event)}); "
+        message=f"first sign-in for {login.user} from {what} {value} (from {login.ip or 'unknown'}); "
                 f"seen before: {known}",
         entity=user_entity(event),
         timestamp=event.timestamp,
-        event_ids=(event.event.id,),
+        event_ids=(login.event_id,),
         datasets=(event.event.dataset,),
     )
     return state, [finding]
