@@ -17,6 +17,7 @@ from pipeline.failures import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, Failure,
 from pipeline.lifecycle.cli import register as register_lifecycle
 from pipeline.readers import STDIN
 from pipeline.retrohunt import register as register_retrohunt
+from pipeline.service.cli import register as register_serve
 from pipeline.settings import SecmonSettings, load_settings
 from pipeline.sigma_cli import register as register_sigma
 
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     register_sigma(sub)
     register_anomaly(sub)
     register_dashboards(sub)
+    register_serve(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from detectors.registry import DetectorConfig
 from detectors.sigma.config import SigmaSettings
 from pipeline.delivery.config import DeliverySettings
 from pipeline.normalizers.base import ParseContext
+from pipeline.service.config import ServiceSettings
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("secmon_config_file", default=None)
 
@@ -202,6 +203,7 @@ class SecmonSettings(BaseSettings):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     app_id: str = Field("secmon", description="Faust application id (consumer group).")
     metrics_port: int = Field(0, description="Port of /metrics; 0 = off.")
     metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on (0.0.0.0 in a container).")
