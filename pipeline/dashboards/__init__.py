@@ -16,7 +16,8 @@ from pipeline.dashboards.views import SEARCHES, VIEWS
 
 DASHBOARDS: tuple[Dashboard, ...] = (overview.DASHBOARD, signins.DASHBOARD, staff.DASHBOARD, compliance.DASHBOARD,
                                      notifications.DASHBOARD, health.DASHBOARD)
-OUT = Path(__file__).parents[2] / "dashboards"
+ROOT = Path(__file__).parents[2]
+OUT = ROOT / "dashboards"
 SHARED = "data-views"  # file of the data views and saved searches, imported first
 
 

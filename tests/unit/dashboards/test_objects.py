@@ -83,3 +83,18 @@ def test_a_field_no_template_has_fails_the_build():
     assert (lens_type("events", "source.ip"), lens_type("notifications", "status_code")) == ("ip", "number")
     with pytest.raises(ValueError, match="user.nmae is not a field of the events template"):
         lens_object("secmon", "x", Lens("typo", "table", "events", (count(),), (top("user.nmae"),)))
+
+
+def test_docs_figures_match_the_objects():
+    from collections import Counter
+
+    from pipeline.dashboards import ROOT
+
+    text = " ".join((ROOT / "docs" / "dashboards.md").read_text(encoding="utf-8").split())
+    kinds = Counter(o["type"] for o in objects())
+    panels = sum(len(d.panels) for d in DASHBOARDS)
+    expected = (f"{kinds['index-pattern']} data views", f"{kinds['search']} saved searches",
+                f"{kinds['dashboard']} dashboards with {panels} panels", f"{kinds['lens']} Lens visualizations",
+                f"{kinds['map']} map", f"{kinds['visualization']} text panels", f"{sum(kinds.values())} objects in all")
+    missing = [e for e in expected if e not in text]
+    assert not missing, f"docs/dashboards.md says other figures; update it: {missing}"
