@@ -35,7 +35,7 @@ def save(bundle: Bundle, path: Path, key: bytes) -> str:
     import joblib
 
     buffer = io.BytesIO()
-    joblib.dump({kind: replace(m, _cache={}) for kind, m in bundle.items()}, buffer, compress=3)
+    joblib.dump({kind: replace(m, _cache={}, _scorers=None) for kind, m in bundle.items()}, buffer, compress=3)
     payload = buffer.getvalue()
     version = hashlib.sha256(payload).hexdigest()[:16]
     manifest = {"format": 1, "version": version, "created": datetime.now(timezone.utc).isoformat(),
