@@ -220,3 +220,6 @@ class Secmon(Strict):
     control: Control | None = Field(None, description="Control event details.")
     address_scope: AddressScopes | None = Field(None, description="Scope of source.ip and destination.ip.")
     context: Context | None = Field(None, description="Context-table facts (users, assets, tickets).")
+    truncated: list[Keyword] = Field(default_factory=list, max_length=32, description="Fields cut at their "
+                                     "schema bound (e.g. user_agent.device.name); the original is in event.original "
+                                     "when parse.keep_original is on.")

@@ -9,6 +9,10 @@ method on the same connection, found by the engine's timer (`tick`) or by the ne
 same user, host and client, whichever comes first. A second factor must be a different method
 (two public keys are two things one has); `secmon.auth.mfa` true, or a method listed in
 `two_factor_methods` (a PAM stack asking password + OTP), is two factors on its own.
+
+Which hosts require 2FA: the asset table's `requires_2fa` column (`secmon.context.asset_requires_2fa`,
+set by the context enricher from assets.csv) decides for a host it lists, true or false; a host the
+table does not list (or no table loaded) requires it when it matches `require_2fa_hosts`.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     require_2fa_hosts: list[str] = Field(["*"], description="host.name values or glob patterns (e.g. bastion-*) "
-                                         "that require 2FA; matched case-insensitively. Default: every host.")
+                                         "that require 2FA when the asset table does not list the host (its "
+                                         "requires_2fa column decides for the hosts it lists); matched "
+                                         "case-insensitively. Default: every host.")
     exempt_users: list[str] = Field(default_factory=list, description="Accounts never required to use 2FA "
                                     "(e.g. a deploy account restricted by other means).")
     pair_seconds: int = Field(120, ge=1, le=3600, description="How long after the first accepted method the "
@@ -66,9 +72,13 @@ def key(event: Event) -> str | None:
 
 
 def applies(event: Event, params: Params) -> bool:
-    """True when policy requires 2FA for this user on this host."""
-    return (_ssh.user_name(event) not in params.exempt_users
-            and _ssh.matches_any(_ssh.host_name(event), params.require_2fa_hosts))
+    """True when policy requires 2FA for this user on this host (the asset table first, then the parameter)."""
+    if _ssh.user_name(event) in params.exempt_users:
+        return False
+    listed = event.secmon.context.asset_requires_2fa if event.secmon.context else None
+    if listed is not None:
+        return listed
+    return _ssh.matches_any(_ssh.host_name(event), params.require_2fa_hosts)
 
 
 def step(state: State | None, event: Event, params: Params):

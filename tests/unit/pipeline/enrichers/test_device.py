@@ -40,3 +40,14 @@ def test_no_user_agent_leaves_event_alone():
     event = signin()
     ENRICHER.apply(event)
     assert event.secmon.device is None
+
+
+def test_overlong_device_name_is_cut_and_named_not_an_error():
+    # issue 18: a fuzzed web log line whose Android build name is over 1,024 characters used to fail the
+    # UaDevice model (internal_error, a dead letter and a traceback per line)
+    ua = "Mozilla/5.0 (Linux; Android 10; " + "D" * 1100 + " Build/QP1A) Mobile"
+    event = signin(**{"user_agent": {"original": ua}})
+    ENRICHER.apply(event)
+    assert event.user_agent.device.name == "D" * 1024
+    assert event.secmon.truncated == ["user_agent.device.name"]
+    assert event.user_agent.original == ua
