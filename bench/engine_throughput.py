@@ -81,7 +81,7 @@ def main() -> None:
             alerts += len(engine.process(event)) + len(clock.observe(event.timestamp))
         elapsed += time.perf_counter() - started
         processed += n
-    state_bytes = sum(len(json.dumps(store.get(k))) for k in store.keys())
+    state_bytes = sum(len(json.dumps(store.get(k).to_doc())) for k in store.keys())
     entities = len(store)
     print(f"machine: {os.cpu_count()} cores, pinned to 1; {len(detectors)} detectors enabled; "
           f"{len(base)} template events from {len(NORMALIZERS)} sources")

@@ -143,7 +143,7 @@ def _state_size(store) -> tuple[int, int]:
     import orjson
 
     keys = list(store.keys())
-    return len(keys), sum(len(orjson.dumps(store.get(k))) for k in keys)
+    return len(keys), sum(len(orjson.dumps(store.get(k).to_doc())) for k in keys)
 
 
 def _result(name: str, users: int | None, n: int, total: int, elapsed: float, latencies: list[float], store,

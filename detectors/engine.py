@@ -12,7 +12,7 @@ entity expires, by event time (the latest event seen, never the wall clock), onc
 detector's `ttl` (how long its state can still change a result, e.g. its window) or, without
 state, for the alert dedup period, plus lateness in both cases: within those bounds a forgotten
 entity and a remembered one give the same alerts. The indexes hold nothing the records do not
-(deadlines follow from the state, expiry from `wm` and the alerts' `last`): they are rebuilt from
+(deadlines follow from the state, expiry from the record's watermark and its alerts' `last`): they are rebuilt from
 the store at the first tick and after `forget_index()` (the worker calls it when its table was
 recovered from the changelog after a restart or a rebalance).
 """
@@ -23,11 +23,12 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
-from detectors.base import DUE, Detector, Finding, State
+from detectors.base import DUE, Detector, Finding
+from detectors.records import AlertSlot, EntityRecord
 from detectors.state import StateStore, state_key
 from detectors.timers import DeadlineIndex
 from schemas.alert import MAX_EVENT_IDS, Alert, AlertProvenance, AlertState, AnomalyDetails, Rule
@@ -125,20 +126,20 @@ class Engine:
         """The hot path: one detector, one entity, one event (`ts`: its time as epoch seconds)."""
         detector_id = det.meta.id
         skey = f"{detector_id}|{entity_key}"  # state_key()
-        record = self.store.get(skey) or {}
-        watermark = record.get("wm")
+        record = self.store.get(skey) or EntityRecord()
+        watermark = record.watermark
         if watermark is not None and ts < watermark - self._late:
             self.hooks.on_late(detector_id)
             return []
         try:
-            new_state, findings = det.step(record.get("s"), event, params)
+            new_state, findings = det.step(record.state, event, params)
         except Exception as exc:  # isolation, as in _key
             if self.strict:
                 raise
             self.hooks.on_error(detector_id, exc, event)
             return []
-        record["wm"] = ts if watermark is None or ts > watermark else watermark
-        record["s"] = new_state
+        record.watermark = ts if watermark is None or ts > watermark else watermark
+        record.state = new_state
         alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None] \
             if findings else []
         self.store.put(skey, record)
@@ -195,7 +196,7 @@ class Engine:
                 found.add(skey)
         for detector_id, entity_key in self._seeds:
             record = self.store.get(state_key(detector_id, entity_key))
-            if not record or record.get("s") is None:  # not started yet, or forgotten: (re)start it
+            if record is None or record.state is None:  # not started yet, or forgotten: (re)start it
                 found.add(state_key(detector_id, entity_key))
         return sorted(tuple(skey.split("|", 1)) for skey in found)  # type: ignore[misc]
 
@@ -209,7 +210,7 @@ class Engine:
             det, params, record = self._lookup(skey)
             if record is None:
                 continue
-            wm = record.get("wm")
+            wm = record.watermark
             if wm is not None and (self._high is None or wm > self._high):
                 self._high = wm
             self._schedule(det, params, skey, record)
@@ -226,22 +227,23 @@ class Engine:
             return []
         det, params = self._by_id[detector_id]
         skey = state_key(detector_id, entity_key)
-        record = self.store.get(skey) or {}
+        stored = self.store.get(skey)
+        record = stored or EntityRecord()
         alerts: list[Alert] = []
         if det.tick is not None:
-            state, start, tick = record.get("s"), det.start, det.tick
+            state, start, tick = record.state, det.start, det.tick
             if state is None and start is not None:
                 state = self._guard(detector_id, None, lambda: start(entity_key, now, params))
             result = self._guard(detector_id, None, lambda: tick(state, now, params))
             if result is None:
-                if self._indexed and record:
+                if self._indexed and stored is not None:
                     self._schedule(det, params, skey, record)  # tried again at the next tick
                 return []
-            record["s"], findings = result
+            record.state, findings = result
             alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, None)) is not None]
-            if record.get("s") is not None or record.get("a") is not None:
+            if record.state is not None or None in record.alerts:
                 self.store.put(skey, record)
-        if not record:
+        elif stored is None:
             return alerts
         expire_at = self._expire_at(det, record)
         if expire_at is not None and expire_at <= self._clock(now.timestamp()):
@@ -273,9 +275,8 @@ class Engine:
         deleted = []
         for skey in list(self.store.keys()):
             detector_id, _, entity = skey.partition("|")
-            record = self.store.get(skey) or {}
-            alert_of_workspace = any(slot[0] == "a" and norm(alert["id"]) in ids
-                                     for slot, alert in record.items() if isinstance(alert, dict) and "id" in alert)
+            record = self.store.get(skey)
+            alert_of_workspace = record is not None and any(norm(a.id) in ids for a in record.alerts.values())
             det = self._by_id[detector_id][0] if detector_id in self._by_id else DETECTORS.get(detector_id)
             fields = det.meta.state.key if det is not None else ()
             if (alert_of_workspace or _entity_matches(fields, entity, values, norm)) and (owns is None or owns(entity)):
@@ -285,7 +286,7 @@ class Engine:
                 deleted.append(skey)
         return deleted
 
-    def _lookup(self, skey: str) -> tuple[Detector, BaseModel, State | None]:
+    def _lookup(self, skey: str) -> tuple[Detector, BaseModel, EntityRecord | None]:
         """The detector owning a store key and the key's record (None: gone, or not enabled here)."""
         detector_id = skey.partition("|")[0]
         if detector_id not in self._by_id:
@@ -298,16 +299,16 @@ class Engine:
         worker replaying old logs ticks on wall time: its state must not expire on wall time)."""
         return min(now_ts, self._high) if self._high is not None else float("-inf")
 
-    def _schedule(self, det: Detector, params: BaseModel, skey: str, record: State) -> None:
+    def _schedule(self, det: Detector, params: BaseModel, skey: str, record: EntityRecord) -> None:
         if det.tick is not None:
             self._ticks.schedule(skey, self._tick_at(det, params, record))
         self._expiry.schedule(skey, self._expire_at(det, record))
 
-    def _tick_at(self, det: Detector, params: BaseModel, record: State) -> float | None:
+    def _tick_at(self, det: Detector, params: BaseModel, record: EntityRecord) -> float | None:
         """When the entity's timer is next due (DUE: at every tick), None when it has none."""
-        state = record.get("s")
+        state = record.state
         if det.deadline is None:  # no deadline known: ticked at every tick while something is pending
-            pending = state is not None or any(v.get("status") == "open" for k, v in record.items() if k[0] == "a")
+            pending = state is not None or any(a.status == "open" for a in record.alerts.values())
             return DUE if pending else None
         if state is None:
             return None  # every timed detector's tick does nothing without state (seeds are restarted by due)
@@ -315,18 +316,14 @@ class Engine:
         at: float | None = self._guard(det.meta.id, None, lambda: deadline(state, params))  # an error: ticked never
         return at
 
-    def _expire_at(self, det: Detector, record: State) -> float | None:
+    def _expire_at(self, det: Detector, record: EntityRecord) -> float | None:
         """When the record may be dropped: its last event or alert plus the time its state (or,
         without state, its alert) is still needed, plus lateness; None when it is kept."""
         with_state, alert_only = self._keep[det.meta.id]
-        keep = alert_only if record.get("s") is None else with_state
+        keep = alert_only if record.state is None else with_state
         if keep is None:
             return None
-        last = record.get("wm")
-        if len(record) > ("wm" in record) + ("s" in record):  # alert slots: "a", "a:<variant>"
-            for slot, alert in record.items():
-                if slot[0] == "a" and (last is None or alert["last"] > last):
-                    last = alert["last"]
+        last = record.last_seen()
         return None if last is None else last + keep
 
     def _guard(self, detector_id: str, event: Event | None, call: Callable[[], T]) -> T | None:
@@ -338,38 +335,38 @@ class Engine:
             self.hooks.on_error(detector_id, exc, event)
             return None
 
-    def _merge(self, det: Detector, entity_key: str, record: State, finding: Finding, event: Event | None) -> Alert | None:
+    def _merge(self, det: Detector, entity_key: str, record: EntityRecord, finding: Finding,
+               event: Event | None) -> Alert | None:
         """Create the entity's alert, fold the finding into the open one (dedup), or resolve it."""
         ts = finding.timestamp.timestamp()
-        slot = "a" if finding.variant is None else f"a:{finding.variant}"
-        current: dict[str, Any] | None = record.get(slot)
+        current = record.alerts.get(finding.variant)
         if finding.resolve:
-            if current is None or current.get("status") == "resolved":
+            if current is None or current.status == "resolved":
                 return None
-            current["status"] = "resolved"
-            current["last"] = max(current["last"], ts)
+            current.status = "resolved"
+            current.last = max(current.last, ts)
             alert = _build_alert(det, entity_key, current, finding)
             self.hooks.on_alert(alert, False)
             return alert
-        is_new = (current is None or current.get("status") == "resolved"
-                  or ts - current["first"] >= det.meta.dedup_period.total_seconds())
+        is_new = (current is None or current.status == "resolved"
+                  or ts - current.first >= det.meta.dedup_period.total_seconds())
         if current is None or is_new:
             first_iso = finding.timestamp.astimezone(timezone.utc).isoformat()
             dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
-            current = {"id": alert_id(det.meta.id, dedup_key, first_iso), "first": ts, "last": ts, "status": "open",
-                       "count": 0, "events": [], "event_count": 0, "datasets": [], "enrichment": []}
-        current["count"] += 1
-        current["last"] = max(current["last"], ts)
-        current["events"] = (current["events"] + [i for i in finding.event_ids if i not in current["events"]])[-MAX_EVENT_IDS:]
-        current["event_count"] += len(finding.event_ids)
-        current["datasets"] = sorted(set(current["datasets"]) | set(finding.datasets))
+            current = AlertSlot(id=alert_id(det.meta.id, dedup_key, first_iso), first=ts, last=ts)
+        current.count += 1
+        current.last = max(current.last, ts)
+        current.events = (current.events + [i for i in finding.event_ids if i not in current.events])[-MAX_EVENT_IDS:]
+        current.event_count += len(finding.event_ids)
+        current.datasets = sorted(set(current.datasets) | set(finding.datasets))
         if event is not None:
-            current["enrichment"] = sorted(set(current["enrichment"]) | set(event.secmon.enrichment))
+            current.enrichment = sorted(set(current.enrichment) | set(event.secmon.enrichment))
         if finding.severity is not None:
-            current["sev"] = max(finding.severity, current.get("sev", finding.severity), key=SEVERITY_RANK.index)
-        if finding.anomaly is not None and finding.anomaly.score >= (current.get("anomaly") or {}).get("score", -1e9):
-            current["anomaly"] = finding.anomaly.model_dump(mode="json")
-        record[slot] = current
+            held = current.severity if current.severity is not None else finding.severity
+            current.severity = max(finding.severity, held, key=SEVERITY_RANK.index)
+        if finding.anomaly is not None and finding.anomaly.score >= (current.anomaly or {}).get("score", -1e9):
+            current.anomaly = finding.anomaly.model_dump(mode="json")
+        record.alerts[finding.variant] = current
         alert = _build_alert(det, entity_key, current, finding)
         self.hooks.on_alert(alert, is_new)
         return alert
@@ -396,28 +393,26 @@ def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, s
     return any(name in values and norm(part) in values[name] for name, part in zip(fields, parts, strict=False))
 
 
-def _build_alert(det: Detector, entity_key: str, a: State, finding: Finding) -> Alert:
+def _build_alert(det: Detector, entity_key: str, a: AlertSlot, finding: Finding) -> Alert:
     meta = det.meta
     entity = finding.entity
     dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
     return Alert(
-        timestamp=_utc(a["last"]),
+        timestamp=_utc(a.last),
         message=finding.message,
         rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=finding.maturity or meta.maturity,
                   tags=list(meta.tags), ruleset=meta.ruleset, reference=list(meta.references)),
-        alert=AlertState(id=a["id"], status=a.get("status", "open"), severity=a.get("sev", meta.severity),
-                         dedup_key=dedup_key,
-                         count=a["count"],
-                         first_seen=_utc(a["first"]), last_seen=_utc(a["last"])),
+        alert=AlertState(id=a.id, status=a.status, severity=a.severity or meta.severity, dedup_key=dedup_key,
+                         count=a.count, first_seen=_utc(a.first), last_seen=_utc(a.last)),
         user=entity.user,
         source=entity.source,
         destination=entity.destination,
         host=entity.host,
         organization=entity.organization,
         cloud=entity.cloud,
-        secmon=AlertProvenance(event_ids=a["events"], event_count=a["event_count"], datasets=a["datasets"],
-                               enrichment=a["enrichment"], resource=entity.resource,
-                               anomaly=AnomalyDetails.model_validate(a["anomaly"]) if a.get("anomaly") else None),
+        secmon=AlertProvenance(event_ids=a.events, event_count=a.event_count, datasets=a.datasets,
+                               enrichment=a.enrichment, resource=entity.resource,
+                               anomaly=AnomalyDetails.model_validate(a.anomaly) if a.anomaly else None),
     )
 
 

@@ -54,6 +54,7 @@ from detectors.rules import (
     web_scanner,
     web_sql_injection,
 )
+from schemas.errors import ConfigError
 
 ALL: tuple[Detector, ...] = (
     account_signout_all_devices.DETECTOR,
@@ -113,12 +114,16 @@ class DetectorConfig(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="Overrides of its parameters.")
 
 
-class ConfigError(ValueError):
-    """Detector configuration is wrong; the message lists every problem at once."""
-
-
 def configure(overrides: Mapping[str, DetectorConfig]) -> list[tuple[Detector, BaseModel]]:
     """Enabled detectors with validated parameters; every unknown id or bad parameter is reported."""
+    chosen, problems = validate(overrides)
+    if problems:
+        raise ConfigError("invalid detector configuration:\n  " + "\n  ".join(problems))
+    return chosen
+
+
+def validate(overrides: Mapping[str, DetectorConfig]) -> tuple[list[tuple[Detector, BaseModel]], list[str]]:
+    """(enabled detectors with validated parameters, every problem as `detectors.<id>...: what`)."""
     problems = [f"detectors.{name}: unknown detector id (known: {', '.join(sorted(DETECTORS))})"
                 for name in overrides if name not in DETECTORS]
     chosen = []
@@ -131,6 +136,4 @@ def configure(overrides: Mapping[str, DetectorConfig]) -> list[tuple[Detector, B
             continue
         if cfg.enabled:
             chosen.append((det, params))
-    if problems:
-        raise ConfigError("invalid detector configuration:\n  " + "\n  ".join(problems))
-    return chosen
+    return chosen, problems

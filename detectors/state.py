@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from detectors.base import State
+from detectors.records import EntityRecord
 
 
 class StateStore(Protocol):
-    """Key -> JSON state. Keys are `<detector id>|<entity key>`, so one entity is one entry."""
+    """Key -> EntityRecord. Keys are `<detector id>|<entity key>`, so one entity is one entry. A store
+    that persists keeps `record.to_doc()` and reads it back with `EntityRecord.from_doc`."""
 
-    def get(self, key: str) -> State | None:
-        """The state under key, or None."""
+    def get(self, key: str) -> EntityRecord | None:
+        """The record under key, or None."""
 
-    def put(self, key: str, value: State) -> None:
-        """Replace the state under key."""
+    def put(self, key: str, value: EntityRecord) -> None:
+        """Replace the record under key."""
 
     def delete(self, key: str) -> None:
         """Forget key (no error when absent)."""
@@ -28,12 +29,12 @@ class DictStore:
     """In-process store for the embedded runner and tests."""
 
     def __init__(self) -> None:
-        self._data: dict[str, State] = {}
+        self._data: dict[str, EntityRecord] = {}
 
-    def get(self, key: str) -> State | None:
+    def get(self, key: str) -> EntityRecord | None:
         return self._data.get(key)
 
-    def put(self, key: str, value: State) -> None:
+    def put(self, key: str, value: EntityRecord) -> None:
         self._data[key] = value
 
     def delete(self, key: str) -> None:

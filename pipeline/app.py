@@ -16,17 +16,21 @@ import logging
 import faust
 
 from pipeline import metrics
+from pipeline.check import Checked, check_settings
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.kafka.config import faust_broker_kwargs
 from pipeline.kafka.topics import TopicNames
 from pipeline.runtime import Runtime
 from pipeline.settings import SecmonSettings
+from schemas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: SecmonSettings) -> Runtime:
-    """The Faust app with every agent registered; nothing connects until the worker starts."""
+def create_app(checked: Checked) -> Runtime:
+    """The Faust app with every agent registered, built from the checked configuration; nothing
+    connects until the worker starts."""
+    settings = checked.settings
     app = faust.App(
         settings.app_id,
         **faust_broker_kwargs(settings.kafka),
@@ -45,7 +49,7 @@ def create_app(settings: SecmonSettings) -> Runtime:
     )
     names = TopicNames(settings.kafka.topic_prefix)
     runtime = Runtime(settings=settings, app=app, names=names, enrichers=default_enrichers(settings),
-                      ctx=settings.parse.context())
+                      ctx=settings.parse.context(), detectors=checked.detectors, routes=checked.routes)
     runtime.topics = _declare_topics(app, names)
     from pipeline.agents import anomaly, deliver, detect, forget, index, lifecycle, normalize, retrohunt, route
     from pipeline.agents import context as context_agent
@@ -93,7 +97,8 @@ def _register_lag_timer(runtime: Runtime) -> None:
 
 
 def run_worker(settings: SecmonSettings) -> int:
-    """Run the worker until stopped (SIGTERM/SIGINT); creates topics and templates first."""
+    """Run the worker until stopped (SIGTERM/SIGINT): check the whole configuration first (as
+    `secmon check` does: every problem at once), then create topics and templates."""
     import asyncio
 
     from faust.worker import Worker
@@ -101,6 +106,11 @@ def run_worker(settings: SecmonSettings) -> int:
     from pipeline.kafka.topics import ensure_topics
     from pipeline.sinks.elasticsearch import client, install_templates
 
+    report = check_settings(settings)
+    for problem in report.problems:
+        (log.error if problem.stops else log.warning)("configuration: %s", problem)
+    if report.checked is None:
+        raise ConfigError(report.render() + "\nfix these (see `secmon check`) and start the worker again")
     ensure_topics(settings)
 
     async def templates() -> None:
@@ -110,7 +120,7 @@ def run_worker(settings: SecmonSettings) -> int:
     asyncio.run(templates())
     asyncio.set_event_loop(asyncio.new_event_loop())  # asyncio.run left none; Faust wants one
     metrics.serve(settings.metrics_port, settings.metrics_host)
-    runtime = create_app(settings)
+    runtime = create_app(report.checked)
     worker = Worker(runtime.app, loglevel=settings.log_level, quiet=True, override_logging=False)
     worker.execute_from_commandline()
     return 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline.anomaly.cli import register as register_anomaly
+from pipeline.check import register as register_check
 from pipeline.cliargs import instant
 from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return EXIT_USAGE
+    if getattr(args, "own_settings", False):  # `secmon check` reports bad settings with everything else
+        return int(args.func(args))
     try:
         settings = load_settings(args.config)
         _logging(settings, args)
@@ -142,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     register_anomaly(sub)
     register_dashboards(sub)
     register_serve(sub)
+    register_check(sub)
     return parser
 
 

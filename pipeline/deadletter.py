@@ -1,21 +1,75 @@
-"""Dead letters of the worker: a Kafka message an agent gives up on goes to the dead-letter topic
-with the reason, and is counted."""
+"""Dead letters: every record secmon gives up on is built, counted and sent here, with its reason.
+
+Build: `of_record` (raw input: normalize, enrich, ship, index), `of_message` (a message of one of
+secmon's own topics), `of_body` (delivery: a notification or history record). Count: `counted`,
+once per letter, by its own stage and error code, so the metric and the record always agree.
+Send: `send` (the worker: counted, then produced to the dead-letter topic) or `encode` for a
+producer of its own (the shipper). The embedded runner writes letters to a file and counts them
+in its summary instead.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pipeline import metrics
-from pipeline.kafka.codec import dumps, internal_record
-from pipeline.process import dead_letter
-from schemas.deadletter import ErrorCode, Stage
+from pipeline.kafka.codec import dumps
+from pipeline.normalizers.base import RawRecord
+from schemas.deadletter import DeadLetter, ErrorCode, Stage
+from schemas.event import Origin
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
 
 
-async def dead_letter_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:
-    """Count a Kafka message an agent gives up on and send it to the dead-letter topic with the reason."""
-    metrics.DEAD_LETTERS.labels(stage=stage, error_code=code).inc()
-    await rt.topics["deadletter"].send(value=dumps(dead_letter(internal_record(message), stage, code,
-                                                               reason).to_doc()))
+def letter(data: bytes, origin: Origin, stage: Stage, code: ErrorCode, reason: str, *, size: int | None = None,
+           at: datetime | None = None) -> DeadLetter:
+    """A dead letter keeping `data` (bounded) and where it came from (`size`: before any truncation)."""
+    return DeadLetter(timestamp=at or datetime.now(timezone.utc), stage=stage, error_code=code, reason=reason[:2000],
+                      origin=origin, original_b64=DeadLetter.encode_original(data),
+                      original_size=len(data) if size is None else size)
+
+
+def of_record(record: RawRecord, stage: Stage, code: ErrorCode, reason: str, size: int | None = None) -> DeadLetter:
+    """The dead letter of raw input that could not go on."""
+    return letter(record.data, record.origin, stage, code, reason, size=size)
+
+
+def of_message(message: Any, stage: Stage, code: ErrorCode, reason: str, source: str = "internal") -> DeadLetter:
+    """The dead letter of a Kafka message of secmon's own topics: its origin is its position."""
+    origin = Origin(source=source, topic=message.topic, partition=message.partition, kafka_offset=message.offset)
+    return letter(message.value or b"", origin, stage, code, reason)
+
+
+def of_body(body: bytes, code: ErrorCode, reason: str, now: float, topic: str | None = None,
+            partition: int | None = None) -> DeadLetter:
+    """A delivery dead letter keeping `body` (a notification given up on, or a history record that
+    could not be written; `now`: the delivery clock)."""
+    return letter(body, Origin(source="internal", topic=topic, partition=partition), "deliver", code, reason,
+                  at=datetime.fromtimestamp(now, tz=timezone.utc))
+
+
+def counted(dead: DeadLetter) -> DeadLetter:
+    """Count the letter (secmon_dead_letters_total by its stage and error code); the letter."""
+    metrics.DEAD_LETTERS.labels(stage=dead.stage, error_code=dead.error_code).inc()
+    return dead
+
+
+def encode(dead: DeadLetter) -> bytes:
+    """The letter as the dead-letter topic holds it."""
+    return dumps(dead.to_doc())
+
+
+async def send(rt: Runtime, dead: DeadLetter, key: bytes | None = None) -> Awaitable[Any]:
+    """Count the letter and produce it to the dead-letter topic; the send's future (await it to
+    know the broker has it)."""
+    result: Awaitable[Any] = await rt.topics["deadletter"].send(key=key, value=encode(counted(dead)))
+    return result
+
+
+async def send_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:
+    """Dead-letter a Kafka message an agent gives up on (Faust flushes the producer before it
+    commits the message's offset, so the letter is on the broker before the message is skipped)."""
+    await send(rt, of_message(message, stage, code, reason))

@@ -35,6 +35,10 @@ LIFECYCLE_JOBS = Counter("secmon_lifecycle_jobs_total", "Scheduled lifecycle job
 # outcome: loaded, refused (verification failed: the last good model stays), trained, failed
 ANOMALY_MODELS = Counter("secmon_anomaly_models_total", "Anomaly model loads and trainings by outcome.",
                          ["outcome"])
+# Every broad `except` the worker survives that no metric above already counts. where: a fixed
+# name per handler (delivery_batch, delivery_template, silences_reload, threat_intel_reload,
+# context_follow), never exception text.
+ERRORS = Counter("secmon_errors_total", "Unexpected exceptions caught and survived, by handler.", ["where"])
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from pydantic import ValidationError
 
+from pipeline.deadletter import of_record
 from pipeline.enrichers.base import Enricher, enrich
 from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord
-from schemas.deadletter import DeadLetter, ErrorCode, Stage
+from schemas.deadletter import DeadLetter
 from schemas.event import Event
 
 log = logging.getLogger(__name__)
@@ -26,19 +26,6 @@ class Processed:
     dead_letter: DeadLetter | None = None
 
 
-def dead_letter(record: RawRecord, stage: Stage, code: ErrorCode, reason: str, size: int | None = None) -> DeadLetter:
-    """A dead-letter record for raw input that could not go on (`size`: before any truncation)."""
-    return DeadLetter(
-        timestamp=datetime.now(timezone.utc),
-        stage=stage,
-        error_code=code,
-        reason=reason[:2000],
-        origin=record.origin,
-        original_b64=DeadLetter.encode_original(record.data),
-        original_size=len(record.data) if size is None else size,
-    )
-
-
 def process_record(
     record: RawRecord,
     normalizer: Normalizer,
@@ -49,16 +36,16 @@ def process_record(
     """Normalize and enrich one record; every failure becomes a dead letter, nothing escapes."""
     if len(record.data) > max_record_bytes:
         reason = f"record is {len(record.data)} bytes, over the {max_record_bytes}-byte limit"
-        return Processed([], dead_letter(record, "normalize", "too_large", reason))
+        return Processed([], of_record(record, "normalize", "too_large", reason))
     try:
         events = normalizer.parse(record, ctx)
     except ParseError as exc:
-        return Processed([], dead_letter(record, "normalize", exc.code, exc.reason))
+        return Processed([], of_record(record, "normalize", exc.code, exc.reason))
     except (ValidationError, ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError, IndexError) as exc:
         log.warning("normalizer %s raised %s on %s", normalizer.id, type(exc).__name__, record.origin)
-        return Processed([], dead_letter(record, "normalize", "invalid_field", f"{type(exc).__name__}: {exc}"))
+        return Processed([], of_record(record, "normalize", "invalid_field", f"{type(exc).__name__}: {exc}"))
     try:
         return Processed([enrich(event, enrichers) for event in events])
     except Exception as exc:  # an enricher bug must not stop the stream: dead-letter and count
         log.exception("enrichment failed for %s", record.origin)
-        return Processed([], dead_letter(record, "enrich", "internal_error", f"{type(exc).__name__}: {exc}"))
+        return Processed([], of_record(record, "enrich", "internal_error", f"{type(exc).__name__}: {exc}"))

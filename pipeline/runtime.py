@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import faust
+from pydantic import BaseModel
 
+from detectors.base import Detector
 from detectors.engine import Engine, EngineHooks
-from detectors.registry import configure
-from detectors.sigma.stream import build as sigma_detectors
 from detectors.state import StateStore
 from pipeline import metrics
+from pipeline.delivery.routing import RoutingTree
 from pipeline.enrichers.base import Enricher
 from pipeline.kafka.topics import TopicNames
 from pipeline.normalizers.base import ParseContext
@@ -35,6 +36,8 @@ class Runtime:
     names: TopicNames
     enrichers: list[Enricher]
     ctx: ParseContext
+    detectors: list[tuple[Detector, BaseModel]]  # validated by `secmon check`'s check_settings
+    routes: RoutingTree | None  # None: delivery off
     engine: Engine | None = None
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
@@ -46,7 +49,7 @@ class Runtime:
 
 
 def build_engine(runtime: Runtime, store: StateStore) -> Engine:
-    """The detection engine over a Faust-table-backed store, with metrics hooks."""
+    """The detection engine over `store`, with metrics hooks, running the validated detectors."""
     settings = runtime.settings
     hooks = EngineHooks(
         on_late=lambda det: metrics.LATE_EVENTS.labels(rule=det).inc(),
@@ -59,7 +62,5 @@ def build_engine(runtime: Runtime, store: StateStore) -> Engine:
         log.error("detector %s failed on %s: %r", det_id, event.event.id if event else "a timer tick", exc)
 
     hooks.on_error = on_error
-    detectors = configure(settings.detection.detectors)
-    detectors += sigma_detectors(settings.detection.sigma, settings.parse.keep_original)
-    return Engine(detectors=detectors, store=store, hooks=hooks,
+    return Engine(detectors=runtime.detectors, store=store, hooks=hooks,
                   lateness=timedelta(seconds=settings.detection.lateness_seconds))

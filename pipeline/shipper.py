@@ -20,13 +20,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pipeline import metrics
-from pipeline.kafka.codec import FORMAT_HEADER, dumps, origin_header
+from pipeline import deadletter, metrics
+from pipeline.kafka.codec import FORMAT_HEADER, origin_header
 from pipeline.kafka.config import kafka_python_kwargs
 from pipeline.kafka.topics import TopicNames
 from pipeline.normalizers.base import RawRecord
 from pipeline.normalizers.registry import get as get_normalizer
-from pipeline.process import dead_letter
 from pipeline.readers import MAX_DOCUMENT_BYTES, STDIN, iter_lines, split_records
 from pipeline.settings import SecmonSettings
 from schemas.event import Origin
@@ -135,9 +134,8 @@ class Shipper:
         if len(line) > self.max_bytes:
             record = RawRecord(data=line, origin=origin)
             reason = f"line of {size or len(line)} bytes is over the {self.max_bytes}-byte limit (parse.max_record_bytes)"
-            letter = dead_letter(record, "ship", "too_large", reason, size=size)
-            self.producer.send(self.deadletter_topic, key=key, value=dumps(letter.to_doc()))
-            metrics.DEAD_LETTERS.labels(stage="ship", error_code="too_large").inc()
+            dead = deadletter.counted(deadletter.of_record(record, "ship", "too_large", reason, size=size))
+            self.producer.send(self.deadletter_topic, key=key, value=deadletter.encode(dead))
         else:
             headers = [origin_header(origin)] + ([(FORMAT_HEADER, header)] if header else [])
             self.producer.send(self.topic, key=key, value=line, headers=headers)

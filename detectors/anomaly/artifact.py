@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from detectors.anomaly.model import AnomalyModel
+from schemas.errors import SecmonError
 
 MAGIC = b"SECMON-ANOMALY-MODEL/1\n"
 MAX_MANIFEST_BYTES = 1 << 20
 Bundle = dict[str, AnomalyModel]  # behaviour kind -> model
 
 
-class ModelError(ValueError):
+class ModelError(SecmonError, ValueError):
     """A model file that cannot be used: missing, not ours, changed or unreadable (says what to do)."""
 
 

@@ -18,14 +18,14 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 
 from detectors.base import Detector, DetectorMeta, Entity, Finding, State, StateSpec
-from detectors.registry import ConfigError
 from detectors.sigma.compiled import Compiled, compile_rules
 from detectors.sigma.config import SigmaSettings
 from detectors.sigma.correlate import CompiledCorrelation, observe
 from detectors.sigma.index import RuleIndex
-from detectors.sigma.loader import Problem, load
+from detectors.sigma.loader import Loaded, Problem, load
 from detectors.sigma.rules import CompiledRule, RuleInfo
 from detectors.sigma.view import EventView, RecordView, View
+from schemas.errors import ConfigError
 from schemas.event import Event
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,13 @@ def raw_view(event: Event) -> RecordView:
     return RecordView(record if isinstance(record, dict) else {})
 
 
-def build(settings: SigmaSettings, keep_original: bool) -> list[tuple[Detector, BaseModel]]:
-    """The detectors of the configured rules (none while rules_dirs is empty); problems are logged together."""
+def build(settings: SigmaSettings, keep_original: bool, loaded: Loaded | None = None) -> list[tuple[Detector, BaseModel]]:
+    """The detectors of the configured rules (none while rules_dirs is empty); problems are logged
+    together. `loaded`: the rules already read from rules_dirs (`secmon check` reads them once)."""
     if not settings.rules_dirs:
         return []
-    compiled = compile_rules(load(settings.rules_dirs), "ecs", settings.placeholders, tuple(settings.skip_statuses))
+    loaded = loaded if loaded is not None else load(settings.rules_dirs)
+    compiled = compile_rules(loaded, "ecs", settings.placeholders, tuple(settings.skip_statuses))
     _report(compiled)
     disabled = {d.removeprefix("sigma-") for d in settings.disabled}
     rules = [r for r in compiled.rules if r.info.uuid not in disabled]

@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mode import Service
 
-from pipeline import metrics
+from pipeline import deadletter
 from pipeline.context.follower import ContextFollower
 from pipeline.context.loader import ContextError
 from pipeline.context.models import TABLES
 from pipeline.context.store import ContextStore
 from pipeline.enrichers import context as context_enricher
-from pipeline.kafka.codec import dumps
 from schemas.deadletter import DeadLetter
-from schemas.event import Origin
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
@@ -72,12 +69,7 @@ def register(rt: Runtime) -> None:
     def on_bad(record: Any, exc: ContextError) -> None:
         """Log, count and queue a dead letter for a message that is not a valid row."""
         log.error("bad context message at %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
-        metrics.DEAD_LETTERS.labels(stage="enrich", error_code="invalid_field").inc()
-        origin = Origin(source="context", topic=record.topic, partition=record.partition, kafka_offset=record.offset)
-        pending.append(DeadLetter(timestamp=datetime.now(timezone.utc), stage="enrich", error_code="invalid_field",
-                                  reason=str(exc)[:2000], origin=origin,
-                                  original_b64=DeadLetter.encode_original(record.value or b""),
-                                  original_size=len(record.value or b"")))
+        pending.append(deadletter.of_message(record, "enrich", "invalid_field", str(exc), source="context"))
 
     topics = {rt.names.context(table): table for table in TABLES}
     follower = ContextFollower(enricher.store, topics, rt.settings.kafka, on_bad, on_applied)
@@ -90,8 +82,7 @@ def register(rt: Runtime) -> None:
         try:
             while not follow.done():  # dead letters are sent from here: the producer runs by now
                 while pending:
-                    letter = pending.pop(0)
-                    await rt.topics["deadletter"].send(key=b"context", value=dumps(letter.to_doc()))
+                    await deadletter.send(rt, pending.pop(0), key=b"context")
                 await asyncio.sleep(1.0)
         finally:
             follow.cancel()

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from pydantic import ValidationError
 
-from pipeline import metrics
+from pipeline import deadletter, metrics
 from pipeline.delivery import history
-from pipeline.delivery.retry import dead_letter
-from pipeline.delivery.routing import RoutingTree, load_routes
+from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.service import Deliverer, Effects, Item, commit, items_of, route_messages, tick
 from pipeline.delivery.silences import SilenceCache
 from pipeline.kafka.codec import dumps
@@ -70,12 +69,10 @@ def register(rt: Runtime) -> None:
     """Define the delivery agents, table and tick timer (nothing when delivery.routes_file is unset)."""
     import faust
 
-    cfg = rt.settings.delivery
-    if cfg.routes_file is None:
+    cfg, tree = rt.settings.delivery, rt.routes  # receivers and routes were checked at startup (pipeline.check)
+    if tree is None:
         log.info("alert delivery is off (delivery.routes_file is not set)")
         return
-    cfg.check()  # incomplete receivers or invalid routes stop the worker at startup
-    tree = load_routes(cfg.routes_file, cfg.receivers)
     partitions = rt.settings.kafka.partitions
     notify = rt.app.topic(f"{rt.names.prefix}-notify", internal=True, partitions=partitions, key_type=bytes,
                           value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -121,6 +118,7 @@ def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups
                 try:
                     effects = await core.process(items, store, time.time())
                 except Exception:  # a bug must not stop delivery silently: count, log, dead-letter
+                    metrics.ERRORS.labels(where="delivery_batch").inc()
                     log.exception("delivery failed on a batch of %d messages", len(items))
                     effects = _crashed(batch)
                 effects.dead_letters += bad
@@ -136,9 +134,8 @@ def _decode(batch) -> tuple[list[Item], list[DeadLetter]]:
             items += items_of(msg.partition, json.loads(msg.value))
         except (ValueError, KeyError, TypeError) as exc:
             log.error("undecodable notify message at %s offset %s: %r", msg.tp, msg.offset, exc)
-            metrics.DEAD_LETTERS.labels(stage="deliver", error_code="invalid_json").inc()
-            bad.append(dead_letter(msg.value or b"", f"undecodable notify message: {exc!r}", time.time(), msg.topic,
-                                   msg.partition))
+            bad.append(deadletter.of_body(msg.value or b"", "invalid_json", f"undecodable notify message: {exc!r}",
+                                          time.time(), msg.topic, msg.partition))
     return items, bad
 
 
@@ -149,6 +146,7 @@ async def _install(es, prefix: str) -> None:
             await history.install(es, prefix)
             return
         except Exception as exc:  # not fatal: delivery waits for it, with a reason in the log
+            metrics.ERRORS.labels(where="delivery_template").inc()
             log.warning("cannot install the notifications template (%s: %s); retry %d in 5s. Check es.url.",
                         type(exc).__name__, str(exc)[:200], attempt)
             await asyncio.sleep(5)
@@ -160,6 +158,7 @@ async def _refresh(silences: SilenceCache, es, prefix: str, every: float) -> Non
     try:
         await silences.refresh(es, prefix)
     except Exception as exc:  # keep applying the silences we have; try again next time
+        metrics.ERRORS.labels(where="silences_reload").inc()
         silences.loaded_at = time.time()
         log.warning("could not re-read silences (%s: %s); keeping the %d known ones", type(exc).__name__, exc,
                     len(silences.silences))
@@ -169,9 +168,9 @@ def _crashed(batch) -> Effects:
     effects = Effects()
     for event in batch:
         msg = event.message
-        metrics.DEAD_LETTERS.labels(stage="deliver", error_code="internal_error").inc()
-        effects.dead_letters.append(dead_letter(msg.value or b"", "delivery raised an exception (see the worker log)",
-                                                time.time(), msg.topic, msg.partition))
+        effects.dead_letters.append(deadletter.of_body(msg.value or b"", "internal_error",
+                                                       "delivery raised an exception (see the worker log)",
+                                                       time.time(), msg.topic, msg.partition))
     return effects
 
 
@@ -186,9 +185,8 @@ async def _write(rt: Runtime, sink: BulkSink, effects: Effects) -> None:
             unwritten = [(a, f"history write failed: {type(exc).__name__}: {str(exc)[:300]}") for a in effects.history]
     for action_, reason in unwritten:
         log.error("history record %s not written (%s); dead-lettered", action_["_id"], reason)
-        metrics.DEAD_LETTERS.labels(stage="deliver", error_code="internal_error").inc()
-        effects.dead_letters.append(dead_letter(dumps(action_["_source"]), reason, time.time()))
-    sends = [await rt.topics["deadletter"].send(value=dumps(d.to_doc())) for d in effects.dead_letters]
+        effects.dead_letters.append(deadletter.of_body(dumps(action_["_source"]), "internal_error", reason, time.time()))
+    sends = [await deadletter.send(rt, d) for d in effects.dead_letters]
     for alert in effects.alerts:
         metrics.ALERTS.labels(rule=alert.rule.id, severity=alert.alert.severity,
                               change="new" if alert.alert.count == 1 else "update").inc()

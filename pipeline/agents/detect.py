@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from detectors.base import State
 from detectors.engine import Engine
+from detectors.records import EntityRecord
 from detectors.registry import DETECTORS
 from pipeline import metrics
-from pipeline.deadletter import dead_letter_message
+from pipeline.deadletter import send_message
 from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.topics import COMPACTED_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
+from schemas.alert import Alert
 from schemas.deadletter import ErrorCode
-from schemas.event import Event
+from schemas.detect import DETECT_MESSAGE, EventMessage, TickMessage, tick_message
 from schemas.lifecycle import ForgetFanout
 
 if TYPE_CHECKING:
@@ -33,16 +34,18 @@ log = logging.getLogger(__name__)
 
 
 class FaustTableStore:
-    """StateStore over a Faust table (changelog-backed, recovered on restart and rebalance)."""
+    """StateStore over a Faust table (changelog-backed, recovered on restart and rebalance). The table
+    holds each record's stored form, so the changelog is JSON a worker of any version can read."""
 
-    def __init__(self, table) -> None:
+    def __init__(self, table: Any) -> None:
         self._table = table
 
-    def get(self, key: str) -> State | None:
-        return self._table.get(key)
+    def get(self, key: str) -> EntityRecord | None:
+        doc = self._table.get(key)
+        return None if doc is None else EntityRecord.from_doc(doc)
 
-    def put(self, key: str, value: State) -> None:
-        self._table[key] = value
+    def put(self, key: str, value: EntityRecord) -> None:
+        self._table[key] = value.to_doc()
 
     def delete(self, key: str) -> None:
         self._table.pop(key, None)
@@ -66,14 +69,10 @@ async def _detect_backlog(rt: Runtime) -> int:
     return backlog
 
 
-async def _forget(rt: Runtime, engine: Engine, message: Any, partition: int) -> None:
-    """Delete the purged workspace's entries held on this partition; a bad or failing request is
+async def _forget(rt: Runtime, engine: Engine, fan: ForgetFanout, message: Any) -> None:
+    """Delete the purged workspace's entries held on this partition; a failing request is
     dead-lettered and counted, never raised (it would stop the agent)."""
-    try:
-        fan = ForgetFanout.model_validate_json(message.value)
-    except ValidationError as exc:
-        await _forget_failed(rt, message, "invalid_shape", f"not a forget fan-out message: {exc.errors()[0]['msg']}")
-        return
+    partition = message.partition
     request, key = fan.forget, digest_key(rt.settings)
     if request.key_id != key_id(key):
         await _forget_failed(rt, message, "invalid_field", f"forget request {request.receipt_id} was digested with "
@@ -96,7 +95,7 @@ async def _forget(rt: Runtime, engine: Engine, message: Any, partition: int) -> 
 
 async def _forget_failed(rt: Runtime, message: Any, code: ErrorCode, reason: str) -> None:
     log.error("forget message at %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason)
-    await dead_letter_message(rt, message, "detect", code, reason)
+    await send_message(rt, message, "detect", code, reason)
 
 
 def register(rt: Runtime) -> None:
@@ -128,10 +127,9 @@ def register(rt: Runtime) -> None:
             # still queued (e.g. the second factor of an SSH login): wait until caught up.
             log.info("skipping a detector tick: %d detect messages not yet consumed", backlog)
             return
-        now = datetime.now(timezone.utc).isoformat()
-        for det_id, key in engine.due(datetime.fromisoformat(now)):
-            body = {"detectors": [det_id], "key": key, "tick": now}
-            await rt.topics["detect"].send(key=key.encode(), value=dumps(body))
+        now = datetime.now(timezone.utc)
+        for det_id, key in engine.due(now):
+            await rt.topics["detect"].send(key=key.encode(), value=dumps(tick_message([det_id], key, now)))
 
     # One message at a time: Faust tables need the current event to pick the changelog partition.
     # Sends are not awaited one by one; Faust flushes the producer before it commits offsets.
@@ -139,27 +137,37 @@ def register(rt: Runtime) -> None:
     async def detect(stream):
         async for item in stream.events():
             try:
-                body = loads(item.message.value)
-                if "forget" in body:
-                    await _forget(rt, engine, item.message, item.message.partition)
-                    continue
-                detector_ids = [d for d in body["detectors"] if isinstance(d, str)]
-                if "tick" in body:
-                    now = datetime.fromisoformat(body["tick"])
-                    for alert in [a for d in detector_ids for a in engine.tick_keyed(d, body["key"], now)]:
-                        await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
-                    continue
-                event = Event.model_validate(body["event"])
-            except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                message = DETECT_MESSAGE.validate_python(loads(item.message.value))
+            except ValueError as exc:  # not JSON, or not one of the topic's messages (ValidationError)
                 log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
-                metrics.DEAD_LETTERS.labels(stage="detect", error_code="invalid_shape").inc()
+                await send_message(rt, item.message, "detect", "invalid_shape",
+                                          f"not a detect-topic message: {_first_error(exc)}")
                 continue
-            alerts = []
-            for det_id in detector_ids:
-                try:
-                    alerts += engine.process_keyed(det_id, body["key"], event)
-                except Exception:  # an engine bug must not ack-and-drop silently: count and log it
-                    log.exception("detection failed for %s on event %s", det_id, event.event.id)
-                    metrics.DETECTOR_ERRORS.labels(rule=det_id if det_id in DETECTORS else "unknown").inc()
+            if isinstance(message, ForgetFanout):
+                await _forget(rt, engine, message, item.message)
+                continue
+            if isinstance(message, TickMessage):
+                alerts = [a for d in message.detectors for a in engine.tick_keyed(d, message.key, message.tick)]
+            else:
+                alerts = _detect(engine, message)
             for alert in alerts:
                 await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
+
+
+def _detect(engine: Engine, message: EventMessage) -> list[Alert]:
+    """The alerts of one event for its detectors; an engine bug is counted and logged, not raised."""
+    alerts: list[Alert] = []
+    for det_id in message.detectors:
+        try:
+            alerts += engine.process_keyed(det_id, message.key, message.event)
+        except Exception:  # an engine bug must not ack-and-drop silently: count and log it
+            log.exception("detection failed for %s on event %s", det_id, message.event.event.id)
+            metrics.DETECTOR_ERRORS.labels(rule=det_id if det_id in DETECTORS else "unknown").inc()
+    return alerts
+
+
+def _first_error(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"[:500]
+    return str(exc)[:500]

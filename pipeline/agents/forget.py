@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from pipeline.deadletter import dead_letter_message
+from pipeline.deadletter import send_message
 from schemas.lifecycle import ForgetFanout, ForgetRequest
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def register(rt: Runtime) -> None:
             except ValidationError as exc:
                 reason = f"not a forget request: {exc.errors()[0]['msg']}"
                 log.error("undecodable forget request at %s: %s", item.message.tp, reason)
-                await dead_letter_message(rt, item.message, "detect", "invalid_shape", reason)
+                await send_message(rt, item.message, "detect", "invalid_shape", reason)
                 continue
             partitions = rt.app.consumer.topic_partitions(rt.names.detect) or rt.settings.kafka.partitions
             fan = ForgetFanout(forget=request, partitions=partitions)

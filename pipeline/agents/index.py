@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline import metrics
-from pipeline.kafka.codec import dumps, internal_record
+from pipeline import deadletter, metrics
+from pipeline.kafka.codec import dumps
 from pipeline.normalizers.base import RawRecord
-from pipeline.process import dead_letter
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
@@ -108,7 +107,7 @@ async def _decode(rt: Runtime, messages, model: type[BaseModel], kind: str) -> l
         try:
             out.append(model.model_validate_json(msg.value))
         except ValidationError as exc:
-            await _dead_letter(rt, dead_letter(internal_record(msg), "index", "invalid_shape", str(exc)), kind)
+            await _dead_letter(rt, deadletter.of_message(msg, "index", "invalid_shape", str(exc)), kind)
     return out
 
 
@@ -122,12 +121,12 @@ async def _write(rt: Runtime, sink: BulkSink, actions: list[dict], kind: str) ->
     for action, reason in report.rejected:
         record = RawRecord(data=dumps(action["_source"]), origin=Origin(source="internal", file=action["_index"],
                                                                        file_id=action["_id"], offset=0))
-        await _dead_letter(rt, dead_letter(record, "index", "mapping_rejected", reason), kind)
+        await _dead_letter(rt, deadletter.of_record(record, "index", "mapping_rejected", reason), kind)
 
 
-async def _dead_letter(rt: Runtime, record, kind: str) -> None:
-    metrics.DEAD_LETTERS.labels(stage="index", error_code=record.error_code).inc()
+async def _dead_letter(rt: Runtime, dead: DeadLetter, kind: str) -> None:
     if kind == "deadletter":  # never back onto the topic it came from: that would loop
-        log.error("a dead letter could not be indexed (%s): it stays on the dead-letter topic only", record.reason[:200])
+        deadletter.counted(dead)
+        log.error("a dead letter could not be indexed (%s): it stays on the dead-letter topic only", dead.reason[:200])
         return
-    await (await rt.topics["deadletter"].send(value=dumps(record.to_doc())))
+    await (await deadletter.send(rt, dead))  # acknowledged before the batch is committed

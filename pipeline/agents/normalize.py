@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from pipeline import metrics
+from pipeline import deadletter, metrics
 from pipeline.kafka.codec import dumps, raw_record
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
@@ -31,8 +31,7 @@ def register(rt: Runtime) -> None:
                 metrics.EVENTS_IN.labels(stage="normalize", source=source).inc()
                 result = process_record(record, normalizer, rt.enrichers, rt.ctx, max_bytes)
                 if result.dead_letter is not None:
-                    metrics.DEAD_LETTERS.labels(stage="normalize", error_code=result.dead_letter.error_code).inc()
-                    sends.append(await rt.topics["deadletter"].send(key=msg.key, value=dumps(result.dead_letter.to_doc())))
+                    sends.append(await deadletter.send(rt, result.dead_letter, key=msg.key))
                 # key by the raw record's key (its file) so one file's events stay in order
                 for event in result.events:
                     sends.append(await rt.topics["events"].send(key=msg.key or event.event.id.encode(),

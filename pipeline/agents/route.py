@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from pipeline import metrics
 from pipeline.kafka.codec import dumps
 from pipeline.runtime import build_engine
+from schemas.detect import event_message
 from schemas.event import Event
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def register(rt: Runtime) -> None:
                     by_key.setdefault(key, []).append(det_id)
                 doc = event.to_doc()
                 for key, detector_ids in by_key.items():
-                    body = {"detectors": detector_ids, "key": key, "event": doc}
-                    sends.append(await rt.topics["detect"].send(key=key.encode(), value=dumps(body)))
+                    body = dumps(event_message(detector_ids, key, doc))
+                    sends.append(await rt.topics["detect"].send(key=key.encode(), value=body))
                 metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))
             await asyncio.gather(*sends)

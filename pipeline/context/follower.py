@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pipeline import metrics
 from pipeline.context.loader import ContextError
 from pipeline.context.store import ContextStore
 from pipeline.kafka.config import aiokafka_kwargs
@@ -76,6 +77,7 @@ class ContextFollower:
             except asyncio.CancelledError:
                 raise
             except Exception:  # a broker hiccup must not end live updates for the life of the worker
+                metrics.ERRORS.labels(where="context_follow").inc()
                 log.exception("reading the context topics failed; retrying in 1s")
                 await asyncio.sleep(1.0)
 

@@ -21,13 +21,14 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.context.models import ROW_MODELS, TABLES, Row
+from schemas.errors import SecmonError
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json", ".yaml": "yaml", ".yml": "yaml"}
 SHOWN_PROBLEMS = 50
 Record = tuple[int, Any]  # (line number, the row as read)
 
 
-class ContextError(ValueError):
+class ContextError(SecmonError, ValueError):
     """Context data that cannot be used; the message lists every problem with its location."""
 
     def __init__(self, problems: Iterable[str], what: str = "context tables"):

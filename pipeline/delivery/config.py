@@ -27,6 +27,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from schemas.errors import ConfigError
+
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 ReceiverKind = Literal["webhook", "slack", "pagerduty"]
 
@@ -103,18 +105,18 @@ class DeliverySettings(_Section):
             raise ValueError(f"receiver names must be 1-64 letters, digits, - or _ (they are metric labels): {bad}")
         return receivers
 
+    def problems(self) -> list[str]:
+        """Every incomplete receiver, as `delivery.receivers.<name> (<kind>): what` (no secret)."""
+        return [f"delivery.receivers.{name} ({r.kind}): {p}" for name, r in self.receivers.items()
+                for p in r.problems()]
+
     def check(self) -> None:
         """Raise ConfigError listing every incomplete receiver. Not a pydantic validator on purpose:
         pydantic quotes the raw input of a failing validator, and that input holds the secrets."""
-        problems = [f"delivery.receivers.{name} ({r.kind}): {p}" for name, r in self.receivers.items()
-                    for p in r.problems()]
+        problems = self.problems()
         if problems:
             raise ConfigError("invalid delivery settings:\n  " + "\n  ".join(problems) + "\nset secrets in the "
                               "environment (SECMON_DELIVERY_RECEIVERS) or the secrets directory, never on the command line")
-
-
-class ConfigError(ValueError):
-    """Delivery settings are incomplete; the message lists every problem and no secret."""
 
 
 def signing_key(secret: SecretStr) -> bytes:

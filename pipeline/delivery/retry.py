@@ -25,8 +25,6 @@ import aiohttp
 from pipeline.delivery.config import RetrySettings
 from pipeline.delivery.receivers.base import HttpRequest
 from schemas.alert import Alert, AlertProvenance, AlertState, Rule
-from schemas.deadletter import DeadLetter
-from schemas.event import Origin
 from schemas.ids import alert_id
 
 Verdict = Literal["done", "retry", "permanent"]
@@ -170,14 +168,3 @@ def failure_alert(receiver: str, reason: str, now: float, count: int) -> Alert:
                          dedup_key=receiver, count=count, first_seen=window, last_seen=at),
         secmon=AlertProvenance(datasets=["secmon.delivery"]),
     )
-
-
-def dead_letter(body: bytes, reason: str, now: float, topic: str | None = None,
-                partition: int | None = None) -> DeadLetter:
-    """A stage-deliver dead-letter record keeping `body` (a notification given up on, or a history
-    record that could not be written). error_code is internal_error: schemas.deadletter has no
-    delivery-specific code yet."""
-    return DeadLetter(timestamp=datetime.fromtimestamp(now, tz=timezone.utc), stage="deliver",
-                      error_code="internal_error", reason=reason[:2000],
-                      origin=Origin(source="internal", topic=topic, partition=partition),
-                      original_b64=DeadLetter.encode_original(body), original_size=len(body))

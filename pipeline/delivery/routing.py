@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.alert import Alert
+from schemas.errors import SecmonError
 
 LABELS = ("rule", "severity", "maturity", "tags", "workspace", "team", "entity", "alert_id")
 Labels = dict[str, tuple[str, ...]]  # every label may hold several values (tags); absent == ("",)
@@ -33,7 +34,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 DEFAULT_TIMING = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
 
 
-class RoutingError(ValueError):
+class RoutingError(SecmonError, ValueError):
     """The routes file is invalid; the message lists every problem with its file:line."""
 
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from pipeline import metrics
+from pipeline import deadletter, metrics
 from pipeline.delivery import grouping, retry
 from pipeline.delivery.config import DeliverySettings
 from pipeline.delivery.history import NotificationRecord, action, utc
@@ -274,8 +274,7 @@ class Deliverer:
         """Dead-letter the notification and raise (or update) the delivery_failed alert."""
         name, box = state["receiver"], state["outbox"]
         reason = f"notification {box['id']} to receiver {name} given up after {attempts} attempt(s): {outcome.error}"
-        effects.dead_letters.append(retry.dead_letter(body, reason, now, self.topic, partition))
-        metrics.DEAD_LETTERS.labels(stage="deliver", error_code="internal_error").inc()
+        effects.dead_letters.append(deadletter.of_body(body, "internal_error", reason, now, self.topic, partition))
         if all(d["rule"]["id"] == retry.FAILURE_RULE.id for d in box["docs"]):
             log.error("%s; not raising delivery_failed about a delivery_failed alert (no loops)", reason)
             return

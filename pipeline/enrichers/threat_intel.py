@@ -41,9 +41,11 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from pipeline import metrics
 from pipeline.enrichers.background import log_failure, run_here, run_in_thread
 from pipeline.enrichers.base import Enricher
 from pipeline.enrichers.prefixes import Block, PrefixTable, address_key, parse_block, release
+from schemas.errors import SecmonError
 from schemas.event import Event, Threat, ThreatEnrichment, ThreatFeed, ThreatIndicator, ThreatMatched
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ _SHOWN_PROBLEMS = 5
 Row = tuple[str, int, int, int, "str | None"]
 
 
-class FeedError(ValueError):
+class FeedError(SecmonError, ValueError):
     """A list that cannot be used at all (missing, unreadable, CSV without an address column)."""
 
 
@@ -337,7 +339,8 @@ class ThreatIntel:
         self._job = None
         try:
             ready = job.result()
-        except Exception:
+        except Exception:  # the lists in use stay: a broken file must not stop enrichment
+            metrics.ERRORS.labels(where="threat_intel_reload").inc()
             log.exception("threat-intel reload failed, keeping the lists in use (version %s)", self.version)
             return False
         if ready is None:

@@ -55,9 +55,3 @@ def dumps(doc: dict[str, Any]) -> bytes:
 def loads(data: bytes | str) -> Any:
     """A message's JSON, as json.loads reads it (at orjson's speed: see loads_like_json)."""
     return loads_like_json(data)
-
-
-def internal_record(message: Any) -> RawRecord:
-    """A Kafka message of secmon's own topics as a RawRecord (for a dead letter): origin = its position."""
-    return RawRecord(data=message.value or b"", origin=Origin(source="internal", topic=message.topic,
-                                                              partition=message.partition, kafka_offset=message.offset))

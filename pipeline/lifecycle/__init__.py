@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pipeline.settings import SecmonSettings
+from schemas.errors import SecmonError
 from schemas.templates import TEMPLATES
 
 DATA_KINDS = ("events", "alerts", "deadletter")  # customer-related data; lifecycle records are ours
 
 
-class LifecycleError(ValueError):
+class LifecycleError(SecmonError, ValueError):
     """A lifecycle command cannot go on; the message says what was wrong and what to do."""
 
 

@@ -12,6 +12,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.deadletter import ErrorCode
+from schemas.errors import SecmonError
 from schemas.event import Event, Origin
 
 Framing = Literal["line", "document"]
@@ -36,7 +37,7 @@ class ParseContext:
     keep_original: bool = False
 
 
-class ParseError(Exception):
+class ParseError(SecmonError):
     """A record that cannot be normalized; `code` is a bounded label, `reason` is for humans."""
 
     def __init__(self, code: ErrorCode, reason: str) -> None:

@@ -25,6 +25,7 @@ from pipeline.settings import EsSettings, KafkaSettings, LifecycleSettings, Secm
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.event import Origin
 from schemas.lifecycle import DeletionReceipt
+from tests.factories import entity_record
 from tests.integration.conftest import BOOTSTRAP, ES_URL, count
 from tests.integration.test_deadletter import read_topic
 
@@ -116,9 +117,9 @@ def test_purge_one_workspace_everywhere_resume_after_a_crash_then_no_op(stack, e
     assert len(state.alert_ids) == 5 and r.state_alerts == 5 and r.state_users == 997
     assert len(state.users) == 997 and all(u.endswith("@ws-b.example") for u in state.users)
     store = DictStore()
-    store.put("signin_bruteforce_user|user3@ws-b.example", {"s": []})
-    store.put("signin_bruteforce_user|user3@ws-a.example", {"s": []})
-    store.put("signin_bruteforce_ip|198.51.0.4", {"s": [], "a": {"id": sorted(state.alert_ids)[0]}})
+    store.put("signin_bruteforce_user|user3@ws-b.example", entity_record([]))
+    store.put("signin_bruteforce_user|user3@ws-a.example", entity_record([]))
+    store.put("signin_bruteforce_ip|198.51.0.4", entity_record([], alert=sorted(state.alert_ids)[0]))
     Engine(detectors=[], store=store).forget("ws-b", alert_ids=state.alert_ids, entities={"user.name": state.users})
     assert list(store.keys()) == ["signin_bruteforce_user|user3@ws-a.example"]
 

@@ -8,9 +8,10 @@ import pytest
 
 from detectors.base import Detector
 from detectors.engine import Engine, EngineHooks
-from detectors.registry import ConfigError, DetectorConfig, configure
+from detectors.registry import DetectorConfig, configure
 from detectors.rules import signin_bruteforce_user
 from detectors.state import DictStore
+from schemas.errors import ConfigError
 from tests.factories import signin
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from detectors.cases import expand_events, load_cases
 from detectors.clock import EventClock
 from detectors.engine import Engine
+from detectors.records import EntityRecord
 from detectors.registry import DETECTORS
 from detectors.rules._clock import Duration, beat, check, job_name, span
 from detectors.state import DictStore
@@ -81,7 +82,9 @@ def run(det_id: str, case: dict, tick_every: str) -> dict[str, tuple]:
         alerts[alert.alert.id] = alert
     for key in engine.store.keys():
         record = engine.store.get(key)
-        assert json.loads(json.dumps(record)) == record, f"{key}: state is not plain JSON"
+        doc = record.to_doc()
+        assert json.loads(json.dumps(doc)) == doc, f"{key}: state is not plain JSON"
+        assert EntityRecord.from_doc(doc) == record, f"{key}: the stored form does not read back"
     return {a.alert.id: (a.alert.status, a.alert.first_seen) for a in alerts.values()}
 
 
@@ -114,5 +117,5 @@ def test_an_entity_that_is_not_watched_gets_no_state_from_a_tick():
                          expand_events([{"@timestamp": "2026-11-30T08:00:00Z", "event.module": "web_access",
                                          "event.dataset": "web.access"}], {})[0])
     engine.tick(datetime(2026, 12, 30, tzinfo=timezone.utc))
-    assert engine.store.get("source_silent|web_access")["s"] is None
-    assert engine.store.get("source_silent|cloudtrail")["s"]["source"] == "cloudtrail"
+    assert engine.store.get("source_silent|web_access").state is None
+    assert engine.store.get("source_silent|cloudtrail").state["source"] == "cloudtrail"

@@ -164,7 +164,7 @@ def test_selector_reductions_name_what_is_no_longer_logged():
         "rdsdata.amazonaws.com",
         "no longer logs write management events, data events of AWS::S3::Object",
     ]
-    state = store.get("cloud_logging_tampering|111122223333|eu-west-1|trail/org-audit")["s"]
+    state = store.get("cloud_logging_tampering|111122223333|eu-west-1|trail/org-audit").state
     assert state["selectors"] == {"read": False, "write": False, "excluded": [], "data": []}
     assert len(json.dumps(state)) < 1024  # a trail's remembered settings stay small
 
@@ -241,6 +241,6 @@ def test_vulnerability_state_is_bounded_per_target():
         doc["secmon"]["finding"].update(id=f"f{i}", status="open")
         doc["vulnerability"] = {"id": f"CVE-{i}", "severity": "HIGH"}
         engine.process(Event.model_validate(doc))
-    state = engine.store.get("vuln_sla_breach|t")["s"]
+    state = engine.store.get("vuln_sla_breach|t").state
     assert len(state["f"]) == vuln_sla_breach.MAX_FINDINGS
     assert len(json.dumps(state)) < 400_000

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from detectors.engine import Engine
-from detectors.registry import DETECTORS, ConfigError, DetectorConfig, configure
+from detectors.registry import DETECTORS, DetectorConfig, configure
 from detectors.state import DictStore
+from schemas.errors import ConfigError
 from tests.factories import signin
 
 BERLIN = {"source.ip": "198.51.100.23", "source.geo.city_name": "Berlin", "source.geo.country_iso_code": "DE",

@@ -10,9 +10,10 @@ import pytest
 
 from detectors.cases import make_event
 from detectors.engine import Engine
-from detectors.registry import DETECTORS, ConfigError, DetectorConfig, configure
+from detectors.registry import DETECTORS, DetectorConfig, configure
 from detectors.rules import _ssh, ssh_login_without_2fa
 from detectors.state import DictStore
+from schemas.errors import ConfigError
 from schemas.event import Event
 
 SSH_RULES = ("ssh_bruteforce", "ssh_login_without_2fa", "ssh_root_login", "ssh_user_enumeration")
@@ -97,10 +98,10 @@ def test_the_timer_alerts_once_after_the_window_and_clears_the_state():
     engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=store, strict=True)
     engine.process(ssh())
     assert engine.tick(at("08:01:59")) == []
-    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23")["s"]["p"]["50122"]["id"] == "e1"
+    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23").state["p"]["50122"]["id"] == "e1"
     assert [a.alert.count for a in engine.tick(at("08:02:01"))] == [1]
     assert engine.tick(at("08:10:00")) == []
-    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23")["s"] is None
+    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23").state is None
 
 
 def test_a_paired_session_leaves_no_pending_state():
@@ -108,7 +109,7 @@ def test_a_paired_session_leaves_no_pending_state():
     engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=store, strict=True)
     engine.process(ssh(**{"event.action": "ssh_partial_auth", "secmon.auth.mfa": False}))
     engine.process(ssh(**{"event.id": "e2", "secmon.auth.method": "keyboard-interactive"}))
-    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23")["s"] is None
+    assert store.get("ssh_login_without_2fa|alice|bastion-1|198.51.100.23").state is None
     assert engine.tick(at("09:00:00")) == []
 
 

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from detectors.registry import ConfigError
 from detectors.sigma.compiled import compile_rules
 from detectors.sigma.config import SigmaSettings
 from detectors.sigma.loader import load
 from detectors.sigma.stream import build
+from schemas.errors import ConfigError
 from tests.unit.detectors.sigma.helpers import FIXTURES
 
 GOOD = """title: Good rule

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.delivery.config import ConfigError
 from pipeline.settings import load_settings
+from schemas.errors import ConfigError
 from tests.unit.pipeline.delivery.factories import SECRET
 
 YAML = ("delivery:\n  routes_file: /etc/secmon/routes.yaml\n  receivers:\n"

@@ -9,9 +9,10 @@ from urllib.parse import unquote
 import pytest
 from pydantic import SecretStr
 
-from pipeline.delivery.config import ConfigError, DeliverySettings, ReceiverSettings
+from pipeline.delivery.config import DeliverySettings, ReceiverSettings
 from pipeline.delivery.receivers import pagerduty, slack, webhook
 from pipeline.delivery.receivers.base import Links, Notification
+from schemas.errors import ConfigError
 from schemas.webhook import SCHEMA_FILE, WebhookPayload, json_schema
 from tests.unit.pipeline.delivery.factories import SECRET, alert, receivers
 from tests.unit.pipeline.delivery.loopback import check_pagerduty_event, verify_standard_webhook

@@ -14,6 +14,7 @@ from pipeline.kafka.topics import partition_of
 from pipeline.lifecycle.forget import BUILTIN_KEY, digest_key, forget_digest, forget_requests, key_id, workspace_rows
 from pipeline.lifecycle.purge import StatePurge
 from pipeline.settings import LifecycleSettings, SecmonSettings
+from tests.factories import entity_record
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
 
@@ -60,9 +61,9 @@ def test_hashed_requests_delete_only_the_entries_on_the_partition_at_hand():
     store = DictStore()
     users = [f"user{i}@ws-b.example" for i in range(40)]
     for u in users:
-        store.put(f"signin_bruteforce_user|{u}", {"s": []})
-    store.put("signin_bruteforce_user|keep@ws-a.example", {"s": []})
-    store.put("signin_bruteforce_ip|198.51.0.4", {"s": [], "a": {"id": "alert-b"}})
+        store.put(f"signin_bruteforce_user|{u}", entity_record([]))
+    store.put("signin_bruteforce_user|keep@ws-a.example", entity_record([]))
+    store.put("signin_bruteforce_ip|198.51.0.4", entity_record([], alert="alert-b"))
     request = forget_requests(StatePurge("ws-b", frozenset({"alert-b"}), frozenset(users)), "del-1", NOW)[0]
     deleted = []
     for partition in range(4):

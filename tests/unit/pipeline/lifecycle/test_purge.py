@@ -6,6 +6,7 @@ from detectors.engine import Engine
 from detectors.registry import configure
 from detectors.state import DictStore
 from pipeline.lifecycle.purge import receipt_id, workspace_query
+from tests.factories import entity_record
 
 # detectors keyed on the user, on the account and its workspace, on the source address
 PER_USER, PER_ACCOUNT, PER_IP = "signin_bruteforce_user", "account_signout_all_devices", "signin_bruteforce_ip"
@@ -18,12 +19,12 @@ def engine(store: DictStore) -> Engine:
 
 def test_entries_keyed_by_the_workspace_its_users_or_its_alerts_are_deleted():
     s = DictStore()
-    s.put(f"{PER_ACCOUNT}|bob@b.example|ws-b", {"s": None})
-    s.put(f"{PER_ACCOUNT}|bob@b.example|ws-a", {"s": None})
-    s.put(f"{PER_USER}|bob@b.example", {"s": {"seen": ["DE"]}})
-    s.put(f"{PER_USER}|carol@a.example", {"s": {"seen": ["FR"]}})
-    s.put(f"{PER_IP}|203.0.113.9", {"s": [1, 2], "a": {"id": "alert-of-ws-b"}})
-    s.put(f"{PER_IP}|198.51.100.1", {"s": [1], "a": {"id": "alert-of-ws-a"}})
+    s.put(f"{PER_ACCOUNT}|bob@b.example|ws-b", entity_record(None))
+    s.put(f"{PER_ACCOUNT}|bob@b.example|ws-a", entity_record(None))
+    s.put(f"{PER_USER}|bob@b.example", entity_record({"seen": ["DE"]}))
+    s.put(f"{PER_USER}|carol@a.example", entity_record({"seen": ["FR"]}))
+    s.put(f"{PER_IP}|203.0.113.9", entity_record([1, 2], alert="alert-of-ws-b"))
+    s.put(f"{PER_IP}|198.51.100.1", entity_record([1], alert="alert-of-ws-a"))
     deleted = engine(s).forget("ws-b", alert_ids={"alert-of-ws-b"}, entities={"user.name": {"bob@b.example"}})
     assert sorted(deleted) == [f"{PER_ACCOUNT}|bob@b.example|ws-b", f"{PER_IP}|203.0.113.9", f"{PER_USER}|bob@b.example"]
     assert sorted(s.keys()) == [f"{PER_ACCOUNT}|bob@b.example|ws-a", f"{PER_IP}|198.51.100.1", f"{PER_USER}|carol@a.example"]
@@ -31,28 +32,28 @@ def test_entries_keyed_by_the_workspace_its_users_or_its_alerts_are_deleted():
 
 def test_a_value_containing_the_separator_still_matches_a_single_field_key():
     s = DictStore()
-    s.put(f"{PER_USER}|odd|name", {"s": None})
+    s.put(f"{PER_USER}|odd|name", entity_record(None))
     assert engine(s).forget("ws-b", entities={"user.name": {"odd|name"}}) == [
         f"{PER_USER}|odd|name"]
 
 
 def test_nothing_of_the_workspace_means_nothing_deleted_and_a_second_run_is_a_no_op():
     s = DictStore()
-    s.put(f"{PER_ACCOUNT}|x|ws-a", {"s": None})
-    s.put("unknown_detector|ws-b", {"s": None})  # a detector removed since: only its alert id could tell
+    s.put(f"{PER_ACCOUNT}|x|ws-a", entity_record(None))
+    s.put("unknown_detector|ws-b", entity_record(None))  # a detector removed since: only its alert id could tell
     assert engine(s).forget("ws-b") == []
     assert len(s) == 2
 
 
 def test_a_detector_disabled_here_is_still_forgotten_by_its_registered_key():
     s = DictStore()
-    s.put("signin_new_country|bob@b.example", {"s": {}})
+    s.put("signin_new_country|bob@b.example", entity_record({}))
     assert engine(s).forget("ws-b", entities={"user.name": {"bob@b.example"}}) == ["signin_new_country|bob@b.example"]
 
 
 def test_an_alert_of_the_workspace_under_a_variant_slot_is_forgotten():
     s = DictStore()
-    s.put(f"{PER_IP}|203.0.113.9", {"s": [1], "a:x": {"id": "alert-of-ws-b", "last": 1.0}})
+    s.put(f"{PER_IP}|203.0.113.9", entity_record([1], alert="alert-of-ws-b", variant="x"))
     assert engine(s).forget("ws-b", alert_ids={"alert-of-ws-b"}) == [f"{PER_IP}|203.0.113.9"]
 
 
