@@ -17,10 +17,11 @@ from detectors.registry import configure
 from detectors.sigma.stream import build as sigma_detectors
 from detectors.state import DictStore
 from pipeline.anomaly.models import ModelWatcher
+from pipeline.deadletter import of_record
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.normalizers import registry
 from pipeline.normalizers.base import Normalizer, RawRecord
-from pipeline.process import dead_letter, process_record
+from pipeline.process import process_record
 from pipeline.readers import STDIN, head, read_records
 from pipeline.settings import SecmonSettings
 from schemas.alert import Alert
@@ -139,7 +140,7 @@ def run(paths: Sequence[str], settings: SecmonSettings, source: str | None = Non
     def broken(record: RawRecord, reason: str) -> None:
         summary.dead_letters["truncated_input"] += 1
         if dead_letter_out is not None:
-            dead_letter_out.write(json.dumps(dead_letter(record, "ship", "truncated_input", reason).to_doc()) + "\n")
+            dead_letter_out.write(json.dumps(of_record(record, "ship", "truncated_input", reason).to_doc()) + "\n")
 
     try:
         for path, normalizer in in_time_order(paths, source, settings, summary.notes):
