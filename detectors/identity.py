@@ -66,9 +66,9 @@ def host_group(host: str, groups: dict[str, list[str]]) -> str:
 def login_of(event: Event) -> Login | None:
     """The event as a login, or None when it is no completed login attempt."""
     source = _source(event)
-    user = event.user.name if event.user and event.user.name else None
     if source is None or event.event.outcome not in ("success", "failure"):
         return None
+    user = event.user.name if event.user and event.user.name else None
     src = event.source
     auth = event.secmon.auth
     host = event.host.name if source == "ssh" and event.host and event.host.name else None
@@ -112,3 +112,16 @@ def device_of(event: Event) -> str | None:
         return None
     kind = event.secmon.device.type if event.secmon.device else "unknown"
     return f"{kind}/{client or '-'}/{os_name or '-'}"
+
+
+def identity_key(event: Event) -> str | None:
+    """The account of a successful app sign-in or AWS console login, for the per-user identity
+    detectors that read both: the user name for the app (as it always was, so alert ids stay),
+    `aws|<account>|<user>` for the console (IAM names repeat across accounts and may equal an
+    app login name)."""
+    login = login_of(event)
+    if login is None or not login.success or not login.user:
+        return None
+    if login.source == "app":
+        return login.user
+    return f"aws|{login.scope}|{login.user}" if login.source == "aws_console" else None

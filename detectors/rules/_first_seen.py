@@ -11,6 +11,7 @@ still active.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,7 +68,7 @@ def first_seen_step(state: State | None, event: Event, params: FirstSeenParams,
     finding = Finding(
         message=f"first sign-in for {login.user} from {what} {value} (from {login.ip or 'unknown'}); "
                 f"seen before: {known}",
-        entity=user_entity(event),
+        entity=replace(user_entity(event), cloud=event.cloud),  # the AWS account of a console login
         timestamp=event.timestamp,
         event_ids=(login.event_id,),
         datasets=(event.event.dataset,),

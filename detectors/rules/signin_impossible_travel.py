@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from detectors.base import Detector, DetectorMeta, Entity, Finding, StateSpec
-from detectors.identity import login_of
-from detectors.rules._signin import key_when, source_of
+from detectors.identity import identity_key, login_of
+from detectors.rules._signin import source_of
 from detectors.rules._travel import TravelParams, hop_text, travel_step, travel_ttl
 from schemas.event import Endpoint, User
 
@@ -21,7 +21,7 @@ META = DetectorMeta(
     version=2,
     severity="high",
     maturity="stable",
-    datasets=("app.signin",),
+    datasets=("app.signin", "aws.cloudtrail"),  # AWS: ConsoleLogin only (identity_key)
     state=StateSpec(kind="last_seen", key=("user.name",)),
     tags=("attack.initial_access", "attack.t1078"),
     dedup_period=timedelta(hours=6),
@@ -44,7 +44,7 @@ def step(state, event, params: TravelParams):
     source = source_of(event) if second["id"] == login.event_id else Endpoint(ip=second["ip"])
     finding = Finding(
         message=f"impossible travel for {login.user}: {hop_text(hop)}",
-        entity=Entity(user=User(name=login.user), source=source, organization=event.organization),
+        entity=Entity(user=User(name=login.user), source=source, organization=event.organization, cloud=event.cloud),
         timestamp=event.timestamp,
         event_ids=(first["id"], second["id"]),
         datasets=(event.event.dataset,),
@@ -52,5 +52,5 @@ def step(state, event, params: TravelParams):
     return state, [finding]
 
 
-DETECTOR = Detector(meta=META, params=TravelParams, step=step, key=key_when("success", "user.name"),
+DETECTOR = Detector(meta=META, params=TravelParams, step=step, key=identity_key,
                     ttl=travel_ttl)

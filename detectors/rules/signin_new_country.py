@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from detectors.base import Detector, DetectorMeta, StateSpec, field_value
+from detectors.identity import identity_key
 from detectors.rules._first_seen import FirstSeenParams, first_seen_step, forget_after
-from detectors.rules._signin import key_when
 
 META = DetectorMeta(
     id="signin_new_country",
@@ -16,7 +16,7 @@ META = DetectorMeta(
     version=2,
     severity="low",  # a trip alone is no page: evidence for analysts and anomaly_signin
     maturity="stable",
-    datasets=("app.signin",),
+    datasets=("app.signin", "aws.cloudtrail"),  # AWS: ConsoleLogin only (identity_key)
     state=StateSpec(kind="first_seen", key=("user.name",)),
     tags=("attack.initial_access", "attack.t1078"),
     dedup_period=timedelta(days=1),
@@ -33,5 +33,5 @@ def step(state, event, params: FirstSeenParams):
     return first_seen_step(state, event, params, country, "country")
 
 
-DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=key_when("success", "user.name"),
+DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=identity_key,
                     ttl=forget_after)
