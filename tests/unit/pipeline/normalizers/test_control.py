@@ -103,8 +103,8 @@ def test_backup_deleted_is_a_successful_deletion_naming_the_snapshot_and_when_it
         "details.taken_at")
 
 
-def test_the_readme_lists_the_statuses_of_every_kind():
-    readme = (Path(__file__).parents[4] / "README.md").read_text(encoding="utf-8")
+def test_the_sources_doc_lists_the_statuses_of_every_kind():
+    readme = (Path(__file__).parents[4] / "docs" / "sources.md").read_text(encoding="utf-8")
     table = readme.split("| kind | allowed statuses |", 1)[1].split("\n\n", 1)[0]
     documented = {}
     for row in table.splitlines()[2:]:
