@@ -10,6 +10,7 @@ from pathlib import Path
 from pipeline.anomaly.cli import register as register_anomaly
 from pipeline.check import register as register_check
 from pipeline.cliargs import instant
+from pipeline.connerrors import connection_failure
 from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
 from pipeline.dashboards.cli import register as register_dashboards
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "own_settings", False):  # `secmon check` reports bad settings with everything else
         return int(args.func(args))
+    settings: SecmonSettings | None = None
     try:
         settings = load_settings(args.config)
         _logging(settings, args)
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the error boundary: explained, or re-raised as a bug
-        failure = explain(exc)
+        failure = (connection_failure(exc, settings) if settings is not None else None) or explain(exc)
         if failure is None or debug:
             raise
         print(failure.render(), file=sys.stderr)

@@ -6,6 +6,8 @@
 #   scripts/services.sh status [kafka|es]   up/down per service (exit 0 only if all up)
 #   scripts/services.sh logs [kafka|es] [-f] [-n N]
 #   scripts/services.sh reset [kafka|es]    stop and wipe data (downloads are kept)
+#   add --secure (or SECMON_SERVICES_SECURE=1) to any command: the secured pair instead, beside the
+#   plain one (Kafka SASL_SSL + SCRAM-SHA-512 on 9094, ES with x-pack security + HTTPS on 9201)
 #
 # Everything (downloads, data, logs, pid files) lives under $SECMON_SERVICES_DIR
 # (default /var/lib/secmon-services as root): Elasticsearch refuses to run as root, so it runs
@@ -18,13 +20,34 @@
 #   KAFKA_VERSION ES_VERSION KAFKA_PORT KAFKA_CONTROLLER_PORT ES_PORT ES_TRANSPORT_PORT
 #   KAFKA_JAVA_HOME ES_JAVA_HOME (default: newest Java 21+ JDK under /usr/lib/jvm)
 #   KAFKA_HEAP_OPTS ES_HEAP KAFKA_READY_TIMEOUT ES_READY_TIMEOUT SECMON_ES_USER
+#
+# Secured mode: a CA and a server certificate are made with openssl at the first start, the SCRAM
+# users (admin, secmon) are written by the storage format, the ES user secmon goes into the file
+# realm. Every secret is a file under $SECMON_SERVICES_DIR/secrets (mode 0700), never an argument:
+#   ca.crt                      the CA clients must trust
+#   secmon_kafka, secmon_es     JSON secrets files for secmon (SECMON_SECRETS_DIR=<that dir>)
+#   secure.env                  the non-secret settings (bootstrap, protocol, user, URL, CA paths)
 set -euo pipefail
+
+_args=()
+for _a in "$@"; do
+  if [[ "$_a" == --secure ]]; then SECMON_SERVICES_SECURE=1; else _args+=("$_a"); fi
+done
+set -- ${_args[@]+"${_args[@]}"}
+SECURE="${SECMON_SERVICES_SECURE:-}"
+[[ "$SECURE" == 0 ]] && SECURE=""
 
 # ---------------------------------------------------------------------------------------------
 # Settings
 # ---------------------------------------------------------------------------------------------
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"   # newest 3.9 patch on Maven Central; 4.1.1 also works
 ES_VERSION="${ES_VERSION:-9.5.4}"         # newest 9.5 integ-test-zip on Maven Central
+if [[ -n "$SECURE" ]]; then  # own ports: runs beside the plain pair
+  KAFKA_PORT="${KAFKA_PORT:-9094}"
+  KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9095}"
+  ES_PORT="${ES_PORT:-9201}"
+  ES_TRANSPORT_PORT="${ES_TRANSPORT_PORT:-9301}"
+fi
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 ES_PORT="${ES_PORT:-9200}"
@@ -41,7 +64,11 @@ if [[ $EUID -eq 0 ]]; then
 else
   SD_DEFAULT="${XDG_CACHE_HOME:-$HOME/.cache}/secmon-services"
 fi
+[[ -n "$SECURE" ]] && SD_DEFAULT="$SD_DEFAULT-secure"
 SD="${SECMON_SERVICES_DIR:-$SD_DEFAULT}"
+SECRETS="$SD/secrets"
+ES_SCHEME=http
+[[ -n "$SECURE" ]] && ES_SCHEME=https
 ES_USER="${SECMON_ES_USER:-secmon-es}"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -150,6 +177,11 @@ require_port_free() {  # PORT WHAT ENVVAR
 # least one broker. Pure bash (/dev/tcp), so it costs no JVM start.
 kafka_probe() {
   local port="${1:-$KAFKA_PORT}" host="${2:-127.0.0.1}" bytes
+  if [[ -n "$SECURE" ]]; then  # SASL_SSL: the listener opens last; a verified TLS handshake = up
+    timeout 5 openssl s_client -connect "$host:$port" -CAfile "$SECRETS/ca.crt" -verify_return_error \
+      -verify_ip "$host" </dev/null >/dev/null 2>&1
+    return
+  fi
   bytes="$(timeout 5 bash -c '
       exec 3<>"/dev/tcp/$0/$1" || exit 1
       # size=20 | api_key=3 (Metadata) | version=4 | correlation=1 | client_id="probe"
@@ -165,8 +197,12 @@ kafka_probe() {
 }
 
 es_probe() {  # URL -> 0 if cluster health is yellow or green
-  local url="${1:-http://127.0.0.1:$ES_PORT}" out
-  out="$(curl -s -m 10 "$url/_cluster/health?wait_for_status=yellow&timeout=5s" 2>/dev/null)" || return 1
+  local url="${1:-http://127.0.0.1:$ES_PORT}" out auth=()
+  if [[ -n "$SECURE" ]]; then  # the password comes from a curl config file
+    url="${1:-https://127.0.0.1:$ES_PORT}"
+    auth=(--cacert "$SECRETS/ca.crt" -K "$SECRETS/es-secmon.curl")
+  fi
+  out="$(curl -s -m 10 ${auth[@]+"${auth[@]}"} "$url/_cluster/health?wait_for_status=yellow&timeout=5s" 2>/dev/null)" || return 1
   [[ "$out" == *'"timed_out":false'* ]] && [[ "$out" =~ \"status\":\"(green|yellow)\" ]]
 }
 
@@ -318,6 +354,113 @@ render() {  # TEMPLATE OUT KEY=VALUE...
 }
 
 # ---------------------------------------------------------------------------------------------
+# Secured mode: CA, certificates, passwords (made once per SECMON_SERVICES_DIR, kept on restarts)
+# ---------------------------------------------------------------------------------------------
+new_password() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | cut -c1-32; }
+
+ensure_secrets() {
+  ensure_cmd openssl openssl
+  mkdir -p "$SECRETS"
+  chmod 700 "$SECRETS"
+  local f
+  for f in kafka-admin kafka-secmon kafka-keystore es-secmon; do
+    [[ -s "$SECRETS/$f.password" ]] || (umask 077 && new_password >"$SECRETS/$f.password")
+  done
+  if [[ ! -s "$SECRETS/server.crt" ]]; then
+    say "secure: making a CA and a server certificate (127.0.0.1, localhost) with openssl..."
+    (
+      umask 077
+      cd "$SECRETS"
+      openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 90 -subj "/CN=secmon test CA" \
+        -keyout ca.key -out ca.crt
+      openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=localhost" -keyout server.key -out server.csr
+      printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+        "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth,clientAuth" >server.ext
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 90 -sha256 \
+        -extfile server.ext -out server.crt
+      openssl pkcs12 -export -in server.crt -inkey server.key -certfile ca.crt -name kafka \
+        -out kafka.p12 -passout file:kafka-keystore.password
+      chmod 644 ca.crt
+    ) >"$SD/logs/openssl.log" 2>&1 || { tail_log openssl "$SD/logs/openssl.log"; die "openssl failed (log above)."; }
+  fi
+  # curl reads the password from here (-K), never from its arguments
+  (umask 077 && printf 'user = "secmon:%s"\n' "$(<"$SECRETS/es-secmon.password")" >"$SECRETS/es-secmon.curl")
+  (umask 077 && printf '{"password": "%s"}\n' "$(<"$SECRETS/es-secmon.password")" >"$SECRETS/secmon_es")
+  # secmon's own secrets files (SECMON_SECRETS_DIR=$SECRETS) and the non-secret settings
+  (umask 077 && printf '{"sasl_password": "%s"}\n' "$(<"$SECRETS/kafka-secmon.password")" >"$SECRETS/secmon_kafka")
+  cat >"$SECRETS/secure.env" <<ENV
+SECMON_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+SECMON_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+SECMON_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+SECMON_KAFKA_SASL_USERNAME=secmon
+SECMON_KAFKA_SSL_CAFILE=$SECRETS/ca.crt
+SECMON_ES_URL=https://127.0.0.1:$ES_PORT
+SECMON_ES_CA_CERTS=$SECRETS/ca.crt
+SECMON_ES_USERNAME=secmon
+SECMON_SECRETS_DIR=$SECRETS
+ENV
+}
+
+# secure_kafka_config: the SASL_SSL listener, written over the plain rendering (passwords inside:
+# the file lives in the secrets dir)
+secure_kafka_config() {
+  local conf="$1"
+  sed -i -e "s#^listeners=.*#listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT#" \
+    -e "s#^advertised.listeners=.*#advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT#" \
+    -e "s#^inter.broker.listener.name=.*#inter.broker.listener.name=SASL_SSL#" \
+    -e "s#^listener.security.protocol.map=.*#listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT#" "$conf"
+  (umask 077 && cat >>"$conf" <<CONF
+
+# secured mode (scripts/services.sh --secure): SASL_SSL with SCRAM-SHA-512 only
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(<"$SECRETS/kafka-admin.password")";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SECRETS/kafka.p12
+ssl.keystore.password=$(<"$SECRETS/kafka-keystore.password")
+ssl.key.password=$(<"$SECRETS/kafka-keystore.password")
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECRETS/ca.crt
+ssl.client.auth=none
+ssl.endpoint.identification.algorithm=https
+CONF
+  )
+}
+
+# secure_es_setup: HTTPS + x-pack security in elasticsearch.yml, the certificates in config/certs,
+# the user secmon in the file realm (a PBKDF2 hash made from the password file). The integ-test
+# zip has no analysis-common module, so the .security index (native users, API keys) cannot be
+# created ("Unknown filter type [pattern_capture]"): the file realm and basic auth over TLS it is.
+secure_es_setup() {
+  local yml="$ES_HOME/config/elasticsearch.yml"
+  ensure_cmd python3 python3
+  sed -i 's#^xpack.security.enabled: false#xpack.security.enabled: true#' "$yml"
+  cat >>"$yml" <<YML
+
+# secured mode (scripts/services.sh --secure)
+xpack.security.http.ssl.enabled: true
+xpack.security.http.ssl.key: certs/server.key
+xpack.security.http.ssl.certificate: certs/server.crt
+xpack.security.http.ssl.certificate_authorities: ["certs/ca.crt"]
+xpack.security.authc.realms.file.file1.order: 0
+YML
+  mkdir -p "$ES_HOME/config/certs"
+  cp "$SECRETS/server.key" "$SECRETS/server.crt" "$SECRETS/ca.crt" "$ES_HOME/config/certs/"
+  python3 -c '
+import base64, hashlib, os, sys
+password = open(sys.argv[1]).read().strip().encode()
+salt, cost = os.urandom(32), 10000
+digest = hashlib.pbkdf2_hmac("sha512", password, salt, cost, 32)
+print("secmon:{PBKDF2}%d$%s$%s" % (cost, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()))
+' "$SECRETS/es-secmon.password" >"$ES_HOME/config/users"
+  printf 'superuser:secmon\n' >"$ES_HOME/config/users_roles"
+  chmod 700 "$ES_HOME/config/certs"
+  chmod 600 "$ES_HOME/config/certs/"* "$ES_HOME/config/users" "$ES_HOME/config/users_roles"
+  [[ $EUID -eq 0 ]] && chown -R "$ES_USER:" "$ES_HOME/config"
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------
 # Kafka
 # ---------------------------------------------------------------------------------------------
 fetch_kafka() {
@@ -447,18 +590,29 @@ up_kafka() {
   java_home="$(kafka_java_home)"
   fetch_kafka
   mkdir -p "$KAFKA_CONF" "$KAFKA_DATA" "$KAFKA_LOG_DIR"
-  render "$TEMPLATES/kafka-server.properties.in" "$KAFKA_CONF/server.properties" \
+  local server_conf="$KAFKA_CONF/server.properties"
+  [[ -n "$SECURE" ]] && ensure_secrets && server_conf="$SECRETS/kafka-server.properties"
+  render "$TEMPLATES/kafka-server.properties.in" "$server_conf" \
     "KAFKA_PORT=$KAFKA_PORT" "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" \
     "KAFKA_DATA_DIR=$KAFKA_DATA"
+  [[ -n "$SECURE" ]] && secure_kafka_config "$server_conf"
   kafka_log_setup
   kafka_jvm_opts
 
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
     cid="$(kafka_cluster_id)"
     say "formatting kafka storage in $KAFKA_DATA (cluster id $cid)..."
+    # the SCRAM users go in with the format; java reads them from an @argfile (not a visible argument)
+    local format_args=(kafka.tools.StorageTool format --ignore-formatted -t "$cid" -c "$server_conf")
+    if [[ -n "$SECURE" ]]; then
+      (umask 077 && printf '%s\n' "${format_args[@]}" \
+        "--add-scram" "SCRAM-SHA-512=[name=admin,password=$(<"$SECRETS/kafka-admin.password")]" \
+        "--add-scram" "SCRAM-SHA-512=[name=secmon,password=$(<"$SECRETS/kafka-secmon.password")]" \
+        >"$SECRETS/kafka-format.args")
+      format_args=("@$SECRETS/kafka-format.args")
+    fi
     if ! "$java_home/bin/java" -Xmx256m "${KAFKA_LOG_OPTS[@]}" \
-      -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
-      --ignore-formatted -t "$cid" -c "$KAFKA_CONF/server.properties" \
+      -cp "$KAFKA_LIBS/*" "${format_args[@]}" \
       >"$SD/logs/kafka-format.log" 2>&1; then
       tail_log kafka-format "$SD/logs/kafka-format.log"
       die "formatting the kafka storage failed (log above)." \
@@ -473,7 +627,7 @@ up_kafka() {
   t_launch="$(now)"
   pid="$(launch_bg "$KAFKA_PIDFILE" "$SD" "$KAFKA_CONSOLE" \
     "$java_home/bin/java" "${KAFKA_JVM[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka \
-    "$KAFKA_CONF/server.properties")" ||
+    "$server_conf")" ||
     die "kafka did not start (no pid file $KAFKA_PIDFILE)." "See $KAFKA_CONSOLE"
   wait_kafka "$pid" "$t_launch"
 }
@@ -545,7 +699,7 @@ fetch_es() {
 
 wait_es() {  # LAUNCHER_PID T0
   local lpid="$1" t0="$2" last=0 spid=""
-  say "waiting for elasticsearch on http://127.0.0.1:$ES_PORT (timeout ${ES_READY_TIMEOUT}s)..."
+  say "waiting for elasticsearch on $ES_SCHEME://127.0.0.1:$ES_PORT (timeout ${ES_READY_TIMEOUT}s)..."
   while ! es_probe; do
     spid="$(es_pid)" || spid=""
     # with -d the launcher exits once the node is up; it exiting with the node down = failure
@@ -574,7 +728,7 @@ wait_es() {  # LAUNCHER_PID T0
   done
   spid="$(es_pid)" || spid="?"
   rm -f "$ES_LAUNCHER_PIDFILE"
-  say "elasticsearch ready on http://127.0.0.1:$ES_PORT (pid $spid, $(($(now) - t0))s)"
+  say "elasticsearch ready on $ES_SCHEME://127.0.0.1:$ES_PORT (pid $spid, $(($(now) - t0))s)"
 }
 
 up_es() {
@@ -586,7 +740,7 @@ up_es() {
   t0="$(now)"
   if pid="$(es_pid)"; then
     if es_probe; then
-      say "elasticsearch already up on http://127.0.0.1:$ES_PORT (pid $pid)"
+      say "elasticsearch already up on $ES_SCHEME://127.0.0.1:$ES_PORT (pid $pid)"
       return 0
     fi
     lpid="$(pid_of "$ES_LAUNCHER_PIDFILE" elasticsearch)" || lpid="$pid"
@@ -617,6 +771,7 @@ up_es() {
     # ES writes its keystore into config/, gc logs into logs/, data/logs/snapshots everywhere
     chown -R "$ES_USER:" "$ES_HOME" "$ES_DATA" "$ES_SNAPSHOTS" "$ES_LOG_DIR" "$ES_RUN" "$ES_TMP"
   fi
+  [[ -n "$SECURE" ]] && ensure_secrets && secure_es_setup
 
   say "starting elasticsearch $ES_VERSION (java $(java_major "$java_home") from $java_home," \
     "heap $ES_HEAP, logs in $ES_LOG_DIR/)..."
@@ -689,13 +844,13 @@ status_es() {
   fi
   if pid="$(es_pid)"; then
     if es_probe; then
-      echo "elasticsearch http://127.0.0.1:$ES_PORT up (pid $pid, $(rss "$pid"))"
+      echo "elasticsearch $ES_SCHEME://127.0.0.1:$ES_PORT up (pid $pid, $(rss "$pid"))"
       return 0
     fi
-    echo "elasticsearch http://127.0.0.1:$ES_PORT starting or not answering (pid $pid)"
+    echo "elasticsearch $ES_SCHEME://127.0.0.1:$ES_PORT starting or not answering (pid $pid)"
     return 1
   fi
-  echo "elasticsearch http://127.0.0.1:$ES_PORT down"
+  echo "elasticsearch $ES_SCHEME://127.0.0.1:$ES_PORT down"
   return 1
 }
 

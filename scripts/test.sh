@@ -10,7 +10,13 @@ bash scripts/bootstrap.sh
 started=()
 if [ -z "${SECMON_KAFKA_BOOTSTRAP:-}" ] && ! bash scripts/services.sh status kafka >/dev/null 2>&1; then started+=(kafka); fi
 if [ -z "${SECMON_ES_URL:-}" ] && ! bash scripts/services.sh status es >/dev/null 2>&1; then started+=(es); fi
-cleanup() { for svc in "${started[@]}"; do bash scripts/services.sh down "$svc" || true; done; }
+# the secured pair (Kafka SASL_SSL, ES HTTPS + auth) on its own ports, for tests marked `secure`
+secure_started=""
+if [ -z "${SECMON_SECURE_ENV:-}" ] && ! bash scripts/services.sh status --secure >/dev/null 2>&1; then secure_started=1; fi
+cleanup() {
+  for svc in "${started[@]}"; do bash scripts/services.sh down "$svc" || true; done
+  if [ -n "$secure_started" ]; then bash scripts/services.sh down --secure || true; fi
+}
 trap cleanup EXIT
 for svc in "${started[@]}"; do
   # Services this script starts begin empty: topics and indices of earlier runs would only slow
@@ -18,4 +24,8 @@ for svc in "${started[@]}"; do
   [ -n "${SECMON_KEEP_SERVICE_DATA:-}" ] || bash scripts/services.sh reset "$svc" >/dev/null
   bash scripts/services.sh up "$svc"
 done
+if [ -n "$secure_started" ]; then
+  [ -n "${SECMON_KEEP_SERVICE_DATA:-}" ] || bash scripts/services.sh reset --secure >/dev/null
+  bash scripts/services.sh up --secure
+fi
 .venv/bin/python -m pytest "$@"
