@@ -58,9 +58,13 @@ class Reference:
     def matches(self, query: str) -> list[int]:
         """Row numbers the backend's `SELECT * FROM logs WHERE ...` selects (absent columns read NULL)."""
         sql = query.replace("SELECT * FROM logs WHERE", "SELECT rowid FROM logs WHERE", 1)
+        return sorted(row[0] for row in self.select(sql))
+
+    def select(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of any query over the table (absent columns are added and read NULL)."""
         while True:
             try:
-                return sorted(row[0] for row in self.db.execute(sql))
+                return list(self.db.execute(sql))
             except sqlite3.OperationalError as exc:
                 missing = NO_COLUMN.search(str(exc))
                 if missing is None:
