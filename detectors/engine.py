@@ -31,7 +31,7 @@ from detectors.base import DUE, Detector, Finding
 from detectors.records import AlertSlot, EntityRecord
 from detectors.state import StateStore, state_key
 from detectors.timers import DeadlineIndex
-from schemas.alert import MAX_EVENT_IDS, Alert, AlertProvenance, AlertState, AnomalyDetails, Rule
+from schemas.alert import MAX_EVENT_IDS, MAX_FINDINGS, Alert, AlertProvenance, AlertState, AnomalyDetails, Rule
 from schemas.event import Event
 from schemas.ids import alert_id
 
@@ -364,6 +364,11 @@ class Engine:
         if finding.severity is not None:
             held = current.severity if current.severity is not None else finding.severity
             current.severity = max(finding.severity, held, key=SEVERITY_RANK.index)
+        rank = SEVERITY_RANK.index(finding.severity or det.meta.severity)
+        if rank >= current.rank:  # the worst finding names the alert; a tie keeps the latest
+            current.message, current.rank = finding.message, rank
+        if finding.message not in current.findings and len(current.findings) < MAX_FINDINGS:
+            current.findings.append(finding.message)
         if finding.anomaly is not None and finding.anomaly.score >= (current.anomaly or {}).get("score", -1e9):
             current.anomaly = finding.anomaly.model_dump(mode="json")
         record.alerts[finding.variant] = current
@@ -399,7 +404,7 @@ def _build_alert(det: Detector, entity_key: str, a: AlertSlot, finding: Finding)
     dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
     return Alert(
         timestamp=_utc(a.last),
-        message=finding.message,
+        message=finding.message if finding.resolve or a.message is None else a.message,
         rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=finding.maturity or meta.maturity,
                   tags=list(meta.tags), ruleset=meta.ruleset, reference=list(meta.references)),
         alert=AlertState(id=a.id, status=a.status, severity=a.severity or meta.severity, dedup_key=dedup_key,
@@ -412,7 +417,8 @@ def _build_alert(det: Detector, entity_key: str, a: AlertSlot, finding: Finding)
         cloud=entity.cloud,
         secmon=AlertProvenance(event_ids=a.events, event_count=a.event_count, datasets=a.datasets,
                                enrichment=a.enrichment, resource=entity.resource,
-                               anomaly=AnomalyDetails.model_validate(a.anomaly) if a.anomaly else None),
+                               anomaly=AnomalyDetails.model_validate(a.anomaly) if a.anomaly else None,
+                               findings=a.findings if len(a.findings) > 1 else []),
     )
 
 

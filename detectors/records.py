@@ -40,6 +40,9 @@ class AlertSlot:
     enrichment: list[str] = field(default_factory=list)
     severity: str | None = None  # the highest a finding gave; None: the detector's own
     anomaly: dict[str, Any] | None = None  # the strongest anomaly finding (AnomalyDetails JSON)
+    message: str | None = None  # the worst finding's sentence (highest severity; ties: the latest)
+    rank: int = -1  # that finding's severity rank (SEVERITY_RANK index)
+    findings: list[str] = field(default_factory=list)  # distinct finding sentences, the first MAX_FINDINGS
 
     def to_doc(self) -> dict[str, Any]:
         """The stored form (fields left out when unset)."""
@@ -50,6 +53,8 @@ class AlertSlot:
             doc["severity"] = self.severity
         if self.anomaly is not None:
             doc["anomaly"] = self.anomaly
+        if self.message is not None:  # absent in records written before worst-finding merging: the next finding sets it
+            doc.update(message=self.message, rank=self.rank, findings=self.findings)
         return doc
 
     @classmethod
@@ -58,7 +63,8 @@ class AlertSlot:
         return cls(id=doc["id"], first=doc["first"], last=doc["last"], status=doc.get("status", "open"),
                    count=doc["count"], events=list(doc["events"]), event_count=doc["event_count"],
                    datasets=list(doc["datasets"]), enrichment=list(doc["enrichment"]),
-                   severity=doc.get(severity_key), anomaly=doc.get("anomaly"))
+                   severity=doc.get(severity_key), anomaly=doc.get("anomaly"), message=doc.get("message"),
+                   rank=doc.get("rank", -1), findings=list(doc.get("findings", ())))
 
 
 @dataclass(slots=True)

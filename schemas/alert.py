@@ -13,6 +13,7 @@ from schemas.types import Keyword, Text, UtcDatetime
 Severity = Literal["low", "medium", "high", "critical"]
 Maturity = Literal["experimental", "stable", "deprecated"]
 MAX_EVENT_IDS = 100
+MAX_FINDINGS = 10  # distinct finding sentences an alert lists
 
 
 class Rule(Strict):
@@ -78,6 +79,9 @@ class AlertProvenance(Strict):
     datasets: list[Keyword] = Field(default_factory=list, description="Datasets of those events.")
     enrichment: list[Keyword] = Field(default_factory=list, description="Enrichers and versions used.")
     resource: Resource | None = Field(None, description="Entity: the resource, when no ECS field names it.")
+    findings: list[Text] = Field(default_factory=list, max_length=MAX_FINDINGS, description="The distinct "
+                                 "findings merged into the alert (the first ten), when there is more than one; "
+                                 "`message` is the worst of them (highest severity, then the latest).")
     anomaly: AnomalyDetails | None = Field(None, description="Behaviour-model alerts: the score and its "
                                            "explanation (the highest-scoring finding merged into the alert).")
 

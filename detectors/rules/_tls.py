@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 
 from detectors.base import Entity, Finding, State
+from schemas.alert import Severity
 from schemas.event import Endpoint, Event
 
 MAX_VALUES = 32  # distinct weak versions/ciphers remembered per server
@@ -79,11 +80,12 @@ def due(state: State | None, value: str, ts: float, every_s: float) -> tuple[Sta
     return {"seen": seen}, report
 
 
-def server_finding(event: Event, what: str) -> Finding:
+def server_finding(event: Event, what: str, severity: Severity | None = None) -> Finding:
     """A finding naming the server (destination ip/port) and the client that showed it."""
     dst = event.destination
     name = f" ({dst.domain})" if dst.domain else ""
     client = event.source.ip if event.source and event.source.ip else "unknown"
     message = f"{dst.ip}:{dst.port}{name} {what} (with client {client}, seen in {event.event.dataset})"
     return Finding(message=message, entity=Entity(destination=Endpoint(ip=dst.ip, port=dst.port)),
-                   timestamp=event.timestamp, event_ids=(event.event.id,), datasets=(event.event.dataset,))
+                   timestamp=event.timestamp, event_ids=(event.event.id,), datasets=(event.event.dataset,),
+                   severity=severity)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.rules._clock import Duration
 from detectors.rules._tls import due, server_finding, server_key, weak_version
+from schemas.alert import Severity
 from schemas.event import Event
 
 META = DetectorMeta(
@@ -17,7 +18,8 @@ META = DetectorMeta(
     title="Server accepts an obsolete TLS/SSL version",
     description="A handshake with a server (web access logs in the secmon_tls format, Zeek ssl.log) used SSL or "
                 "a TLS version below the minimum (TLS 1.2 by default; DTLS 1.0 counts as TLS 1.1). One alert per "
-                "server:port; each weak version is reported when first seen, then once per `report_every`.",
+                "server:port; each weak version is reported when first seen, then once per `report_every`. "
+                "SSL is high, TLS 1.0/1.1 medium; the alert's message names the worst version seen.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -44,7 +46,8 @@ def step(state, event: Event, params: Params):
     if weak is None:
         return state, []
     state, report = due(state, weak, event.timestamp.timestamp(), params.report_every.total_seconds())
-    return state, [server_finding(event, f"accepts {weak}")] if report else []
+    severity: Severity | None = "high" if weak.startswith("SSL") else None  # SSL is broken outright (POODLE, DROWN)
+    return state, [server_finding(event, f"accepts {weak}", severity)] if report else []
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key=server_key,
