@@ -14,17 +14,17 @@ import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from elasticsearch import ApiError, AsyncElasticsearch
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from elasticsearch import ApiError
+from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from pipeline.service import audit
-from pipeline.service.auth import ID, AuthError, Caller, Verifier, bearer
+from pipeline.service.auth import ID, Caller, Verifier
+from pipeline.service.deps import CallerDep, Deps, DepsDep, client_ip, now_utc
 from pipeline.service.limits import RateLimiter
 from pipeline.service.query import (
     CSV_COLUMNS,
@@ -39,6 +39,7 @@ from pipeline.service.query import (
     row,
     search_body,
 )
+from pipeline.service.signout import ensure_requests_index
 from pipeline.settings import SecmonSettings
 
 log = logging.getLogger(__name__)
@@ -50,26 +51,6 @@ class Page(BaseModel):
 
     rows: list[Row]
     next_cursor: str | None
-
-
-@dataclass
-class Deps:
-    """What the request handlers share: settings, the ES client, the token verifier, the limiter, Kafka."""
-
-    settings: SecmonSettings
-    es: AsyncElasticsearch
-    verifier: Verifier
-    limiter: RateLimiter
-    producer: Any = None  # aiokafka producer, started with the app
-
-    @property
-    def prefix(self) -> str:
-        return self.settings.es.index_prefix
-
-    async def publish(self, topic: str, value: bytes, key: bytes | None = None,
-                      headers: list[tuple[str, bytes]] | None = None) -> None:
-        """Send one message and wait for the broker's ack."""
-        await self.producer.send_and_wait(topic, value, key=key, headers=headers)
 
 
 def build_app(settings: SecmonSettings, verifier: Verifier | None = None) -> FastAPI:
@@ -85,6 +66,7 @@ def build_app(settings: SecmonSettings, verifier: Verifier | None = None) -> Fas
 
         async with client(settings.es) as es:
             await audit.ensure_audit_index(es, settings.es.index_prefix)
+            await ensure_requests_index(es, settings.es.index_prefix)
             producer = AIOKafkaProducer(**aiokafka_kwargs(settings.kafka), acks="all", enable_idempotence=True)
             await producer.start()
             try:
@@ -98,31 +80,12 @@ def build_app(settings: SecmonSettings, verifier: Verifier | None = None) -> Fas
                   description="Sign-in history for users and workspace admins, and remote sign-out.",
                   lifespan=lifespan)
     _routes(app)
+    from pipeline.service import signout
+
+    signout.routes(app)
     return app
 
 
-def deps(request: Request) -> Deps:
-    """The shared dependencies of the running app."""
-    return request.app.state.deps
-
-
-async def caller(request: Request, d: Annotated[Deps, Depends(deps)]) -> Caller:
-    """The verified, rate-limited caller of a request (401 / 429 otherwise)."""
-    try:
-        who = d.verifier.verify(bearer(request.headers.get("authorization")))
-    except AuthError as exc:
-        log.info("refused token from %s: %s", request.client.host if request.client else "?", exc)
-        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
-    wait = d.limiter.take(who.id)
-    if wait:
-        await audit.write_audit(d.es, d.prefix, audit.audit_doc(_now(), "rate_limited", 429, who,
-                                                                client_ip=_ip(request)))
-        raise HTTPException(429, f"rate limit: retry in {wait:.1f} s", headers={"Retry-After": str(int(wait) + 1)})
-    return who
-
-
-CallerDep = Annotated[Caller, Depends(caller)]
-DepsDep = Annotated[Deps, Depends(deps)]
 Since = Annotated[datetime | None, Query(description="From this instant (ISO 8601, inclusive).")]
 Until = Annotated[datetime | None, Query(description="Before this instant (ISO 8601, exclusive).")]
 OutcomeQ = Annotated[Outcome | None, Query(description="Only successes or only failures.")]
@@ -234,22 +197,13 @@ async def _audit(d: Deps, request: Request, action: str, status: int, who: Calle
                  rows: int | None = None, reason: str | None = None) -> None:
     filters = scope.model_dump(mode="json", exclude_none=True)
     await audit.write_audit(d.es, d.prefix, audit.audit_doc(
-        _now(), action, status, who, workspace=scope.workspace, target_user=scope.user_id, rows=rows,
-        client_ip=_ip(request), reason=reason, filters=filters))
+        now_utc(), action, status, who, workspace=scope.workspace, target_user=scope.user_id, rows=rows,
+        client_ip=client_ip(request), reason=reason, filters=filters))
 
 
 async def _staff(d: Deps, request: Request, who: Caller, scope: Scope, action: str, rows: int,
                  staff: tuple[str | None, str | None]) -> None:
     assert scope.workspace is not None
-    record = audit.staff_access_record(_now(), who, scope.workspace, action, rows, staff[0], staff[1], _ip(request))
+    record = audit.staff_access_record(now_utc(), who, scope.workspace, action, rows, staff[0], staff[1], client_ip(request))
     value, headers = audit.staff_message(record)
     await d.publish(f"{d.settings.kafka.topic_prefix}-raw-staff_access", value, key=who.id.encode(), headers=headers)
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-

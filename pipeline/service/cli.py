@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--host", help="listen address (default: service.host)")
     cmd.add_argument("--port", type=int, help="listen port (default: service.port)")
     cmd.set_defaults(func=_cmd_serve)
+    act = sub.add_parser("actions", help="carry out response actions (sign out all devices) requested through "
+                                         "`secmon serve`: calls service.revoke_url, signed, with retries")
+    act.set_defaults(func=_cmd_actions)
 
 
 def _cmd_serve(args: argparse.Namespace, settings: SecmonSettings) -> int:
@@ -24,4 +27,16 @@ def _cmd_serve(args: argparse.Namespace, settings: SecmonSettings) -> int:
     cfg = settings.service
     uvicorn.run(build_app(settings), host=args.host or cfg.host, port=args.port or cfg.port,
                 log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+    return 0
+
+
+def _cmd_actions(args: argparse.Namespace, settings: SecmonSettings) -> int:
+    import asyncio
+
+    from pipeline.service.actions import run
+
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        pass
     return 0

@@ -31,6 +31,8 @@ class ServiceSettings(BaseModel):
     revoke_secret: SecretStr | None = Field(None, description="whsec_ secret signing revocation calls (env/secrets only).")
     revoke_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one revocation call.")
     revoke_max_attempts: int = Field(8, ge=1, description="Attempts before a sign-out is recorded as failed.")
+    revoke_backoff_seconds: float = Field(1.0, gt=0, description="Backoff before the first retry (doubles, jittered).")
+    revoke_budget_seconds: float = Field(900.0, gt=0, description="Time after the first attempt it is given up.")
 
     @field_validator("algorithms")
     @classmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import httpx
 from elasticsearch import Elasticsearch, helpers
 
 from pipeline.enrichers.registry import default_enrichers
@@ -15,6 +17,8 @@ from pipeline.settings import SecmonSettings
 from pipeline.sinks.elasticsearch import event_index
 from schemas.event import Event, Origin
 from schemas.templates import template
+from tests.integration.conftest import Stack, free_port, wait_for
+from tests.tokens import ISSUER
 
 START = datetime(2026, 11, 28, 8, 0, tzinfo=timezone.utc)
 UAS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
@@ -64,3 +68,20 @@ def index_signins(es: Elasticsearch, prefix: str, lines: list[dict]) -> list[Eve
     helpers.bulk(es, ({"_op_type": "create", "_index": event_index(prefix, e), "_id": e.event.id,
                        "_source": e.to_doc()} for e in events), refresh="wait_for")
     return events
+
+
+def start_service(stack: Stack, jwks: Path, env: dict[str, str] | None = None) -> httpx.Client:
+    """Start `secmon serve` for the stack (limits raised for the tests) and a client once it answers."""
+    port = free_port()
+    stack.start("serve", "--port", str(port), log_name="serve", env={
+        "SECMON_SERVICE_JWKS_FILE": str(jwks), "SECMON_SERVICE_ISSUER": ISSUER, "SECMON_SERVICE_RATE_BURST": "1000",
+        "SECMON_SERVICE_RATE_PER_MINUTE": "6000", **(env or {})})
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    def up() -> bool:
+        try:
+            return client.get("/openapi.json").status_code == 200
+        except httpx.TransportError:
+            return False
+    wait_for(up, 60, 0.3, "secmon serve to answer")
+    return client

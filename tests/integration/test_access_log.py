@@ -11,9 +11,9 @@ import httpx
 import pytest
 from kafka import KafkaConsumer
 
-from tests.integration.access_data import index_signins, signin_lines
-from tests.integration.conftest import BOOTSTRAP, free_port, wait_for
-from tests.tokens import ISSUER, Idp
+from tests.integration.access_data import index_signins, signin_lines, start_service
+from tests.integration.conftest import BOOTSTRAP
+from tests.tokens import Idp
 
 IDP = Idp()
 CALLERS = {  # caller -> (workspace roles, staff)
@@ -50,18 +50,7 @@ TABLE = [
 def service(stack, es, tmp_path):
     lines = signin_lines()
     index_signins(es, stack.prefix, lines)
-    port = free_port()
-    env = {"SECMON_SERVICE_JWKS_FILE": str(IDP.write_jwks(tmp_path / "jwks.json")), "SECMON_SERVICE_ISSUER": ISSUER,
-           "SECMON_SERVICE_RATE_BURST": "1000", "SECMON_SERVICE_RATE_PER_MINUTE": "6000"}
-    stack.start("serve", "--port", str(port), log_name="serve", env=env)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-
-    def up():
-        try:
-            return client.get("/openapi.json").status_code == 200
-        except httpx.TransportError:
-            return False
-    wait_for(up, 60, 0.3, "secmon serve to answer")
+    client = start_service(stack, IDP.write_jwks(tmp_path / "jwks.json"))
     yield client, lines
     client.close()
 
