@@ -78,7 +78,7 @@ def build_app(settings: SecmonSettings, verifier: Verifier | None = None) -> Fas
 
     app = FastAPI(title="secmon access log", version="1",
                   description="Sign-in history for users and workspace admins, and remote sign-out.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # those pages load scripts from a CDN
     _routes(app)
     from pipeline.service import signout
 
