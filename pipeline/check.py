@@ -84,6 +84,8 @@ def check_config(config: Path | None) -> Report:
         where = str(config) if config else "settings (environment)"
         return Report([Problem(f"{where}: {'.'.join(map(str, e['loc'])) or '(top)'}", e["msg"])
                        for e in exc.errors()])
+    except ValueError as exc:  # not YAML (file:line:col), or not sections at the top level
+        return Report([Problem(str(config or "SECMON_CONFIG"), str(exc))])
     return check_settings(settings, str(config) if config else "settings")
 
 

@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return EXIT_USAGE
-    if getattr(args, "own_settings", False):  # `secmon check` reports bad settings with everything else
-        return int(args.func(args))
     settings: SecmonSettings | None = None
     try:
+        if getattr(args, "own_settings", False):  # `secmon check` reports bad settings with everything else
+            return int(args.func(args))
         settings = load_settings(args.config)
         _logging(settings, args)
         return int(args.func(args, settings) or 0)

@@ -243,7 +243,12 @@ def _check_yaml(path: Path | None) -> None:
     import yaml
 
     with open(path, encoding="utf-8") as stream:
-        data = yaml.safe_load(stream)  # the stream's name makes the error say file:line
+        try:
+            data = yaml.safe_load(stream)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+            raise ValueError(f"{where}: not valid YAML: {exc.problem or exc}; fix the file at that line") from None
     if data is not None and not isinstance(data, dict):
         raise ValueError(f"config file {path}: the top level must be sections (kafka:, es:, detection: ...), "
                          f"not a {type(data).__name__}; see docs/configuration.md")

@@ -49,6 +49,7 @@ CASES = [  # id, argv, env, exit code, fragments of stderr (in order)
     ("unwritable alerts", ["run", str(AUTH), "--alerts-out", "/no/such/dir/a.jsonl"], {}, 2,
      ["--alerts-out /no/such/dir/a.jsonl", "create the folder", "nothing was read"]),
     ("bad YAML config", ["--config", "{bad_yaml}", "run", str(AUTH)], {}, 2, ["bad.yaml:3:2: not valid YAML"]),
+    ("check on bad YAML", ["check", "--config", "{bad_yaml}"], {}, 2, ["bad.yaml:3:2: not valid YAML"]),
     ("config not sections", ["run", str(AUTH), "--config", "{list_yaml}"], {}, 2, ["top level must be sections"]),
     ("missing --config", ["run", str(AUTH), "--config", "/no/such.yaml"], {}, 2, ["/no/such.yaml does not exist"]),
     ("missing SECMON_CONFIG", ["sources"], {"SECMON_CONFIG": "/no/such.yaml"}, 2, ["SECMON_CONFIG=/no/such.yaml"]),
