@@ -229,9 +229,12 @@ def run_fault(name: str, args: argparse.Namespace, services: Services, es: Elast
             dep.start("shipper-2", "ship", "--source", "app_signin", str(dep.input))
         fault_end = time.monotonic()
     final, done_at = wait_done(es, dep, args.events, args.settle)
+    alerts_index = f"{dep.prefix}-alerts-*"
+    deadline = time.monotonic() + args.settle  # alerts trail the events (detect -> alerts -> index)
+    while es_count(es, alerts_index) < len(expected_alerts) and time.monotonic() < deadline:
+        time.sleep(1)
     time.sleep(3)
     final = es_count(es, index)
-    alerts_index = f"{dep.prefix}-alerts-*"
     hits = es.search(index=alerts_index, size=1000)["hits"]["hits"] if es_count(es, alerts_index) > 0 else []
     got_ids = [h["_id"] for h in hits]
     want_ids = set(expected_alerts)
