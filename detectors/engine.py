@@ -351,6 +351,8 @@ class Engine:
         is_new = (current is None or current.status == "resolved"
                   or ts - current.first >= det.meta.dedup_period.total_seconds())
         if current is None or is_new:
+            if finding.variant is not None:
+                _drop_spent_variants(record, ts - det.meta.dedup_period.total_seconds() - self._late)
             first_iso = finding.timestamp.astimezone(timezone.utc).isoformat()
             dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
             current = AlertSlot(id=alert_id(det.meta.id, dedup_key, first_iso), first=ts, last=ts)
@@ -378,6 +380,14 @@ class Engine:
 
 
 SEVERITY_RANK = ("low", "medium", "high", "critical")
+
+
+def _drop_spent_variants(record: EntityRecord, before: float) -> None:
+    """Forget variant alerts opened before `before` (dedup period + lateness ago): no finding can
+    fold into them any more, and an entity with a variant per source (one alert per attacking IP)
+    must not keep every one it ever had while it stays active."""
+    for variant in [v for v, slot in record.alerts.items() if v is not None and slot.first < before]:
+        del record.alerts[variant]
 
 
 def _key_function(det: Detector, params: BaseModel) -> Callable[[Event], str | None]:

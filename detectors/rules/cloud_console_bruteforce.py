@@ -78,7 +78,7 @@ def step(state: State | None, event: Event, params: Params):
             oks = sorted(state["ok"].pop(login.user, []) + [[login.ts, login.event_id, login.ip or "unknown", 0]])
             state["ok"][login.user] = [o for o in oks if o[0] > oks[-1][0] - params.window_seconds][-MAX_ENTRIES:]
             findings += _successes(state, login, event, params)
-        return _trim(state), findings
+        return _trim(state, login.ts, params), findings
     entry = [login.ts, login.event_id, login.ip or "-", login.user or "", 0]  # last: claimed by an IP alert
     if login.ip:
         ip_entries = _add(state["ip"], login.ip, entry, params)
@@ -96,7 +96,7 @@ def step(state: State | None, event: Event, params: Params):
                 e[4] = 1
         if login.user in state["ok"]:
             findings += _successes(state, login, event, params)
-    return _trim(state), findings
+    return _trim(state, login.ts, params), findings
 
 
 def _add(table: dict[str, list], name: str, entry: list, params: Params) -> list:
@@ -107,8 +107,11 @@ def _add(table: dict[str, list], name: str, entry: list, params: Params) -> list
     return table[name]
 
 
-def _trim(state: State) -> State:
-    return {name: dict(list(state[name].items())[-MAX_KEYS:]) for name in ("ip", "user", "ok")}
+def _trim(state: State, now: float, params: Params) -> State:
+    """Drop IPs and users whose latest entry left the window; keep the MAX_KEYS most recent."""
+    since = now - params.window_seconds
+    return {name: dict([(k, v) for k, v in state[name].items() if v and v[-1][0] > since][-MAX_KEYS:])
+            for name in ("ip", "user", "ok")}
 
 
 def _entity(event: Event, login: Login, user: str | None, with_source: bool) -> Entity:

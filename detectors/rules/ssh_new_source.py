@@ -50,9 +50,10 @@ class Params(BaseModel):
     prefix_v6: int = Field(48, ge=16, le=128, description="IPv6 prefix length of a source network.")
     host_groups: dict[str, list[str]] = Field(default_factory=dict, description="Group name -> host name "
                                               "globs (first match wins). An unlisted host is its own group.")
-    max_users: int = Field(500, ge=1, le=10000, description="Accounts remembered per group (least recently "
+    max_users: int = Field(300, ge=1, le=5000, description="Accounts remembered per group (least recently "
                            "active dropped first: it starts over, and its next source alerts).")
-    max_values: int = Field(50, ge=1, le=1000, description="Networks remembered per account.")
+    max_values: int = Field(20, ge=1, le=500, description="Networks remembered per account (least recently "
+                            "used dropped first). The group's whole state is one entry: keep it small.")
     forget_after_days: float = Field(365, ge=1, description="A group without a login for this long is forgotten.")
 
 

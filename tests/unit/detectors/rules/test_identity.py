@@ -141,3 +141,24 @@ def test_benign_samples_raise_no_alert_from_the_new_identity_detectors(tmp_path)
                                  (ours, "sshd", NEW), ([signins], "app_signin", NEW)):
         summary = embedded.run([str(p) for p in paths], SecmonSettings(), source=source)
         assert [a.message for a in summary.alerts.values() if a.rule.id in rules] == [], paths
+
+
+def test_an_account_attacked_by_ever_new_ips_keeps_only_the_alerts_that_can_still_grow():
+    from detectors.engine import Engine
+    from detectors.registry import DETECTORS
+    from detectors.state import DictStore, state_key
+
+    det = DETECTORS["cloud_console_bruteforce"]
+    engine = Engine(detectors=[(det, det.params())], store=DictStore(), strict=True)
+    alerts = set()
+    for hour in range(48):  # a new attacking IP every hour, for two days, on one account
+        for n in range(5):
+            event = signin(**{"@timestamp": f"2026-11-{1 + hour // 24:02d}T{hour % 24:02d}:00:{n * 2:02d}+00:00",
+                              "event.id": f"e{hour}-{n}", "event.dataset": "aws.cloudtrail",
+                              "event.action": "ConsoleLogin", "cloud.account.id": "1234",
+                              "source.ip": f"198.51.{hour}.7"})
+            alerts |= {a.alert.id for a in engine.process(event)}
+    assert len(alerts) == 48  # one per attacking IP
+    record = engine.store.get(state_key("cloud_console_bruteforce", "1234"))
+    assert record is not None and len(record.alerts) <= 3  # dedup 1 h + lateness: the last hour or two
+    assert list(record.state["ip"]) == ["198.51.47.7"]  # IPs whose failures left the window are dropped
