@@ -83,6 +83,9 @@ def build_app(settings: SecmonSettings, verifier: Verifier | None = None) -> Fas
     from pipeline.service import signout
 
     signout.routes(app)
+    from pipeline.service import web
+
+    web.routes(app, cfg.frame_ancestors)
     return app
 
 
