@@ -131,3 +131,15 @@ def test_openapi_documents_the_endpoints(service) -> None:
     client, _ = service
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/me/access-log", "/v1/workspaces/{ws}/access-log"} <= set(paths)
+
+
+def test_callers_are_rate_limited_one_by_one(stack, es, tmp_path) -> None:
+    client = start_service(stack, IDP.write_jwks(tmp_path / "jwks.json"),
+                           env={"SECMON_SERVICE_RATE_BURST": "3", "SECMON_SERVICE_RATE_PER_MINUTE": "1"})
+    statuses = [_get(client, "a1", "/v1/me/access-log").status_code for _ in range(4)]
+    limited = _get(client, "a1", "/v1/me/access-log")
+    assert statuses == [200, 200, 200, 429] and int(limited.headers["Retry-After"]) > 1
+    assert _get(client, "c1", "/v1/me/access-log").status_code == 200  # another caller is not limited
+    es.indices.refresh(index=f"{stack.prefix}-access-audit")
+    assert es.count(index=f"{stack.prefix}-access-audit", query={"term": {"action": "rate_limited"}})["count"] == 2
+    client.close()
