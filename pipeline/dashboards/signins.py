@@ -3,7 +3,10 @@
 from pipeline.dashboards.model import Col, Dashboard, GeoMap, Lens, count, over_time, top
 
 SIGNIN = 'event.category : "authentication"'
-NEW = 'rule.id : ("signin_new_device" or "signin_new_country" or "signin_new_asn" or "signin_impossible_travel")'
+NEW = ('rule.id : ("signin_new_device" or "signin_new_country" or "signin_new_asn" or "signin_impossible_travel" '
+       'or "ssh_new_source" or "ssh_impossible_travel")')
+GUESSING = ('rule.id : ("signin_bruteforce_ip" or "signin_bruteforce_user" or "signin_password_spray" '
+            'or "signin_success_after_failures" or "ssh_bruteforce" or "cloud_console_bruteforce")')
 DASHBOARD = Dashboard("signins", "secmon: Sign-ins", "Every sign-in to the app and to servers: volume, failures, "
                       "where from, which devices, how many with MFA, what was new or unusual.", (
     Lens("Sign-ins", "metric", "events", (count("Sign-ins"),), kql=SIGNIN, w=12, h=7),
@@ -30,7 +33,10 @@ DASHBOARD = Dashboard("signins", "secmon: Sign-ins", "Every sign-in to the app a
          kql=f'{SIGNIN} and event.outcome : "failure"', w=24, h=14),
     Lens("New devices, countries and networks", "table", "alerts",
          (count("Alerts"), Col("max", "alert.last_seen", "Last seen")),
-         (top("user.name", 20, "User"), top("rule.id", 4, "What was new")), kql=NEW, w=24, h=14),
+         (top("user.name", 20, "User"), top("rule.id", 6, "What was new")), kql=NEW, w=24, h=14),
+    Lens("Password guessing: brute force, spray, success after failures", "table", "alerts",
+         (count("Alerts"), Col("max", "alert.last_seen", "Last seen")),
+         (top("source.ip", 20, "Source"), top("rule.id", 6, "Rule")), kql=GUESSING, w=48, h=12),
     Lens("Sign-in anomaly scores", "line", "alerts",
          (Col("max", "secmon.anomaly.score", "Highest score"), Col("average", "secmon.anomaly.threshold", "Threshold")),
          (over_time(),), kql='rule.id : "anomaly_signin"', w=24),
