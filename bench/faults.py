@@ -172,6 +172,13 @@ def wait_done(es: Elasticsearch, dep: Deployment, total: int, settle: float) -> 
 
 def run_fault(name: str, args: argparse.Namespace, services: Services, es: Elasticsearch, workdir: Path) -> Row:
     dep = Deployment(services, workdir, args.rate)
+    try:
+        return _run_fault(name, args, services, es, dep)
+    finally:
+        dep.stop_all()
+
+
+def _run_fault(name: str, args: argparse.Namespace, services: Services, es: Elasticsearch, dep: Deployment) -> Row:
     records = list(with_burst(args.events))
     lines = [json.dumps(r).encode() + b"\n" for r in records]
     full = dep.workdir / "all.jsonl"
@@ -205,12 +212,17 @@ def run_fault(name: str, args: argparse.Namespace, services: Services, es: Elast
         fault_end = time.monotonic()
     elif name == "worker_config":
         os.killpg(workers[0].pid, signal.SIGTERM)
-        workers[0].wait(60)
+        try:
+            workers[0].wait(60)
+        except subprocess.TimeoutExpired:  # a finding in itself: reported in the row's note
+            os.killpg(workers[0].pid, signal.SIGKILL)
+            workers[0].wait()
+            note = "worker did not stop within 60 s of SIGTERM (SIGKILLed); "
         changed = {"SECMON_DETECTION_DETECTORS": json.dumps({"signin_bruteforce_ip": {"enabled": False},
                                                               "signin_bruteforce_user": {"params": {"threshold": 8}}})}
         dep.start("worker-2", "worker", env=changed)
         fault_end = time.monotonic()
-        note = "bruteforce_ip off, user threshold 8"
+        note += "bruteforce_ip off, user threshold 8"
     elif name == "shipper_readonly":
         state = dep.workdir / "state"
         time.sleep(2)
