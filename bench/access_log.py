@@ -33,8 +33,12 @@ from tests.tokens import ISSUER, Idp
 
 ES_URL = os.environ.get("SECMON_ES_URL", "http://127.0.0.1:9200")
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)
-DEVICES = [("desktop", "Firefox", "Windows"), ("mobile", "Mobile Safari", "iOS"), ("desktop", "Chrome", "Mac OS X"),
-           ("cli", "curl", None)]
+DEVICES = [
+    ("desktop", "Firefox", "Windows"),
+    ("mobile", "Mobile Safari", "iOS"),
+    ("desktop", "Chrome", "Mac OS X"),
+    ("cli", "curl", None),
+]
 
 
 def docs(prefix: str, n: int, users: int, days: int = 30):
@@ -46,25 +50,45 @@ def docs(prefix: str, n: int, users: int, days: int = 30):
         user = f"u{rng.randrange(users)}"
         kind, browser, os_name = DEVICES[i % len(DEVICES)]
         ok = rng.random() > 0.1
-        yield {"_index": f"{prefix}-events-app.signin-{ts:%Y.%m.%d}", "_id": f"b{i}", "_source": {
-            "@timestamp": ts.isoformat(), "message": "sign-in",
-            "event": {"id": f"b{i}", "kind": "event", "category": ["authentication"], "type": ["start"],
-                      "action": "user_login", "outcome": "success" if ok else "failure", "dataset": "app.signin",
-                      "module": "app_signin", "provider": "app"},
-            "user": {"id": user, "name": f"{user}@example.test"},
-            "organization": {"id": f"ws{int(user[1:]) // 100}"},
-            "source": {"ip": f"10.{i % 250}.{(i // 250) % 250}.{i % 200 + 1}",
-                       "geo": {"country_iso_code": "DE", "city_name": "Berlin"}},
-            "user_agent": {"name": browser, **({"os": {"name": os_name}} if os_name else {})},
-            "secmon": {"origin": {"source": "app_signin", "file_id": "bench", "offset": i}, "device": {"type": kind},
-                       "auth": {"method": "password", "mfa": ok and i % 3 == 0}}}}
+        yield {
+            "_index": f"{prefix}-events-app.signin-{ts:%Y.%m.%d}",
+            "_id": f"b{i}",
+            "_source": {
+                "@timestamp": ts.isoformat(),
+                "message": "sign-in",
+                "event": {
+                    "id": f"b{i}",
+                    "kind": "event",
+                    "category": ["authentication"],
+                    "type": ["start"],
+                    "action": "user_login",
+                    "outcome": "success" if ok else "failure",
+                    "dataset": "app.signin",
+                    "module": "app_signin",
+                    "provider": "app",
+                },
+                "user": {"id": user, "name": f"{user}@example.test"},
+                "organization": {"id": f"ws{int(user[1:]) // 100}"},
+                "source": {
+                    "ip": f"10.{i % 250}.{(i // 250) % 250}.{i % 200 + 1}",
+                    "geo": {"country_iso_code": "DE", "city_name": "Berlin"},
+                },
+                "user_agent": {"name": browser, **({"os": {"name": os_name}} if os_name else {})},
+                "secmon": {
+                    "origin": {"source": "app_signin", "file_id": "bench", "offset": i},
+                    "device": {"type": kind},
+                    "auth": {"method": "password", "mfa": ok and i % 3 == 0},
+                },
+            },
+        }
 
 
 def load(es: Elasticsearch, prefix: str, n: int, users: int) -> float:
     es.indices.put_index_template(name=f"{prefix}-events", **template("events", prefix))
     started = time.perf_counter()
-    for _ in helpers.streaming_bulk(es, docs(prefix, n, users), chunk_size=5000, raise_on_error=True,
-                                           request_timeout=120):
+    for _ in helpers.streaming_bulk(
+        es, docs(prefix, n, users), chunk_size=5000, raise_on_error=True, request_timeout=120
+    ):
         pass
     es.indices.refresh(index=f"{prefix}-*")
     return time.perf_counter() - started
@@ -87,7 +111,9 @@ async def callers(base: str, idp: Idp, users: int, n_callers: int, total: int) -
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             for _ in remaining:
                 user = f"u{rng.randrange(users)}"
-                headers = {"Authorization": f"Bearer {idp.token(user, workspaces={f'ws{int(user[1:]) // 100}': 'member'})}"}
+                headers = {
+                    "Authorization": f"Bearer {idp.token(user, workspaces={f'ws{int(user[1:]) // 100}': 'member'})}"
+                }
                 t0 = time.perf_counter()
                 resp = await client.get("/v1/me/access-log", params={"limit": 20}, headers=headers)
                 latencies.append(time.perf_counter() - t0)
@@ -96,10 +122,12 @@ async def callers(base: str, idp: Idp, users: int, n_callers: int, total: int) -
                 rows += len(page["rows"])
                 if page["next_cursor"] and rng.random() < 0.3:
                     t0 = time.perf_counter()
-                    resp = await client.get("/v1/me/access-log", params={"limit": 20, "cursor": page["next_cursor"]},
-                                            headers=headers)
+                    resp = await client.get(
+                        "/v1/me/access-log", params={"limit": 20, "cursor": page["next_cursor"]}, headers=headers
+                    )
                     latencies.append(time.perf_counter() - t0)
                     resp.raise_for_status()
+
     started = time.perf_counter()
     await asyncio.gather(*(caller(k) for k in range(n_callers)))
     return latencies, rows, time.perf_counter() - started
@@ -121,13 +149,21 @@ def main() -> int:
         idp = Idp()
         tmp = Path(tempfile.mkdtemp())
         port = free_port()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("SECMON_")}, "SECMON_ES_URL": ES_URL,
-               "SECMON_ES_INDEX_PREFIX": prefix, "SECMON_KAFKA_TOPIC_PREFIX": prefix, "SECMON_LOG_LEVEL": "WARNING",
-               "SECMON_SERVICE_JWKS_FILE": str(idp.write_jwks(tmp / "jwks.json")), "SECMON_SERVICE_ISSUER": ISSUER,
-               "SECMON_SERVICE_RATE_BURST": "100000", "SECMON_SERVICE_RATE_PER_MINUTE": "1000000",
-               "SECMON_KAFKA_BOOTSTRAP": os.environ.get("SECMON_KAFKA_BOOTSTRAP", "127.0.0.1:9092")}
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--port", str(port)], env=env,
-                                start_new_session=True)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SECMON_")},
+            "SECMON_ES_URL": ES_URL,
+            "SECMON_ES_INDEX_PREFIX": prefix,
+            "SECMON_KAFKA_TOPIC_PREFIX": prefix,
+            "SECMON_LOG_LEVEL": "WARNING",
+            "SECMON_SERVICE_JWKS_FILE": str(idp.write_jwks(tmp / "jwks.json")),
+            "SECMON_SERVICE_ISSUER": ISSUER,
+            "SECMON_SERVICE_RATE_BURST": "100000",
+            "SECMON_SERVICE_RATE_PER_MINUTE": "1000000",
+            "SECMON_KAFKA_BOOTSTRAP": os.environ.get("SECMON_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "serve", "--port", str(port)], env=env, start_new_session=True
+        )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -142,9 +178,23 @@ def main() -> int:
 
         def pct(p: float) -> float:
             return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000
-        print(json.dumps({"bench": "access_log", "docs": args.docs, "callers": args.callers, "requests": len(lat),
-                          "rows": rows, "req_per_s": round(len(lat) / wall, 1), "p50_ms": round(pct(50), 1),
-                          "p95_ms": round(pct(95), 1), "p99_ms": round(pct(99), 1), "max_ms": round(lat[-1] * 1000, 1)}))
+
+        print(
+            json.dumps(
+                {
+                    "bench": "access_log",
+                    "docs": args.docs,
+                    "callers": args.callers,
+                    "requests": len(lat),
+                    "rows": rows,
+                    "req_per_s": round(len(lat) / wall, 1),
+                    "p50_ms": round(pct(50), 1),
+                    "p95_ms": round(pct(95), 1),
+                    "p99_ms": round(pct(99), 1),
+                    "max_ms": round(lat[-1] * 1000, 1),
+                }
+            )
+        )
         return 0
     finally:
         if proc is not None:

@@ -28,8 +28,9 @@ ANOMALY = ("anomaly_signin", "anomaly_staff_access", "anomaly_server_access")
 def settings(context: Path, model: Path | None = None, anomaly: bool = True) -> SecmonSettings:
     """Default settings over the month's users table, with or without the anomaly detectors."""
     detectors = {} if anomaly else {d: {"enabled": False} for d in ANOMALY}
-    return SecmonSettings(enrich={"context_dir": context}, detection={"detectors": detectors},
-                          anomaly={"model": model, "key": KEY})
+    return SecmonSettings(
+        enrich={"context_dir": context}, detection={"detectors": detectors}, anomaly={"model": model, "key": KEY}
+    )
 
 
 def train(path: Path, cfg: SecmonSettings, out: Path) -> dict:
@@ -47,9 +48,15 @@ def train(path: Path, cfg: SecmonSettings, out: Path) -> dict:
     bundle, _ = fit_all(trained, str(path))
     fitted = time.perf_counter() - started
     save(bundle, out, KEY.encode())
-    return {"events": len(events), "read": read, "replay": replayed, "fit": fitted,
-            "vectors": sum(m.samples for m in bundle.values()), "bytes": out.stat().st_size,
-            "entities": sum(len(r.profiles) for r in trained)}
+    return {
+        "events": len(events),
+        "read": read,
+        "replay": replayed,
+        "fit": fitted,
+        "vectors": sum(m.samples for m in bundle.values()),
+        "bytes": out.stat().st_size,
+        "entities": sum(len(r.profiles) for r in trained),
+    }
 
 
 def main() -> None:
@@ -64,20 +71,28 @@ def main() -> None:
         generate(month, users=args.users, days=args.days, seed=7)
         path, context, model = month / "signins.jsonl", month / "context", Path(tmp) / "month.model"
         t = train(path, settings(context), model)
-        print(f"month: {t['events']:,} sign-ins of {args.users} users; model trained in {t['replay'] + t['fit']:.1f}s "
-              f"({t['vectors']:,} vectors), file {t['bytes'] / 1024:.0f} KiB")
-        for label, cfg in (("anomaly detectors off       ", settings(context, anomaly=False)),
-                           ("learning from the file      ", settings(context)),
-                           ("scoring with the model file ", settings(context, model))):
+        print(
+            f"month: {t['events']:,} sign-ins of {args.users} users; model trained in {t['replay'] + t['fit']:.1f}s "
+            f"({t['vectors']:,} vectors), file {t['bytes'] / 1024:.0f} KiB"
+        )
+        for label, cfg in (
+            ("anomaly detectors off       ", settings(context, anomaly=False)),
+            ("learning from the file      ", settings(context)),
+            ("scoring with the model file ", settings(context, model)),
+        ):
             summary = embedded.run([str(path)], cfg)
-            print(f"secmon run, {label}: {summary.events / summary.seconds:7,.0f} events/s "
-                  f"({summary.events:,} events in {summary.seconds:.1f}s, {len(summary.alerts)} alerts)")
+            print(
+                f"secmon run, {label}: {summary.events / summary.seconds:7,.0f} events/s "
+                f"({summary.events:,} events in {summary.seconds:.1f}s, {len(summary.alerts)} alerts)"
+            )
         big = Path(tmp) / "big"
         generate(big, users=args.train_users, days=args.train_days, takeovers=0, seed=8)
         t = train(big / "signins.jsonl", settings(big / "context"), Path(tmp) / "big.model")
-        print(f"training on {t['events']:,} sign-ins of {t['entities']:,} profiles: read + enrich {t['read']:.0f}s, "
-              f"profile replay {t['replay']:.0f}s ({t['events'] / t['replay']:,.0f} events/s), fit {t['fit']:.1f}s "
-              f"on {t['vectors']:,} vectors, model file {t['bytes'] / 1024 / 1024:.1f} MiB")
+        print(
+            f"training on {t['events']:,} sign-ins of {t['entities']:,} profiles: read + enrich {t['read']:.0f}s, "
+            f"profile replay {t['replay']:.0f}s ({t['events'] / t['replay']:,.0f} events/s), fit {t['fit']:.1f}s "
+            f"on {t['vectors']:,} vectors, model file {t['bytes'] / 1024 / 1024:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -104,10 +104,18 @@ def load_labels(path: Path) -> list[Label]:
     labels = []
     for text in path.read_text(encoding="utf-8").splitlines():
         raw = json.loads(text)
-        labels.append(Label(id=raw.get("id") or f"L{len(labels) + 1}", kind=raw["kind"], user=raw["user"],
-                            benign=bool(raw.get("benign")), start=parse_ts(raw["start"]),
-                            lines=frozenset(raw["lines"]), raw=raw,
-                            first_success=parse_ts(raw["first_success"]) if raw.get("first_success") else None))
+        labels.append(
+            Label(
+                id=raw.get("id") or f"L{len(labels) + 1}",
+                kind=raw["kind"],
+                user=raw["user"],
+                benign=bool(raw.get("benign")),
+                start=parse_ts(raw["start"]),
+                lines=frozenset(raw["lines"]),
+                raw=raw,
+                first_success=parse_ts(raw["first_success"]) if raw.get("first_success") else None,
+            )
+        )
     return labels
 
 
@@ -133,8 +141,9 @@ def _line_numbers(path: Path) -> dict[int, int]:
     return offsets
 
 
-def eval_settings(config: Path | None, out_dir: Path, anomaly_model: Path | None = None,
-                  without_anomaly: bool = False) -> SecmonSettings:
+def eval_settings(
+    config: Path | None, out_dir: Path, anomaly_model: Path | None = None, without_anomaly: bool = False
+) -> SecmonSettings:
     """The configured settings with the month's context table, the anomaly model or no anomaly detectors."""
     settings = load_settings(config)
     settings.enrich = settings.enrich.model_copy(update={"context_dir": out_dir / "context"})
@@ -185,8 +194,14 @@ def _by_user_and_time(alert: Alert, labels: list[Label]) -> dict[str, datetime]:
     """Takeovers of the alert's user whose window (start .. first success + 1 h) holds the alert's first finding."""
     user = alert.user.name if alert.user else None
     seen = alert.alert.first_seen
-    return {lb.id: seen for lb in labels if not lb.benign and lb.user == user and lb.first_success
-            and lb.start <= seen <= lb.first_success + DETECTION_WINDOW}
+    return {
+        lb.id: seen
+        for lb in labels
+        if not lb.benign
+        and lb.user == user
+        and lb.first_success
+        and lb.start <= seen <= lb.first_success + DETECTION_WINDOW
+    }
 
 
 def takeover_results(labels: list[Label], judged: list[Judged]) -> list[dict]:
@@ -195,22 +210,36 @@ def takeover_results(labels: list[Label], judged: list[Judged]) -> list[dict]:
     for lb in (lb for lb in labels if not lb.benign):
         deadline = (lb.first_success or lb.start) + DETECTION_WINDOW
         timely = [j for j in judged if lb.id in j.takeovers and j.takeovers[lb.id] <= deadline]
-        results.append({
-            "id": lb.id, "kind": lb.kind, "user": lb.user, "start": lb.raw["start"],
-            "high": any(SEVERITY_RANK[j.severity] >= SEVERITY_RANK["high"] for j in timely),
-            "paging": any(j.paging for j in timely), "any": bool(timely),
-            "rules": sorted({f"{j.rule}:{j.severity}" for j in timely}),
-        })
+        results.append(
+            {
+                "id": lb.id,
+                "kind": lb.kind,
+                "user": lb.user,
+                "start": lb.raw["start"],
+                "high": any(SEVERITY_RANK[j.severity] >= SEVERITY_RANK["high"] for j in timely),
+                "paging": any(j.paging for j in timely),
+                "any": bool(timely),
+                "rules": sorted({f"{j.rule}:{j.severity}" for j in timely}),
+            }
+        )
     return results
 
 
 def recall(results: list[dict]) -> dict:
     """Detected / total at high+, paging level and any severity, overall and per kind."""
+
     def share(rows: list[dict]) -> dict:
         n = len(rows)
-        return {"total": n, **{level: {"detected": sum(r[level] for r in rows),
-                                       "recall": round(sum(r[level] for r in rows) / n, 3) if n else None}
-                               for level in ("high", "paging", "any")}}
+        return {
+            "total": n,
+            **{
+                level: {
+                    "detected": sum(r[level] for r in rows),
+                    "recall": round(sum(r[level] for r in rows) / n, 3) if n else None,
+                }
+                for level in ("high", "paging", "any")
+            },
+        }
 
     kinds = sorted({r["kind"] for r in results})
     return {"overall": share(results), "by_kind": {k: share([r for r in results if r["kind"] == k]) for k in kinds}}
@@ -233,11 +262,19 @@ def benign_rules(judged: list[Judged], benign_signins: int, results: list[dict])
     rows = []
     for (rule, severity, maturity), js in sorted(groups.items(), key=lambda kv: (kv[0][0], -SEVERITY_RANK[kv[0][1]])):
         benign = [j for j in js if not j.takeovers]
-        rows.append({"rule": rule, "severity": severity, "maturity": maturity, "benign_alerts": len(benign),
-                     "benign_findings": sum(j.alert.alert.count for j in benign),
-                     "per_1k": per_thousand(len(benign), benign_signins),
-                     "paging_per_1k": per_thousand(sum(j.paging for j in benign), benign_signins),
-                     "takeover_alerts": len(js) - len(benign), "takeovers_caught": len(caught[f"{rule}:{severity}"])})
+        rows.append(
+            {
+                "rule": rule,
+                "severity": severity,
+                "maturity": maturity,
+                "benign_alerts": len(benign),
+                "benign_findings": sum(j.alert.alert.count for j in benign),
+                "per_1k": per_thousand(len(benign), benign_signins),
+                "paging_per_1k": per_thousand(sum(j.paging for j in benign), benign_signins),
+                "takeover_alerts": len(js) - len(benign),
+                "takeovers_caught": len(caught[f"{rule}:{severity}"]),
+            }
+        )
     return rows
 
 
@@ -253,8 +290,13 @@ def hard_negatives(labels: list[Label], judged: list[Judged]) -> dict:
         row["paged"] += any(j.paging for j in mine)
         row["rules"].update(f"{j.rule}:{j.severity}" for j in mine)
     background = [j for j in judged if not j.takeovers and not j.episodes]
-    out["(routine)"] = {"episodes": None, "signins": None, "alerted": None, "paged": None,
-                        "rules": Counter(f"{j.rule}:{j.severity}" for j in background)}
+    out["(routine)"] = {
+        "episodes": None,
+        "signins": None,
+        "alerted": None,
+        "paged": None,
+        "rules": Counter(f"{j.rule}:{j.severity}" for j in background),
+    }
     return {kind: {**row, "rules": dict(row["rules"].most_common())} for kind, row in out.items()}
 
 
@@ -280,9 +322,14 @@ def evaluate(out_dir: Path, settings: SecmonSettings) -> dict:
     results = takeover_results(labels, judged)
     benign = [j for j in judged if not j.takeovers]
     return {
-        "signins": len(lines), "benign_signins": benign_signins, "attacker_signins": len(attacker_lines),
-        "alerts": len(judged), "benign_alerts": len(benign), "dead_letters": sum(summary.dead_letters.values()),
-        "detector_errors": dict(summary.detector_errors), "seconds": round(summary.seconds, 1),
+        "signins": len(lines),
+        "benign_signins": benign_signins,
+        "attacker_signins": len(attacker_lines),
+        "alerts": len(judged),
+        "benign_alerts": len(benign),
+        "dead_letters": sum(summary.dead_letters.values()),
+        "detector_errors": dict(summary.detector_errors),
+        "seconds": round(summary.seconds, 1),
         "recall": recall(results),
         "benign_per_1k": per_thousand(len(benign), benign_signins),
         "paging_per_1k": per_thousand(sum(j.paging for j in benign), benign_signins),
@@ -309,34 +356,84 @@ def _recall_cell(level: dict) -> str:
 def render(report: dict) -> str:
     """The report as readable tables."""
     rec = report["recall"]
-    out = [f"anomaly_eval: {report['signins']:,} sign-ins ({report['attacker_signins']} by attackers), "
-           f"{report['alerts']} alerts ({report['benign_alerts']} benign) in {report['seconds']}s; "
-           f"dead letters {report['dead_letters']}, detector errors {report['detector_errors'] or 0}", "",
-           "Takeovers detected within 1 h of the first success (high+ / paging / any severity):"]
+    out = [
+        f"anomaly_eval: {report['signins']:,} sign-ins ({report['attacker_signins']} by attackers), "
+        f"{report['alerts']} alerts ({report['benign_alerts']} benign) in {report['seconds']}s; "
+        f"dead letters {report['dead_letters']}, detector errors {report['detector_errors'] or 0}",
+        "",
+        "Takeovers detected within 1 h of the first success (high+ / paging / any severity):",
+    ]
     kinds = [("all", rec["overall"])] + list(rec["by_kind"].items())
-    out += _table(["kind", "takeovers", "high+", "paging", "any"],
-                  [[k, r["total"], _recall_cell(r["high"]), _recall_cell(r["paging"]), _recall_cell(r["any"])]
-                   for k, r in kinds])
-    out += ["", f"Benign alerts: {report['benign_per_1k']} per 1,000 benign sign-ins; paging "
-                f"(medium+, not experimental): {report['paging_per_1k']} per 1,000", ""]
-    out += _table(["rule", "severity", "maturity", "benign", "findings", "per 1k", "paging/1k", "on takeovers",
-                   "takeovers in 1 h"],
-                  [[r["rule"], r["severity"], r["maturity"], r["benign_alerts"], r["benign_findings"], r["per_1k"],
-                    r["paging_per_1k"], r["takeover_alerts"], r["takeovers_caught"]] for r in report["rules"]])
+    out += _table(
+        ["kind", "takeovers", "high+", "paging", "any"],
+        [[k, r["total"], _recall_cell(r["high"]), _recall_cell(r["paging"]), _recall_cell(r["any"])] for k, r in kinds],
+    )
+    out += [
+        "",
+        f"Benign alerts: {report['benign_per_1k']} per 1,000 benign sign-ins; paging "
+        f"(medium+, not experimental): {report['paging_per_1k']} per 1,000",
+        "",
+    ]
+    out += _table(
+        [
+            "rule",
+            "severity",
+            "maturity",
+            "benign",
+            "findings",
+            "per 1k",
+            "paging/1k",
+            "on takeovers",
+            "takeovers in 1 h",
+        ],
+        [
+            [
+                r["rule"],
+                r["severity"],
+                r["maturity"],
+                r["benign_alerts"],
+                r["benign_findings"],
+                r["per_1k"],
+                r["paging_per_1k"],
+                r["takeover_alerts"],
+                r["takeovers_caught"],
+            ]
+            for r in report["rules"]
+        ],
+    )
     out += ["", "Hard negatives (benign episodes) and the alerts they drew:"]
-    out += _table(["kind", "episodes", "sign-ins", "alerted", "paged", "alerts by rule"],
-                  [[k, r["episodes"], r["signins"], r["alerted"], r["paged"],
-                    ", ".join(f"{rule} x{n}" for rule, n in r["rules"].items()) or "none"]
-                   for k, r in report["hard_negatives"].items()])
+    out += _table(
+        ["kind", "episodes", "sign-ins", "alerted", "paged", "alerts by rule"],
+        [
+            [
+                k,
+                r["episodes"],
+                r["signins"],
+                r["alerted"],
+                r["paged"],
+                ", ".join(f"{rule} x{n}" for rule, n in r["rules"].items()) or "none",
+            ]
+            for k, r in report["hard_negatives"].items()
+        ],
+    )
     out += ["", "Anomaly rules explained (alerts with secmon.anomaly.features):"]
-    out += _table(["rule", "alerts", "explained", "share"],
-                  [[rule, r["alerts"], r["explained"], f"{r['share']:.0%}"]
-                   for rule, r in report["anomaly_explained"].items()]) if report["anomaly_explained"] \
+    out += (
+        _table(
+            ["rule", "alerts", "explained", "share"],
+            [
+                [rule, r["alerts"], r["explained"], f"{r['share']:.0%}"]
+                for rule, r in report["anomaly_explained"].items()
+            ],
+        )
+        if report["anomaly_explained"]
         else ["  no anomaly_* rule raised an alert"]
+    )
     missed = [t for t in report["takeovers"] if not t["high"]]
     out += ["", f"Takeovers without a high+ alert in time ({len(missed)}):"]
-    out += _table(["id", "kind", "user", "start", "alerts in time"],
-                  [[t["id"], t["kind"], t["user"], t["start"], ", ".join(t["rules"]) or "none"] for t in missed])
+    out += _table(
+        ["id", "kind", "user", "start", "alerts in time"],
+        [[t["id"], t["kind"], t["user"], t["start"], ", ".join(t["rules"]) or "none"] for t in missed],
+    )
     return "\n".join(out)
 
 
@@ -345,8 +442,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="output directory of bench.signin_month")
     parser.add_argument("--config", type=Path, help="secmon YAML config (default: SECMON_CONFIG, else defaults)")
-    parser.add_argument("--anomaly-model", type=Path, help="model file the anomaly_* detectors score with "
-                        "(anomaly.model); default: they learn from the month")
+    parser.add_argument(
+        "--anomaly-model",
+        type=Path,
+        help="model file the anomaly_* detectors score with (anomaly.model); default: they learn from the month",
+    )
     parser.add_argument("--without-anomaly", action="store_true", help="disable the anomaly_* detectors")
     parser.add_argument("--json", action="store_true", help="print the JSON summary instead of the tables")
     args = parser.parse_args(argv)

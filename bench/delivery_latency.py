@@ -71,12 +71,28 @@ def alert_doc(i: int, run: str) -> tuple[str, bytes]:
     """A small alert as the detect agent produces it."""
     aid = uuid.uuid5(uuid.NAMESPACE_URL, f"{run}/{i}").hex
     ts = "2026-11-30T09:00:00+00:00"
-    doc = {"@timestamp": ts, "message": f"bench finding {i}",
-           "rule": {"id": "signin_bruteforce_user", "name": "Brute force against one user account", "version": 1,
-                    "maturity": "stable", "tags": ["attack.t1110.001"]},
-           "alert": {"id": aid, "status": "open", "severity": "high", "dedup_key": f"user{i}@bench.example",
-                     "count": 1, "first_seen": ts, "last_seen": ts},
-           "user": {"name": f"user{i}@bench.example"}, "secmon": {"event_ids": ["e1"], "event_count": 1}}
+    doc = {
+        "@timestamp": ts,
+        "message": f"bench finding {i}",
+        "rule": {
+            "id": "signin_bruteforce_user",
+            "name": "Brute force against one user account",
+            "version": 1,
+            "maturity": "stable",
+            "tags": ["attack.t1110.001"],
+        },
+        "alert": {
+            "id": aid,
+            "status": "open",
+            "severity": "high",
+            "dedup_key": f"user{i}@bench.example",
+            "count": 1,
+            "first_seen": ts,
+            "last_seen": ts,
+        },
+        "user": {"name": f"user{i}@bench.example"},
+        "secmon": {"event_ids": ["e1"], "event_count": 1},
+    }
     return aid, json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -85,18 +101,39 @@ def start_worker(prefix: str, workdir: Path, receiver_port: int, profile: str | 
     routes = workdir / "routes.yaml"
     routes.write_text(ROUTES)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECMON_")}
-    env.update({"SECMON_KAFKA_TOPIC_PREFIX": prefix, "SECMON_ES_INDEX_PREFIX": prefix, "SECMON_APP_ID": prefix,
-                "SECMON_LOG_LEVEL": "WARNING", "SECMON_DELIVERY_ROUTES_FILE": str(routes),
-                "SECMON_DELIVERY_RECEIVERS": json.dumps({"bench": {"kind": "webhook", "max_concurrency": 16,
-                                                                   "url": f"http://127.0.0.1:{receiver_port}/hook",
-                                                                   "secret": SECRET}}),
-                "PYTHONPATH": str(ROOT)})
-    subprocess.run([sys.executable, "-m", "pipeline", "topics"], env=env, cwd=workdir, check=True,
-                   capture_output=True)  # before anything is produced: no auto-created 1-partition topic
+    env.update(
+        {
+            "SECMON_KAFKA_TOPIC_PREFIX": prefix,
+            "SECMON_ES_INDEX_PREFIX": prefix,
+            "SECMON_APP_ID": prefix,
+            "SECMON_LOG_LEVEL": "WARNING",
+            "SECMON_DELIVERY_ROUTES_FILE": str(routes),
+            "SECMON_DELIVERY_RECEIVERS": json.dumps(
+                {
+                    "bench": {
+                        "kind": "webhook",
+                        "max_concurrency": 16,
+                        "url": f"http://127.0.0.1:{receiver_port}/hook",
+                        "secret": SECRET,
+                    }
+                }
+            ),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "topics"], env=env, cwd=workdir, check=True, capture_output=True
+    )  # before anything is produced: no auto-created 1-partition topic
     log = open(workdir / "worker.log", "wb")  # noqa: SIM115 - lives as long as the worker
     profiler = ["-m", "cProfile", "-o", profile] if profile else []
-    return subprocess.Popen([sys.executable, *profiler, "-m", "pipeline", "worker"], env=env, cwd=workdir, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *profiler, "-m", "pipeline", "worker"],
+        env=env,
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def produce(producer: KafkaProducer, topic: str, rate: int, seconds: float, run: str) -> dict[str, float]:
@@ -137,8 +174,10 @@ def main() -> None:
         offered = len(sent) / (max(sent.values()) - min(sent.values()) or 1)
         _wait(lambda: all(a in receiver.arrived for a in sent), args.drain, "every alert", fatal=False)
         report(sent, receiver, receiver.requests - seen_before, offered)
-        print(f"worker CPU: {(cpu_seconds(worker.pid) - cpu_before) / len(sent) * 1000:.2f} ms per alert "
-              "(all its agents: routing, delivery, history, changelog, and indexing the alerts)")
+        print(
+            f"worker CPU: {(cpu_seconds(worker.pid) - cpu_before) / len(sent) * 1000:.2f} ms per alert "
+            "(all its agents: routing, delivery, history, changelog, and indexing the alerts)"
+        )
     finally:
         producer.close()
         os.killpg(worker.pid, signal.SIGTERM)
@@ -157,14 +196,20 @@ def report(sent: dict[str, float], receiver: Receiver, requests: int, offered: f
     if not latencies:
         print(f"nothing delivered out of {len(sent):,} alerts")
         return
-    print(f"machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}; "
-          "Kafka, Elasticsearch, the worker and this process share it")
-    print(f"offered {offered:,.0f} alerts/s: {len(sent):,} produced, {len(latencies):,} delivered, "
-          f"{len(sent) - len(latencies)} lost, {requests - len(latencies)} extra requests "
-          f"(delivered at {len(done) / (max(done) - min(sent.values())):,.0f} alerts/s)")
-    print("finding -> webhook accepted: " + ", ".join(
-        f"p{q * 100:g} {percentile(latencies, q) * 1000:,.0f} ms" for q in (0.5, 0.9, 0.99)) +
-        f", max {latencies[-1] * 1000:,.0f} ms")
+    print(
+        f"machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}; "
+        "Kafka, Elasticsearch, the worker and this process share it"
+    )
+    print(
+        f"offered {offered:,.0f} alerts/s: {len(sent):,} produced, {len(latencies):,} delivered, "
+        f"{len(sent) - len(latencies)} lost, {requests - len(latencies)} extra requests "
+        f"(delivered at {len(done) / (max(done) - min(sent.values())):,.0f} alerts/s)"
+    )
+    print(
+        "finding -> webhook accepted: "
+        + ", ".join(f"p{q * 100:g} {percentile(latencies, q) * 1000:,.0f} ms" for q in (0.5, 0.9, 0.99))
+        + f", max {latencies[-1] * 1000:,.0f} ms"
+    )
 
 
 def cpu_seconds(pid: int) -> float:

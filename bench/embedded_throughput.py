@@ -53,12 +53,18 @@ def main() -> None:
         latencies.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - started
     latencies.sort()
-    print(f"machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), pinned to 1 core, "
-          f"Python {platform.python_version()}")
-    print(f"embedded core, app_signin: {args.events:,} events in {elapsed:.2f}s = {args.events / elapsed:,.0f} events/s "
-          f"({alerts} alert updates, {len(engine.store)} state entries)")
-    print("latency per event: " + ", ".join(f"p{q * 100:g} {percentile(latencies, q) * 1e6:.0f} us"
-                                          for q in (0.5, 0.9, 0.99, 0.999)))
+    print(
+        f"machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), pinned to 1 core, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"embedded core, app_signin: {args.events:,} events in {elapsed:.2f}s = {args.events / elapsed:,.0f} events/s "
+        f"({alerts} alert updates, {len(engine.store)} state entries)"
+    )
+    print(
+        "latency per event: "
+        + ", ".join(f"p{q * 100:g} {percentile(latencies, q) * 1e6:.0f} us" for q in (0.5, 0.9, 0.99, 0.999))
+    )
 
 
 if __name__ == "__main__":

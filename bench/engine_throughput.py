@@ -39,7 +39,9 @@ def templates() -> list[dict]:
         for path in sorted((DATA / source).glob("*")):
             if path.is_file() and not path.name.endswith("-expected.json"):
                 for record in read_records(str(path), NORMALIZERS[source], 1024 * 1024):
-                    docs += [e.to_doc() for e in process_record(record, NORMALIZERS[source], [], ParseContext(2026)).events]
+                    docs += [
+                        e.to_doc() for e in process_record(record, NORMALIZERS[source], [], ParseContext(2026)).events
+                    ]
     return docs
 
 
@@ -83,12 +85,18 @@ def main() -> None:
         processed += n
     state_bytes = sum(len(json.dumps(store.get(k).to_doc())) for k in store.keys())
     entities = len(store)
-    print(f"machine: {os.cpu_count()} cores, pinned to 1; {len(detectors)} detectors enabled; "
-          f"{len(base)} template events from {len(NORMALIZERS)} sources")
-    print(f"engine: {processed:,} events in {elapsed:.1f}s = {processed / elapsed:,.0f} events/s; "
-          f"{alerts:,} alert updates")
-    print(f"state: {entities:,} (detector, entity) entries, {state_bytes / 1e6:.1f} MB as JSON, "
-          f"{state_bytes / max(1, entities):.0f} bytes per entry")
+    print(
+        f"machine: {os.cpu_count()} cores, pinned to 1; {len(detectors)} detectors enabled; "
+        f"{len(base)} template events from {len(NORMALIZERS)} sources"
+    )
+    print(
+        f"engine: {processed:,} events in {elapsed:.1f}s = {processed / elapsed:,.0f} events/s; "
+        f"{alerts:,} alert updates"
+    )
+    print(
+        f"state: {entities:,} (detector, entity) entries, {state_bytes / 1e6:.1f} MB as JSON, "
+        f"{state_bytes / max(1, entities):.0f} bytes per entry"
+    )
 
 
 if __name__ == "__main__":

@@ -144,9 +144,11 @@ def enricher_rows(events: list[Event], workdir: Path, indicators: int, repeat: i
     configs = {
         "geoip (built-in geoip2fast + plevin)": lambda size: geoip.build(EnrichSettings(cache_size=size)),
         "geoip (test City+ASN .mmdb)": lambda size: geoip.build(
-            EnrichSettings(geoip_city_db=city, geoip_asn_db=asn, cache_size=size)),
+            EnrichSettings(geoip_city_db=city, geoip_asn_db=asn, cache_size=size)
+        ),
         f"threat_intel ({indicators:,} indicators)": lambda size: threat_intel.build(
-            EnrichSettings(threat_intel=[ti_list], cache_size=size)),
+            EnrichSettings(threat_intel=[ti_list], cache_size=size)
+        ),
     }
     rows = []
     with uncached_device():
@@ -182,9 +184,11 @@ def million(workdir: Path, count: int = 1_000_000) -> None:
     lookup_us = best_us(lambda: [table.lookup(addr) for addr in probes], len(probes))
     texts = [str(a) for a in probes]
     match_us = best_us(lambda: [intel.index.matches_uncached(text) for text in texts], len(texts))
-    print(f"1M-indicator list: {len(table):,} indicators -> {table.segments:,} segments; loaded in {seconds:.1f} CPU s, "
-          f"+{grown:.0f} MiB RSS; table lookup {lookup_us:.2f} us, parse+lookup {match_us:.2f} us per address "
-          f"({hits} hits in {len(probes):,} random public addresses)")
+    print(
+        f"1M-indicator list: {len(table):,} indicators -> {table.segments:,} segments; loaded in {seconds:.1f} CPU s, "
+        f"+{grown:.0f} MiB RSS; table lookup {lookup_us:.2f} us, parse+lookup {match_us:.2f} us per address "
+        f"({hits} hits in {len(probes):,} random public addresses)"
+    )
 
 
 def builtin_asn(count: int = 200_000) -> None:
@@ -198,9 +202,11 @@ def builtin_asn(count: int = 200_000) -> None:
     cold = best_us(lambda: [db.lookup(ip) for ip in probes], count, repeat=1)
     hits = sum(1 for ip in probes if db.lookup(ip))
     warm = best_us(lambda: [db.lookup(ip) for ip in probes], count)
-    print(f"built-in AS data ({db.version}): opened in {opened * 1e3:.0f} CPU ms; {count:,} random public "
-          f"addresses ({hits:,} in announced prefixes): {cold:.1f} us cold, {warm:.1f} us warm per lookup, "
-          f"+{rss_mb() - before:.0f} MiB RSS")
+    print(
+        f"built-in AS data ({db.version}): opened in {opened * 1e3:.0f} CPU ms; {count:,} random public "
+        f"addresses ({hits:,} in announced prefixes): {cold:.1f} us cold, {warm:.1f} us warm per lookup, "
+        f"+{rss_mb() - before:.0f} MiB RSS"
+    )
 
 
 def main() -> None:

@@ -28,18 +28,32 @@ from schemas.event import Event, Origin
 START = datetime(2026, 11, 20, tzinfo=timezone.utc)
 
 
-def make_events(n: int, workspaces: tuple[str, ...] = ("ws-a", "ws-b", "ws-c"), days: int = 3,
-                start: datetime = START, file_id: str = "bench") -> list[Event]:
+def make_events(
+    n: int,
+    workspaces: tuple[str, ...] = ("ws-a", "ws-b", "ws-c"),
+    days: int = 3,
+    start: datetime = START,
+    file_id: str = "bench",
+) -> list[Event]:
     """n sign-in events spread evenly over `days` days and round-robin over `workspaces`."""
     ctx, step = ParseContext(), timedelta(days=days) / max(n, 1)
     events = []
     for i in range(n):
         ws, u = workspaces[i % len(workspaces)], i % 997
-        row = {"timestamp": (start + step * i).isoformat(), "user": f"user{u}@{ws}.example", "workspace": ws,
-               "outcome": "failure" if i % 31 == 0 else "success", "source_ip": f"198.51.{u // 250}.{u % 250 + 1}",
-               "user_agent": UAS[u % len(UAS)], "auth_method": "password", "mfa_used": True}
-        raw = RawRecord(data=json.dumps(row).encode(), origin=Origin(source="app_signin", file="bench",
-                                                                     file_id=file_id, offset=i * 300))
+        row = {
+            "timestamp": (start + step * i).isoformat(),
+            "user": f"user{u}@{ws}.example",
+            "workspace": ws,
+            "outcome": "failure" if i % 31 == 0 else "success",
+            "source_ip": f"198.51.{u // 250}.{u % 250 + 1}",
+            "user_agent": UAS[u % len(UAS)],
+            "auth_method": "password",
+            "mfa_used": True,
+        }
+        raw = RawRecord(
+            data=json.dumps(row).encode(),
+            origin=Origin(source="app_signin", file="bench", file_id=file_id, offset=i * 300),
+        )
         events.extend(NORMALIZER.parse(raw, ctx))
     return events
 
@@ -64,9 +78,11 @@ async def raw_run(cfg: EsSettings, events: list[Event]) -> float:
         started = time.perf_counter()
         for i in range(0, len(events), cfg.bulk_max_docs):
             ops: list[dict] = []
-            for event in events[i:i + cfg.bulk_max_docs]:
-                ops += [{"create": {"_index": event_index(cfg.index_prefix, event), "_id": event.event.id}},
-                        event.to_doc()]
+            for event in events[i : i + cfg.bulk_max_docs]:
+                ops += [
+                    {"create": {"_index": event_index(cfg.index_prefix, event), "_id": event.event.id}},
+                    event.to_doc(),
+                ]
             resp = await es.bulk(operations=ops)
             if resp["errors"]:
                 raise RuntimeError(f"raw bulk had item errors: {resp['items'][0]}")

@@ -70,9 +70,14 @@ class Services:
     """The suite's own broker and node (scripts/services.sh with its own dir and ports)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.env = {**os.environ, "SECMON_SERVICES_DIR": args.services_dir, "KAFKA_PORT": str(args.kafka_port),
-                    "KAFKA_CONTROLLER_PORT": str(args.kafka_port + 1), "ES_PORT": str(args.es_port),
-                    "ES_TRANSPORT_PORT": str(args.es_port + 100)}
+        self.env = {
+            **os.environ,
+            "SECMON_SERVICES_DIR": args.services_dir,
+            "KAFKA_PORT": str(args.kafka_port),
+            "KAFKA_CONTROLLER_PORT": str(args.kafka_port + 1),
+            "ES_PORT": str(args.es_port),
+            "ES_TRANSPORT_PORT": str(args.es_port + 100),
+        }
         for k in ("SECMON_KAFKA_BOOTSTRAP", "SECMON_ES_URL", "SECMON_SERVICES_SECURE"):
             self.env.pop(k, None)
         self.bootstrap = f"127.0.0.1:{args.kafka_port}"
@@ -93,36 +98,59 @@ class Deployment:
         self.rate = rate
         self.procs: list[subprocess.Popen] = []
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SECMON_")}
-        self.env.update({
-            "SECMON_KAFKA_BOOTSTRAP": services.bootstrap, "SECMON_ES_URL": services.es_url,
-            "SECMON_KAFKA_TOPIC_PREFIX": self.prefix, "SECMON_ES_INDEX_PREFIX": self.prefix,
-            "SECMON_APP_ID": self.prefix, "SECMON_SHIPPER_STATE_DIR": str(self.workdir / "state"),
-            "SECMON_KAFKA_SESSION_TIMEOUT_SECONDS": "10", "SECMON_SHIPPER_POLL_SECONDS": "0.2",
-            "SECMON_LIFECYCLE_SCHEDULE": "false", "SECMON_LOG_LEVEL": "INFO"})
+        self.env.update(
+            {
+                "SECMON_KAFKA_BOOTSTRAP": services.bootstrap,
+                "SECMON_ES_URL": services.es_url,
+                "SECMON_KAFKA_TOPIC_PREFIX": self.prefix,
+                "SECMON_ES_INDEX_PREFIX": self.prefix,
+                "SECMON_APP_ID": self.prefix,
+                "SECMON_SHIPPER_STATE_DIR": str(self.workdir / "state"),
+                "SECMON_KAFKA_SESSION_TIMEOUT_SECONDS": "10",
+                "SECMON_SHIPPER_POLL_SECONDS": "0.2",
+                "SECMON_LIFECYCLE_SCHEDULE": "false",
+                "SECMON_LOG_LEVEL": "INFO",
+            }
+        )
         self.input = self.workdir / "signins.jsonl"
         self.fed = threading.Event()
 
     def secmon(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pipeline", *args], env={**self.env, **(env or {})}, cwd=ROOT,
-                              capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], env={**self.env, **(env or {})}, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
     def feed(self, lines: list[bytes]) -> None:
         """Append the lines at `rate` per second (a log file growing while everything runs)."""
+
         def run() -> None:
             with self.input.open("ab") as out:
                 step = max(1, self.rate // 10)
                 for i in range(0, len(lines), step):
-                    out.write(b"".join(lines[i:i + step]))
+                    out.write(b"".join(lines[i : i + step]))
                     out.flush()
                     time.sleep(0.1)
             self.fed.set()
+
         self.input.touch()
         threading.Thread(target=run, daemon=True).start()
 
@@ -148,8 +176,13 @@ def es_count(es: Elasticsearch, index: str) -> int:
 
 
 def dead_letter_count(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
     n = sum(1 for _ in consumer)
     consumer.close()
     return n
@@ -218,8 +251,11 @@ def _run_fault(name: str, args: argparse.Namespace, services: Services, es: Elas
             os.killpg(workers[0].pid, signal.SIGKILL)
             workers[0].wait()
             note = "worker did not stop within 60 s of SIGTERM (SIGKILLed); "
-        changed = {"SECMON_DETECTION_DETECTORS": json.dumps({"signin_bruteforce_ip": {"enabled": False},
-                                                              "signin_bruteforce_user": {"params": {"threshold": 8}}})}
+        changed = {
+            "SECMON_DETECTION_DETECTORS": json.dumps(
+                {"signin_bruteforce_ip": {"enabled": False}, "signin_bruteforce_user": {"params": {"threshold": 8}}}
+            )
+        }
         dep.start("worker-2", "worker", env=changed)
         fault_end = time.monotonic()
         note += "bruteforce_ip off, user threshold 8"
@@ -259,8 +295,17 @@ def _run_fault(name: str, args: argparse.Namespace, services: Services, es: Elas
     if not alerts_ok:
         note += f" alerts differ: got {len(got_ids)} want {len(want_ids)}"
     recovered = done_at is not None and final == args.events and alerts_ok and dead == 0
-    return Row(name, recovered, None if done_at is None else round(done_at - fault_end, 1), args.events, final,
-               len(expected_alerts), len(got_ids), dead, note.strip())
+    return Row(
+        name,
+        recovered,
+        None if done_at is None else round(done_at - fault_end, 1),
+        args.events,
+        final,
+        len(expected_alerts),
+        len(got_ids),
+        dead,
+        note.strip(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,11 +334,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep_services:
             services.run("down")
-    print(f"\n{'fault':18} {'recovered':9} {'catch-up s':>10} {'expected':>8} {'final':>8} {'lost':>5} {'doubled':>7} "
-          f"{'alerts':>9} {'dead':>4}  note")
+    print(
+        f"\n{'fault':18} {'recovered':9} {'catch-up s':>10} {'expected':>8} {'final':>8} {'lost':>5} {'doubled':>7} "
+        f"{'alerts':>9} {'dead':>4}  note"
+    )
     for r in rows:
-        print(f"{r.fault:18} {'y' if r.recovered else 'n':9} {str(r.catch_up_s):>10} {r.expected:>8} {r.final:>8} "
-              f"{r.lost:>5} {r.doubled:>7} {f'{r.alerts_final}/{r.alerts_expected}':>9} {r.dead_letters:>4}  {r.note}")
+        print(
+            f"{r.fault:18} {'y' if r.recovered else 'n':9} {str(r.catch_up_s):>10} {r.expected:>8} {r.final:>8} "
+            f"{r.lost:>5} {r.doubled:>7} {f'{r.alerts_final}/{r.alerts_expected}':>9} {r.dead_letters:>4}  {r.note}"
+        )
     return 0 if all(r.recovered for r in rows) else 1
 
 

@@ -40,13 +40,15 @@ GOLDEN = ROOT / "tests" / "data" / "normalizers"
 SAMPLES = Path(os.environ.get("SECMON_SAMPLES", "/work/shared/data"))
 REAL = {  # source -> sample files of /work/shared/data in its format
     "sshd": ["fail2ban_sshd_labelled/sshd.failJSON.head300.log"],
-    "web_access": ["web_access_logs/elastic_examples_apache_logs.head300.log",
-                   "web_access_logs/nielsbasjes_hackers-access.head300.log"],
+    "web_access": [
+        "web_access_logs/elastic_examples_apache_logs.head300.log",
+        "web_access_logs/nielsbasjes_hackers-access.head300.log",
+    ],
     "cloudtrail": ["invictus_cloudtrail/invictus_aws_dataset_subset.ndjson"],
     "zeek_ssl": ["zeek_wrccdc2018_tls/ssl.sample.log"],
     "zeek_x509": ["zeek_wrccdc2018_tls/x509.head250.log"],
 }
-LONG_TOKENS = (b"A", b"x", b"%41", b"\xc3\xa9", b"/..", b"9", b"Mozilla/5.0 (", b"\"", b"\\u0000")
+LONG_TOKENS = (b"A", b"x", b"%41", b"\xc3\xa9", b"/..", b"9", b"Mozilla/5.0 (", b'"', b"\\u0000")
 
 
 def seeds(source: str, normalizer: Normalizer, limit: int) -> list[RawRecord]:
@@ -69,15 +71,17 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
             for _ in range(rng.randint(1, 4)):
                 buf[rng.randrange(len(buf))] = rng.randrange(256)
         elif op == 1:  # cut a span
-            del buf[at:at + rng.randint(1, 40)]
+            del buf[at : at + rng.randint(1, 40)]
         elif op == 2 and buf:  # duplicate a span
             start = rng.randrange(len(buf))
-            buf[at:at] = buf[start:start + rng.randint(1, 200)]
+            buf[at:at] = buf[start : start + rng.randint(1, 200)]
         elif op == 3:  # a run that crosses the 1,024-character keyword bound
             token = rng.choice(LONG_TOKENS)
             buf[at:at] = token * (rng.randint(1030, 5000) // len(token) + 1)
         elif op == 4:  # invalid UTF-8 or control characters
-            buf[at:at] = rng.choice([b"\xff\xfe", b"\x00", b"\x1b[31m", b"\r", b"\t\t", b"\xed\xa0\x80", b"\xe2\x80\xae"])
+            buf[at:at] = rng.choice(
+                [b"\xff\xfe", b"\x00", b"\x1b[31m", b"\r", b"\t\t", b"\xed\xa0\x80", b"\xe2\x80\xae"]
+            )
         elif op == 5:  # a huge or odd number
             buf[at:at] = rng.choice([b"99999999999999999999999", b"-1", b"1e309", b"NaN", b"0x7fffffff"])
         elif op == 6:  # truncate
@@ -89,20 +93,20 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
                 parts[i], parts[j] = parts[j], parts[i]
                 buf = bytearray(b" ".join(parts))
         else:  # JSON structure characters
-            buf[at:at] = rng.choice([b"{", b"}", b"[", b"]", b"\"", b":", b",", b"{\"a\":" * 50])
+            buf[at:at] = rng.choice([b"{", b"}", b"[", b"]", b'"', b":", b",", b'{"a":' * 50])
     return bytes(buf)
 
 
-def fuzz(source: str, normalizer: Normalizer, lines: int, rng: random.Random, enrichers, ctx, limit: int,
-         out) -> dict:
+def fuzz(source: str, normalizer: Normalizer, lines: int, rng: random.Random, enrichers, ctx, limit: int, out) -> dict:
     """Mutated lines of one source through parse + enrichment; the counts."""
     base = seeds(source, normalizer, limit)
     codes: Counter = Counter()
     events = escaped = ignored = 0
     for n in range(lines):
         seed = base[n % len(base)]
-        record = RawRecord(data=mutate(seed.data, rng), origin=seed.origin.model_copy(update={"offset": n}),
-                           header=seed.header)
+        record = RawRecord(
+            data=mutate(seed.data, rng), origin=seed.origin.model_copy(update={"offset": n}), header=seed.header
+        )
         try:
             result = process_record(record, normalizer, enrichers, ctx, limit)
         except Exception as exc:  # noqa: BLE001 - what the fuzz run looks for
@@ -116,8 +120,14 @@ def fuzz(source: str, normalizer: Normalizer, lines: int, rng: random.Random, en
         if result.dead_letter is not None:
             codes[result.dead_letter.error_code] += 1
             out.write(json.dumps(result.dead_letter.to_doc()) + "\n")
-    return {"seeds": len(base), "lines": lines, "events": events, "codes": codes, "escaped": escaped,
-            "ignored": ignored}
+    return {
+        "seeds": len(base),
+        "lines": lines,
+        "events": events,
+        "codes": codes,
+        "escaped": escaped,
+        "ignored": ignored,
+    }
 
 
 def written_back(path: Path) -> int:
@@ -145,16 +155,23 @@ def main() -> int:
             internal = r["codes"]["internal_error"] + r["escaped"]
             totals.update(lines=r["lines"], events=r["events"], dead=sum(r["codes"].values()), internal=internal)
             totals.update({f"code:{c}": n for c, n in r["codes"].items()})
-            print(f"{source:<13} seeds {r['seeds']:>4}  lines {r['lines']:>7,}  events {r['events']:>7,}  dead letters "
-                  f"{sum(r['codes'].values()):>7,}  ignored {r['ignored']:>5,}  internal errors {internal}  "
-                  + " ".join(f"{c}={n}" for c, n in sorted(r["codes"].items())))
+            print(
+                f"{source:<13} seeds {r['seeds']:>4}  lines {r['lines']:>7,}  events {r['events']:>7,}  dead letters "
+                f"{sum(r['codes'].values()):>7,}  ignored {r['ignored']:>5,}  internal errors {internal}  "
+                + " ".join(f"{c}={n}" for c, n in sorted(r["codes"].items()))
+            )
     seconds = time.perf_counter() - started
     back = written_back(dead_path)
-    print(f"total: {totals['lines']:,} mutated lines over {len(NORMALIZERS)} normalizers, {totals['events']:,} events, "
-          f"{totals['dead']:,} dead letters ({back:,} written and read back valid), "
-          f"{totals['internal']} internal errors, {totals['lines'] / seconds:,.0f} lines/s "
-          f"({os.cpu_count()} cores, shared machine: noisy)")
-    print("dead letters by code: " + ", ".join(f"{k[5:]}={v:,}" for k, v in sorted(totals.items()) if k.startswith("code:")))
+    print(
+        f"total: {totals['lines']:,} mutated lines over {len(NORMALIZERS)} normalizers, {totals['events']:,} events, "
+        f"{totals['dead']:,} dead letters ({back:,} written and read back valid), "
+        f"{totals['internal']} internal errors, {totals['lines'] / seconds:,.0f} lines/s "
+        f"({os.cpu_count()} cores, shared machine: noisy)"
+    )
+    print(
+        "dead letters by code: "
+        + ", ".join(f"{k[5:]}={v:,}" for k, v in sorted(totals.items()) if k.startswith("code:"))
+    )
     if not args.dead_letters:
         dead_path.unlink()
     return 1 if totals["internal"] or back != totals["dead"] else 0

@@ -27,19 +27,35 @@ def benign(n: int, seed: int = 1, users: int = 500, start: datetime = START) -> 
     for i in range(n):
         u = rng.randrange(users)
         ok = rng.random() > 0.03
-        yield {"timestamp": _iso(start + timedelta(milliseconds=100 * i)), "user": f"user{u}@ws{u % 40}.example",
-               "user_id": f"u-{u}", "workspace": f"ws-{u % 40}", "outcome": "success" if ok else "failure",
-               **({} if ok else {"failure_reason": "bad_password"}),
-               "source_ip": f"198.51.{u // 250}.{u % 250 + 1}", "user_agent": UAS[u % len(UAS)],
-               "auth_method": "password", "mfa_used": ok, **({"session_id": f"s-{seed}-{i}"} if ok else {})}
+        yield {
+            "timestamp": _iso(start + timedelta(milliseconds=100 * i)),
+            "user": f"user{u}@ws{u % 40}.example",
+            "user_id": f"u-{u}",
+            "workspace": f"ws-{u % 40}",
+            "outcome": "success" if ok else "failure",
+            **({} if ok else {"failure_reason": "bad_password"}),
+            "source_ip": f"198.51.{u // 250}.{u % 250 + 1}",
+            "user_agent": UAS[u % len(UAS)],
+            "auth_method": "password",
+            "mfa_used": ok,
+            **({"session_id": f"s-{seed}-{i}"} if ok else {}),
+        }
 
 
 def burst(n: int, user: str, ip: str, start: datetime, every_s: float = 2.0) -> Iterator[dict]:
     """n failed sign-ins for one user from one IP, every_s seconds apart (a brute force)."""
     for i in range(n):
-        yield {"timestamp": _iso(start + timedelta(seconds=every_s * i)), "user": user, "workspace": "ws-1",
-               "outcome": "failure", "failure_reason": "bad_password", "source_ip": ip,
-               "user_agent": "python-requests/2.32.3", "auth_method": "password", "mfa_used": False}
+        yield {
+            "timestamp": _iso(start + timedelta(seconds=every_s * i)),
+            "user": user,
+            "workspace": "ws-1",
+            "outcome": "failure",
+            "failure_reason": "bad_password",
+            "source_ip": ip,
+            "user_agent": "python-requests/2.32.3",
+            "auth_method": "password",
+            "mfa_used": False,
+        }
 
 
 def with_burst(total: int, burst_size: int = 30, seed: int = 1) -> list[dict]:

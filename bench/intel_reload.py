@@ -46,8 +46,9 @@ class FullCollections:
             self.longest = max(self.longest, time.perf_counter() - self._started)
 
 
-def enrich_until(intel: ThreatIntel, events: list[Event],
-                 done: Callable[[], bool]) -> tuple[array, float, FullCollections]:
+def enrich_until(
+    intel: ThreatIntel, events: list[Event], done: Callable[[], bool]
+) -> tuple[array, float, FullCollections]:
     """Per-call seconds of intel.apply over copies of `events` (round robin) until done(); elapsed seconds; full GCs.
 
     Each call gets a fresh copy that dies after it, as events do in the pipeline: enriching the same
@@ -75,8 +76,10 @@ def row(phase: str, calls: array, seconds: float, collections: FullCollections |
         return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
     gcs = "-" if collections is None else f"{collections.count} ({collections.longest * 1e3:.0f} ms)"
-    return (f"| {phase} | {seconds:.1f} | {len(ordered):,} | {pct(0.5) * 1e6:.0f} us | {pct(0.99) * 1e6:.0f} us | "
-            f"{pct(0.999) * 1e3:.1f} ms | {ordered[-1] * 1e3:.1f} ms | {gcs} |")
+    return (
+        f"| {phase} | {seconds:.1f} | {len(ordered):,} | {pct(0.5) * 1e6:.0f} us | {pct(0.99) * 1e6:.0f} us | "
+        f"{pct(0.999) * 1e3:.1f} ms | {ordered[-1] * 1e3:.1f} ms | {gcs} |"
+    )
 
 
 def replace_list(path: Path, extra: Path) -> None:
@@ -126,8 +129,10 @@ def main() -> None:
         intel = ThreatIntel([path], check_seconds=3600)
         print(f"loaded in {time.perf_counter() - started:.1f} s: {len(intel.index.table):,} indicators")
 
-        rows = ["| phase | seconds | enrich() calls | p50 | p99 | p99.9 | max | full GCs (longest) |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        rows = [
+            "| phase | seconds | enrich() calls | p50 | p99 | p99.9 | max | full GCs (longest) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         calls, seconds, gcs = enrich_until(intel, events, timed_for(args.baseline_seconds))
         rows.append(row("idle: no reload", calls, seconds, gcs))
         stop = threading.Event()
@@ -152,8 +157,10 @@ def main() -> None:
         started = time.perf_counter()
         intel.reload()
         blocking = time.perf_counter() - started
-        rows.append(f"| blocking reload (before): one call waits for all of it | {blocking:.1f} | 1 | | | | "
-                    f"{blocking * 1e3:,.0f} ms | |")
+        rows.append(
+            f"| blocking reload (before): one call waits for all of it | {blocking:.1f} | 1 | | | | "
+            f"{blocking * 1e3:,.0f} ms | |"
+        )
         print(f"reload added {added:,} indicators (swapped in once)\n")
         print("\n".join(rows))
 

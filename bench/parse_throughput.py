@@ -29,8 +29,11 @@ def records_of(source: str) -> list:
     records = []
     for path in sorted((DATA / source).glob("*")):
         if path.is_file() and not path.name.endswith("-expected.json"):
-            records += [r for r in read_records(str(path), normalizer, 1024 * 1024)
-                        if process_record(r, normalizer, [], ctx).events]
+            records += [
+                r
+                for r in read_records(str(path), normalizer, 1024 * 1024)
+                if process_record(r, normalizer, [], ctx).events
+            ]
     return records
 
 
@@ -55,8 +58,10 @@ def main() -> None:
         for record in batch:
             events += len(process_record(record, normalizer, [], ctx).events)
         elapsed = time.perf_counter() - started
-        print(f"| {source:<14} | {len(batch) / elapsed:>10,.0f} | {events / elapsed:>10,.0f} | "
-              f"{elapsed / len(batch) * 1e6:>9.1f} |")
+        print(
+            f"| {source:<14} | {len(batch) / elapsed:>10,.0f} | {events / elapsed:>10,.0f} | "
+            f"{elapsed / len(batch) * 1e6:>9.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -35,18 +35,33 @@ def make_alerts(workspaces: tuple[str, ...], per_workspace: int, days: int) -> l
         for i in range(per_workspace):
             first = START + timedelta(days=i % days, minutes=i)
             user = f"user{i}@{ws}.example"
-            alerts.append(Alert(
-                timestamp=first, message=f"10 failed sign-ins for user {user} within 600s",
-                rule=Rule(id="signin_bruteforce_user", name="Brute force against one user account", version=1,
-                          maturity="stable"),
-                alert=AlertState(id=alert_id("signin_bruteforce_user", user, first.isoformat()), severity="high",
-                                 dedup_key=user, first_seen=first, last_seen=first),
-                user=User(name=user), organization=Organization(id=ws)))
+            alerts.append(
+                Alert(
+                    timestamp=first,
+                    message=f"10 failed sign-ins for user {user} within 600s",
+                    rule=Rule(
+                        id="signin_bruteforce_user",
+                        name="Brute force against one user account",
+                        version=1,
+                        maturity="stable",
+                    ),
+                    alert=AlertState(
+                        id=alert_id("signin_bruteforce_user", user, first.isoformat()),
+                        severity="high",
+                        dedup_key=user,
+                        first_seen=first,
+                        last_seen=first,
+                    ),
+                    user=User(name=user),
+                    organization=Organization(id=ws),
+                )
+            )
     return alerts
 
 
-async def load(cfg: EsSettings, per_workspace: int, days: int, alerts: int = 5,
-               workspaces: tuple[str, ...] = WORKSPACES) -> int:
+async def load(
+    cfg: EsSettings, per_workspace: int, days: int, alerts: int = 5, workspaces: tuple[str, ...] = WORKSPACES
+) -> int:
     """Write the events and alerts of every workspace; the documents written."""
     events = make_events(per_workspace * len(workspaces), workspaces, days)
     async with client(cfg) as es:
@@ -60,24 +75,31 @@ async def load(cfg: EsSettings, per_workspace: int, days: int, alerts: int = 5,
 
 async def main_async(per_workspace: int, days: int, url: str) -> None:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    settings = SecmonSettings(es=EsSettings(url=url, index_prefix=prefix),
-                              lifecycle=LifecycleSettings(emit_to_kafka=False))
+    settings = SecmonSettings(
+        es=EsSettings(url=url, index_prefix=prefix), lifecycle=LifecycleSettings(emit_to_kafka=False)
+    )
     patterns = f"{prefix}-events-*,{prefix}-alerts-*"
     try:
         t0 = time.perf_counter()
         written = await load(settings.es, per_workspace, days)
-        print(f"loaded {written:,} documents ({len(WORKSPACES)} workspaces x {per_workspace:,} events over {days} "
-              f"days, + alerts) in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"loaded {written:,} documents ({len(WORKSPACES)} workspaces x {per_workspace:,} events over {days} "
+            f"days, + alerts) in {time.perf_counter() - t0:.1f}s"
+        )
         async with session(settings, "bench") as rec:
             started = time.perf_counter()
-            result = await purge_workspace(rec, settings.lifecycle, settings.es, "ws-b",
-                                           now=START + timedelta(days=days + 1))
+            result = await purge_workspace(
+                rec, settings.lifecycle, settings.es, "ws-b", now=START + timedelta(days=days + 1)
+            )
             elapsed = time.perf_counter() - started
-            others = {ws: sum((await count_by_index(rec.es, patterns, workspace_query(ws))).values())
-                      for ws in WORKSPACES}
+            others = {
+                ws: sum((await count_by_index(rec.es, patterns, workspace_query(ws))).values()) for ws in WORKSPACES
+            }
         r = result.receipt
-        print(f"purge ws-b: {r.documents:,} documents from {len(r.indices)} indices in {elapsed:.2f}s = "
-              f"{r.documents / elapsed:,.0f} docs/s ({r.passes} pass, status {r.status}, remaining {r.remaining})")
+        print(
+            f"purge ws-b: {r.documents:,} documents from {len(r.indices)} indices in {elapsed:.2f}s = "
+            f"{r.documents / elapsed:,.0f} docs/s ({r.passes} pass, status {r.status}, remaining {r.remaining})"
+        )
         print("documents left per workspace: " + ", ".join(f"{ws} {n:,}" for ws, n in others.items()))
     finally:
         await cleanup(settings.es)

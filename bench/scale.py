@@ -49,9 +49,19 @@ UAS = (
 )
 # One country each, checked against the bundled GeoIP data: (home/office /16, phone network /16, UTC
 # hour of the middle of its working day): GB, FR, DE, IT, ES, US east, US west, BR, IN, JP, AU
-PREFIXES = (("2.218", "2.220", 12), ("2.15", "2.9", 11), ("2.172", "2.162", 11), ("2.117", "2.237", 11),
-            ("2.140", "31.4", 11), ("3.168", "3.204", 17), ("3.212", "3.204", 20), ("18.230", "18.228", 15),
-            ("1.7", "1.6", 7), ("1.115", "1.114", 3), ("1.145", "1.126", 2))
+PREFIXES = (
+    ("2.218", "2.220", 12),
+    ("2.15", "2.9", 11),
+    ("2.172", "2.162", 11),
+    ("2.117", "2.237", 11),
+    ("2.140", "31.4", 11),
+    ("3.168", "3.204", 17),
+    ("3.212", "3.204", 20),
+    ("18.230", "18.228", 15),
+    ("1.7", "1.6", 7),
+    ("1.115", "1.114", 3),
+    ("1.145", "1.126", 2),
+)
 TOR, SPRAYER = "185.220.101.45", "45.155.205.233"
 
 
@@ -74,8 +84,12 @@ def month_signins(users: int, events: int, days: int = 35, seed: int = 13) -> li
     for u in range(users):
         ws = u % spaces
         (prefix, _, hour), _ = office[ws]
-        devices = (rng.randrange(len(UAS)),) if rng.random() < 0.6 else (rng.randrange(len(UAS)), rng.randrange(len(UAS)))
-        people.append((ws, f"{prefix}.{rng.randrange(256)}.{rng.randrange(1, 255)}", devices, rng.random() < 0.95, hour))
+        devices = (
+            (rng.randrange(len(UAS)),) if rng.random() < 0.6 else (rng.randrange(len(UAS)), rng.randrange(len(UAS)))
+        )
+        people.append(
+            (ws, f"{prefix}.{rng.randrange(256)}.{rng.randrange(1, 255)}", devices, rng.random() < 0.95, hour)
+        )
     rows = []
     span = days * DAY
     start = START.timestamp()
@@ -96,23 +110,57 @@ def month_signins(users: int, events: int, days: int = 35, seed: int = 13) -> li
         else:
             ip = f"{prefix}.{office_host}"
         ok = rng.random() > 0.03
-        rows.append((ts, {"user": f"user{u}@ws{ws}.example", "user_id": f"u-{u}", "workspace": f"ws-{ws}",
-                          "outcome": "success" if ok else "failure",
-                          **({} if ok else {"failure_reason": "bad_password"}), "source_ip": ip,
-                          "user_agent": UAS[devices[rng.randrange(len(devices))]],
-                          "auth_method": "password", "mfa_used": ok and mfa,
-                          **({"session_id": f"s-{seed}-{i}"} if ok else {})}))
+        rows.append(
+            (
+                ts,
+                {
+                    "user": f"user{u}@ws{ws}.example",
+                    "user_id": f"u-{u}",
+                    "workspace": f"ws-{ws}",
+                    "outcome": "success" if ok else "failure",
+                    **({} if ok else {"failure_reason": "bad_password"}),
+                    "source_ip": ip,
+                    "user_agent": UAS[devices[rng.randrange(len(devices))]],
+                    "auth_method": "password",
+                    "mfa_used": ok and mfa,
+                    **({"session_id": f"s-{seed}-{i}"} if ok else {}),
+                },
+            )
+        )
     for n in range(max(1, events // 20_000)):
         at = start + span * (n + 0.5) / max(1, events // 20_000)
         victim = rng.randrange(users)
-        rows += [(at + 2 * k, {"user": f"user{victim}@ws{victim % spaces}.example", "workspace": f"ws-{victim % spaces}",
-                               "outcome": "failure", "failure_reason": "bad_password", "source_ip": TOR,
-                               "user_agent": "python-requests/2.32.3", "auth_method": "password", "mfa_used": False})
-                 for k in range(30)]
-        rows += [(at + 3600 + 5 * k, {"user": f"user{(victim + 7 * k) % users}@ws{(victim + 7 * k) % users % spaces}.example",
-                                      "outcome": "failure", "failure_reason": "bad_password", "source_ip": SPRAYER,
-                                      "user_agent": "curl/8.5.0", "auth_method": "password", "mfa_used": False})
-                 for k in range(15)]
+        rows += [
+            (
+                at + 2 * k,
+                {
+                    "user": f"user{victim}@ws{victim % spaces}.example",
+                    "workspace": f"ws-{victim % spaces}",
+                    "outcome": "failure",
+                    "failure_reason": "bad_password",
+                    "source_ip": TOR,
+                    "user_agent": "python-requests/2.32.3",
+                    "auth_method": "password",
+                    "mfa_used": False,
+                },
+            )
+            for k in range(30)
+        ]
+        rows += [
+            (
+                at + 3600 + 5 * k,
+                {
+                    "user": f"user{(victim + 7 * k) % users}@ws{(victim + 7 * k) % users % spaces}.example",
+                    "outcome": "failure",
+                    "failure_reason": "bad_password",
+                    "source_ip": SPRAYER,
+                    "user_agent": "curl/8.5.0",
+                    "auth_method": "password",
+                    "mfa_used": False,
+                },
+            )
+            for k in range(15)
+        ]
     rows.sort(key=lambda r: r[0])
     return [{"timestamp": _iso(ts), **row} for ts, row in rows]
 
@@ -146,14 +194,34 @@ def _state_size(store) -> tuple[int, int]:
     return len(keys), sum(len(orjson.dumps(store.get(k).to_doc())) for k in keys)
 
 
-def _result(name: str, users: int | None, n: int, total: int, elapsed: float, latencies: list[float], store,
-            alerts: int, detectors: int) -> dict:
+def _result(
+    name: str,
+    users: int | None,
+    n: int,
+    total: int,
+    elapsed: float,
+    latencies: list[float],
+    store,
+    alerts: int,
+    detectors: int,
+) -> dict:
     latencies.sort()
     entries, size = _state_size(store)
-    return {"case": name, "users": users, "events": n, "planned": total, "seconds": elapsed,
-            "rate": n / elapsed if elapsed else 0.0, "p50_us": _pct(latencies, 0.5) * 1e6,
-            "p99_us": _pct(latencies, 0.99) * 1e6, "entries": entries, "bytes": size, "alerts": alerts,
-            "detectors": detectors, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "case": name,
+        "users": users,
+        "events": n,
+        "planned": total,
+        "seconds": elapsed,
+        "rate": n / elapsed if elapsed else 0.0,
+        "p50_us": _pct(latencies, 0.5) * 1e6,
+        "p99_us": _pct(latencies, 0.99) * 1e6,
+        "entries": entries,
+        "bytes": size,
+        "alerts": alerts,
+        "detectors": detectors,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_month(users: int, events: int, budget: float) -> dict:
@@ -164,6 +232,7 @@ def run_month(users: int, events: int, budget: float) -> dict:
     from pipeline.normalizers.app_signin import NORMALIZER
     from pipeline.process import process_record
     from pipeline.readers import read_records
+
     settings = _settings()
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tmp:
         path = tmp.name
@@ -171,8 +240,20 @@ def run_month(users: int, events: int, budget: float) -> dict:
         if users == REALISTIC:
             _realistic_month(path)
         else:  # in another process, so that this one's peak RSS is the detection's
-            subprocess.run([sys.executable, "-m", "bench.scale", "--write-month", path, "--users", str(users),
-                            "--events", str(events)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.scale",
+                    "--write-month",
+                    path,
+                    "--users",
+                    str(users),
+                    "--events",
+                    str(events),
+                ],
+                check=True,
+            )
         total = sum(1 for _ in open(path, "rb"))
         summary = Summary()
         engine = build_engine(settings, summary)
@@ -196,8 +277,17 @@ def run_month(users: int, events: int, budget: float) -> dict:
     finally:
         os.unlink(path)
     name = f"month {users:,} users" if users != REALISTIC else "month 400 users (bench.signin_month)"
-    return _result(name, None if users == REALISTIC else users, n, total, elapsed, latencies, engine.store, alerts,
-                   len(engine.detectors))
+    return _result(
+        name,
+        None if users == REALISTIC else users,
+        n,
+        total,
+        elapsed,
+        latencies,
+        engine.store,
+        alerts,
+        len(engine.detectors),
+    )
 
 
 REALISTIC = 400
@@ -212,8 +302,11 @@ def _realistic_month(path: str) -> None:
         write_month(path, REALISTIC, 43_522)
         return
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([sys.executable, "-m", "bench.signin_month", "--out", out, "--users", str(REALISTIC)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "bench.signin_month", "--out", out, "--users", str(REALISTIC)],
+            check=True,
+            capture_output=True,
+        )
         os.replace(os.path.join(out, "signins.jsonl"), path)
 
 
@@ -241,8 +334,9 @@ def run_mixed_detect(events: int, budget: float) -> dict:
             latencies.append(clock_t() - t0)
         elapsed += sum(latencies[n:])
         n += len(batch)
-    return _result("mixed detect (10 sources)", None, n, events, elapsed, latencies, engine.store, alerts,
-                   len(engine.detectors))
+    return _result(
+        "mixed detect (10 sources)", None, n, events, elapsed, latencies, engine.store, alerts, len(engine.detectors)
+    )
 
 
 def run_mixed_core(events: int, budget: float) -> dict:
@@ -255,6 +349,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
     from pipeline.normalizers.registry import NORMALIZERS
     from pipeline.process import process_record
     from pipeline.readers import read_records
+
     data = Path(__file__).parents[1] / "tests" / "data" / "normalizers"
     records = []
     for source in sorted(NORMALIZERS):
@@ -281,8 +376,17 @@ def run_mixed_core(events: int, budget: float) -> dict:
             if n >= events:
                 break
     elapsed = sum(latencies)
-    return _result(f"mixed core (10 sources, {len(records)} records replayed)", None, n, events, elapsed, latencies,
-                   engine.store, alerts, len(engine.detectors))
+    return _result(
+        f"mixed core (10 sources, {len(records)} records replayed)",
+        None,
+        n,
+        events,
+        elapsed,
+        latencies,
+        engine.store,
+        alerts,
+        len(engine.detectors),
+    )
 
 
 def _child(case: str, events: int, budget: float) -> None:
@@ -301,8 +405,10 @@ def _row(r: dict) -> str:
     cut = "" if r["events"] >= r["planned"] else f"  (stopped by the budget after {r['events']:,} of {r['planned']:,})"
     per = r["bytes"] / r["entries"] if r["entries"] else 0
     per_user = f"{r['bytes'] / r['users']:>7.0f}" if r["users"] else f"{'-':>7}"
-    return (f"{r['case']:<44} {r['events']:>8,} {r['rate']:>10,.0f} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f} "
-            f"{r['entries']:>9,} {per:>7.0f} {per_user} {r['bytes'] / 1e6:>8.1f} {r['rss_mb']:>7.0f}{cut}")
+    return (
+        f"{r['case']:<44} {r['events']:>8,} {r['rate']:>10,.0f} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f} "
+        f"{r['entries']:>9,} {per:>7.0f} {per_user} {r['bytes'] / 1e6:>8.1f} {r['rss_mb']:>7.0f}{cut}"
+    )
 
 
 def main() -> None:
@@ -330,17 +436,25 @@ def main() -> None:
     if args.only:
         wanted = set(args.only.split(","))
         cases = [c for c in cases if c[0] in wanted]
-    print(f"machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), each case pinned to 1 core, "
-          f"Python {platform.python_version()}; budget {args.budget:.0f}s per case"
-          + (f"; detectors disabled: {args.disable}*" if args.disable else ""))
-    print(f"{'case':<44} {'events':>8} {'events/s':>10} {'p50 us':>8} {'p99 us':>8} {'entries':>9} {'B/entry':>7} "
-          f"{'B/user':>7} {'state MB':>8} {'RSS MB':>7}")
+    print(
+        f"machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), each case pinned to 1 core, "
+        f"Python {platform.python_version()}; budget {args.budget:.0f}s per case"
+        + (f"; detectors disabled: {args.disable}*" if args.disable else "")
+    )
+    print(
+        f"{'case':<44} {'events':>8} {'events/s':>10} {'p50 us':>8} {'p99 us':>8} {'entries':>9} {'B/entry':>7} "
+        f"{'B/user':>7} {'state MB':>8} {'RSS MB':>7}"
+    )
     results = []
     for case, events in cases:
         flag = "--mixed-events" if case.startswith("mixed") else "--events"
-        out = subprocess.run([sys.executable, "-m", "bench.scale", "--case", case, flag, str(events),
-                              "--budget", str(args.budget)], capture_output=True, text=True, check=False,
-                             env={**os.environ, "SECMON_BENCH_DISABLE": args.disable})
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.scale", "--case", case, flag, str(events), "--budget", str(args.budget)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "SECMON_BENCH_DISABLE": args.disable},
+        )
         if out.returncode != 0:
             print(f"{case}: failed\n{out.stderr[-2000:]}")
             continue
@@ -351,8 +465,10 @@ def main() -> None:
     if 1000 in months and 100_000 in months:
         print(f"100k users vs 1k users: {months[100_000]['rate'] / months[1000]['rate']:.2f}x the events/s")
     if results:
-        print(f"detectors enabled: {results[0]['detectors']}; end to end (shipper -> Kafka -> worker -> ES): not measured "
-              f"here (bench.delivery_latency, bench.es_ingest)")
+        print(
+            f"detectors enabled: {results[0]['detectors']}; end to end (shipper -> Kafka -> worker -> ES): not measured "
+            f"here (bench.delivery_latency, bench.es_ingest)"
+        )
 
 
 if __name__ == "__main__":

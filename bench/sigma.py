@@ -90,13 +90,19 @@ def main() -> None:
     print(f"sigma bench: {n:,} CloudTrail records (Invictus sample x{args.copies}), 488 SigmaHQ rules, one core")
     print(f"  {'':<44} {'events/s':>10} {'seconds':>8} {'matches':>8}")
     print(f"  {'secmon raw hunt (488 rules, literal index)':<44} {n / seconds:>10,.0f} {seconds:>8.2f} {matched:>8,}")
-    print(f"  {'SQLite reference: load + 488 queries':<44} {n / (load_s + query_s):>10,.0f} "
-          f"{load_s + query_s:>8.2f} {ref_matched:>8,}")
+    print(
+        f"  {'SQLite reference: load + 488 queries':<44} {n / (load_s + query_s):>10,.0f} "
+        f"{load_s + query_s:>8.2f} {ref_matched:>8,}"
+    )
     print(f"  {'  of which the queries alone':<44} {n / query_s:>10,.0f} {query_s:>8.2f}")
-    print(f"  {'secmon stream (engine, 57 CloudTrail rules)':<44} {events / stream_s:>10,.0f} {stream_s:>8.2f} "
-          f"{alerts:>8,} alert updates")
-    print(f"  rules tested per record after the index: {per_event:.1f} of 488; matches agree: "
-          f"{'yes' if matched == ref_matched else 'NO'}")
+    print(
+        f"  {'secmon stream (engine, 57 CloudTrail rules)':<44} {events / stream_s:>10,.0f} {stream_s:>8.2f} "
+        f"{alerts:>8,} alert updates"
+    )
+    print(
+        f"  rules tested per record after the index: {per_event:.1f} of 488; matches agree: "
+        f"{'yes' if matched == ref_matched else 'NO'}"
+    )
 
 
 if __name__ == "__main__":

@@ -54,15 +54,19 @@ from pipeline.enrichers.device import classify
 from pipeline.enrichers.geoip import GeoLookup, builtin_asn_database, builtin_country_database
 
 UTC = timezone.utc
-LEARNING_DAYS = 14      # the first-seen detectors' default learning period: hard negatives mostly come after it
+LEARNING_DAYS = 14  # the first-seen detectors' default learning period: hard negatives mostly come after it
 TAKEOVER_FROM_DAY = 11  # takeovers start after day 10, when users have history
-EPISODE_DAYS = 7        # sign-ins this long after a lasting change (new phone, new ISP, joining) are its lines
+EPISODE_DAYS = 7  # sign-ins this long after a lasting change (new phone, new ISP, joining) are its lines
 
 # -- networks ------------------------------------------------------------------------------------
 # Home countries: (timezones, residential ISPs, mobile carriers, office/business ISPs), by AS number.
 COUNTRIES: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = {
-    "US": (("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
-           (7922, 20115, 7018, 209), (21928, 22394), (174, 3356, 6461, 701)),
+    "US": (
+        ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
+        (7922, 20115, 7018, 209),
+        (21928, 22394),
+        (174, 3356, 6461, 701),
+    ),
     "GB": (("Europe/London",), (2856, 5089, 5607), (25135, 206067), (8220, 25180, 2856)),
     "DE": (("Europe/Berlin",), (3320, 3209, 8881), (3320, 3209, 6805), (8881, 3320, 8220)),
     "FR": (("Europe/Paris",), (3215, 12322, 15557, 5410), (51207, 5410, 3215), (3215, 8220)),
@@ -80,19 +84,80 @@ COUNTRIES: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], tu
     "IN": (("Asia/Kolkata",), (24560, 55836), (55836, 24560), (9498,)),
     "SG": (("Asia/Singapore",), (4657, 9506), (9506,), (7473, 4657)),
 }
-WORKSPACE_COUNTRY_WEIGHTS = {"US": 7, "GB": 4, "DE": 4, "FR": 2, "NL": 2, "CA": 1.5, "AU": 1, "ES": 1, "SE": 1,
-                             "IN": 1, "JP": 0.7, "BR": 0.7, "CH": 0.7, "BE": 0.5, "PL": 0.5, "IT": 0.7, "SG": 0.5}
+WORKSPACE_COUNTRY_WEIGHTS = {
+    "US": 7,
+    "GB": 4,
+    "DE": 4,
+    "FR": 2,
+    "NL": 2,
+    "CA": 1.5,
+    "AU": 1,
+    "ES": 1,
+    "SE": 1,
+    "IN": 1,
+    "JP": 0.7,
+    "BR": 0.7,
+    "CH": 0.7,
+    "BE": 0.5,
+    "PL": 0.5,
+    "IT": 0.7,
+    "SG": 0.5,
+}
 # Hosting/VPS providers (credential stuffing, quiet takeovers), commercial VPN exits, residential proxies.
-HOSTING = ((14061, "US"), (14061, "NL"), (14061, "DE"), (14061, "GB"), (14061, "SG"), (14061, "CA"),
-           (16276, "FR"), (16276, "CA"), (24940, "DE"), (24940, "FI"), (63949, "US"), (20473, "US"),
-           (20473, "NL"), (20473, "JP"), (51167, "DE"), (51167, "US"), (16509, "US"), (8075, "US"),
-           (396982, "US"), (45090, "CN"), (62240, "GB"), (31898, "US"), (16276, "PL"))
-VPN = ((9009, "GB"), (9009, "NL"), (9009, "US"), (9009, "RO"), (9009, "DE"), (212238, "GB"), (212238, "US"),
-       (136787, "US"), (136787, "GB"), (60068, "GB"), (39351, "SE"))
-RESIDENTIAL_PROXY = ((7552, "VN"), (45899, "VN"), (7303, "AR"), (8151, "MX"), (12389, "RU"), (8708, "RO"),
-                     (7713, "ID"), (28573, "BR"), (7922, "US"), (20115, "US"), (55836, "IN"), (4766, "KR"))
+HOSTING = (
+    (14061, "US"),
+    (14061, "NL"),
+    (14061, "DE"),
+    (14061, "GB"),
+    (14061, "SG"),
+    (14061, "CA"),
+    (16276, "FR"),
+    (16276, "CA"),
+    (24940, "DE"),
+    (24940, "FI"),
+    (63949, "US"),
+    (20473, "US"),
+    (20473, "NL"),
+    (20473, "JP"),
+    (51167, "DE"),
+    (51167, "US"),
+    (16509, "US"),
+    (8075, "US"),
+    (396982, "US"),
+    (45090, "CN"),
+    (62240, "GB"),
+    (31898, "US"),
+    (16276, "PL"),
+)
+VPN = (
+    (9009, "GB"),
+    (9009, "NL"),
+    (9009, "US"),
+    (9009, "RO"),
+    (9009, "DE"),
+    (212238, "GB"),
+    (212238, "US"),
+    (136787, "US"),
+    (136787, "GB"),
+    (60068, "GB"),
+    (39351, "SE"),
+)
+RESIDENTIAL_PROXY = (
+    (7552, "VN"),
+    (45899, "VN"),
+    (7303, "AR"),
+    (8151, "MX"),
+    (12389, "RU"),
+    (8708, "RO"),
+    (7713, "ID"),
+    (28573, "BR"),
+    (7922, "US"),
+    (20115, "US"),
+    (55836, "IN"),
+    (4766, "KR"),
+)
 PROBE_SEED = "secmon-signin-month-networks"  # the table does not depend on --seed: same blocks every run
-V6_SHARE = 0.5       # share of carrier sign-ins over IPv6 where the carrier has probed IPv6 blocks
+V6_SHARE = 0.5  # share of carrier sign-ins over IPv6 where the carrier has probed IPv6 blocks
 V6_HOME_SHARE = 0.35  # share of homes whose browser prefers the ISP's IPv6 (when it has probed IPv6 blocks)
 
 # -- devices -------------------------------------------------------------------------------------
@@ -103,21 +168,35 @@ DESKTOP_UAS = (  # (weight, template: {v} is the browser's major version)
     (34, f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/{{v}}.0.0.0 Safari/537.36", (152, 153, 154)),
     (16, f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/{{v}}.0.0.0 Safari/537.36 Edg/{{v}}.0.0.0", (152, 153, 154)),
     (20, f"Mozilla/5.0 ({_MAC}) {_WEBKIT} Chrome/{{v}}.0.0.0 Safari/537.36", (152, 153, 154)),
-    (12, f"Mozilla/5.0 ({_MAC}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{{v}} Safari/605.1.15",
-     ("26.4", "27.0")),
+    (
+        12,
+        f"Mozilla/5.0 ({_MAC}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{{v}} Safari/605.1.15",
+        ("26.4", "27.0"),
+    ),
     (6, f"Mozilla/5.0 ({_WIN}; rv:{{v}}.0) Gecko/20100101 Firefox/{{v}}.0", (155, 156, 157)),
     (3, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:{v}.0) Gecko/20100101 Firefox/{v}.0", (156, 157)),
     (5, f"Mozilla/5.0 (X11; Linux x86_64) {_WEBKIT} Chrome/{{v}}.0.0.0 Safari/537.36", (153, 154)),
     (4, "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0", (140, 157)),
 )
 PHONE_UAS = (
-    (50, f"Mozilla/5.0 ({_IOS}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{{v}} Mobile/15E148 Safari/604.1",
-     ("26.4", "27.0")),
-    (8, f"Mozilla/5.0 ({_IOS}) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/{{v}}.0.7499.52 Mobile/15E148 "
-        "Safari/604.1", (153, 154)),
+    (
+        50,
+        f"Mozilla/5.0 ({_IOS}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{{v}} Mobile/15E148 Safari/604.1",
+        ("26.4", "27.0"),
+    ),
+    (
+        8,
+        f"Mozilla/5.0 ({_IOS}) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/{{v}}.0.7499.52 Mobile/15E148 "
+        "Safari/604.1",
+        (153, 154),
+    ),
     (32, f"Mozilla/5.0 (Linux; Android 10; K) {_WEBKIT} Chrome/{{v}}.0.0.0 Mobile Safari/537.36", (152, 153, 154)),
-    (10, f"Mozilla/5.0 (Linux; Android 16; SM-S938B) {_WEBKIT} SamsungBrowser/{{v}}.0 Chrome/148.0.0.0 Mobile "
-         "Safari/537.36", (30, 31)),
+    (
+        10,
+        f"Mozilla/5.0 (Linux; Android 16; SM-S938B) {_WEBKIT} SamsungBrowser/{{v}}.0 Chrome/148.0.0.0 Mobile "
+        "Safari/537.36",
+        (30, 31),
+    ),
 )
 ATTACKER_BROWSERS = (  # attackers' own browsers (an anti-detect browser often claims an older Chrome)
     f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/124.0.0.0 Safari/537.36",
@@ -131,38 +210,102 @@ ATTACKER_TOOLS = ATTACKER_BROWSERS + ("python-requests/2.32.3",)  # credential-s
 
 # -- people and companies ------------------------------------------------------------------------
 NAMES = {  # locale: (first names, last names), ASCII as they end up in e-mail addresses
-    "en": ("james mary robert linda michael sarah david emma daniel olivia chris grace kevin hannah ryan "
-           "chloe jason laura brian megan", "smith johnson brown taylor miller wilson moore clark hall allen "
-           "young king wright scott green baker adams nelson hill campbell"),
-    "de": ("lukas anna jonas lea felix marie leon sophie paul laura maximilian julia tobias katharina",
-           "mueller schmidt schneider fischer weber meyer wagner becker schulz hoffmann koch richter"),
-    "fr": ("lucas camille hugo manon louis chloe jules ines arthur lea theo sarah nathan julie",
-           "martin bernard dubois thomas robert richard petit durand leroy moreau simon laurent"),
-    "nl": ("daan emma sem julia lucas sophie milan tess levi anna thijs lotte", "devries jansen bakker visser "
-           "smit meijer mulder bos vos peters hendriks dekker"),
-    "es": ("pablo lucia hugo maria alvaro paula diego laura javier carmen sergio elena", "garcia fernandez "
-           "gonzalez rodriguez lopez martinez sanchez perez gomez martin ruiz diaz"),
-    "it": ("luca giulia marco chiara andrea francesca matteo sara lorenzo elena", "rossi russo ferrari esposito "
-           "bianchi romano colombo ricci marino greco"),
-    "sv": ("erik anna lars maria johan sara anders emma karl elin", "andersson johansson karlsson nilsson "
-           "eriksson larsson olsson persson svensson gustafsson"),
-    "pl": ("jakub julia kacper zuzanna szymon maja filip lena", "nowak kowalski wisniewski wojcik kaminski "
-           "lewandowski zielinski szymanski"),
-    "pt": ("joao maria pedro ana lucas beatriz gabriel julia rafael larissa", "silva santos oliveira souza "
-           "rodrigues ferreira alves pereira lima costa"),
-    "ja": ("haruto yui sota hina yuto aoi riku mei kenji yuki", "sato suzuki takahashi tanaka watanabe ito "
-           "yamamoto nakamura kobayashi kato"),
-    "hi": ("aarav priya vivaan ananya arjun diya rohan isha rahul neha", "sharma patel singh kumar gupta "
-           "reddy iyer nair mehta joshi"),
+    "en": (
+        "james mary robert linda michael sarah david emma daniel olivia chris grace kevin hannah ryan "
+        "chloe jason laura brian megan",
+        "smith johnson brown taylor miller wilson moore clark hall allen "
+        "young king wright scott green baker adams nelson hill campbell",
+    ),
+    "de": (
+        "lukas anna jonas lea felix marie leon sophie paul laura maximilian julia tobias katharina",
+        "mueller schmidt schneider fischer weber meyer wagner becker schulz hoffmann koch richter",
+    ),
+    "fr": (
+        "lucas camille hugo manon louis chloe jules ines arthur lea theo sarah nathan julie",
+        "martin bernard dubois thomas robert richard petit durand leroy moreau simon laurent",
+    ),
+    "nl": (
+        "daan emma sem julia lucas sophie milan tess levi anna thijs lotte",
+        "devries jansen bakker visser smit meijer mulder bos vos peters hendriks dekker",
+    ),
+    "es": (
+        "pablo lucia hugo maria alvaro paula diego laura javier carmen sergio elena",
+        "garcia fernandez gonzalez rodriguez lopez martinez sanchez perez gomez martin ruiz diaz",
+    ),
+    "it": (
+        "luca giulia marco chiara andrea francesca matteo sara lorenzo elena",
+        "rossi russo ferrari esposito bianchi romano colombo ricci marino greco",
+    ),
+    "sv": (
+        "erik anna lars maria johan sara anders emma karl elin",
+        "andersson johansson karlsson nilsson eriksson larsson olsson persson svensson gustafsson",
+    ),
+    "pl": (
+        "jakub julia kacper zuzanna szymon maja filip lena",
+        "nowak kowalski wisniewski wojcik kaminski lewandowski zielinski szymanski",
+    ),
+    "pt": (
+        "joao maria pedro ana lucas beatriz gabriel julia rafael larissa",
+        "silva santos oliveira souza rodrigues ferreira alves pereira lima costa",
+    ),
+    "ja": (
+        "haruto yui sota hina yuto aoi riku mei kenji yuki",
+        "sato suzuki takahashi tanaka watanabe ito yamamoto nakamura kobayashi kato",
+    ),
+    "hi": (
+        "aarav priya vivaan ananya arjun diya rohan isha rahul neha",
+        "sharma patel singh kumar gupta reddy iyer nair mehta joshi",
+    ),
 }
-LOCALE = {"US": "en", "GB": "en", "CA": "en", "AU": "en", "SG": "en", "DE": "de", "CH": "de", "FR": "fr",
-          "BE": "fr", "NL": "nl", "ES": "es", "IT": "it", "SE": "sv", "PL": "pl", "BR": "pt", "JP": "ja", "IN": "hi"}
-COMPANIES = ("Northwind Logistics", "Brightline Media", "Kestrel Labs", "Halcyon Health", "Fernwood Legal",
-             "Bluepeak Analytics", "Orbital Freight", "Cobalt Retail", "Tidewater Bank", "Meridian Studio",
-             "Quarry Games", "Pinecrest Schools", "Redwood Capital", "Juniper Foods", "Atlas Robotics",
-             "Vireo Travel", "Helix Bio", "Granite Insurance", "Nimbus Cloudworks", "Osprey Energy",
-             "Cascade Clinics", "Larkspur Architects", "Mosaic Agency", "Tundra Outdoor", "Willow Care",
-             "Saffron Hotels", "Beacon Civic", "Lattice Fintech")
+LOCALE = {
+    "US": "en",
+    "GB": "en",
+    "CA": "en",
+    "AU": "en",
+    "SG": "en",
+    "DE": "de",
+    "CH": "de",
+    "FR": "fr",
+    "BE": "fr",
+    "NL": "nl",
+    "ES": "es",
+    "IT": "it",
+    "SE": "sv",
+    "PL": "pl",
+    "BR": "pt",
+    "JP": "ja",
+    "IN": "hi",
+}
+COMPANIES = (
+    "Northwind Logistics",
+    "Brightline Media",
+    "Kestrel Labs",
+    "Halcyon Health",
+    "Fernwood Legal",
+    "Bluepeak Analytics",
+    "Orbital Freight",
+    "Cobalt Retail",
+    "Tidewater Bank",
+    "Meridian Studio",
+    "Quarry Games",
+    "Pinecrest Schools",
+    "Redwood Capital",
+    "Juniper Foods",
+    "Atlas Robotics",
+    "Vireo Travel",
+    "Helix Bio",
+    "Granite Insurance",
+    "Nimbus Cloudworks",
+    "Osprey Energy",
+    "Cascade Clinics",
+    "Larkspur Architects",
+    "Mosaic Agency",
+    "Tundra Outdoor",
+    "Willow Care",
+    "Saffron Hotels",
+    "Beacon Civic",
+    "Lattice Fintech",
+)
 OUR_COMPANY = ("Secmon Cloud", "ourco")  # our own workspace: its members are our staff (employee=true)
 ROLES = (("member", 70), ("viewer", 12), ("admin", 8), ("billing", 4), ("developer", 6))
 STAFF_ROLES = ("support", "engineer", "billing", "success", "security")
@@ -217,14 +360,14 @@ class DayPlan:
     """How one day of a user differs from their routine (set by a hard-negative episode)."""
 
     tag: str
-    force: bool = False                 # sign in that day whatever the routine says
-    skip: bool = False                  # travelling: no sign-in at all
+    force: bool = False  # sign in that day whatever the routine says
+    skip: bool = False  # travelling: no sign-in at all
     away: tuple[Network, str] | None = None  # trip: the hotel's network and address
-    tz: str | None = None               # local hours of the trip's destination
-    night: bool = False                 # late work: sessions in the evening and night
-    office: bool = False                # a joiner's first days at the office
-    vpn: Network | None = None          # sessions through a commercial VPN...
-    vpn_share: float = 0.0              # ...this share of them
+    tz: str | None = None  # local hours of the trip's destination
+    night: bool = False  # late work: sessions in the evening and night
+    office: bool = False  # a joiner's first days at the office
+    vpn: Network | None = None  # sessions through a commercial VPN...
+    vpn_share: float = 0.0  # ...this share of them
 
 
 @dataclass
@@ -237,7 +380,7 @@ class User:
     role: str
     country: str
     tz: str
-    homes: list[tuple[int, Network, str, str | None]]   # (from day, ISP, address, episode tag)
+    homes: list[tuple[int, Network, str, str | None]]  # (from day, ISP, address, episode tag)
     carrier: Network
     desktop: Device
     phones: list[tuple[int, Device | None, str | None]]  # (from day, phone, episode tag)
@@ -293,7 +436,7 @@ class World:
     attempts: list[Attempt] = field(default_factory=list)
     labels: list[dict] = field(default_factory=list)
     busy: set[str] = field(default_factory=set)  # users already in an episode or takeover
-    own: dict[str, list[Attempt]] | None = None   # users' own successes, indexed once the routine is done
+    own: dict[str, list[Attempt]] | None = None  # users' own successes, indexed once the routine is done
 
     @property
     def begin(self) -> datetime:
@@ -343,15 +486,17 @@ def _host(block: ipaddress.IPv4Network | ipaddress.IPv6Network, rng: random.Rand
     return str(block.network_address + rng.randrange(1, 2**80))
 
 
-def _blocks(spans: list, rng: random.Random, bits: int, located: Callable[[str], bool],
-            want: int = 4, tries: int = 80) -> tuple:
+def _blocks(
+    spans: list, rng: random.Random, bits: int, located: Callable[[str], bool], want: int = 4, tries: int = 80
+) -> tuple:
     """Up to `want` /`bits` blocks inside announced `spans` whose random host locates as intended."""
     spans = sorted({s for s in spans if s.prefixlen <= bits})
     found: list = []
     for _ in range(tries if spans else 0):
         span = rng.choice(spans)
-        block = ipaddress.ip_network((span.network_address + (rng.randrange(2 ** (bits - span.prefixlen))
-                                                              << (span.max_prefixlen - bits)), bits))
+        block = ipaddress.ip_network(
+            (span.network_address + (rng.randrange(2 ** (bits - span.prefixlen)) << (span.max_prefixlen - bits)), bits)
+        )
         if block not in found and located(_host(block, rng)):
             found.append(block)
             if len(found) == want:
@@ -394,8 +539,10 @@ def announced(reader, asns: Iterable[int]) -> Prefixes:
         return found
     except (AttributeError, KeyError, TypeError):
         routes = {asn: reader.routes(asn) for asn in asns}
-        return {asn: ([ipaddress.ip_network(s.cidr) for s in r.ipv4], [ipaddress.ip_network(s.cidr) for s in r.ipv6])
-                for asn, r in routes.items()}
+        return {
+            asn: ([ipaddress.ip_network(s.cidr) for s in r.ipv4], [ipaddress.ip_network(s.cidr) for s in r.ipv6])
+            for asn, r in routes.items()
+        }
 
 
 @cache
@@ -477,10 +624,20 @@ def make_workspace(world: World, index: int, staff: bool) -> Workspace:
     country = weighted(rng, WORKSPACE_COUNTRY_WEIGHTS.items())
     tzs, _res, _mob, office_asns = COUNTRIES[country]
     office_nets = world.nets.some((asn, country) for asn in office_asns)
-    offices = [(net, tuple(world.nets.address(net, rng) for _ in range(rng.randint(1, 2))))
-               for net in rng.sample(office_nets, min(len(office_nets), rng.choice((1, 1, 2, 2, 3))))]
-    return Workspace(id=f"ws-{slug}", name=name, domain=f"{slug}.example", country=country, tz=tzs[0],
-                     sso=not staff and rng.random() < 0.4, offices=offices, staff=staff)
+    offices = [
+        (net, tuple(world.nets.address(net, rng) for _ in range(rng.randint(1, 2))))
+        for net in rng.sample(office_nets, min(len(office_nets), rng.choice((1, 1, 2, 2, 3))))
+    ]
+    return Workspace(
+        id=f"ws-{slug}",
+        name=name,
+        domain=f"{slug}.example",
+        country=country,
+        tz=tzs[0],
+        sso=not staff and rng.random() < 0.4,
+        offices=offices,
+        staff=staff,
+    )
 
 
 def _company(index: int) -> str:
@@ -538,14 +695,26 @@ def make_user(world: World, ws: Workspace, taken: set[str], first_in_ws: bool) -
     weekend_user = rng.random() < 0.25
     role = rng.choice(STAFF_ROLES) if ws.staff else ("owner" if first_in_ws else weighted(rng, ROLES))
     return User(
-        id=token(rng, "usr", 48), email=person(rng, country, ws.domain, taken), workspace=ws, role=role,
-        country=country, tz=tz, homes=homes, carrier=rng.choice(nets.some((a, country) for a in carriers)),
-        desktop=browser(rng, DESKTOP_UAS, "laptop", False), phones=[(0, phone, None)], auth=user_auth(rng, ws),
-        start_hour=min(11.0, max(6.5, rng.gauss(8.6, 0.8))), day_hours=rng.uniform(7.0, 10.0),
-        spread=rng.uniform(0.2, 1.2), activity=rng.uniform(0.82, 0.98), per_day=rng.uniform(2.4, 4.6),
+        id=token(rng, "usr", 48),
+        email=person(rng, country, ws.domain, taken),
+        workspace=ws,
+        role=role,
+        country=country,
+        tz=tz,
+        homes=homes,
+        carrier=rng.choice(nets.some((a, country) for a in carriers)),
+        desktop=browser(rng, DESKTOP_UAS, "laptop", False),
+        phones=[(0, phone, None)],
+        auth=user_auth(rng, ws),
+        start_hour=min(11.0, max(6.5, rng.gauss(8.6, 0.8))),
+        day_hours=rng.uniform(7.0, 10.0),
+        spread=rng.uniform(0.2, 1.2),
+        activity=rng.uniform(0.82, 0.98),
+        per_day=rng.uniform(2.4, 4.6),
         phone_rate=rng.uniform(0.5, 1.0) if phone else 0.0,
         weekend_rate=rng.uniform(0.25, 0.6) if weekend_user else rng.uniform(0.0, 0.08),
-        office_share=office_share, fail_rate=rng.uniform(0.02, 0.08) * (0.25 if ws.sso else 1.0),
+        office_share=office_share,
+        fail_rate=rng.uniform(0.02, 0.08) * (0.25 if ws.sso else 1.0),
         team_admin=role in ("owner", "admin"),
     )
 
@@ -562,16 +731,34 @@ def populate(world: World, users: int, workspaces: int) -> None:
 
 
 # -- one sign-in ---------------------------------------------------------------------------------
-def row(user: User, ts: datetime, ua: str, ip: str, outcome: str, reason: str | None = None,
-        auth: Auth | None = None, session: str | None = None, typed: str | None = None) -> dict:
+def row(
+    user: User,
+    ts: datetime,
+    ua: str,
+    ip: str,
+    outcome: str,
+    reason: str | None = None,
+    auth: Auth | None = None,
+    session: str | None = None,
+    typed: str | None = None,
+) -> dict:
     """The app_signin line of one attempt (every AppSignin field, null when it has no value)."""
     auth = auth or user.auth
     ok = outcome == "success"
-    return {"timestamp": iso(ts), "user": typed or user.email, "user_id": None if typed else user.id,
-            "workspace": user.workspace.id, "outcome": outcome, "failure_reason": None if ok else reason,
-            "source_ip": ip, "user_agent": ua, "auth_method": auth.method, "mfa_used": ok and auth.mfa_used,
-            "mfa_method": auth.mfa_method if ok and auth.mfa_used or reason == "mfa_failed" else None,
-            "session_id": session if ok else None}
+    return {
+        "timestamp": iso(ts),
+        "user": typed or user.email,
+        "user_id": None if typed else user.id,
+        "workspace": user.workspace.id,
+        "outcome": outcome,
+        "failure_reason": None if ok else reason,
+        "source_ip": ip,
+        "user_agent": ua,
+        "auth_method": auth.method,
+        "mfa_used": ok and auth.mfa_used,
+        "mfa_method": auth.mfa_method if ok and auth.mfa_used or reason == "mfa_failed" else None,
+        "session_id": session if ok else None,
+    }
 
 
 def mistakes(rng: random.Random, user: User) -> list[str]:
@@ -592,8 +779,9 @@ def sign_in(world: World, user: User, ts: datetime, device: Device, ip: str, tag
     t = ts - timedelta(seconds=sum(rng.uniform(8, 70) for _ in reasons))
     for reason in reasons:
         typed = _typo(rng, user.email) if reason == "bad_password" and rng.random() < 0.08 else None
-        world.attempts.append(Attempt(t, row(user, t, device.ua, ip, "failure",
-                                             "unknown_user" if typed else reason, typed=typed), tag))
+        world.attempts.append(
+            Attempt(t, row(user, t, device.ua, ip, "failure", "unknown_user" if typed else reason, typed=typed), tag)
+        )
         t += timedelta(seconds=rng.uniform(8, 70))
     if reasons and rng.random() < 0.06:
         return  # gave up (or reset the password later)
@@ -604,7 +792,7 @@ def _typo(rng: random.Random, email: str) -> str:
     """The e-mail with one letter of the local part dropped (an unknown user to the app)."""
     local, _, domain = email.partition("@")
     cut = rng.randrange(len(local))
-    return f"{local[:cut]}{local[cut + 1:]}@{domain}"
+    return f"{local[:cut]}{local[cut + 1 :]}@{domain}"
 
 
 # -- the routine ---------------------------------------------------------------------------------
@@ -647,8 +835,16 @@ def phone_hours(rng: random.Random, user: User, day: int, weekday: bool) -> list
     return [(h, True) for h in sorted(rng.sample(slots, rng.choice((1, 2, 2, 3))))]
 
 
-def one_session(world: World, user: User, day: int, local_day: date, hour: float, on_phone: bool,
-                at_office: bool, plan: DayPlan | None) -> None:
+def one_session(
+    world: World,
+    user: User,
+    day: int,
+    local_day: date,
+    hour: float,
+    on_phone: bool,
+    at_office: bool,
+    plan: DayPlan | None,
+) -> None:
     """On what and from where one routine sign-in happens, then the sign-in (inside the month only)."""
     phone, phone_tag = user.phone_on(day)
     device = phone if on_phone and phone else user.desktop
@@ -660,8 +856,9 @@ def one_session(world: World, user: User, day: int, local_day: date, hour: float
     sign_in(world, user, ts, device, ip, tag or (phone_tag if device is phone else None))
 
 
-def place(world: World, user: User, day: int, device: Device, at_office: bool,
-          plan: DayPlan | None) -> tuple[str, str | None]:
+def place(
+    world: World, user: User, day: int, device: Device, at_office: bool, plan: DayPlan | None
+) -> tuple[str, str | None]:
     """The source address of a routine sign-in, and the episode that shaped it (if one did)."""
     rng = world.rng
     shaped = plan.tag if plan and (plan.away or plan.night or plan.office) else None
@@ -687,9 +884,17 @@ def span(world: World, earliest: int, length: int) -> int:
 def episode(world: World, user: User, kind: str, first: int, last: int, **details) -> dict:
     """Register a benign episode's label (lines are filled in when the file is written)."""
     tag = f"B{sum(1 for lb in world.labels if lb.get('benign')) + 1:02d}"
-    label = {"id": tag, "benign": True, "kind": kind, "user": user.email, "workspace": user.workspace.id,
-             "start": iso(world.begin + timedelta(days=first)), "end": iso(world.begin + timedelta(days=last + 1)),
-             **details, "lines": []}
+    label = {
+        "id": tag,
+        "benign": True,
+        "kind": kind,
+        "user": user.email,
+        "workspace": user.workspace.id,
+        "start": iso(world.begin + timedelta(days=first)),
+        "end": iso(world.begin + timedelta(days=last + 1)),
+        **details,
+        "lines": [],
+    }
     world.labels.append(label)
     world.busy.add(user.id)
     return label
@@ -698,8 +903,11 @@ def episode(world: World, user: User, kind: str, first: int, last: int, **detail
 def business_trip(world: World, user: User) -> None:
     """A few days abroad with the own laptop: hotel networks, the destination's local hours; flights in between."""
     rng = world.rng
-    dest = user.workspace.country if user.country != user.workspace.country and rng.random() < 0.5 else \
-        weighted(rng, ((c, w) for c, w in WORKSPACE_COUNTRY_WEIGHTS.items() if c != user.country))
+    dest = (
+        user.workspace.country
+        if user.country != user.workspace.country and rng.random() < 0.5
+        else weighted(rng, ((c, w) for c, w in WORKSPACE_COUNTRY_WEIGHTS.items() if c != user.country))
+    )
     tzs, residential, carriers, offices = COUNTRIES[dest]
     hotel = rng.choice(world.nets.some((a, dest) for a in offices + residential + carriers))  # or tethering
     nights = rng.randint(2, 5)
@@ -771,8 +979,11 @@ HARD_NEGATIVES: dict[str, tuple[Callable[[World, User], None], int, Callable[[Us
     "business_trip": (business_trip, 12, lambda u: True),
     "new_phone": (new_phone, 10, lambda u: u.phone_on(0)[0] is not None),
     "late_work": (late_work, 10, lambda u: True),
-    "new_joiner": (new_joiner, 8, lambda u: u.role != "owner" and u.country == u.workspace.country
-                   and bool(u.workspace.offices)),
+    "new_joiner": (
+        new_joiner,
+        8,
+        lambda u: u.role != "owner" and u.country == u.workspace.country and bool(u.workspace.offices),
+    ),
     "vpn": (vpn_use, 10, lambda u: True),
     "isp_move": (isp_move, 8, lambda u: len(COUNTRIES[u.country][1]) > 1),
 }
@@ -805,25 +1016,47 @@ class Intrusion:
     session: str | None = None  # a stolen session id, replayed
 
 
-def takeover(world: World, victim: User, kind: str, first_ts: datetime, intrusion: Intrusion,
-             failures: list[str], gap: tuple[float, float] = (20, 90)) -> None:
+def takeover(
+    world: World,
+    victim: User,
+    kind: str,
+    first_ts: datetime,
+    intrusion: Intrusion,
+    failures: list[str],
+    gap: tuple[float, float] = (20, 90),
+) -> None:
     """The attacker's failures, first success and 1-5 follow-up sign-ins, labelled as one takeover."""
     rng = world.rng
     tag = f"T{sum(1 for lb in world.labels if not lb.get('benign')) + 1:02d}"
     t = first_ts
     for reason in failures:
-        world.attempts.append(Attempt(t, row(victim, t, intrusion.ua, _rotate(world, intrusion), "failure", reason,
-                                             auth=intrusion.auth), tag))
+        world.attempts.append(
+            Attempt(
+                t, row(victim, t, intrusion.ua, _rotate(world, intrusion), "failure", reason, auth=intrusion.auth), tag
+            )
+        )
         t += timedelta(seconds=rng.uniform(*gap))
     success_ts = t
     for n in range(1 + rng.randint(1, 5)):
         ip, session = intrusion.ip if n == 0 else _rotate(world, intrusion), intrusion.session or token(rng, "sess")
-        world.attempts.append(Attempt(t, row(victim, t, intrusion.ua, ip, "success", auth=intrusion.auth,
-                                             session=session), tag))
+        world.attempts.append(
+            Attempt(t, row(victim, t, intrusion.ua, ip, "success", auth=intrusion.auth, session=session), tag)
+        )
         t += timedelta(minutes=rng.uniform(8, 150))
-    world.labels.append({"id": tag, "kind": kind, "user": victim.email, "user_id": victim.id,
-                         "workspace": victim.workspace.id, "start": iso(first_ts), "first_success": iso(success_ts),
-                         "country": intrusion.net.country, "asn": intrusion.net.asn, "lines": []})
+    world.labels.append(
+        {
+            "id": tag,
+            "kind": kind,
+            "user": victim.email,
+            "user_id": victim.id,
+            "workspace": victim.workspace.id,
+            "start": iso(first_ts),
+            "first_success": iso(success_ts),
+            "country": intrusion.net.country,
+            "asn": intrusion.net.asn,
+            "lines": [],
+        }
+    )
     world.busy.add(victim.id)
 
 
@@ -861,8 +1094,9 @@ def credential_stuffing(world: World, victim: User) -> None:
     if victim.auth.mfa_used:
         failures += ["mfa_failed"] * rng.randint(1, 6)
     gap = (1, 6) if rng.random() < 0.5 else (20, 150)  # a fast tool, or a slow one under rate limits
-    takeover(world, victim, "credential_stuffing", attack_time(world, victim, rng.random() < 0.6), intrusion,
-             failures, gap)
+    takeover(
+        world, victim, "credential_stuffing", attack_time(world, victim, rng.random() < 0.6), intrusion, failures, gap
+    )
 
 
 def aitm_phishing(world: World, victim: User) -> None:
@@ -900,16 +1134,19 @@ def quiet_takeover(world: World, victim: User) -> None:
     """Valid credentials used at night from a VPS in the victim's own country, on a new device."""
     rng = world.rng
     local = [n for n in world.nets.some(HOSTING) if n.country == victim.country]
-    intrusion = Intrusion(net := rng.choice(local), world.nets.address(net, rng), new_device_ua(rng, victim),
-                          victim.auth)
+    intrusion = Intrusion(
+        net := rng.choice(local), world.nets.address(net, rng), new_device_ua(rng, victim), victim.auth
+    )
     failures = ["bad_password"] * rng.choice((0, 0, 0, 1, 2))
     takeover(world, victim, "quiet", attack_time(world, victim, off_hours=True), intrusion, failures)
 
 
 # kind: (function, who can be its victim)
 TAKEOVERS: dict[str, tuple[Callable[[World, User], None], Callable[[World, User], bool]]] = {
-    "credential_stuffing": (credential_stuffing, lambda w, u: u.auth.method == "password"
-                            and u.auth.mfa_method in (None, "push")),
+    "credential_stuffing": (
+        credential_stuffing,
+        lambda w, u: u.auth.method == "password" and u.auth.mfa_method in (None, "push"),
+    ),
     "aitm_phishing": (aitm_phishing, lambda w, u: u.auth.mfa_method != "webauthn"),
     "session_replay": (session_replay, lambda w, u: bool(own_successes(w, u))),
     "quiet": (quiet_takeover, lambda w, u: any(n.country == u.country for n in w.nets.some(HOSTING))),
@@ -921,7 +1158,7 @@ def add_takeovers(world: World, count: int) -> None:
     kinds = list(TAKEOVERS)
     world.rng.shuffle(kinds)
     for n in range(count):
-        for kind in kinds[n % len(kinds):] + kinds[:n % len(kinds)]:
+        for kind in kinds[n % len(kinds) :] + kinds[: n % len(kinds)]:
             make, qualifies = TAKEOVERS[kind]
             victim = pick(world, lambda u, q=qualifies: u.joined == 0 and q(world, u))
             if victim is not None:
@@ -966,8 +1203,18 @@ def write_users(world: World, path: Path) -> None:
         writer = csv.writer(out)
         writer.writerow(USER_COLUMNS)
         for u in world.users:
-            writer.writerow((u.id, u.email, u.workspace.id, u.role, str(u.workspace.staff).lower(),
-                             str(u.team_admin).lower(), str(u.auth.mfa_used).lower(), u.tz))
+            writer.writerow(
+                (
+                    u.id,
+                    u.email,
+                    u.workspace.id,
+                    u.role,
+                    str(u.workspace.staff).lower(),
+                    str(u.team_admin).lower(),
+                    str(u.auth.mfa_used).lower(),
+                    u.tz,
+                )
+            )
 
 
 def summary(world: World, seconds: float) -> dict:
@@ -976,10 +1223,15 @@ def summary(world: World, seconds: float) -> dict:
     failures = sum(r["outcome"] == "failure" for r in rows)
     takeover_labels = [lb for lb in world.labels if not lb.get("benign")]
     return {
-        "signins": len(rows), "failures": failures, "failure_share": round(failures / max(1, len(rows)), 4),
-        "users": len(world.users), "workspaces": len(world.workspaces),
-        "sso_workspaces": sum(ws.sso for ws in world.workspaces), "days": world.days,
-        "start": world.start.isoformat(), "countries": len({u.country for u in world.users}),
+        "signins": len(rows),
+        "failures": failures,
+        "failure_share": round(failures / max(1, len(rows)), 4),
+        "users": len(world.users),
+        "workspaces": len(world.workspaces),
+        "sso_workspaces": sum(ws.sso for ws in world.workspaces),
+        "days": world.days,
+        "start": world.start.isoformat(),
+        "countries": len({u.country for u in world.users}),
         "distinct_ips": len({r["source_ip"] for r in rows}),
         "ipv6_share": round(sum(":" in r["source_ip"] for r in rows) / max(1, len(rows)), 4),
         "takeovers": dict(Counter(lb["kind"] for lb in takeover_labels)),
@@ -993,16 +1245,25 @@ def render(s: dict, out_dir: Path) -> str:
     """The summary as one paragraph."""
     kinds = ", ".join(f"{n} {k}" for k, n in s["takeovers"].items())
     negatives = ", ".join(f"{n} {k}" for k, n in s["hard_negatives"].items())
-    return (f"Wrote {s['signins']:,} sign-ins ({s['failures']:,} failed, {s['failure_share']:.1%}; "
-            f"{s['distinct_ips']:,} addresses, {s['ipv6_share']:.0%} IPv6) of {s['users']} users in "
-            f"{s['workspaces']} workspaces ({s['sso_workspaces']} on SSO) living in {s['countries']} countries, "
-            f"over {s['days']} days from {s['start']}, to {out_dir}: {sum(s['takeovers'].values())} takeovers "
-            f"({kinds}; {s['attacker_signins']} attacker sign-ins) and "
-            f"{sum(s['hard_negatives'].values())} benign hard-negative episodes ({negatives}), in {s['seconds']}s.")
+    return (
+        f"Wrote {s['signins']:,} sign-ins ({s['failures']:,} failed, {s['failure_share']:.1%}; "
+        f"{s['distinct_ips']:,} addresses, {s['ipv6_share']:.0%} IPv6) of {s['users']} users in "
+        f"{s['workspaces']} workspaces ({s['sso_workspaces']} on SSO) living in {s['countries']} countries, "
+        f"over {s['days']} days from {s['start']}, to {out_dir}: {sum(s['takeovers'].values())} takeovers "
+        f"({kinds}; {s['attacker_signins']} attacker sign-ins) and "
+        f"{sum(s['hard_negatives'].values())} benign hard-negative episodes ({negatives}), in {s['seconds']}s."
+    )
 
 
-def generate(out_dir: str | Path, users: int = 400, workspaces: int = 25, days: int = 35, takeovers: int = 30,
-             seed: int = 7, start: date = date(2026, 10, 1)) -> dict:
+def generate(
+    out_dir: str | Path,
+    users: int = 400,
+    workspaces: int = 25,
+    days: int = 35,
+    takeovers: int = 30,
+    seed: int = 7,
+    start: date = date(2026, 10, 1),
+) -> dict:
     """Generate the month into `out_dir` (signins.jsonl, labels.jsonl, context/users.csv); return the summary."""
     began = time.perf_counter()
     out = Path(out_dir)

@@ -35,9 +35,8 @@ RECEIVED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DEFAULT_MODE = None  # fail2ban's `filterOptions` entry without a mode
 # Lines secmon reads differently from the label on purpose (see pipeline/normalizers/sshd_messages.py).
 DELIBERATE = {
-    "ssh2: from 10.10.1.2 port 55555 ssh2":
-        "sshd writes nothing after `ssh2` on a password line: the user is `test from 127.0.0.1 port 58946 ssh2:` "
-        "and the client 10.10.1.2; reading 127.0.0.1 is the spoof",
+    "ssh2: from 10.10.1.2 port 55555 ssh2": "sshd writes nothing after `ssh2` on a password line: the user is `test from 127.0.0.1 port 58946 ssh2:` "
+    "and the client 10.10.1.2; reading 127.0.0.1 is the spoof",
 }
 
 
@@ -84,8 +83,11 @@ def canonical(host: str) -> str:
     return str(mapped or ip)
 
 
-MISSED = ("wrong source", "missed: a failure, its address only on another line",
-          "missed: the line itself reports no failure")
+MISSED = (
+    "wrong source",
+    "missed: a failure, its address only on another line",
+    "missed: the line itself reports no failure",
+)
 
 
 def verdict(item: Labelled) -> str:
@@ -119,12 +121,18 @@ def main() -> None:
             print(f"    {verdicts[id(item)][:24]:<24} {item.line[:110]}")
             if why:
                 print(f"      deliberate: {why}")
-    extra = [(item, e) for item in items if not item.failure for e in events_of(item.line)
-             if e.event.outcome == "failure"]
-    counted = [(item, e) for item, e in extra
-               if _ssh.source_address(e) and _ssh.is_failed_attempt(e) and _ssh.attempt_kind(e) != _ssh.PROBE]
-    print(f"failure events on lines labelled not a failure: {len(extra)}, of which {len(counted)} enter "
-          f"ssh_bruteforce's window as attempts")
+    extra = [
+        (item, e) for item in items if not item.failure for e in events_of(item.line) if e.event.outcome == "failure"
+    ]
+    counted = [
+        (item, e)
+        for item, e in extra
+        if _ssh.source_address(e) and _ssh.is_failed_attempt(e) and _ssh.attempt_kind(e) != _ssh.PROBE
+    ]
+    print(
+        f"failure events on lines labelled not a failure: {len(extra)}, of which {len(counted)} enter "
+        f"ssh_bruteforce's window as attempts"
+    )
     for item, e in extra:
         mark = "attempt" if (item, e) in counted else "not counted"
         print(f"    {e.event.action:<22} {mark:<12} {item.line[:100]}")

@@ -31,16 +31,22 @@ from schemas.event import Event
 
 DATA = Path(__file__).parents[1] / "tests" / "data"
 IDS = ("web_sql_injection", "web_path_traversal", "web_scanner", "network_port_scan")
-ATTACKS = {"web_sqli_probe.log": "web_access", "web_traversal_probe.log": "web_access",
-           "vpcflow_port_scans.log": "vpcflow"}
+ATTACKS = {
+    "web_sqli_probe.log": "web_access",
+    "web_traversal_probe.log": "web_access",
+    "vpcflow_port_scans.log": "vpcflow",
+}
 START = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
 def docs(path: Path, source: str) -> list[dict]:
     """The events of one sample file as documents."""
     norm = NORMALIZERS[source]
-    return [e.to_doc() for record in read_records(str(path), norm, 1 << 20)
-            for e in process_record(record, norm, [], ParseContext(2026)).events]
+    return [
+        e.to_doc()
+        for record in read_records(str(path), norm, 1 << 20)
+        for e in process_record(record, norm, [], ParseContext(2026)).events
+    ]
 
 
 def vary(doc: dict, i: int, who: int) -> Event:
@@ -61,8 +67,10 @@ def main() -> None:
     rng = random.Random(7)
     attacks = [d for name, source in ATTACKS.items() for d in docs(DATA / "detectors" / name, source)]
     fixtures = [d for p in sorted((DATA / "normalizers" / "web_access").glob("*.log")) for d in docs(p, "web_access")]
-    events = [vary(rng.choice(attacks if rng.random() < args.attack_share else fixtures), i,
-                   rng.randrange(args.population)) for i in range(args.events)]
+    events = [
+        vary(rng.choice(attacks if rng.random() < args.attack_share else fixtures), i, rng.randrange(args.population))
+        for i in range(args.events)
+    ]
     gc.collect()
     gc.freeze()  # the pre-built events are not the detectors' garbage: keep collections from scanning them
     store = DictStore()
@@ -78,8 +86,10 @@ def main() -> None:
     pct = {p: latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))] / 1000 for p in (50, 99, 99.9)}
     state = sum(len(json.dumps(store.get(k))) for k in store.keys())
     print(f"detectors: {', '.join(IDS)}; {len(attacks)} attack-sample and {len(fixtures)} fixture template events")
-    print(f"engine: {len(events):,} events in {elapsed:.2f}s = {len(events) / elapsed:,.0f} events/s; "
-          f"{alerts:,} alert updates")
+    print(
+        f"engine: {len(events):,} events in {elapsed:.2f}s = {len(events) / elapsed:,.0f} events/s; "
+        f"{alerts:,} alert updates"
+    )
     print("latency per event: " + ", ".join(f"p{p} {v:.1f} us" for p, v in pct.items()))
     print(f"state: {len(store):,} entries, {state / 1e6:.2f} MB as JSON")
 

@@ -38,8 +38,10 @@ class StateSpec(Frozen):
 class DetectorMeta(Frozen):
     """Everything about a detector except its logic; validated when the registry loads."""
 
-    id: str = Field(pattern=r"^([a-z][a-z0-9_]{2,63}|sigma-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$",
-                    description="Stable id == file stem (a Sigma rule: sigma-<its uuid>).")
+    id: str = Field(
+        pattern=r"^([a-z][a-z0-9_]{2,63}|sigma-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$",
+        description="Stable id == file stem (a Sigma rule: sigma-<its uuid>).",
+    )
     title: str = Field(min_length=5, max_length=120, description="One-line title.")
     description: str = Field(min_length=20, description="What it detects and why it matters.")
     version: int = Field(ge=1, description="Bump when the logic changes.")

@@ -71,8 +71,12 @@ def run_case(detector: Detector, case: dict[str, Any]) -> CaseResult:
     result = CaseResult(detector.meta.id, case.get("name", "?"))
     try:
         params = detector.params.model_validate(case.get("params", {}))
-        engine = Engine(detectors=[(detector, params)], store=DictStore(), strict=True,
-                        lateness=parse_duration(case.get("lateness", "5m")))
+        engine = Engine(
+            detectors=[(detector, params)],
+            store=DictStore(),
+            strict=True,
+            lateness=parse_duration(case.get("lateness", "5m")),
+        )
         clock = EventClock(engine, every=parse_duration(case.get("tick_every", "1m")))
         alerts: dict[str, Alert] = {}
         events = expand_events(case.get("events", []), case.get("defaults", {}))
@@ -96,8 +100,10 @@ def compare(alerts: list[Alert], expected: list[dict[str, Any]]) -> list[str]:
     docs = [flatten(a.to_doc()) for a in alerts]
     problems = []
     if len(docs) != len(expected):
-        problems.append(f"expected {len(expected)} alert(s), got {len(docs)}: "
-                        + "; ".join(f"{d.get('rule.id')} {d.get('alert.dedup_key')} x{d.get('alert.count')}" for d in docs))
+        problems.append(
+            f"expected {len(expected)} alert(s), got {len(docs)}: "
+            + "; ".join(f"{d.get('rule.id')} {d.get('alert.dedup_key')} x{d.get('alert.count')}" for d in docs)
+        )
     remaining = list(docs)
     for want in expected:
         match = next((d for d in remaining if all(_equal(d.get(k), v) for k, v in want.items())), None)

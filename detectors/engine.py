@@ -79,8 +79,12 @@ class Engine:
             dedup = det.meta.dedup_period.total_seconds()
             ttl = det.ttl(params) if det.ttl is not None else None
             self._keep[det.meta.id] = (None if ttl is None else max(ttl, dedup) + late, dedup + late)
-        self._seeds = [(det.meta.id, key) for det, params in self.detectors
-                       if det.tick is not None and det.seeds is not None for key in det.seeds(params)]
+        self._seeds = [
+            (det.meta.id, key)
+            for det, params in self.detectors
+            if det.tick is not None and det.seeds is not None
+            for key in det.seeds(params)
+        ]
         self._ticks = DeadlineIndex()  # timed entities by their next deadline (compared with the tick time)
         self._expiry = DeadlineIndex()  # every entity by when it may be dropped (compared with event time)
         self._indexed = False  # the indexes are rebuilt from the store at the first tick (see reindex)
@@ -140,8 +144,11 @@ class Engine:
             return []
         record.watermark = ts if watermark is None or ts > watermark else watermark
         record.state = new_state
-        alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None] \
-            if findings else []
+        alerts = (
+            [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None]
+            if findings
+            else []
+        )
         self.store.put(skey, record)
         if self._high is None or ts > self._high:
             self._high = ts
@@ -254,9 +261,15 @@ class Engine:
             self._schedule(det, params, skey, record)
         return alerts
 
-    def forget(self, workspace: str, *, alert_ids: Collection[str] = (),
-               entities: Mapping[str, Collection[str]] | None = None, digest: Callable[[str], str] | None = None,
-               owns: Callable[[str], bool] | None = None) -> list[str]:
+    def forget(
+        self,
+        workspace: str,
+        *,
+        alert_ids: Collection[str] = (),
+        entities: Mapping[str, Collection[str]] | None = None,
+        digest: Callable[[str], str] | None = None,
+        owns: Callable[[str], bool] | None = None,
+    ) -> list[str]:
         """Delete every state entry of a purged workspace; the store keys deleted.
 
         An entry is the workspace's when one of its alerts is one of the workspace's (`alert_ids`),
@@ -335,8 +348,9 @@ class Engine:
             self.hooks.on_error(detector_id, exc, event)
             return None
 
-    def _merge(self, det: Detector, entity_key: str, record: EntityRecord, finding: Finding,
-               event: Event | None) -> Alert | None:
+    def _merge(
+        self, det: Detector, entity_key: str, record: EntityRecord, finding: Finding, event: Event | None
+    ) -> Alert | None:
         """Create the entity's alert, fold the finding into the open one (dedup), or resolve it."""
         ts = finding.timestamp.timestamp()
         current = record.alerts.get(finding.variant)
@@ -348,8 +362,11 @@ class Engine:
             alert = _build_alert(det, entity_key, current, finding)
             self.hooks.on_alert(alert, False)
             return alert
-        is_new = (current is None or current.status == "resolved"
-                  or ts - current.first >= det.meta.dedup_period.total_seconds())
+        is_new = (
+            current is None
+            or current.status == "resolved"
+            or ts - current.first >= det.meta.dedup_period.total_seconds()
+        )
         if current is None or is_new:
             if finding.variant is not None:
                 _drop_spent_variants(record, ts - det.meta.dedup_period.total_seconds() - self._late)
@@ -398,8 +415,9 @@ def _key_function(det: Detector, params: BaseModel) -> Callable[[Event], str | N
     return det.key or det.default_key
 
 
-def _entity_matches(fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]],
-                    norm: Callable[[str], str]) -> bool:
+def _entity_matches(
+    fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]], norm: Callable[[str], str]
+) -> bool:
     """Whether one of the entity key's fields holds one of the values to forget."""
     parts = entity.split("|")
     if len(parts) != len(fields):
@@ -415,20 +433,39 @@ def _build_alert(det: Detector, entity_key: str, a: AlertSlot, finding: Finding)
     return Alert(
         timestamp=_utc(a.last),
         message=finding.message if finding.resolve or a.message is None else a.message,
-        rule=Rule(id=meta.id, name=meta.title, version=meta.version, maturity=finding.maturity or meta.maturity,
-                  tags=list(meta.tags), ruleset=meta.ruleset, reference=list(meta.references)),
-        alert=AlertState(id=a.id, status=a.status, severity=a.severity or meta.severity, dedup_key=dedup_key,
-                         count=a.count, first_seen=_utc(a.first), last_seen=_utc(a.last)),
+        rule=Rule(
+            id=meta.id,
+            name=meta.title,
+            version=meta.version,
+            maturity=finding.maturity or meta.maturity,
+            tags=list(meta.tags),
+            ruleset=meta.ruleset,
+            reference=list(meta.references),
+        ),
+        alert=AlertState(
+            id=a.id,
+            status=a.status,
+            severity=a.severity or meta.severity,
+            dedup_key=dedup_key,
+            count=a.count,
+            first_seen=_utc(a.first),
+            last_seen=_utc(a.last),
+        ),
         user=entity.user,
         source=entity.source,
         destination=entity.destination,
         host=entity.host,
         organization=entity.organization,
         cloud=entity.cloud,
-        secmon=AlertProvenance(event_ids=a.events, event_count=a.event_count, datasets=a.datasets,
-                               enrichment=a.enrichment, resource=entity.resource,
-                               anomaly=AnomalyDetails.model_validate(a.anomaly) if a.anomaly else None,
-                               findings=a.findings if len(a.findings) > 1 else []),
+        secmon=AlertProvenance(
+            event_ids=a.events,
+            event_count=a.event_count,
+            datasets=a.datasets,
+            enrichment=a.enrichment,
+            resource=entity.resource,
+            anomaly=AnomalyDetails.model_validate(a.anomaly) if a.anomaly else None,
+            findings=a.findings if len(a.findings) > 1 else [],
+        ),
     )
 
 

@@ -24,8 +24,9 @@ from schemas.event import Event
 LoginSource = Literal["app", "ssh", "aws_console", "aws_sts"]
 NO_SCOPE = "-"
 # STS calls that hand out credentials to a caller: a denied one is a failed login to AWS.
-STS_LOGINS = frozenset({"GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML",
-                        "AssumeRoleWithWebIdentity"})
+STS_LOGINS = frozenset(
+    {"GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
+)
 SSH_LOGIN = "ssh_login"  # Accepted/Failed lines; a Partial line is half a login, not one
 
 
@@ -72,11 +73,20 @@ def login_of(event: Event) -> Login | None:
     src = event.source
     auth = event.secmon.auth
     host = event.host.name if source == "ssh" and event.host and event.host.name else None
-    return Login(source=source, scope=_scope(event, source, host), user=user,
-                 success=event.event.outcome == "success", ts=event.timestamp.timestamp(),
-                 event_id=event.event.id, ip=src.ip if src else None, geo=src.geo if src else None,
-                 as_=src.as_ if src else None, device=device_of(event),
-                 mfa=auth.mfa if auth else None, host=host)
+    return Login(
+        source=source,
+        scope=_scope(event, source, host),
+        user=user,
+        success=event.event.outcome == "success",
+        ts=event.timestamp.timestamp(),
+        event_id=event.event.id,
+        ip=src.ip if src else None,
+        geo=src.geo if src else None,
+        as_=src.as_ if src else None,
+        device=device_of(event),
+        mfa=auth.mfa if auth else None,
+        host=host,
+    )
 
 
 def _source(event: Event) -> LoginSource | None:

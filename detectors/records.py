@@ -46,9 +46,17 @@ class AlertSlot:
 
     def to_doc(self) -> dict[str, Any]:
         """The stored form (fields left out when unset)."""
-        doc: dict[str, Any] = {"id": self.id, "first": self.first, "last": self.last, "status": self.status,
-                               "count": self.count, "events": self.events, "event_count": self.event_count,
-                               "datasets": self.datasets, "enrichment": self.enrichment}
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "first": self.first,
+            "last": self.last,
+            "status": self.status,
+            "count": self.count,
+            "events": self.events,
+            "event_count": self.event_count,
+            "datasets": self.datasets,
+            "enrichment": self.enrichment,
+        }
         if self.severity is not None:
             doc["severity"] = self.severity
         if self.anomaly is not None:
@@ -60,11 +68,22 @@ class AlertSlot:
     @classmethod
     def from_doc(cls, doc: dict[str, Any], *, severity_key: str = "severity") -> AlertSlot:
         """An alert slot from its stored form (version 1 named the severity "sev")."""
-        return cls(id=doc["id"], first=doc["first"], last=doc["last"], status=doc.get("status", "open"),
-                   count=doc["count"], events=list(doc["events"]), event_count=doc["event_count"],
-                   datasets=list(doc["datasets"]), enrichment=list(doc["enrichment"]),
-                   severity=doc.get(severity_key), anomaly=doc.get("anomaly"), message=doc.get("message"),
-                   rank=doc.get("rank", -1), findings=list(doc.get("findings", ())))
+        return cls(
+            id=doc["id"],
+            first=doc["first"],
+            last=doc["last"],
+            status=doc.get("status", "open"),
+            count=doc["count"],
+            events=list(doc["events"]),
+            event_count=doc["event_count"],
+            datasets=list(doc["datasets"]),
+            enrichment=list(doc["enrichment"]),
+            severity=doc.get(severity_key),
+            anomaly=doc.get("anomaly"),
+            message=doc.get("message"),
+            rank=doc.get("rank", -1),
+            findings=list(doc.get("findings", ())),
+        )
 
 
 @dataclass(slots=True)
@@ -87,8 +106,10 @@ class EntityRecord:
         """The stored form: JSON for a Faust table's changelog."""
         doc: dict[str, Any] = {"v": RECORD_VERSION, "wm": self.watermark, "s": self.state}
         if self.alerts:
-            doc["alerts"] = [alert.to_doc() if variant is None else {"variant": variant, **alert.to_doc()}
-                             for variant, alert in self.alerts.items()]  # the main alert has no variant
+            doc["alerts"] = [
+                alert.to_doc() if variant is None else {"variant": variant, **alert.to_doc()}
+                for variant, alert in self.alerts.items()
+            ]  # the main alert has no variant
         return doc
 
     @classmethod
@@ -100,8 +121,10 @@ class EntityRecord:
             return cls(watermark=doc.get("wm"), state=doc.get("s"), alerts=alerts)
         if version == 1:
             return _from_v1(doc)
-        raise RecordError(f"detector state record of version {version!r}: this secmon reads versions 1 to "
-                          f"{RECORD_VERSION}; upgrade the worker that reads it (a newer one wrote it)")
+        raise RecordError(
+            f"detector state record of version {version!r}: this secmon reads versions 1 to "
+            f"{RECORD_VERSION}; upgrade the worker that reads it (a newer one wrote it)"
+        )
 
 
 def _from_v1(doc: dict[str, Any]) -> EntityRecord:

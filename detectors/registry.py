@@ -124,8 +124,11 @@ def configure(overrides: Mapping[str, DetectorConfig]) -> list[tuple[Detector, B
 
 def validate(overrides: Mapping[str, DetectorConfig]) -> tuple[list[tuple[Detector, BaseModel]], list[str]]:
     """(enabled detectors with validated parameters, every problem as `detectors.<id>...: what`)."""
-    problems = [f"detectors.{name}: unknown detector id (known: {', '.join(sorted(DETECTORS))})"
-                for name in overrides if name not in DETECTORS]
+    problems = [
+        f"detectors.{name}: unknown detector id (known: {', '.join(sorted(DETECTORS))})"
+        for name in overrides
+        if name not in DETECTORS
+    ]
     chosen = []
     for det_id, det in DETECTORS.items():
         cfg = overrides.get(det_id, DetectorConfig())

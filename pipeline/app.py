@@ -48,8 +48,15 @@ def create_app(checked: Checked) -> Runtime:
         broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_seconds / 10),
     )
     names = TopicNames(settings.kafka.topic_prefix)
-    runtime = Runtime(settings=settings, app=app, names=names, enrichers=default_enrichers(settings),
-                      ctx=settings.parse.context(), detectors=checked.detectors, routes=checked.routes)
+    runtime = Runtime(
+        settings=settings,
+        app=app,
+        names=names,
+        enrichers=default_enrichers(settings),
+        ctx=settings.parse.context(),
+        detectors=checked.detectors,
+        routes=checked.routes,
+    )
     runtime.topics = _declare_topics(app, names)
     from pipeline.agents import anomaly, deliver, detect, forget, index, lifecycle, normalize, retrohunt, route
     from pipeline.agents import context as context_agent
@@ -74,11 +81,18 @@ def _declare_topics(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT
     raw = [names.raw(s) for s in sorted(NORMALIZERS)]
     return {
         "raw": app.topic(*raw, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-        "events": app.topic(names.events, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-        "detect": app.topic(names.detect, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-        "alerts": app.topic(names.alerts, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-        "deadletter": app.topic(names.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw",
-                                value_serializer="raw"),
+        "events": app.topic(
+            names.events, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
+        "detect": app.topic(
+            names.detect, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
+        "alerts": app.topic(
+            names.alerts, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
+        "deadletter": app.topic(
+            names.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
         "purge": app.topic(names.purge, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
     }
 
@@ -93,7 +107,9 @@ def _register_lag_timer(runtime: Runtime) -> None:
             highwater = consumer.highwater(tp)
             position = await consumer.position(tp)
             if highwater is not None and position is not None:
-                metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
+                metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    max(0, highwater - position)
+                )
 
 
 def run_worker(settings: SecmonSettings) -> int:

@@ -82,8 +82,7 @@ def check_config(config: Path | None) -> Report:
         return Report([Problem(str(config), str(exc))])
     except ValidationError as exc:
         where = str(config) if config else "settings (environment)"
-        return Report([Problem(f"{where}: {'.'.join(map(str, e['loc'])) or '(top)'}", e["msg"])
-                       for e in exc.errors()])
+        return Report([Problem(f"{where}: {'.'.join(map(str, e['loc'])) or '(top)'}", e["msg"]) for e in exc.errors()])
     except ValueError as exc:  # not YAML (file:line:col), or not sections at the top level
         return Report([Problem(str(config or "SECMON_CONFIG"), str(exc))])
     return check_settings(settings, str(config) if config else "settings")
@@ -106,16 +105,23 @@ def _detectors(settings: SecmonSettings, where: str, report: Report) -> list[tup
     report.problems += [Problem(f"{where}: detection.{p.split(': ', 1)[0]}", p.split(": ", 1)[-1]) for p in problems]
     sigma = settings.detection.sigma
     loaded = load_sigma(sigma.rules_dirs) if sigma.rules_dirs else Loaded()
-    report.problems += [Problem(f"{p.file}:{p.line}" if p.line else p.file,
-                                p.reason if p.rule == "-" else f"Sigma rule {p.rule}: {p.reason}", stops=False)
-                        for p in loaded.problems]
+    report.problems += [
+        Problem(
+            f"{p.file}:{p.line}" if p.line else p.file,
+            p.reason if p.rule == "-" else f"Sigma rule {p.rule}: {p.reason}",
+            stops=False,
+        )
+        for p in loaded.problems
+    ]
     try:
         rules = sigma_detectors(sigma, settings.parse.keep_original, loaded)
     except ConfigError as exc:
         report.problems.append(Problem(f"{where}: detection.sigma", str(exc).removeprefix("detection.sigma: ")))
         rules = []
-    report.summary.append(f"{len(chosen)} detectors enabled, {len(rules)} Sigma rules and correlations run"
-                          f" ({len(loaded.rules)} loaded from {len(sigma.rules_dirs)} folder(s))")
+    report.summary.append(
+        f"{len(chosen)} detectors enabled, {len(rules)} Sigma rules and correlations run"
+        f" ({len(loaded.rules)} loaded from {len(sigma.rules_dirs)} folder(s))"
+    )
     return chosen + rules
 
 
@@ -133,7 +139,8 @@ def _delivery(settings: SecmonSettings, where: str, report: Report) -> RoutingTr
     except SecmonError as exc:  # RoutingError: the first line names the file, then one problem a line
         lines = str(exc).splitlines()
         report.problems += [_route_problem(cfg.routes_file, line.strip()) for line in lines[1:]] or [
-            Problem(str(cfg.routes_file), lines[0] if lines else "invalid routes file")]
+            Problem(str(cfg.routes_file), lines[0] if lines else "invalid routes file")
+        ]
         return None
     report.summary.append(f"routes file {cfg.routes_file} ({len(cfg.receivers)} receivers)")
     return tree
@@ -162,8 +169,14 @@ def _anomaly(settings: SecmonSettings, report: Report) -> None:
             continue
         if not path.exists():
             if not path.parent.is_dir():
-                report.problems.append(Problem(str(path), f"{name}: its folder {path.parent} does not exist, so a "
-                                               "trained model cannot be saved there; create it", stops=False))
+                report.problems.append(
+                    Problem(
+                        str(path),
+                        f"{name}: its folder {path.parent} does not exist, so a "
+                        "trained model cannot be saved there; create it",
+                        stops=False,
+                    )
+                )
             continue  # the leader trains it (anomaly.retrain_hours) or `secmon anomaly train` writes it
         try:
             load(path, cfg.signing_key())
@@ -177,7 +190,11 @@ def _route_problem(path: Path, line: str) -> Problem:
     """A routes-file problem written `<name>:<line> <route path>: what`, located at path:line."""
     head, _, rest = line.partition(" ")
     name, _, number = head.partition(":")
-    return Problem(f"{path}:{number}", rest) if name == path.name and number.isdigit() and rest else Problem(str(path), line)
+    return (
+        Problem(f"{path}:{number}", rest)
+        if name == path.name and number.isdigit() and rest
+        else Problem(str(path), line)
+    )
 
 
 def _located(problem: str, fallback: str) -> tuple[str, str]:

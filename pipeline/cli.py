@@ -92,8 +92,12 @@ def _version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secmon", description="Streaming security monitoring.")
-    parser.add_argument("--config", type=Path, default=None, help="YAML configuration file (env SECMON_CONFIG); "
-                        "also accepted after the subcommand")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML configuration file (env SECMON_CONFIG); also accepted after the subcommand",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     parser.add_argument("--version", action="version", version=f"secmon {_version()}")
     sub = parser.add_subparsers(title="commands")
@@ -101,16 +105,24 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the detectors over files or stdin, without Kafka or Elasticsearch")
     run.add_argument("paths", nargs="+", help="log files (plain or .gz), or - for stdin")
     run.add_argument("--source", help="log format when it cannot be inferred (see `secmon sources`)")
-    run.add_argument("--alerts-out", type=Path, help="write alerts as JSON lines here (default: stdout unless a terminal)")
+    run.add_argument(
+        "--alerts-out", type=Path, help="write alerts as JSON lines here (default: stdout unless a terminal)"
+    )
     run.add_argument("--dead-letter-out", type=Path, help="write rejected records as JSON lines here")
     run.add_argument("--events-out", type=Path, help="write the normalised events as JSON lines here (- for stdout)")
     loud = run.add_mutually_exclusive_group()
     loud.add_argument("--quiet", action="store_true", help="no summary on stderr (unless most input is rejected)")
     loud.add_argument("--verbose", action="store_true", help="list every alert, and log at DEBUG")
-    run.add_argument("--until", help="after the input, move the detectors' clock to this ISO time or `now` "
-                                     "(default: the last event's time) to see what is overdue")
-    run.add_argument("--anomaly-model", type=Path, help="model file the anomaly_* detectors score with (anomaly.model; "
-                                                        "default: they learn from the input)")
+    run.add_argument(
+        "--until",
+        help="after the input, move the detectors' clock to this ISO time or `now` "
+        "(default: the last event's time) to see what is overdue",
+    )
+    run.add_argument(
+        "--anomaly-model",
+        type=Path,
+        help="model file the anomaly_* detectors score with (anomaly.model; default: they learn from the input)",
+    )
     run.set_defaults(func=_cmd_run)
 
     sources = sub.add_parser("sources", help="list the log formats secmon reads")
@@ -168,12 +180,21 @@ def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
             alerts_out = sys.stdout
         on_alert = None
         if streaming and alerts_out is not None:
+
             def on_alert(alert, out=alerts_out):  # a later line for the same alert id supersedes it
                 embedded.write_alerts([alert], out)
                 out.flush()
-        summary = embedded.run(args.paths, settings, source=args.source, dead_letter_out=dead_out,
-                               progress=None if args.quiet else embedded.stderr_progress(), until=until,
-                               on_alert=on_alert, events_out=events_out)
+
+        summary = embedded.run(
+            args.paths,
+            settings,
+            source=args.source,
+            dead_letter_out=dead_out,
+            progress=None if args.quiet else embedded.stderr_progress(),
+            until=until,
+            on_alert=on_alert,
+            events_out=events_out,
+        )
         if alerts_out is not None and not streaming:
             embedded.write_alerts(summary.alerts.values(), alerts_out)
     if not args.quiet or summary.mostly_rejected():
@@ -181,8 +202,11 @@ def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
     if summary.interrupted:
         return EXIT_INTERRUPTED
     if summary.mostly_rejected():
-        print(f"secmon: {summary.rejected} of {summary.records} records rejected\n  "
-              f"{embedded.rejected_hint(summary, args.source)}", file=sys.stderr)
+        print(
+            f"secmon: {summary.rejected} of {summary.records} records rejected\n  "
+            f"{embedded.rejected_hint(summary, args.source)}",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
     return 0
 
@@ -196,8 +220,11 @@ def _output(stack, path: Path | None, flag: str):
     try:
         return stack.enter_context(open(path, "w", encoding="utf-8"))
     except OSError as exc:
-        raise Failure(f"{flag} {path}: {exc.strerror}", f"create the folder ({path.parent}) or pass a "
-                      "writable path; nothing was read", EXIT_USAGE) from None
+        raise Failure(
+            f"{flag} {path}: {exc.strerror}",
+            f"create the folder ({path.parent}) or pass a writable path; nothing was read",
+            EXIT_USAGE,
+        ) from None
 
 
 def _require_kafka(settings: SecmonSettings) -> None:
@@ -263,7 +290,9 @@ def _cmd_detectors_list(args: argparse.Namespace, settings: SecmonSettings) -> i
     print(f"{'id':<32} {'severity':<9} {'maturity':<13} {'enabled':<8} datasets")
     for det_id, det in sorted(DETECTORS.items()):
         m = det.meta
-        print(f"{det_id:<32} {m.severity:<9} {m.maturity:<13} {'yes' if det_id in enabled else 'no':<8} {','.join(m.datasets)}")
+        print(
+            f"{det_id:<32} {m.severity:<9} {m.maturity:<13} {'yes' if det_id in enabled else 'no':<8} {','.join(m.datasets)}"
+        )
     return 0
 
 
@@ -284,4 +313,3 @@ def _cmd_detectors_test(args: argparse.Namespace, settings: SecmonSettings) -> i
                 print(f"     {problem}")
     print(f"{total - failed} passed, {failed} failed")
     return 1 if failed else 0
-

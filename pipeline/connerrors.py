@@ -30,20 +30,30 @@ def _es(exc: BaseException, settings: SecmonSettings) -> str | None:
     cfg, name = settings.es, type(exc).__name__
     if name == "AuthenticationException":
         how = "the API key (es.api_key)" if cfg.api_key else f"user {cfg.username!r} and its password (es.password)"
-        return (f"Elasticsearch at {cfg.url} refused the credentials (401): check {how} in the secrets directory "
-                "or environment")
+        return (
+            f"Elasticsearch at {cfg.url} refused the credentials (401): check {how} in the secrets directory "
+            "or environment"
+        )
     if name == "AuthorizationException":
         return f"Elasticsearch at {cfg.url} denied the request (403): give the secmon user/API key the privileges"
     if name == "TlsError":
-        return (f"TLS to Elasticsearch at {cfg.url} failed ({_tls_reason(exc)}): set es.ca_certs to the CA that signed "
-                "the node's certificate")
+        return (
+            f"TLS to Elasticsearch at {cfg.url} failed ({_tls_reason(exc)}): set es.ca_certs to the CA that signed "
+            "the node's certificate"
+        )
     return None  # unreachable and the rest: failures.explain
 
 
 def _kafka(exc: BaseException, settings: SecmonSettings) -> str | None:
     cfg, name = settings.kafka, type(exc).__name__
-    if name not in ("KafkaTimeoutError", "NoBrokersAvailable", "KafkaConnectionError", "SaslAuthenticationFailedError",
-                    "AuthenticationFailedError", "IllegalSaslStateError"):
+    if name not in (
+        "KafkaTimeoutError",
+        "NoBrokersAvailable",
+        "KafkaConnectionError",
+        "SaslAuthenticationFailedError",
+        "AuthenticationFailedError",
+        "IllegalSaslStateError",
+    ):
         return None
     first = cfg.bootstrap.split(",")[0].strip()
     where = f"Kafka at {cfg.bootstrap} ({cfg.security_protocol})"
@@ -54,9 +64,11 @@ def _kafka(exc: BaseException, settings: SecmonSettings) -> str | None:
         if problem:
             return f"TLS to {where} failed ({problem}): set kafka.ssl_cafile to the CA that signed the broker's certificate"
         if cfg.security_protocol == "SASL_SSL":
-            return (f"{where}: TLS works but the broker did not accept the connection; the usual cause is a wrong "
-                    f"SASL user {cfg.sasl_username!r} / kafka.sasl_password or mechanism "
-                    f"{cfg.sasl_mechanism or 'SCRAM-SHA-512'}")
+            return (
+                f"{where}: TLS works but the broker did not accept the connection; the usual cause is a wrong "
+                f"SASL user {cfg.sasl_username!r} / kafka.sasl_password or mechanism "
+                f"{cfg.sasl_mechanism or 'SCRAM-SHA-512'}"
+            )
     return None  # plain unreachable: failures.explain
 
 
@@ -65,8 +77,10 @@ def _tls_probe(hostport: str, cafile: str | None) -> str | None:
     host, _, port = hostport.rpartition(":")
     try:
         context = ssl.create_default_context(cafile=cafile)
-        with socket.create_connection((host, int(port)), timeout=5) as raw, \
-                context.wrap_socket(raw, server_hostname=host):
+        with (
+            socket.create_connection((host, int(port)), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
             return None
     except ssl.SSLCertVerificationError as err:
         return f"certificate not trusted: {err.verify_message}"
@@ -76,8 +90,13 @@ def _tls_probe(hostport: str, cafile: str | None) -> str | None:
 
 def _tls_reason(exc: BaseException) -> str:
     text = str(exc)
-    for marker in ("unable to get local issuer certificate", "self-signed certificate", "certificate has expired",
-                   "Hostname mismatch", "IP address mismatch"):
+    for marker in (
+        "unable to get local issuer certificate",
+        "self-signed certificate",
+        "certificate has expired",
+        "Hostname mismatch",
+        "IP address mismatch",
+    ):
         if marker.lower() in text.lower():
             return f"certificate not trusted: {marker}"
     return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else "handshake failed"

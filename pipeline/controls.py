@@ -44,9 +44,11 @@ class Evidence(BaseModel):
 
     def matches(self, event: Event) -> bool:
         """True when the event is evidence of this kind."""
-        return ((self.dataset == "*" or event.event.dataset == self.dataset)
-                and (not self.actions or event.event.action in self.actions)
-                and (self.needs is None or field_value(event, self.needs) is not None))
+        return (
+            (self.dataset == "*" or event.event.dataset == self.dataset)
+            and (not self.actions or event.event.action in self.actions)
+            and (self.needs is None or field_value(event, self.needs) is not None)
+        )
 
 
 class Control(BaseModel):
@@ -66,36 +68,96 @@ def _ev(dataset: str, *actions: str, needs: str | None = None) -> Evidence:
 
 
 CONTROLS: tuple[Control, ...] = (
-    Control(id="mfa_required", title="MFA on every sign-in (application and AWS console)",
-            detectors=("signin_without_mfa", "cloud_console_login_without_mfa"),
-            evidence=(_ev("app.signin", needs="secmon.auth.mfa"), _ev("aws.cloudtrail", "ConsoleLogin"))),
-    Control(id="server_2fa", title="2FA on every server SSH login",
-            detectors=("ssh_login_without_2fa",), evidence=(_ev("ssh.auth"),)),
-    Control(id="staff_access_justified", title="Staff access to customer data is justified",
-            detectors=("staff_access_without_justification", "staff_access_off_hours", "staff_access_bulk",
-                       "anomaly_staff_access"),
-            evidence=(_ev("staff.access"),)),
-    Control(id="backups", title="Backups succeed nightly (26 h with grace)", detectors=("backup_failed", "backup_missing"),
-            late=("backup_missing",), evidence=(_ev("control.events", "backup_started", "backup_succeeded", "backup_failed"),)),
-    Control(id="restore_tests", title="A backup restore is tested every 90 days", detectors=("restore_test_overdue",),
-            late=("restore_test_overdue",), evidence=(_ev("control.events", "restore_test_started", "restore_test_succeeded", "restore_test_failed"),)),
-    Control(id="deletion", title="Workspace deletions complete within 24 h", detectors=("deletion_sla_breach",),
-            late=("deletion_sla_breach",), evidence=(_ev("control.events", "deletion_requested", "deletion_completed", "deletion_failed"),)),
-    Control(id="backup_purge", title="Deleted workspaces leave the backups within 14 days (legal holds excepted)",
-            detectors=("backup_purge_overdue",), late=("backup_purge_overdue",), evidence=(_ev("control.events", "deletion_completed"),)),
-    Control(id="vuln_remediation", title="Vulnerabilities fixed in time (critical 7 days, high 30 days)",
-            detectors=("vuln_sla_breach",), late=("vuln_sla_breach",), evidence=(_ev("vuln.finding"),)),
-    Control(id="laptop_posture", title="Laptops encrypted, screen-locked and reporting",
-            detectors=("laptop_noncompliant", "laptop_posture_missing"), late=("laptop_posture_missing",), evidence=(_ev("laptop.posture"),)),
-    Control(id="open_ports", title="No port open to the Internet beyond the allowed ones",
-            detectors=("cloud_sg_open_to_world",), evidence=(_ev("aws.cloudtrail"),)),
-    Control(id="tls", title="Servers accept only TLS 1.2+ with strong ciphers",
-            detectors=("tls_weak_protocol", "tls_weak_cipher", "tls_weak_certificate"),
-            evidence=(_ev("web.access", needs="tls.version"), _ev("zeek.ssl"), _ev("zeek.x509"))),
-    Control(id="audit_logging", title="Cloud audit logging and threat detection stay on",
-            detectors=("cloud_logging_tampering", "cloud_trail_log_expiry"), evidence=(_ev("aws.cloudtrail"),)),
-    Control(id="log_sources", title="Every expected log source keeps sending", detectors=("source_silent",),
-            late=("source_silent",), evidence=(_ev("*"),)),
+    Control(
+        id="mfa_required",
+        title="MFA on every sign-in (application and AWS console)",
+        detectors=("signin_without_mfa", "cloud_console_login_without_mfa"),
+        evidence=(_ev("app.signin", needs="secmon.auth.mfa"), _ev("aws.cloudtrail", "ConsoleLogin")),
+    ),
+    Control(
+        id="server_2fa",
+        title="2FA on every server SSH login",
+        detectors=("ssh_login_without_2fa",),
+        evidence=(_ev("ssh.auth"),),
+    ),
+    Control(
+        id="staff_access_justified",
+        title="Staff access to customer data is justified",
+        detectors=(
+            "staff_access_without_justification",
+            "staff_access_off_hours",
+            "staff_access_bulk",
+            "anomaly_staff_access",
+        ),
+        evidence=(_ev("staff.access"),),
+    ),
+    Control(
+        id="backups",
+        title="Backups succeed nightly (26 h with grace)",
+        detectors=("backup_failed", "backup_missing"),
+        late=("backup_missing",),
+        evidence=(_ev("control.events", "backup_started", "backup_succeeded", "backup_failed"),),
+    ),
+    Control(
+        id="restore_tests",
+        title="A backup restore is tested every 90 days",
+        detectors=("restore_test_overdue",),
+        late=("restore_test_overdue",),
+        evidence=(_ev("control.events", "restore_test_started", "restore_test_succeeded", "restore_test_failed"),),
+    ),
+    Control(
+        id="deletion",
+        title="Workspace deletions complete within 24 h",
+        detectors=("deletion_sla_breach",),
+        late=("deletion_sla_breach",),
+        evidence=(_ev("control.events", "deletion_requested", "deletion_completed", "deletion_failed"),),
+    ),
+    Control(
+        id="backup_purge",
+        title="Deleted workspaces leave the backups within 14 days (legal holds excepted)",
+        detectors=("backup_purge_overdue",),
+        late=("backup_purge_overdue",),
+        evidence=(_ev("control.events", "deletion_completed"),),
+    ),
+    Control(
+        id="vuln_remediation",
+        title="Vulnerabilities fixed in time (critical 7 days, high 30 days)",
+        detectors=("vuln_sla_breach",),
+        late=("vuln_sla_breach",),
+        evidence=(_ev("vuln.finding"),),
+    ),
+    Control(
+        id="laptop_posture",
+        title="Laptops encrypted, screen-locked and reporting",
+        detectors=("laptop_noncompliant", "laptop_posture_missing"),
+        late=("laptop_posture_missing",),
+        evidence=(_ev("laptop.posture"),),
+    ),
+    Control(
+        id="open_ports",
+        title="No port open to the Internet beyond the allowed ones",
+        detectors=("cloud_sg_open_to_world",),
+        evidence=(_ev("aws.cloudtrail"),),
+    ),
+    Control(
+        id="tls",
+        title="Servers accept only TLS 1.2+ with strong ciphers",
+        detectors=("tls_weak_protocol", "tls_weak_cipher", "tls_weak_certificate"),
+        evidence=(_ev("web.access", needs="tls.version"), _ev("zeek.ssl"), _ev("zeek.x509")),
+    ),
+    Control(
+        id="audit_logging",
+        title="Cloud audit logging and threat detection stay on",
+        detectors=("cloud_logging_tampering", "cloud_trail_log_expiry"),
+        evidence=(_ev("aws.cloudtrail"),),
+    ),
+    Control(
+        id="log_sources",
+        title="Every expected log source keeps sending",
+        detectors=("source_silent",),
+        late=("source_silent",),
+        evidence=(_ev("*"),),
+    ),
 )
 
 
@@ -120,8 +182,9 @@ class ControlStatus:
         return ""
 
 
-def evaluate(controls: Iterable[Control], alerts: Iterable[Alert], evidence: Counter,
-             enabled: set[str]) -> list[ControlStatus]:
+def evaluate(
+    controls: Iterable[Control], alerts: Iterable[Alert], evidence: Counter, enabled: set[str]
+) -> list[ControlStatus]:
     """Each control's status from the final alerts, its evidence count and the enabled detectors."""
     open_alerts = sorted((a for a in alerts if a.alert.status == "open"), key=lambda a: a.alert.first_seen)
     statuses = []
@@ -134,8 +197,11 @@ def evaluate(controls: Iterable[Control], alerts: Iterable[Alert], evidence: Cou
             status = "ok"
         else:
             status = "no data"
-        statuses.append(ControlStatus(control, status, evidence[control.id], mine,
-                                      [d for d in control.detectors if d not in enabled]))
+        statuses.append(
+            ControlStatus(
+                control, status, evidence[control.id], mine, [d for d in control.detectors if d not in enabled]
+            )
+        )
     return statuses
 
 
@@ -151,8 +217,13 @@ class Observation:
     clock: datetime | None = None
 
 
-def observe(paths: Sequence[str], settings: SecmonSettings, controls: Sequence[Control] = CONTROLS,
-            source: str | None = None, until: datetime | None = None) -> Observation:
+def observe(
+    paths: Sequence[str],
+    settings: SecmonSettings,
+    controls: Sequence[Control] = CONTROLS,
+    source: str | None = None,
+    until: datetime | None = None,
+) -> Observation:
     """Run the embedded core over the files, counting each control's evidence on the way."""
     from detectors.clock import EventClock
     from pipeline import embedded
@@ -183,8 +254,11 @@ def observe(paths: Sequence[str], settings: SecmonSettings, controls: Sequence[C
 def render(statuses: Sequence[ControlStatus], seen: Observation) -> str:
     """The table the security team reads."""
     at = seen.clock.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ") if seen.clock else "no events"
-    lines = [f"secmon controls: {seen.events} events ({seen.dead_letters} records dead-lettered), clock at {at}", "",
-             f"{'STATUS':<9} {'CONTROL':<24} {'EVENTS':>7}  {'PROMISE / OPEN ALERT'}"]
+    lines = [
+        f"secmon controls: {seen.events} events ({seen.dead_letters} records dead-lettered), clock at {at}",
+        "",
+        f"{'STATUS':<9} {'CONTROL':<24} {'EVENTS':>7}  {'PROMISE / OPEN ALERT'}",
+    ]
     for s in statuses:
         lines.append(f"{s.status:<9} {s.control.id:<24} {s.evidence:>7}  {s.control.title}")
         if s.detail():
@@ -196,19 +270,32 @@ def render(statuses: Sequence[ControlStatus], seen: Observation) -> str:
 
 def as_json(status: ControlStatus) -> str:
     """One control as a JSON line (for scripts and dashboards)."""
-    return json.dumps({"control": status.control.id, "title": status.control.title, "status": status.status,
-                       "evidence": status.evidence, "open_alerts": [a.alert.id for a in status.open_alerts],
-                       "detail": status.detail(), "not_enabled": status.unavailable})
+    return json.dumps(
+        {
+            "control": status.control.id,
+            "title": status.control.title,
+            "status": status.status,
+            "evidence": status.evidence,
+            "open_alerts": [a.alert.id for a in status.open_alerts],
+            "detail": status.detail(),
+            "not_enabled": status.unavailable,
+        }
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `controls` command to secmon's parser."""
-    cmd = sub.add_parser("controls", help="every policy control with its status (ok / failing / overdue / no data), "
-                                          "computed by running the detectors over log files")
+    cmd = sub.add_parser(
+        "controls",
+        help="every policy control with its status (ok / failing / overdue / no data), "
+        "computed by running the detectors over log files",
+    )
     cmd.add_argument("paths", nargs="+", help="log files (plain or .gz), or - for stdin")
     cmd.add_argument("--source", help="log format when it cannot be inferred (see `secmon sources`)")
-    cmd.add_argument("--until", help="move the detectors' clock to this ISO time or `now` after the input "
-                                     "(default: the last event's time)")
+    cmd.add_argument(
+        "--until",
+        help="move the detectors' clock to this ISO time or `now` after the input (default: the last event's time)",
+    )
     cmd.add_argument("--json", action="store_true", help="one JSON object per control instead of the table")
     cmd.add_argument("--check", action="store_true", help="exit 1 when a control is failing or overdue")
     cmd.set_defaults(func=_cmd_controls)
@@ -222,4 +309,3 @@ def _cmd_controls(args: argparse.Namespace, settings: SecmonSettings) -> int:
     else:
         print(render(statuses, seen))
     return 1 if args.check and any(s.status in ("failing", "overdue") for s in statuses) else 0
-

@@ -24,12 +24,26 @@ if TYPE_CHECKING:
     from pipeline.runtime import Runtime
 
 
-def letter(data: bytes, origin: Origin, stage: Stage, code: ErrorCode, reason: str, *, size: int | None = None,
-           at: datetime | None = None) -> DeadLetter:
+def letter(
+    data: bytes,
+    origin: Origin,
+    stage: Stage,
+    code: ErrorCode,
+    reason: str,
+    *,
+    size: int | None = None,
+    at: datetime | None = None,
+) -> DeadLetter:
     """A dead letter keeping `data` (bounded) and where it came from (`size`: before any truncation)."""
-    return DeadLetter(timestamp=at or datetime.now(timezone.utc), stage=stage, error_code=code, reason=reason[:2000],
-                      origin=origin, original_b64=DeadLetter.encode_original(data),
-                      original_size=len(data) if size is None else size)
+    return DeadLetter(
+        timestamp=at or datetime.now(timezone.utc),
+        stage=stage,
+        error_code=code,
+        reason=reason[:2000],
+        origin=origin,
+        original_b64=DeadLetter.encode_original(data),
+        original_size=len(data) if size is None else size,
+    )
 
 
 def of_record(record: RawRecord, stage: Stage, code: ErrorCode, reason: str, size: int | None = None) -> DeadLetter:
@@ -43,12 +57,19 @@ def of_message(message: Any, stage: Stage, code: ErrorCode, reason: str, source:
     return letter(message.value or b"", origin, stage, code, reason)
 
 
-def of_body(body: bytes, code: ErrorCode, reason: str, now: float, topic: str | None = None,
-            partition: int | None = None) -> DeadLetter:
+def of_body(
+    body: bytes, code: ErrorCode, reason: str, now: float, topic: str | None = None, partition: int | None = None
+) -> DeadLetter:
     """A delivery dead letter keeping `body` (a notification given up on, or a history record that
     could not be written; `now`: the delivery clock)."""
-    return letter(body, Origin(source="internal", topic=topic, partition=partition), "deliver", code, reason,
-                  at=datetime.fromtimestamp(now, tz=timezone.utc))
+    return letter(
+        body,
+        Origin(source="internal", topic=topic, partition=partition),
+        "deliver",
+        code,
+        reason,
+        at=datetime.fromtimestamp(now, tz=timezone.utc),
+    )
 
 
 def counted(dead: DeadLetter) -> DeadLetter:

@@ -58,14 +58,19 @@ class Summary:
     def render(self, verbose: bool = False) -> str:
         """A short human-readable report: totals, what was lost and why, then the alerts."""
         rate = self.events / self.seconds if self.seconds else 0.0
-        lines = [f"secmon: {self.records} records, {self.events} events, {self.rejected} "
-                 f"dead-lettered, {len(self.alerts)} alerts in {self.seconds:.2f}s ({rate:,.0f} events/s)"
-                 + (" (interrupted)" if self.interrupted else "")]
+        lines = [
+            f"secmon: {self.records} records, {self.events} events, {self.rejected} "
+            f"dead-lettered, {len(self.alerts)} alerts in {self.seconds:.2f}s ({rate:,.0f} events/s)"
+            + (" (interrupted)" if self.interrupted else "")
+        ]
         lines += [f"  note: {note}" for note in self.notes]
         keep = "" if self.kept_dead_letters else " (--dead-letter-out FILE keeps them)"
         lines += [f"  dead letter  {code}: {n}{keep}" for code, n in sorted(self.dead_letters.items())]
-        lines += [f"  late events  {det}: {n} dropped, older than the lateness window (give files oldest first, "
-                  "or raise detection.lateness_seconds)" for det, n in sorted(self.late_events.items())]
+        lines += [
+            f"  late events  {det}: {n} dropped, older than the lateness window (give files oldest first, "
+            "or raise detection.lateness_seconds)"
+            for det, n in sorted(self.late_events.items())
+        ]
         lines += [f"  detector {d} raised {n} times (see log)" for d, n in sorted(self.detector_errors.items())]
         alerts = sorted(self.alerts.values(), key=lambda a: a.alert.first_seen)
         if verbose or len(alerts) <= SCREENFUL:
@@ -96,10 +101,14 @@ def resolve_source(path: str, source: str | None) -> Normalizer:
     if source:
         return registry.get(source)
     if path == STDIN:
-        raise ValueError("cannot infer the format of stdin; pass --source (one of: " + ", ".join(sorted(registry.NORMALIZERS)) + ")")
+        raise ValueError(
+            "cannot infer the format of stdin; pass --source (one of: " + ", ".join(sorted(registry.NORMALIZERS)) + ")"
+        )
     found = registry.sniff(head(path))
     if found is None:
-        raise ValueError(f"cannot infer the format of {path}; pass --source (one of: {', '.join(sorted(registry.NORMALIZERS))})")
+        raise ValueError(
+            f"cannot infer the format of {path}; pass --source (one of: {', '.join(sorted(registry.NORMALIZERS))})"
+        )
     return found
 
 
@@ -111,14 +120,25 @@ def build_engine(settings: SecmonSettings, summary: Summary, strict: bool = Fals
     configured = configure(settings.detection.detectors)
     ModelWatcher(settings.anomaly, configured).load_now()  # a model file, if set; else the detectors learn
     sigma = sigma_detectors(settings.detection.sigma, settings.parse.keep_original)
-    return Engine(detectors=configured + sigma, store=DictStore(), strict=strict, hooks=hooks,
-                  lateness=timedelta(seconds=settings.detection.lateness_seconds))
+    return Engine(
+        detectors=configured + sigma,
+        store=DictStore(),
+        strict=strict,
+        hooks=hooks,
+        lateness=timedelta(seconds=settings.detection.lateness_seconds),
+    )
 
 
-def run(paths: Sequence[str], settings: SecmonSettings, source: str | None = None,
-        dead_letter_out: IO[str] | None = None, progress: IO[str] | None = None,
-        until: datetime | None = None, on_alert: Callable[[Alert], None] | None = None,
-        events_out: IO[str] | None = None) -> Summary:
+def run(
+    paths: Sequence[str],
+    settings: SecmonSettings,
+    source: str | None = None,
+    dead_letter_out: IO[str] | None = None,
+    progress: IO[str] | None = None,
+    until: datetime | None = None,
+    on_alert: Callable[[Alert], None] | None = None,
+    events_out: IO[str] | None = None,
+) -> Summary:
     """Process every path, oldest file first; return the summary with the final state of every alert.
 
     Timed detectors run on event time; `until` moves the clock once more at the end (e.g. to now,
@@ -166,8 +186,9 @@ def run(paths: Sequence[str], settings: SecmonSettings, source: str | None = Non
     return summary
 
 
-def in_time_order(paths: Sequence[str], source: str | None, settings: SecmonSettings,
-                  notes: list[str]) -> list[tuple[str, Normalizer]]:
+def in_time_order(
+    paths: Sequence[str], source: str | None, settings: SecmonSettings, notes: list[str]
+) -> list[tuple[str, Normalizer]]:
     """The inputs with their normalizers, files sorted by their first event's time (detectors need time order).
 
     Missing or unreadable paths fail here, before anything runs. Stdin keeps its place; a file
@@ -178,8 +199,10 @@ def in_time_order(paths: Sequence[str], source: str | None, settings: SecmonSett
     firsts = {path: first_timestamp(path, normalizer, settings) for path, normalizer in chosen}
     unknown = [path for path, ts in firsts.items() if ts is None]
     if unknown:
-        notes.append(f"kept the given order: no event time found at the start of {', '.join(unknown)}; "
-                     "give the files oldest first")
+        notes.append(
+            f"kept the given order: no event time found at the start of {', '.join(unknown)}; "
+            "give the files oldest first"
+        )
         return chosen
     ordered = sorted(chosen, key=lambda pn: firsts[pn[0]])  # type: ignore[arg-type, return-value]
     if ordered != chosen:
@@ -208,8 +231,11 @@ def rejected_hint(summary: Summary, source: str | None) -> str:
     guesses = {path: registry.sniff(sample) for path, sample in summary.samples.items()}
     named = {path: n.id for path, n in guesses.items() if n is not None and n.id != source}
     if named:
-        return "the input looks like " + ", ".join(f"{sid} ({path})" for path, sid in named.items()) + \
-            f": pass --source {next(iter(named.values()))}, or leave --source out for files"
+        return (
+            "the input looks like "
+            + ", ".join(f"{sid} ({path})" for path, sid in named.items())
+            + f": pass --source {next(iter(named.values()))}, or leave --source out for files"
+        )
     return "check --source (`secmon sources` lists the formats) and the dead letters (--dead-letter-out FILE)"
 
 

@@ -50,16 +50,20 @@ def _yaml(exc: BaseException) -> Failure:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f"{mark.name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else "YAML"
     problem = " ".join(str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p)
-    return Failure(f"{where}: not valid YAML: {problem or exc}",
-                   "fix the file at that line (indentation, a missing ':' or an unclosed quote)")
+    return Failure(
+        f"{where}: not valid YAML: {problem or exc}",
+        "fix the file at that line (indentation, a missing ':' or an unclosed quote)",
+    )
 
 
 def _validation(exc: BaseException) -> Failure:
     errors = exc.errors()  # type: ignore[attr-defined]
     lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in errors[:10]]
     more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
-    return Failure(f"invalid configuration ({exc.title}):\n  " + "\n  ".join(lines) + more,  # type: ignore[attr-defined]
-                   "fix these settings (see docs/configuration.md), then `secmon check`")
+    return Failure(
+        f"invalid configuration ({exc.title}):\n  " + "\n  ".join(lines) + more,  # type: ignore[attr-defined]
+        "fix these settings (see docs/configuration.md), then `secmon check`",
+    )
 
 
 def _os_error(exc: BaseException) -> Failure:
@@ -71,17 +75,22 @@ def _os_error(exc: BaseException) -> Failure:
     if isinstance(exc, FileNotFoundError):
         return Failure(f"{name}: no such file", "check the path (`ls` it); use - to read stdin", EXIT_INPUT)
     if isinstance(exc, PermissionError):
-        return Failure(f"{name}: permission denied", "run as a user who can read it (e.g. in group adm for "
-                       "/var/log/auth.log) or copy it somewhere readable", EXIT_INPUT)
+        return Failure(
+            f"{name}: permission denied",
+            "run as a user who can read it (e.g. in group adm for /var/log/auth.log) or copy it somewhere readable",
+            EXIT_INPUT,
+        )
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return Failure(f"{name}: {reason}", "free some space and run again", EXIT_TEMPORARY)
     return Failure(f"{name}: {reason}", "check the path and its permissions", EXIT_INPUT)
 
 
 def _kafka(exc: BaseException) -> Failure:
-    return Failure(f"Kafka did not answer: {type(exc).__name__}: {exc}",
-                   f"start the services with `{START_SERVICES}` or set kafka.bootstrap (SECMON_KAFKA_BOOTSTRAP)",
-                   EXIT_UNREACHABLE)
+    return Failure(
+        f"Kafka did not answer: {type(exc).__name__}: {exc}",
+        f"start the services with `{START_SERVICES}` or set kafka.bootstrap (SECMON_KAFKA_BOOTSTRAP)",
+        EXIT_UNREACHABLE,
+    )
 
 
 def _es(exc: BaseException) -> Failure:
@@ -90,12 +99,16 @@ def _es(exc: BaseException) -> Failure:
         return Failure(f"Elasticsearch is busy ({status})", "try again in a minute", EXIT_TEMPORARY)
     if type(exc).__name__ in ("ConnectionError", "ConnectionTimeout"):
         addr = str(exc).split("Cannot connect to host ", 1)[-1].split(" ", 1)[0] if "Cannot connect" in str(exc) else ""
-        return Failure(f"Elasticsearch is unreachable{' at ' + addr if addr else ''} ({type(exc).__name__})",
-                       f"start the services with `{START_SERVICES}` (README, Services) or set es.url (SECMON_ES_URL)",
-                       EXIT_UNREACHABLE)
-    return Failure(f"Elasticsearch refused the request: {str(exc)[:200]}",
-                   "check es.url and the credentials (es.api_key or es.username/password in the secrets dir)",
-                   EXIT_USAGE)
+        return Failure(
+            f"Elasticsearch is unreachable{' at ' + addr if addr else ''} ({type(exc).__name__})",
+            f"start the services with `{START_SERVICES}` (README, Services) or set es.url (SECMON_ES_URL)",
+            EXIT_UNREACHABLE,
+        )
+    return Failure(
+        f"Elasticsearch refused the request: {str(exc)[:200]}",
+        "check es.url and the credentials (es.api_key or es.username/password in the secrets dir)",
+        EXIT_USAGE,
+    )
 
 
 def _module_of(exc: BaseException) -> str:
@@ -104,12 +117,21 @@ def _module_of(exc: BaseException) -> str:
 
 def _is_kafka_unreachable(exc: BaseException) -> bool:
     return _module_of(exc) in ("kafka", "aiokafka") and type(exc).__name__ in (
-        "NoBrokersAvailable", "KafkaTimeoutError", "KafkaConnectionError", "NodeNotReadyError")
+        "NoBrokersAvailable",
+        "KafkaTimeoutError",
+        "KafkaConnectionError",
+        "NodeNotReadyError",
+    )
 
 
 def _is_es_unreachable(exc: BaseException) -> bool:
     return _module_of(exc) in ("elastic_transport", "elasticsearch") and type(exc).__name__ in (
-        "ConnectionError", "ConnectionTimeout", "TlsError", "ApiError", "TransportError")
+        "ConnectionError",
+        "ConnectionTimeout",
+        "TlsError",
+        "ApiError",
+        "TransportError",
+    )
 
 
 def _is_yaml(exc: BaseException) -> bool:
@@ -131,11 +153,18 @@ _RULES = [
     (_is_kafka_unreachable, _kafka),
     (_is_es_unreachable, _es),
     (lambda e: isinstance(e, OSError) and e.filename is not None, _os_error),
-    (lambda e: isinstance(e, ConnectionError) or type(e).__name__ in ("URLError", "ClientConnectorError"),
-     lambda e: Failure(f"a service did not answer: {e}", f"is it running? `{START_SERVICES}` starts Kafka and "
-                       "Elasticsearch; Kibana: see docs/dashboards.md", EXIT_UNREACHABLE)),
-    (lambda e: isinstance(e, (ValueError, KeyError)) or (isinstance(e, FileNotFoundError) and not e.filename),
-     _value),  # our own errors say what to do (ModelError...)
+    (
+        lambda e: isinstance(e, ConnectionError) or type(e).__name__ in ("URLError", "ClientConnectorError"),
+        lambda e: Failure(
+            f"a service did not answer: {e}",
+            f"is it running? `{START_SERVICES}` starts Kafka and Elasticsearch; Kibana: see docs/dashboards.md",
+            EXIT_UNREACHABLE,
+        ),
+    ),
+    (
+        lambda e: isinstance(e, (ValueError, KeyError)) or (isinstance(e, FileNotFoundError) and not e.filename),
+        _value,
+    ),  # our own errors say what to do (ModelError...)
 ]
 
 
@@ -160,8 +189,11 @@ def require(service: str, spec: str, default_port: int, setting: str, timeout: f
             return
         except OSError:
             continue
-    raise Failure(f"{service} is unreachable at {_join(tried)}",
-                  f"start the services with `{START_SERVICES}` (README, Services) or set {setting}", EXIT_UNREACHABLE)
+    raise Failure(
+        f"{service} is unreachable at {_join(tried)}",
+        f"start the services with `{START_SERVICES}` (README, Services) or set {setting}",
+        EXIT_UNREACHABLE,
+    )
 
 
 def _join(tried: Iterable[tuple[str, int]]) -> str:

@@ -41,7 +41,16 @@ def process_record(
         events = normalizer.parse(record, ctx)
     except ParseError as exc:
         return Processed([], of_record(record, "normalize", exc.code, exc.reason))
-    except (ValidationError, ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError, IndexError) as exc:
+    except (
+        ValidationError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        RecursionError,
+        OverflowError,
+        IndexError,
+    ) as exc:
         log.warning("normalizer %s raised %s on %s", normalizer.id, type(exc).__name__, record.origin)
         return Processed([], of_record(record, "normalize", "invalid_field", f"{type(exc).__name__}: {exc}"))
     try:

@@ -55,7 +55,7 @@ class _TolerantGzip(io.RawIOBase):
         except BROKEN_STREAM as exc:
             self.broken = exc
             return 0
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
     def close(self) -> None:
@@ -107,24 +107,28 @@ def iter_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes]]:
         offset += size
 
 
-def split_records(normalizer: Normalizer, data: bytes, origin: Origin, header: bytes | None,
-                  max_bytes: int) -> list[RawRecord]:
+def split_records(
+    normalizer: Normalizer, data: bytes, origin: Origin, header: bytes | None, max_bytes: int
+) -> list[RawRecord]:
     """One line or document as the records the normalizer wants (split when it has a splitter)."""
     if normalizer.split is None or len(data) > (normalizer.max_line_bytes or max_bytes):
         return [RawRecord(data=data, origin=origin, header=header)]
     parts = normalizer.split(data)
     if len(parts) == 1 and parts[0] is data:
         return [RawRecord(data=data, origin=origin, header=header)]
-    return [RawRecord(data=part, origin=origin.model_copy(update={"index": i}), header=header)
-            for i, part in enumerate(parts)]
+    return [
+        RawRecord(data=part, origin=origin.model_copy(update={"index": i}), header=header)
+        for i, part in enumerate(parts)
+    ]
 
 
 BROKEN_STREAM = (EOFError, gzip.BadGzipFile, zlib.error)  # a truncated or corrupt .gz
 OnBroken = Callable[[RawRecord, str], None]
 
 
-def _guarded(units: Iterator[tuple[int, bytes]], stream: BinaryIO, path: str, origin: Origin,
-             on_broken: OnBroken | None) -> Iterator[tuple[int, bytes]]:
+def _guarded(
+    units: Iterator[tuple[int, bytes]], stream: BinaryIO, path: str, origin: Origin, on_broken: OnBroken | None
+) -> Iterator[tuple[int, bytes]]:
     """The units of a stream; when it broke (truncated gzip), one report of where, after what was read."""
     offset = -1
     for offset, data in units:
@@ -132,15 +136,18 @@ def _guarded(units: Iterator[tuple[int, bytes]], stream: BinaryIO, path: str, or
     exc = broken(stream)
     if exc is None:
         return
-    reason = (f"{path}: compressed data ends or breaks after line offset {max(offset, 0)} "
-              f"({type(exc).__name__}: {exc}); every record before it was read. Re-copy the file, or `gzip -t` it")
+    reason = (
+        f"{path}: compressed data ends or breaks after line offset {max(offset, 0)} "
+        f"({type(exc).__name__}: {exc}); every record before it was read. Re-copy the file, or `gzip -t` it"
+    )
     if on_broken is None:
         raise ValueError(reason)
     on_broken(RawRecord(data=b"", origin=origin.model_copy(update={"offset": max(offset, 0)})), reason)
 
 
-def read_records(path: str, normalizer: Normalizer, max_bytes: int,
-                 on_broken: OnBroken | None = None) -> Iterator[RawRecord]:
+def read_records(
+    path: str, normalizer: Normalizer, max_bytes: int, on_broken: OnBroken | None = None
+) -> Iterator[RawRecord]:
     """Every record of one file or stdin, each tagged with source, file identity and offset.
 
     A stream that breaks (truncated gzip) ends the records there and calls `on_broken` once."""

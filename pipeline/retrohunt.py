@@ -23,29 +23,40 @@ from schemas.event import Endpoint
 from schemas.ids import alert_id
 
 log = logging.getLogger(__name__)
-RULE = Rule(id="threat_intel_retro_match", name="Past activity of a newly listed indicator", version=1,
-            maturity="stable", tags=["attack.command_and_control", "policy.threat_intel"])
+RULE = Rule(
+    id="threat_intel_retro_match",
+    name="Past activity of a newly listed indicator",
+    version=1,
+    maturity="stable",
+    tags=["attack.command_and_control", "policy.threat_intel"],
+)
 MAX_HITS_PER_INDICATOR = 1000
 
 
 def indicator_query(indicator: Indicator, since: datetime) -> dict[str, Any]:
     """Events since `since` whose source or destination address lies in the indicator's block."""
-    return {"bool": {
-        "filter": [{"range": {"@timestamp": {"gte": since.isoformat()}}}],
-        "should": [{"term": {"source.ip": indicator.name}}, {"term": {"destination.ip": indicator.name}}],
-        "minimum_should_match": 1,
-    }}
+    return {
+        "bool": {
+            "filter": [{"range": {"@timestamp": {"gte": since.isoformat()}}}],
+            "should": [{"term": {"source.ip": indicator.name}}, {"term": {"destination.ip": indicator.name}}],
+            "minimum_should_match": 1,
+        }
+    }
 
 
-async def hunt(es: AsyncElasticsearch, index_prefix: str, indicators: Iterable[Indicator], since: datetime,
-               severity: str = "high") -> list[Alert]:
+async def hunt(
+    es: AsyncElasticsearch, index_prefix: str, indicators: Iterable[Indicator], since: datetime, severity: str = "high"
+) -> list[Alert]:
     """One alert per (indicator, matching address) found in events since `since`."""
     alerts: list[Alert] = []
     for indicator in sorted(indicators, key=lambda i: (i.feed, i.name)):
         result = await es.options(ignore_status=404).search(
-            index=f"{index_prefix}-events-*", query=indicator_query(indicator, since), size=MAX_HITS_PER_INDICATOR,
-            sort=[{"@timestamp": "asc"}], source_includes=["@timestamp", "event.id", "event.dataset",
-                                                           "source.ip", "destination.ip"])
+            index=f"{index_prefix}-events-*",
+            query=indicator_query(indicator, since),
+            size=MAX_HITS_PER_INDICATOR,
+            sort=[{"@timestamp": "asc"}],
+            source_includes=["@timestamp", "event.id", "event.dataset", "source.ip", "destination.ip"],
+        )
         hits = result.get("hits", {}).get("hits", []) if result else []
         alerts += _alerts_for(indicator, hits, severity)
     return alerts
@@ -77,14 +88,25 @@ def _alert(indicator: Indicator, ip: str, docs: list[dict[str, Any]], severity: 
     dedup_key = f"{indicator.feed}|{indicator.name}|{ip}"
     return Alert(
         timestamp=last,
-        message=(f"{len(docs)} past event(s) involve {ip}, which the list {indicator.feed!r} now names "
-                 f"({indicator.name}{': ' + indicator.description if indicator.description else ''})"),
+        message=(
+            f"{len(docs)} past event(s) involve {ip}, which the list {indicator.feed!r} now names "
+            f"({indicator.name}{': ' + indicator.description if indicator.description else ''})"
+        ),
         rule=RULE,
-        alert=AlertState(id=alert_id(RULE.id, dedup_key, first.astimezone(timezone.utc).isoformat()),
-                         severity=severity, dedup_key=dedup_key, count=len(docs), first_seen=first, last_seen=last),
+        alert=AlertState(
+            id=alert_id(RULE.id, dedup_key, first.astimezone(timezone.utc).isoformat()),
+            severity=severity,
+            dedup_key=dedup_key,
+            count=len(docs),
+            first_seen=first,
+            last_seen=last,
+        ),
         source=Endpoint(ip=ip),
-        secmon=AlertProvenance(event_ids=[d["event"]["id"] for d in docs][-100:], event_count=len(docs),
-                               datasets=sorted({d["event"]["dataset"] for d in docs})),
+        secmon=AlertProvenance(
+            event_ids=[d["event"]["id"] for d in docs][-100:],
+            event_count=len(docs),
+            datasets=sorted({d["event"]["dataset"] for d in docs}),
+        ),
     )
 
 

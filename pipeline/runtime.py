@@ -54,7 +54,8 @@ def build_engine(runtime: Runtime, store: StateStore) -> Engine:
     hooks = EngineHooks(
         on_late=lambda det: metrics.LATE_EVENTS.labels(rule=det).inc(),
         on_alert=lambda alert, new: metrics.ALERTS.labels(
-            rule=alert.rule.id, severity=alert.alert.severity, change="new" if new else "update").inc(),
+            rule=alert.rule.id, severity=alert.alert.severity, change="new" if new else "update"
+        ).inc(),
     )
 
     def on_error(det_id: str, exc: Exception, event: Event | None) -> None:
@@ -62,5 +63,9 @@ def build_engine(runtime: Runtime, store: StateStore) -> Engine:
         log.error("detector %s failed on %s: %r", det_id, event.event.id if event else "a timer tick", exc)
 
     hooks.on_error = on_error
-    return Engine(detectors=runtime.detectors, store=store, hooks=hooks,
-                  lateness=timedelta(seconds=settings.detection.lateness_seconds))
+    return Engine(
+        detectors=runtime.detectors,
+        store=store,
+        hooks=hooks,
+        lateness=timedelta(seconds=settings.detection.lateness_seconds),
+    )

@@ -37,8 +37,11 @@ class KafkaSettings(Section):
 
     bootstrap: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="Use SSL or SASL_SSL in production.")
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(None, description="SASL mechanism.")
+        "PLAINTEXT", description="Use SSL or SASL_SSL in production."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism."
+    )
     sasl_username: str | None = Field(None, description="SASL user.")
     sasl_password: SecretStr | None = Field(None, description="SASL password (env or secrets file only).")
     ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers.")
@@ -47,9 +50,13 @@ class KafkaSettings(Section):
     topic_prefix: str = Field("secmon", pattern=r"^[a-zA-Z0-9._-]{1,100}$", description="Prefix of every topic.")
     partitions: int = Field(4, ge=1, description="Partitions of the topics secmon creates.")
     replication_factor: int = Field(1, ge=1, description="Replication of the topics secmon creates.")
-    retention_hours: int = Field(24, ge=1, description="retention.ms of the data topics secmon creates (raw, events, "
-                                 "detect, alerts, dead letters): they carry customer data, which the policy deletes "
-                                 "within 24 h; a worker stopped longer than this loses what it had not read.")
+    retention_hours: int = Field(
+        24,
+        ge=1,
+        description="retention.ms of the data topics secmon creates (raw, events, "
+        "detect, alerts, dead letters): they carry customer data, which the policy deletes "
+        "within 24 h; a worker stopped longer than this loses what it had not read.",
+    )
     session_timeout_seconds: float = Field(30.0, gt=1, description="A worker silent this long leaves the group.")
 
 
@@ -73,8 +80,11 @@ class KibanaSettings(Section):
     """Where `secmon dashboards import|export` finds Kibana (the API key: env or secrets file only)."""
 
     url: str = Field("http://127.0.0.1:5601", description="Kibana base URL (--kibana-url overrides it).")
-    api_key: SecretStr | None = Field(None, description="Kibana API key, the base64 `encoded` value (env "
-                                      "SECMON_KIBANA_API_KEY or secrets file secmon_kibana); unset: no auth.")
+    api_key: SecretStr | None = Field(
+        None,
+        description="Kibana API key, the base64 `encoded` value (env "
+        "SECMON_KIBANA_API_KEY or secrets file secmon_kibana); unset: no auth.",
+    )
     space: str | None = Field(None, pattern=r"^[a-z0-9_-]{1,100}$", description="Kibana space; unset: the default.")
     request_timeout: float = Field(60.0, gt=0, description="Seconds per Kibana request.")
     ca_certs: Path | None = Field(None, description="CA bundle to verify Kibana's TLS certificate.")
@@ -119,23 +129,39 @@ class DetectionSettings(Section):
     lateness_seconds: int = Field(300, description="How late (event time) an event may arrive and still count.")
     tick_seconds: int = Field(60, ge=1, description="How often timed (deadline, heartbeat) detectors are checked.")
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict, description="Per-detector overrides.")
-    sigma: SigmaSettings = Field(default_factory=SigmaSettings, description="Sigma rules run as detectors "
-                                 "(rules_dirs; off while empty).")
+    sigma: SigmaSettings = Field(
+        default_factory=SigmaSettings, description="Sigma rules run as detectors (rules_dirs; off while empty)."
+    )
 
 
 class AnomalySettings(Section):
     """Behaviour models (`secmon anomaly train`, `anomaly_*` detectors); budgets are detector params."""
 
-    model: Path | None = Field(None, description="Model file the anomaly detectors score with (trained by `secmon "
-                               "anomaly train` or the worker); none: each detector learns from the stream it reads.")
-    shadow_model: Path | None = Field(None, description="A second model scored beside the live one: its alerts are "
-                                      "experimental (indexed, never paged), to compare a new model before using it.")
-    key: SecretStr | None = Field(None, description="Key that signs and verifies model files (env or secrets file "
-                                  "only); unset: the key in key_file, created on the first training.")
-    key_file: Path = Field(Path.home() / ".local/state/secmon/anomaly-model.key",
-                           description="Local model key when anomaly.key is unset (mode 0600).")
-    retrain_hours: float = Field(24.0, ge=0, description="The worker's leader retrains `model` from Elasticsearch "
-                                 "history this often (0: never; train with the CLI instead).")
+    model: Path | None = Field(
+        None,
+        description="Model file the anomaly detectors score with (trained by `secmon "
+        "anomaly train` or the worker); none: each detector learns from the stream it reads.",
+    )
+    shadow_model: Path | None = Field(
+        None,
+        description="A second model scored beside the live one: its alerts are "
+        "experimental (indexed, never paged), to compare a new model before using it.",
+    )
+    key: SecretStr | None = Field(
+        None,
+        description="Key that signs and verifies model files (env or secrets file "
+        "only); unset: the key in key_file, created on the first training.",
+    )
+    key_file: Path = Field(
+        Path.home() / ".local/state/secmon/anomaly-model.key",
+        description="Local model key when anomaly.key is unset (mode 0600).",
+    )
+    retrain_hours: float = Field(
+        24.0,
+        ge=0,
+        description="The worker's leader retrains `model` from Elasticsearch "
+        "history this often (0: never; train with the CLI instead).",
+    )
     history_days: int = Field(30, ge=1, le=400, description="Days of Elasticsearch history a training reads.")
     reload_seconds: float = Field(60.0, gt=0, description="How often every worker checks `model` for a new version.")
 
@@ -153,35 +179,60 @@ class LifecycleSettings(Section):
 
     retention_days: dict[str, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict,
-        description="Days kept per event dataset (e.g. app.signin), or `alerts` / `deadletter`; others: the default.")
+        description="Days kept per event dataset (e.g. app.signin), or `alerts` / `deadletter`; others: the default.",
+    )
     default_retention_days: int = Field(365, ge=1, description="Days kept for datasets not listed.")
-    snapshot_repository: str = Field("secmon-backups", pattern=r"^[a-z0-9._-]{1,100}$",
-                                     description="Snapshot repository name (registered by `secmon backup run`).")
+    snapshot_repository: str = Field(
+        "secmon-backups",
+        pattern=r"^[a-z0-9._-]{1,100}$",
+        description="Snapshot repository name (registered by `secmon backup run`).",
+    )
     snapshot_type: str = Field("fs", description="Repository type: fs here; s3, gcs, azure... in production.")
-    snapshot_location: str = Field("secmon", description="fs: directory under the node's path.repo "
-                                   "(relative = below its first entry).")
-    snapshot_settings: dict[str, str] = Field(default_factory=dict, description="Other repository settings "
-                                              "(bucket, base_path, client...).")
+    snapshot_location: str = Field(
+        "secmon", description="fs: directory under the node's path.repo (relative = below its first entry)."
+    )
+    snapshot_settings: dict[str, str] = Field(
+        default_factory=dict, description="Other repository settings (bucket, base_path, client...)."
+    )
     snapshot_retention_days: int = Field(14, ge=1, description="Snapshots older than this are pruned unless held.")
     restore_sample: int = Field(200, ge=0, description="Documents whose checksums `backup verify` compares.")
     audit_index: str = Field("audit", pattern=r"^[a-z0-9._-]{1,60}$", description="Audit records: <prefix>-<this>.")
-    receipts_index: str = Field("receipts", pattern=r"^[a-z0-9._-]{1,60}$",
-                                description="Deletion receipts: <prefix>-<this>.")
+    receipts_index: str = Field(
+        "receipts", pattern=r"^[a-z0-9._-]{1,60}$", description="Deletion receipts: <prefix>-<this>."
+    )
     holds_index: str = Field("holds", pattern=r"^[a-z0-9._-]{1,60}$", description="Legal holds: <prefix>-<this>.")
-    emit_to_kafka: bool = Field(True, description="Also send control events to <topic prefix>-raw-control, and "
-                                "ask the workers (through <topic prefix>-purge) to forget a purged workspace.")
-    forget_key: SecretStr | None = Field(None, description="Key of the digests a purge's forget request carries "
-                                         "(env or secrets file only; the same on the purge CLI and the workers). "
-                                         "Unset: a built-in key, and the digests can be reversed by guessing names.")
-    schedule: bool = Field(True, description="The worker runs retention, backups with prune, and restore tests on "
-                           "the schedule below (on the Faust leader only); off: run the commands from cron.")
+    emit_to_kafka: bool = Field(
+        True,
+        description="Also send control events to <topic prefix>-raw-control, and "
+        "ask the workers (through <topic prefix>-purge) to forget a purged workspace.",
+    )
+    forget_key: SecretStr | None = Field(
+        None,
+        description="Key of the digests a purge's forget request carries "
+        "(env or secrets file only; the same on the purge CLI and the workers). "
+        "Unset: a built-in key, and the digests can be reversed by guessing names.",
+    )
+    schedule: bool = Field(
+        True,
+        description="The worker runs retention, backups with prune, and restore tests on "
+        "the schedule below (on the Faust leader only); off: run the commands from cron.",
+    )
     retention_every_minutes: int = Field(60, ge=1, description="Minutes between two retention runs in the worker.")
-    backup_at: str | None = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Daily backup time "
-                                  "(HH:MM, UTC) in the worker, followed by a prune; null: no backups from the worker.")
-    verify_every_days: int = Field(7, ge=0, le=90, description="Days between restore tests in the worker (policy: "
-                                   "at most 90); 0: none from the worker.")
-    retry_minutes: int = Field(60, ge=1, description="A failed scheduled backup or restore test is retried after "
-                               "this many minutes.")
+    backup_at: str | None = Field(
+        "02:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Daily backup time "
+        "(HH:MM, UTC) in the worker, followed by a prune; null: no backups from the worker.",
+    )
+    verify_every_days: int = Field(
+        7,
+        ge=0,
+        le=90,
+        description="Days between restore tests in the worker (policy: at most 90); 0: none from the worker.",
+    )
+    retry_minutes: int = Field(
+        60, ge=1, description="A failed scheduled backup or restore test is retried after this many minutes."
+    )
     schedule_check_seconds: float = Field(60.0, gt=0, description="How often the worker checks what is due.")
 
 
@@ -189,7 +240,10 @@ class SecmonSettings(BaseSettings):
     """All of secmon's configuration."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SECMON_", env_nested_delimiter="_", env_nested_max_split=1, extra="forbid",
+        env_prefix="SECMON_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
         hide_input_in_errors=True,  # a bad value of a secret-holding setting must not be printed
     )
 
@@ -210,9 +264,14 @@ class SecmonSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level.")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource):
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ):
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings, file_secret_settings)
         path = _CONFIG_FILE.get() or os.environ.get("SECMON_CONFIG")
         if path:
@@ -226,8 +285,9 @@ def load_settings(config: Path | None = None) -> SecmonSettings:
         if not config.is_file():
             raise FileNotFoundError(f"config file {config} does not exist; pass an existing YAML file to --config")
     elif os.environ.get("SECMON_CONFIG") and not Path(os.environ["SECMON_CONFIG"]).is_file():
-        raise FileNotFoundError(f"SECMON_CONFIG={os.environ['SECMON_CONFIG']} names no file; "
-                         "point it at an existing YAML file or unset it")
+        raise FileNotFoundError(
+            f"SECMON_CONFIG={os.environ['SECMON_CONFIG']} names no file; point it at an existing YAML file or unset it"
+        )
     _check_yaml(config or (Path(os.environ["SECMON_CONFIG"]) if os.environ.get("SECMON_CONFIG") else None))
     token = _CONFIG_FILE.set(config)
     try:
@@ -250,5 +310,7 @@ def _check_yaml(path: Path | None) -> None:
             where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
             raise ValueError(f"{where}: not valid YAML: {exc.problem or exc}; fix the file at that line") from None
     if data is not None and not isinstance(data, dict):
-        raise ValueError(f"config file {path}: the top level must be sections (kafka:, es:, detection: ...), "
-                         f"not a {type(data).__name__}; see docs/configuration.md")
+        raise ValueError(
+            f"config file {path}: the top level must be sections (kafka:, es:, detection: ...), "
+            f"not a {type(data).__name__}; see docs/configuration.md"
+        )

@@ -93,7 +93,12 @@ def _resume(stream: BinaryIO, path: str, saved: Position | None) -> Position:
     inode = os.fstat(stream.fileno()).st_ino
     size = os.fstat(stream.fileno()).st_size
     fingerprint = _fingerprint(stream)
-    if saved and saved.inode == inode and saved.offset <= size and (saved.fingerprint == fingerprint or size < FINGERPRINT_BYTES):
+    if (
+        saved
+        and saved.inode == inode
+        and saved.offset <= size
+        and (saved.fingerprint == fingerprint or size < FINGERPRINT_BYTES)
+    ):
         saved.fingerprint = fingerprint
         return saved
     generation = saved.generation + 1 if saved and saved.inode == inode else 0
@@ -114,9 +119,15 @@ class Shipper:
         self.deadletter_topic = names.deadletter
         self.max_bytes = settings.parse.max_record_bytes
         self.max_line_bytes = self.normalizer.max_line_bytes or self.max_bytes
-        self.producer = KafkaProducer(**kafka_python_kwargs(settings.kafka), acks="all", linger_ms=20,
-                                      max_request_size=max(2 * 1024 * 1024, self.max_bytes + 65536),
-                                      compression_type=None, retries=2147483647, client_id="secmon-shipper")
+        self.producer = KafkaProducer(
+            **kafka_python_kwargs(settings.kafka),
+            acks="all",
+            linger_ms=20,
+            max_request_size=max(2 * 1024 * 1024, self.max_bytes + 65536),
+            compression_type=None,
+            retries=2147483647,
+            client_id="secmon-shipper",
+        )
         self.pending = 0
 
     def send_unit(self, data: bytes, origin: Origin, key: bytes, header: bytes | None, size: int) -> int:
@@ -129,11 +140,15 @@ class Shipper:
             self.send(record.data, record.origin, key, header, size if len(records) == 1 else len(record.data))
         return len(records)
 
-    def send(self, line: bytes, origin: Origin, key: bytes, header: bytes | None = None, size: int | None = None) -> None:
+    def send(
+        self, line: bytes, origin: Origin, key: bytes, header: bytes | None = None, size: int | None = None
+    ) -> None:
         """Queue one record (or, if it is too large, its dead letter); `size` is its full size."""
         if len(line) > self.max_bytes:
             record = RawRecord(data=line, origin=origin)
-            reason = f"line of {size or len(line)} bytes is over the {self.max_bytes}-byte limit (parse.max_record_bytes)"
+            reason = (
+                f"line of {size or len(line)} bytes is over the {self.max_bytes}-byte limit (parse.max_record_bytes)"
+            )
             dead = deadletter.counted(deadletter.of_record(record, "ship", "too_large", reason, size=size))
             self.producer.send(self.deadletter_topic, key=key, value=deadletter.encode(dead))
         else:

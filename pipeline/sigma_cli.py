@@ -31,16 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     ssub = sigma.add_subparsers(title="sigma commands")
     check = ssub.add_parser("check", help="list the rules that load and run, and those skipped with the reason")
     check.add_argument("dirs", nargs="+", type=Path, help="rule folders or files")
-    check.add_argument("--fields", choices=("ecs", "raw"), default="ecs", help="as the stream runs them (ecs) or "
-                       "as `match --fields raw` does")
+    check.add_argument(
+        "--fields",
+        choices=("ecs", "raw"),
+        default="ecs",
+        help="as the stream runs them (ecs) or as `match --fields raw` does",
+    )
     check.set_defaults(func=cmd_check)
     match = ssub.add_parser("match", help="match Sigma rules against log files; one JSON line per match")
     match.add_argument("paths", nargs="+", help="log files (plain or .gz), or - for stdin")
     match.add_argument("--rules", action="append", type=Path, required=True, help="rule folder or file (repeatable)")
     match.add_argument("--source", help="log format (--fields ecs) when it cannot be inferred (see `secmon sources`)")
-    match.add_argument("--fields", choices=("ecs", "raw"), default="ecs",
-                       help="ecs: normalize, map fields, match the rules of each logsource; raw: every rule "
-                            "against each line's own JSON fields")
+    match.add_argument(
+        "--fields",
+        choices=("ecs", "raw"),
+        default="ecs",
+        help="ecs: normalize, map fields, match the rules of each logsource; raw: every rule "
+        "against each line's own JSON fields",
+    )
     match.add_argument("--out", type=Path, help="write the matches here (default: stdout)")
     match.set_defaults(func=cmd_match)
 
@@ -54,8 +62,10 @@ def compiled_rules(dirs: list[Path], fields: str, settings: SecmonSettings) -> C
 def cmd_check(args: argparse.Namespace, settings: SecmonSettings) -> int:
     """Print what loads, what runs (per dataset) and what is skipped, with file:line and reason."""
     compiled = compiled_rules(args.dirs, args.fields, settings)
-    print(f"{compiled.loaded} rules loaded, {len(compiled.rules)} rules and {len(compiled.correlations)} "
-          f"correlations run, {len(compiled.skipped)} skipped")
+    print(
+        f"{compiled.loaded} rules loaded, {len(compiled.rules)} rules and {len(compiled.correlations)} "
+        f"correlations run, {len(compiled.skipped)} skipped"
+    )
     datasets: dict[str, int] = {}
     for rule in compiled.rules:
         for dataset in rule.datasets or ("any record (--fields raw)",):
@@ -126,12 +136,25 @@ def _correlate(corr: CompiledCorrelation, states: dict, views, matched, event, p
             continue
         view = views[rule.raw]
         group = corr.group(ref, view)
-        state, fired = observe(corr, states.get((corr.info.uuid, group)), event.timestamp.timestamp(), ref,
-                               corr.value(ref, view), event.event.id)
+        state, fired = observe(
+            corr,
+            states.get((corr.info.uuid, group)),
+            event.timestamp.timestamp(),
+            ref,
+            corr.value(ref, view),
+            event.event.id,
+        )
         states[(corr.info.uuid, group)] = state
         if fired is not None:
-            yield _hit(corr, path, number, correlation=corr.kind, group=group.split("\x1f"), figure=fired.figure,
-                       event_ids=list(fired.event_ids))
+            yield _hit(
+                corr,
+                path,
+                number,
+                correlation=corr.kind,
+                group=group.split("\x1f"),
+                figure=fired.figure,
+                event_ids=list(fired.event_ids),
+            )
         return  # an event counts once per correlation
 
 
@@ -149,8 +172,11 @@ def _events(path: str, source: str | None, settings: SecmonSettings):
     limit = normalizer.max_line_bytes or settings.parse.max_record_bytes
     file_id, header = file_identity(path), None
     with open_binary(path) as stream:
-        units = [(0, stream.read(MAX_DOCUMENT_BYTES + 1))] if normalizer.framing == "document" \
+        units = (
+            [(0, stream.read(MAX_DOCUMENT_BYTES + 1))]
+            if normalizer.framing == "document"
             else iter_lines(stream, limit)
+        )
         for number, (offset, data) in enumerate(units, 1):
             if not data.strip():
                 continue

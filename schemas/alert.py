@@ -24,8 +24,10 @@ class Rule(Strict):
     version: int = Field(description="Detector version; bumped when its logic changes.")
     maturity: Maturity = Field(description="experimental alerts are indexed but never paged.")
     tags: list[Keyword] = Field(default_factory=list, description="MITRE ATT&CK and policy tags.")
-    ruleset: Keyword = Field("secmon", description="secmon (its own detectors) or sigma (a Sigma rule: id "
-                             "sigma-<rule uuid>, name its title).")
+    ruleset: Keyword = Field(
+        "secmon",
+        description="secmon (its own detectors) or sigma (a Sigma rule: id sigma-<rule uuid>, name its title).",
+    )
     reference: list[Keyword] = Field(default_factory=list, description="Where the rule is documented (URLs).")
 
 
@@ -44,8 +46,10 @@ class AlertState(Strict):
 class Resource(Strict):
     """What an alert is about when no ECS field names it (not in ECS): a security group, a backup job..."""
 
-    type: Keyword = Field(description="Kind: security_group, cloudtrail_trail, backup_job, restore_test_job, "
-                                      "log_source, scan_target, backup_repository, s3_bucket or x509_certificate.")
+    type: Keyword = Field(
+        description="Kind: security_group, cloudtrail_trail, backup_job, restore_test_job, "
+        "log_source, scan_target, backup_repository, s3_bucket or x509_certificate."
+    )
     id: Keyword = Field(description="Its id: sg-0a1b..., the job or source name, the scanned artifact.")
 
 
@@ -64,8 +68,9 @@ class AnomalyDetails(Strict):
     score: float = Field(description="Calibrated anomaly score of the event (higher is more unusual).")
     threshold: float = Field(description="Score from which the model alerts (calibrated to the alert budget).")
     model_version: Keyword = Field(description="Version (content digest) of the model that scored it.")
-    features: list[AnomalyFeature] = Field(default_factory=list, max_length=8,
-                                           description="Top contributing features, most first.")
+    features: list[AnomalyFeature] = Field(
+        default_factory=list, max_length=8, description="Top contributing features, most first."
+    )
 
 
 class AlertProvenance(Strict):
@@ -79,11 +84,18 @@ class AlertProvenance(Strict):
     datasets: list[Keyword] = Field(default_factory=list, description="Datasets of those events.")
     enrichment: list[Keyword] = Field(default_factory=list, description="Enrichers and versions used.")
     resource: Resource | None = Field(None, description="Entity: the resource, when no ECS field names it.")
-    findings: list[Text] = Field(default_factory=list, max_length=MAX_FINDINGS, description="The distinct "
-                                 "findings merged into the alert (the first ten), when there is more than one; "
-                                 "`message` is the worst of them (highest severity, then the latest).")
-    anomaly: AnomalyDetails | None = Field(None, description="Behaviour-model alerts: the score and its "
-                                           "explanation (the highest-scoring finding merged into the alert).")
+    findings: list[Text] = Field(
+        default_factory=list,
+        max_length=MAX_FINDINGS,
+        description="The distinct "
+        "findings merged into the alert (the first ten), when there is more than one; "
+        "`message` is the worst of them (highest severity, then the latest).",
+    )
+    anomaly: AnomalyDetails | None = Field(
+        None,
+        description="Behaviour-model alerts: the score and its "
+        "explanation (the highest-scoring finding merged into the alert).",
+    )
 
 
 class Alert(Strict):

@@ -44,7 +44,9 @@ def _kind(value: Any) -> str:
 
 
 DetectMessage = Annotated[
-    Annotated[EventMessage, Tag("event")] | Annotated[TickMessage, Tag("tick")] | Annotated[ForgetFanout, Tag("forget")],
+    Annotated[EventMessage, Tag("event")]
+    | Annotated[TickMessage, Tag("tick")]
+    | Annotated[ForgetFanout, Tag("forget")],
     Discriminator(_kind),
 ]
 DETECT_MESSAGE: TypeAdapter[EventMessage | TickMessage | ForgetFanout] = TypeAdapter(DetectMessage)

@@ -159,15 +159,18 @@ class X509(Strict):
     issuer: X509Name | None = Field(None, description="Who signed it.")
     not_before: UtcDatetime | None = Field(None, description="Start of validity.")
     not_after: UtcDatetime | None = Field(None, description="End of validity.")
-    public_key_algorithm: Keyword | None = Field(None, description="RSA, DSA or ECDSA (rsaEncryption, ... as written "
-                                                 "when unknown).")
+    public_key_algorithm: Keyword | None = Field(
+        None, description="RSA, DSA or ECDSA (rsaEncryption, ... as written when unknown)."
+    )
     public_key_size: int | None = Field(None, description="Key length in bits.")
     public_key_exponent: int | None = Field(None, description="RSA public exponent.")
     public_key_curve: Keyword | None = Field(None, description="Elliptic curve of an EC key, e.g. prime256v1.")
-    signature_algorithm: Keyword | None = Field(None, description="How the issuer signed it, e.g. "
-                                                "sha1WithRSAEncryption.")
-    alternative_names: list[Keyword] = Field(default_factory=list, max_length=MAX_NAMES,
-                                             description="Subject alternative names (DNS, IP, email, URI).")
+    signature_algorithm: Keyword | None = Field(
+        None, description="How the issuer signed it, e.g. sha1WithRSAEncryption."
+    )
+    alternative_names: list[Keyword] = Field(
+        default_factory=list, max_length=MAX_NAMES, description="Subject alternative names (DNS, IP, email, URI)."
+    )
 
 
 class TlsHash(Strict):
@@ -356,8 +359,9 @@ class Threat(Strict):
     """ECS `threat.*` as set by the threat-intel enricher."""
 
     # nested as in ECS: "matched feed X AND indicator Y" must hold within one match, not across two
-    enrichments: Annotated[list[ThreatEnrichment], NESTED] = Field(default_factory=list,
-                                                                   description="Indicator matches.")
+    enrichments: Annotated[list[ThreatEnrichment], NESTED] = Field(
+        default_factory=list, description="Indicator matches."
+    )
 
 
 Geo.model_rebuild()

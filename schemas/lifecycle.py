@@ -18,8 +18,17 @@ from schemas.types import Keyword, Text, UtcDatetime
 
 ControlKind = Literal["backup", "restore_test", "deletion", "legal_hold"]
 ControlStatus = Literal["started", "succeeded", "failed", "deleted", "requested", "completed", "opened", "closed"]
-AuditAction = Literal["retention_delete", "retention_hold", "backup", "restore_test", "snapshot_delete",
-                      "snapshot_hold", "hold_open", "hold_close", "purge"]
+AuditAction = Literal[
+    "retention_delete",
+    "retention_hold",
+    "backup",
+    "restore_test",
+    "snapshot_delete",
+    "snapshot_hold",
+    "hold_open",
+    "hold_close",
+    "purge",
+]
 AuditOutcome = Literal["started", "success", "failure", "kept"]
 ReceiptStatus = Literal["in_progress", "completed", "failed"]
 
@@ -95,10 +104,12 @@ class DeletionReceipt(Strict):
     state_users: int = Field(0, ge=0, description="Users whose detector state must be forgotten.")
     forget_parts: int = Field(0, ge=0, description="Parts of the forget request sent to the workers (0: none sent).")
     context_rows: int = Field(0, ge=0, description="Context rows of the workspace tombstoned in the context topics.")
-    context_file_rows: int = Field(0, ge=0, description="Context rows of the workspace left in context files, "
-                                   "to remove there.")
-    snapshots_with_data: list[Keyword] = Field(default_factory=list,
-                                               description="Snapshots taken before completion that still hold data.")
+    context_file_rows: int = Field(
+        0, ge=0, description="Context rows of the workspace left in context files, to remove there."
+    )
+    snapshots_with_data: list[Keyword] = Field(
+        default_factory=list, description="Snapshots taken before completion that still hold data."
+    )
     snapshots_expire_by: UtcDatetime | None = Field(None, description="When the last of them is pruned, if not held.")
     snapshots_held: list[Keyword] = Field(default_factory=list, description="Legal holds keeping those snapshots.")
     reason: Text | None = Field(None, description="Why the purge failed.")
@@ -136,10 +147,12 @@ class ForgetRequest(Strict):
     part: int = Field(1, ge=1, description="This part's number.")
     parts: int = Field(1, ge=1, description="How many parts the request has.")
     key_id: Keyword = Field("", description="Public id of the digest key (a worker with another key cannot match).")
-    alert_ids: list[Keyword] = Field(default_factory=list, max_length=10_000,
-                                     description="Digests of the workspace's alert ids.")
-    users: list[Keyword] = Field(default_factory=list, max_length=10_000,
-                                 description="Digests of the workspace's user names.")
+    alert_ids: list[Keyword] = Field(
+        default_factory=list, max_length=10_000, description="Digests of the workspace's alert ids."
+    )
+    users: list[Keyword] = Field(
+        default_factory=list, max_length=10_000, description="Digests of the workspace's user names."
+    )
 
 
 class ForgetFanout(Strict):

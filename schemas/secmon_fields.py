@@ -10,8 +10,9 @@ from schemas.base import SCHEMA_VERSION, Strict
 from schemas.types import Keyword, Text, UtcDatetime
 
 DeviceType = Literal["desktop", "mobile", "tablet", "bot", "cli", "unknown"]
-AddressScope = Literal["public", "private", "loopback", "link_local", "multicast", "documentation", "reserved",
-                       "unspecified", "malformed"]
+AddressScope = Literal[
+    "public", "private", "loopback", "link_local", "multicast", "documentation", "reserved", "unspecified", "malformed"
+]
 TicketProblem = Literal["unknown", "other_workspace", "other_employee", "expired", "not_yet_valid"]
 
 MAX_LISTED = 32  # items kept per list of a logging-config summary (the normalizer cuts to it)
@@ -67,22 +68,30 @@ class TrailSelectors(Strict):
     form: Literal["classic", "advanced"] = Field(description="eventSelectors (classic) or advancedEventSelectors.")
     management_read: bool = Field(description="Read-only management events are logged (Get*, Describe*, List*...).")
     management_write: bool = Field(description="Write management events are logged (Create*, Delete*, Put*...).")
-    excluded_sources: list[Keyword] = Field(default_factory=list, max_length=MAX_LISTED,
-                                            description="Event sources whose management events no selector logs, "
-                                                        "e.g. kms.amazonaws.com.")
-    data_resource_types: list[Keyword] = Field(default_factory=list, max_length=MAX_LISTED,
-                                               description="Resource types whose data events are logged, for some "
-                                                           "or all resources, e.g. AWS::S3::Object.")
+    excluded_sources: list[Keyword] = Field(
+        default_factory=list,
+        max_length=MAX_LISTED,
+        description="Event sources whose management events no selector logs, e.g. kms.amazonaws.com.",
+    )
+    data_resource_types: list[Keyword] = Field(
+        default_factory=list,
+        max_length=MAX_LISTED,
+        description="Resource types whose data events are logged, for some or all resources, e.g. AWS::S3::Object.",
+    )
 
 
 class BucketLifecycle(Strict):
     """How soon the rules of a PutBucketLifecycle call delete objects (the shortest enabled rule)."""
 
     rules: int = Field(description="Enabled rules in the configuration.")
-    expiration_days: int | None = Field(None, description="Fewest days after which an enabled rule deletes "
-                                        "objects (Expiration Days) or their old versions (NoncurrentDays).")
-    expiration_date: UtcDatetime | None = Field(None, description="Earliest date on which an enabled rule "
-                                                "deletes the objects it matches (Expiration Date).")
+    expiration_days: int | None = Field(
+        None,
+        description="Fewest days after which an enabled rule deletes "
+        "objects (Expiration Days) or their old versions (NoncurrentDays).",
+    )
+    expiration_date: UtcDatetime | None = Field(
+        None, description="Earliest date on which an enabled rule deletes the objects it matches (Expiration Date)."
+    )
     rule_id: Keyword | None = Field(None, description="ID of the rule that deletes soonest.")
 
 
@@ -90,36 +99,52 @@ class LoggingConfig(Strict):
     """What a call configuring audit logging or threat detection sets (CloudTrail trail, GuardDuty
     detector, the S3 bucket logs are delivered to)."""
 
-    trail: Keyword | None = Field(None, description="CloudTrail trail name (taken from the ARN when the request "
-                                  "names the trail by ARN).")
+    trail: Keyword | None = Field(
+        None, description="CloudTrail trail name (taken from the ARN when the request names the trail by ARN)."
+    )
     selectors: TrailSelectors | None = Field(None, description="PutEventSelectors: what the trail logs from now on.")
     multi_region: bool | None = Field(None, description="isMultiRegionTrail as set; None when the request leaves it.")
-    global_service_events: bool | None = Field(None, description="includeGlobalServiceEvents (IAM, STS, CloudFront "
-                                               "events) as set; None when the request leaves it.")
-    log_file_validation: bool | None = Field(None, description="enableLogFileValidation as set; None when the request "
-                                             "leaves it.")
-    organization_trail: bool | None = Field(None, description="isOrganizationTrail as set; None when the request "
-                                            "leaves it.")
+    global_service_events: bool | None = Field(
+        None,
+        description="includeGlobalServiceEvents (IAM, STS, CloudFront events) as set; None when the request leaves it.",
+    )
+    log_file_validation: bool | None = Field(
+        None, description="enableLogFileValidation as set; None when the request leaves it."
+    )
+    organization_trail: bool | None = Field(
+        None, description="isOrganizationTrail as set; None when the request leaves it."
+    )
     s3_bucket: Keyword | None = Field(None, description="S3 bucket the trail delivers its log files to from now on.")
-    cloudwatch_log_group: Keyword | None = Field(None, description="CloudWatch Logs log group (ARN) the trail "
-                                                 "delivers to from now on.")
+    cloudwatch_log_group: Keyword | None = Field(
+        None, description="CloudWatch Logs log group (ARN) the trail delivers to from now on."
+    )
     kms_key: Keyword | None = Field(None, description="KMS key that encrypts the log files from now on.")
     cleared: list[Literal["cloudwatch_log_group", "kms_key"]] = Field(
-        default_factory=list, description="Settings the request clears (an empty value): cloudwatch_log_group "
-                                          "(no more CloudWatch Logs delivery), kms_key (log files no longer "
-                                          "KMS-encrypted).")
-    bucket: Keyword | None = Field(None, description="S3 bucket a bucket call (PutBucketLifecycle, "
-                                   "PutBucketPolicy) configures.")
-    lifecycle: BucketLifecycle | None = Field(None, description="PutBucketLifecycle: how soon its rules delete "
-                                              "objects; None when the request could not be read.")
-    cloudtrail_delivery: bool | None = Field(None, description="PutBucketPolicy: whether the policy lets "
-                                             "cloudtrail.amazonaws.com write log files to the bucket.")
+        default_factory=list,
+        description="Settings the request clears (an empty value): cloudwatch_log_group "
+        "(no more CloudWatch Logs delivery), kms_key (log files no longer "
+        "KMS-encrypted).",
+    )
+    bucket: Keyword | None = Field(
+        None, description="S3 bucket a bucket call (PutBucketLifecycle, PutBucketPolicy) configures."
+    )
+    lifecycle: BucketLifecycle | None = Field(
+        None,
+        description="PutBucketLifecycle: how soon its rules delete objects; None when the request could not be read.",
+    )
+    cloudtrail_delivery: bool | None = Field(
+        None,
+        description="PutBucketPolicy: whether the policy lets cloudtrail.amazonaws.com write log files to the bucket.",
+    )
     detector_id: Keyword | None = Field(None, description="GuardDuty detector id.")
-    detector_enabled: bool | None = Field(None, description="GuardDuty `enable` as set; None when the request "
-                                          "leaves it.")
-    disabled_features: list[Keyword] = Field(default_factory=list, max_length=MAX_LISTED,
-                                             description="GuardDuty protection features the request turns off, "
-                                                         "e.g. S3_DATA_EVENTS.")
+    detector_enabled: bool | None = Field(
+        None, description="GuardDuty `enable` as set; None when the request leaves it."
+    )
+    disabled_features: list[Keyword] = Field(
+        default_factory=list,
+        max_length=MAX_LISTED,
+        description="GuardDuty protection features the request turns off, e.g. S3_DATA_EVENTS.",
+    )
 
 
 class StaffAccess(Strict):
@@ -155,8 +180,9 @@ class Control(Strict):
     """A control event: backup, restore test, deletion, legal hold, remote sign-out."""
 
     kind: Keyword = Field(description="backup, restore_test, deletion, legal_hold, signout_all.")
-    status: Keyword = Field(description="started, succeeded, failed, deleted, requested, completed, opened, closed, "
-                            "executed.")
+    status: Keyword = Field(
+        description="started, succeeded, failed, deleted, requested, completed, opened, closed, executed."
+    )
     job_id: Keyword | None = Field(None, description="Job, request or hold id.")
     incident_id: Keyword | None = Field(None, description="Incident a legal hold belongs to.")
     backup_id: Keyword | None = Field(None, description="Backup or snapshot concerned.")
@@ -174,8 +200,11 @@ class AddressScopes(Strict):
 class Context(Strict):
     """Facts the context enricher looked up (users, assets, tickets); `missing` names what it could not find."""
 
-    missing: list[Keyword] = Field(default_factory=list, description="Lookups that found nothing: user, "
-                                   "user.working_hours, asset, workspace, tickets (no ticket table loaded).")
+    missing: list[Keyword] = Field(
+        default_factory=list,
+        description="Lookups that found nothing: user, "
+        "user.working_hours, asset, workspace, tickets (no ticket table loaded).",
+    )
     user_employee: bool | None = Field(None, description="user.name is one of our employees.")
     user_team: Keyword | None = Field(None, description="The user's team or customer workspace.")
     user_role: Keyword | None = Field(None, description="The user's role.")
@@ -184,19 +213,27 @@ class Context(Strict):
     user_working_hours: Keyword | None = Field(None, description="Usual working hours, local time, e.g. 09:00-18:00.")
     user_working_days: Keyword | None = Field(None, description="Usual working days, e.g. Mon-Fri.")
     user_timezone: Keyword | None = Field(None, description="IANA timezone of the working hours, e.g. Europe/Berlin.")
-    user_usual_daily_records: int | None = Field(None, description="Customer records the employee usually "
-                                                 "reads per day.")
-    workspace_app_mfa_required: bool | None = Field(None, description="The workspace (organization.id) requires "
-                                                    "MFA in the app itself: SSO does not count as a second factor.")
+    user_usual_daily_records: int | None = Field(
+        None, description="Customer records the employee usually reads per day."
+    )
+    workspace_app_mfa_required: bool | None = Field(
+        None,
+        description="The workspace (organization.id) requires "
+        "MFA in the app itself: SSO does not count as a second factor.",
+    )
     asset_owner: Keyword | None = Field(None, description="Owner of host.name.")
     asset_environment: Keyword | None = Field(None, description="Environment of host.name, e.g. production.")
     asset_criticality: Keyword | None = Field(None, description="low, medium, high or critical.")
     asset_requires_2fa: bool | None = Field(None, description="Logins to host.name must use a second factor.")
-    ticket_valid: bool | None = Field(None, description="Staff access: a ticket of this employee is valid for "
-                                      "this workspace at this time (None: no ticket table loaded).")
+    ticket_valid: bool | None = Field(
+        None,
+        description="Staff access: a ticket of this employee is valid for "
+        "this workspace at this time (None: no ticket table loaded).",
+    )
     ticket_id: Keyword | None = Field(None, description="Staff access: the valid ticket that justifies it.")
-    ticket_problem: TicketProblem | None = Field(None, description="Staff access: why the ticket the event "
-                                                 "cites does not count.")
+    ticket_problem: TicketProblem | None = Field(
+        None, description="Staff access: why the ticket the event cites does not count."
+    )
 
 
 class Secmon(Strict):
@@ -211,15 +248,22 @@ class Secmon(Strict):
         default_factory=list, description="Enrichers applied, as `name@version` (provenance)."
     )
     firewall_rules: list[FirewallRule] = Field(default_factory=list, description="Rules a change adds or removes.")
-    logging_config: LoggingConfig | None = Field(None, description="What a CloudTrail, GuardDuty or S3 "
-                                                 "configuration call sets (trail settings, event selectors, "
-                                                 "detector state, a bucket's lifecycle or policy).")
+    logging_config: LoggingConfig | None = Field(
+        None,
+        description="What a CloudTrail, GuardDuty or S3 "
+        "configuration call sets (trail settings, event selectors, "
+        "detector state, a bucket's lifecycle or policy).",
+    )
     staff_access: StaffAccess | None = Field(None, description="Staff access to customer data.")
     posture: Posture | None = Field(None, description="Laptop posture.")
     finding: Finding | None = Field(None, description="Vulnerability finding lifecycle.")
     control: Control | None = Field(None, description="Control event details.")
     address_scope: AddressScopes | None = Field(None, description="Scope of source.ip and destination.ip.")
     context: Context | None = Field(None, description="Context-table facts (users, assets, tickets).")
-    truncated: list[Keyword] = Field(default_factory=list, max_length=32, description="Fields cut at their "
-                                     "schema bound (e.g. user_agent.device.name); the original is in event.original "
-                                     "when parse.keep_original is on.")
+    truncated: list[Keyword] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Fields cut at their "
+        "schema bound (e.g. user_agent.device.name); the original is in event.original "
+        "when parse.keep_original is on.",
+    )

@@ -89,8 +89,12 @@ def template(name: str, prefix: str = "secmon") -> dict[str, Any]:
         "_meta": {"generated_from": f"{model.__module__}.{model.__name__}", "managed_by": "secmon"},
         "template": {
             "aliases": {f"{prefix}-{name}": {}},
-            "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "1s",
-                         "mapping.total_fields.limit": 2000},
+            "settings": {
+                "number_of_shards": 1,
+                "auto_expand_replicas": "0-1",
+                "refresh_interval": "1s",
+                "mapping.total_fields.limit": 2000,
+            },
             "mappings": {"dynamic": "strict", "date_detection": False, "properties": mapping_of(model)},
         },
     }

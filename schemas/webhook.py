@@ -35,8 +35,9 @@ class NotificationData(Strict):
     group_key: Keyword = Field(description="Route, receiver and group label values; stable for the group.")
     group_labels: dict[str, str] = Field(default_factory=dict, description="Values of the route's group_by labels.")
     alerts: list[Alert] = Field(description="The group's alerts, latest first (event ids trimmed to the latest 10).")
-    changed_alert_ids: list[Keyword] = Field(default_factory=list,
-                                             description="Alerts new, grown or resolved since the last notification.")
+    changed_alert_ids: list[Keyword] = Field(
+        default_factory=list, description="Alerts new, grown or resolved since the last notification."
+    )
     truncated_alerts: int = Field(0, ge=0, description="Alerts of the group left out of `alerts` to bound the size.")
     kibana_url: str | None = Field(None, description="Kibana Discover link showing these alerts.")
 

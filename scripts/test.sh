@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 # lint first: a finding fails the run in seconds, before any service starts (config: pyproject.toml)
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy  # files and strictness: [tool.mypy] in pyproject.toml
 started=()
 if [ -z "${SECMON_KAFKA_BOOTSTRAP:-}" ] && ! bash scripts/services.sh status kafka >/dev/null 2>&1; then started+=(kafka); fi

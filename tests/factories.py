@@ -11,8 +11,14 @@ from schemas.event import Event
 
 def signin(**fields: Any) -> Event:
     """A failed app sign-in at a fixed time, overridable by dotted ECS paths."""
-    base = {"@timestamp": "2026-11-30T10:00:00+00:00", "event.id": "e1", "event.dataset": "app.signin",
-            "event.outcome": "failure", "user.name": "bob@acme.example", "source.ip": "203.0.113.9"}
+    base = {
+        "@timestamp": "2026-11-30T10:00:00+00:00",
+        "event.id": "e1",
+        "event.dataset": "app.signin",
+        "event.outcome": "failure",
+        "user.name": "bob@acme.example",
+        "source.ip": "203.0.113.9",
+    }
     return make_event({**base, **fields})
 
 

@@ -38,18 +38,40 @@ class Idp:
         return path
 
     def public_pem(self) -> bytes:
-        return self.rsa.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.rsa.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
-    def token(self, sub: str, *, workspaces: dict[str, str] | None = None, staff: bool = False, ttl: int = 600,
-              aud: str = AUDIENCE, iss: str = ISSUER, alg: str = "RS256", key: Any = None, kid: str | None = None,
-              **extra: Any) -> str:
+    def token(
+        self,
+        sub: str,
+        *,
+        workspaces: dict[str, str] | None = None,
+        staff: bool = False,
+        ttl: int = 600,
+        aud: str = AUDIENCE,
+        iss: str = ISSUER,
+        alg: str = "RS256",
+        key: Any = None,
+        kid: str | None = None,
+        **extra: Any,
+    ) -> str:
         now = int(time.time())
-        claims = {"sub": sub, "iss": iss, "aud": aud, "iat": now, "exp": now + ttl, "name": f"{sub}@example.test",
-                  "workspaces": workspaces or {}, "staff": staff, **extra}
+        claims = {
+            "sub": sub,
+            "iss": iss,
+            "aud": aud,
+            "iat": now,
+            "exp": now + ttl,
+            "name": f"{sub}@example.test",
+            "workspaces": workspaces or {},
+            "staff": staff,
+            **extra,
+        }
         signing = key if key is not None else (self.rsa if alg.startswith(("RS", "PS")) else self.ec)
-        return jwt.encode(claims, signing, algorithm=alg, headers={"kid": kid or ("rsa1" if alg[:2] in ("RS", "PS")
-                                                                                    else "ec1")})
+        return jwt.encode(
+            claims, signing, algorithm=alg, headers={"kid": kid or ("rsa1" if alg[:2] in ("RS", "PS") else "ec1")}
+        )
 
     def bad_tokens(self, sub: str, workspaces: dict[str, str]) -> dict[str, str]:
         """Tokens that must all be refused, by what is wrong with them."""
@@ -60,6 +82,7 @@ class Idp:
         hs_head = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa1"}).encode())
         import hashlib
         import hmac
+
         hs_sig = _b64(hmac.new(self.public_pem(), f"{hs_head}.{body}".encode(), hashlib.sha256).digest())
         return {
             "forged": f"{head}.{forged_body}.{sig}",

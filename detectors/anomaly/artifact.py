@@ -39,10 +39,16 @@ def save(bundle: Bundle, path: Path, key: bytes) -> str:
     joblib.dump({kind: replace(m, _cache={}, _scorers=None) for kind, m in bundle.items()}, buffer, compress=3)
     payload = buffer.getvalue()
     version = hashlib.sha256(payload).hexdigest()[:16]
-    manifest = {"format": 1, "version": version, "created": datetime.now(timezone.utc).isoformat(),
-                "payload_sha256": hashlib.sha256(payload).hexdigest(), "key_id": key_id(key),
-                "kinds": {kind: {"features": list(m.features), "samples": m.samples, **m.trained}
-                          for kind, m in bundle.items()}}
+    manifest = {
+        "format": 1,
+        "version": version,
+        "created": datetime.now(timezone.utc).isoformat(),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "key_id": key_id(key),
+        "kinds": {
+            kind: {"features": list(m.features), "samples": m.samples, **m.trained} for kind, m in bundle.items()
+        },
+    }
     manifest["signature"] = _sign(manifest, key)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,18 +69,22 @@ def read_manifest(path: Path, key: bytes) -> tuple[dict[str, Any], bytes]:
         raise ModelError(f"model file {path} is not a secmon anomaly model; train one with `secmon anomaly train`")
     end = data.find(b"\n", len(MAGIC), len(MAGIC) + MAX_MANIFEST_BYTES)
     try:
-        manifest = json.loads(data[len(MAGIC):end])
+        manifest = json.loads(data[len(MAGIC) : end])
         signature = manifest.pop("signature")
     except (ValueError, KeyError, AttributeError):
         raise ModelError(f"model file {path} has no readable manifest: it is damaged; train it again") from None
     if not hmac.compare_digest(str(signature), _sign(manifest, key)):
-        raise ModelError(f"model file {path} is not signed with this secmon's model key (key id {key_id(key)}, "
-                         f"file says {manifest.get('key_id')}): it was changed or written elsewhere; refusing to "
-                         "load it. Train it here, or set anomaly.key to the key it was trained with")
-    payload = data[end + 1:]
+        raise ModelError(
+            f"model file {path} is not signed with this secmon's model key (key id {key_id(key)}, "
+            f"file says {manifest.get('key_id')}): it was changed or written elsewhere; refusing to "
+            "load it. Train it here, or set anomaly.key to the key it was trained with"
+        )
+    payload = data[end + 1 :]
     if hashlib.sha256(payload).hexdigest() != manifest.get("payload_sha256"):
-        raise ModelError(f"model file {path}: the payload does not match its signed digest (changed or truncated); "
-                         "refusing to load it. Train it again")
+        raise ModelError(
+            f"model file {path}: the payload does not match its signed digest (changed or truncated); "
+            "refusing to load it. Train it again"
+        )
     return manifest, payload
 
 
@@ -86,8 +96,10 @@ def load(path: Path, key: bytes) -> Bundle:
     try:
         bundle: Bundle = joblib.load(io.BytesIO(payload))  # safe to unpickle: signature and digest verified above
     except Exception as exc:  # noqa: BLE001 - a signed file that still fails is a version mismatch
-        raise ModelError(f"model file {path} is signed but cannot be read here ({type(exc).__name__}: {exc}); "
-                         "retrain it with this version of secmon") from None
+        raise ModelError(
+            f"model file {path} is signed but cannot be read here ({type(exc).__name__}: {exc}); "
+            "retrain it with this version of secmon"
+        ) from None
     for model in bundle.values():
         model.version = manifest["version"]
     return bundle
@@ -108,8 +120,10 @@ def local_key(path: Path, create: bool) -> bytes:
     path = Path(path).expanduser()
     if not path.exists():
         if not create:
-            raise ModelError(f"no model key: {path} does not exist and anomaly.key is not set; train a model "
-                             "first (`secmon anomaly train` creates the key) or set anomaly.key")
+            raise ModelError(
+                f"no model key: {path} does not exist and anomaly.key is not set; train a model "
+                "first (`secmon anomaly train` creates the key) or set anomaly.key"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:

@@ -28,22 +28,34 @@ class AnomalyParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    alerts_per_1k: float = Field(1.0, gt=0, le=1000, description="Alert budget: scored events per 1,000 of the "
-                                 "training set above the paging threshold (pages need two strong signals too).")
+    alerts_per_1k: float = Field(
+        1.0,
+        gt=0,
+        le=1000,
+        description="Alert budget: scored events per 1,000 of the "
+        "training set above the paging threshold (pages need two strong signals too).",
+    )
     low_per_1k: float = Field(5.0, gt=0, le=1000, description="Low-severity evidence budget per 1,000 scored events.")
     min_history: int = Field(5, ge=0, description="Events an entity's profile needs before its events are scored.")
-    learn_days: float = Field(7.0, ge=0, description="Without a model file: days of event time learned before "
-                              "scoring starts.")
+    learn_days: float = Field(
+        7.0, ge=0, description="Without a model file: days of event time learned before scoring starts."
+    )
     learn_min_samples: int = Field(200, ge=20, description="Without a model file: vectors needed to fit.")
     relearn_days: float = Field(7.0, gt=0, description="Without a model file: refit on the latest vectors this often.")
-    forget_days: float = Field(90.0, gt=0, description="A profile idle this long is dropped (state stays bounded); "
-                               "the entity then needs min_history events again.")
+    forget_days: float = Field(
+        90.0,
+        gt=0,
+        description="A profile idle this long is dropped (state stays bounded); "
+        "the entity then needs min_history events again.",
+    )
     _slot: ModelSlot | None = PrivateAttr(None)
 
     def slot(self, behaviour: Behaviour) -> ModelSlot:
         """The models this detector scores with (a learner of its own until a runtime installs a model)."""
         if self._slot is None:
-            policy = LearnPolicy(days=self.learn_days, min_samples=self.learn_min_samples, relearn_days=self.relearn_days)
+            policy = LearnPolicy(
+                days=self.learn_days, min_samples=self.learn_min_samples, relearn_days=self.relearn_days
+            )
             self._slot = ModelSlot(behaviour, policy)
         return self._slot
 
@@ -73,8 +85,15 @@ def make_step(behaviour: Behaviour, entity_of: EntityOf) -> StepFn:
     return step
 
 
-def _judge(model: AnomalyModel, obs: Observation, event: Event, params: AnomalyParams, entity_of: EntityOf,
-           variant: str | None, behaviour: Behaviour) -> list[Finding]:
+def _judge(
+    model: AnomalyModel,
+    obs: Observation,
+    event: Event,
+    params: AnomalyParams,
+    entity_of: EntityOf,
+    variant: str | None,
+    behaviour: Behaviour,
+) -> list[Finding]:
     score = model.score(obs.vector)
     low = model.threshold(params.low_per_1k)
     if score <= low:
@@ -84,9 +103,21 @@ def _judge(model: AnomalyModel, obs: Observation, event: Event, params: AnomalyP
     aspects = {behaviour.groups.get(name, name) for name in model.strong(obs.vector)}
     paging = score > threshold and len(aspects) >= 2
     why = "; ".join(f"{f.name.replace('_', ' ')}: {f.value} (usual {f.usual})" for f in features[:3])
-    message = (f"unusual {behaviour.describe(event)}: anomaly score {score:.2f} "
-               f"(pages above {threshold:.2f}) - {why or 'no single feature stands out'}")
+    message = (
+        f"unusual {behaviour.describe(event)}: anomaly score {score:.2f} "
+        f"(pages above {threshold:.2f}) - {why or 'no single feature stands out'}"
+    )
     details = AnomalyDetails(score=score, threshold=threshold, model_version=model.version, features=features)
-    return [Finding(message=message, entity=entity_of(event), timestamp=event.timestamp, event_ids=(event.event.id,),
-                    datasets=(event.event.dataset,), severity="high" if paging else "low",
-                    maturity="experimental" if variant else None, variant=variant, anomaly=details)]
+    return [
+        Finding(
+            message=message,
+            entity=entity_of(event),
+            timestamp=event.timestamp,
+            event_ids=(event.event.id,),
+            datasets=(event.event.dataset,),
+            severity="high" if paging else "low",
+            maturity="experimental" if variant else None,
+            variant=variant,
+            anomaly=details,
+        )
+    ]

@@ -51,7 +51,10 @@ class Histograms:
             high_ok = (col - edges[-1, i]) <= (edges[-1, i] - edges[-2, i]) * self.tol
             inside = scores[np.clip(bins - 1, 0, n - 1)]
             lowest = scores.min()
-            out[:, i] = np.where(bins == 0, np.where(low_ok, scores[0], lowest),
-                                 np.where(bins == n + 1, np.where(high_ok, scores[n - 1], lowest), inside))
+            out[:, i] = np.where(
+                bins == 0,
+                np.where(low_ok, scores[0], lowest),
+                np.where(bins == n + 1, np.where(high_ok, scores[n - 1], lowest), inside),
+            )
         result: np.ndarray = np.sum(out, axis=1) * -1  # PyOD: invert_order of the summed log densities
         return result

@@ -20,8 +20,11 @@ BEHAVIOURS: dict[str, Behaviour] = {b.detector: b for b in (SIGNIN, STAFF, SERVE
 
 def slots(configured: Sequence[tuple[Detector, BaseModel]]) -> dict[str, ModelSlot]:
     """The model slot of every enabled anomaly detector, by behaviour kind."""
-    return {BEHAVIOURS[det.meta.id].kind: params.slot(BEHAVIOURS[det.meta.id])
-            for det, params in configured if det.meta.id in BEHAVIOURS and isinstance(params, AnomalyParams)}
+    return {
+        BEHAVIOURS[det.meta.id].kind: params.slot(BEHAVIOURS[det.meta.id])
+        for det, params in configured
+        if det.meta.id in BEHAVIOURS and isinstance(params, AnomalyParams)
+    }
 
 
 def stop_learning(configured: Sequence[tuple[Detector, BaseModel]]) -> None:

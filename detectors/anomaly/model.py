@@ -65,8 +65,9 @@ class AnomalyModel:
             def generic(member: Any) -> Any:
                 return lambda row: float(member.decision_function(np.asarray([row], dtype=float))[0])
 
-            scorers = self._scorers = [Forest(m).score if type(m).__name__ == "IForest" else generic(m)
-                                       for m in self.members]
+            scorers = self._scorers = [
+                Forest(m).score if type(m).__name__ == "IForest" else generic(m) for m in self.members
+            ]
         return scorers
 
     def score(self, vector: tuple[float, ...]) -> float:
@@ -104,21 +105,33 @@ class AnomalyModel:
         """The features whose value at most STRONG_TAIL of the training vectors reached (ignoring zeros;
         on a small training set, at most two of them)."""
         most = max(STRONG_TAIL * self.samples, 2)
-        return {self.features[i] for i, value in enumerate(quantize(vector))
-                if value > 0 and self._at_least(i, value) <= most}
+        return {
+            self.features[i]
+            for i, value in enumerate(quantize(vector))
+            if value > 0 and self._at_least(i, value) <= most
+        }
 
-    def explain(self, vector: tuple[float, ...], facts: dict[str, tuple[str, str]], top: int = 5) -> list[AnomalyFeature]:
+    def explain(
+        self, vector: tuple[float, ...], facts: dict[str, tuple[str, str]], top: int = 5
+    ) -> list[AnomalyFeature]:
         """The features that explain the score, most first, with the value seen and the usual."""
         surprise = self.surprise(vector)
         total = sum(surprise) or 1.0
         ranked = sorted((s, i) for i, s in enumerate(surprise) if s > 0)[::-1][:top]
-        return [AnomalyFeature(name=self.features[i], value=facts[self.features[i]][0][:256],
-                               usual=facts[self.features[i]][1][:256], contribution=round(s / total, 3))
-                for s, i in ranked]
+        return [
+            AnomalyFeature(
+                name=self.features[i],
+                value=facts[self.features[i]][0][:256],
+                usual=facts[self.features[i]][1][:256],
+                contribution=round(s / total, 3),
+            )
+            for s, i in ranked
+        ]
 
 
-def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers, trained: dict[str, Any],
-        seed: int = 0) -> AnomalyModel:
+def fit(
+    kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers, trained: dict[str, Any], seed: int = 0
+) -> AnomalyModel:
     """Train the ensemble on `vectors` (one row per scored event, in `features` order)."""
     from pyod.models.iforest import IForest  # imported here: pyod and scikit-learn take seconds
 
@@ -127,8 +140,10 @@ def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers,
     if len(vectors) < 20:
         raise ValueError(f"{len(vectors)} training vectors for {kind}: need at least 20 (more history)")
     x = np.round(np.asarray(vectors, dtype=float), DECIMALS)
-    members = [IForest(n_estimators=150, max_samples=min(256, len(x)), contamination=0.01, random_state=seed),
-               Histograms(n_bins=20)]
+    members = [
+        IForest(n_estimators=150, max_samples=min(256, len(x)), contamination=0.01, random_state=seed),
+        Histograms(n_bins=20),
+    ]
     raw = []
     for member in members:
         member.fit(x)
@@ -139,11 +154,23 @@ def fit(kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers,
     floors = [1e-9] * len(members) + [1.0]  # surprise is in decades: one is the least spread that means anything
     scale = [max(f, float(np.quantile(r, 0.99)) - c) for r, c, f in zip(raw, centre, floors, strict=True)]
     scores = np.mean([(r - c) / s for r, c, s in zip(raw, centre, scale, strict=True)], axis=0)
-    sample = np.sort(scores if len(scores) <= MAX_SCORE_SAMPLE else
-                     np.random.default_rng(seed).choice(scores, MAX_SCORE_SAMPLE, replace=False))
-    return AnomalyModel(kind=kind, features=features, members=members, centre=centre, scale=scale,
-                        score_sample=np.round(sample, 4), tails=tails, samples=len(x), peers=peers,
-                        trained=trained)
+    sample = np.sort(
+        scores
+        if len(scores) <= MAX_SCORE_SAMPLE
+        else np.random.default_rng(seed).choice(scores, MAX_SCORE_SAMPLE, replace=False)
+    )
+    return AnomalyModel(
+        kind=kind,
+        features=features,
+        members=members,
+        centre=centre,
+        scale=scale,
+        score_sample=np.round(sample, 4),
+        tails=tails,
+        samples=len(x),
+        peers=peers,
+        trained=trained,
+    )
 
 
 def quantize(vector: tuple[float, ...]) -> tuple[float, ...]:

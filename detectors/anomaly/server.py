@@ -14,8 +14,7 @@ from detectors.anomaly.profile import WEEKDAYS, bump, novelty, rarity, remember,
 from detectors.rules._ssh import host_name, source_address, user_name
 from schemas.event import Event
 
-FEATURES = ("hour_rarity", "weekday_rarity", "network_new", "asn_new", "country_new", "method_new",
-            "failures_before")
+FEATURES = ("hour_rarity", "weekday_rarity", "network_new", "asn_new", "country_new", "method_new", "failures_before")
 FAILURE_WINDOW = 3600.0
 
 
@@ -52,12 +51,15 @@ def observe(state: State | None, event: Event, peers: Peers) -> tuple[State | No
     host = host_name(event)
     fails = p["fail"][1] if p["fail"] and ts - p["fail"][0] <= FAILURE_WINDOW else 0
     hour, wday = event.timestamp.hour, event.timestamp.weekday()
-    vector = (rarity(p["h"], hour), rarity(p["d"], wday, spread=False),
-              novelty(net is None or net in p["net"], peers.knows(host, "net", net)),
-              novelty(asn is None or asn in p["asn"], peers.knows(host, "asn", asn)),
-              novelty(cc is None or cc in p["cc"], False),
-              0.0 if p["n"] == 0 or method in p["m"] else 1.0,
-              min(1.0, math.log1p(fails) / math.log1p(20)))
+    vector = (
+        rarity(p["h"], hour),
+        rarity(p["d"], wday, spread=False),
+        novelty(net is None or net in p["net"], peers.knows(host, "net", net)),
+        novelty(asn is None or asn in p["asn"], peers.knows(host, "asn", asn)),
+        novelty(cc is None or cc in p["cc"], False),
+        0.0 if p["n"] == 0 or method in p["m"] else 1.0,
+        min(1.0, math.log1p(fails) / math.log1p(20)),
+    )
     facts = {
         "hour_rarity": (f"{hour:02d}h UTC", usual_range(p["h"])),
         "weekday_rarity": (WEEKDAYS[wday], usual_range(p["d"], 0.08)),
@@ -67,10 +69,17 @@ def observe(state: State | None, event: Event, peers: Peers) -> tuple[State | No
         "method_new": (method, ", ".join(p["m"]) or "none"),
         "failures_before": (f"{fails} failed logins in the hour before", "none"),
     }
-    learned = {**p, "n": min(p["n"] + 1, 400), "h": bump(p["h"], hour), "d": bump(p["d"], wday),
-               "net": remember(p["net"], net, 16) if net else p["net"],
-               "asn": remember(p["asn"], asn, 8) if asn else p["asn"], "cc": remember(p["cc"], cc, 8) if cc else p["cc"],
-               "m": remember(p["m"], method, 4), "fail": None}
+    learned = {
+        **p,
+        "n": min(p["n"] + 1, 400),
+        "h": bump(p["h"], hour),
+        "d": bump(p["d"], wday),
+        "net": remember(p["net"], net, 16) if net else p["net"],
+        "asn": remember(p["asn"], asn, 8) if asn else p["asn"],
+        "cc": remember(p["cc"], cc, 8) if cc else p["cc"],
+        "m": remember(p["m"], method, 4),
+        "fail": None,
+    }
     peer_values = tuple((host, kind, v) for kind, v in (("net", net), ("asn", asn)) if host and v)
     return learned, Observation(vector=vector, facts=facts, history=p["n"], peer_values=peer_values)
 
@@ -80,7 +89,20 @@ def describe(event: Event) -> str:
     return f"SSH login of {user_name(event)} to {host_name(event)} from {source_address(event) or 'an unknown address'}"
 
 
-GROUPS = {"hour_rarity": "when", "weekday_rarity": "when", "network_new": "where", "asn_new": "where",
-          "country_new": "where", "method_new": "how", "failures_before": "how"}
-SERVER = Behaviour(kind="server_access", detector="anomaly_server_access", features=FEATURES, observe=observe,
-                   groups=GROUPS, describe=describe)
+GROUPS = {
+    "hour_rarity": "when",
+    "weekday_rarity": "when",
+    "network_new": "where",
+    "asn_new": "where",
+    "country_new": "where",
+    "method_new": "how",
+    "failures_before": "how",
+}
+SERVER = Behaviour(
+    kind="server_access",
+    detector="anomaly_server_access",
+    features=FEATURES,
+    observe=observe,
+    groups=GROUPS,
+    describe=describe,
+)

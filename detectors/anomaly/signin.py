@@ -28,8 +28,18 @@ from detectors.rules._geo import distance_km, is_internal, same_or_neighbours
 from detectors.rules._signin import duration
 from schemas.event import Event
 
-FEATURES = ("hour_rarity", "weekday_rarity", "device_new", "asn_new", "country_new", "ip_new", "travel",
-            "failures_before", "mfa_drop", "auth_method_new")
+FEATURES = (
+    "hour_rarity",
+    "weekday_rarity",
+    "device_new",
+    "asn_new",
+    "country_new",
+    "ip_new",
+    "travel",
+    "failures_before",
+    "mfa_drop",
+    "auth_method_new",
+)
 FAILURE_WINDOW = 3600.0  # failures this long before a success count as "before" it
 LIMITS = {"ua": 8, "br": 6, "os": 6, "asn": 12, "cc": 8, "ip": 8, "am": 4}
 VERSION = 1
@@ -37,8 +47,22 @@ VERSION = 1
 
 def empty() -> State:
     """A profile that has seen nothing."""
-    return {"v": VERSION, "n": 0, "h": [0] * 24, "d": [0] * 7, "ua": [], "br": [], "os": [], "asn": [], "cc": [],
-            "ip": [], "am": [], "mfa": 0, "last": None, "fail": None}
+    return {
+        "v": VERSION,
+        "n": 0,
+        "h": [0] * 24,
+        "d": [0] * 7,
+        "ua": [],
+        "br": [],
+        "os": [],
+        "asn": [],
+        "cc": [],
+        "ip": [],
+        "am": [],
+        "mfa": 0,
+        "last": None,
+        "fail": None,
+    }
 
 
 def observe(state: State | None, event: Event, peers: Peers) -> tuple[State | None, Observation | None]:
@@ -73,7 +97,9 @@ def _facts(profile: State, event: Event) -> dict[str, Any]:
     asn = src.as_.number if src and src.as_ and src.as_.number is not None else None
     auth = event.secmon.auth
     return {
-        "ts": event.timestamp.timestamp(), "hour": local.hour, "wday": local.weekday(),
+        "ts": event.timestamp.timestamp(),
+        "hour": local.hour,
+        "wday": local.weekday(),
         "ua": digest(ua.original) if ua and ua.original else None,
         "br": ua.name if ua and ua.name else None,
         "os": ua.os.name if ua and ua.os and ua.os.name else None,
@@ -103,16 +129,25 @@ def _observation(p: State, f: dict[str, Any], event: Event, peers: Peers) -> Obs
     # hopping between places the user is known at (home and a VPN exit) is their normal
     travel, travel_text = _travel(p["last"], f) if cc > 0 else (0.0, "a place known for the user")
     vector = (
-        rarity(p["h"], f["hour"]), rarity(p["d"], f["wday"], spread=False), device, asn, cc,
-        0.0 if f["ip"] is None or f["ip"] in p["ip"] else 1.0, travel,
-        min(1.0, math.log1p(fails) / math.log1p(20)), mfa_drop, method_new,
+        rarity(p["h"], f["hour"]),
+        rarity(p["d"], f["wday"], spread=False),
+        device,
+        asn,
+        cc,
+        0.0 if f["ip"] is None or f["ip"] in p["ip"] else 1.0,
+        travel,
+        min(1.0, math.log1p(fails) / math.log1p(20)),
+        mfa_drop,
+        method_new,
     )
     facts = {
         "hour_rarity": (f"{f['hour']:02d}h local", usual_range(p["h"])),
         "weekday_rarity": (WEEKDAYS[f["wday"]], usual_range(p["d"], 0.08)),
         "device_new": (_device_text(f), f"{len(p['ua'])} known: " + (", ".join(p["br"][-2:]) or "none")),
-        "asn_new": (f"AS{f['asn']}" + (f" {f['asn_name']}" if f["asn_name"] else "") if f["asn"] else "unknown",
-                    ", ".join(f"AS{a}" for a in top(p["asn"])) or "none"),
+        "asn_new": (
+            f"AS{f['asn']}" + (f" {f['asn_name']}" if f["asn_name"] else "") if f["asn"] else "unknown",
+            ", ".join(f"AS{a}" for a in top(p["asn"])) or "none",
+        ),
         "country_new": (f["cc"] or "unknown", ", ".join(top(p["cc"])) or "none"),
         "ip_new": (f["ip"] or "unknown", f"{len(p['ip'])} recent addresses"),
         "travel": (travel_text, "plausible travel"),
@@ -181,11 +216,23 @@ def describe(event: Event) -> str:
     src = event.source
     where = src.ip if src and src.ip else "an unknown address"
     cc = src.geo.country_iso_code if src and src.geo and src.geo.country_iso_code else None
-    return f"sign-in of {event.user.name if event.user else 'an unknown user'} from {where}" + (f" ({cc})" if cc else "")
+    return f"sign-in of {event.user.name if event.user else 'an unknown user'} from {where}" + (
+        f" ({cc})" if cc else ""
+    )
 
 
-GROUPS = {"hour_rarity": "when", "weekday_rarity": "when", "device_new": "device", "asn_new": "where",
-          "country_new": "where", "ip_new": "where", "travel": "travel", "failures_before": "how",
-          "mfa_drop": "how", "auth_method_new": "how"}
-SIGNIN = Behaviour(kind="signin", detector="anomaly_signin", features=FEATURES, observe=observe, groups=GROUPS,
-                   describe=describe)
+GROUPS = {
+    "hour_rarity": "when",
+    "weekday_rarity": "when",
+    "device_new": "device",
+    "asn_new": "where",
+    "country_new": "where",
+    "ip_new": "where",
+    "travel": "travel",
+    "failures_before": "how",
+    "mfa_drop": "how",
+    "auth_method_new": "how",
+}
+SIGNIN = Behaviour(
+    kind="signin", detector="anomaly_signin", features=FEATURES, observe=observe, groups=GROUPS, describe=describe
+)

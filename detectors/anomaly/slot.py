@@ -70,7 +70,8 @@ class ModelSlot:
                 self._buffer.popleft()
         self._started = ts if self._started is None else min(self._started, ts)
         due = (self._fitted_at is None and ts - self._started >= self.policy.days * DAY) or (
-            self._fitted_at is not None and ts - self._fitted_at >= self.policy.relearn_days * DAY)
+            self._fitted_at is not None and ts - self._fitted_at >= self.policy.relearn_days * DAY
+        )
         if due and len(self._buffer) >= self.policy.min_samples:
             self._fit(ts)
 

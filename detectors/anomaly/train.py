@@ -58,8 +58,15 @@ class Replay:
 
     def fit(self, source: str, seed: int = 0) -> AnomalyModel:
         """The model of everything added so far."""
-        trained = {"mode": "trained", "source": source, "events": self.events, "entities": len(self.profiles),
-                   "from": _iso(self.first), "until": _iso(self.last), "min_history": self.min_history}
+        trained = {
+            "mode": "trained",
+            "source": source,
+            "events": self.events,
+            "entities": len(self.profiles),
+            "from": _iso(self.first),
+            "until": _iso(self.last),
+            "min_history": self.min_history,
+        }
         return fit(self.behaviour.kind, self.behaviour.features, np.asarray(self.vectors), self.peers, trained, seed)
 
 

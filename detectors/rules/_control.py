@@ -33,5 +33,11 @@ def job_entity(resource_type: str, job: str) -> Entity:
 
 def finding(message: str, entity: Entity, ts, event: Event | None = None, resolve: bool = False) -> Finding:
     """A finding at `ts` (a datetime), with the event behind it when there is one."""
-    return Finding(message=message, entity=entity, timestamp=ts, resolve=resolve,
-                   event_ids=(event.event.id,) if event else (), datasets=(event.event.dataset,) if event else ())
+    return Finding(
+        message=message,
+        entity=entity,
+        timestamp=ts,
+        resolve=resolve,
+        event_ids=(event.event.id,) if event else (),
+        datasets=(event.event.dataset,) if event else (),
+    )

@@ -29,12 +29,18 @@ class FirstSeenParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    learning_days: float = Field(14, ge=0, description="Days after a user's first sign-in during which "
-                                 "values are learned without alerting.")
-    max_values: int = Field(50, ge=1, le=1000, description="Values remembered per user (least recently seen "
-                            "dropped first).")
-    forget_after_days: float = Field(365, ge=1, description="A user without a successful sign-in for this long "
-                                     "is forgotten: their next one starts a new learning period.")
+    learning_days: float = Field(
+        14, ge=0, description="Days after a user's first sign-in during which values are learned without alerting."
+    )
+    max_values: int = Field(
+        50, ge=1, le=1000, description="Values remembered per user (least recently seen dropped first)."
+    )
+    forget_after_days: float = Field(
+        365,
+        ge=1,
+        description="A user without a successful sign-in for this long "
+        "is forgotten: their next one starts a new learning period.",
+    )
 
 
 def forget_after(params: FirstSeenParams) -> float:
@@ -49,11 +55,12 @@ def observe(state: State | None, ts: float, value: str, params: FirstSeenParams)
     known = value in seen
     seen = [v for v in seen if v != value] + [value]
     learning = ts < since + params.learning_days * DAY_SECONDS
-    return {"since": since, "seen": seen[-params.max_values:]}, not known and not learning
+    return {"since": since, "seen": seen[-params.max_values :]}, not known and not learning
 
 
-def first_seen_step(state: State | None, event: Event, params: FirstSeenParams,
-                    value_of: Callable[[Event], str | None], what: str):
+def first_seen_step(
+    state: State | None, event: Event, params: FirstSeenParams, value_of: Callable[[Event], str | None], what: str
+):
     """The step of a first-seen detector: successful logins only (any source `login_of` reads),
     `value_of` picks what is learned."""
     login = login_of(event)
@@ -67,7 +74,7 @@ def first_seen_step(state: State | None, event: Event, params: FirstSeenParams,
     known = ", ".join(reversed(before[-SHOWN_KNOWN:])) or "none"
     finding = Finding(
         message=f"first sign-in for {login.user} from {what} {value} (from {login.ip or 'unknown'}); "
-                f"seen before: {known}",
+        f"seen before: {known}",
         entity=replace(user_entity(event), cloud=event.cloud),  # the AWS account of a console login
         timestamp=event.timestamp,
         event_ids=(login.event_id,),

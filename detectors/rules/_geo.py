@@ -11,10 +11,22 @@ EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 # Addresses that never locate a person: RFC 1918, carrier-grade NAT, unique-local, loopback,
 # link-local. Listed explicitly because `ipaddress.is_private` also covers the documentation
 # ranges (192.0.2.0/24, 2001:db8::/32...), which are routable for our purposes (tests, examples).
-INTERNAL_NETS = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "0.0.0.0/8", "fc00::/7", "fe80::/10", "::1/128", "::/128",
-))
+INTERNAL_NETS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+        "::/128",
+    )
+)
 
 # Land borders by ISO 3166 alpha-2 code, both directions written out (a test checks symmetry).
 # XK = Kosovo and GF = French Guiana as GeoIP databases report them.
@@ -48,8 +60,7 @@ UA:BY,HU,MD,PL,RO,RU,SK UG:CD,KE,RW,SS,TZ US:CA,MX UY:AR,BR UZ:AF,KG,KZ,TJ,TM VA
 VN:CN,KH,LA XK:AL,ME,MK,RS YE:OM,SA ZA:BW,LS,MZ,NA,SZ,ZW ZM:AO,BW,CD,MW,MZ,NA,TZ,ZW ZW:BW,MZ,ZA,ZM
 """
 NEIGHBOURS: dict[str, frozenset[str]] = {
-    code: frozenset(others.split(","))
-    for code, others in (entry.split(":") for entry in _BORDERS.split())
+    code: frozenset(others.split(",")) for code, others in (entry.split(":") for entry in _BORDERS.split())
 }
 
 

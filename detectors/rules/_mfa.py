@@ -29,7 +29,7 @@ def finding(event: Event, where: str) -> Finding:
     method = event.secmon.auth.method if event.secmon.auth else None
     return Finding(
         message=f"{user_key(event)} signed in to {where} from {ip_of(event)} without MFA"
-                + (f" (method {method})" if method else ""),
+        + (f" (method {method})" if method else ""),
         entity=user_entity(event),
         timestamp=event.timestamp,
         event_ids=(event.event.id,),

@@ -38,8 +38,11 @@ def source_of(event: Event) -> Endpoint | None:
 
 def user_entity(event: Event) -> Entity:
     """Entity of a per-user finding: the user, their workspace and where they came from."""
-    return Entity(user=User(name=event.user.name) if event.user else None, source=source_of(event),
-                  organization=event.organization)
+    return Entity(
+        user=User(name=event.user.name) if event.user else None,
+        source=source_of(event),
+        organization=event.organization,
+    )
 
 
 def ip_of(event: Event) -> str:

@@ -80,8 +80,7 @@ def host_entity(event: Event) -> Host | None:
 def entity(event: Event, with_user: bool = False) -> Entity:
     """Alert entity: the client and the server (and the account when `with_user`)."""
     user = user_name(event) if with_user else None
-    return Entity(source=source_endpoint(event), host=host_entity(event),
-                  user=User(name=user) if user else None)
+    return Entity(source=source_endpoint(event), host=host_entity(event), user=User(name=user) if user else None)
 
 
 def connection(event: Event) -> str:

@@ -73,8 +73,9 @@ def off_hours(at: datetime, hours: str, days: str, tz: str, grace_minutes: int =
 
 def staff_entity(event: Event) -> Entity:
     """Entity of a staff-access finding: the employee and the customer workspace."""
-    return Entity(user=User(name=event.user.name, id=event.user.id) if event.user else None,
-                  organization=event.organization)
+    return Entity(
+        user=User(name=event.user.name, id=event.user.id) if event.user else None, organization=event.organization
+    )
 
 
 def access_text(event: Event) -> str:
@@ -82,5 +83,7 @@ def access_text(event: Event) -> str:
     access = event.secmon.staff_access
     count = access.record_count if access and access.record_count is not None else 0
     workspace = event.organization.id if event.organization else "an unknown workspace"
-    return (f"{event.user.name} {access.action if access else 'accessed'} {count:,} record{'' if count == 1 else 's'}"
-            f" of {access.resource if access else 'customer data'} in {workspace}")
+    return (
+        f"{event.user.name} {access.action if access else 'accessed'} {count:,} record{'' if count == 1 else 's'}"
+        f" of {access.resource if access else 'customer data'} in {workspace}"
+    )

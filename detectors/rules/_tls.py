@@ -86,6 +86,11 @@ def server_finding(event: Event, what: str, severity: Severity | None = None) ->
     name = f" ({dst.domain})" if dst.domain else ""
     client = event.source.ip if event.source and event.source.ip else "unknown"
     message = f"{dst.ip}:{dst.port}{name} {what} (with client {client}, seen in {event.event.dataset})"
-    return Finding(message=message, entity=Entity(destination=Endpoint(ip=dst.ip, port=dst.port)),
-                   timestamp=event.timestamp, event_ids=(event.event.id,), datasets=(event.event.dataset,),
-                   severity=severity)
+    return Finding(
+        message=message,
+        entity=Entity(destination=Endpoint(ip=dst.ip, port=dst.port)),
+        timestamp=event.timestamp,
+        event_ids=(event.event.id,),
+        datasets=(event.event.dataset,),
+        severity=severity,
+    )

@@ -31,12 +31,18 @@ class TravelParams(BaseModel):
 
     max_kmh: float = Field(900.0, gt=0, description="Fastest plausible travel (an airliner), in km/h.")
     min_km: float = Field(500.0, ge=0, description="Shorter distances are GeoIP noise and never alert.")
-    country_min_hours: float = Field(2.0, gt=0, description="Country fallback: two non-neighbouring "
-                                     "countries closer in time than this alert.")
-    ignore_asns: list[int] = Field(default_factory=list, description="VPN/relay AS numbers (source.as.number) "
-                                   "whose logins are skipped.")
-    known_days: float = Field(30, ge=0, description="A hop to a country the account logged in from within this "
-                              "many days is not impossible travel (VPN on and off, a phone on the home carrier).")
+    country_min_hours: float = Field(
+        2.0, gt=0, description="Country fallback: two non-neighbouring countries closer in time than this alert."
+    )
+    ignore_asns: list[int] = Field(
+        default_factory=list, description="VPN/relay AS numbers (source.as.number) whose logins are skipped."
+    )
+    known_days: float = Field(
+        30,
+        ge=0,
+        description="A hop to a country the account logged in from within this "
+        "many days is not impossible travel (VPN on and off, a phone on the home carrier).",
+    )
     max_known: int = Field(8, ge=1, le=64, description="Countries remembered per account.")
 
 
@@ -51,9 +57,16 @@ def place_of(login: Login, params: TravelParams) -> State | None:
     if loc is None and not geo.country_iso_code:
         return None
     label = ", ".join(p for p in (geo.city_name, geo.country_iso_code) if p) or f"{loc.lat:.2f},{loc.lon:.2f}"
-    return {"ts": login.ts, "ip": login.ip, "cc": geo.country_iso_code, "place": label,
-            "lat": loc.lat if loc else None, "lon": loc.lon if loc else None, "r": geo.accuracy_radius_km or 0,
-            "id": login.event_id}
+    return {
+        "ts": login.ts,
+        "ip": login.ip,
+        "cc": geo.country_iso_code,
+        "place": label,
+        "lat": loc.lat if loc else None,
+        "lon": loc.lon if loc else None,
+        "r": geo.accuracy_radius_km or 0,
+        "id": login.event_id,
+    }
 
 
 def travel(prev: State, cur: State, params: TravelParams) -> str | None:
@@ -106,7 +119,7 @@ def _seen(state: State, cur: State, params: TravelParams) -> list:
     """[country, last time], most recent last, with `cur` counted (at most max_known)."""
     old = [[cc, ts] for cc, ts in state.get("seen", ()) if cc != cur["cc"]]
     last = max([ts for cc, ts in state.get("seen", ()) if cc == cur["cc"]] + [cur["ts"]])
-    return sorted(old + ([[cur["cc"], last]] if cur["cc"] else []), key=lambda p: p[1])[-params.max_known:]
+    return sorted(old + ([[cur["cc"], last]] if cur["cc"] else []), key=lambda p: p[1])[-params.max_known :]
 
 
 def travel_ttl(params: TravelParams) -> float:

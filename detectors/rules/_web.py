@@ -50,7 +50,8 @@ class WebParams(BaseModel):
 
     window_seconds: int = Field(600, ge=1, description="Event-time window in seconds.")
     exempt_sources: list[IPvAnyNetwork] = Field(
-        default_factory=list, description="Client networks (e.g. our own vulnerability scanner) never reported.")
+        default_factory=list, description="Client networks (e.g. our own vulnerability scanner) never reported."
+    )
 
 
 class PatternSet:
@@ -135,7 +136,7 @@ def path_digest(event: Event) -> str:
 
 def shown(text: str | None, limit: int = 100) -> str:
     """A client-chosen string fit for a message: printable ASCII only, cut at `limit`."""
-    text = _UNPRINTABLE.sub("?", (text or "")[:limit + 1])
+    text = _UNPRINTABLE.sub("?", (text or "")[: limit + 1])
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -169,16 +170,24 @@ def report(state: State, severity: str | None, count: int, ts: float, dedup_seco
     return seen - seen_then
 
 
-def count_matches(state: State | None, event: Event, names: tuple[str, ...], params: WebParams,
-                  threshold: int, what: str, dedup_seconds: float) -> tuple[State | None, list[Finding]]:
+def count_matches(
+    state: State | None,
+    event: Event,
+    names: tuple[str, ...],
+    params: WebParams,
+    threshold: int,
+    what: str,
+    dedup_seconds: float,
+) -> tuple[State | None, list[Finding]]:
     """The SQL-injection and traversal logic: matching requests per client in a window.
 
     Below `threshold` requests: low (evidence); at it: medium; any answered 2xx: one step louder.
     """
     code = status(event)
     kept = dict(state) if state else {}
-    window = windows.add(state, event.timestamp.timestamp(), f"{event.event.id} {code} {','.join(names)}",
-                         params.window_seconds)
+    window = windows.add(
+        state, event.timestamp.timestamp(), f"{event.event.id} {code} {','.join(names)}", params.window_seconds
+    )
     kept["w"] = window["w"]
     items = [item.split(" ") for item in windows.items(window)]
     answered = sum(1 for _, c, _ in items if is_success(int(c)))
@@ -190,7 +199,7 @@ def count_matches(state: State | None, event: Event, names: tuple[str, ...], par
     techniques = sorted({n for _, _, found in items for n in found.split(",")})
     finding = Finding(
         message=f"{len(items)} {what} request(s) from {source_address(event)} within {params.window_seconds}s, "
-                f"{answered} answered 2xx ({', '.join(techniques)}); latest: {shown(target(event))} -> {code}",
+        f"{answered} answered 2xx ({', '.join(techniques)}); latest: {shown(target(event))} -> {code}",
         entity=entity(event),
         timestamp=event.timestamp,
         event_ids=tuple(eid for eid, _, _ in items[-new:]),

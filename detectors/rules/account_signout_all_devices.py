@@ -13,7 +13,7 @@ META = DetectorMeta(
     id="account_signout_all_devices",
     title="Account signed out of all devices by an admin",
     description="An admin executed the remote sign-out-all-devices action on an account: usually a "
-                "response to a lost device or a compromise, recorded so every use is accounted for.",
+    "response to a lost device or a compromise, recorded so every use is accounted for.",
     version=1,
     severity="low",
     maturity="stable",
@@ -47,11 +47,21 @@ def step(state, event, params: Params):
     admin = (event.user.name if event.user else None) or "unknown admin"
     workspace = event.organization.id if event.organization else None
     reason = event.secmon.control.reason
-    message = (f"{admin} signed {target} out of all devices"
-               + (f" in workspace {workspace}" if workspace else "") + (f" (reason: {reason[:200]})" if reason else ""))
+    message = (
+        f"{admin} signed {target} out of all devices"
+        + (f" in workspace {workspace}" if workspace else "")
+        + (f" (reason: {reason[:200]})" if reason else "")
+    )
     entity = Entity(user=User(name=event.user.name, target=UserTarget(name=target)), organization=event.organization)
-    return None, [Finding(message=message, entity=entity, timestamp=event.timestamp, event_ids=(event.event.id,),
-                          datasets=(event.event.dataset,))]
+    return None, [
+        Finding(
+            message=message,
+            entity=entity,
+            timestamp=event.timestamp,
+            event_ids=(event.event.id,),
+            datasets=(event.event.dataset,),
+        )
+    ]
 
 
 def key(event: Event) -> str | None:

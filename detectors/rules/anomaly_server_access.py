@@ -13,9 +13,9 @@ META = DetectorMeta(
     id="anomaly_server_access",
     title="SSH login unusual for the user and host (behaviour model)",
     description="Scores each successful SSH login against the profile of that user on that host (source "
-                "network, AS and country against the user's and the host's other users', hour, weekday, "
-                "auth method, failures before it) with a PyOD ensemble; high only with two strong "
-                "signals together.",
+    "network, AS and country against the user's and the host's other users', hour, weekday, "
+    "auth method, failures before it) with a PyOD ensemble; high only with two strong "
+    "signals together.",
     version=1,
     severity="high",
     maturity="stable",

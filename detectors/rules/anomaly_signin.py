@@ -14,10 +14,10 @@ META = DetectorMeta(
     id="anomaly_signin",
     title="Sign-in unusual for the user (behaviour model)",
     description="Scores each successful app sign-in against the user's own profile (hour and weekday in "
-                "their timezone, device, browser and OS, AS number and country against the user's and "
-                "their workspace's, travel speed, failures before it, MFA habit) with a PyOD ensemble. "
-                "High only when the score passes the alert budget with two strong signals together; "
-                "one unusual thing alone is low-severity evidence.",
+    "their timezone, device, browser and OS, AS number and country against the user's and "
+    "their workspace's, travel speed, failures before it, MFA habit) with a PyOD ensemble. "
+    "High only when the score passes the alert budget with two strong signals together; "
+    "one unusual thing alone is low-severity evidence.",
     version=1,
     severity="high",
     maturity="stable",

@@ -13,9 +13,9 @@ META = DetectorMeta(
     id="anomaly_staff_access",
     title="Staff access unusual for the employee (behaviour model)",
     description="Scores each staff access to customer data against the employee's own profile (hour and "
-                "weekday in their timezone, workspaces opened before and by their team, records read "
-                "against their usual volume, workspaces touched today, ticket, action) with a PyOD "
-                "ensemble; high only with two strong signals together.",
+    "weekday in their timezone, workspaces opened before and by their team, records read "
+    "against their usual volume, workspaces touched today, ticket, action) with a PyOD "
+    "ensemble; high only with two strong signals together.",
     version=1,
     severity="high",
     maturity="stable",

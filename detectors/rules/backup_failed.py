@@ -15,8 +15,8 @@ META = DetectorMeta(
     id="backup_failed",
     title="Backup run failed",
     description="A backup control event with status failed. The job is the run id without its trailing "
-                "run-specific parts (bk-20261130-0200 -> bk); the alert resolves when a later run of the "
-                "same job succeeds, and further failures before that update it.",
+    "run-specific parts (bk-20261130-0200 -> bk); the alert resolves when a later run of the "
+    "same job succeeds, and further failures before that update it.",
     version=1,
     severity="high",
     maturity="stable",

@@ -15,8 +15,8 @@ META = DetectorMeta(
     id="backup_missing",
     title="Backup missing: no successful backup in time",
     description="A backup job has not succeeded for longer than its schedule plus grace. Timed: the "
-                "alert is dated at the deadline, also when nothing at all arrives (jobs listed in `jobs` "
-                "are watched from the first tick), and resolves at the job's next success.",
+    "alert is dated at the deadline, also when nothing at all arrives (jobs listed in `jobs` "
+    "are watched from the first tick), and resolves at the job's next success.",
     version=1,
     severity="high",
     maturity="stable",
@@ -33,11 +33,15 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    jobs: list[str] = Field(default_factory=list, description="Job names watched from the start, even if they "
-                            "never run (the run id without its trailing date/number parts, e.g. bk).")
+    jobs: list[str] = Field(
+        default_factory=list,
+        description="Job names watched from the start, even if they "
+        "never run (the run id without its trailing date/number parts, e.g. bk).",
+    )
     max_age: Duration = Field(timedelta(hours=26), description="Schedule plus grace: 26h for a nightly job.")
-    max_age_by_job: dict[str, Duration] = Field(default_factory=dict, description="Per-job overrides, e.g. "
-                                                "{weekly-archive: 8d}.")
+    max_age_by_job: dict[str, Duration] = Field(
+        default_factory=dict, description="Per-job overrides, e.g. {weekly-archive: 8d}."
+    )
     watch_unlisted: bool = Field(True, description="Also watch jobs not in `jobs`, from their first event.")
 
 
@@ -52,5 +56,13 @@ def tick(state, now, params: Params):
 
 
 # `backup deleted` (a pruned snapshot) says nothing about the job's runs
-DETECTOR = Detector(meta=META, params=Params, step=step, key=job_key("backup", ("started", "succeeded", "failed")),
-                    tick=tick, seeds=lambda params: list(params.jobs), start=WATCH.start, deadline=WATCH.deadline)
+DETECTOR = Detector(
+    meta=META,
+    params=Params,
+    step=step,
+    key=job_key("backup", ("started", "succeeded", "failed")),
+    tick=tick,
+    seeds=lambda params: list(params.jobs),
+    start=WATCH.start,
+    deadline=WATCH.deadline,
+)

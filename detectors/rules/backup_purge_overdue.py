@@ -48,10 +48,10 @@ META = DetectorMeta(
     id="backup_purge_overdue",
     title="Backups hold a deleted workspace past the purge deadline",
     description="Snapshots taken before a workspace deletion completed are still present (not reported "
-                "deleted by prune, or kept by a legal hold) after the purge deadline; the alert names them. Time "
-                "under an open legal hold does not count and the alert names the incidents; it resolves when the "
-                "last such snapshot is reported deleted. Backups reported without a snapshot name expire after "
-                "the backup retention parameter, an estimate the alert says it is.",
+    "deleted by prune, or kept by a legal hold) after the purge deadline; the alert names them. Time "
+    "under an open legal hold does not count and the alert names the incidents; it resolves when the "
+    "last such snapshot is reported deleted. Backups reported without a snapshot name expire after "
+    "the backup retention parameter, an estimate the alert says it is.",
     version=2,
     severity="medium",
     maturity="stable",
@@ -67,14 +67,23 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_age: Duration = Field(timedelta(days=14), description="Deleted data must be gone from backups this long "
-                              "after the deletion completed (legal holds extend it).")
-    backup_retention: Duration = Field(timedelta(days=14), description="For backups reported without a snapshot "
-                                       "name (or of estimate_jobs): how long they are kept before being pruned. "
-                                       "Set it to lifecycle.snapshot_retention_days.")
-    estimate_jobs: list[str] = Field(default_factory=list, description="Backup jobs (run id without its trailing "
-                                     "date/number parts) that name their snapshots but never report them deleted: "
-                                     "their expiry is estimated from backup_retention.")
+    max_age: Duration = Field(
+        timedelta(days=14),
+        description="Deleted data must be gone from backups this long "
+        "after the deletion completed (legal holds extend it).",
+    )
+    backup_retention: Duration = Field(
+        timedelta(days=14),
+        description="For backups reported without a snapshot "
+        "name (or of estimate_jobs): how long they are kept before being pruned. "
+        "Set it to lifecycle.snapshot_retention_days.",
+    )
+    estimate_jobs: list[str] = Field(
+        default_factory=list,
+        description="Backup jobs (run id without its trailing "
+        "date/number parts) that name their snapshots but never report them deleted: "
+        "their expiry is estimated from backup_retention.",
+    )
     repository: str = Field("secmon-backups", description="Name of the backup repository, for the alert.")
 
 
@@ -106,15 +115,25 @@ def _evaluate(state: dict, now: float, params: Params, cause: Event | None = Non
         deadline = w["c"] + params.max_age.total_seconds() + w.get("held", 0)
         if now >= deadline and not w.get("alerted") and not covered:
             w["alerted"] = True
-            oldest = [name for name, _ in snaps[:min(named, MAX_NAMED)]]
-            found.append(finding(_message(workspace, w, (named, oldest), expire, deadline, params),
-                                 entity(params), utc(deadline)))
+            oldest = [name for name, _ in snaps[: min(named, MAX_NAMED)]]
+            found.append(
+                finding(
+                    _message(workspace, w, (named, oldest), expire, deadline, params), entity(params), utc(deadline)
+                )
+            )
     cleared = [(workspace, when) for workspace, when in gone if state["ws"].pop(workspace).get("alerted")]
     if cleared and not any(w.get("alerted") for w in state["ws"].values()):
         when = max(at for _, (at, _) in cleared)
         names = "; ".join(f"{workspace}: {text}" for workspace, (_, text) in cleared)
-        found.append(finding(f"backups no longer hold deleted workspaces past their purge deadline ({names})",
-                             entity(params), utc(when), cause, resolve=True))
+        found.append(
+            finding(
+                f"backups no longer hold deleted workspaces past their purge deadline ({names})",
+                entity(params),
+                utc(when),
+                cause,
+                resolve=True,
+            )
+        )
     return found
 
 
@@ -126,19 +145,24 @@ def _gone(w: dict, params: Params) -> tuple[float, str]:
     return expired, f"last backup expired {iso(expired)}, estimated"
 
 
-def _message(workspace: str, w: dict, named: tuple[int, list[str]], expire: float | None, deadline: float,
-             params: Params) -> str:
+def _message(
+    workspace: str, w: dict, named: tuple[int, list[str]], expire: float | None, deadline: float, params: Params
+) -> str:
     """`named`: how many snapshots still hold the workspace, and the oldest of them."""
     kept, (count, oldest) = [], named
     if count:
         shown = ", ".join(oldest[:MAX_NAMED]) + (", ..." if count > MAX_NAMED else "")
         kept.append(f"snapshot {shown} still present" if count == 1 else f"{count} snapshots ({shown}) still present")
     if expire is not None:
-        kept.append(f"backups without a snapshot name kept until {iso(expire)} (estimated from the "
-                    f"{span(params.backup_retention.total_seconds())} backup retention)")
-    text = (f"backups in {params.repository} still hold workspace {workspace}, deleted {iso(w['c'])}: "
-            f"{' and '.join(kept)}, past the purge deadline {iso(deadline)} "
-            f"({span(params.max_age.total_seconds())} after deletion")
+        kept.append(
+            f"backups without a snapshot name kept until {iso(expire)} (estimated from the "
+            f"{span(params.backup_retention.total_seconds())} backup retention)"
+        )
+    text = (
+        f"backups in {params.repository} still hold workspace {workspace}, deleted {iso(w['c'])}: "
+        f"{' and '.join(kept)}, past the purge deadline {iso(deadline)} "
+        f"({span(params.max_age.total_seconds())} after deletion"
+    )
     if w.get("held"):
         text += f", extended {duration(w['held'])} by legal hold {', '.join(w['by'])}"
     return text + ")"
@@ -174,7 +198,7 @@ def _name(name: str) -> str:
     so 1,000 names stay far below a changelog message's 1 MB."""
     if len(name) <= MAX_NAME:
         return name
-    return f"{name[:MAX_NAME - 17]}~{hashlib.blake2b(name.encode(), digest_size=8).hexdigest()}"
+    return f"{name[: MAX_NAME - 17]}~{hashlib.blake2b(name.encode(), digest_size=8).hexdigest()}"
 
 
 def _taken(state: dict, name: str, ts: float) -> None:
@@ -272,8 +296,12 @@ def deadline(state, params: Params):
 
 def _copy(state) -> dict:
     state = state or {}
-    return {**state, "ws": {k: dict(v) for k, v in state.get("ws", {}).items()},
-            "holds": dict(state.get("holds", {})), "snaps": dict(state.get("snaps", {}))}
+    return {
+        **state,
+        "ws": {k: dict(v) for k, v in state.get("ws", {}).items()},
+        "holds": dict(state.get("holds", {})),
+        "snaps": dict(state.get("snaps", {})),
+    }
 
 
 def key(event: Event) -> str | None:
@@ -281,9 +309,11 @@ def key(event: Event) -> str | None:
     control = event.secmon.control
     if control is None:
         return None
-    relevant = ((control.kind == "backup" and control.status in ("succeeded", "deleted"))
-                or (control.kind == "deletion" and control.status == "completed")
-                or (control.kind == "legal_hold" and control.incident_id is not None))
+    relevant = (
+        (control.kind == "backup" and control.status in ("succeeded", "deleted"))
+        or (control.kind == "deletion" and control.status == "completed")
+        or (control.kind == "legal_hold" and control.incident_id is not None)
+    )
     return KEY if relevant else None
 
 

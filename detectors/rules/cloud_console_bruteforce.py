@@ -34,7 +34,7 @@ META = DetectorMeta(
     id="cloud_console_bruteforce",
     title="AWS console or STS login brute force",
     description="Failed AWS ConsoleLogin (and denied GetSessionToken/GetFederationToken) per source IP "
-                "and per user within the window, and a successful login after such failures.",
+    "and per user within the window, and a successful login after such failures.",
     version=1,
     severity="medium",  # a success after the failures is high
     maturity="stable",
@@ -52,10 +52,15 @@ class Params(BaseModel):
 
     threshold: int = Field(5, ge=2, description="Failures from one IP (or for one user) that make a burst.")
     window_seconds: int = Field(600, ge=1, description="Event-time window in seconds.")
-    success_after: int = Field(3, ge=1, description="Failures for a user within the window before a successful "
-                               "login that make the success suspicious.")
-    calls: list[str] = Field(["ConsoleLogin", "GetSessionToken", "GetFederationToken"],
-                             description="CloudTrail eventNames read as logins (AssumeRole* may be added).")
+    success_after: int = Field(
+        3,
+        ge=1,
+        description="Failures for a user within the window before a successful login that make the success suspicious.",
+    )
+    calls: list[str] = Field(
+        ["ConsoleLogin", "GetSessionToken", "GetFederationToken"],
+        description="CloudTrail eventNames read as logins (AssumeRole* may be added).",
+    )
 
 
 def key(event: Event, params: Params) -> str | None:
@@ -110,13 +115,18 @@ def _add(table: dict[str, list], name: str, entry: list, params: Params) -> list
 def _trim(state: State, now: float, params: Params) -> State:
     """Drop IPs and users whose latest entry left the window; keep the MAX_KEYS most recent."""
     since = now - params.window_seconds
-    return {name: dict([(k, v) for k, v in state[name].items() if v and v[-1][0] > since][-MAX_KEYS:])
-            for name in ("ip", "user", "ok")}
+    return {
+        name: dict([(k, v) for k, v in state[name].items() if v and v[-1][0] > since][-MAX_KEYS:])
+        for name in ("ip", "user", "ok")
+    }
 
 
 def _entity(event: Event, login: Login, user: str | None, with_source: bool) -> Entity:
-    return Entity(user=User(name=user) if user else None, source=source_of(event) if with_source else None,
-                  cloud=Cloud(provider="aws", account=CloudAccount(id=login.scope)))
+    return Entity(
+        user=User(name=user) if user else None,
+        source=source_of(event) if with_source else None,
+        cloud=Cloud(provider="aws", account=CloudAccount(id=login.scope)),
+    )
 
 
 def _span(entries: list) -> str:
@@ -128,20 +138,26 @@ def _ip_finding(login: Login, entries: list, event: Event, params: Params) -> Fi
     named = f"user {users[0]}" if len(users) == 1 else f"{len(users)} users" if users else "unknown users"
     return Finding(
         message=f"{len(entries)} failed AWS logins from {login.ip} within {_span(entries)} ({named}, "
-                f"account {login.scope})",
+        f"account {login.scope})",
         entity=_entity(event, login, users[0] if len(users) == 1 else None, True),
-        timestamp=event.timestamp, event_ids=tuple(e[1] for e in entries), datasets=(event.event.dataset,),
-        variant=f"ip|{login.ip}")
+        timestamp=event.timestamp,
+        event_ids=tuple(e[1] for e in entries),
+        datasets=(event.event.dataset,),
+        variant=f"ip|{login.ip}",
+    )
 
 
 def _user_finding(login: Login, entries: list, event: Event, params: Params) -> Finding:
     ips = sorted({e[2] for e in entries})
     return Finding(
         message=f"{len(entries)} failed AWS logins for {login.user} from {len(ips)} IPs within "
-                f"{_span(entries)} ({', '.join(ips[:5])}; account {login.scope})",
+        f"{_span(entries)} ({', '.join(ips[:5])}; account {login.scope})",
         entity=_entity(event, login, login.user, False),
-        timestamp=event.timestamp, event_ids=tuple(e[1] for e in entries), datasets=(event.event.dataset,),
-        variant=f"user|{login.user}")
+        timestamp=event.timestamp,
+        event_ids=tuple(e[1] for e in entries),
+        datasets=(event.event.dataset,),
+        variant=f"user|{login.user}",
+    )
 
 
 def _successes(state: State, login: Login, event: Event, params: Params) -> list[Finding]:
@@ -157,15 +173,26 @@ def _successes(state: State, login: Login, event: Event, params: Params) -> list
             continue
         ok[3] = 1
         ips = sorted({e[2] for e in before})
-        findings.append(Finding(
-            message=f"successful AWS login for {login.user} from {ok_ip} after {len(before)} failed logins "
-                    f"within {params.window_seconds}s (from {', '.join(ips[:5])}; account {login.scope})",
-            entity=Entity(user=User(name=login.user), source=source_of(event) if ok_id == login.event_id
-                          else Endpoint(ip=ok_ip) if ok_ip != "unknown" else None,
-                          cloud=Cloud(provider="aws", account=CloudAccount(id=login.scope))),
-            timestamp=datetime.fromtimestamp(ts, timezone.utc),
-            event_ids=tuple(e[1] for e in before) + (ok_id,),
-            datasets=(event.event.dataset,), severity="high", variant=f"success|{login.user}"))
+        findings.append(
+            Finding(
+                message=f"successful AWS login for {login.user} from {ok_ip} after {len(before)} failed logins "
+                f"within {params.window_seconds}s (from {', '.join(ips[:5])}; account {login.scope})",
+                entity=Entity(
+                    user=User(name=login.user),
+                    source=source_of(event)
+                    if ok_id == login.event_id
+                    else Endpoint(ip=ok_ip)
+                    if ok_ip != "unknown"
+                    else None,
+                    cloud=Cloud(provider="aws", account=CloudAccount(id=login.scope)),
+                ),
+                timestamp=datetime.fromtimestamp(ts, timezone.utc),
+                event_ids=tuple(e[1] for e in before) + (ok_id,),
+                datasets=(event.event.dataset,),
+                severity="high",
+                variant=f"success|{login.user}",
+            )
+        )
     return findings
 
 

@@ -14,8 +14,8 @@ META = DetectorMeta(
     id="cloud_console_login_without_mfa",
     title="AWS console login without MFA",
     description="A successful CloudTrail ConsoleLogin whose additionalEventData.MFAUsed is No. "
-                "Federated (SSO/SAML) logins are skipped by default: the identity provider does MFA "
-                "and CloudTrail reports MFAUsed No for all of them.",
+    "Federated (SSO/SAML) logins are skipped by default: the identity provider does MFA "
+    "and CloudTrail reports MFAUsed No for all of them.",
     version=1,
     severity="high",
     maturity="stable",
@@ -31,8 +31,11 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    include_federated: bool = Field(False, description="Also alert on federated (secmon.auth.method sso) "
-                                    "logins, for accounts whose IdP does not enforce MFA.")
+    include_federated: bool = Field(
+        False,
+        description="Also alert on federated (secmon.auth.method sso) "
+        "logins, for accounts whose IdP does not enforce MFA.",
+    )
 
 
 def is_console_login(event: Event) -> bool:

@@ -60,11 +60,11 @@ META = DetectorMeta(
     id="cloud_logging_tampering",
     title="Cloud audit logging or threat detection disabled",
     description="A successful CloudTrail call that stops, deletes or reduces audit logging or threat detection: "
-                "StopLogging, DeleteTrail, CloudTrail Lake stores, DeleteFlowLogs, Route 53 Resolver query logging "
-                "removal, GuardDuty detector removal or "
-                "disassociation, AWS Config recorder/channel removal; PutEventSelectors that log less than the "
-                "trail's previous selectors (or than all management events), UpdateTrail that narrows, redirects "
-                "or unprotects the trail, UpdateDetector that disables GuardDuty or some of its protections.",
+    "StopLogging, DeleteTrail, CloudTrail Lake stores, DeleteFlowLogs, Route 53 Resolver query logging "
+    "removal, GuardDuty detector removal or "
+    "disassociation, AWS Config recorder/channel removal; PutEventSelectors that log less than the "
+    "trail's previous selectors (or than all management events), UpdateTrail that narrows, redirects "
+    "or unprotects the trail, UpdateDetector that disables GuardDuty or some of its protections.",
     version=4,
     severity="high",
     maturity="stable",
@@ -83,15 +83,21 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     include_failed: bool = Field(False, description="Also report failed attempts (e.g. AccessDenied while probing).")
-    ignore_calls: list[str] = Field(default_factory=list, description="API calls not to report, e.g. [UpdateTrail] "
-                                    "when trail settings are changed often by infrastructure as code.")
+    ignore_calls: list[str] = Field(
+        default_factory=list,
+        description="API calls not to report, e.g. [UpdateTrail] "
+        "when trail settings are changed often by infrastructure as code.",
+    )
 
 
 def coverage(selectors: TrailSelectors) -> State:
     """The part of a selector summary kept per trail."""
-    return {"read": selectors.management_read, "write": selectors.management_write,
-            "excluded": selectors.excluded_sources[:MAX_REMEMBERED],
-            "data": selectors.data_resource_types[:MAX_REMEMBERED]}
+    return {
+        "read": selectors.management_read,
+        "write": selectors.management_write,
+        "excluded": selectors.excluded_sources[:MAX_REMEMBERED],
+        "data": selectors.data_resource_types[:MAX_REMEMBERED],
+    }
 
 
 def lost(before: State, after: State) -> list[str]:
@@ -112,17 +118,25 @@ def judge_selectors(state: State, config: LoggingConfig) -> tuple[State, str | N
 
 def judge_trail(state: State, config: LoggingConfig) -> tuple[State, str | None]:
     """UpdateTrail: the trail's known settings, and the reducing changes among those it sets."""
-    off = [text for key, value, text in (
-        ("multi_region", config.multi_region, "logs its home region only (isMultiRegionTrail false)"),
-        ("global_events", config.global_service_events, "no longer logs global service events such as IAM and STS"),
-        ("validation", config.log_file_validation, "turned off log file integrity validation"),
-        ("organization", config.organization_trail, "no longer logs the organization's member accounts"),
-    ) if value is False and state.get(key) is not False]
-    for key, new, place in (("bucket", config.s3_bucket, "S3 bucket"),
-                            ("log_group", config.cloudwatch_log_group, "CloudWatch Logs group")):
+    off = [
+        text
+        for key, value, text in (
+            ("multi_region", config.multi_region, "logs its home region only (isMultiRegionTrail false)"),
+            ("global_events", config.global_service_events, "no longer logs global service events such as IAM and STS"),
+            ("validation", config.log_file_validation, "turned off log file integrity validation"),
+            ("organization", config.organization_trail, "no longer logs the organization's member accounts"),
+        )
+        if value is False and state.get(key) is not False
+    ]
+    for key, new, place in (
+        ("bucket", config.s3_bucket, "S3 bucket"),
+        ("log_group", config.cloudwatch_log_group, "CloudWatch Logs group"),
+    ):
         if new and new != state.get(key):
-            off.append(f"delivers to {place} {new} " + (f"instead of {state[key]}" if state.get(key)
-                                                       else "(previous destination unknown)"))
+            off.append(
+                f"delivers to {place} {new} "
+                + (f"instead of {state[key]}" if state.get(key) else "(previous destination unknown)")
+            )
     if "cloudwatch_log_group" in config.cleared and state.get("log_group") != "":
         off.append("stopped delivering to CloudWatch Logs")
     if "kms_key" in config.cleared and state.get("kms") != "":
@@ -134,13 +148,19 @@ def learn(state: State, config: LoggingConfig, created: bool = False) -> State:
     """The trail's settings after the call; CreateTrail also fills in CloudTrail's defaults."""
     known = {**state}
     defaults = {"multi_region": False, "global_events": True, "validation": False, "organization": False}
-    for key, value in (("multi_region", config.multi_region), ("global_events", config.global_service_events),
-                       ("validation", config.log_file_validation), ("organization", config.organization_trail)):
+    for key, value in (
+        ("multi_region", config.multi_region),
+        ("global_events", config.global_service_events),
+        ("validation", config.log_file_validation),
+        ("organization", config.organization_trail),
+    ):
         if value is not None or created:
             known[key] = defaults[key] if value is None else value
-    for key, name, cleared in (("bucket", config.s3_bucket, None),
-                               ("log_group", config.cloudwatch_log_group, "cloudwatch_log_group"),
-                               ("kms", config.kms_key, "kms_key")):
+    for key, name, cleared in (
+        ("bucket", config.s3_bucket, None),
+        ("log_group", config.cloudwatch_log_group, "cloudwatch_log_group"),
+        ("kms", config.kms_key, "kms_key"),
+    ):
         if name or cleared in config.cleared or (created and cleared):
             known[key] = name or ""  # "": known to be unset
     if created:
@@ -156,8 +176,11 @@ def judge_detector(state: State, config: LoggingConfig) -> tuple[State, str | No
     return state, "; ".join(off) or None
 
 
-JUDGES = {(CLOUDTRAIL, "PutEventSelectors"): judge_selectors, (CLOUDTRAIL, "UpdateTrail"): judge_trail,
-          (GUARDDUTY, "UpdateDetector"): judge_detector}
+JUDGES = {
+    (CLOUDTRAIL, "PutEventSelectors"): judge_selectors,
+    (CLOUDTRAIL, "UpdateTrail"): judge_trail,
+    (GUARDDUTY, "UpdateDetector"): judge_detector,
+}
 
 
 def step(state, event: Event, params: Params):
@@ -194,18 +217,29 @@ def finding(event: Event, what: str, details: str | None, failed: bool = False) 
     ip = event.source.ip if event.source and event.source.ip else (event.source.address if event.source else None)
     trail = _trail(event)
     detector = event.secmon.logging_config.detector_id if event.secmon.logging_config else None
-    what = what.format(trail=f"CloudTrail trail {trail}" if trail else "a CloudTrail trail",
-                       detector=f"GuardDuty detector {detector}" if detector else "a GuardDuty detector")
+    what = what.format(
+        trail=f"CloudTrail trail {trail}" if trail else "a CloudTrail trail",
+        detector=f"GuardDuty detector {detector}" if detector else "a GuardDuty detector",
+    )
     message = f"{_who(event)} {what} in account {account}{region} ({event.event.action}{' from ' + ip if ip else ''})"
     if details:
         message += f": {details}"
     if failed:
         message = f"attempt failed ({event.error.code if event.error and event.error.code else 'error'}): {message}"
     cloud = Cloud(provider=event.cloud.provider, account=event.cloud.account) if event.cloud else None
-    entity = Entity(user=User(name=_who(event)), source=source_of(event), cloud=cloud,
-                    resource=Resource(type="cloudtrail_trail", id=trail) if trail else None)
-    return Finding(message=message, entity=entity, timestamp=event.timestamp, event_ids=(event.event.id,),
-                   datasets=(event.event.dataset,))
+    entity = Entity(
+        user=User(name=_who(event)),
+        source=source_of(event),
+        cloud=cloud,
+        resource=Resource(type="cloudtrail_trail", id=trail) if trail else None,
+    )
+    return Finding(
+        message=message,
+        entity=entity,
+        timestamp=event.timestamp,
+        event_ids=(event.event.id,),
+        datasets=(event.event.dataset,),
+    )
 
 
 def _who(event: Event) -> str:

@@ -35,9 +35,9 @@ META = DetectorMeta(
     id="cloud_sg_open_to_world",
     title="Security group opens a port to the whole Internet",
     description="A successful AuthorizeSecurityGroupIngress or ModifySecurityGroupRules adds an ingress rule "
-                "from a /0 CIDR (IPv4 or IPv6, whatever the address part) that covers a port outside the "
-                "allowed list (80 and 443 by default, per group overridable); all-protocol rules count. "
-                "Revoking every such rule resolves the alert.",
+    "from a /0 CIDR (IPv4 or IPv6, whatever the address part) that covers a port outside the "
+    "allowed list (80 and 443 by default, per group overridable); all-protocol rules count. "
+    "Revoking every such rule resolves the alert.",
     version=2,
     severity="high",
     maturity="stable",
@@ -54,13 +54,24 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     allowed_ports: list[int] = Field([80, 443], description="Ports any group may open to the Internet.")
-    allowed_ports_by_group: dict[str, list[int]] = Field(default_factory=dict, description="Per security group id: "
-                                                         "the ports it may open instead, e.g. {sg-0bastion: [22]}.")
-    world_prefix_v4: int = Field(0, ge=0, le=32, description="IPv4 prefixes this short or shorter count as the "
-                                 "Internet (1 also catches a 0.0.0.0/1 + 128.0.0.0/1 split).")
+    allowed_ports_by_group: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Per security group id: the ports it may open instead, e.g. {sg-0bastion: [22]}.",
+    )
+    world_prefix_v4: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="IPv4 prefixes this short or shorter count as the "
+        "Internet (1 also catches a 0.0.0.0/1 + 128.0.0.0/1 split).",
+    )
     world_prefix_v6: int = Field(0, ge=0, le=128, description="The same for IPv6.")
-    reorder_seconds: int = Field(86400, ge=0, description="How long (event time) a revoke is remembered for an "
-                                 "authorize delivered after it; keep it above detection.lateness_seconds.")
+    reorder_seconds: int = Field(
+        86400,
+        ge=0,
+        description="How long (event time) a revoke is remembered for an "
+        "authorize delivered after it; keep it above detection.lateness_seconds.",
+    )
 
 
 def is_world(cidr: str | None, params: Params) -> bool:
@@ -100,15 +111,23 @@ def group_of(event: Event) -> str:
 def entity(event: Event) -> Entity:
     """The security group, in its account and region."""
     cloud = event.cloud
-    return Entity(resource=Resource(type="security_group", id=group_of(event)),
-                  cloud=Cloud(provider=cloud.provider, region=cloud.region, account=cloud.account) if cloud else None)
+    return Entity(
+        resource=Resource(type="security_group", id=group_of(event)),
+        cloud=Cloud(provider=cloud.provider, region=cloud.region, account=cloud.account) if cloud else None,
+    )
 
 
 def step(state, event: Event, params: Params):
     """Authorize/Modify: a finding per call opening disallowed ports. Revoke: resolve when none is left open."""
     group = group_of(event)
-    named = [e for e in (exposure(r, params.allowed_ports_by_group.get(group, params.allowed_ports), params)
-                         for r in event.secmon.firewall_rules) if e]
+    named = [
+        e
+        for e in (
+            exposure(r, params.allowed_ports_by_group.get(group, params.allowed_ports), params)
+            for r in event.secmon.firewall_rules
+        )
+        if e
+    ]
     rules, at = rules_of(state), event.timestamp.timestamp()
     was_open = any(is_open(r) for r in rules.values())
     if event.event.action in CLOSING:
@@ -122,8 +141,9 @@ def step(state, event: Event, params: Params):
     for exp in named:
         _set(rules.setdefault(rule_id(exp), {"e": exp}), "a", at)
     account = event.cloud.account.id if event.cloud and event.cloud.account else "unknown"
-    message = (f"{_actor(event)} opened security group {group} (account {account}) to the whole Internet: "
-               + ", ".join(describe(e) for e in named))
+    message = f"{_actor(event)} opened security group {group} (account {account}) to the whole Internet: " + ", ".join(
+        describe(e) for e in named
+    )
     findings = [_finding(event, message)]
     if not any(is_open(r) for r in rules.values()):  # revoked later in event time, delivered first
         revoke = max((rules[rule_id(e)] for e in named), key=lambda r: r["r"])
@@ -172,8 +192,12 @@ def prune(rules: dict[str, State], at: float, params: Params) -> dict[str, State
 
 
 def _revoked(group: str, event: Event, at: float, actor: str) -> Finding:
-    return _finding(event, f"{actor} revoked the Internet-facing rules of security group {group}", resolve=True,
-                    at=datetime.fromtimestamp(at, tz=timezone.utc))
+    return _finding(
+        event,
+        f"{actor} revoked the Internet-facing rules of security group {group}",
+        resolve=True,
+        at=datetime.fromtimestamp(at, tz=timezone.utc),
+    )
 
 
 def _actor(event: Event) -> str:
@@ -181,8 +205,14 @@ def _actor(event: Event) -> str:
 
 
 def _finding(event: Event, message: str, resolve: bool = False, at: datetime | None = None) -> Finding:
-    return Finding(message=message, entity=entity(event), timestamp=at or event.timestamp, event_ids=(event.event.id,),
-                   datasets=(event.event.dataset,), resolve=resolve)
+    return Finding(
+        message=message,
+        entity=entity(event),
+        timestamp=at or event.timestamp,
+        event_ids=(event.event.id,),
+        datasets=(event.event.dataset,),
+        resolve=resolve,
+    )
 
 
 def key(event: Event) -> str | None:

@@ -32,8 +32,8 @@ META = DetectorMeta(
     id="cloud_trail_log_expiry",
     title="CloudTrail log bucket set to delete logs early",
     description="A PutBucketLifecycle rule that deletes objects (or their old versions) sooner than "
-                "`min_retention_days` on an S3 bucket a CloudTrail trail delivers to: the audit trail "
-                "erases itself.",
+    "`min_retention_days` on an S3 bucket a CloudTrail trail delivers to: the audit trail "
+    "erases itself.",
     version=1,
     severity="high",
     maturity="stable",
@@ -49,10 +49,13 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_retention_days: int = Field(365, ge=1, description="Expirations shorter than this alert (PCI DSS keeps "
-                                    "audit logs a year).")
-    trail_buckets: list[str] = Field(["*cloudtrail*"], description="Bucket names or glob patterns known to "
-                                     "hold trail logs (matched case-insensitively).")
+    min_retention_days: int = Field(
+        365, ge=1, description="Expirations shorter than this alert (PCI DSS keeps audit logs a year)."
+    )
+    trail_buckets: list[str] = Field(
+        ["*cloudtrail*"],
+        description="Bucket names or glob patterns known to hold trail logs (matched case-insensitively).",
+    )
 
 
 def key(event: Event) -> str | None:
@@ -76,14 +79,21 @@ def step(state: State | None, event: Event, params: Params):
     days = retention_days(config.lifecycle, event)
     if days is None or days >= params.min_retention_days:
         return state, []
-    return state, [_finding(event, state, f"its rules delete objects after {_days(days)}{_rule(config.lifecycle)}, "
-                                          f"sooner than the {params.min_retention_days} days trail logs are kept")]
+    return state, [
+        _finding(
+            event,
+            state,
+            f"its rules delete objects after {_days(days)}{_rule(config.lifecycle)}, "
+            f"sooner than the {params.min_retention_days} days trail logs are kept",
+        )
+    ]
 
 
 def retention_days(lifecycle: BucketLifecycle, event: Event) -> int | None:
     """Days the rules keep an object at most: the shortest expiration, a date counted from the call."""
-    until_date = (max(0, (lifecycle.expiration_date - event.timestamp).days)
-                  if lifecycle.expiration_date is not None else None)
+    until_date = (
+        max(0, (lifecycle.expiration_date - event.timestamp).days) if lifecycle.expiration_date is not None else None
+    )
     known = [d for d in (lifecycle.expiration_days, until_date) if d is not None]
     return min(known) if known else None
 
@@ -118,9 +128,10 @@ def _finding(event: Event, state: State | None, what: str) -> Finding:
     cloud = Cloud(provider=event.cloud.provider, account=event.cloud.account) if event.cloud else None
     return Finding(
         message=f"{who} changed the lifecycle of S3 bucket {bucket} ({holds}) in account {account} "
-                f"({event.event.action}{' from ' + ip if ip else ''}): {what}",
-        entity=Entity(user=User(name=who), source=source_of(event), cloud=cloud,
-                      resource=Resource(type="s3_bucket", id=bucket)),
+        f"({event.event.action}{' from ' + ip if ip else ''}): {what}",
+        entity=Entity(
+            user=User(name=who), source=source_of(event), cloud=cloud, resource=Resource(type="s3_bucket", id=bucket)
+        ),
         timestamp=event.timestamp,
         event_ids=(event.event.id,),
         datasets=(event.event.dataset,),

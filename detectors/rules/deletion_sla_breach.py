@@ -18,9 +18,9 @@ META = DetectorMeta(
     id="deletion_sla_breach",
     title="Workspace deletion not completed in time",
     description="A deletion control event `requested` for a workspace without a `completed` one (same job id, "
-                "else the workspace's oldest open request) within the deadline. Timed: dated at the deadline; "
-                "failed attempts do not stop the clock and are named; the alert resolves at completion. A "
-                "completion whose `requested_at` shows it was late alerts even if the request was never seen.",
+    "else the workspace's oldest open request) within the deadline. Timed: dated at the deadline; "
+    "failed attempts do not stop the clock and are named; the alert resolves at completion. A "
+    "completion whose `requested_at` shows it was late alerts even if the request was never seen.",
     version=1,
     severity="high",
     maturity="stable",
@@ -52,8 +52,10 @@ def _overdue(state: dict, now: float, sla: float) -> list:
         if now >= due and not req.get("alerted"):
             req["alerted"] = True
             fail = f"; last attempt failed: {req['fail']}" if req.get("fail") else ""
-            message = (f"deletion of workspace {state['ws']} (request {job}) not completed within {span(sla)}: "
-                       f"requested {iso(req['r'])}, due {iso(due)}{fail}")
+            message = (
+                f"deletion of workspace {state['ws']} (request {job}) not completed within {span(sla)}: "
+                f"requested {iso(req['r'])}, due {iso(due)}{fail}"
+            )
             found.append(finding(message, entity(state["ws"]), utc(due)))
     return found
 
@@ -91,8 +93,10 @@ def _complete(state: dict, job: str, requested_at, event: Event, sla: float) -> 
     if ts > req["r"] + sla and not req.get("alerted"):
         found = _overdue({"ws": state["ws"], "pending": {job: req}}, ts, sla)
     if ts > req["r"] + sla and not any(r.get("alerted") for r in pending.values()):
-        message = (f"deletion of workspace {state['ws']} (request {job}) completed at {iso(ts)}, "
-                   f"{duration(ts - req['r'] - sla)} after its deadline")
+        message = (
+            f"deletion of workspace {state['ws']} (request {job}) completed at {iso(ts)}, "
+            f"{duration(ts - req['r'] - sla)} after its deadline"
+        )
         found.append(finding(message, entity(state["ws"]), event.timestamp, event, resolve=True))
     return found
 

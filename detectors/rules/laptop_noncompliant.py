@@ -17,9 +17,9 @@ META = DetectorMeta(
     id="laptop_noncompliant",
     title="Laptop not compliant: disk encryption or screen lock",
     description="osquery posture says a laptop's disk is not encrypted, or its screen lock is off or engages "
-                "later than allowed. The rows of one query run (one per volume) are combined: one unencrypted "
-                "volume is enough. The alert resolves once a later complete run is compliant; with "
-                "differential logging only changed rows arrive, so schedule the posture pack as snapshots.",
+    "later than allowed. The rows of one query run (one per volume) are combined: one unencrypted "
+    "volume is enough. The alert resolves once a later complete run is compliant; with "
+    "differential logging only changed rows arrive, so schedule the posture pack as snapshots.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -56,8 +56,9 @@ def problems(state: dict) -> list[str]:
 
 def entity(state: dict) -> Entity:
     """The laptop and its user."""
-    return Entity(host=Host(name=state["host"], id=state.get("id")),
-                  user=User(name=state["user"]) if state.get("user") else None)
+    return Entity(
+        host=Host(name=state["host"], id=state.get("id")), user=User(name=state["user"]) if state.get("user") else None
+    )
 
 
 def step(state, event: Event, params: Params):
@@ -88,8 +89,11 @@ def tick(state, now, params: Params):
     if now.timestamp() < reported + SETTLE_S:
         return state, []
     state = {k: v for k, v in state.items() if k != "alerted"}
-    return state, [finding(f"laptop {state['host']} is compliant again ({iso(reported)})", entity(state),
-                           utc(reported), resolve=True)]
+    return state, [
+        finding(
+            f"laptop {state['host']} is compliant again ({iso(reported)})", entity(state), utc(reported), resolve=True
+        )
+    ]
 
 
 def deadline(state, params: Params):

@@ -15,9 +15,9 @@ META = DetectorMeta(
     id="laptop_posture_missing",
     title="Laptop posture not reported",
     description="A laptop seen once (or listed in `laptops`) sent no osquery posture result for longer than "
-                "allowed: its encryption and screen lock can no longer be vouched for. Timed: dated at the "
-                "deadline, resolved by the laptop's next report. Laptops switched off over a weekend or a "
-                "holiday go silent too: raise `max_silence` (e.g. 4d) if that is expected.",
+    "allowed: its encryption and screen lock can no longer be vouched for. Timed: dated at the "
+    "deadline, resolved by the laptop's next report. Laptops switched off over a weekend or a "
+    "holiday go silent too: raise `max_silence` (e.g. 4d) if that is expected.",
     version=1,
     severity="low",
     maturity="stable",
@@ -33,16 +33,20 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    laptops: list[str] = Field(default_factory=list, description="host.name of laptops watched from the start, "
-                               "even if they never report (e.g. from the asset inventory).")
+    laptops: list[str] = Field(
+        default_factory=list,
+        description="host.name of laptops watched from the start, "
+        "even if they never report (e.g. from the asset inventory).",
+    )
     max_silence: Duration = Field(timedelta(hours=24), description="Longest time without a posture result.")
     watch_unlisted: bool = Field(True, description="Also watch laptops not listed, from their first report.")
 
 
 def entity(state) -> Entity:
     """The laptop (and its user, when osquery named one)."""
-    return Entity(host=Host(name=state["host"], id=state.get("id")),
-                  user=User(name=state["user"]) if state.get("user") else None)
+    return Entity(
+        host=Host(name=state["host"], id=state.get("id")), user=User(name=state["user"]) if state.get("user") else None
+    )
 
 
 def step(state, event: Event, params: Params):
@@ -56,8 +60,15 @@ def step(state, event: Event, params: Params):
     state, cleared = beat(state, ts)
     state.update({k: v for k, v in (("id", event.host.id), ("user", event.user.name if event.user else None)) if v})
     if cleared:
-        findings.append(finding(f"laptop {name} reports its posture again ({iso(ts)})", entity(state),
-                                event.timestamp, event, resolve=True))
+        findings.append(
+            finding(
+                f"laptop {name} reports its posture again ({iso(ts)})",
+                entity(state),
+                event.timestamp,
+                event,
+                resolve=True,
+            )
+        )
     return state, findings
 
 
@@ -90,5 +101,13 @@ def key(event: Event) -> str | None:
     return event.host.name if event.host and event.host.name and event.event.dataset == "laptop.posture" else None
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick,
-                    seeds=lambda params: list(params.laptops), start=start, deadline=deadline)
+DETECTOR = Detector(
+    meta=META,
+    params=Params,
+    step=step,
+    key=key,
+    tick=tick,
+    seeds=lambda params: list(params.laptops),
+    start=start,
+    deadline=deadline,
+)

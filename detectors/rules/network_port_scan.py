@@ -43,8 +43,8 @@ META = DetectorMeta(
     id="network_port_scan",
     title="Port scan from one source",
     description="One source probing many ports of one host (vertical) or one port on many hosts "
-                "(horizontal) within the window, rejected flows weighted above accepted ones; from an "
-                "internal address it is lateral movement.",
+    "(horizontal) within the window, rejected flows weighted above accepted ones; from an "
+    "internal address it is lateral movement.",
     version=1,
     severity="medium",
     maturity="experimental",
@@ -62,12 +62,15 @@ class Params(BaseModel):
 
     window_seconds: int = Field(300, ge=1, description="Event-time window in seconds.")
     vertical_ports: float = Field(20, gt=0, description="Weighted distinct ports of one host that are a vertical scan.")
-    horizontal_hosts: float = Field(20, gt=0, description="Weighted distinct hosts on one port that are a horizontal scan.")
+    horizontal_hosts: float = Field(
+        20, gt=0, description="Weighted distinct hosts on one port that are a horizontal scan."
+    )
     reject_weight: float = Field(1.0, ge=0, le=1, description="Weight of a rejected probe.")
     accept_weight: float = Field(0.5, ge=0, le=1, description="Weight of an accepted TCP flow of at most 3 packets.")
     max_pairs: int = Field(1024, ge=16, le=10000, description="Probed (host, port) pairs kept per source.")
     exempt_sources: list[IPvAnyNetwork] = Field(
-        default_factory=list, description="Sources that scan by design (our vulnerability scanner, monitoring).")
+        default_factory=list, description="Sources that scan by design (our vulnerability scanner, monitoring)."
+    )
 
 
 def is_reply(src_port: int, dst_port: int) -> bool:
@@ -83,8 +86,12 @@ def probe(event: Event) -> tuple[str, str, int, bool] | None:
     if net.transport not in ("tcp", "udp") or is_reply(src.port, dst.port):
         return None
     rejected = event.event.action == "reject"
-    if not rejected and (net.transport != "tcp" or event.event.action != "accept"
-                         or src.packets is None or src.packets > PROBE_MAX_PACKETS):
+    if not rejected and (
+        net.transport != "tcp"
+        or event.event.action != "accept"
+        or src.packets is None
+        or src.packets > PROBE_MAX_PACKETS
+    ):
         return None
     return src.ip, dst.ip, dst.port, rejected
 
@@ -119,7 +126,7 @@ def _add(state: State | None, ts: float, pair: str, rejected: bool, eid: str, pa
     horizon = newest - params.window_seconds
     pairs = {k: v for k, v in pairs.items() if v[0] > horizon}
     if len(pairs) > params.max_pairs:
-        pairs = dict(list(pairs.items())[-params.max_pairs:])
+        pairs = dict(list(pairs.items())[-params.max_pairs :])
     return {"p": pairs, "hi": newest, "r": state.get("r") if state else None, "n": state.get("n", 0) if state else 0}
 
 
@@ -147,10 +154,18 @@ def step(state, event: Event, params: Params):
     if new is None:
         return state, []
     finding = Finding(
-        message=_message(source, target, port, ports if vertical else None, hosts if horizontal else None,
-                         accepted, params.window_seconds),
-        entity=Entity(source=_endpoint(event), destination=Endpoint(ip=target) if vertical else None,
-                      cloud=event.cloud),
+        message=_message(
+            source,
+            target,
+            port,
+            ports if vertical else None,
+            hosts if horizontal else None,
+            accepted,
+            params.window_seconds,
+        ),
+        entity=Entity(
+            source=_endpoint(event), destination=Endpoint(ip=target) if vertical else None, cloud=event.cloud
+        ),
         timestamp=event.timestamp,
         event_ids=tuple(v[2] for v in sorted(counted.values())[-new:]),
         datasets=(event.event.dataset,),
@@ -179,8 +194,9 @@ def _news(state: dict, kinds: str, severity: str, count: int, ts: float) -> int 
     return state["n"] - seen_then
 
 
-def _message(source: str, target: str, port: int, ports: dict | None, hosts: dict | None,
-             accepted: int, window: int) -> str:
+def _message(
+    source: str, target: str, port: int, ports: dict | None, hosts: dict | None, accepted: int, window: int
+) -> str:
     parts = []
     if ports is not None:
         shown = sorted(int(k.rsplit(" ", 1)[1]) for k in ports)
@@ -188,8 +204,7 @@ def _message(source: str, target: str, port: int, ports: dict | None, hosts: dic
         parts.append(f"vertical scan: {len(ports)} ports of {target} ({sample})")
     if hosts is not None:
         parts.append(f"horizontal scan: port {port} on {len(hosts)} hosts")
-    return (f"{source} probed within {window}s: {'; '.join(parts)} "
-            f"({accepted} probe(s) accepted, the rest rejected)")
+    return f"{source} probed within {window}s: {'; '.join(parts)} ({accepted} probe(s) accepted, the rest rejected)"
 
 
 def _endpoint(event: Event) -> Endpoint | None:

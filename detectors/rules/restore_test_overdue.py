@@ -15,9 +15,9 @@ META = DetectorMeta(
     id="restore_test_overdue",
     title="Restore test overdue",
     description="No successful restore test of the backups for longer than allowed: a backup never "
-                "restored is not known to work. Timed: the alert is dated at the deadline (jobs listed in "
-                "`jobs` are watched from the first tick) and resolves at the next successful restore test; "
-                "a failed test does not reset the clock and is named in the alert.",
+    "restored is not known to work. Timed: the alert is dated at the deadline (jobs listed in "
+    "`jobs` are watched from the first tick) and resolves at the next successful restore test; "
+    "a failed test does not reset the clock and is named in the alert.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -34,8 +34,11 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    jobs: list[str] = Field(default_factory=list, description="Restore-test job names watched from the start "
-                            "(the run id without its trailing date/number parts, e.g. restore-test).")
+    jobs: list[str] = Field(
+        default_factory=list,
+        description="Restore-test job names watched from the start "
+        "(the run id without its trailing date/number parts, e.g. restore-test).",
+    )
     max_age: Duration = Field(timedelta(days=90), description="Longest time between two successful tests.")
     max_age_by_job: dict[str, Duration] = Field(default_factory=dict, description="Per-job overrides.")
     watch_unlisted: bool = Field(True, description="Also watch jobs not in `jobs`, from their first event.")
@@ -51,5 +54,13 @@ def tick(state, now, params: Params):
     return WATCH.tick(state, now, params)
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=job_key("restore_test"), tick=tick,
-                    seeds=lambda params: list(params.jobs), start=WATCH.start, deadline=WATCH.deadline)
+DETECTOR = Detector(
+    meta=META,
+    params=Params,
+    step=step,
+    key=job_key("restore_test"),
+    tick=tick,
+    seeds=lambda params: list(params.jobs),
+    start=WATCH.start,
+    deadline=WATCH.deadline,
+)

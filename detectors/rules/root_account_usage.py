@@ -25,14 +25,19 @@ META = DetectorMeta(
     id="root_account_usage",
     title="AWS root user activity",
     description="A CloudTrail event of the account root user (userIdentity.type Root): a console login "
-                "or an API call, successful or failed.",
+    "or an API call, successful or failed.",
     version=1,
     severity="high",
     maturity="stable",
     datasets=("aws.cloudtrail",),
     state=StateSpec(kind="none", key=("cloud.account.id",)),
-    tags=("policy.root_account", "attack.initial_access", "attack.persistence", "attack.privilege_escalation",
-          "attack.t1078.004"),
+    tags=(
+        "policy.root_account",
+        "attack.initial_access",
+        "attack.persistence",
+        "attack.privilege_escalation",
+        "attack.t1078.004",
+    ),
     dedup_period=timedelta(days=1),
 )
 
@@ -42,8 +47,10 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ignore_calls: list[str] = Field(default_factory=list, description="CloudTrail event names never reported "
-                                    "for root, e.g. a break-glass check's GetAccountSummary.")
+    ignore_calls: list[str] = Field(
+        default_factory=list,
+        description="CloudTrail event names never reported for root, e.g. a break-glass check's GetAccountSummary.",
+    )
 
 
 def account_of(event: Event) -> str | None:
@@ -80,14 +87,19 @@ def step(state, event: Event, params: Params):
         what = f"root tried {call}{origin}: {error}" if failed else f"root called {call}{origin}"
     elif not failed:
         mfa = event.secmon.auth.mfa if event.secmon.auth else None
-        what = (f"root signed in to the AWS console of account {account}{origin}"
-                + ("" if mfa is None else " with MFA" if mfa else " without MFA"))
+        what = f"root signed in to the AWS console of account {account}{origin}" + (
+            "" if mfa is None else " with MFA" if mfa else " without MFA"
+        )
     else:
         what = f"a root console sign-in to account {account}{origin} failed"
     cloud = Cloud(provider=event.cloud.provider, account=event.cloud.account) if event.cloud else None
-    finding = Finding(message=what,
-                      entity=Entity(user=User(name=ROOT), source=source_of(event), cloud=cloud),
-                      timestamp=event.timestamp, event_ids=(event.event.id,), datasets=(event.event.dataset,))
+    finding = Finding(
+        message=what,
+        entity=Entity(user=User(name=ROOT), source=source_of(event), cloud=cloud),
+        timestamp=event.timestamp,
+        event_ids=(event.event.id,),
+        datasets=(event.event.dataset,),
+    )
     return None, [finding]
 
 

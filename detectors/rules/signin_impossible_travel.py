@@ -17,7 +17,7 @@ META = DetectorMeta(
     id="signin_impossible_travel",
     title="Impossible travel between two sign-ins",
     description="Consecutive successful sign-ins of one user from places too far apart for the time "
-                "between them: shared credentials or a stolen session.",
+    "between them: shared credentials or a stolen session.",
     version=2,
     severity="high",
     maturity="stable",
@@ -52,5 +52,4 @@ def step(state, event, params: TravelParams):
     return state, [finding]
 
 
-DETECTOR = Detector(meta=META, params=TravelParams, step=step, key=identity_key,
-                    ttl=travel_ttl)
+DETECTOR = Detector(meta=META, params=TravelParams, step=step, key=identity_key, ttl=travel_ttl)

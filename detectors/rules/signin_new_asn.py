@@ -12,7 +12,7 @@ META = DetectorMeta(
     id="signin_new_asn",
     title="Sign-in from a network (ASN) new for the user",
     description="A successful sign-in from a source.as.number not seen for this user before, once the "
-                "learning period is over: a new ISP, hosting provider or VPN exit.",
+    "learning period is over: a new ISP, hosting provider or VPN exit.",
     version=1,
     severity="low",
     maturity="stable",
@@ -34,5 +34,4 @@ def step(state, event, params: FirstSeenParams):
     return first_seen_step(state, event, params, asn, "network")
 
 
-DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=identity_key,
-                    ttl=forget_after)
+DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=identity_key, ttl=forget_after)

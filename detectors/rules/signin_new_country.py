@@ -12,7 +12,7 @@ META = DetectorMeta(
     id="signin_new_country",
     title="Sign-in from a country new for the user",
     description="A successful sign-in from a source.geo.country_iso_code not seen for this user "
-                "before, once the learning period after their first sign-in is over.",
+    "before, once the learning period after their first sign-in is over.",
     version=2,
     severity="low",  # a trip alone is no page: evidence for analysts and anomaly_signin
     maturity="stable",
@@ -33,5 +33,4 @@ def step(state, event, params: FirstSeenParams):
     return first_seen_step(state, event, params, country, "country")
 
 
-DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=identity_key,
-                    ttl=forget_after)
+DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=identity_key, ttl=forget_after)

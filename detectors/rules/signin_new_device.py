@@ -18,7 +18,7 @@ META = DetectorMeta(
     id="signin_new_device",
     title="Sign-in from a device new for the user",
     description="A successful sign-in from a device type + client + OS combination not seen for this "
-                "user before, once the learning period is over.",
+    "user before, once the learning period is over.",
     version=1,
     severity="low",
     maturity="experimental",
@@ -37,5 +37,4 @@ def step(state, event, params: FirstSeenParams):
     return first_seen_step(state, event, params, device, "device")
 
 
-DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=identity_key,
-                    ttl=forget_after)
+DETECTOR = Detector(meta=META, params=FirstSeenParams, step=step, key=identity_key, ttl=forget_after)

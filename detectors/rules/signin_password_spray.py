@@ -14,7 +14,7 @@ META = DetectorMeta(
     id="signin_password_spray",
     title="Password spray from one source IP",
     description="Failed sign-ins for many distinct users from the same source IP within the window: "
-                "few guesses per account stay under per-user lockouts, the spread gives it away.",
+    "few guesses per account stay under per-user lockouts, the spread gives it away.",
     version=1,
     severity="high",
     maturity="stable",
@@ -52,7 +52,7 @@ def step(state, event, params: Params):
     entries = windows.items(state)
     finding = Finding(
         message=f"failed sign-ins for {len(users)} distinct users from {ip_of(event)} within "
-                f"{params.window_seconds}s ({len(entries)} failures)",
+        f"{params.window_seconds}s ({len(entries)} failures)",
         entity=Entity(source=source_of(event)),
         timestamp=event.timestamp,
         event_ids=tuple(i.split(" ", 1)[0] for i in entries),
@@ -61,5 +61,6 @@ def step(state, event, params: Params):
     return None, [finding]
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key_when("failure", "source.ip"),
-                    ttl=lambda params: params.window_seconds)
+DETECTOR = Detector(
+    meta=META, params=Params, step=step, key=key_when("failure", "source.ip"), ttl=lambda params: params.window_seconds
+)

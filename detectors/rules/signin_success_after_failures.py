@@ -14,7 +14,7 @@ META = DetectorMeta(
     id="signin_success_after_failures",
     title="Successful sign-in after a burst of failures",
     description="A user signs in successfully after N failed sign-ins for the same user within the "
-                "window before it (from any IPs): the guessing may have worked.",
+    "window before it (from any IPs): the guessing may have worked.",
     version=1,
     severity="high",
     maturity="stable",
@@ -50,8 +50,8 @@ def step(state, event, params: Params):
     ips = sorted({item.split(" ", 1)[1] for _, item in before})
     finding = Finding(
         message=f"successful sign-in for {field_value(event, 'user.name')} from {ip_of(event)} after "
-                f"{len(before)} failed sign-ins within {params.window_seconds}s "
-                f"(from {len(ips)} IP{'s' if len(ips) > 1 else ''}: {', '.join(ips[:5])})",
+        f"{len(before)} failed sign-ins within {params.window_seconds}s "
+        f"(from {len(ips)} IP{'s' if len(ips) > 1 else ''}: {', '.join(ips[:5])})",
         entity=user_entity(event),
         timestamp=event.timestamp,
         event_ids=tuple(item.split(" ", 1)[0] for _, item in before) + (event.event.id,),

@@ -23,8 +23,8 @@ META = DetectorMeta(
     id="signin_without_mfa",
     title="Application sign-in without MFA",
     description="A successful app sign-in with secmon.auth.mfa false, for a workspace whose policy "
-                "requires MFA (all workspaces by default); SSO counts as MFA done by the identity provider "
-                "unless the workspace requires app-side MFA or the account is staff or a team admin.",
+    "requires MFA (all workspaces by default); SSO counts as MFA done by the identity provider "
+    "unless the workspace requires app-side MFA or the account is staff or a team admin.",
     version=2,
     severity="medium",
     maturity="stable",
@@ -41,10 +41,14 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     required_for_all: bool = Field(True, description="Every workspace requires MFA.")
-    required_workspaces: list[str] = Field(default_factory=list, description="organization.id values that "
-                                           "require MFA when required_for_all is false.")
-    sso_counts_as_mfa: bool = Field(True, description="An SSO sign-in is MFA done by the identity provider "
-                                    "(except where the workspace requires app-side MFA, and for staff and admins).")
+    required_workspaces: list[str] = Field(
+        default_factory=list, description="organization.id values that require MFA when required_for_all is false."
+    )
+    sso_counts_as_mfa: bool = Field(
+        True,
+        description="An SSO sign-in is MFA done by the identity provider "
+        "(except where the workspace requires app-side MFA, and for staff and admins).",
+    )
 
 
 def strict(event: Event) -> bool:

@@ -14,15 +14,26 @@ from schemas.event import Event
 
 # Every dataset a normalizer emits: any event is a heartbeat of its source (a unit test checks
 # this list against the normalizer registry).
-DATASETS = ("app.signin", "aws.cloudtrail", "aws.vpcflow", "control.events", "laptop.posture", "ssh.auth",
-            "staff.access", "vuln.finding", "web.access", "zeek.ssl", "zeek.x509")
+DATASETS = (
+    "app.signin",
+    "aws.cloudtrail",
+    "aws.vpcflow",
+    "control.events",
+    "laptop.posture",
+    "ssh.auth",
+    "staff.access",
+    "vuln.finding",
+    "web.access",
+    "zeek.ssl",
+    "zeek.x509",
+)
 
 META = DetectorMeta(
     id="source_silent",
     title="Log source silent",
     description="A log source listed in `expected` (source id as in `secmon sources`, i.e. event.module) sent "
-                "no event for longer than its allowed silence. Timed: watched from the first tick even if it "
-                "never sent anything, dated at the deadline, resolved by the source's next event.",
+    "no event for longer than its allowed silence. Timed: watched from the first tick even if it "
+    "never sent anything, dated at the deadline, resolved by the source's next event.",
     version=2,
     severity="medium",
     maturity="stable",
@@ -38,10 +49,14 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    expected: dict[str, Duration] = Field(default_factory=dict, description="Source id -> longest silence, "
-                                          "e.g. {cloudtrail: 30m, app_signin: 15m, control: 26h}.")
-    default_max_silence: Duration | None = Field(None, description="Also watch every other source seen, with "
-                                                 "this longest silence (None: only the expected ones).")
+    expected: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="Source id -> longest silence, e.g. {cloudtrail: 30m, app_signin: 15m, control: 26h}.",
+    )
+    default_max_silence: Duration | None = Field(
+        None,
+        description="Also watch every other source seen, with this longest silence (None: only the expected ones).",
+    )
 
 
 def max_silence(params: Params, source: str) -> float | None:
@@ -65,8 +80,11 @@ def step(state, event: Event, params: Params):
     findings = [_missed(state, missed, max_age)] if missed is not None else []
     state, cleared = beat(state, ts)
     if cleared:
-        findings.append(finding(f"log source {source} sends again ({iso(ts)})", entity(source), event.timestamp,
-                                event, resolve=True))
+        findings.append(
+            finding(
+                f"log source {source} sends again ({iso(ts)})", entity(source), event.timestamp, event, resolve=True
+            )
+        )
     return state, findings
 
 
@@ -99,5 +117,13 @@ def key(event: Event) -> str | None:
     return event.event.module
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick,
-                    seeds=lambda params: list(params.expected), start=start, deadline=deadline)
+DETECTOR = Detector(
+    meta=META,
+    params=Params,
+    step=step,
+    key=key,
+    tick=tick,
+    seeds=lambda params: list(params.expected),
+    start=start,
+    deadline=deadline,
+)

@@ -25,7 +25,7 @@ META = DetectorMeta(
     id="ssh_bruteforce",
     title="SSH brute force against one server",
     description="N failed SSH authentications (failed methods, invalid users, max-attempts "
-                "disconnects) from one client address against one host within the window.",
+    "disconnects) from one client address against one host within the window.",
     version=2,
     severity="medium",  # internet-facing sshd sees this daily; a success after it is what matters
     maturity="stable",
@@ -65,7 +65,7 @@ def step(state, event: Event, params: Params):
     host = _ssh.host_name(event) or "an unnamed host"
     finding = Finding(
         message=f"{count} failed SSH authentications from {_ssh.source_address(event)} against {host} "
-                f"within {params.window_seconds}s (users: {_ssh.sample(_ssh.attempt_users(items))})",
+        f"within {params.window_seconds}s (users: {_ssh.sample(_ssh.attempt_users(items))})",
         entity=_ssh.entity(event),
         timestamp=event.timestamp,
         event_ids=_ssh.event_ids(items),

@@ -21,7 +21,7 @@ META = DetectorMeta(
     id="ssh_impossible_travel",
     title="Impossible travel between two SSH logins",
     description="Consecutive successful SSH logins of one user on one host group from places too far "
-                "apart for the time between them: a stolen key or password used from elsewhere.",
+    "apart for the time between them: a stolen key or password used from elsewhere.",
     version=1,
     severity="high",
     maturity="stable",
@@ -35,9 +35,12 @@ META = DetectorMeta(
 class Params(TravelParams):
     """The sign-in travel thresholds, and which servers share accounts."""
 
-    host_groups: dict[str, list[str]] = Field(default_factory=dict, description="Group name -> host name "
-                                              "globs (first match wins); logins of one user anywhere in a "
-                                              "group are one account's. An unlisted host is its own group.")
+    host_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Group name -> host name "
+        "globs (first match wins); logins of one user anywhere in a "
+        "group are one account's. An unlisted host is its own group.",
+    )
 
 
 def step(state, event, params: Params):

@@ -32,14 +32,13 @@ META = DetectorMeta(
     id="ssh_login_without_2fa",
     title="SSH login without a second factor",
     description="sshd accepted a session with a single authentication method on a host whose "
-                "policy requires two factors: a stolen key or password is enough to get in.",
+    "policy requires two factors: a stolen key or password is enough to get in.",
     version=1,
     severity="high",
     maturity="stable",
     datasets=(_ssh.DATASET,),
     state=StateSpec(kind="sequence", key=("user.name", "host.name", "source.ip"), window=timedelta(minutes=2)),
-    tags=("policy.server_2fa", "attack.initial_access", "attack.t1078", "attack.lateral_movement",
-          "attack.t1021.004"),
+    tags=("policy.server_2fa", "attack.initial_access", "attack.t1078", "attack.lateral_movement", "attack.t1021.004"),
     dedup_period=timedelta(days=1),
 )
 
@@ -49,16 +48,28 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    require_2fa_hosts: list[str] = Field(["*"], description="host.name values or glob patterns (e.g. bastion-*) "
-                                         "that require 2FA when the asset table does not list the host (its "
-                                         "requires_2fa column decides for the hosts it lists); matched "
-                                         "case-insensitively. Default: every host.")
-    exempt_users: list[str] = Field(default_factory=list, description="Accounts never required to use 2FA "
-                                    "(e.g. a deploy account restricted by other means).")
-    pair_seconds: int = Field(120, ge=1, le=3600, description="How long after the first accepted method the "
-                              "second may come on the same connection.")
-    two_factor_methods: list[str] = Field(default_factory=list, description="Methods that are two factors on "
-                                          "their own here (e.g. keyboard-interactive when PAM asks password + OTP).")
+    require_2fa_hosts: list[str] = Field(
+        ["*"],
+        description="host.name values or glob patterns (e.g. bastion-*) "
+        "that require 2FA when the asset table does not list the host (its "
+        "requires_2fa column decides for the hosts it lists); matched "
+        "case-insensitively. Default: every host.",
+    )
+    exempt_users: list[str] = Field(
+        default_factory=list,
+        description="Accounts never required to use 2FA (e.g. a deploy account restricted by other means).",
+    )
+    pair_seconds: int = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="How long after the first accepted method the second may come on the same connection.",
+    )
+    two_factor_methods: list[str] = Field(
+        default_factory=list,
+        description="Methods that are two factors on "
+        "their own here (e.g. keyboard-interactive when PAM asks password + OTP).",
+    )
 
 
 def key(event: Event) -> str | None:
@@ -111,8 +122,9 @@ def tick(state: State | None, now: datetime, params: Params):
     return expire(state, now.timestamp(), params, kinds=(FIRST,))
 
 
-def expire(state: State | None, now: float, params: Params,
-           kinds: tuple[str, ...] = (FIRST, PARTIAL)) -> tuple[State | None, list[Finding]]:
+def expire(
+    state: State | None, now: float, params: Params, kinds: tuple[str, ...] = (FIRST, PARTIAL)
+) -> tuple[State | None, list[Finding]]:
     """Drop pending methods of `kinds` older than `pair_seconds`; an expired lone Accepted is a finding."""
     if not state:
         return None, []
@@ -154,15 +166,19 @@ def _finding(state: State, conn: str, entry: State, params: Params) -> Finding:
     port = f" port {conn}" if not conn.startswith("e") else ""
     return Finding(
         message=f"{state['u']} logged in to {state['h'] or 'an unnamed host'} over SSH from "
-                f"{state['ip'] or state['dom']}{port} at {login} with {entry['m'] or 'an unknown method'} only: "
-                f"no second factor within {params.pair_seconds}s",
-        entity=Entity(user=User(name=state["u"]), host=Host(name=state["h"]) if state["h"] else None,
-                      source=Endpoint(ip=state["ip"], domain=state["dom"])),
+        f"{state['ip'] or state['dom']}{port} at {login} with {entry['m'] or 'an unknown method'} only: "
+        f"no second factor within {params.pair_seconds}s",
+        entity=Entity(
+            user=User(name=state["u"]),
+            host=Host(name=state["h"]) if state["h"] else None,
+            source=Endpoint(ip=state["ip"], domain=state["dom"]),
+        ),
         timestamp=deadline,
         event_ids=(entry["id"],),
         datasets=(_ssh.DATASET,),
     )
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key, tick=tick, deadline=deadline,
-                    ttl=lambda params: params.pair_seconds)
+DETECTOR = Detector(
+    meta=META, params=Params, step=step, key=key, tick=tick, deadline=deadline, ttl=lambda params: params.pair_seconds
+)

@@ -27,8 +27,8 @@ META = DetectorMeta(
     id="ssh_new_source",
     title="SSH login from a network new for the account",
     description="A successful SSH login of a user on a host group from a source network not seen for "
-                "that user there, once the group's learning period is over: a stolen credential used "
-                "from elsewhere, or a new account an attacker made or guessed.",
+    "that user there, once the group's learning period is over: a stolen credential used "
+    "from elsewhere, or a new account an attacker made or guessed.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -44,16 +44,32 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    learning_days: float = Field(7, ge=0, description="Days after the first login seen on a host group "
-                                 "during which sources are learned without alerting.")
+    learning_days: float = Field(
+        7,
+        ge=0,
+        description="Days after the first login seen on a host group "
+        "during which sources are learned without alerting.",
+    )
     prefix_v4: int = Field(24, ge=8, le=32, description="IPv4 prefix length of a source network.")
     prefix_v6: int = Field(48, ge=16, le=128, description="IPv6 prefix length of a source network.")
-    host_groups: dict[str, list[str]] = Field(default_factory=dict, description="Group name -> host name "
-                                              "globs (first match wins). An unlisted host is its own group.")
-    max_users: int = Field(300, ge=1, le=5000, description="Accounts remembered per group (least recently "
-                           "active dropped first: it starts over, and its next source alerts).")
-    max_values: int = Field(20, ge=1, le=500, description="Networks remembered per account (least recently "
-                            "used dropped first). The group's whole state is one entry: keep it small.")
+    host_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Group name -> host name globs (first match wins). An unlisted host is its own group.",
+    )
+    max_users: int = Field(
+        300,
+        ge=1,
+        le=5000,
+        description="Accounts remembered per group (least recently "
+        "active dropped first: it starts over, and its next source alerts).",
+    )
+    max_values: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="Networks remembered per account (least recently "
+        "used dropped first). The group's whole state is one entry: keep it small.",
+    )
     forget_after_days: float = Field(365, ge=1, description="A group without a login for this long is forgotten.")
 
 
@@ -87,16 +103,21 @@ def step(state: State | None, event: Event, params: Params):
     seen = users.pop(user, [])
     before = [n for n, _ in seen]
     last = max([t for n, t in seen if n == net] + [login.ts])
-    users[user] = sorted([[n, t] for n, t in seen if n != net] + [[net, last]], key=lambda p: p[1])[-params.max_values:]
-    state = {"since": since, "users": dict(list(users.items())[-params.max_users:])}  # dict order: most recent last
+    users[user] = sorted([[n, t] for n, t in seen if n != net] + [[net, last]], key=lambda p: p[1])[
+        -params.max_values :
+    ]
+    state = {"since": since, "users": dict(list(users.items())[-params.max_users :])}  # dict order: most recent last
     if net in before or login.ts < since + params.learning_days * DAY_SECONDS:
         return state, []
     known = ", ".join(reversed(before[-SHOWN_KNOWN:])) or "none (first login of this account here)"
     finding = Finding(
         message=f"first SSH login of {login.user} on {login.scope} from {net} ({login.ip}); "
-                f"networks seen before: {known}",
-        entity=Entity(user=User(name=login.user), source=source_endpoint(event),
-                      host=Host(name=login.host) if login.host else None),
+        f"networks seen before: {known}",
+        entity=Entity(
+            user=User(name=login.user),
+            source=source_endpoint(event),
+            host=Host(name=login.host) if login.host else None,
+        ),
         timestamp=event.timestamp,
         event_ids=(login.event_id,),
         datasets=(event.event.dataset,),
@@ -105,5 +126,6 @@ def step(state: State | None, event: Event, params: Params):
     return state, [finding]
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key_with=key,
-                    ttl=lambda params: params.forget_after_days * DAY_SECONDS)
+DETECTOR = Detector(
+    meta=META, params=Params, step=step, key_with=key, ttl=lambda params: params.forget_after_days * DAY_SECONDS
+)

@@ -23,14 +23,20 @@ META = DetectorMeta(
     id="ssh_root_login",
     title="Successful SSH login as root",
     description="sshd accepted a login for root (any method): who did it cannot be told apart, "
-                "and the session skips sudo's audit trail. PermitRootLogin should be 'no'.",
+    "and the session skips sudo's audit trail. PermitRootLogin should be 'no'.",
     version=1,
     severity="high",
     maturity="stable",
     datasets=(_ssh.DATASET,),
     state=StateSpec(kind="none", key=("host.name", "source.ip")),
-    tags=("attack.initial_access", "attack.privilege_escalation", "attack.t1078", "attack.t1078.003",
-          "attack.lateral_movement", "attack.t1021.004"),
+    tags=(
+        "attack.initial_access",
+        "attack.privilege_escalation",
+        "attack.t1078",
+        "attack.t1078.003",
+        "attack.lateral_movement",
+        "attack.t1021.004",
+    ),
     dedup_period=timedelta(days=1),
 )
 
@@ -42,12 +48,12 @@ class Params(BaseModel):
 
     exempt_sources: list[IPvAnyNetwork] = Field(
         default_factory=list,
-        description="Client networks or addresses (e.g. 10.20.0.0/24, 192.0.2.7) whose root logins are expected.")
+        description="Client networks or addresses (e.g. 10.20.0.0/24, 192.0.2.7) whose root logins are expected.",
+    )
 
 
 def _is_root_login(event: Event) -> bool:
-    return (event.event.action == "ssh_login" and event.event.outcome == "success"
-            and _ssh.user_name(event) == ROOT)
+    return event.event.action == "ssh_login" and event.event.outcome == "success" and _ssh.user_name(event) == ROOT
 
 
 def key(event: Event) -> str | None:
@@ -74,7 +80,7 @@ def step(state, event: Event, params: Params):
     method = event.secmon.auth.method if event.secmon.auth else None
     finding = Finding(
         message=f"root logged in to {_ssh.host_name(event) or 'an unnamed host'} over SSH from "
-                f"{_ssh.source_address(event)}" + (f" (method {method})" if method else ""),
+        f"{_ssh.source_address(event)}" + (f" (method {method})" if method else ""),
         entity=_ssh.entity(event, with_user=True),
         timestamp=event.timestamp,
         event_ids=(event.event.id,),

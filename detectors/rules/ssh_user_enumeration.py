@@ -23,7 +23,7 @@ META = DetectorMeta(
     id="ssh_user_enumeration",
     title="SSH user name enumeration from one client",
     description="Failed SSH attempts for many distinct user names from one client address within "
-                "the window: guessing which accounts exist before guessing their passwords.",
+    "the window: guessing which accounts exist before guessing their passwords.",
     version=2,
     severity="medium",
     maturity="stable",
@@ -44,8 +44,11 @@ class Params(BaseModel):
 
 
 def _counts(event: Event) -> bool:
-    return (event.event.action in _ssh.NAME_ACTIONS and event.event.outcome == "failure"
-            and _ssh.user_name(event) is not None)
+    return (
+        event.event.action in _ssh.NAME_ACTIONS
+        and event.event.outcome == "failure"
+        and _ssh.user_name(event) is not None
+    )
 
 
 def key(event: Event) -> str | None:
@@ -70,7 +73,7 @@ def step(state, event: Event, params: Params):
     hosts = {i.split(" ", 2)[1] for i in items}
     finding = Finding(
         message=f"failed SSH attempts for {len(users)} distinct user names from {_ssh.source_address(event)} "
-                f"within {params.window_seconds}s on {len(hosts)} host(s) ({_ssh.sample(users)})",
+        f"within {params.window_seconds}s on {len(hosts)} host(s) ({_ssh.sample(users)})",
         entity=Entity(source=_ssh.source_endpoint(event)),
         timestamp=event.timestamp,
         event_ids=_ssh.event_ids(items),

@@ -27,8 +27,8 @@ META = DetectorMeta(
     id="staff_access_bulk",
     title="Staff bulk access to customer records",
     description="An employee's records read in one day (UTC, event time) exceed both a floor and a multiple "
-                "of their usual daily volume: the users context table's usual_daily_records, else the median "
-                "of their active days over the baseline window.",
+    "of their usual daily volume: the users context table's usual_daily_records, else the median "
+    "of their active days over the baseline window.",
     version=1,
     severity="high",
     maturity="stable",
@@ -46,12 +46,19 @@ class Params(BaseModel):
 
     min_records: int = Field(1000, ge=1, description="Never alert on a day with this many records or fewer.")
     factor: float = Field(5.0, gt=1, description="Alert above this multiple of the usual daily volume.")
-    baseline_days: int = Field(14, ge=1, le=90, description="Days before the current one the usual volume is "
-                               "learned from.")
-    min_history_days: int = Field(3, ge=1, description="Active days needed before the learned median counts "
-                                  "(before that, only min_records or the context's usual volume apply).")
-    actions: list[str] = Field(default_factory=lambda: ["read", "export"],
-                               description="secmon.staff_access.action values whose records are counted.")
+    baseline_days: int = Field(
+        14, ge=1, le=90, description="Days before the current one the usual volume is learned from."
+    )
+    min_history_days: int = Field(
+        3,
+        ge=1,
+        description="Active days needed before the learned median counts "
+        "(before that, only min_records or the context's usual volume apply).",
+    )
+    actions: list[str] = Field(
+        default_factory=lambda: ["read", "export"],
+        description="secmon.staff_access.action values whose records are counted.",
+    )
 
 
 def usual_volume(days: list[list[int]], day: int, event: Event, params: Params) -> tuple[float | None, str]:
@@ -67,8 +74,11 @@ def usual_volume(days: list[list[int]], day: int, event: Event, params: Params) 
 
 def record(state: State | None, day: int, count: int, event: Event, params: Params) -> State | None:
     """Add the event's records to its day; None when the day is older than the window keeps."""
-    state = ({"d": [], "ws": {}, "ids": [], "alerted": None} if state is None
-             else {**state, "ws": dict(state["ws"]), "ids": list(state["ids"])})  # never mutate the stored state
+    state = (
+        {"d": [], "ws": {}, "ids": [], "alerted": None}
+        if state is None
+        else {**state, "ws": dict(state["ws"]), "ids": list(state["ids"])}
+    )  # never mutate the stored state
     latest = state["d"][-1][0] if state["d"] else day
     if day < latest - params.baseline_days:
         return None
@@ -105,17 +115,27 @@ def step(state: State | None, event: Event, params: Params):
     return updated, [_finding(event, updated, day, total, threshold, usual, basis)]
 
 
-def _finding(event: Event, state: State, day: int, total: int, threshold: float, usual: float | None,
-             basis: str) -> Finding:
+def _finding(
+    event: Event, state: State, day: int, total: int, threshold: float, usual: float | None, basis: str
+) -> Finding:
     date = datetime.fromtimestamp(day * DAY_SECONDS, tz=timezone.utc).date().isoformat()
     by_ws = sorted(state["ws"].items(), key=lambda kv: (-kv[1], kv[0]))
     usual_text = f"usual {usual:,.0f}/day, {basis}" if usual is not None else basis
-    message = (f"{event.user.name} read {total:,} customer records on {date} (UTC), over the threshold of "
-               f"{threshold:,.0f} ({usual_text}); by workspace: " + ", ".join(f"{w} {n:,}" for w, n in by_ws[:5]))
+    message = (
+        f"{event.user.name} read {total:,} customer records on {date} (UTC), over the threshold of "
+        f"{threshold:,.0f} ({usual_text}); by workspace: " + ", ".join(f"{w} {n:,}" for w, n in by_ws[:5])
+    )
     top = by_ws[0][0]  # the alert names the workspace read most, not the one of the crossing event
-    entity = Entity(user=staff_entity(event).user, organization=Organization(id=top) if top not in ("-", "other") else None)
-    return Finding(message=message, entity=entity, timestamp=event.timestamp, event_ids=tuple(state["ids"]),
-                   datasets=(event.event.dataset,))
+    entity = Entity(
+        user=staff_entity(event).user, organization=Organization(id=top) if top not in ("-", "other") else None
+    )
+    return Finding(
+        message=message,
+        entity=entity,
+        timestamp=event.timestamp,
+        event_ids=tuple(state["ids"]),
+        datasets=(event.event.dataset,),
+    )
 
 
 def key(event: Event) -> str | None:

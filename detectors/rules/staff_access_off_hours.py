@@ -14,8 +14,8 @@ META = DetectorMeta(
     id="staff_access_off_hours",
     title="Staff access to customer data outside working hours",
     description="An employee opened customer data outside the working hours and days the users context "
-                "table gives for them, in their timezone. Without known hours nothing alerts: the context "
-                "enricher lists user.working_hours (or user) in secmon.context.missing instead.",
+    "table gives for them, in their timezone. Without known hours nothing alerts: the context "
+    "enricher lists user.working_hours (or user) in secmon.context.missing instead.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -31,8 +31,12 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    grace_minutes: int = Field(30, ge=0, le=720, description="Minutes before the shift starts and after it "
-                               "ends that still count as working hours.")
+    grace_minutes: int = Field(
+        30,
+        ge=0,
+        le=720,
+        description="Minutes before the shift starts and after it ends that still count as working hours.",
+    )
     default_days: str = Field("Mon-Fri", description="Working days of users whose row gives hours but no days.")
 
 
@@ -54,10 +58,16 @@ def step(state, event: Event, params: Params):
     if not off_hours(event.timestamp, hours, days, tz, params.grace_minutes):
         return None, []
     local = event.timestamp.astimezone(timezone(tz))
-    message = (f"{access_text(event)} at {local:%a %H:%M} {tz}, outside their working hours "
-               f"({hours} {days})")
-    return None, [Finding(message=message, entity=staff_entity(event), timestamp=event.timestamp,
-                          event_ids=(event.event.id,), datasets=(event.event.dataset,))]
+    message = f"{access_text(event)} at {local:%a %H:%M} {tz}, outside their working hours ({hours} {days})"
+    return None, [
+        Finding(
+            message=message,
+            entity=staff_entity(event),
+            timestamp=event.timestamp,
+            event_ids=(event.event.id,),
+            datasets=(event.event.dataset,),
+        )
+    ]
 
 
 def key(event: Event) -> str | None:

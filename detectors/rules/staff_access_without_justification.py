@@ -14,9 +14,9 @@ META = DetectorMeta(
     id="staff_access_without_justification",
     title="Staff access to customer data without a valid ticket",
     description="An employee read or changed a customer workspace's data while no ticket or access "
-                "justification of theirs was valid for that workspace at that time (ticket table from the "
-                "context enricher: secmon.context.ticket_valid false). A ticket id the event cites counts only "
-                "when it exists, belongs to the employee and is valid for the workspace at the access time.",
+    "justification of theirs was valid for that workspace at that time (ticket table from the "
+    "context enricher: secmon.context.ticket_valid false). A ticket id the event cites counts only "
+    "when it exists, belongs to the employee and is valid for the workspace at the access time.",
     version=1,
     severity="high",
     maturity="stable",
@@ -40,8 +40,10 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    actions: list[str] = Field(default_factory=lambda: ["read", "export", "update", "delete"],
-                               description="secmon.staff_access.action values that need a valid ticket.")
+    actions: list[str] = Field(
+        default_factory=lambda: ["read", "export", "update", "delete"],
+        description="secmon.staff_access.action values that need a valid ticket.",
+    )
 
 
 def unjustified(event: Event) -> bool:
@@ -57,11 +59,17 @@ def step(state, event: Event, params: Params):
         return None, []
     cited = access.ticket_id
     problem = event.secmon.context.ticket_problem
-    why = (f"cited ticket {cited} {PROBLEMS.get(problem or '', 'is not valid')}" if cited
-           else "no ticket cited")
+    why = f"cited ticket {cited} {PROBLEMS.get(problem or '', 'is not valid')}" if cited else "no ticket cited"
     message = f"{access_text(event)} with no valid ticket for that workspace ({why})"
-    return None, [Finding(message=message, entity=staff_entity(event), timestamp=event.timestamp,
-                          event_ids=(event.event.id,), datasets=(event.event.dataset,))]
+    return None, [
+        Finding(
+            message=message,
+            entity=staff_entity(event),
+            timestamp=event.timestamp,
+            event_ids=(event.event.id,),
+            datasets=(event.event.dataset,),
+        )
+    ]
 
 
 def key(event: Event) -> str | None:

@@ -26,8 +26,8 @@ META = DetectorMeta(
     id="tls_weak_certificate",
     title="Weak TLS certificate in use",
     description="A certificate seen in a TLS handshake (Zeek x509.log) is signed with SHA-1 or MD5 (self-signed "
-                "ones excepted), has an RSA/DSA key shorter than `min_rsa_bits` or an EC key shorter than "
-                "`min_ec_bits`, or had expired when seen. One alert per certificate fingerprint.",
+    "ones excepted), has an RSA/DSA key shorter than `min_rsa_bits` or an EC key shorter than "
+    "`min_ec_bits`, or had expired when seen. One alert per certificate fingerprint.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -71,8 +71,11 @@ def weaknesses(x509: X509, seen: Event, params: Params) -> list[str]:
     """What is weak about a certificate, in words, among the weaknesses `params` checks."""
     found = []
     signature = (x509.signature_algorithm or "").lower()
-    self_signed = x509.subject is not None and x509.issuer is not None and (
-        x509.subject.distinguished_name == x509.issuer.distinguished_name)
+    self_signed = (
+        x509.subject is not None
+        and x509.issuer is not None
+        and (x509.subject.distinguished_name == x509.issuer.distinguished_name)
+    )
     if "sha1" in params.weak and "sha1" in signature and not self_signed:
         found.append(f"SHA-1 signature ({x509.signature_algorithm})")
     if "md5" in params.weak and ("md5" in signature or "md2" in signature) and not self_signed:
@@ -88,8 +91,9 @@ def _short_key(x509: X509, params: Params) -> str | None:
     size, algorithm = x509.public_key_size, (x509.public_key_algorithm or "").upper()
     if size is None:
         return None
-    minimum = params.min_rsa_bits if algorithm in FINITE_FIELD_KEYS else params.min_ec_bits if algorithm == "ECDSA" \
-        else None
+    minimum = (
+        params.min_rsa_bits if algorithm in FINITE_FIELD_KEYS else params.min_ec_bits if algorithm == "ECDSA" else None
+    )
     return f"{algorithm} key of {size} bits (under {minimum})" if minimum and size < minimum else None
 
 
@@ -100,7 +104,9 @@ def step(state, event: Event, params: Params):
     found = weaknesses(x509, event, params) if x509 else []
     if not found or cert is None or x509 is None:
         return None, []
-    subject: list[str | None] = [*x509.subject.common_name] if x509.subject and x509.subject.common_name else [cert.subject]
+    subject: list[str | None] = (
+        [*x509.subject.common_name] if x509.subject and x509.subject.common_name else [cert.subject]
+    )
     issuer: list[str | None] = [*x509.issuer.common_name] if x509.issuer and x509.issuer.common_name else [cert.issuer]
     whose = "client certificate" if event.tls.client is cert else "certificate"
     finding = Finding(

@@ -18,10 +18,10 @@ META = DetectorMeta(
     id="tls_weak_cipher",
     title="Server accepts a weak TLS cipher suite",
     description="A handshake with a server (web access logs in the secmon_tls format, Zeek ssl.log) negotiated a "
-                "cipher suite that is export-grade, RC4, RC2, DES or 3DES (Sweet32), NULL (no encryption), "
-                "anonymous (no authentication: ADH/AECDH/anon) or MD5-based. IANA and OpenSSL names are both "
-                "read. One alert per server:port; each weak suite is reported when first seen, then once per "
-                "`report_every`.",
+    "cipher suite that is export-grade, RC4, RC2, DES or 3DES (Sweet32), NULL (no encryption), "
+    "anonymous (no authentication: ADH/AECDH/anon) or MD5-based. IANA and OpenSSL names are both "
+    "read. One alert per server:port; each weak suite is reported when first seen, then once per "
+    "`report_every`.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -37,10 +37,12 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    weak: list[Weakness] = Field(["export", "rc4", "rc2", "des", "null_cipher", "anonymous", "md5"],
-                                 description="Weaknesses that alert.")
-    report_every: Duration = Field(timedelta(days=7), description="A weak suite still in use is reported again "
-                                   "after this long.")
+    weak: list[Weakness] = Field(
+        ["export", "rc4", "rc2", "des", "null_cipher", "anonymous", "md5"], description="Weaknesses that alert."
+    )
+    report_every: Duration = Field(
+        timedelta(days=7), description="A weak suite still in use is reported again after this long."
+    )
 
 
 def step(state, event: Event, params: Params):
@@ -53,5 +55,6 @@ def step(state, event: Event, params: Params):
     return state, [server_finding(event, f"accepts cipher suite {cipher} ({', '.join(found)})")] if report else []
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=server_key,
-                    ttl=lambda params: params.report_every.total_seconds())
+DETECTOR = Detector(
+    meta=META, params=Params, step=step, key=server_key, ttl=lambda params: params.report_every.total_seconds()
+)

@@ -17,9 +17,9 @@ META = DetectorMeta(
     id="tls_weak_protocol",
     title="Server accepts an obsolete TLS/SSL version",
     description="A handshake with a server (web access logs in the secmon_tls format, Zeek ssl.log) used SSL or "
-                "a TLS version below the minimum (TLS 1.2 by default; DTLS 1.0 counts as TLS 1.1). One alert per "
-                "server:port; each weak version is reported when first seen, then once per `report_every`. "
-                "SSL is high, TLS 1.0/1.1 medium; the alert's message names the worst version seen.",
+    "a TLS version below the minimum (TLS 1.2 by default; DTLS 1.0 counts as TLS 1.1). One alert per "
+    "server:port; each weak version is reported when first seen, then once per `report_every`. "
+    "SSL is high, TLS 1.0/1.1 medium; the alert's message names the worst version seen.",
     version=1,
     severity="medium",
     maturity="stable",
@@ -36,8 +36,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_version: Literal["1.1", "1.2", "1.3"] = Field("1.2", description="Older TLS versions (and any SSL) alert.")
-    report_every: Duration = Field(timedelta(days=7), description="A weak version still in use is reported again "
-                                   "after this long.")
+    report_every: Duration = Field(
+        timedelta(days=7), description="A weak version still in use is reported again after this long."
+    )
 
 
 def step(state, event: Event, params: Params):
@@ -50,5 +51,6 @@ def step(state, event: Event, params: Params):
     return state, [server_finding(event, f"accepts {weak}", severity)] if report else []
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=server_key,
-                    ttl=lambda params: params.report_every.total_seconds())
+DETECTOR = Detector(
+    meta=META, params=Params, step=step, key=server_key, ttl=lambda params: params.report_every.total_seconds()
+)

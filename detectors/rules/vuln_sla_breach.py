@@ -32,9 +32,9 @@ META = DetectorMeta(
     id="vuln_sla_breach",
     title="Vulnerability open past its remediation deadline",
     description="A scanner finding (Trivy) is still open longer than the remediation deadline of its severity, "
-                "counted from the first scan that reported it. Timed: dated at the deadline; the alert (one per "
-                "scanned target) resolves when every overdue finding is fixed: absent from a later scan of the "
-                "target, or reported with a closed status. Targets not scanned for `retire_after` are dropped.",
+    "counted from the first scan that reported it. Timed: dated at the deadline; the alert (one per "
+    "scanned target) resolves when every overdue finding is fixed: absent from a later scan of the "
+    "target, or reported with a closed status. Targets not scanned for `retire_after` are dropped.",
     version=1,
     severity="high",
     maturity="stable",
@@ -54,10 +54,15 @@ class Params(BaseModel):
     high: Duration | None = Field(timedelta(days=30), description="Deadline of HIGH findings.")
     medium: Duration | None = Field(None, description="Deadline of MEDIUM findings (none by default).")
     low: Duration | None = Field(None, description="Deadline of LOW findings (none by default).")
-    closed_statuses: list[str] = Field(["fixed", "not_affected", "false_positive"], description="secmon.finding."
-                                       "status values that close a finding (Trivy's own `fixed` arrives as open).")
-    retire_after: Duration | None = Field(timedelta(days=30), description="A target not scanned this long (an old "
-                                          "image tag) is dropped and its alert resolved; None keeps it forever.")
+    closed_statuses: list[str] = Field(
+        ["fixed", "not_affected", "false_positive"],
+        description="secmon.finding.status values that close a finding (Trivy's own `fixed` arrives as open).",
+    )
+    retire_after: Duration | None = Field(
+        timedelta(days=30),
+        description="A target not scanned this long (an old "
+        "image tag) is dropped and its alert resolved; None keeps it forever.",
+    )
 
 
 def deadline_of(params: Params, severity: str | None) -> float | None:
@@ -69,8 +74,10 @@ def deadline_of(params: Params, severity: str | None) -> float | None:
 
 def entity(state: dict) -> Entity:
     """The scanned target (and its host, for a VM)."""
-    return Entity(resource=Resource(type="scan_target", id=state["t"]),
-                  host=Host(name=state["host"]) if state.get("host") else None)
+    return Entity(
+        resource=Resource(type="scan_target", id=state["t"]),
+        host=Host(name=state["host"]) if state.get("host") else None,
+    )
 
 
 def _record(state: dict, event: Event, params: Params) -> None:
@@ -88,8 +95,13 @@ def _record(state: dict, event: Event, params: Params) -> None:
         return
     entry = dict(findings.get(info.id) or {"first": ts})
     entry.pop("x", None)  # reported again: open again, with its original first-seen
-    entry.update(seen=max(ts, entry.get("seen", ts)), sev=severity, due=entry["first"] + allowed,
-                 v=event.vulnerability.id or "unnamed", p=event.package.name if event.package else None)
+    entry.update(
+        seen=max(ts, entry.get("seen", ts)),
+        sev=severity,
+        due=entry["first"] + allowed,
+        v=event.vulnerability.id or "unnamed",
+        p=event.package.name if event.package else None,
+    )
     findings[info.id] = entry
 
 
@@ -105,8 +117,9 @@ def _evaluate(state: dict, now: float) -> list:
     findings = state["f"]
     for fid in [fid for fid, e in findings.items() if "x" in e and now - e["x"] > FORGET_FIXED_S]:
         del findings[fid]
-    late = sorted((e for e in findings.values() if "x" not in e and e["due"] <= now and not e.get("b")),
-                  key=lambda e: e["due"])
+    late = sorted(
+        (e for e in findings.values() if "x" not in e and e["due"] <= now and not e.get("b")), key=lambda e: e["due"]
+    )
     for entry in late:
         entry["b"] = True
     if late:
@@ -116,14 +129,22 @@ def _evaluate(state: dict, now: float) -> list:
     if state.get("alerted") and not any("x" not in e and e.get("b") for e in findings.values()):
         state.pop("alerted")
         fixed_at = max((e["x"] for e in findings.values() if "x" in e and e.get("b")), default=now)
-        return [finding(f"no vulnerability finding of {state['t']} is past its remediation deadline any more "
-                        f"(fixed as of {iso(fixed_at)})", entity(state), utc(min(fixed_at, now)), resolve=True)]
+        return [
+            finding(
+                f"no vulnerability finding of {state['t']} is past its remediation deadline any more "
+                f"(fixed as of {iso(fixed_at)})",
+                entity(state),
+                utc(min(fixed_at, now)),
+                resolve=True,
+            )
+        ]
     return []
 
 
 def _message(target: str, overdue: list[dict]) -> str:
-    shown = "; ".join(f"{e['v']} ({e['sev']}, {e['p']}, first seen {iso(e['first'])}, due {iso(e['due'])})"
-                      for e in overdue[:SHOWN])
+    shown = "; ".join(
+        f"{e['v']} ({e['sev']}, {e['p']}, first seen {iso(e['first'])}, due {iso(e['due'])})" for e in overdue[:SHOWN]
+    )
     more = f"; and {len(overdue) - SHOWN} more" if len(overdue) > SHOWN else ""
     return f"{len(overdue)} vulnerability finding(s) of {target} open past their remediation deadline: {shown}{more}"
 
@@ -153,8 +174,11 @@ def tick(state, now, params: Params):
         state["mark"] = now_ts
     elif "scan" in state and now_ts >= max(state["scan"], state["mark"]) + SETTLE_S:
         _settle(state, state["scan"])
-    retire_at = state.get("scan", state.get("since", now_ts)) + params.retire_after.total_seconds() \
-        if params.retire_after else float("inf")
+    retire_at = (
+        state.get("scan", state.get("since", now_ts)) + params.retire_after.total_seconds()
+        if params.retire_after
+        else float("inf")
+    )
     findings = _evaluate(state, min(now_ts, retire_at))
     if now_ts < retire_at:
         return state, findings
@@ -186,8 +210,15 @@ def _retire(state: dict, when: float) -> list:
     """Forget a target no longer scanned (an old image tag): its open alert resolves, saying why."""
     if not state.get("alerted"):
         return []
-    return [finding(f"{state['t']} has not been scanned since {iso(state.get('scan', when))}: its findings are "
-                    f"no longer tracked", entity(state), utc(when), resolve=True)]
+    return [
+        finding(
+            f"{state['t']} has not been scanned since {iso(state.get('scan', when))}: its findings are "
+            f"no longer tracked",
+            entity(state),
+            utc(when),
+            resolve=True,
+        )
+    ]
 
 
 def _copy(state, event: Event | None = None) -> dict:

@@ -19,9 +19,12 @@ from schemas.event import Event
 PATTERNS = (
     ("dot_dot", r"(?:\.\.+;?/+){2,}"),
     ("dot_dot_target", r"\.\./.*(?:etc/|windows/|winnt/|boot\.ini|win\.ini|proc/self|web-inf/|\.ssh/|\.htpasswd)"),
-    ("sensitive_file", r"(?:^|[=/:])/?(?:(?:etc/(?:passwd|shadow|group|hosts|issue|master\.passwd)|"
-                       r"proc/self/(?:environ|cmdline|maps|status)|windows/win\.ini|boot\.ini)(?:$|[\x00&#%?;/ ])|"
-                       r"proc/self/fd/|windows/system32/)"),
+    (
+        "sensitive_file",
+        r"(?:^|[=/:])/?(?:(?:etc/(?:passwd|shadow|group|hosts|issue|master\.passwd)|"
+        r"proc/self/(?:environ|cmdline|maps|status)|windows/win\.ini|boot\.ini)(?:$|[\x00&#%?;/ ])|"
+        r"proc/self/fd/|windows/system32/)",
+    ),
     ("stream_wrapper", r"(?:^|[=(])\s*(?:php|file|expect|phar|zip|glob|data)://"),
     ("overlong_utf8", r"%c0%ae|%c0%af|%c1%9c|%c1%1c|%e0%80%ae|%e0%80%af|%u002e|%u2215|%uff0e"),
     ("web_inf", r"(?:^|/)web-inf/(?:web\.xml|classes/)"),
@@ -32,8 +35,8 @@ META = DetectorMeta(
     id="web_path_traversal",
     title="Path traversal or file inclusion attempts from one client",
     description="Requests whose target (as sent, single or double percent-decoded) climbs out of the web "
-                "root or names system files or stream wrappers, per client within the window; a 2xx "
-                "answer may have served the file.",
+    "root or names system files or stream wrappers, per client within the window; a 2xx "
+    "answer may have served the file.",
     version=1,
     severity="medium",
     maturity="experimental",
@@ -67,9 +70,9 @@ def step(state, event: Event, params: Params):
     found = techniques(event)
     if not found or _web.exempt(event, params):
         return state, []
-    return _web.count_matches(state, event, found, params, params.threshold, "path traversal",
-                              META.dedup_period.total_seconds())
+    return _web.count_matches(
+        state, event, found, params, params.threshold, "path traversal", META.dedup_period.total_seconds()
+    )
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key,
-                    ttl=lambda params: params.window_seconds)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, ttl=lambda params: params.window_seconds)

@@ -27,27 +27,59 @@ from detectors.rules import _web
 from schemas.event import Event
 
 TOOLS = (
-    ("sqlmap", r"\bsqlmap\b"), ("nikto", r"\bnikto\b"), ("nmap", r"\bnmap\b"), ("masscan", r"\bmasscan\b"),
-    ("zgrab", r"\bzgrab\b"), ("nuclei", r"\bnuclei\b"), ("wpscan", r"\bwpscan\b"), ("dirbuster", r"\bdirbuster\b"),
-    ("gobuster", r"\bgobuster\b"), ("dirb", r"\bdirb\b"), ("ffuf", r"\bffuf\b|fuzz faster u fool"),
-    ("wfuzz", r"\bwfuzz\b"), ("feroxbuster", r"\bferoxbuster\b"), ("acunetix", r"\bacunetix\b"),
-    ("netsparker", r"\bnetsparker\b"), ("w3af", r"\bw3af\b"), ("openvas", r"\bopenvas\b"), ("nessus", r"\bnessus\b"),
-    ("zap", r"\bzaproxy\b|\bowasp zap\b"), ("arachni", r"\barachni\b"), ("skipfish", r"\bskipfish\b"),
-    ("whatweb", r"\bwhatweb\b"), ("commix", r"\bcommix\b"), ("hydra", r"\bhydra\b"), ("jorgee", r"\bjorgee\b"),
-    ("havij", r"\bhavij\b"), ("fimap", r"\bfimap\b"), ("xsstrike", r"\bxsstrike\b"),
+    ("sqlmap", r"\bsqlmap\b"),
+    ("nikto", r"\bnikto\b"),
+    ("nmap", r"\bnmap\b"),
+    ("masscan", r"\bmasscan\b"),
+    ("zgrab", r"\bzgrab\b"),
+    ("nuclei", r"\bnuclei\b"),
+    ("wpscan", r"\bwpscan\b"),
+    ("dirbuster", r"\bdirbuster\b"),
+    ("gobuster", r"\bgobuster\b"),
+    ("dirb", r"\bdirb\b"),
+    ("ffuf", r"\bffuf\b|fuzz faster u fool"),
+    ("wfuzz", r"\bwfuzz\b"),
+    ("feroxbuster", r"\bferoxbuster\b"),
+    ("acunetix", r"\bacunetix\b"),
+    ("netsparker", r"\bnetsparker\b"),
+    ("w3af", r"\bw3af\b"),
+    ("openvas", r"\bopenvas\b"),
+    ("nessus", r"\bnessus\b"),
+    ("zap", r"\bzaproxy\b|\bowasp zap\b"),
+    ("arachni", r"\barachni\b"),
+    ("skipfish", r"\bskipfish\b"),
+    ("whatweb", r"\bwhatweb\b"),
+    ("commix", r"\bcommix\b"),
+    ("hydra", r"\bhydra\b"),
+    ("jorgee", r"\bjorgee\b"),
+    ("havij", r"\bhavij\b"),
+    ("fimap", r"\bfimap\b"),
+    ("xsstrike", r"\bxsstrike\b"),
 )
 PROBES = (
-    ("admin_panel", r"(?:^|/)(?:wp-login\.php|wp-admin/|xmlrpc\.php|phpmyadmin|myadmin/|pma/|adminer[\w.-]*\.php|"
-                    r"administrator/index\.php|manager/html|jmx-console|web-console|solr/admin|"
-                    r"actuator/(?:env|heapdump|gateway|jolokia)|console/login)"),
-    ("exploit_path", r"(?:^|/)(?:cgi-bin/|boaform/|hnap1|vendor/phpunit/|\+cscoe\+/|remote/fgt_lang|gponform/|"
-                     r"setup\.cgi|shell\?|wls-wsat/|_ignition/execute-solution|invoker/jmxinvokerservlet)"),
-    ("secret_file", r"(?:^|/)(?:\.env(?:\.\w+)?$|\.git/(?:config|head|index)$|\.svn/(?:entries|wc\.db)$|\.hg/|"
-                    r"\.ds_store$|\.aws/credentials$|\.ssh/(?:id_rsa|id_ed25519|authorized_keys)$|\.htpasswd$|"
-                    r"wp-config\.php(?:\.\w+|~)$|config\.php(?:\.bak|\.old|~)$|"
-                    r"(?:backup|dump|db|database|site)\.(?:sql|sql\.gz|tar\.gz|zip)$|phpinfo\.php$|id_rsa$)"),
-    ("webshell", r"(?:^|/)(?:c99|r57|wso|b374k|alfa|shell|cmd|webshell|uploader|xleet|indoxploit|regeorg|tunnel)"
-                 r"\.(?:php\d?|phtml|jspx?|aspx?|cfm)$"),
+    (
+        "admin_panel",
+        r"(?:^|/)(?:wp-login\.php|wp-admin/|xmlrpc\.php|phpmyadmin|myadmin/|pma/|adminer[\w.-]*\.php|"
+        r"administrator/index\.php|manager/html|jmx-console|web-console|solr/admin|"
+        r"actuator/(?:env|heapdump|gateway|jolokia)|console/login)",
+    ),
+    (
+        "exploit_path",
+        r"(?:^|/)(?:cgi-bin/|boaform/|hnap1|vendor/phpunit/|\+cscoe\+/|remote/fgt_lang|gponform/|"
+        r"setup\.cgi|shell\?|wls-wsat/|_ignition/execute-solution|invoker/jmxinvokerservlet)",
+    ),
+    (
+        "secret_file",
+        r"(?:^|/)(?:\.env(?:\.\w+)?$|\.git/(?:config|head|index)$|\.svn/(?:entries|wc\.db)$|\.hg/|"
+        r"\.ds_store$|\.aws/credentials$|\.ssh/(?:id_rsa|id_ed25519|authorized_keys)$|\.htpasswd$|"
+        r"wp-config\.php(?:\.\w+|~)$|config\.php(?:\.bak|\.old|~)$|"
+        r"(?:backup|dump|db|database|site)\.(?:sql|sql\.gz|tar\.gz|zip)$|phpinfo\.php$|id_rsa$)",
+    ),
+    (
+        "webshell",
+        r"(?:^|/)(?:c99|r57|wso|b374k|alfa|shell|cmd|webshell|uploader|xleet|indoxploit|regeorg|tunnel)"
+        r"\.(?:php\d?|phtml|jspx?|aspx?|cfm)$",
+    ),
 )
 FOUND_WHEN_2XX = frozenset({"secret_file", "webshell"})  # a 2xx on an admin page is the site working
 TOOL_MATCHER = _web.PatternSet(TOOLS)
@@ -59,15 +91,21 @@ META = DetectorMeta(
     id="web_scanner",
     title="Web scanning from one client",
     description="Attack-tool user agents, probing of admin, exploit, secret-file and webshell paths, and "
-                "storms of 404s from one client within the window; a secret file or webshell answered "
-                "2xx raises the severity.",
+    "storms of 404s from one client within the window; a secret file or webshell answered "
+    "2xx raises the severity.",
     version=1,
     severity="medium",
     maturity="experimental",
     datasets=(_web.DATASET,),
     state=StateSpec(kind="sliding_window", key=("source.ip",), window=timedelta(minutes=10)),
-    tags=("attack.reconnaissance", "attack.t1595", "attack.t1595.002", "attack.t1595.003",
-          "attack.persistence", "attack.t1505.003"),
+    tags=(
+        "attack.reconnaissance",
+        "attack.t1595",
+        "attack.t1595.002",
+        "attack.t1595.003",
+        "attack.persistence",
+        "attack.t1505.003",
+    ),
     dedup_period=timedelta(hours=1),
 )
 
@@ -76,14 +114,16 @@ class Params(_web.WebParams):
     """How much scanning evidence within the window is medium."""
 
     tool_threshold: int = Field(10, ge=1, description="Requests with an attack-tool user agent that are medium.")
-    min_probe_paths: int = Field(5, ge=1, description="Distinct probe paths (admin, exploit, secret, webshell) that are medium.")
+    min_probe_paths: int = Field(
+        5, ge=1, description="Distinct probe paths (admin, exploit, secret, webshell) that are medium."
+    )
     storm_paths: int = Field(50, ge=2, description="Distinct paths answered 404 that are a wordlist run (medium).")
 
 
 def signals(event: Event) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     """(tools named by the user agent, probe classes of the path, answered 404)."""
     agent = event.user_agent.original if event.user_agent else None
-    tools = TOOL_MATCHER.names((agent[:_web.MAX_INSPECT].lower(),)) if agent else ()
+    tools = TOOL_MATCHER.names((agent[: _web.MAX_INSPECT].lower(),)) if agent else ()
     path = event.url.path if event.url else None
     probes = PROBE_MATCHER.names(_web.forms(path)) if path else ()
     return tools, probes, _web.status(event) == 404
@@ -107,14 +147,18 @@ def step(state, event: Event, params: Params):
     if not (tools or probes or not_found) or _web.exempt(event, params):
         return state, []
     kept = dict(state) if state else {}
-    kept["w"] = windows.add(state, event.timestamp.timestamp(), _item(event, tools, probes, not_found),
-                            params.window_seconds)["w"]
+    kept["w"] = windows.add(
+        state, event.timestamp.timestamp(), _item(event, tools, probes, not_found), params.window_seconds
+    )["w"]
     items = [item.split(" ") for item in windows.items(kept)]
     tool_hits = Counter(n for _, _, f, _, names in items if "t" in f for n in names.split(",") if n in TOOL_NAMES)
     probe_paths = {d for _, _, f, d, _ in items if "p" in f}
     missing = {d for _, _, f, d, _ in items if "n" in f}
-    found = sum(1 for _, c, f, _, names in items if "p" in f and _web.is_success(int(c))
-                and FOUND_WHEN_2XX.intersection(names.split(",")))
+    found = sum(
+        1
+        for _, c, f, _, names in items
+        if "p" in f and _web.is_success(int(c)) and FOUND_WHEN_2XX.intersection(names.split(","))
+    )
     severity = _severity(sum(tool_hits.values()), len(probe_paths), len(missing), found, params)
     evidence = sum(tool_hits.values()) + len(probe_paths) + len(missing)
     new = _web.report(kept, severity, evidence, event.timestamp.timestamp(), META.dedup_period.total_seconds())
@@ -128,7 +172,7 @@ def step(state, event: Event, params: Params):
         parts.append(f"{len(missing)} distinct path(s) not found")
     finding = Finding(
         message=f"web scanning from {_web.source_address(event)} within {params.window_seconds}s: {'; '.join(parts)}; "
-                f"latest: {_web.shown(_web.target(event))} -> {_web.status(event)}",
+        f"latest: {_web.shown(_web.target(event))} -> {_web.status(event)}",
         entity=_web.entity(event),
         timestamp=event.timestamp,
         event_ids=tuple(eid for eid, *_ in items[-new:]),
@@ -141,8 +185,7 @@ def step(state, event: Event, params: Params):
 def _severity(tool_requests: int, probe_paths: int, missing: int, found: int, params: Params) -> str | None:
     """low: a tool named; medium: a tool used a lot, probing or a 404 storm; one louder when something was found."""
     severity = "low" if tool_requests else None
-    if (tool_requests >= params.tool_threshold or probe_paths >= params.min_probe_paths
-            or missing >= params.storm_paths):
+    if tool_requests >= params.tool_threshold or probe_paths >= params.min_probe_paths or missing >= params.storm_paths:
         severity = "medium"
     if found:
         severity = _web.bump(severity or "low")

@@ -21,10 +21,22 @@ PATTERNS = (
     ("boolean", r"['\"`]\s*\)*\s*(?:or|and|xor|\|\||&&)\s*\(*\s*['\"`]?\w+['\"`]?\s*(?:=|<>|!=|<|>|\blike\b)"),
     ("numeric_tautology", r"(?:^|[\s()=])(?:or|and)\s+\(*\d+\s*(?:=|<>|<|>)\s*\d+\b"),
     ("comment_after_quote", r"['\"`]\s*\)*\s*(?:--|#|/\*)"),
-    ("stacked_query", r";\s*(?:select|drop|insert|update|delete|truncate|alter|create|exec|execute|declare|shutdown)\b"),
-    ("time_based", r"\b(?:sleep|pg_sleep|benchmark)\s*\(\s*\d|\bwaitfor\s+delay\s+['\"]|\bdbms_pipe\.receive_message\s*\("),
-    ("error_based", r"\b(?:extractvalue|updatexml)\s*\(|\bconvert\s*\(\s*int\s*,|\bcast\s*\(.{0,64}\bas\s+(?:int|integer|numeric|char|varchar)\b"),
-    ("schema_probe", r"\binformation_schema\b|\b(?:sysobjects|syscolumns|pg_catalog|pg_tables|sqlite_master|mysql\.user|all_tables|user_tables)\b|@@(?:version|datadir|hostname)\b"),
+    (
+        "stacked_query",
+        r";\s*(?:select|drop|insert|update|delete|truncate|alter|create|exec|execute|declare|shutdown)\b",
+    ),
+    (
+        "time_based",
+        r"\b(?:sleep|pg_sleep|benchmark)\s*\(\s*\d|\bwaitfor\s+delay\s+['\"]|\bdbms_pipe\.receive_message\s*\(",
+    ),
+    (
+        "error_based",
+        r"\b(?:extractvalue|updatexml)\s*\(|\bconvert\s*\(\s*int\s*,|\bcast\s*\(.{0,64}\bas\s+(?:int|integer|numeric|char|varchar)\b",
+    ),
+    (
+        "schema_probe",
+        r"\binformation_schema\b|\b(?:sysobjects|syscolumns|pg_catalog|pg_tables|sqlite_master|mysql\.user|all_tables|user_tables)\b|@@(?:version|datadir|hostname)\b",
+    ),
     ("file_access", r"\bload_file\s*\(|\binto\s+(?:out|dump)file\b|\bxp_cmdshell\b"),
     ("char_encoding", r"\b(?:char|chr)\s*\(\s*\d+\s*(?:,\s*\d+\s*){2,}\)|\bconcat(?:_ws)?\s*\(\s*0x[0-9a-f]+"),
     ("order_by_probe", r"\border\s+by\s+\d+\s*(?:--|#|/\*)"),
@@ -35,8 +47,8 @@ META = DetectorMeta(
     id="web_sql_injection",
     title="SQL injection attempts from one client",
     description="Requests whose target (as sent, single or double percent-decoded) carries SQL injection "
-                "syntax, per client within the window: one is low evidence, many are an attack, a 2xx "
-                "answer means the server did not refuse it.",
+    "syntax, per client within the window: one is low evidence, many are an attack, a 2xx "
+    "answer means the server did not refuse it.",
     version=1,
     severity="medium",
     maturity="experimental",
@@ -70,9 +82,9 @@ def step(state, event: Event, params: Params):
     found = techniques(event)
     if not found or _web.exempt(event, params):
         return state, []
-    return _web.count_matches(state, event, found, params, params.threshold, "SQL injection",
-                              META.dedup_period.total_seconds())
+    return _web.count_matches(
+        state, event, found, params, params.threshold, "SQL injection", META.dedup_period.total_seconds()
+    )
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, key=key,
-                    ttl=lambda params: params.window_seconds)
+DETECTOR = Detector(meta=META, params=Params, step=step, key=key, ttl=lambda params: params.window_seconds)

@@ -34,8 +34,9 @@ def compile_condition(node: Any) -> Predicate:
         args = tuple(compile_condition(a) for a in node.args)
         return lambda view: all(p(view) for p in args)
     if isinstance(node, ConditionOR):
-        args = tuple(_merged_contains(node.args) + [compile_condition(a) for a in node.args
-                                                    if _contains_literal(a) is None])
+        args = tuple(
+            _merged_contains(node.args) + [compile_condition(a) for a in node.args if _contains_literal(a) is None]
+        )
         return args[0] if len(args) == 1 else (lambda view: any(p(view) for p in args))
     if isinstance(node, ConditionNOT):
         inner = compile_condition(node.args[0])

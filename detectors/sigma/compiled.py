@@ -27,8 +27,12 @@ class Compiled:
     loaded: int = 0
 
 
-def compile_rules(loaded: Loaded, mode: Mode = "ecs", placeholders: dict[str, list[str]] | None = None,
-                  skip_statuses: tuple[str, ...] = ()) -> Compiled:
+def compile_rules(
+    loaded: Loaded,
+    mode: Mode = "ecs",
+    placeholders: dict[str, list[str]] | None = None,
+    skip_statuses: tuple[str, ...] = (),
+) -> Compiled:
     """Compile every loaded rule; correlations last, over the rules that compiled."""
     out = Compiled(skipped=list(loaded.problems), loaded=len(loaded.rules))
     placeholders = placeholders or {}

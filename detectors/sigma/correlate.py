@@ -31,10 +31,17 @@ from detectors.sigma.rules import CompiledRule, Mode, RuleInfo, rule_info
 from detectors.sigma.strings import Unsupported
 from detectors.sigma.view import View
 
-KINDS = {SigmaCorrelationType.EVENT_COUNT: "event_count", SigmaCorrelationType.VALUE_COUNT: "value_count",
-         SigmaCorrelationType.TEMPORAL: "temporal", SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered"}
-OPS = {SigmaCorrelationConditionOperator.GTE: operator.ge, SigmaCorrelationConditionOperator.GT: operator.gt,
-       SigmaCorrelationConditionOperator.EQ: operator.eq}
+KINDS = {
+    SigmaCorrelationType.EVENT_COUNT: "event_count",
+    SigmaCorrelationType.VALUE_COUNT: "value_count",
+    SigmaCorrelationType.TEMPORAL: "temporal",
+    SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered",
+}
+OPS = {
+    SigmaCorrelationConditionOperator.GTE: operator.ge,
+    SigmaCorrelationConditionOperator.GT: operator.gt,
+    SigmaCorrelationConditionOperator.EQ: operator.eq,
+}
 SEP = "\x1f"
 
 
@@ -77,8 +84,9 @@ def _text(value: Any) -> str:
     return "" if value is None else text_of(value)
 
 
-def compile_correlation(located: Located, by_ref: dict[str, CompiledRule], mode: Mode,
-                        placeholders: dict[str, list[str]]) -> CompiledCorrelation:
+def compile_correlation(
+    located: Located, by_ref: dict[str, CompiledRule], mode: Mode, placeholders: dict[str, list[str]]
+) -> CompiledCorrelation:
     """Check the correlation is one the stream can decide, and map its fields per referenced rule."""
     info = rule_info(located)
     corr: SigmaCorrelationRule = located.rule  # type: ignore[assignment]
@@ -92,10 +100,16 @@ def compile_correlation(located: Located, by_ref: dict[str, CompiledRule], mode:
         raise Unsupported(f"thresholds above {windows.MAX_ITEMS} matches per window are not supported")
     rules = tuple(_referenced(ref, by_ref) for ref in corr.referenced_rules)
     mapped = [_mapped_fields(corr, i, rule, mode, placeholders) for i, rule in enumerate(rules)]
-    return CompiledCorrelation(info=info, kind=KINDS[corr.type], rules=rules,
-                               group_by=tuple(g for g, _ in mapped), value_field=tuple(v for _, v in mapped),
-                               timespan=float(corr.timespan.seconds), op=corr.condition.op.name.lower(),
-                               threshold=corr.condition.count)
+    return CompiledCorrelation(
+        info=info,
+        kind=KINDS[corr.type],
+        rules=rules,
+        group_by=tuple(g for g, _ in mapped),
+        value_field=tuple(v for _, v in mapped),
+        timespan=float(corr.timespan.seconds),
+        op=corr.condition.op.name.lower(),
+        threshold=corr.condition.count,
+    )
 
 
 def _referenced(ref: Any, by_ref: dict[str, CompiledRule]) -> CompiledRule:
@@ -109,8 +123,9 @@ def _referenced(ref: Any, by_ref: dict[str, CompiledRule]) -> CompiledRule:
     return found
 
 
-def _mapped_fields(corr: SigmaCorrelationRule, index: int, rule: CompiledRule, mode: Mode,
-                   placeholders: dict[str, list[str]]) -> tuple[tuple[str, ...], str | None]:
+def _mapped_fields(
+    corr: SigmaCorrelationRule, index: int, rule: CompiledRule, mode: Mode, placeholders: dict[str, list[str]]
+) -> tuple[tuple[str, ...], str | None]:
     """(group-by fields, counted field) as rule `index` names them, mapped like its own fields."""
     mapped = copy.deepcopy(corr)
     if mode == "ecs" and rule.source is not None:
@@ -135,8 +150,9 @@ def _alias_field(mapping: dict[Any, Any], ref: Any) -> str:
     raise Unsupported(f"alias gives no field for rule {ref.reference}")
 
 
-def observe(corr: CompiledCorrelation, state: State | None, ts: float, ref: int, value: str,
-            event_id: str) -> tuple[State | None, Fired | None]:
+def observe(
+    corr: CompiledCorrelation, state: State | None, ts: float, ref: int, value: str, event_id: str
+) -> tuple[State | None, Fired | None]:
     """Add one match (event time `ts`); the new state, and what fired when the condition holds now."""
     state = windows.add(state, ts, SEP.join((str(ref), value, event_id)), corr.timespan)
     figure = figure_of(corr, state)

@@ -83,8 +83,9 @@ def load(dirs: Iterable[Path]) -> Loaded:
 def _load_file(path: Path, loaded: Loaded) -> SigmaCollection | None:
     try:
         text = path.read_text(encoding="utf-8")
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, source=SigmaRuleLocation(path),
-                                               collect_filters=True, resolve_references=False)
+        collection = SigmaCollection.from_yaml(
+            text, collect_errors=True, source=SigmaRuleLocation(path), collect_filters=True, resolve_references=False
+        )
     except (OSError, UnicodeDecodeError) as exc:
         loaded.problems.append(Problem(str(path), 0, "-", f"cannot read: {exc}"))
         return None
@@ -117,8 +118,14 @@ def _resolve(merged: SigmaCollection, loaded: Loaded) -> None:
         key = str(located.rule.id) if located.rule.id is not None else None
         if key is not None and key in by_id:
             first = by_id[key]
-            loaded.problems.append(Problem(located.file, located.line, _name(located.rule),
-                                           f"duplicate id {key} (first in {first.file}:{first.line})"))
+            loaded.problems.append(
+                Problem(
+                    located.file,
+                    located.line,
+                    _name(located.rule),
+                    f"duplicate id {key} (first in {first.file}:{first.line})",
+                )
+            )
             continue
         if key is not None:
             by_id[key] = located

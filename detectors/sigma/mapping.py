@@ -27,17 +27,32 @@ Logsource = tuple[str | None, str | None, str | None]  # (category, product, ser
 DATASET_NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 
 WEB = {  # W3C extended log names of SigmaHQ's webserver taxonomy
-    "c-ip": "source.ip", "cs-username": "user.name", "cs-method": "http.request.method",
+    "c-ip": "source.ip",
+    "cs-username": "user.name",
+    "cs-method": "http.request.method",
     # SigmaHQ's webserver rules match paths in cs-uri-query ('.../mgmt/tm/util/bash'): the whole URI
-    "cs-uri-query": "url.original", "cs-uri": "url.original", "cs-uri-stem": "url.path",
-    "sc-status": "http.response.status_code", "cs-user-agent": "user_agent.original",
-    "cs-referer": "http.request.referrer", "cs-host": "url.domain", "cs-version": "http.version",
-    "sc-bytes": "http.response.body.bytes", "dst_ip": "destination.ip", "dst_port": "destination.port",
+    "cs-uri-query": "url.original",
+    "cs-uri": "url.original",
+    "cs-uri-stem": "url.path",
+    "sc-status": "http.response.status_code",
+    "cs-user-agent": "user_agent.original",
+    "cs-referer": "http.request.referrer",
+    "cs-host": "url.domain",
+    "cs-version": "http.version",
+    "sc-bytes": "http.response.body.bytes",
+    "dst_ip": "destination.ip",
+    "dst_port": "destination.port",
 }
 ZEEK_SSL = {
-    "id.orig_h": "source.ip", "id.orig_p": "source.port", "id.resp_h": "destination.ip",
-    "id.resp_p": "destination.port", "server_name": "destination.domain", "cipher": "tls.cipher",
-    "established": "tls.established", "subject": "tls.server.subject", "issuer": "tls.server.issuer",
+    "id.orig_h": "source.ip",
+    "id.orig_p": "source.port",
+    "id.resp_h": "destination.ip",
+    "id.resp_p": "destination.port",
+    "server_name": "destination.domain",
+    "cipher": "tls.cipher",
+    "established": "tls.established",
+    "subject": "tls.server.subject",
+    "issuer": "tls.server.issuer",
 }
 SYSLOG = {"host": "host.name", "hostname": "host.name", "pid": "process.pid", "user": "user.name"}
 
@@ -91,8 +106,12 @@ def pipeline_for(source: Source | None, placeholders: dict[str, list[str]]) -> P
     """The pySigma pipeline of one source (None: no field mapping, the --fields raw hunt)."""
     items = []
     if source is not None and source.fields:
-        items.append(ProcessingItem(identifier=f"secmon_fields_{'_'.join(map(str, source.logsource))}",
-                                    transformation=FieldMappingTransformation(_mapping(source.fields))))
+        items.append(
+            ProcessingItem(
+                identifier=f"secmon_fields_{'_'.join(map(str, source.logsource))}",
+                transformation=FieldMappingTransformation(_mapping(source.fields)),
+            )
+        )
     items.append(ProcessingItem(identifier="secmon_placeholders", transformation=ValueListPlaceholderTransformation()))
     return ProcessingPipeline(name="secmon", items=items, vars={k: list(v) for k, v in placeholders.items()})
 

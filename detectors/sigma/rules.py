@@ -69,11 +69,17 @@ def rule_info(located: Located) -> RuleInfo:
     rule = located.rule
     if rule.id is None:
         raise Unsupported("rule has no id (alerts are named sigma-<id>)")
-    return RuleInfo(uuid=str(rule.id), title=rule.title or str(rule.id), description=rule.description or "",
-                    level=rule.level.name.lower() if rule.level else None,
-                    status=rule_status(rule),
-                    tags=tuple(f"{t.namespace}.{t.name}" for t in rule.tags or ()),
-                    references=tuple(str(r) for r in rule.references or ()), file=located.file, line=located.line)
+    return RuleInfo(
+        uuid=str(rule.id),
+        title=rule.title or str(rule.id),
+        description=rule.description or "",
+        level=rule.level.name.lower() if rule.level else None,
+        status=rule_status(rule),
+        tags=tuple(f"{t.namespace}.{t.name}" for t in rule.tags or ()),
+        references=tuple(str(r) for r in rule.references or ()),
+        file=located.file,
+        line=located.line,
+    )
 
 
 def compile_rule(located: Located, mode: Mode, placeholders: dict[str, list[str]]) -> CompiledRule:
@@ -89,10 +95,17 @@ def compile_rule(located: Located, mode: Mode, placeholders: dict[str, list[str]
         missing = unknown_fields(condition_fields(tree))
         if missing:
             raise Unsupported(f"no secmon field for {', '.join(missing)} (logsource {source.describe()})")
-    return CompiledRule(info=info, name=rule.name, datasets=source.datasets if source else (),
-                        raw=source is None or source.raw, predicate=compile_condition(tree),
-                        bound=required_values(tree), needs=min(required_fields(tree), default=None),
-                        output=rule._output, source=source)
+    return CompiledRule(
+        info=info,
+        name=rule.name,
+        datasets=source.datasets if source else (),
+        raw=source is None or source.raw,
+        predicate=compile_condition(tree),
+        bound=required_values(tree),
+        needs=min(required_fields(tree), default=None),
+        output=rule._output,
+        source=source,
+    )
 
 
 def _logsource(rule: SigmaRule) -> tuple[str | None, str | None, str | None]:

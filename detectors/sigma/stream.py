@@ -89,7 +89,9 @@ def raw_view(event: Event) -> RecordView:
     return RecordView(record if isinstance(record, dict) else {})
 
 
-def build(settings: SigmaSettings, keep_original: bool, loaded: Loaded | None = None) -> list[tuple[Detector, BaseModel]]:
+def build(
+    settings: SigmaSettings, keep_original: bool, loaded: Loaded | None = None
+) -> list[tuple[Detector, BaseModel]]:
     """The detectors of the configured rules (none while rules_dirs is empty); problems are logged
     together. `loaded`: the rules already read from rules_dirs (`secmon check` reads them once)."""
     if not settings.rules_dirs:
@@ -102,8 +104,9 @@ def build(settings: SigmaSettings, keep_original: bool, loaded: Loaded | None = 
     correlations = [c for c in compiled.correlations if c.info.uuid not in disabled]
     raw = sorted({d for r in rules if r.raw for d in r.datasets})
     if raw and not keep_original:
-        raise ConfigError(f"detection.sigma: rules for {', '.join(raw)} match the raw record's fields; "
-                          "set parse.keep_original: true")
+        raise ConfigError(
+            f"detection.sigma: rules for {', '.join(raw)} match the raw record's fields; set parse.keep_original: true"
+        )
     router = Router(rules)
     params = NoParams()
     detectors = [(rule_detector(r, router, settings), params) for r in rules if r.output]
@@ -114,11 +117,17 @@ def build(settings: SigmaSettings, keep_original: bool, loaded: Loaded | None = 
 def _report(compiled: Compiled) -> None:
     """One summary line, the skipped rules grouped by reason (each listed at debug level and by
     `secmon sigma check`)."""
-    log.info("sigma: %d rules and %d correlations run, %d skipped", len(compiled.rules), len(compiled.correlations),
-             len(compiled.skipped))
+    log.info(
+        "sigma: %d rules and %d correlations run, %d skipped",
+        len(compiled.rules),
+        len(compiled.correlations),
+        len(compiled.skipped),
+    )
     if compiled.skipped:
-        log.warning("sigma rules skipped (secmon sigma check lists them):\n  %s", "\n  ".join(
-            f"{n:>4}  {reason}" for reason, n in skip_reasons(compiled.skipped).most_common()))
+        log.warning(
+            "sigma rules skipped (secmon sigma check lists them):\n  %s",
+            "\n  ".join(f"{n:>4}  {reason}" for reason, n in skip_reasons(compiled.skipped).most_common()),
+        )
         for problem in compiled.skipped:
             log.debug("sigma rule skipped: %s", problem)
 
@@ -133,11 +142,20 @@ def meta_of(info: RuleInfo, datasets: tuple[str, ...], settings: SigmaSettings, 
     shadow = info.status in settings.shadow_statuses
     maturity = "experimental" if shadow else "deprecated" if info.status == "deprecated" else "stable"
     description = info.description.strip() or info.title
-    return DetectorMeta(id=f"sigma-{info.uuid}", title=_title(info.title), version=1,
-                        description=f"{description} (Sigma rule, {info.file}:{info.line})",
-                        severity=SEVERITY.get(info.level or "", "medium"), maturity=maturity, datasets=datasets,
-                        state=state, tags=info.tags, dedup_period=timedelta(minutes=settings.dedup_minutes),
-                        ruleset="sigma", references=info.references)
+    return DetectorMeta(
+        id=f"sigma-{info.uuid}",
+        title=_title(info.title),
+        version=1,
+        description=f"{description} (Sigma rule, {info.file}:{info.line})",
+        severity=SEVERITY.get(info.level or "", "medium"),
+        maturity=maturity,
+        datasets=datasets,
+        state=state,
+        tags=info.tags,
+        dedup_period=timedelta(minutes=settings.dedup_minutes),
+        ruleset="sigma",
+        references=info.references,
+    )
 
 
 def _title(title: str) -> str:
@@ -156,9 +174,15 @@ def rule_detector(rule: CompiledRule, router: Router, settings: SigmaSettings) -
     def step(state: State | None, event: Event, params: BaseModel) -> tuple[State | None, list[Finding]]:
         if router.first_match(event, (rule,)) is None:
             return None, []
-        return None, [Finding(message=f"{meta.title}: {event.message or event.event.action or 'event'}",
-                              entity=entity_of(event), timestamp=event.timestamp, event_ids=(event.event.id,),
-                              datasets=(event.event.dataset,))]
+        return None, [
+            Finding(
+                message=f"{meta.title}: {event.message or event.event.action or 'event'}",
+                entity=entity_of(event),
+                timestamp=event.timestamp,
+                event_ids=(event.event.id,),
+                datasets=(event.event.dataset,),
+            )
+        ]
 
     return Detector(meta=meta, params=NoParams, step=step, key=key)
 
@@ -182,9 +206,16 @@ def correlation_detector(corr: CompiledCorrelation, router: Router, settings: Si
         if fired is None:
             return state, []
         group = corr.group(ref, view).replace("\x1f", ", ")
-        message = (f"{meta.title}: {corr.kind} {fired.figure} for {group} within {corr.timespan:g}s")
-        return state, [Finding(message=message, entity=entity_of(event), timestamp=event.timestamp,
-                               event_ids=fired.event_ids, datasets=(event.event.dataset,))]
+        message = f"{meta.title}: {corr.kind} {fired.figure} for {group} within {corr.timespan:g}s"
+        return state, [
+            Finding(
+                message=message,
+                entity=entity_of(event),
+                timestamp=event.timestamp,
+                event_ids=fired.event_ids,
+                datasets=(event.event.dataset,),
+            )
+        ]
 
     # a group idle for a timespan has nothing left in its window: the engine may drop it
     return Detector(meta=meta, params=NoParams, step=step, key=key, ttl=lambda _params: corr.timespan)
@@ -192,8 +223,14 @@ def correlation_detector(corr: CompiledCorrelation, router: Router, settings: Si
 
 def entity_of(event: Event) -> Entity:
     """What the alert is about: the event's user, source, destination, host, workspace and account."""
-    return Entity(user=event.user, source=event.source, destination=event.destination, host=event.host,
-                  organization=event.organization, cloud=event.cloud)
+    return Entity(
+        user=event.user,
+        source=event.source,
+        destination=event.destination,
+        host=event.host,
+        organization=event.organization,
+        cloud=event.cloud,
+    )
 
 
 def entity_key(event: Event) -> str:

@@ -83,8 +83,11 @@ def _segments_test(parts: list[Any]) -> TextTest:
     `*` stands there), the others found in order in between; leftmost matches are always right."""
     head = "" if parts[0] is MULTI else parts[0]
     tail = "" if parts[-1] is MULTI else parts[-1]
-    middle = [p for p in parts[(0 if parts[0] is MULTI else 1):(len(parts) if parts[-1] is MULTI else -1)]
-              if isinstance(p, str)]
+    middle = [
+        p
+        for p in parts[(0 if parts[0] is MULTI else 1) : (len(parts) if parts[-1] is MULTI else -1)]
+        if isinstance(p, str)
+    ]
     least = len(head) + len(tail)
 
     def test(text: str) -> bool:

@@ -41,10 +41,19 @@ COMPARE: dict[CompareOperators, Callable[[Any, Any], bool]] = {
     CompareOperators.GTE: lambda a, b: a >= b,
     CompareOperators.NEQ: lambda a, b: a != b,
 }
-RE_FLAGS = {SigmaRegularExpressionFlag.IGNORECASE: "i", SigmaRegularExpressionFlag.MULTILINE: "m",
-            SigmaRegularExpressionFlag.DOTALL: "s"}
-PART_FORMAT = {TimestampPart.MINUTE: "%M", TimestampPart.HOUR: "%H", TimestampPart.DAY: "%d",
-               TimestampPart.WEEK: "%W", TimestampPart.MONTH: "%m", TimestampPart.YEAR: "%Y"}
+RE_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+PART_FORMAT = {
+    TimestampPart.MINUTE: "%M",
+    TimestampPart.HOUR: "%H",
+    TimestampPart.DAY: "%d",
+    TimestampPart.WEEK: "%W",
+    TimestampPart.MONTH: "%m",
+    TimestampPart.YEAR: "%Y",
+}
 
 
 def value_test(value: SigmaType) -> ValueTest:

@@ -35,8 +35,10 @@ def register(rt: Runtime) -> None:
     cfg = rt.settings.anomaly
     stop_learning(rt.detection().detectors)  # profiles yes; scores only with a model trained from history
     if cfg.model is None:
-        log.info("anomaly detectors build profiles but score nothing: set anomaly.model to a path and the leader "
-                 "trains it from Elasticsearch history (or train it with `secmon anomaly train --from-es`)")
+        log.info(
+            "anomaly detectors build profiles but score nothing: set anomaly.model to a path and the leader "
+            "trains it from Elasticsearch history (or train it with `secmon anomaly train --from-es`)"
+        )
         return
     watcher = ModelWatcher(cfg, rt.detection().detectors)
     try:

@@ -74,8 +74,15 @@ def register(rt: Runtime) -> None:
         log.info("alert delivery is off (delivery.routes_file is not set)")
         return
     partitions = rt.settings.kafka.partitions
-    notify = rt.app.topic(f"{rt.names.prefix}-notify", internal=True, partitions=partitions, key_type=bytes,
-                          value_type=bytes, key_serializer="raw", value_serializer="raw")
+    notify = rt.app.topic(
+        f"{rt.names.prefix}-notify",
+        internal=True,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
     schema: Any = faust.Schema(key_serializer="json", value_serializer="json")
     table = rt.app.Table("secmon-delivery-groups", default=None, schema=schema, partitions=partitions)
     _register_route(rt, tree, notify, partitions)
@@ -134,8 +141,16 @@ def _decode(batch) -> tuple[list[Item], list[DeadLetter]]:
             items += items_of(msg.partition, json.loads(msg.value))
         except (ValueError, KeyError, TypeError) as exc:
             log.error("undecodable notify message at %s offset %s: %r", msg.tp, msg.offset, exc)
-            bad.append(deadletter.of_body(msg.value or b"", "invalid_json", f"undecodable notify message: {exc!r}",
-                                          time.time(), msg.topic, msg.partition))
+            bad.append(
+                deadletter.of_body(
+                    msg.value or b"",
+                    "invalid_json",
+                    f"undecodable notify message: {exc!r}",
+                    time.time(),
+                    msg.topic,
+                    msg.partition,
+                )
+            )
     return items, bad
 
 
@@ -147,8 +162,12 @@ async def _install(es, prefix: str) -> None:
             return
         except Exception as exc:  # not fatal: delivery waits for it, with a reason in the log
             metrics.ERRORS.labels(where="delivery_template").inc()
-            log.warning("cannot install the notifications template (%s: %s); retry %d in 5s. Check es.url.",
-                        type(exc).__name__, str(exc)[:200], attempt)
+            log.warning(
+                "cannot install the notifications template (%s: %s); retry %d in 5s. Check es.url.",
+                type(exc).__name__,
+                str(exc)[:200],
+                attempt,
+            )
             await asyncio.sleep(5)
 
 
@@ -160,17 +179,28 @@ async def _refresh(silences: SilenceCache, es, prefix: str, every: float) -> Non
     except Exception as exc:  # keep applying the silences we have; try again next time
         metrics.ERRORS.labels(where="silences_reload").inc()
         silences.loaded_at = time.time()
-        log.warning("could not re-read silences (%s: %s); keeping the %d known ones", type(exc).__name__, exc,
-                    len(silences.silences))
+        log.warning(
+            "could not re-read silences (%s: %s); keeping the %d known ones",
+            type(exc).__name__,
+            exc,
+            len(silences.silences),
+        )
 
 
 def _crashed(batch) -> Effects:
     effects = Effects()
     for event in batch:
         msg = event.message
-        effects.dead_letters.append(deadletter.of_body(msg.value or b"", "internal_error",
-                                                       "delivery raised an exception (see the worker log)",
-                                                       time.time(), msg.topic, msg.partition))
+        effects.dead_letters.append(
+            deadletter.of_body(
+                msg.value or b"",
+                "internal_error",
+                "delivery raised an exception (see the worker log)",
+                time.time(),
+                msg.topic,
+                msg.partition,
+            )
+        )
     return effects
 
 
@@ -185,10 +215,13 @@ async def _write(rt: Runtime, sink: BulkSink, effects: Effects) -> None:
             unwritten = [(a, f"history write failed: {type(exc).__name__}: {str(exc)[:300]}") for a in effects.history]
     for action_, reason in unwritten:
         log.error("history record %s not written (%s); dead-lettered", action_["_id"], reason)
-        effects.dead_letters.append(deadletter.of_body(dumps(action_["_source"]), "internal_error", reason, time.time()))
+        effects.dead_letters.append(
+            deadletter.of_body(dumps(action_["_source"]), "internal_error", reason, time.time())
+        )
     sends = [await deadletter.send(rt, d) for d in effects.dead_letters]
     for alert in effects.alerts:
-        metrics.ALERTS.labels(rule=alert.rule.id, severity=alert.alert.severity,
-                              change="new" if alert.alert.count == 1 else "update").inc()
+        metrics.ALERTS.labels(
+            rule=alert.rule.id, severity=alert.alert.severity, change="new" if alert.alert.count == 1 else "update"
+        ).inc()
         sends.append(await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc())))
     await asyncio.gather(*sends)

@@ -75,22 +75,37 @@ async def _forget(rt: Runtime, engine: Engine, fan: ForgetFanout, message: Any) 
     partition = message.partition
     request, key = fan.forget, digest_key(rt.settings)
     if request.key_id != key_id(key):
-        await _forget_failed(rt, message, "invalid_field", f"forget request {request.receipt_id} was digested with "
-                             "another key: set the same lifecycle.forget_key on the purge CLI and the workers, then "
-                             "purge again; nothing was forgotten")
+        await _forget_failed(
+            rt,
+            message,
+            "invalid_field",
+            f"forget request {request.receipt_id} was digested with "
+            "another key: set the same lifecycle.forget_key on the purge CLI and the workers, then "
+            "purge again; nothing was forgotten",
+        )
         return
     try:
         deleted = engine.forget(
-            request.workspace, alert_ids=request.alert_ids, entities={"user.name": request.users},
+            request.workspace,
+            alert_ids=request.alert_ids,
+            entities={"user.name": request.users},
             digest=lambda value: forget_digest(value, key),
-            owns=lambda entity: partition_of(entity, fan.partitions) == partition)
+            owns=lambda entity: partition_of(entity, fan.partitions) == partition,
+        )
     except Exception as exc:  # noqa: BLE001 - an odd state entry must not stop detection
         log.exception("forgetting workspace %s failed on partition %d", request.workspace, partition)
         await _forget_failed(rt, message, "internal_error", f"{type(exc).__name__}: {exc}")
         return
     metrics.STATE_FORGOTTEN.inc(len(deleted))
-    log.info("forgot %d detector state entries of workspace %s on partition %d (request %s part %d/%d)",
-             len(deleted), request.workspace, partition, request.receipt_id, request.part, request.parts)
+    log.info(
+        "forgot %d detector state entries of workspace %s on partition %d (request %s part %d/%d)",
+        len(deleted),
+        request.workspace,
+        partition,
+        request.receipt_id,
+        request.part,
+        request.parts,
+    )
 
 
 async def _forget_failed(rt: Runtime, message: Any, code: ErrorCode, reason: str) -> None:
@@ -104,8 +119,13 @@ def register(rt: Runtime) -> None:
 
     schema: Any = faust.Schema(key_serializer="json", value_serializer="json")
     # compacted changelog: a forgotten entry's old value must leave the broker within the 24 h promise
-    table = rt.app.Table("secmon-detector-state", default=None, schema=schema, partitions=rt.settings.kafka.partitions,
-                         extra_topic_configs=COMPACTED_TOPIC_CONFIG)
+    table = rt.app.Table(
+        "secmon-detector-state",
+        default=None,
+        schema=schema,
+        partitions=rt.settings.kafka.partitions,
+        extra_topic_configs=COMPACTED_TOPIC_CONFIG,
+    )
     rt.engine = engine = build_engine(rt, FaustTableStore(table))
 
     @table.on_recover
@@ -140,8 +160,9 @@ def register(rt: Runtime) -> None:
                 message = DETECT_MESSAGE.validate_python(loads(item.message.value))
             except ValueError as exc:  # not JSON, or not one of the topic's messages (ValidationError)
                 log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
-                await send_message(rt, item.message, "detect", "invalid_shape",
-                                          f"not a detect-topic message: {_first_error(exc)}")
+                await send_message(
+                    rt, item.message, "detect", "invalid_shape", f"not a detect-topic message: {_first_error(exc)}"
+                )
                 continue
             if isinstance(message, ForgetFanout):
                 await _forget(rt, engine, message, item.message)

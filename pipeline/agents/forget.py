@@ -40,5 +40,11 @@ def register(rt: Runtime) -> None:
             body = fan.model_dump_json().encode()
             for partition in range(partitions):
                 await rt.topics["detect"].send(key=request.workspace.encode(), value=body, partition=partition)
-            log.info("forget request %s part %d/%d of workspace %s sent to %d detect partitions", request.receipt_id,
-                     request.part, request.parts, request.workspace, partitions)
+            log.info(
+                "forget request %s part %d/%d of workspace %s sent to %d detect partitions",
+                request.receipt_id,
+                request.part,
+                request.parts,
+                request.workspace,
+                partitions,
+            )

@@ -66,8 +66,11 @@ async def _write_or_exit(rt: Runtime, write, size: int) -> None:
         if rt.app.should_stop:
             stop_seen = stop_seen or time.monotonic()
             if time.monotonic() - stop_seen > STOP_GRACE:
-                log.error("asked to stop while %d documents cannot be written to Elasticsearch: exiting without "
-                          "committing them; they are read again at the next start", size)
+                log.error(
+                    "asked to stop while %d documents cannot be written to Elasticsearch: exiting without "
+                    "committing them; they are read again at the next start",
+                    size,
+                )
                 logging.shutdown()
                 os._exit(EXIT_UNWRITTEN)
 
@@ -86,8 +89,9 @@ def _held(batch) -> Iterator[None]:
     try:
         yield
     except asyncio.CancelledError:
-        log.warning("stopped while writing a batch of %d: left uncommitted, it is read again at the next start",
-                    len(batch))
+        log.warning(
+            "stopped while writing a batch of %d: left uncommitted, it is read again at the next start", len(batch)
+        )
         raise
     except BaseException:
         _release(batch)
@@ -119,8 +123,10 @@ async def _write(rt: Runtime, sink: BulkSink, actions: list[dict], kind: str) ->
     metrics.ES_BULK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
     metrics.EVENTS_OUT.labels(stage="index", source=kind).inc(report.created + report.duplicates)
     for action, reason in report.rejected:
-        record = RawRecord(data=dumps(action["_source"]), origin=Origin(source="internal", file=action["_index"],
-                                                                       file_id=action["_id"], offset=0))
+        record = RawRecord(
+            data=dumps(action["_source"]),
+            origin=Origin(source="internal", file=action["_index"], file_id=action["_id"], offset=0),
+        )
         await _dead_letter(rt, deadletter.of_record(record, "index", "mapping_rejected", reason), kind)
 
 

@@ -43,8 +43,12 @@ def register(rt: Runtime) -> None:
                         last_retention[0] = now
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             metrics.LIFECYCLE_JOBS.labels(job="schedule", outcome="failure").inc()
-            log.error("scheduled lifecycle jobs not run: %s: %s; retrying in %.0fs", type(exc).__name__, exc,
-                      cfg.schedule_check_seconds)
+            log.error(
+                "scheduled lifecycle jobs not run: %s: %s; retrying in %.0fs",
+                type(exc).__name__,
+                exc,
+                cfg.schedule_check_seconds,
+            )
 
     async def retention_jobs(rec, now: datetime) -> list[str]:
         from pipeline.lifecycle.schedule import retention_due

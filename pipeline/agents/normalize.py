@@ -25,7 +25,7 @@ def register(rt: Runtime) -> None:
             sends = []
             for item in batch:
                 msg = item.message
-                source = msg.topic[len(raw_prefix):]
+                source = msg.topic[len(raw_prefix) :]
                 normalizer = NORMALIZERS[source]
                 record = raw_record(source, msg.value, msg.headers, msg.topic, msg.partition, msg.offset)
                 metrics.EVENTS_IN.labels(stage="normalize", source=source).inc()
@@ -34,7 +34,10 @@ def register(rt: Runtime) -> None:
                     sends.append(await deadletter.send(rt, result.dead_letter, key=msg.key))
                 # key by the raw record's key (its file) so one file's events stay in order
                 for event in result.events:
-                    sends.append(await rt.topics["events"].send(key=msg.key or event.event.id.encode(),
-                                                                value=dumps(event.to_doc())))
+                    sends.append(
+                        await rt.topics["events"].send(
+                            key=msg.key or event.event.id.encode(), value=dumps(event.to_doc())
+                        )
+                    )
                 metrics.EVENTS_OUT.labels(stage="normalize", source=source).inc(len(result.events))
             await asyncio.gather(*sends)  # acked only once Kafka has every output of the batch

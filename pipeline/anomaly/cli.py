@@ -48,8 +48,10 @@ def _cmd_train(args: argparse.Namespace, settings: SecmonSettings) -> int:
         bundle, skipped = train_files(args.paths, settings, args.source, until)
     version = save(bundle, args.out, settings.anomaly.signing_key(create=True))
     for kind, model in sorted(bundle.items()):
-        print(f"{kind}: {model.samples:,} scored events of {model.trained['entities']:,} entities "
-              f"({model.trained['from']} .. {model.trained['until']})")
+        print(
+            f"{kind}: {model.samples:,} scored events of {model.trained['entities']:,} entities "
+            f"({model.trained['from']} .. {model.trained['until']})"
+        )
     for line in skipped:
         print(f"not trained: {line}")
     print(f"wrote {args.out} (version {version}); use it with `secmon run --anomaly-model {args.out}` or anomaly.model")

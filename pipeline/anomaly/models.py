@@ -49,8 +49,11 @@ class ModelWatcher:
             return self.load_now()
         except ModelError as exc:
             self.failures += 1
-            log.error("anomaly model not reloaded, still scoring with version %s: %s",
-                      self.versions.get("live", "none (learning)"), exc)
+            log.error(
+                "anomaly model not reloaded, still scoring with version %s: %s",
+                self.versions.get("live", "none (learning)"),
+                exc,
+            )
             return None
 
     def _changed(self) -> bool:
@@ -71,6 +74,10 @@ class ModelWatcher:
         self.versions["live"] = next(iter(live.values())).version
         if shadow:
             self.versions["shadow"] = next(iter(shadow.values())).version
-        log.info("anomaly models in use: %s (version %s)%s", ", ".join(kinds) or "none", self.versions["live"],
-                 f", shadow {self.versions['shadow']}" if shadow else "")
+        log.info(
+            "anomaly models in use: %s (version %s)%s",
+            ", ".join(kinds) or "none",
+            self.versions["live"],
+            f", shadow {self.versions['shadow']}" if shadow else "",
+        )
         return kinds

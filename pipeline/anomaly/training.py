@@ -29,8 +29,11 @@ def replays(settings: SecmonSettings) -> list[Replay]:
     out = []
     for det, params in configure(settings.detection.detectors):
         if det.meta.id in BEHAVIOURS and isinstance(params, AnomalyParams):
-            out.append(Replay(BEHAVIOURS[det.meta.id], det.entity_key, params.min_history,
-                              min_samples=params.learn_min_samples))
+            out.append(
+                Replay(
+                    BEHAVIOURS[det.meta.id], det.entity_key, params.min_history, min_samples=params.learn_min_samples
+                )
+            )
     if not out:
         raise ValueError("no anomaly detector is enabled (detection.detectors.anomaly_*.enabled): nothing to train")
     return out
@@ -41,9 +44,11 @@ def fit_all(trained: Sequence[Replay], source: str) -> tuple[Bundle, list[str]]:
     bundle, skipped = {}, []
     for r in trained:
         if len(r.vectors) < r.min_samples:
-            skipped.append(f"{r.behaviour.kind}: {len(r.vectors)} scorable events in {r.events} (need "
-                           f"{r.min_samples}, detection.detectors.{r.behaviour.detector}.params.learn_min_samples; "
-                           "give more history)")
+            skipped.append(
+                f"{r.behaviour.kind}: {len(r.vectors)} scorable events in {r.events} (need "
+                f"{r.min_samples}, detection.detectors.{r.behaviour.detector}.params.learn_min_samples; "
+                "give more history)"
+            )
             continue
         bundle[r.behaviour.kind] = r.fit(source)
     if not bundle:
@@ -51,8 +56,9 @@ def fit_all(trained: Sequence[Replay], source: str) -> tuple[Bundle, list[str]]:
     return bundle, skipped
 
 
-def file_events(paths: Sequence[str], settings: SecmonSettings, source: str | None,
-                until: datetime | None = None) -> Iterator[Event]:
+def file_events(
+    paths: Sequence[str], settings: SecmonSettings, source: str | None, until: datetime | None = None
+) -> Iterator[Event]:
     """The enriched events of log files, read exactly as `secmon run` reads them."""
     from pipeline.embedded import resolve_source
     from pipeline.enrichers.registry import default_enrichers
@@ -68,20 +74,21 @@ def file_events(paths: Sequence[str], settings: SecmonSettings, source: str | No
                     yield event
 
 
-def train_files(paths: Sequence[str], settings: SecmonSettings, source: str | None,
-                until: datetime | None = None) -> tuple[Bundle, list[str]]:
+def train_files(
+    paths: Sequence[str], settings: SecmonSettings, source: str | None, until: datetime | None = None
+) -> tuple[Bundle, list[str]]:
     """Models trained on log files."""
     trained = replays(settings)
     _feed(file_events(paths, settings, source, until), trained)
     return fit_all(trained, f"files: {', '.join(paths)}"[:512])
 
 
-async def es_events(es: AsyncElasticsearch, prefix: str, datasets: Iterable[str], since: datetime,
-                    until: datetime) -> AsyncIterator[Event]:
+async def es_events(
+    es: AsyncElasticsearch, prefix: str, datasets: Iterable[str], since: datetime, until: datetime
+) -> AsyncIterator[Event]:
     """Events of `datasets` between `since` and `until` from the event indices, oldest first (PIT paging)."""
     index = ",".join(f"{prefix}-events-{d}-*" for d in sorted(set(datasets)))
-    pit = await es.options(ignore_status=404).open_point_in_time(index=index, keep_alive="2m",
-                                                               ignore_unavailable=True)
+    pit = await es.options(ignore_status=404).open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True)
     pit_id = pit.get("id") if pit else None
     if not pit_id:
         return
@@ -89,9 +96,14 @@ async def es_events(es: AsyncElasticsearch, prefix: str, datasets: Iterable[str]
     after = None
     try:
         while True:
-            page = await es.search(pit={"id": pit_id, "keep_alive": "2m"}, query=query, size=PAGE,
-                                   sort=[{"@timestamp": "asc"}, {"event.id": "asc"}], search_after=after,
-                                   track_total_hits=False)
+            page = await es.search(
+                pit={"id": pit_id, "keep_alive": "2m"},
+                query=query,
+                size=PAGE,
+                sort=[{"@timestamp": "asc"}, {"event.id": "asc"}],
+                search_after=after,
+                track_total_hits=False,
+            )
             hits = page["hits"]["hits"]
             for hit in hits:
                 yield Event.model_validate(hit["_source"])
@@ -102,8 +114,9 @@ async def es_events(es: AsyncElasticsearch, prefix: str, datasets: Iterable[str]
         await es.options(ignore_status=404).close_point_in_time(id=pit_id)
 
 
-async def train_es(es: AsyncElasticsearch, settings: SecmonSettings, now: datetime,
-                   days: int | None = None) -> tuple[Bundle, list[str]]:
+async def train_es(
+    es: AsyncElasticsearch, settings: SecmonSettings, now: datetime, days: int | None = None
+) -> tuple[Bundle, list[str]]:
     """Models trained on the last `days` (default anomaly.history_days) of indexed events."""
     days = days or settings.anomaly.history_days
     trained = replays(settings)

@@ -29,8 +29,14 @@ CATCH_UP_SECONDS = 120.0
 class ContextFollower:
     """One group-less consumer over every context topic, applying each message to the store."""
 
-    def __init__(self, store: ContextStore, topics: Mapping[str, str], kafka: KafkaSettings,
-                 on_bad: Callable[[Any, ContextError], None], on_applied: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        store: ContextStore,
+        topics: Mapping[str, str],
+        kafka: KafkaSettings,
+        on_bad: Callable[[Any, ContextError], None],
+        on_applied: Callable[[], None] = lambda: None,
+    ):
         self.store, self.topics, self.kafka, self.on_bad, self.on_applied = store, topics, kafka, on_bad, on_applied
         self.consumer: Any = None  # an AIOKafkaConsumer once started (aiokafka ships no type hints)
 
@@ -39,15 +45,22 @@ class ContextFollower:
         it got there."""
         from aiokafka import AIOKafkaConsumer
 
-        self.consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-                                         client_id="secmon-context", **aiokafka_kwargs(self.kafka))
+        self.consumer = AIOKafkaConsumer(
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="secmon-context",
+            **aiokafka_kwargs(self.kafka),
+        )
         await self.consumer.start()
         existing = await self.consumer.topics()
         # subscribing to a missing topic lets a broker auto-create it, uncompacted: read only existing ones
         present = [t for t in self.topics if t in existing]
         if len(present) < len(self.topics):
-            log.warning("context topics %s do not exist; run `secmon topics` (it creates them compacted) and "
-                        "restart", sorted(set(self.topics) - set(present)))
+            log.warning(
+                "context topics %s do not exist; run `secmon topics` (it creates them compacted) and restart",
+                sorted(set(self.topics) - set(present)),
+            )
         if not present:
             return True
         started, deadline = time.monotonic(), time.monotonic() + CATCH_UP_SECONDS
@@ -65,8 +78,12 @@ class ContextFollower:
             self.apply(await self.consumer.getmany(*behind, timeout_ms=500), quiet=True)
         else:
             log.warning("context topics not read to the end within %.0fs; following them from here", CATCH_UP_SECONDS)
-        log.info("context from topics in %.1fs: %s rows, version %s", time.monotonic() - started,
-                 self.store.counts(), self.store.version)
+        log.info(
+            "context from topics in %.1fs: %s rows, version %s",
+            time.monotonic() - started,
+            self.store.counts(),
+            self.store.version,
+        )
         return complete
 
     async def follow(self) -> None:
@@ -95,8 +112,11 @@ class ContextFollower:
                 except ContextError as exc:
                     self.on_bad(record, exc)
         if changes and not quiet:
-            log.info("context update: %s (version %s)", ", ".join(f"{t} {c} {n}" for (t, c), n in
-                                                                  sorted(changes.items())), self.store.version)
+            log.info(
+                "context update: %s (version %s)",
+                ", ".join(f"{t} {c} {n}" for (t, c), n in sorted(changes.items())),
+                self.store.version,
+            )
         if batch:
             self.on_applied()
 

@@ -35,8 +35,11 @@ class ContextError(SecmonError, ValueError):
         self.problems = list(problems)
         shown = self.problems[:SHOWN_PROBLEMS]
         more = len(self.problems) - len(shown)
-        super().__init__(f"{what}: {len(self.problems)} problem(s); fix them and load again:\n  "
-                         + "\n  ".join(shown) + (f"\n  ... and {more} more" if more > 0 else ""))
+        super().__init__(
+            f"{what}: {len(self.problems)} problem(s); fix them and load again:\n  "
+            + "\n  ".join(shown)
+            + (f"\n  ... and {more} more" if more > 0 else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,11 @@ def table_files(directory: Path) -> dict[str, Path]:
     for path in sorted(directory.iterdir()):
         if path.stem in TABLES and path.suffix.lower() in FORMATS and path.is_file():
             found.setdefault(path.stem, []).append(path)
-    problems = [f"{directory}: {len(paths)} files for table {table} ({', '.join(p.name for p in paths)}); keep one"
-                for table, paths in found.items() if len(paths) > 1]
+    problems = [
+        f"{directory}: {len(paths)} files for table {table} ({', '.join(p.name for p in paths)}); keep one"
+        for table, paths in found.items()
+        if len(paths) > 1
+    ]
     if problems:
         raise ContextError(problems)
     return {table: paths[0] for table, paths in found.items()}
@@ -131,8 +137,9 @@ def read_csv(text: str, path: Path, table: str) -> tuple[list[Record], list[str]
     reader = csv.reader(io.StringIO(text))
     header = [name.strip() for name in next(reader, [])]
     known = set(ROW_MODELS[table].model_fields)
-    problems = [f"{path}:1: unknown column {name!r} (known: {', '.join(sorted(known))})"
-                for name in header if name not in known]
+    problems = [
+        f"{path}:1: unknown column {name!r} (known: {', '.join(sorted(known))})" for name in header if name not in known
+    ]
     records: list[Record] = []
     start = reader.line_num + 1
     for cells in reader:
@@ -142,7 +149,9 @@ def read_csv(text: str, path: Path, table: str) -> tuple[list[Record], list[str]
         if len(cells) > len(header):
             problems.append(f"{path}:{line}: {len(cells)} cells but the header names {len(header)} columns")
             continue
-        records.append((line, {name: cell for name, cell in zip(header, cells, strict=True) if name in known and cell.strip()}))
+        records.append(
+            (line, {name: cell for name, cell in zip(header, cells, strict=True) if name in known and cell.strip()})
+        )
     return records, problems
 
 

@@ -45,7 +45,9 @@ class UserRow(Row):
     employee: bool = Field(False, description="One of our employees (staff), not a customer's user.")
     team_admin: bool = Field(False, description="Administers their team or workspace.")
     mfa_required: bool | None = Field(None, description="Policy requires MFA for this user.")
-    working_hours: Keyword | None = Field(None, description="Usual hours, local time, HH:MM-HH:MM (may cross midnight).")
+    working_hours: Keyword | None = Field(
+        None, description="Usual hours, local time, HH:MM-HH:MM (may cross midnight)."
+    )
     working_days: Keyword | None = Field(None, description="Usual days, e.g. Mon-Fri or Mon,Wed,Sat (default Mon-Fri).")
     timezone: Keyword | None = Field(None, description="IANA timezone of the hours, e.g. Europe/Berlin.")
     usual_daily_records: int | None = Field(None, ge=0, description="Customer records usually read per day (staff).")
@@ -86,7 +88,9 @@ class UserRow(Row):
 class AssetRow(Row):
     """A server or other host: who owns it and how it must be protected."""
 
-    host: Keyword = Field(min_length=1, description="Host name as events name it (host.name); matched case-insensitively.")
+    host: Keyword = Field(
+        min_length=1, description="Host name as events name it (host.name); matched case-insensitively."
+    )
     owner: Keyword | None = Field(None, description="Owning team or person.")
     environment: Keyword | None = Field(None, description="production, staging, development...")
     criticality: Literal["low", "medium", "high", "critical"] = Field("medium", description="Business criticality.")
@@ -116,8 +120,9 @@ class TicketRow(Row):
     @model_validator(mode="after")
     def _window(self) -> TicketRow:
         if self.valid_to <= self.valid_from:
-            raise ValueError(f"valid_to {self.valid_to.isoformat()} is not after valid_from "
-                             f"{self.valid_from.isoformat()}")
+            raise ValueError(
+                f"valid_to {self.valid_to.isoformat()} is not after valid_from {self.valid_from.isoformat()}"
+            )
         return self
 
     def covers(self, at: datetime) -> bool:
@@ -151,8 +156,10 @@ class PortsRow(Row):
     group_id: Keyword | None = Field(None, description="Security group id, e.g. sg-0a1b2c.")
     tag: Keyword | None = Field(None, description="Tag (key=value or a bare name) of the groups it covers.")
     protocol: Literal["tcp", "udp", "all"] = Field("tcp", description="Protocol of the ports.")
-    ports: list[PortRange] = Field(min_length=1, description="Ports and ranges: `443`, `8000-8100`; a list, "
-                                   "or one cell separated by `;`, `,` or spaces.")
+    ports: list[PortRange] = Field(
+        min_length=1,
+        description="Ports and ranges: `443`, `8000-8100`; a list, or one cell separated by `;`, `,` or spaces.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -194,8 +201,11 @@ class WorkspaceRow(Row):
 
     id: Keyword = Field(min_length=1, description="Workspace id (organization.id in events).")
     plan: Keyword | None = Field(None, description="Plan, e.g. free, team, enterprise.")
-    app_mfa_required: bool = Field(False, description="Sign-ins need a second factor in the app itself: an SSO "
-                                   "sign-in whose identity provider did the MFA does not count.")
+    app_mfa_required: bool = Field(
+        False,
+        description="Sign-ins need a second factor in the app itself: an SSO "
+        "sign-in whose identity provider did the MFA does not count.",
+    )
 
     @property
     def key(self) -> str:
@@ -203,5 +213,10 @@ class WorkspaceRow(Row):
         return self.id
 
 
-ROW_MODELS: dict[str, type[Row]] = {"users": UserRow, "assets": AssetRow, "tickets": TicketRow, "ports": PortsRow,
-                                    "workspaces": WorkspaceRow}
+ROW_MODELS: dict[str, type[Row]] = {
+    "users": UserRow,
+    "assets": AssetRow,
+    "tickets": TicketRow,
+    "ports": PortsRow,
+    "workspaces": WorkspaceRow,
+}

@@ -59,8 +59,13 @@ def _ports_keys(row: PortsRow) -> list[str]:
     return [f"group:{row.group_id}"] if row.group_id else [f"tag:{row.tag}"]
 
 
-INDEX_KEYS: dict[str, Callable] = {"users": _user_keys, "assets": _asset_keys, "tickets": _ticket_keys,
-                                   "ports": _ports_keys, "workspaces": lambda row: [row.id]}
+INDEX_KEYS: dict[str, Callable] = {
+    "users": _user_keys,
+    "assets": _asset_keys,
+    "tickets": _ticket_keys,
+    "ports": _ports_keys,
+    "workspaces": lambda row: [row.id],
+}
 
 
 def _row_digest(table: str, row: Row) -> int:
@@ -131,8 +136,13 @@ class Table:
 class ContextStore:
     """Users, assets, tickets and allowed ports, with the lookups the context enricher needs."""
 
-    def __init__(self, directory: Path | None = None, check_seconds: float = RELOAD_CHECK_SECONDS,
-                 clock: Callable[[], float] = time.monotonic, background: bool = True):
+    def __init__(
+        self,
+        directory: Path | None = None,
+        check_seconds: float = RELOAD_CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
+    ):
         self.directory = Path(directory) if directory is not None else None
         self.check_seconds, self.clock, self.background = check_seconds, clock, background
         self._pending: Future[list[tuple[str, TableFile | None]]] | None = None
@@ -228,11 +238,15 @@ class ContextStore:
         try:
             row = ROW_MODELS[table].model_validate_json(value)
         except ValidationError as exc:
-            raise ContextError([f"key {key_text!r}: {'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}"
-                                for e in exc.errors()], what=f"context update for {table}") from None
+            raise ContextError(
+                [f"key {key_text!r}: {'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()],
+                what=f"context update for {table}",
+            ) from None
         if key_text is not None and key_text != row.key:
-            raise ContextError([f"key {key_text!r} is not the row's id {row.key!r}; key each message by its id"],
-                               what=f"context update for {table}")
+            raise ContextError(
+                [f"key {key_text!r} is not the row's id {row.key!r}; key each message by its id"],
+                what=f"context update for {table}",
+            )
         self.tables[table].upsert(row)
         return "upsert"
 

@@ -14,8 +14,14 @@ from pipeline.dashboards import build, compliance, health, notifications, overvi
 from pipeline.dashboards.model import Dashboard
 from pipeline.dashboards.views import SEARCHES, VIEWS
 
-DASHBOARDS: tuple[Dashboard, ...] = (overview.DASHBOARD, signins.DASHBOARD, staff.DASHBOARD, compliance.DASHBOARD,
-                                     notifications.DASHBOARD, health.DASHBOARD)
+DASHBOARDS: tuple[Dashboard, ...] = (
+    overview.DASHBOARD,
+    signins.DASHBOARD,
+    staff.DASHBOARD,
+    compliance.DASHBOARD,
+    notifications.DASHBOARD,
+    health.DASHBOARD,
+)
 ROOT = Path(__file__).parents[2]
 OUT = ROOT / "dashboards"
 SHARED = "data-views"  # file of the data views and saved searches, imported first

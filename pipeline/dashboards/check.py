@@ -167,8 +167,13 @@ def _uses(obj: dict[str, Any]) -> Iterator[FieldUse]:
 
 
 def _use_of(operation: str) -> str:
-    return {"terms": "terms", "date_histogram": "date_histogram", "unique_count": "unique_count",
-            "max": "max", "min": "max"}.get(operation, "numeric")
+    return {
+        "terms": "terms",
+        "date_histogram": "date_histogram",
+        "unique_count": "unique_count",
+        "max": "max",
+        "min": "max",
+    }.get(operation, "numeric")
 
 
 # field types each use accepts (Elasticsearch field_caps types)

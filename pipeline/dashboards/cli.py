@@ -13,11 +13,16 @@ from pipeline.settings import SecmonSettings
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `secmon dashboards ...`."""
-    dash = sub.add_parser("dashboards", help="import secmon's Kibana dashboards, data views and searches, or export them")
+    dash = sub.add_parser(
+        "dashboards", help="import secmon's Kibana dashboards, data views and searches, or export them"
+    )
     dsub = dash.add_subparsers(title="dashboards commands")
     imp = dsub.add_parser("import", help="import (overwrite) every saved object; safe to re-run")
-    imp.add_argument("--kibana-url", help="Kibana base URL (default: kibana.url); the API key comes from "
-                     "SECMON_KIBANA_API_KEY or the secrets file secmon_kibana, never from the command line")
+    imp.add_argument(
+        "--kibana-url",
+        help="Kibana base URL (default: kibana.url); the API key comes from "
+        "SECMON_KIBANA_API_KEY or the secrets file secmon_kibana, never from the command line",
+    )
     imp.add_argument("--file", type=Path, help="import this NDJSON instead of the objects for es.index_prefix")
     imp.set_defaults(func=cmd_import)
     exp = dsub.add_parser("export", help="export secmon's dashboards and what they reference from Kibana as NDJSON")
@@ -49,8 +54,11 @@ def cmd_import(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: SecmonSettings) -> int:
     """Export the dashboards (with their panels, data views and searches) as NDJSON."""
-    wanted = [{"type": o["type"], "id": o["id"]} for o in objects(settings.es.index_prefix)
-              if o["type"] in ("dashboard", "search")]
+    wanted = [
+        {"type": o["type"], "id": o["id"]}
+        for o in objects(settings.es.index_prefix)
+        if o["type"] in ("dashboard", "search")
+    ]
     text = asyncio.run(kibana.export_ndjson(_settings(args, settings), wanted))
     if args.out:
         args.out.write_text(text, encoding="utf-8")

@@ -53,15 +53,19 @@ async def _request(cfg: KibanaSettings, method: str, path: str, **kwargs: Any) -
             async with session.request(method, _base(cfg) + path, ssl=_ssl(cfg), **kwargs) as resp:
                 return resp.status, await resp.text()
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-        raise KibanaError(f"Kibana at {cfg.url} is unreachable ({type(exc).__name__}): check --kibana-url "
-                          "(or kibana.url) and that Kibana is up") from None
+        raise KibanaError(
+            f"Kibana at {cfg.url} is unreachable ({type(exc).__name__}): check --kibana-url "
+            "(or kibana.url) and that Kibana is up"
+        ) from None
 
 
 def _check_status(cfg: KibanaSettings, status: int, body: str, what: str) -> Any:
     if status in (401, 403):
         key = "the API key was refused" if cfg.api_key is not None else "no API key was given"
-        raise KibanaError(f"Kibana answered {status} to the {what}: {key}; put a key allowed to manage saved "
-                          "objects in SECMON_KIBANA_API_KEY or the secrets file secmon_kibana ({\"api_key\": ...})")
+        raise KibanaError(
+            f"Kibana answered {status} to the {what}: {key}; put a key allowed to manage saved "
+            'objects in SECMON_KIBANA_API_KEY or the secrets file secmon_kibana ({"api_key": ...})'
+        )
     try:
         payload = json.loads(body) if body else {}
     except json.JSONDecodeError:
@@ -95,16 +99,20 @@ async def import_ndjson(cfg: KibanaSettings, ndjson: str) -> ImportResult:
 
 async def export_ndjson(cfg: KibanaSettings, wanted: list[dict[str, str]]) -> str:
     """The NDJSON Kibana exports for these objects and everything they reference (summary line dropped)."""
-    status, body = await _request(cfg, "POST", "/api/saved_objects/_export",
-                                  json={"objects": wanted, "includeReferencesDeep": True})
+    status, body = await _request(
+        cfg, "POST", "/api/saved_objects/_export", json={"objects": wanted, "includeReferencesDeep": True}
+    )
     if status != 200:
         _check_status(cfg, status, body, "export")
     lines = [line for line in body.splitlines() if line.strip()]
     summary = json.loads(lines[-1]) if lines else {}
     if "exportedCount" not in summary:
-        raise KibanaError(f"Kibana's export of {len(wanted)} objects ended without its summary line; is {cfg.url} Kibana 9?")
+        raise KibanaError(
+            f"Kibana's export of {len(wanted)} objects ended without its summary line; is {cfg.url} Kibana 9?"
+        )
     if summary.get("missingRefCount"):
         missing = ", ".join(f"{r.get('type')} {r.get('id')}" for r in summary.get("missingReferences", []))
-        raise KibanaError(f"Kibana is missing objects the dashboards reference ({missing}): "
-                          "run `secmon dashboards import` first")
+        raise KibanaError(
+            f"Kibana is missing objects the dashboards reference ({missing}): run `secmon dashboards import` first"
+        )
     return "".join(line + "\n" for line in lines[:-1])

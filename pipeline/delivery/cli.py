@@ -1,10 +1,10 @@
 """`secmon routes test|show` and `secmon silence add|list|expire`.
 
-    secmon routes test --routes examples/routes.yaml severity=high rule=ssh_bruteforce   # -> receivers
-    secmon routes test --routes examples/routes.yaml --expect security-webhook severity=critical rule=x
-    secmon silence add 'rule=signin_new_device' 'workspace=ws-acme' --duration 2h --comment "CHG-1234"
-    secmon silence list [--all]
-    secmon silence expire <id>
+secmon routes test --routes examples/routes.yaml severity=high rule=ssh_bruteforce   # -> receivers
+secmon routes test --routes examples/routes.yaml --expect security-webhook severity=critical rule=x
+secmon silence add 'rule=signin_new_device' 'workspace=ws-acme' --duration 2h --comment "CHG-1234"
+secmon silence list [--all]
+secmon silence expire <id>
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ def _tree(args: argparse.Namespace, settings: SecmonSettings):
         with open(path, encoding="utf-8") as stream:  # a YAML error then names the file and line
             names = _receiver_names(yaml.safe_load(stream) or {})
         receivers = {n: SimpleNamespace(kind="webhook", pages=False) for n in names}
-        print("secmon: no delivery.receivers configured; receiver kinds (paging, PagerDuty grouping) unknown",
-              file=sys.stderr)
+        print(
+            "secmon: no delivery.receivers configured; receiver kinds (paging, PagerDuty grouping) unknown",
+            file=sys.stderr,
+        )
     return load_routes(Path(path), receivers)
 
 
@@ -97,9 +99,14 @@ def _cmd_routes_test(args: argparse.Namespace, settings: SecmonSettings) -> int:
         if args.verbose or blocked:
             t = route.timing
             note = "  SUPPRESSED: experimental detectors never page" if blocked else ""
-            group_by = "alert_id" if tree.receiver_kinds.get(route.receiver) == "pagerduty" else ",".join(route.group_by)
-            print(f"route {route.id:<8} receiver {route.receiver:<24} group_by [{group_by}] wait {t.wait:g}s "
-                  f"interval {t.interval:g}s repeat {t.repeat:g}s{note}", file=sys.stderr)
+            group_by = (
+                "alert_id" if tree.receiver_kinds.get(route.receiver) == "pagerduty" else ",".join(route.group_by)
+            )
+            print(
+                f"route {route.id:<8} receiver {route.receiver:<24} group_by [{group_by}] wait {t.wait:g}s "
+                f"interval {t.interval:g}s repeat {t.repeat:g}s{note}",
+                file=sys.stderr,
+            )
     print(",".join(receivers))
     if args.expect is not None and sorted(args.expect.split(",")) != sorted(receivers):
         print(f"secmon: expected {args.expect}, got {','.join(receivers) or 'none'}", file=sys.stderr)
@@ -114,8 +121,10 @@ def _cmd_routes_show(args: argparse.Namespace, settings: SecmonSettings) -> int:
         matchers = " ".join(str(m) for m in route.matchers) or "(all)"
         cont = " continue" if route.cont else ""
         t = route.timing
-        print(f"{'  ' * depth}{route.id}: {matchers} -> {route.receiver}{cont}  group_by [{','.join(route.group_by)}] "
-              f"{t.wait:g}s/{t.interval:g}s/{t.repeat:g}s")
+        print(
+            f"{'  ' * depth}{route.id}: {matchers} -> {route.receiver}{cont}  group_by [{','.join(route.group_by)}] "
+            f"{t.wait:g}s/{t.interval:g}s/{t.repeat:g}s"
+        )
         for child in route.children:
             show(child, depth + 1)
 
@@ -152,8 +161,10 @@ def _cmd_silence_list(args: argparse.Namespace, settings: SecmonSettings) -> int
     now = datetime.now(timezone.utc).timestamp()
     print(f"{'id':<32}  {'state':<8} {'ends (UTC)':<20} {'author':<16} matchers  # comment")
     for s in found:
-        print(f"{s.id:<32}  {s.state(now):<8} {s.ends_at:%Y-%m-%d %H:%M:%S} {s.created_by[:16]:<16} "
-              f"{' '.join(s.matchers)}  # {s.comment}")
+        print(
+            f"{s.id:<32}  {s.state(now):<8} {s.ends_at:%Y-%m-%d %H:%M:%S} {s.created_by[:16]:<16} "
+            f"{' '.join(s.matchers)}  # {s.comment}"
+        )
     return 0
 
 

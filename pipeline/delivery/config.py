@@ -41,7 +41,9 @@ class RetrySettings(_Section):
     """When a failed notification is tried again, and when it is given up (dead-lettered)."""
 
     max_attempts: int = Field(12, ge=1, description="Attempts per notification before it is dead-lettered.")
-    budget_seconds: float = Field(900.0, gt=0, description="Time from the first attempt after which it is dead-lettered.")
+    budget_seconds: float = Field(
+        900.0, gt=0, description="Time from the first attempt after which it is dead-lettered."
+    )
     initial_backoff_seconds: float = Field(1.0, gt=0, description="Backoff before the first retry (doubles, jittered).")
     max_backoff_seconds: float = Field(120.0, gt=0, description="Upper bound of one backoff.")
     max_retry_after_seconds: float = Field(600.0, gt=0, description="Upper bound honoured for a Retry-After header.")
@@ -53,14 +55,21 @@ class ReceiverSettings(_Section):
     """One receiver: a generic signed webhook, a Slack incoming webhook or a PagerDuty service."""
 
     kind: ReceiverKind = Field(description="webhook, slack or pagerduty.")
-    url: SecretStr | None = Field(None, description="Endpoint. Slack: the incoming-webhook URL (a credential). "
-                                                    "PagerDuty: defaults to the Events API v2 endpoint.")
-    secret: SecretStr | None = Field(None, description="webhook: the Standard Webhooks signing secret, `whsec_<base64>`.")
+    url: SecretStr | None = Field(
+        None,
+        description="Endpoint. Slack: the incoming-webhook URL (a credential). "
+        "PagerDuty: defaults to the Events API v2 endpoint.",
+    )
+    secret: SecretStr | None = Field(
+        None, description="webhook: the Standard Webhooks signing secret, `whsec_<base64>`."
+    )
     routing_key: SecretStr | None = Field(None, description="pagerduty: the service's Events API v2 integration key.")
-    pages: bool | None = Field(None, description="Wakes people up (experimental detectors never reach it); "
-                                                 "default: true for pagerduty.")
-    timeout_seconds: float | None = Field(None, gt=0,
-                                          description="Per-request timeout (default: delivery.timeout_seconds).")
+    pages: bool | None = Field(
+        None, description="Wakes people up (experimental detectors never reach it); default: true for pagerduty."
+    )
+    timeout_seconds: float | None = Field(
+        None, gt=0, description="Per-request timeout (default: delivery.timeout_seconds)."
+    )
     max_concurrency: int = Field(4, ge=1, description="Requests in flight to this receiver at once.")
 
     @model_validator(mode="after")
@@ -73,10 +82,15 @@ class ReceiverSettings(_Section):
 
     def problems(self) -> list[str]:
         """What is missing or malformed (never quoting a value: these are secrets)."""
-        found = [f"needs {name}" for name, needed in (("url", self.kind in ("webhook", "slack")),
-                                                      ("secret", self.kind == "webhook"),
-                                                      ("routing_key", self.kind == "pagerduty"))
-                 if needed and getattr(self, name) is None]
+        found = [
+            f"needs {name}"
+            for name, needed in (
+                ("url", self.kind in ("webhook", "slack")),
+                ("secret", self.kind == "webhook"),
+                ("routing_key", self.kind == "pagerduty"),
+            )
+            if needed and getattr(self, name) is None
+        ]
         if self.secret is not None:
             try:
                 signing_key(self.secret)
@@ -107,16 +121,19 @@ class DeliverySettings(_Section):
 
     def problems(self) -> list[str]:
         """Every incomplete receiver, as `delivery.receivers.<name> (<kind>): what` (no secret)."""
-        return [f"delivery.receivers.{name} ({r.kind}): {p}" for name, r in self.receivers.items()
-                for p in r.problems()]
+        return [
+            f"delivery.receivers.{name} ({r.kind}): {p}" for name, r in self.receivers.items() for p in r.problems()
+        ]
 
     def check(self) -> None:
         """Raise ConfigError listing every incomplete receiver. Not a pydantic validator on purpose:
         pydantic quotes the raw input of a failing validator, and that input holds the secrets."""
         problems = self.problems()
         if problems:
-            raise ConfigError("invalid delivery settings:\n  " + "\n  ".join(problems) + "\nset secrets in the "
-                              "environment (SECMON_DELIVERY_RECEIVERS) or the secrets directory, never on the command line")
+            raise ConfigError(
+                "invalid delivery settings:\n  " + "\n  ".join(problems) + "\nset secrets in the "
+                "environment (SECMON_DELIVERY_RECEIVERS) or the secrets directory, never on the command line"
+            )
 
 
 def signing_key(secret: SecretStr) -> bytes:
@@ -125,7 +142,7 @@ def signing_key(secret: SecretStr) -> bytes:
     if not text.startswith("whsec_"):
         raise ValueError("webhook secret must look like whsec_<base64> (Standard Webhooks)")
     try:
-        key = base64.b64decode(text[len("whsec_"):], validate=True)
+        key = base64.b64decode(text[len("whsec_") :], validate=True)
     except binascii.Error:
         raise ValueError("webhook secret after whsec_ is not valid base64") from None
     if not 24 <= len(key) <= 64:

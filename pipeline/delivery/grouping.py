@@ -39,12 +39,35 @@ class Plan:
     expire: bool = False
 
 
-def new_group(key: str, route: str, receiver: str, labels: dict[str, str], timing: tuple[float, float, float],
-              partition: int, now: float) -> State:
+def new_group(
+    key: str,
+    route: str,
+    receiver: str,
+    labels: dict[str, str],
+    timing: tuple[float, float, float],
+    partition: int,
+    now: float,
+) -> State:
     """An empty group created now; `partition` is the one its messages (and changelog) live in."""
-    return {"v": 1, "key": key, "p": partition, "route": route, "receiver": receiver, "labels": labels,
-            "t": list(timing), "created": now, "changed": now, "sent_at": None, "alerts": {}, "sent": {},
-            "muted": {}, "hold": None, "outbox": None, "overflow": 0, "due": None}
+    return {
+        "v": 1,
+        "key": key,
+        "p": partition,
+        "route": route,
+        "receiver": receiver,
+        "labels": labels,
+        "t": list(timing),
+        "created": now,
+        "changed": now,
+        "sent_at": None,
+        "alerts": {},
+        "sent": {},
+        "muted": {},
+        "hold": None,
+        "outbox": None,
+        "overflow": 0,
+        "due": None,
+    }
 
 
 def add_alert(state: State, doc: dict[str, Any], now: float) -> State:
@@ -53,10 +76,11 @@ def add_alert(state: State, doc: dict[str, Any], now: float) -> State:
     alert = doc["alert"]
     current = state["alerts"].get(alert["id"])
     if current is not None and (current["count"], current["status"] == "resolved") > (
-            alert["count"], alert["status"] == "resolved"):
+        alert["count"],
+        alert["status"] == "resolved",
+    ):
         return state
-    state["alerts"][alert["id"]] = {"doc": _trim(doc), "count": alert["count"], "status": alert["status"],
-                                    "seen": now}
+    state["alerts"][alert["id"]] = {"doc": _trim(doc), "count": alert["count"], "status": alert["status"], "seen": now}
     state["changed"] = now
     _bound(state)
     state["due"] = due_at(state)
@@ -126,16 +150,26 @@ def notification_id(receiver: str, group_key: str, versions: dict[str, list]) ->
 
 def _notification(state: State, changed: list[str], now: float) -> State:
     """The outbox entry: the group's unmuted alerts (changed first, then latest), capped."""
-    others = sorted((aid for aid in state["alerts"] if aid not in state["muted"] and aid not in changed),
-                    key=lambda aid: -state["alerts"][aid]["seen"])
+    others = sorted(
+        (aid for aid in state["alerts"] if aid not in state["muted"] and aid not in changed),
+        key=lambda aid: -state["alerts"][aid]["seen"],
+    )
     ids = (sorted(changed, key=lambda aid: -state["alerts"][aid]["seen"]) + others)[:MAX_NOTIFY_ALERTS]
     versions = {aid: [state["alerts"][aid]["count"], state["alerts"][aid]["status"]] for aid in ids}
     truncated = len(changed) + len(others) - len(ids) + state["overflow"]
     resolved = all(v[1] == "resolved" for v in versions.values())
-    return {"id": notification_id(state["receiver"], state["key"], versions), "created": now, "attempt": 0,
-            "next": now, "since": now, "versions": versions, "changed": [a for a in ids if a in changed],
-            "docs": [state["alerts"][aid]["doc"] for aid in ids], "truncated": truncated,
-            "status": "resolved" if resolved else "firing"}
+    return {
+        "id": notification_id(state["receiver"], state["key"], versions),
+        "created": now,
+        "attempt": 0,
+        "next": now,
+        "since": now,
+        "versions": versions,
+        "changed": [a for a in ids if a in changed],
+        "docs": [state["alerts"][aid]["doc"] for aid in ids],
+        "truncated": truncated,
+        "status": "resolved" if resolved else "firing",
+    }
 
 
 def _copy(state: State) -> State:

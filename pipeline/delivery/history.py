@@ -63,18 +63,26 @@ def record_id(record: NotificationRecord) -> str:
 def action(prefix: str, record: NotificationRecord, day: datetime | None = None) -> dict[str, Any]:
     """Bulk action writing the record; `day` (default: its timestamp) picks the daily index, so all
     attempts of a notification land in the index of its creation day and a replay hits the same _id."""
-    return {"_op_type": "index", "_index": index_of(prefix, day or record.timestamp), "_id": record_id(record),
-            "_source": record.to_doc()}
+    return {
+        "_op_type": "index",
+        "_index": index_of(prefix, day or record.timestamp),
+        "_id": record_id(record),
+        "_source": record.to_doc(),
+    }
 
 
 def template(prefix: str) -> dict[str, Any]:
     """The index template of the notifications indices (strict mapping generated from the model)."""
-    return {"index_patterns": [f"{prefix}-notifications-*"], "priority": 200,
-            "_meta": {"generated_from": f"{__name__}.NotificationRecord", "managed_by": "secmon"},
-            "template": {"aliases": {f"{prefix}-notifications": {}},
-                         "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "1s"},
-                         "mappings": {"dynamic": "strict", "date_detection": False,
-                                      "properties": mapping_of(NotificationRecord)}}}
+    return {
+        "index_patterns": [f"{prefix}-notifications-*"],
+        "priority": 200,
+        "_meta": {"generated_from": f"{__name__}.NotificationRecord", "managed_by": "secmon"},
+        "template": {
+            "aliases": {f"{prefix}-notifications": {}},
+            "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "1s"},
+            "mappings": {"dynamic": "strict", "date_detection": False, "properties": mapping_of(NotificationRecord)},
+        },
+    }
 
 
 async def install(es: AsyncElasticsearch, prefix: str) -> None:

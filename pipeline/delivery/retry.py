@@ -28,8 +28,13 @@ from schemas.alert import Alert, AlertProvenance, AlertState, Rule
 from schemas.ids import alert_id
 
 Verdict = Literal["done", "retry", "permanent"]
-FAILURE_RULE = Rule(id="delivery_failed", name="Alert delivery to a receiver failed", version=1, maturity="stable",
-                    tags=["policy.alert_delivery"])
+FAILURE_RULE = Rule(
+    id="delivery_failed",
+    name="Alert delivery to a receiver failed",
+    version=1,
+    maturity="stable",
+    tags=["policy.alert_delivery"],
+)
 FAILURE_WINDOW_SECONDS = 3600  # one delivery_failed alert per receiver per hour; later failures count into it
 
 
@@ -80,8 +85,9 @@ def backoff(attempt: int, cfg: RetrySettings, rng: random.Random | None = None) 
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
-def next_step(outcome: Outcome, attempts: int, since: float, now: float,
-              cfg: RetrySettings) -> tuple[Literal["delivered", "retry", "dead_letter"], float | None]:
+def next_step(
+    outcome: Outcome, attempts: int, since: float, now: float, cfg: RetrySettings
+) -> tuple[Literal["delivered", "retry", "dead_letter"], float | None]:
     """After an attempt (`attempts` made so far, the first at `since`): what now, and when to retry."""
     if outcome.verdict == "done":
         return "delivered", None
@@ -134,8 +140,13 @@ async def attempt(session: aiohttp.ClientSession, request: HttpRequest, timeout:
     """POST once and classify the result; no exception escapes."""
     started = time.perf_counter()
     try:
-        async with session.post(request.url, data=request.body, headers=request.headers, allow_redirects=False,
-                                timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+        async with session.post(
+            request.url,
+            data=request.body,
+            headers=request.headers,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:
             await response.read()
             status = response.status
             after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
@@ -144,8 +155,13 @@ async def attempt(session: aiohttp.ClientSession, request: HttpRequest, timeout:
         return Outcome(classify(None, exc), error=_describe(exc, request.url), latency=latency)
     latency = time.perf_counter() - started
     verdict = classify(status)
-    return Outcome(verdict, status=status, error=None if verdict == "done" else f"HTTP {status}",
-                   retry_after=after, latency=latency)
+    return Outcome(
+        verdict,
+        status=status,
+        error=None if verdict == "done" else f"HTTP {status}",
+        retry_after=after,
+        latency=latency,
+    )
 
 
 def _describe(exc: BaseException, url: str) -> str:
@@ -163,8 +179,16 @@ def failure_alert(receiver: str, reason: str, now: float, count: int) -> Alert:
     window = datetime.fromtimestamp(now - now % FAILURE_WINDOW_SECONDS, tz=timezone.utc)
     at = datetime.fromtimestamp(now, tz=timezone.utc)
     return Alert(
-        timestamp=at, message=f"Notifications to receiver {receiver} are failing: {reason}"[:1000], rule=FAILURE_RULE,
-        alert=AlertState(id=alert_id(FAILURE_RULE.id, receiver, window.isoformat()), severity="high",
-                         dedup_key=receiver, count=count, first_seen=window, last_seen=at),
+        timestamp=at,
+        message=f"Notifications to receiver {receiver} are failing: {reason}"[:1000],
+        rule=FAILURE_RULE,
+        alert=AlertState(
+            id=alert_id(FAILURE_RULE.id, receiver, window.isoformat()),
+            severity="high",
+            dedup_key=receiver,
+            count=count,
+            first_seen=window,
+            last_seen=at,
+        ),
         secmon=AlertProvenance(datasets=["secmon.delivery"]),
     )

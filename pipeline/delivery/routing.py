@@ -182,9 +182,13 @@ def alert_labels(alert: Alert, teams: Mapping[str, tuple[str, ...]]) -> Labels:
     """rule, severity, maturity, tags, workspace (organization.id), team, entity (dedup key), alert_id."""
     rule = alert.rule
     return {
-        "rule": (rule.id,), "severity": (alert.alert.severity,), "maturity": (rule.maturity,),
-        "tags": tuple(rule.tags) or ("",), "workspace": ((alert.organization and alert.organization.id) or "",),
-        "team": (team_of(teams, rule.id, rule.tags),), "entity": (alert.alert.dedup_key,),
+        "rule": (rule.id,),
+        "severity": (alert.alert.severity,),
+        "maturity": (rule.maturity,),
+        "tags": tuple(rule.tags) or ("",),
+        "workspace": ((alert.organization and alert.organization.id) or "",),
+        "team": (team_of(teams, rule.id, rule.tags),),
+        "entity": (alert.alert.dedup_key,),
         "alert_id": (alert.alert.id,),
     }
 
@@ -229,8 +233,9 @@ def load_routes(path: Path, receivers: Mapping[str, Any]) -> RoutingTree:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        raise RoutingError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}; fix the file at "
-                           "that line") from None
+        raise RoutingError(
+            f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}; fix the file at that line"
+        ) from None
     root = None
     if spec is not None:
         if spec.route.matchers:
@@ -239,21 +244,32 @@ def load_routes(path: Path, receivers: Mapping[str, Any]) -> RoutingTree:
             problems.append((("route", "receiver"), "the root route needs a receiver (the default)"))
         root = _resolve(spec.route, ("route",), "0", None, receivers, problems)
     if problems:
-        raise RoutingError(f"invalid routes file {path}:\n  " + "\n  ".join(
-            f"{path.name}:{_line_of(lines, loc)} {_dotted(loc)}: {msg}" for loc, msg in problems))
+        raise RoutingError(
+            f"invalid routes file {path}:\n  "
+            + "\n  ".join(f"{path.name}:{_line_of(lines, loc)} {_dotted(loc)}: {msg}" for loc, msg in problems)
+        )
     assert spec is not None and root is not None
-    return RoutingTree(root=root, teams={t: tuple(g) for t, g in spec.teams.items()},
-                       receiver_kinds={n: r.kind for n, r in receivers.items()},
-                       paging=frozenset(n for n, r in receivers.items() if r.pages))
+    return RoutingTree(
+        root=root,
+        teams={t: tuple(g) for t, g in spec.teams.items()},
+        receiver_kinds={n: r.kind for n, r in receivers.items()},
+        paging=frozenset(n for n, r in receivers.items() if r.pages),
+    )
 
 
-def _resolve(spec: RouteSpec, loc: tuple, node_id: str, parent: Route | None, receivers: Mapping[str, Any],
-             problems: list) -> Route:
+def _resolve(
+    spec: RouteSpec, loc: tuple, node_id: str, parent: Route | None, receivers: Mapping[str, Any], problems: list
+) -> Route:
     """A Route with inherited fields filled in; problems are appended, not raised."""
     receiver = spec.receiver or (parent.receiver if parent else "")
     if spec.receiver and spec.receiver not in receivers:
-        problems.append((loc + ("receiver",), f"unknown receiver {spec.receiver!r}; configured: "
-                                               f"{', '.join(sorted(receivers)) or 'none (set delivery.receivers)'}"))
+        problems.append(
+            (
+                loc + ("receiver",),
+                f"unknown receiver {spec.receiver!r}; configured: "
+                f"{', '.join(sorted(receivers)) or 'none (set delivery.receivers)'}",
+            )
+        )
     matchers = []
     for i, text in enumerate(spec.matchers):
         try:
@@ -265,8 +281,10 @@ def _resolve(spec: RouteSpec, loc: tuple, node_id: str, parent: Route | None, re
         if name not in LABELS and name != "...":
             problems.append((loc + ("group_by",), f"unknown label {name!r}; labels are {', '.join(LABELS)} or ..."))
     route = Route(node_id, receiver, tuple(matchers), spec.continue_, group_by, _timing(spec, loc, parent, problems))
-    children = tuple(_resolve(child, loc + ("routes", i), f"{node_id}.{i}", route, receivers, problems)
-                     for i, child in enumerate(spec.routes))
+    children = tuple(
+        _resolve(child, loc + ("routes", i), f"{node_id}.{i}", route, receivers, problems)
+        for i, child in enumerate(spec.routes)
+    )
     return replace(route, children=children)
 
 

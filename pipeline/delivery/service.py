@@ -120,11 +120,18 @@ def route_messages(tree: RoutingTree, alerts: Iterable[Alert], partitions: int) 
         doc = alert.to_doc()
         for dest in tree.destinations(alert):
             t = dest.route.timing
-            entry = {"key": dest.group_key, "route": dest.route.id, "receiver": dest.receiver,
-                     "labels": dest.group_labels, "timing": [t.wait, t.interval, t.repeat], "blocked": dest.blocked,
-                     "alert": doc}
+            entry = {
+                "key": dest.group_key,
+                "route": dest.route.id,
+                "receiver": dest.receiver,
+                "labels": dest.group_labels,
+                "timing": [t.wait, t.interval, t.repeat],
+                "blocked": dest.blocked,
+                "alert": doc,
+            }
             entries.setdefault(partition_of(dest.group_key, partitions), []).append(
-                json.dumps(entry, separators=(",", ":")).encode())
+                json.dumps(entry, separators=(",", ":")).encode()
+            )
     return [(p, bundle) for p, items in sorted(entries.items()) for bundle in _bundles(items)]
 
 
@@ -153,13 +160,22 @@ def tick() -> bytes:
 class Deliverer:
     """Stage 2: groups, silences, sending with retries, and the records of it all."""
 
-    def __init__(self, cfg: DeliverySettings, tree: RoutingTree, session: aiohttp.ClientSession, prefix: str,
-                 notify_topic: str, silences: SilenceCache | None = None) -> None:
+    def __init__(
+        self,
+        cfg: DeliverySettings,
+        tree: RoutingTree,
+        session: aiohttp.ClientSession,
+        prefix: str,
+        notify_topic: str,
+        silences: SilenceCache | None = None,
+    ) -> None:
         self.cfg, self.tree, self.session, self.prefix, self.topic = cfg, tree, session, prefix, notify_topic
         self.silences = silences or SilenceCache()
         self.links = Links(cfg.kibana_url, cfg.kibana_data_view)
-        self.breakers = {n: retry.CircuitBreaker(cfg.retry.breaker_failures, cfg.retry.breaker_cooldown_seconds)
-                         for n in cfg.receivers}
+        self.breakers = {
+            n: retry.CircuitBreaker(cfg.retry.breaker_failures, cfg.retry.breaker_cooldown_seconds)
+            for n in cfg.receivers
+        }
         self.limits = {n: asyncio.Semaphore(r.max_concurrency) for n, r in cfg.receivers.items()}
         self.failures: dict[tuple[str, float], int] = {}
 
@@ -188,8 +204,9 @@ class Deliverer:
         key = item.key or ""  # route_messages keys every notify message by its group
         state = touched[key][0] if key in touched else store.get(key)
         if state is None:
-            state = grouping.new_group(key, msg["route"], msg["receiver"], msg["labels"], tuple(msg["timing"]),
-                                       item.partition, now)
+            state = grouping.new_group(
+                key, msg["route"], msg["receiver"], msg["labels"], tuple(msg["timing"]), item.partition, now
+            )
         touched[key] = (grouping.add_alert(state, msg["alert"], now), item.partition)
 
     async def _flush(self, key: str, state: State, partition: int, effects: Effects, now: float) -> None:
@@ -210,16 +227,26 @@ class Deliverer:
         """One attempt of the group's outbox notification (unless its receiver's circuit is open)."""
         box, name = state["outbox"], state["receiver"]
         if name not in self.cfg.receivers:  # removed from the config while its groups were pending
-            return self._conclude(state, None, retry.Outcome("permanent", error=f"receiver {name} is no longer "
-                                                             "configured"), partition, effects)
+            return self._conclude(
+                state,
+                None,
+                retry.Outcome("permanent", error=f"receiver {name} is no longer configured"),
+                partition,
+                effects,
+            )
         cfg, breaker = self.cfg.receivers[name], self.breakers[name]
         now = time.time()
         wait = breaker.allow(now)
         if wait is not None:  # circuit open: wait unattempted, unless the budget is spent
             if now - box["since"] <= self.cfg.retry.budget_seconds:
                 return grouping.after_attempt(state, "deferred", now, wait)
-            return self._conclude(state, None, retry.Outcome("retry", error=f"circuit {breaker.state} after "
-                                                             "repeated failures"), partition, effects)
+            return self._conclude(
+                state,
+                None,
+                retry.Outcome("retry", error=f"circuit {breaker.state} after repeated failures"),
+                partition,
+                effects,
+            )
         async with self.limits[name]:
             try:
                 built = renderer(cfg.kind)(_notification(state), cfg, self.links, time.time())
@@ -231,8 +258,7 @@ class Deliverer:
         breaker.record(outcome.verdict != "retry", time.time())
         return self._conclude(state, request, outcome, partition, effects)
 
-    def _conclude(self, state: State, request, outcome: retry.Outcome, partition: int,
-                  effects: Effects) -> State:
+    def _conclude(self, state: State, request, outcome: retry.Outcome, partition: int, effects: Effects) -> State:
         """Decide retry / done / dead letter for an attempt's outcome and record it."""
         box, now = state["outbox"], time.time()
         attempt = box["attempt"] + 1
@@ -248,8 +274,16 @@ class Deliverer:
             return None
         return self.silences.silenced_by(self.tree.labels(Alert.model_validate(doc)), time.time())
 
-    def _record_attempt(self, state: State, attempt: int, outcome: retry.Outcome, step: str, next_at: float | None,
-                        effects: Effects, now: float) -> None:
+    def _record_attempt(
+        self,
+        state: State,
+        attempt: int,
+        outcome: retry.Outcome,
+        step: str,
+        next_at: float | None,
+        effects: Effects,
+        now: float,
+    ) -> None:
         box, name = state["outbox"], state["receiver"]
         result = "failed" if step == "dead_letter" and outcome.verdict == "permanent" else step
         metrics.NOTIFICATION_SECONDS.labels(receiver=name).observe(outcome.latency)
@@ -257,20 +291,47 @@ class Deliverer:
             metrics.NOTIFICATION_RETRIES.labels(receiver=name).inc()
         else:
             metrics.NOTIFICATIONS.labels(receiver=name, outcome=result).inc()
-        ids = list(box["versions"])[:grouping.MAX_NOTIFY_ALERTS]
+        ids = list(box["versions"])[: grouping.MAX_NOTIFY_ALERTS]
         record = NotificationRecord(
-            timestamp=utc(now), kind="attempt", outcome=result, receiver=name, receiver_kind=self._kind(name),
-            route=state["route"], group_key=state["key"], notification_id=box["id"], attempt=attempt,
-            status_code=outcome.status, latency_ms=round(outcome.latency * 1000, 3), error=outcome.error,
-            next_attempt_at=utc(next_at) if next_at else None, alert_ids=ids,
-            alert_counts=[box["versions"][i][0] for i in ids], rule_ids=sorted({d["rule"]["id"] for d in box["docs"]}))
+            timestamp=utc(now),
+            kind="attempt",
+            outcome=result,
+            receiver=name,
+            receiver_kind=self._kind(name),
+            route=state["route"],
+            group_key=state["key"],
+            notification_id=box["id"],
+            attempt=attempt,
+            status_code=outcome.status,
+            latency_ms=round(outcome.latency * 1000, 3),
+            error=outcome.error,
+            next_attempt_at=utc(next_at) if next_at else None,
+            alert_ids=ids,
+            alert_counts=[box["versions"][i][0] for i in ids],
+            rule_ids=sorted({d["rule"]["id"] for d in box["docs"]}),
+        )
         effects.history.append(action(self.prefix, record, day=utc(box["created"])))
         if step != "delivered":
-            log.warning("notification %s to %s attempt %d: %s (%s)%s", box["id"], name, attempt, result,
-                        outcome.error, f"; retry at {utc(next_at):%H:%M:%S}" if next_at else "")
+            log.warning(
+                "notification %s to %s attempt %d: %s (%s)%s",
+                box["id"],
+                name,
+                attempt,
+                result,
+                outcome.error,
+                f"; retry at {utc(next_at):%H:%M:%S}" if next_at else "",
+            )
 
-    def _give_up(self, state: State, body: bytes, outcome: retry.Outcome, attempts: int, partition: int,
-                 effects: Effects, now: float) -> None:
+    def _give_up(
+        self,
+        state: State,
+        body: bytes,
+        outcome: retry.Outcome,
+        attempts: int,
+        partition: int,
+        effects: Effects,
+        now: float,
+    ) -> None:
         """Dead-letter the notification and raise (or update) the delivery_failed alert."""
         name, box = state["receiver"], state["outbox"]
         reason = f"notification {box['id']} to receiver {name} given up after {attempts} attempt(s): {outcome.error}"
@@ -287,20 +348,37 @@ class Deliverer:
         name = state["receiver"]
         doc = state["alerts"][alert_id]
         metrics.NOTIFICATIONS.labels(receiver=name, outcome="silenced").inc()
-        record = NotificationRecord(timestamp=utc(now), kind="silenced", outcome="silenced", receiver=name,
-                                    receiver_kind=self._kind(name), route=state["route"], group_key=state["key"],
-                                    silence_id=silence_id, alert_ids=[alert_id], alert_counts=[doc["count"]],
-                                    rule_ids=[doc["doc"]["rule"]["id"]])
+        record = NotificationRecord(
+            timestamp=utc(now),
+            kind="silenced",
+            outcome="silenced",
+            receiver=name,
+            receiver_kind=self._kind(name),
+            route=state["route"],
+            group_key=state["key"],
+            silence_id=silence_id,
+            alert_ids=[alert_id],
+            alert_counts=[doc["count"]],
+            rule_ids=[doc["doc"]["rule"]["id"]],
+        )
         effects.history.append(action(self.prefix, record))
 
     def _record_suppressed(self, msg: dict[str, Any], key: str, effects: Effects, now: float) -> None:
         name, alert = msg["receiver"], msg["alert"]
         metrics.NOTIFICATIONS.labels(receiver=name, outcome="suppressed").inc()
-        record = NotificationRecord(timestamp=utc(now), kind="suppressed", outcome="suppressed", receiver=name,
-                                    receiver_kind=self._kind(name), route=msg["route"], group_key=key,
-                                    error=f"{msg['blocked']} detector: never sent to a paging receiver",
-                                    alert_ids=[alert["alert"]["id"]], alert_counts=[alert["alert"]["count"]],
-                                    rule_ids=[alert["rule"]["id"]])
+        record = NotificationRecord(
+            timestamp=utc(now),
+            kind="suppressed",
+            outcome="suppressed",
+            receiver=name,
+            receiver_kind=self._kind(name),
+            route=msg["route"],
+            group_key=key,
+            error=f"{msg['blocked']} detector: never sent to a paging receiver",
+            alert_ids=[alert["alert"]["id"]],
+            alert_counts=[alert["alert"]["count"]],
+            rule_ids=[alert["rule"]["id"]],
+        )
         effects.history.append(action(self.prefix, record))
 
     def _kind(self, receiver: str) -> str:
@@ -310,7 +388,15 @@ class Deliverer:
 
 def _notification(state: State) -> Notification:
     box = state["outbox"]
-    return Notification(id=box["id"], receiver=state["receiver"], route=state["route"], group_key=state["key"],
-                        group_labels=state["labels"], status=box["status"],
-                        alerts=[Alert.model_validate(d) for d in box["docs"]], changed=box["changed"],
-                        truncated=box["truncated"], created=box["created"])
+    return Notification(
+        id=box["id"],
+        receiver=state["receiver"],
+        route=state["route"],
+        group_key=state["key"],
+        group_labels=state["labels"],
+        status=box["status"],
+        alerts=[Alert.model_validate(d) for d in box["docs"]],
+        changed=box["changed"],
+        truncated=box["truncated"],
+        created=box["created"],
+    )

@@ -41,8 +41,10 @@ class Silence(Strict):
     def _valid(cls, matchers: list[str]) -> list[str]:
         parsed = [Matcher.parse(m) for m in matchers]
         if all(m.matches({}) for m in parsed):
-            raise ValueError("these matchers also match an alert without labels, so the silence would mute "
-                             "everything; add a positive matcher such as rule=<id> or workspace=<id>")
+            raise ValueError(
+                "these matchers also match an alert without labels, so the silence would mute "
+                "everything; add a positive matcher such as rule=<id> or workspace=<id>"
+            )
         return matchers
 
     @cached_property
@@ -67,8 +69,14 @@ def new_silence(matchers: list[str], starts_at: datetime, ends_at: datetime, aut
     """Validate and build a silence (ValueError says what is wrong)."""
     if ends_at <= starts_at:
         raise ValueError(f"the silence ends ({ends_at.isoformat()}) before it starts ({starts_at.isoformat()})")
-    return Silence(matchers=matchers, starts_at=starts_at, ends_at=ends_at, created_by=author, comment=comment,
-                   created_at=datetime.now(timezone.utc))
+    return Silence(
+        matchers=matchers,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        created_by=author,
+        comment=comment,
+        created_at=datetime.now(timezone.utc),
+    )
 
 
 def index_name(prefix: str) -> str:
@@ -81,8 +89,10 @@ async def ensure_index(es: AsyncElasticsearch, prefix: str) -> None:
     name = index_name(prefix)
     if not await es.indices.exists(index=name):
         await es.options(ignore_status=400).indices.create(  # 400: created concurrently
-            index=name, settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
-            mappings={"dynamic": "strict", "properties": mapping_of(Silence)})
+            index=name,
+            settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+            mappings={"dynamic": "strict", "properties": mapping_of(Silence)},
+        )
 
 
 async def add(es: AsyncElasticsearch, prefix: str, silence: Silence) -> Silence:
@@ -95,8 +105,9 @@ async def add(es: AsyncElasticsearch, prefix: str, silence: Silence) -> Silence:
 async def load(es: AsyncElasticsearch, prefix: str, include_expired: bool = False) -> list[Silence]:
     """Silences, newest first; without include_expired only those not yet ended."""
     query = {"match_all": {}} if include_expired else {"range": {"ends_at": {"gt": "now"}}}
-    result = await es.options(ignore_status=404).search(index=index_name(prefix), query=query, size=MAX_SILENCES,
-                                                        sort=[{"created_at": "desc"}])
+    result = await es.options(ignore_status=404).search(
+        index=index_name(prefix), query=query, size=MAX_SILENCES, sort=[{"created_at": "desc"}]
+    )
     hits = result.get("hits", {}).get("hits", []) if result else []
     return [Silence.model_validate(h["_source"]) for h in hits]
 

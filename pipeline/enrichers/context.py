@@ -51,7 +51,9 @@ def ticket_problem(ticket: TicketRow | None, names: set[str], workspace: str, ev
     return None
 
 
-def check_ticket(store: ContextStore, event: Event, user: UserRow | None) -> tuple[bool, str | None, TicketProblem | None]:
+def check_ticket(
+    store: ContextStore, event: Event, user: UserRow | None
+) -> tuple[bool, str | None, TicketProblem | None]:
     """(justified, the justifying ticket id, the problem of the cited ticket) for a staff access.
 
     The cited ticket counts only when it exists, is the employee's and covers this workspace and

@@ -12,8 +12,23 @@ from schemas.event import Device, DeviceType, Event, OsInfo, UaDevice, UserAgent
 from schemas.types import MAX_KEYWORD
 
 CLI_CLIENTS = frozenset(
-    {"curl", "wget", "python requests", "python-urllib", "go-http-client", "okhttp", "aws-cli",
-     "aws-sdk-go", "boto3", "botocore", "libwww-perl", "httpie", "powershell", "java", "apache-httpclient"}
+    {
+        "curl",
+        "wget",
+        "python requests",
+        "python-urllib",
+        "go-http-client",
+        "okhttp",
+        "aws-cli",
+        "aws-sdk-go",
+        "boto3",
+        "botocore",
+        "libwww-perl",
+        "httpie",
+        "powershell",
+        "java",
+        "apache-httpclient",
+    }
 )
 DESKTOP_OS = frozenset({"windows", "mac os x", "linux", "ubuntu", "chrome os", "fedora", "debian", "freebsd", "macos"})
 MOBILE_OS = frozenset({"ios", "android", "windows phone", "blackberry os"})
@@ -73,7 +88,8 @@ def apply(event: Event) -> None:
         name=fit("user_agent.name", name),
         version=fit("user_agent.version", ver),
         os=OsInfo(name=fit("user_agent.os.name", os_name), version=fit("user_agent.os.version", os_ver))
-        if os_name else None,
+        if os_name
+        else None,
         device=UaDevice(name=fit("user_agent.device.name", dev_name)) if dev_name else None,
     )
     event.secmon.device = Device(type=kind)
@@ -87,6 +103,7 @@ def _fitter(cut: list[str]):
             cut.append(name)
             return value[:MAX_KEYWORD]
         return value
+
     return fit
 
 

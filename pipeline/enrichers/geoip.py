@@ -39,15 +39,33 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 # IANA special-purpose blocks; the most specific block wins, /0 rows are the defaults per family.
 SPECIAL_BLOCKS: tuple[tuple[str, AddressScope], ...] = (
-    ("0.0.0.0/0", "public"), ("0.0.0.0/8", "reserved"), ("0.0.0.0/32", "unspecified"),
-    ("10.0.0.0/8", "private"), ("100.64.0.0/10", "private"), ("127.0.0.0/8", "loopback"),
-    ("169.254.0.0/16", "link_local"), ("172.16.0.0/12", "private"), ("192.0.0.0/24", "reserved"),
-    ("192.0.2.0/24", "documentation"), ("192.168.0.0/16", "private"), ("198.18.0.0/15", "reserved"),
-    ("198.51.100.0/24", "documentation"), ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"),
+    ("0.0.0.0/0", "public"),
+    ("0.0.0.0/8", "reserved"),
+    ("0.0.0.0/32", "unspecified"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "private"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link_local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "reserved"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "reserved"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
     ("240.0.0.0/4", "reserved"),
-    ("::/0", "reserved"), ("2000::/3", "public"), ("::/128", "unspecified"), ("::1/128", "loopback"),
-    ("100::/64", "reserved"), ("2001::/23", "reserved"), ("2001:db8::/32", "documentation"),
-    ("3fff::/20", "documentation"), ("fc00::/7", "private"), ("fe80::/10", "link_local"), ("ff00::/8", "multicast"),
+    ("::/0", "reserved"),
+    ("2000::/3", "public"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("100::/64", "reserved"),
+    ("2001::/23", "reserved"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("fc00::/7", "private"),
+    ("fe80::/10", "link_local"),
+    ("ff00::/8", "multicast"),
 )
 _SCOPES: PrefixTable[AddressScope] = PrefixTable((parse_block(net), 0, scope) for net, scope in SPECIAL_BLOCKS)
 
@@ -133,18 +151,23 @@ def builtin_asn_database() -> Database:
 def _open_mmdb(path: Path, setting: str, kind: str) -> maxminddb.Reader:
     """Open a MaxMind database, refusing a missing file or one of the wrong kind with what to do."""
     if not path.is_file():
-        raise FileNotFoundError(f"enrich.{setting} {path} does not exist; point it at a MaxMind {kind} .mmdb "
-                                f"(e.g. GeoLite2-{kind}.mmdb) or unset it")
+        raise FileNotFoundError(
+            f"enrich.{setting} {path} does not exist; point it at a MaxMind {kind} .mmdb "
+            f"(e.g. GeoLite2-{kind}.mmdb) or unset it"
+        )
     try:
         reader = maxminddb.open_database(str(path))
     except (maxminddb.InvalidDatabaseError, ValueError, OSError) as exc:
-        raise ValueError(f"enrich.{setting} {path} is not a readable MaxMind database ({exc}); "
-                         f"download a fresh GeoLite2-{kind}.mmdb") from exc
+        raise ValueError(
+            f"enrich.{setting} {path} is not a readable MaxMind database ({exc}); download a fresh GeoLite2-{kind}.mmdb"
+        ) from exc
     db_type = reader.metadata().database_type
     if ("ASN" in db_type) != (kind == "ASN"):
         reader.close()
-        raise ValueError(f"enrich.{setting} {path} is a {db_type} database, not a {kind} one; "
-                         "check that geoip_city_db and geoip_asn_db are not swapped")
+        raise ValueError(
+            f"enrich.{setting} {path} is a {db_type} database, not a {kind} one; "
+            "check that geoip_city_db and geoip_asn_db are not swapped"
+        )
     return reader
 
 
@@ -162,10 +185,15 @@ def city_database(path: Path) -> Database:
         country = record.get("country") or record.get("registered_country") or {}
         location = record.get("location") or {}
         subdivisions = record.get("subdivisions") or [{}]
-        return {"country_iso_code": country.get("iso_code"), "country_name": _en(country),
-                "city_name": _en(record.get("city") or {}), "region_name": _en(subdivisions[0]),
-                "lat": location.get("latitude"), "lon": location.get("longitude"),
-                "accuracy_radius_km": location.get("accuracy_radius")}
+        return {
+            "country_iso_code": country.get("iso_code"),
+            "country_name": _en(country),
+            "city_name": _en(record.get("city") or {}),
+            "region_name": _en(subdivisions[0]),
+            "lat": location.get("latitude"),
+            "lon": location.get("longitude"),
+            "accuracy_radius_km": location.get("accuracy_radius"),
+        }
 
     return Database(_version(reader), lookup)
 
@@ -176,8 +204,10 @@ def asn_database(path: Path) -> Database:
 
     def lookup(ip: str) -> dict[str, Any]:
         record = _get(reader, ip)
-        return {"as_number": record.get("autonomous_system_number"),
-                "as_name": record.get("autonomous_system_organization")}
+        return {
+            "as_number": record.get("autonomous_system_number"),
+            "as_name": record.get("autonomous_system_organization"),
+        }
 
     return Database(_version(reader), lookup)
 
@@ -255,12 +285,18 @@ def _fill(side: Endpoint, place: Place) -> None:
     """New models per event: cached places are shared, event fields must not be."""
     if side.geo is None and (place.country_iso_code or place.city_name):
         location = GeoPoint(lat=place.lat, lon=place.lon) if place.lat is not None and place.lon is not None else None
-        side.geo = Geo(country_iso_code=place.country_iso_code, country_name=place.country_name,
-                       city_name=place.city_name, region_name=place.region_name, location=location,
-                       accuracy_radius_km=place.accuracy_radius_km)
+        side.geo = Geo(
+            country_iso_code=place.country_iso_code,
+            country_name=place.country_name,
+            city_name=place.city_name,
+            region_name=place.region_name,
+            location=location,
+            accuracy_radius_km=place.accuracy_radius_km,
+        )
     if side.as_ is None and (place.as_number is not None or place.as_name):
-        side.as_ = AutonomousSystem(number=place.as_number,
-                                    organization=AsOrg(name=place.as_name) if place.as_name else None)
+        side.as_ = AutonomousSystem(
+            number=place.as_number, organization=AsOrg(name=place.as_name) if place.as_name else None
+        )
 
 
 def build(settings: EnrichSettings) -> Enricher:

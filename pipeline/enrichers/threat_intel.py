@@ -135,8 +135,10 @@ def read_feed(path: Path) -> FeedFile:
     except csv.Error as exc:
         raise FeedError(f"{path}: not a readable CSV list ({exc}); fix the file or give it a .txt name") from exc
     except OSError as exc:
-        raise FeedError(f"threat-intel list {path} cannot be read ({exc.strerror or exc}); "
-                        "fix the path in enrich.threat_intel or the file's permissions") from exc
+        raise FeedError(
+            f"threat-intel list {path} cannot be read ({exc.strerror or exc}); "
+            "fix the path in enrich.threat_intel or the file's permissions"
+        ) from exc
     return FeedFile(path, rows, problems, digest, signature)
 
 
@@ -162,8 +164,10 @@ def parse_csv(lines: Iterable[str], path: Path) -> tuple[list[Row], list[str]]:
     header = [name.strip().lower() for name in next(rows, [])]
     column = next((header.index(name) for name in IP_COLUMNS if name in header), None)
     if column is None:
-        raise FeedError(f"{path}:1: CSV header {header} has no {'/'.join(IP_COLUMNS)} column; "
-                        "name the column that holds the addresses `ip`")
+        raise FeedError(
+            f"{path}:1: CSV header {header} has no {'/'.join(IP_COLUMNS)} column; "
+            "name the column that holds the addresses `ip`"
+        )
     desc = header.index("description") if "description" in header else None
     feed = header.index("feed") if "feed" in header else None
     found, problems = [], []
@@ -173,7 +177,9 @@ def parse_csv(lines: Iterable[str], path: Path) -> tuple[list[Row], list[str]]:
         try:
             found.append(_row(_cell(row, feed) or path.stem, row[column], _cell(row, desc)))
         except (ValueError, IndexError) as exc:
-            problems.append(f"{path}:{rows.line_num}: {exc if isinstance(exc, ValueError) else 'row has too few columns'}")
+            problems.append(
+                f"{path}:{rows.line_num}: {exc if isinstance(exc, ValueError) else 'row has too few columns'}"
+            )
     return found, problems
 
 
@@ -197,7 +203,8 @@ class IndicatorIndex:
     def __init__(self, feeds: dict[Path, FeedFile], cache_size: int):
         self.feeds = feeds
         self.table: PrefixTable[Row] = PrefixTable(
-            (Block(*row[1:4]), row[0], row) for feed in feeds.values() for row in feed.rows)
+            (Block(*row[1:4]), row[0], row) for feed in feeds.values() for row in feed.rows
+        )
         digest = hashlib.sha256()
         for path in sorted(feeds):
             digest.update(f"{path.name}\0{feeds[path].digest}\0".encode())
@@ -262,9 +269,15 @@ class ThreatIntel:
     Not thread-safe: `apply`, `maybe_reload`, `reload` and `wait` are called from one thread (the event
     loop's); only the builds run beside it."""
 
-    def __init__(self, paths: Iterable[Path], cache_size: int = 65536, check_seconds: float = RELOAD_CHECK_SECONDS,
-                 clock: Callable[[], float] = time.monotonic,
-                 on_new: Callable[[set[Indicator]], None] | None = None, background: bool = True):
+    def __init__(
+        self,
+        paths: Iterable[Path],
+        cache_size: int = 65536,
+        check_seconds: float = RELOAD_CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        on_new: Callable[[set[Indicator]], None] | None = None,
+        background: bool = True,
+    ):
         self.paths = [Path(p) for p in paths]
         self.cache_size, self.check_seconds, self.clock, self.on_new = cache_size, check_seconds, clock, on_new
         self.background = background
@@ -362,9 +375,14 @@ class ThreatIntel:
             if side is None or side.ip is None:
                 continue
             kind, indicators = self.index.matches(side.ip)
-            found += [ThreatEnrichment(
-                indicator=ThreatIndicator(ip=side.ip, type=kind, name=ind.name, description=ind.description),
-                feed=ThreatFeed(name=ind.feed), matched=ThreatMatched(field=field_name)) for ind in indicators]
+            found += [
+                ThreatEnrichment(
+                    indicator=ThreatIndicator(ip=side.ip, type=kind, name=ind.name, description=ind.description),
+                    feed=ThreatFeed(name=ind.feed),
+                    matched=ThreatMatched(field=field_name),
+                )
+                for ind in indicators
+            ]
             if indicators and side.ip not in event.related.ip:
                 event.related.ip.append(side.ip)
         if found:
@@ -374,8 +392,14 @@ class ThreatIntel:
 def _report(index: IndicatorIndex, what: str) -> None:
     """Log the lists in use and the first line problems with their locations (O(lists): it runs on the event path)."""
     skipped = sum(len(feed.problems) for feed in index.feeds.values())
-    log.info("threat intel %s: %d indicators in %d lists, version %s, %d lines skipped",
-             what, len(index.table), len(index.feeds), index.version, skipped)
+    log.info(
+        "threat intel %s: %d indicators in %d lists, version %s, %d lines skipped",
+        what,
+        len(index.table),
+        len(index.feeds),
+        index.version,
+        skipped,
+    )
     for problem in islice(chain.from_iterable(feed.problems for feed in index.feeds.values()), _SHOWN_PROBLEMS):
         log.warning("threat-intel line skipped: %s", problem)
 

@@ -17,12 +17,18 @@ HOUR_MS = 3600 * 1000
 # Context topics hold the latest row per id for as long as it exists: every worker reads them whole.
 # A purged row's old value must not outlive the 24 h deletion promise on the broker: small segments
 # (compaction never touches the active one), compaction forced within 12 h, tombstones kept 6 h.
-COMPACTED_TOPIC_CONFIG = {"segment.ms": str(HOUR_MS), "max.compaction.lag.ms": str(12 * HOUR_MS),
-                          "delete.retention.ms": str(6 * HOUR_MS)}
+COMPACTED_TOPIC_CONFIG = {
+    "segment.ms": str(HOUR_MS),
+    "max.compaction.lag.ms": str(12 * HOUR_MS),
+    "delete.retention.ms": str(6 * HOUR_MS),
+}
 CONTEXT_TOPIC_CONFIG = {"cleanup.policy": "compact", **COMPACTED_TOPIC_CONFIG}
 # Forget requests must outlive a worker outage, not much more (they name a deleted workspace).
-PURGE_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * HOUR_MS),
-                      "segment.ms": str(24 * HOUR_MS)}
+PURGE_TOPIC_CONFIG = {
+    "cleanup.policy": "delete",
+    "retention.ms": str(7 * 24 * HOUR_MS),
+    "segment.ms": str(24 * HOUR_MS),
+}
 
 
 def data_topic_config(retention_hours: int) -> dict[str, str]:
@@ -77,8 +83,11 @@ class TopicNames:
 
     def all(self) -> list[str]:
         """Every topic name, raw topics of every registered source included."""
-        return ([self.raw(s) for s in sorted(NORMALIZERS)] + [self.events, self.detect, self.alerts, self.deadletter,
-                                                   self.purge] + self.contexts)
+        return (
+            [self.raw(s) for s in sorted(NORMALIZERS)]
+            + [self.events, self.detect, self.alerts, self.deadletter, self.purge]
+            + self.contexts
+        )
 
 
 def ensure_topics(settings: SecmonSettings) -> list[str]:
@@ -98,8 +107,12 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
                 elif name == topics.purge:  # rare and small; one partition keeps the parts of a request in order
                     topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=PURGE_TOPIC_CONFIG)
                 else:
-                    topic = NewTopic(name, settings.kafka.partitions, settings.kafka.replication_factor,
-                                     topic_configs=data_topic_config(settings.kafka.retention_hours))
+                    topic = NewTopic(
+                        name,
+                        settings.kafka.partitions,
+                        settings.kafka.replication_factor,
+                        topic_configs=data_topic_config(settings.kafka.retention_hours),
+                    )
                 admin.create_topics([topic])
                 log.info("created topic %s", name)
             except TopicAlreadyExistsError:

@@ -33,23 +33,31 @@ log = logging.getLogger(__name__)
 CONTROL_SOURCE = "control"
 
 
-def control_event(kind: str, status: str, *, now: datetime, job_id: str, details: dict[str, Any] | None = None,
-                  **fields: Any) -> dict[str, Any]:
+def control_event(
+    kind: str, status: str, *, now: datetime, job_id: str, details: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
     """The control event (a JSON object for `<prefix>-raw-control`) of one lifecycle step.
 
     Validated against ControlEvent, so a kind/field typo fails here and not in the normalizer.
     """
     if fields.get("reason"):
         fields["reason"] = fields["reason"][:4000]  # the normalizer bounds reasons; keep the start
-    event = ControlEvent(timestamp=now, kind=kind, status=status, job_id=job_id,
-                         details=ControlDetails(**details) if details else None, **fields)
+    event = ControlEvent(
+        timestamp=now,
+        kind=kind,
+        status=status,
+        job_id=job_id,
+        details=ControlDetails(**details) if details else None,
+        **fields,
+    )
     return event.to_doc()
 
 
 def control_origin(event: dict[str, Any]) -> Origin:
     """A file-like origin unique to (job, status): a re-sent event gets the same event id downstream."""
-    return Origin(source=CONTROL_SOURCE, file="secmon-lifecycle", file_id=f"{event['job_id']}/{event['status']}",
-                  offset=0)
+    return Origin(
+        source=CONTROL_SOURCE, file="secmon-lifecycle", file_id=f"{event['job_id']}/{event['status']}", offset=0
+    )
 
 
 class ControlSink:
@@ -74,14 +82,23 @@ class ControlSink:
             producer = self._connect()
             if producer is None:
                 return False
-            future = producer.send(self.topic, key=str(event["job_id"]).encode(),
-                                   value=json.dumps(event, separators=(",", ":")).encode(),
-                                   headers=[origin_header(control_origin(event))])
+            future = producer.send(
+                self.topic,
+                key=str(event["job_id"]).encode(),
+                value=json.dumps(event, separators=(",", ":")).encode(),
+                headers=[origin_header(control_origin(event))],
+            )
             future.get(timeout=self._timeout_s * 2)
             return True
         except KafkaError as exc:
-            log.warning("control event %s %s not sent to Kafka topic %s (%s); it is kept in the audit index. "
-                        "Check kafka.bootstrap.", event["kind"], event["status"], self.topic, exc)
+            log.warning(
+                "control event %s %s not sent to Kafka topic %s (%s); it is kept in the audit index. "
+                "Check kafka.bootstrap.",
+                event["kind"],
+                event["status"],
+                self.topic,
+                exc,
+            )
             return False
 
     def _connect(self) -> Any:
@@ -91,12 +108,16 @@ class ControlSink:
 
             ms = int(self._timeout_s * 1000)
             try:
-                self._producer = KafkaProducer(**kafka_python_kwargs(self._kafka), acks="all",
-                                               bootstrap_timeout_ms=ms, max_block_ms=ms * 2)
+                self._producer = KafkaProducer(
+                    **kafka_python_kwargs(self._kafka), acks="all", bootstrap_timeout_ms=ms, max_block_ms=ms * 2
+                )
             except KafkaError as exc:
                 self._unreachable = True  # ask once per run, not once per event
-                log.warning("Kafka at %s unreachable (%s): control events go to the audit index only",
-                            self._kafka.bootstrap, exc)
+                log.warning(
+                    "Kafka at %s unreachable (%s): control events go to the audit index only",
+                    self._kafka.bootstrap,
+                    exc,
+                )
         return self._producer
 
     def close(self) -> None:
@@ -126,19 +147,35 @@ class Recorder:
         if index not in self._ready:
             body = template(kind, self.names.prefix)["template"]
             resp = await self.es.options(ignore_status=400).indices.create(
-                index=index, settings=body["settings"], mappings=body["mappings"],
-                aliases={self.names.record_alias(kind): {}})
+                index=index,
+                settings=body["settings"],
+                mappings=body["mappings"],
+                aliases={self.names.record_alias(kind): {}},
+            )
             error = resp.body.get("error") if isinstance(resp.body, dict) else None
             if error and error.get("type") != "resource_already_exists_exception":
-                raise RuntimeError(f"cannot create index {index}: {error.get('reason')}; check es.index_prefix "
-                                   "and lifecycle.*_index settings")
+                raise RuntimeError(
+                    f"cannot create index {index}: {error.get('reason')}; check es.index_prefix "
+                    "and lifecycle.*_index settings"
+                )
             self._ready.add(index)
         return index
 
-    async def record(self, action: AuditAction, outcome: AuditOutcome, *, now: datetime, job_id: str, message: str,
-                     target: str | None = None, control: dict[str, Any] | None = None,
-                     hold_ids: Iterable[str] = (), documents: int | None = None,
-                     dedup: tuple[object, ...] | None = None, send: bool = True) -> AuditRecord:
+    async def record(
+        self,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        *,
+        now: datetime,
+        job_id: str,
+        message: str,
+        target: str | None = None,
+        control: dict[str, Any] | None = None,
+        hold_ids: Iterable[str] = (),
+        documents: int | None = None,
+        dedup: tuple[object, ...] | None = None,
+        send: bool = True,
+    ) -> AuditRecord:
         """Send the control event (if any, unless not `send`) to Kafka, then write the audit record.
 
         The record's id comes from `dedup` (default: action, outcome, job, target), so a re-run
@@ -148,13 +185,23 @@ class Recorder:
         delivered = None
         if control is not None and self.sink is not None and send:
             delivered = await asyncio.to_thread(self.sink.send, control)  # kafka-python blocks
-        rec = AuditRecord(timestamp=now, action=action, outcome=outcome, job_id=job_id, operator=self.operator,
-                          target=target, message=message, hold_ids=list(hold_ids), documents=documents,
-                          control=ControlEvent.model_validate(control) if control else None,
-                          kafka_delivered=delivered)
+        rec = AuditRecord(
+            timestamp=now,
+            action=action,
+            outcome=outcome,
+            job_id=job_id,
+            operator=self.operator,
+            target=target,
+            message=message,
+            hold_ids=list(hold_ids),
+            documents=documents,
+            control=ControlEvent.model_validate(control) if control else None,
+            kafka_delivered=delivered,
+        )
         doc_id = digest(*(dedup or (action, outcome, job_id, target)))
-        await self.es.options(ignore_status=409).create(index=await self.ensure("audit"), id=doc_id,
-                                                        document=rec.to_doc())
+        await self.es.options(ignore_status=409).create(
+            index=await self.ensure("audit"), id=doc_id, document=rec.to_doc()
+        )
         log.info("audit: %s %s %s: %s", action, outcome, target or job_id, message)
         return rec
 

@@ -23,11 +23,13 @@ if TYPE_CHECKING:  # the Elasticsearch and Kafka clients load only when a lifecy
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the lifecycle, backup, hold and purge commands to the `secmon` parser."""
     lifecycle = sub.add_parser("lifecycle", help="data retention").add_subparsers(title="lifecycle commands")
-    _destructive(lifecycle.add_parser("run", help="delete daily indices past their retention, except held ones"),
-                 _cmd_retention)
+    _destructive(
+        lifecycle.add_parser("run", help="delete daily indices past their retention, except held ones"), _cmd_retention
+    )
 
     backup = sub.add_parser("backup", help="snapshots: run, list, verify, prune").add_subparsers(
-        title="backup commands")
+        title="backup commands"
+    )
     _common(backup.add_parser("run", help="snapshot every secmon index (emits backup control events)"), _cmd_backup)
     _common(backup.add_parser("list", help="secmon's snapshots, their age and the holds keeping them"), _cmd_list)
     verify = backup.add_parser("verify", help="restore the latest snapshot under a temporary name and compare")
@@ -39,8 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     hopen = hold.add_parser("open", help="keep the indices and snapshots an incident needs")
     hopen.add_argument("--incident", required=True, help="incident id (also the hold id)")
     hopen.add_argument("--reason", required=True, help="why the data must be kept")
-    hopen.add_argument("--index", action="append", dest="patterns", help="index pattern covered (repeatable; "
-                       "default: every index of this deployment)")
+    hopen.add_argument(
+        "--index",
+        action="append",
+        dest="patterns",
+        help="index pattern covered (repeatable; default: every index of this deployment)",
+    )
     _common(hopen, _cmd_hold_open)
     hclose = hold.add_parser("close", help="release a hold: retention and prune apply again")
     hclose.add_argument("--incident", required=True, help="incident id of the hold")
@@ -86,8 +92,11 @@ def _run(coro) -> int:
         print(f"secmon: {exc}", file=sys.stderr)
         return 2
     except (ApiError, TransportError) as exc:
-        print(f"secmon: Elasticsearch refused or did not answer: {exc}. Check es.url, credentials and "
-              "cluster health (GET _cluster/health); every lifecycle command can be re-run.", file=sys.stderr)
+        print(
+            f"secmon: Elasticsearch refused or did not answer: {exc}. Check es.url, credentials and "
+            "cluster health (GET _cluster/health); every lifecycle command can be re-run.",
+            file=sys.stderr,
+        )
         return 2
 
 
@@ -123,8 +132,10 @@ def _cmd_retention(args: argparse.Namespace, settings: SecmonSettings) -> int:
                     held = f" (legal hold {', '.join(p.holds)})" if p.holds else ""
                     print(f"{p.action:<7} {p.index}  expired {iso(p.expires)}{held}")
             todo = sum(p.action == "delete" for p in plan)
-            print(f"{len(plan)} daily indices: {todo} to delete, {sum(p.action == 'hold' for p in plan)} held, "
-                  f"{sum(p.action == 'keep' for p in plan)} within retention")
+            print(
+                f"{len(plan)} daily indices: {todo} to delete, {sum(p.action == 'hold' for p in plan)} held, "
+                f"{sum(p.action == 'keep' for p in plan)} within retention"
+            )
             if args.dry_run or not todo or not _confirm(args, f"delete {todo} indices?"):
                 return 0 if args.dry_run or not todo else 1
             result = await run_retention(rec, settings.lifecycle, now=now)
@@ -146,8 +157,11 @@ def _cmd_backup(args: argparse.Namespace, settings: SecmonSettings) -> int:
                 print("snapshotting...", file=sys.stderr)
             r = await run_backup(rec, settings.lifecycle, now=utcnow(), dry_run=args.dry_run)
             verb = "would take" if args.dry_run else ("succeeded:" if r.ok else "FAILED:")
-            print(f"backup {verb} {r.snapshot} ({r.indices} indices, {r.documents:,} documents)"
-                  + (" [resumed a running snapshot]" if r.resumed else "") + (f": {r.reason}" if r.reason else ""))
+            print(
+                f"backup {verb} {r.snapshot} ({r.indices} indices, {r.documents:,} documents)"
+                + (" [resumed a running snapshot]" if r.resumed else "")
+                + (f": {r.reason}" if r.reason else "")
+            )
             return 0 if r.ok else 1
 
     return _run(go())
@@ -187,11 +201,15 @@ def _cmd_verify(args: argparse.Namespace, settings: SecmonSettings) -> int:
             return 0
         for c in r.indices:
             flag = "ok " if c.ok else "BAD"
-            print(f"{flag} {c.index}: restored {c.restored:,}, live {'-' if c.live is None else f'{c.live:,}'}"
-                  f"{'' if c.unchanged else ' (written since backup)'}")
-        print(f"restore test {'succeeded' if r.ok else 'FAILED'} for {r.snapshot}: sample {r.sampled}: "
-              f"{r.matched} identical, {r.changed} changed since, {r.missing} deleted since, "
-              f"{len(r.mismatched)} different" + (f"; {r.reason}" if r.reason else ""))
+            print(
+                f"{flag} {c.index}: restored {c.restored:,}, live {'-' if c.live is None else f'{c.live:,}'}"
+                f"{'' if c.unchanged else ' (written since backup)'}"
+            )
+        print(
+            f"restore test {'succeeded' if r.ok else 'FAILED'} for {r.snapshot}: sample {r.sampled}: "
+            f"{r.matched} identical, {r.changed} changed since, {r.missing} deleted since, "
+            f"{len(r.mismatched)} different" + (f"; {r.reason}" if r.reason else "")
+        )
         return 0 if r.ok else 1
 
     return _run(go())
@@ -210,8 +228,10 @@ def _cmd_prune(args: argparse.Namespace, settings: SecmonSettings) -> int:
                     held = f" (legal hold {', '.join(d.holds)})" if d.holds else ""
                     print(f"{d.action:<7} {d.snapshot.name}  taken {iso(d.snapshot.taken_at)}{held}")
             todo = sum(d.action == "delete" for d in plan)
-            print(f"{len(plan)} snapshots: {todo} older than {lc.snapshot_retention_days} days to delete, "
-                  f"{sum(d.action == 'hold' for d in plan)} held")
+            print(
+                f"{len(plan)} snapshots: {todo} older than {lc.snapshot_retention_days} days to delete, "
+                f"{sum(d.action == 'hold' for d in plan)} held"
+            )
             if args.dry_run or not todo or not _confirm(args, f"delete {todo} snapshots?"):
                 return 0 if args.dry_run or not todo else 1
             done = await prune(rec, lc, now=now)
@@ -227,8 +247,14 @@ def _cmd_hold_open(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
     async def go() -> int:
         async with session(settings, args.operator) as rec:
-            hold, changed = await open_hold(rec, incident_id=args.incident, reason=args.reason,
-                                            patterns=args.patterns, now=utcnow(), dry_run=args.dry_run)
+            hold, changed = await open_hold(
+                rec,
+                incident_id=args.incident,
+                reason=args.reason,
+                patterns=args.patterns,
+                now=utcnow(),
+                dry_run=args.dry_run,
+            )
         state = "would open" if args.dry_run and changed else ("opened" if changed else "already open")
         print(f"legal hold {hold.hold_id} {state}: covers {', '.join(hold.indices)}")
         return 0
@@ -243,11 +269,18 @@ def _cmd_hold_close(args: argparse.Namespace, settings: SecmonSettings) -> int:
     async def go() -> int:
         async with session(settings, args.operator) as rec:
             current = await get_hold(rec.es, rec.names, args.incident)
-            if current is not None and current.status == "open" and not args.dry_run and not _confirm(
-                    args, f"close legal hold {args.incident}? Its indices and snapshots may then be deleted"):
+            if (
+                current is not None
+                and current.status == "open"
+                and not args.dry_run
+                and not _confirm(
+                    args, f"close legal hold {args.incident}? Its indices and snapshots may then be deleted"
+                )
+            ):
                 return 1
-            hold, changed = await close_hold(rec, incident_id=args.incident, reason=args.reason, now=utcnow(),
-                                             dry_run=args.dry_run)
+            hold, changed = await close_hold(
+                rec, incident_id=args.incident, reason=args.reason, now=utcnow(), dry_run=args.dry_run
+            )
         state = "would close" if args.dry_run and changed else ("closed" if changed else "already closed")
         print(f"legal hold {hold.hold_id} {state}")
         return 0
@@ -264,8 +297,10 @@ def _cmd_hold_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
             holds = await load_holds(rec.es, rec.names, open_only=not args.all)
         for h in holds:
             closed = f", closed {iso(h.closed_at)} by {h.closed_by}" if h.closed_at else ""
-            print(f"{h.hold_id:<24} {h.status:<6} opened {iso(h.opened_at)} by {h.opened_by}{closed}: "
-                  f"{h.reason} [{', '.join(h.indices)}]")
+            print(
+                f"{h.hold_id:<24} {h.status:<6} opened {iso(h.opened_at)} by {h.opened_by}{closed}: "
+                f"{h.reason} [{', '.join(h.indices)}]"
+            )
         print(f"{len(holds)} {'holds' if args.all else 'open holds'}")
         return 0
 
@@ -287,19 +322,26 @@ def _cmd_purge(args: argparse.Namespace, settings: SecmonSettings) -> int:
             total = sum(plan.planned.values())
             if plan.noop:
                 late = f"; {total:,} documents arrived since: purge again with a new --request-id" if total else ""
-                print(f"workspace {ws}: {'request done' if total else 'nothing left'}; receipt "
-                      f"{plan.receipt.receipt_id} completed {iso(plan.receipt.completed_at or now)}{late}")
+                print(
+                    f"workspace {ws}: {'request done' if total else 'nothing left'}; receipt "
+                    f"{plan.receipt.receipt_id} completed {iso(plan.receipt.completed_at or now)}{late}"
+                )
                 return 0
-            print(f"workspace {ws}: {total:,} documents in {len(plan.planned)} indices "
-                  f"(receipt {plan.receipt.receipt_id})")
+            print(
+                f"workspace {ws}: {total:,} documents in {len(plan.planned)} indices "
+                f"(receipt {plan.receipt.receipt_id})"
+            )
             if args.dry_run or not _confirm(args, f"delete {total:,} documents of workspace {ws}?"):
                 return 0 if args.dry_run else 1
             forget = None
             if settings.lifecycle.emit_to_kafka:  # the workers' state and context rows: see lifecycle/forget.py
+
                 async def forget(state, receipt_id):
                     return await forget_workspace(settings, state, receipt_id, now)
-            r = await purge_workspace(rec, settings.lifecycle, settings.es, ws, progress=_progress("purging"),
-                                      before_delete=forget, **kwargs)
+
+            r = await purge_workspace(
+                rec, settings.lifecycle, settings.es, ws, progress=_progress("purging"), before_delete=forget, **kwargs
+            )
         print(("\n" if sys.stderr.isatty() else "") + _receipt_text(r.receipt))
         return 0 if r.receipt.status == "completed" else 1
 
@@ -307,14 +349,29 @@ def _cmd_purge(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 
 def _receipt_text(receipt) -> str:
-    snaps = (f"; {len(receipt.snapshots_with_data)} older snapshots hold the data until "
-             + (f"legal hold {', '.join(receipt.snapshots_held)} is closed" if receipt.snapshots_held
-                else iso(receipt.snapshots_expire_by)) if receipt.snapshots_with_data else "")
-    forgot = (f"; workers asked to forget {receipt.state_alerts:,} alerts and {receipt.state_users:,} users' state, "
-              f"{receipt.context_rows} context rows tombstoned" if receipt.forget_parts else
-              "; workers NOT asked to forget its state (lifecycle.emit_to_kafka is off)")
-    files = (f"; {receipt.context_file_rows} rows of it remain in context files: remove them there"
-             if receipt.context_file_rows else "")
-    return (f"receipt {receipt.receipt_id}: {receipt.status}, {receipt.documents:,} documents deleted from "
-            f"{len(receipt.indices)} indices, requested {iso(receipt.requested_at)}, completed "
-            f"{iso(receipt.completed_at) if receipt.completed_at else '-'}{snaps}{forgot}{files}")
+    snaps = (
+        f"; {len(receipt.snapshots_with_data)} older snapshots hold the data until "
+        + (
+            f"legal hold {', '.join(receipt.snapshots_held)} is closed"
+            if receipt.snapshots_held
+            else iso(receipt.snapshots_expire_by)
+        )
+        if receipt.snapshots_with_data
+        else ""
+    )
+    forgot = (
+        f"; workers asked to forget {receipt.state_alerts:,} alerts and {receipt.state_users:,} users' state, "
+        f"{receipt.context_rows} context rows tombstoned"
+        if receipt.forget_parts
+        else "; workers NOT asked to forget its state (lifecycle.emit_to_kafka is off)"
+    )
+    files = (
+        f"; {receipt.context_file_rows} rows of it remain in context files: remove them there"
+        if receipt.context_file_rows
+        else ""
+    )
+    return (
+        f"receipt {receipt.receipt_id}: {receipt.status}, {receipt.documents:,} documents deleted from "
+        f"{len(receipt.indices)} indices, requested {iso(receipt.requested_at)}, completed "
+        f"{iso(receipt.completed_at) if receipt.completed_at else '-'}{snaps}{forgot}{files}"
+    )

@@ -55,16 +55,27 @@ def forget_digest(value: str, key: bytes = BUILTIN_KEY) -> str:
     return hashlib.blake2b(data, digest_size=16, key=key).hexdigest()
 
 
-def forget_requests(state: StatePurge, receipt_id: str, now: datetime, key: bytes = BUILTIN_KEY,
-                    max_ids: int = MAX_IDS) -> list[ForgetRequest]:
+def forget_requests(
+    state: StatePurge, receipt_id: str, now: datetime, key: bytes = BUILTIN_KEY, max_ids: int = MAX_IDS
+) -> list[ForgetRequest]:
     """The request split in parts of at most `max_ids` identifiers (one part when there are none)."""
-    items = ([("alert_ids", forget_digest(a, key)) for a in sorted(state.alert_ids)]
-             + [("users", forget_digest(u, key)) for u in sorted(state.users)])
-    chunks = [items[i:i + max_ids] for i in range(0, len(items), max_ids)] or [[]]
-    return [ForgetRequest(receipt_id=receipt_id, workspace=state.workspace, requested_at=now, part=n,
-                          parts=len(chunks), key_id=key_id(key), alert_ids=[d for f, d in chunk if f == "alert_ids"],
-                          users=[d for f, d in chunk if f == "users"])
-            for n, chunk in enumerate(chunks, start=1)]
+    items = [("alert_ids", forget_digest(a, key)) for a in sorted(state.alert_ids)] + [
+        ("users", forget_digest(u, key)) for u in sorted(state.users)
+    ]
+    chunks = [items[i : i + max_ids] for i in range(0, len(items), max_ids)] or [[]]
+    return [
+        ForgetRequest(
+            receipt_id=receipt_id,
+            workspace=state.workspace,
+            requested_at=now,
+            part=n,
+            parts=len(chunks),
+            key_id=key_id(key),
+            alert_ids=[d for f, d in chunk if f == "alert_ids"],
+            users=[d for f, d in chunk if f == "users"],
+        )
+        for n, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def workspace_rows(store: ContextStore, workspace: str, *, topic_only: bool = False) -> dict[str, list[str]]:
@@ -72,12 +83,15 @@ def workspace_rows(store: ContextStore, workspace: str, *, topic_only: bool = Fa
 
     Employees stay (their `team` is ours, not a customer's); assets and port rules are ours too.
     """
+
     def rows(table: str) -> Iterable:
         t = store.tables[table]
         return (t.topic_rows if topic_only else t.rows).values()
 
-    found = {"users": sorted(r.key for r in rows("users") if r.team == workspace and not r.employee),
-             "tickets": sorted(r.key for r in rows("tickets") if r.workspace == workspace)}
+    found = {
+        "users": sorted(r.key for r in rows("users") if r.team == workspace and not r.employee),
+        "tickets": sorted(r.key for r in rows("tickets") if r.workspace == workspace),
+    }
     return {table: ids for table, ids in found.items() if ids}
 
 
@@ -89,15 +103,18 @@ async def read_context_topics(settings: SecmonSettings) -> ContextStore:
     names = TopicNames(settings.kafka.topic_prefix)
     store = ContextStore()
     bad: list[str] = []
-    follower = ContextFollower(store, {names.context(t): t for t in TABLES}, settings.kafka,
-                               on_bad=lambda record, exc: bad.append(str(exc)))
+    follower = ContextFollower(
+        store, {names.context(t): t for t in TABLES}, settings.kafka, on_bad=lambda record, exc: bad.append(str(exc))
+    )
     try:
         complete = await follower.start()
     finally:
         await follower.stop()
     if not complete:
-        raise LifecycleError("the context topics could not be read to their end, so the workspace's context rows "
-                             "cannot all be found; check Kafka and run the purge again")
+        raise LifecycleError(
+            "the context topics could not be read to their end, so the workspace's context rows "
+            "cannot all be found; check Kafka and run the purge again"
+        )
     if bad:
         log.warning("%d invalid context messages skipped while looking for the workspace's rows", len(bad))
     return store
@@ -114,13 +131,20 @@ def rows_in_files(settings: SecmonSettings, workspace: str) -> int:
         log.warning("context files in %s not checked for workspace rows: %s", directory, exc)
         return 0
     for table, ids in found.items():  # ids name people: counted, not logged
-        log.warning("context file %s in %s still holds %d rows of workspace %s: remove them there (`secmon "
-                    "context check` lists the rows)", table, directory, len(ids), workspace)
+        log.warning(
+            "context file %s in %s still holds %d rows of workspace %s: remove them there (`secmon "
+            "context check` lists the rows)",
+            table,
+            directory,
+            len(ids),
+            workspace,
+        )
     return sum(len(ids) for ids in found.values())
 
 
-async def forget_workspace(settings: SecmonSettings, state: StatePurge, receipt_id: str,
-                           now: datetime) -> dict[str, int]:
+async def forget_workspace(
+    settings: SecmonSettings, state: StatePurge, receipt_id: str, now: datetime
+) -> dict[str, int]:
     """Ask the workers to forget the workspace; the receipt fields saying what was asked."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
@@ -131,30 +155,52 @@ async def forget_workspace(settings: SecmonSettings, state: StatePurge, receipt_
     names = TopicNames(settings.kafka.topic_prefix)
     key = digest_key(settings)
     if settings.lifecycle.forget_key is None:
-        log.warning("lifecycle.forget_key is not set: the forget request's digests use the built-in key and can "
-                    "be reversed by guessing names; set the same secret on the purge CLI and the workers")
+        log.warning(
+            "lifecycle.forget_key is not set: the forget request's digests use the built-in key and can "
+            "be reversed by guessing names; set the same secret on the purge CLI and the workers"
+        )
     requests = forget_requests(state, receipt_id, now, key)
     try:
         await asyncio.to_thread(ensure_topics, settings)
         rows = workspace_rows(await read_context_topics(settings), state.workspace, topic_only=True)
-        producer = AIOKafkaProducer(acks="all", client_id="secmon-purge", request_timeout_ms=30_000,
-                                    **aiokafka_kwargs(settings.kafka))
+        producer = AIOKafkaProducer(
+            acks="all", client_id="secmon-purge", request_timeout_ms=30_000, **aiokafka_kwargs(settings.kafka)
+        )
         await producer.start()
         try:
-            sends = [await producer.send(names.purge, key=f"{receipt_id}/{r.part}".encode(),
-                                         value=r.model_dump_json().encode()) for r in requests]
-            sends += [await producer.send(names.context(table), key=row_id.encode(), value=None)
-                      for table, ids in rows.items() for row_id in ids]
+            sends = [
+                await producer.send(
+                    names.purge, key=f"{receipt_id}/{r.part}".encode(), value=r.model_dump_json().encode()
+                )
+                for r in requests
+            ]
+            sends += [
+                await producer.send(names.context(table), key=row_id.encode(), value=None)
+                for table, ids in rows.items()
+                for row_id in ids
+            ]
             await asyncio.wait_for(asyncio.gather(*sends), SEND_TIMEOUT_SECONDS)
         finally:
             await producer.stop()
     except (TimeoutError, KafkaError, OSError) as exc:
-        raise LifecycleError(f"cannot ask the workers to forget workspace {state.workspace} on Kafka "
-                             f"{settings.kafka.bootstrap} ({type(exc).__name__}: {exc}); no document was deleted "
-                             "(some context tombstones may have been sent). Fix kafka.* and run the purge again, or "
-                             "set lifecycle.emit_to_kafka=false when no worker runs") from exc
+        raise LifecycleError(
+            f"cannot ask the workers to forget workspace {state.workspace} on Kafka "
+            f"{settings.kafka.bootstrap} ({type(exc).__name__}: {exc}); no document was deleted "
+            "(some context tombstones may have been sent). Fix kafka.* and run the purge again, or "
+            "set lifecycle.emit_to_kafka=false when no worker runs"
+        ) from exc
     context_rows = sum(len(ids) for ids in rows.values())
-    log.info("asked the workers to forget workspace %s: %d request parts, %d alert ids, %d users, %d context rows",
-             state.workspace, len(requests), len(state.alert_ids), len(state.users), context_rows)
-    return {"forget_parts": len(requests), "state_users": len(state.users), "context_rows": context_rows,
-            "context_file_rows": rows_in_files(settings, state.workspace)}
+    log.info(
+        "asked the workers to forget workspace %s: %d request parts, %d alert ids, %d users, %d context rows",
+        state.workspace,
+        len(requests),
+        len(state.alert_ids),
+        len(state.users),
+        context_rows,
+    )
+    return {
+        "forget_parts": len(requests),
+        "state_users": len(state.users),
+        "context_rows": context_rows,
+        "context_file_rows": rows_in_files(settings, state.workspace),
+    }

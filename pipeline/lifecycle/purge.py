@@ -44,8 +44,12 @@ Progress = Callable[[int, int], None]
 
 def workspace_query(workspace: str) -> dict[str, Any]:
     """The documents of a workspace (control events excluded)."""
-    return {"bool": {"filter": [{"term": {WORKSPACE_FIELD: workspace}}],
-                     "must_not": [{"terms": {"event.dataset": list(EXCLUDED_DATASETS)}}]}}
+    return {
+        "bool": {
+            "filter": [{"term": {WORKSPACE_FIELD: workspace}}],
+            "must_not": [{"terms": {"event.dataset": list(EXCLUDED_DATASETS)}}],
+        }
+    }
 
 
 def receipt_id(workspace: str, request_id: str) -> str:
@@ -76,10 +80,20 @@ class PurgeResult:
     state: StatePurge | None = None
 
 
-async def purge_workspace(rec: Recorder, lc: LifecycleSettings, es_cfg: EsSettings, workspace: str, *,
-                          now: datetime, request_id: str | None = None, requested_at: datetime | None = None,
-                          dry_run: bool = False, progress: Progress | None = None, batch: int = 5000,
-                          before_delete: BeforeDelete | None = None) -> PurgeResult:
+async def purge_workspace(
+    rec: Recorder,
+    lc: LifecycleSettings,
+    es_cfg: EsSettings,
+    workspace: str,
+    *,
+    now: datetime,
+    request_id: str | None = None,
+    requested_at: datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    batch: int = 5000,
+    before_delete: BeforeDelete | None = None,
+) -> PurgeResult:
     """Delete the workspace's documents everywhere, verify zero, write the receipt, emit control events.
 
     `before_delete` receives what identifies the workspace's detector state, read before the
@@ -95,8 +109,7 @@ async def purge_workspace(rec: Recorder, lc: LifecycleSettings, es_cfg: EsSettin
         return PurgeResult(current, noop=True, planned=planned)
     new = current is None or current.status == "completed"
     if current is None or new:
-        current = _new_receipt(workspace, request_id or f"{now:%Y%m%dT%H%M%SZ}", requested_at or now, now,
-                               rec.operator)
+        current = _new_receipt(workspace, request_id or f"{now:%Y%m%dT%H%M%SZ}", requested_at or now, now, rec.operator)
     result = PurgeResult(current, planned=planned)
     if dry_run:
         return result
@@ -105,9 +118,12 @@ async def purge_workspace(rec: Recorder, lc: LifecycleSettings, es_cfg: EsSettin
         result.state = await collect_state_keys(es, patterns, workspace)
         asked = await before_delete(result.state, result.receipt.receipt_id) if before_delete is not None else None
         first = result.receipt  # a resumed run sees only what the first one left: keep the larger counts
-        result.receipt = first.model_copy(update={
-            "state_alerts": max(first.state_alerts, len(result.state.alert_ids)),
-            **{name: max(getattr(first, name), n) for name, n in (asked or {}).items()}})
+        result.receipt = first.model_copy(
+            update={
+                "state_alerts": max(first.state_alerts, len(result.state.alert_ids)),
+                **{name: max(getattr(first, name), n) for name, n in (asked or {}).items()},
+            }
+        )
         result.receipt = await _run_passes(rec, es_cfg, result.receipt, patterns, query, result, progress, batch)
     except (LifecycleError, ApiError, TransportError) as exc:
         await _fail(rec, result.receipt, exc, now)
@@ -124,11 +140,19 @@ def _check(workspace: str, requested_at: datetime | None, now: datetime) -> None
         raise LifecycleError(f"--requested-at {requested_at.isoformat()} is in the future; give when the owner asked")
 
 
-def _new_receipt(workspace: str, request_id: str, requested_at: datetime, now: datetime,
-                 operator: str) -> DeletionReceipt:
-    return DeletionReceipt(timestamp=now, receipt_id=receipt_id(workspace, request_id), workspace=workspace,
-                           request_id=request_id, status="in_progress", operator=operator,
-                           requested_at=requested_at, started_at=now)
+def _new_receipt(
+    workspace: str, request_id: str, requested_at: datetime, now: datetime, operator: str
+) -> DeletionReceipt:
+    return DeletionReceipt(
+        timestamp=now,
+        receipt_id=receipt_id(workspace, request_id),
+        workspace=workspace,
+        request_id=request_id,
+        status="in_progress",
+        operator=operator,
+        requested_at=requested_at,
+        started_at=now,
+    )
 
 
 async def _start(rec: Recorder, result: PurgeResult, new: bool, now: datetime) -> None:
@@ -136,27 +160,45 @@ async def _start(rec: Recorder, result: PurgeResult, new: bool, now: datetime) -
     receipt = result.receipt = result.receipt.model_copy(update={"status": "in_progress", "reason": None})
     await _save(rec, receipt, refresh=True)
     if new:
-        await rec.record("purge", "started", now=now, job_id=receipt.receipt_id, target=receipt.workspace,
-                         message=f"purge of workspace {receipt.workspace} requested at "
-                                 f"{receipt.requested_at.isoformat()}",
-                         control=_deletion_event(receipt, "requested", now))
+        await rec.record(
+            "purge",
+            "started",
+            now=now,
+            job_id=receipt.receipt_id,
+            target=receipt.workspace,
+            message=f"purge of workspace {receipt.workspace} requested at {receipt.requested_at.isoformat()}",
+            control=_deletion_event(receipt, "requested", now),
+        )
 
 
 async def count_by_index(es: AsyncElasticsearch, patterns: str, query: dict[str, Any]) -> dict[str, int]:
     """Documents matching query per index, after a refresh."""
     await es.indices.refresh(index=patterns, ignore_unavailable=True, allow_no_indices=True)
-    resp = await es.search(index=patterns, query=query, size=0, ignore_unavailable=True, allow_no_indices=True,
-                           aggs={"by_index": {"terms": {"field": "_index", "size": 65536}}})
+    resp = await es.search(
+        index=patterns,
+        query=query,
+        size=0,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+        aggs={"by_index": {"terms": {"field": "_index", "size": 65536}}},
+    )
     return {b["key"]: b["doc_count"] for b in resp["aggregations"]["by_index"]["buckets"]}
 
 
-async def _find_receipt(es: AsyncElasticsearch, names: Names, workspace: str,
-                        request_id: str | None) -> DeletionReceipt | None:
+async def _find_receipt(
+    es: AsyncElasticsearch, names: Names, workspace: str, request_id: str | None
+) -> DeletionReceipt | None:
     """The receipt of this request, or else the workspace's latest receipt."""
     alias = names.record_alias("receipts")
     if request_id is None:
-        resp = await es.search(index=alias, query={"term": {"workspace": workspace}}, size=1,
-                               sort=[{"started_at": "desc"}], ignore_unavailable=True, source=False)
+        resp = await es.search(
+            index=alias,
+            query={"term": {"workspace": workspace}},
+            size=1,
+            sort=[{"started_at": "desc"}],
+            ignore_unavailable=True,
+            source=False,
+        )
         hits = resp["hits"]["hits"]
         if not hits:
             return None
@@ -168,9 +210,16 @@ async def _find_receipt(es: AsyncElasticsearch, names: Names, workspace: str,
     return DeletionReceipt.model_validate(resp["_source"]) if resp.get("found") else None
 
 
-async def _run_passes(rec: Recorder, es_cfg: EsSettings, receipt: DeletionReceipt, patterns: str,
-                      query: dict[str, Any], result: PurgeResult, progress: Progress | None,
-                      batch: int) -> DeletionReceipt:
+async def _run_passes(
+    rec: Recorder,
+    es_cfg: EsSettings,
+    receipt: DeletionReceipt,
+    patterns: str,
+    query: dict[str, Any],
+    result: PurgeResult,
+    progress: Progress | None,
+    batch: int,
+) -> DeletionReceipt:
     counts = Counter({c.index: c.documents for c in receipt.indices})
     remaining = sum(result.planned.values())
     for n in range(receipt.passes + 1, receipt.passes + MAX_PASSES + 1):
@@ -190,20 +239,35 @@ async def _run_passes(rec: Recorder, es_cfg: EsSettings, receipt: DeletionReceip
         receipt = _with_counts(receipt, counts, n).model_copy(update={"remaining": remaining})
         if remaining == 0:
             break
-        log.warning("purge %s: %d documents of %s arrived during pass %d; scanning again",
-                    receipt.receipt_id, remaining, receipt.workspace, n)
+        log.warning(
+            "purge %s: %d documents of %s arrived during pass %d; scanning again",
+            receipt.receipt_id,
+            remaining,
+            receipt.workspace,
+            n,
+        )
     return receipt
 
 
 async def _scan(es: AsyncElasticsearch, patterns: str, query: dict[str, Any], batch: int, on_page) -> None:
     """Page through every matching document with a point-in-time and search_after."""
-    pit_id = (await es.open_point_in_time(index=patterns, keep_alive="5m", ignore_unavailable=True,
-                                          allow_partial_search_results=False))["id"]
+    pit_id = (
+        await es.open_point_in_time(
+            index=patterns, keep_alive="5m", ignore_unavailable=True, allow_partial_search_results=False
+        )
+    )["id"]
     after = None
     try:
         while True:
-            resp = await es.search(pit={"id": pit_id, "keep_alive": "5m"}, query=query, size=batch,
-                                   sort=["_shard_doc"], search_after=after, source=False, track_total_hits=False)
+            resp = await es.search(
+                pit={"id": pit_id, "keep_alive": "5m"},
+                query=query,
+                size=batch,
+                sort=["_shard_doc"],
+                search_after=after,
+                source=False,
+                track_total_hits=False,
+            )
             pit_id = resp.get("pit_id", pit_id)
             hits = resp["hits"]["hits"]
             if not hits:
@@ -220,8 +284,15 @@ async def _bulk_delete(es: AsyncElasticsearch, cfg: EsSettings, hits: list[dict[
     deleted: Counter = Counter()
     refused = []
     async for _ok, item in async_streaming_bulk(
-        es, actions, chunk_size=cfg.bulk_max_docs, max_chunk_bytes=cfg.bulk_max_bytes, raise_on_error=False,
-        raise_on_exception=True, max_retries=cfg.max_retries, initial_backoff=0.5, max_backoff=30,
+        es,
+        actions,
+        chunk_size=cfg.bulk_max_docs,
+        max_chunk_bytes=cfg.bulk_max_bytes,
+        raise_on_error=False,
+        raise_on_exception=True,
+        max_retries=cfg.max_retries,
+        initial_backoff=0.5,
+        max_backoff=30,
         retry_on_status=RETRY_STATUS,
     ):
         res = item["delete"]
@@ -230,8 +301,10 @@ async def _bulk_delete(es: AsyncElasticsearch, cfg: EsSettings, hits: list[dict[
         elif res.get("status") != 404:  # 404: deleted by the run that died before recording it
             refused.append(f"{res.get('_index')}/{res.get('_id')}: {res.get('status')} {res.get('error')}")
     if refused:
-        raise LifecycleError(f"Elasticsearch refused {len(refused)} deletes (first: {refused[0]}); the purge is "
-                             "recorded as in progress: fix the cause and run the same command again to resume")
+        raise LifecycleError(
+            f"Elasticsearch refused {len(refused)} deletes (first: {refused[0]}); the purge is "
+            "recorded as in progress: fix the cause and run the same command again to resume"
+        )
     return deleted
 
 
@@ -244,8 +317,14 @@ async def collect_state_keys(es: AsyncElasticsearch, patterns: str, workspace: s
             composite: dict[str, Any] = {"size": 10_000, "sources": [{"v": {"terms": {"field": name}}}]}
             if after is not None:
                 composite["after"] = after
-            resp = await es.search(index=patterns, query=workspace_query(workspace), size=0, ignore_unavailable=True,
-                                   allow_no_indices=True, aggs={"keys": {"composite": composite}})
+            resp = await es.search(
+                index=patterns,
+                query=workspace_query(workspace),
+                size=0,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                aggs={"keys": {"composite": composite}},
+            )
             agg = resp["aggregations"]["keys"]
             values.update(b["key"]["v"] for b in agg["buckets"])
             after = agg.get("after_key")
@@ -255,30 +334,50 @@ async def collect_state_keys(es: AsyncElasticsearch, patterns: str, workspace: s
 
 
 def _with_counts(receipt: DeletionReceipt, counts: Counter, passes: int) -> DeletionReceipt:
-    return receipt.model_copy(update={
-        "indices": [IndexCount(index=i, documents=n) for i, n in sorted(counts.items())],
-        "documents": sum(counts.values()), "passes": passes})
+    return receipt.model_copy(
+        update={
+            "indices": [IndexCount(index=i, documents=n) for i, n in sorted(counts.items())],
+            "documents": sum(counts.values()),
+            "passes": passes,
+        }
+    )
 
 
 async def _finish(rec: Recorder, lc: LifecycleSettings, receipt: DeletionReceipt, now: datetime) -> DeletionReceipt:
     snaps = [s for s in await list_snapshots(rec.es, lc, rec.names) if s.taken_at <= now]
     held = covering(await load_holds(rec.es, rec.names), [i for s in snaps for i in s.indices])
     ok = receipt.remaining == 0
-    receipt = receipt.model_copy(update={
-        "status": "completed" if ok else "failed", "completed_at": now if ok else None,
-        "reason": None if ok else f"{receipt.remaining} documents still present after {receipt.passes} passes "
-                                  "(is something still writing this workspace's data?)",
-        "snapshots_with_data": [s.name for s in snaps], "snapshots_held": held,
-        "snapshots_expire_by": (max(s.taken_at for s in snaps) + timedelta(days=lc.snapshot_retention_days)
-                                if snaps and not held else None)})
+    receipt = receipt.model_copy(
+        update={
+            "status": "completed" if ok else "failed",
+            "completed_at": now if ok else None,
+            "reason": None
+            if ok
+            else f"{receipt.remaining} documents still present after {receipt.passes} passes "
+            "(is something still writing this workspace's data?)",
+            "snapshots_with_data": [s.name for s in snaps],
+            "snapshots_held": held,
+            "snapshots_expire_by": (
+                max(s.taken_at for s in snaps) + timedelta(days=lc.snapshot_retention_days)
+                if snaps and not held
+                else None
+            ),
+        }
+    )
     await _save(rec, receipt, refresh=True)
     status = "completed" if ok else "failed"
     counts = ", ".join(f"{c.index}: {c.documents}" for c in receipt.indices) or "nothing found"
-    await rec.record("purge", "success" if ok else "failure", now=now, job_id=receipt.receipt_id,
-                     target=receipt.workspace, documents=receipt.documents,
-                     message=f"purge of workspace {receipt.workspace} {status}: {receipt.documents} documents "
-                             f"({counts})" + (f"; {receipt.reason}" if receipt.reason else ""),
-                     control=_deletion_event(receipt, status, now))
+    await rec.record(
+        "purge",
+        "success" if ok else "failure",
+        now=now,
+        job_id=receipt.receipt_id,
+        target=receipt.workspace,
+        documents=receipt.documents,
+        message=f"purge of workspace {receipt.workspace} {status}: {receipt.documents} documents "
+        f"({counts})" + (f"; {receipt.reason}" if receipt.reason else ""),
+        control=_deletion_event(receipt, status, now),
+    )
     return receipt
 
 
@@ -286,19 +385,37 @@ async def _fail(rec: Recorder, receipt: DeletionReceipt, exc: Exception, now: da
     """Record an interrupted purge as failed (the next run resumes it under the same receipt id)."""
     failed = receipt.model_copy(update={"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:2000]})
     await _save(rec, failed, refresh=True)
-    await rec.record("purge", "failure", now=now, job_id=failed.receipt_id, target=failed.workspace,
-                     message=f"purge of workspace {failed.workspace} interrupted: {failed.reason}; run it again "
-                             "to resume", control=_deletion_event(failed, "failed", now),
-                     dedup=("purge", "failure", failed.reason))
+    await rec.record(
+        "purge",
+        "failure",
+        now=now,
+        job_id=failed.receipt_id,
+        target=failed.workspace,
+        message=f"purge of workspace {failed.workspace} interrupted: {failed.reason}; run it again to resume",
+        control=_deletion_event(failed, "failed", now),
+        dedup=("purge", "failure", failed.reason),
+    )
 
 
 def _deletion_event(receipt: DeletionReceipt, status: str, now: datetime) -> dict[str, Any]:
     details = {"documents": receipt.documents, "indices": len(receipt.indices)} if status != "requested" else None
-    return control_event("deletion", status, now=now, job_id=receipt.receipt_id, workspace=receipt.workspace,
-                         user=receipt.operator, requested_at=receipt.requested_at, reason=receipt.reason,
-                         details=details)
+    return control_event(
+        "deletion",
+        status,
+        now=now,
+        job_id=receipt.receipt_id,
+        workspace=receipt.workspace,
+        user=receipt.operator,
+        requested_at=receipt.requested_at,
+        reason=receipt.reason,
+        details=details,
+    )
 
 
 async def _save(rec: Recorder, receipt: DeletionReceipt, refresh: bool = False) -> None:
-    await rec.es.index(index=await rec.ensure("receipts"), id=receipt.receipt_id, document=receipt.to_doc(),
-                       refresh="wait_for" if refresh else None)
+    await rec.es.index(
+        index=await rec.ensure("receipts"),
+        id=receipt.receipt_id,
+        document=receipt.to_doc(),
+        refresh="wait_for" if refresh else None,
+    )

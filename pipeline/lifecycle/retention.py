@@ -71,8 +71,9 @@ def retention_days(cfg: LifecycleSettings, kind: str, dataset: str | None) -> in
     return cfg.retention_days.get(key or "", cfg.default_retention_days)
 
 
-def plan(indices: list[str], names: Names, cfg: LifecycleSettings, holds: list[LegalHold],
-         now: datetime) -> list[IndexPlan]:
+def plan(
+    indices: list[str], names: Names, cfg: LifecycleSettings, holds: list[LegalHold], now: datetime
+) -> list[IndexPlan]:
     """Decide for every daily index: delete (expired), hold (expired but held) or keep. Pure."""
     plans = []
     for index in sorted(indices):
@@ -94,8 +95,9 @@ async def list_indices(es: AsyncElasticsearch, patterns: list[str]) -> list[str]
     return sorted(row["index"] for row in found.body if isinstance(row, dict))  # format=json: a list of rows
 
 
-async def run_retention(rec: Recorder, cfg: LifecycleSettings, *, now: datetime,
-                        dry_run: bool = False) -> RetentionResult:
+async def run_retention(
+    rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dry_run: bool = False
+) -> RetentionResult:
     """Delete every expired, unheld daily index; audit each deletion and each hold that kept one."""
     holds = await load_holds(rec.es, rec.names)
     result = RetentionResult(plan(await list_indices(rec.es, rec.names.data_patterns()), rec.names, cfg, holds, now))
@@ -104,9 +106,16 @@ async def run_retention(rec: Recorder, cfg: LifecycleSettings, *, now: datetime,
     job_id = f"retention-{now:%Y%m%dT%H%M%SZ}"
     for p in result.plans:
         if p.action == "hold":
-            await rec.record("retention_hold", "kept", now=now, job_id=job_id, target=p.index, hold_ids=p.holds,
-                             message=f"{p.index} expired at {iso(p.expires)} but is kept by legal hold "
-                                     f"{', '.join(p.holds)}", dedup=("retention_hold", p.index, p.holds))
+            await rec.record(
+                "retention_hold",
+                "kept",
+                now=now,
+                job_id=job_id,
+                target=p.index,
+                hold_ids=p.holds,
+                message=f"{p.index} expired at {iso(p.expires)} but is kept by legal hold {', '.join(p.holds)}",
+                dedup=("retention_hold", p.index, p.holds),
+            )
         elif p.action == "delete":
             await _delete(rec, p, job_id, now, result)
     return result
@@ -116,15 +125,35 @@ async def _delete(rec: Recorder, p: IndexPlan, job_id: str, now: datetime, resul
     why = f"{p.kind} of {p.day.isoformat()}, retention {p.retention_days} days, expired at {iso(p.expires)}"
     # audited before the delete: a run that dies in between leaves the intent on record, and the
     # next run deletes the index and completes the record (same ids, so nothing is written twice)
-    await rec.record("retention_delete", "started", now=now, job_id=job_id, target=p.index,
-                     message=f"deleting {p.index}: {why}", dedup=("retention_delete", "started", p.index))
+    await rec.record(
+        "retention_delete",
+        "started",
+        now=now,
+        job_id=job_id,
+        target=p.index,
+        message=f"deleting {p.index}: {why}",
+        dedup=("retention_delete", "started", p.index),
+    )
     try:
         await rec.es.options(ignore_status=404).indices.delete(index=p.index)  # 404: a concurrent run won
     except ApiError as exc:
         result.failed[p.index] = f"{exc.meta.status} {exc.message}"
-        await rec.record("retention_delete", "failure", now=now, job_id=job_id, target=p.index,
-                         message=f"could not delete {p.index}: {result.failed[p.index]}")
+        await rec.record(
+            "retention_delete",
+            "failure",
+            now=now,
+            job_id=job_id,
+            target=p.index,
+            message=f"could not delete {p.index}: {result.failed[p.index]}",
+        )
         return
     result.deleted.append(p.index)
-    await rec.record("retention_delete", "success", now=now, job_id=job_id, target=p.index,
-                     message=f"deleted {p.index}: {why}", dedup=("retention_delete", "success", p.index))
+    await rec.record(
+        "retention_delete",
+        "success",
+        now=now,
+        job_id=job_id,
+        target=p.index,
+        message=f"deleted {p.index}: {why}",
+        dedup=("retention_delete", "success", p.index),
+    )

@@ -58,8 +58,11 @@ def backups_due(now: datetime, history: History, cfg: LifecycleSettings) -> list
             jobs.append("backup")
     if cfg.verify_every_days:
         every = timedelta(days=cfg.verify_every_days)
-        if ((history.verify_ok is None or now - history.verify_ok >= every)
-                and _retry_allowed(history.verify_tried, now, cfg) and history.backup_ok is not None):
+        if (
+            (history.verify_ok is None or now - history.verify_ok >= every)
+            and _retry_allowed(history.verify_tried, now, cfg)
+            and history.backup_ok is not None
+        ):
             jobs.append("verify")
     return jobs
 
@@ -72,11 +75,23 @@ def due(now: datetime, history: History, cfg: LifecycleSettings, last_retention:
 async def load_history(es: AsyncElasticsearch, names: Names) -> History:
     """Latest backup and restore-test records of the audit index, by outcome."""
     resp = await es.search(
-        index=names.record_alias("audit"), size=0, ignore_unavailable=True, allow_no_indices=True,
+        index=names.record_alias("audit"),
+        size=0,
+        ignore_unavailable=True,
+        allow_no_indices=True,
         query={"terms": {"action": ["backup", "restore_test"]}},
-        aggs={"action": {"terms": {"field": "action", "size": 2},
-                         "aggs": {"outcome": {"terms": {"field": "outcome", "size": 5},
-                                              "aggs": {"last": {"max": {"field": "@timestamp"}}}}}}})
+        aggs={
+            "action": {
+                "terms": {"field": "action", "size": 2},
+                "aggs": {
+                    "outcome": {
+                        "terms": {"field": "outcome", "size": 5},
+                        "aggs": {"last": {"max": {"field": "@timestamp"}}},
+                    }
+                },
+            }
+        },
+    )
     last: dict[tuple[str, str], datetime] = {}
     for a in (resp.get("aggregations") or {}).get("action", {}).get("buckets", []):
         for o in a["outcome"]["buckets"]:
@@ -86,9 +101,12 @@ async def load_history(es: AsyncElasticsearch, names: Names) -> History:
     def latest(action: str, *outcomes: str) -> datetime | None:
         return max((last[(action, o)] for o in outcomes if (action, o) in last), default=None)
 
-    return History(backup_ok=latest("backup", "success"), backup_tried=latest("backup", "started", "failure"),
-                   verify_ok=latest("restore_test", "success"),
-                   verify_tried=latest("restore_test", "started", "failure"))
+    return History(
+        backup_ok=latest("backup", "success"),
+        backup_tried=latest("backup", "started", "failure"),
+        verify_ok=latest("restore_test", "success"),
+        verify_tried=latest("restore_test", "started", "failure"),
+    )
 
 
 async def run_job(rec: Any, cfg: LifecycleSettings, job: str, now: datetime) -> tuple[bool, str]:
@@ -108,7 +126,8 @@ async def run_job(rec: Any, cfg: LifecycleSettings, job: str, now: datetime) -> 
         return True, f"backup {b.snapshot}: {b.indices} indices, {b.documents} documents; {pruned} snapshots pruned"
     v = await verify(rec, cfg, now=now)
     return v.ok, f"restore test of {v.snapshot}: {'succeeded' if v.ok else 'FAILED'}" + (
-        f" ({v.reason})" if v.reason else "")
+        f" ({v.reason})" if v.reason else ""
+    )
 
 
 def describe(jobs: list[str], now: datetime) -> str:

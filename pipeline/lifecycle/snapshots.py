@@ -50,12 +50,21 @@ class Snapshot:
         """From one entry of GET _snapshot/<repo>/*."""
         meta = raw.get("metadata") or {}
         taken = meta.get("taken_at")
-        taken_at = (datetime.fromisoformat(taken.replace("Z", "+00:00")) if taken
-                    else datetime.fromtimestamp(raw.get("start_time_in_millis", 0) / 1000, tz=timezone.utc))
+        taken_at = (
+            datetime.fromisoformat(taken.replace("Z", "+00:00"))
+            if taken
+            else datetime.fromtimestamp(raw.get("start_time_in_millis", 0) / 1000, tz=timezone.utc)
+        )
         failures = raw.get("failures") or []
         reason = "; ".join(f"{f.get('index')}[{f.get('shard_id')}]: {f.get('reason')}" for f in failures[:5]) or None
-        return cls(raw["snapshot"], raw.get("state", "UNKNOWN"), taken_at, tuple(sorted(raw.get("indices", []))),
-                   meta.get("job_id", raw["snapshot"]), reason)
+        return cls(
+            raw["snapshot"],
+            raw.get("state", "UNKNOWN"),
+            taken_at,
+            tuple(sorted(raw.get("indices", []))),
+            meta.get("job_id", raw["snapshot"]),
+            reason,
+        )
 
 
 async def ensure_repository(es: AsyncElasticsearch, cfg: LifecycleSettings) -> None:
@@ -68,13 +77,15 @@ async def ensure_repository(es: AsyncElasticsearch, cfg: LifecycleSettings) -> N
     if found and found.get("type") == cfg.snapshot_type and found.get("settings") == settings:
         return
     try:
-        await es.snapshot.create_repository(name=cfg.snapshot_repository,
-                                            repository={"type": cfg.snapshot_type, "settings": settings})
+        await es.snapshot.create_repository(
+            name=cfg.snapshot_repository, repository={"type": cfg.snapshot_type, "settings": settings}
+        )
     except ApiError as exc:
         raise LifecycleError(
             f"cannot register snapshot repository {cfg.snapshot_repository!r} ({cfg.snapshot_type}, {settings}): "
             f"{exc.message}. For fs, lifecycle.snapshot_location must be under the node's path.repo "
-            "(see _nodes/settings); for others, the node needs the repository plugin and credentials.") from None
+            "(see _nodes/settings); for others, the node needs the repository plugin and credentials."
+        ) from None
     log.info("registered snapshot repository %s (%s)", cfg.snapshot_repository, cfg.snapshot_type)
 
 
@@ -83,9 +94,12 @@ async def list_snapshots(es: AsyncElasticsearch, cfg: LifecycleSettings, names: 
     resp = await es.options(ignore_status=404).snapshot.get(repository=cfg.snapshot_repository, snapshot="*")
     if resp.meta.status == 404:
         return []
-    mine = [raw for raw in resp.body.get("snapshots", [])
-            if (raw.get("metadata") or {}).get("managed_by") == MANAGED_BY
-            and (raw.get("metadata") or {}).get("prefix") == names.prefix]
+    mine = [
+        raw
+        for raw in resp.body.get("snapshots", [])
+        if (raw.get("metadata") or {}).get("managed_by") == MANAGED_BY
+        and (raw.get("metadata") or {}).get("prefix") == names.prefix
+    ]
     return sorted((Snapshot.from_es(raw) for raw in mine), key=lambda s: (s.taken_at, s.name))
 
 
@@ -106,8 +120,9 @@ class BackupResult:
     resumed: bool = False
 
 
-async def run_backup(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dry_run: bool = False,
-                     poll_s: float = 0.5) -> BackupResult:
+async def run_backup(
+    rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dry_run: bool = False, poll_s: float = 0.5
+) -> BackupResult:
     """Snapshot every secmon index; emit backup started and succeeded/failed control events.
 
     A snapshot still running (a run that died while ES went on) is waited for instead of
@@ -136,24 +151,40 @@ async def run_backup(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, dr
             await _finish_backup(rec, result, now, job_id)
             return result
     snap = await _wait(es, cfg, name, poll_s)
-    reason = (None if snap.state == "SUCCESS" else
-              f"snapshot still running after {MAX_WAIT / 3600:.0f} h (the next run waits for it)"
-              if snap.state == "IN_PROGRESS" else f"snapshot ended {snap.state}: {snap.reason}")
+    reason = (
+        None
+        if snap.state == "SUCCESS"
+        else f"snapshot still running after {MAX_WAIT / 3600:.0f} h (the next run waits for it)"
+        if snap.state == "IN_PROGRESS"
+        else f"snapshot ended {snap.state}: {snap.reason}"
+    )
     result = BackupResult(name, snap.state == "SUCCESS", documents, len(snap.indices), reason, resumed)
     await _finish_backup(rec, result, now, job_id)
     return result
 
 
-async def _start_snapshot(rec: Recorder, cfg: LifecycleSettings, name: str, patterns: str,
-                          now: datetime) -> tuple[str, str | None]:
+async def _start_snapshot(
+    rec: Recorder, cfg: LifecycleSettings, name: str, patterns: str, now: datetime
+) -> tuple[str, str | None]:
     """Emit `backup started` and ask for the snapshot; (job id, why it was refused or None)."""
     job_id = f"backup-{name}"
     await _emit(rec, "backup", "started", now, job_id, name, f"backup {name} started")
     try:
-        await rec.es.snapshot.create(repository=cfg.snapshot_repository, snapshot=name, indices=patterns,
-                                     ignore_unavailable=True, include_global_state=False, wait_for_completion=False,
-                                     metadata={"managed_by": MANAGED_BY, "prefix": rec.names.prefix,
-                                               "job_id": job_id, "taken_at": iso(now), "operator": rec.operator})
+        await rec.es.snapshot.create(
+            repository=cfg.snapshot_repository,
+            snapshot=name,
+            indices=patterns,
+            ignore_unavailable=True,
+            include_global_state=False,
+            wait_for_completion=False,
+            metadata={
+                "managed_by": MANAGED_BY,
+                "prefix": rec.names.prefix,
+                "job_id": job_id,
+                "taken_at": iso(now),
+                "operator": rec.operator,
+            },
+        )
     except ApiError as exc:
         return job_id, f"snapshot request refused: {exc.message}"
     return job_id, None
@@ -173,20 +204,47 @@ async def _wait(es: AsyncElasticsearch, cfg: LifecycleSettings, name: str, poll_
 
 async def _finish_backup(rec: Recorder, result: BackupResult, now: datetime, job_id: str) -> None:
     status = "succeeded" if result.ok else "failed"
-    message = (f"backup {result.snapshot} {status}: {result.indices} indices, {result.documents} documents"
-               + (f"; {result.reason}" if result.reason else ""))
-    await _emit(rec, "backup", status, now, job_id, result.snapshot, message, reason=result.reason,
-                details={"documents": result.documents, "indices": result.indices, "snapshot": result.snapshot})
+    message = f"backup {result.snapshot} {status}: {result.indices} indices, {result.documents} documents" + (
+        f"; {result.reason}" if result.reason else ""
+    )
+    await _emit(
+        rec,
+        "backup",
+        status,
+        now,
+        job_id,
+        result.snapshot,
+        message,
+        reason=result.reason,
+        details={"documents": result.documents, "indices": result.indices, "snapshot": result.snapshot},
+    )
 
 
-async def _emit(rec: Recorder, kind: str, status: str, now: datetime, job_id: str, snapshot: str, message: str,
-                reason: str | None = None, details: dict[str, Any] | None = None) -> None:
-    event = control_event(kind, status, now=now, job_id=job_id, backup_id=snapshot, user=rec.operator,
-                          reason=reason, details=details)
+async def _emit(
+    rec: Recorder,
+    kind: str,
+    status: str,
+    now: datetime,
+    job_id: str,
+    snapshot: str,
+    message: str,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    event = control_event(
+        kind, status, now=now, job_id=job_id, backup_id=snapshot, user=rec.operator, reason=reason, details=details
+    )
     outcome: AuditOutcome = "started" if status == "started" else "success" if status == "succeeded" else "failure"
-    await rec.record("backup" if kind == "backup" else "restore_test", outcome, now=now, job_id=job_id,
-                     target=snapshot, message=message, control=event,
-                     documents=(details or {}).get("documents"))
+    await rec.record(
+        "backup" if kind == "backup" else "restore_test",
+        outcome,
+        now=now,
+        job_id=job_id,
+        target=snapshot,
+        message=message,
+        control=event,
+        documents=(details or {}).get("documents"),
+    )
 
 
 @dataclass
@@ -235,8 +293,9 @@ def checksum(source: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def compare_docs(restored: list[dict[str, Any]], live: dict[tuple[str, str], dict[str, Any]], tmp: str,
-                 result: VerifyResult) -> None:
+def compare_docs(
+    restored: list[dict[str, Any]], live: dict[tuple[str, str], dict[str, Any]], tmp: str, result: VerifyResult
+) -> None:
     """Count sampled restored hits as matched, changed since, deleted since, or mismatched. Pure."""
     for hit in restored:
         original = hit["_index"].removeprefix(tmp)
@@ -252,16 +311,21 @@ def compare_docs(restored: list[dict[str, Any]], live: dict[tuple[str, str], dic
             result.mismatched.append(f"{original}/{hit['_id']}")
 
 
-async def verify(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, sample: int | None = None,
-                 dry_run: bool = False) -> VerifyResult:
+async def verify(
+    rec: Recorder, cfg: LifecycleSettings, *, now: datetime, sample: int | None = None, dry_run: bool = False
+) -> VerifyResult:
     """Restore the latest successful snapshot under a temporary name, compare, delete the copy, and
     emit restore_test started and succeeded/failed control events."""
     es, names = rec.es, rec.names
     done = [s for s in await list_snapshots(es, cfg, names) if s.state == "SUCCESS"]
     job_id = f"restore-test-{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
     if not done:
-        result = VerifyResult("none", job_id, reason=f"no successful secmon snapshot in repository "
-                                                     f"{cfg.snapshot_repository}; run `secmon backup run` first")
+        result = VerifyResult(
+            "none",
+            job_id,
+            reason=f"no successful secmon snapshot in repository "
+            f"{cfg.snapshot_repository}; run `secmon backup run` first",
+        )
     else:
         result = VerifyResult(done[-1].name, job_id)
     if dry_run or not done:
@@ -274,10 +338,16 @@ async def verify(rec: Recorder, cfg: LifecycleSettings, *, now: datetime, sample
     try:
         if snap.indices:
             await es.options(request_timeout=LONG_REQUEST).snapshot.restore(
-                repository=cfg.snapshot_repository, snapshot=snap.name, indices=",".join(snap.indices),
-                rename_pattern="(.+)", rename_replacement=f"{tmp}$1", include_aliases=False,
-                include_global_state=False, wait_for_completion=True,
-                index_settings={"index.number_of_replicas": 0, "index.auto_expand_replicas": "false"})
+                repository=cfg.snapshot_repository,
+                snapshot=snap.name,
+                indices=",".join(snap.indices),
+                rename_pattern="(.+)",
+                rename_replacement=f"{tmp}$1",
+                include_aliases=False,
+                include_global_state=False,
+                wait_for_completion=True,
+                index_settings={"index.number_of_replicas": 0, "index.auto_expand_replicas": "false"},
+            )
             result.indices = await _compare_counts(es, names, snap, tmp)
             await _compare_sample(es, result, tmp, cfg.restore_sample if sample is None else sample)
     except ApiError as exc:
@@ -295,9 +365,14 @@ async def _compare_counts(es: AsyncElasticsearch, names: Names, snap: Snapshot, 
     checks = []
     for index in snap.indices:
         exists = index in live_seq
-        checks.append(IndexCheck(index, restored_counts.get(tmp + index, 0),
-                                 live_counts.get(index, 0) if exists else None,
-                                 exists and live_seq[index] == restored_seq.get(tmp + index)))
+        checks.append(
+            IndexCheck(
+                index,
+                restored_counts.get(tmp + index, 0),
+                live_counts.get(index, 0) if exists else None,
+                exists and live_seq[index] == restored_seq.get(tmp + index),
+            )
+        )
     return checks
 
 
@@ -305,8 +380,12 @@ async def _compare_sample(es: AsyncElasticsearch, result: VerifyResult, tmp: str
     if size <= 0:
         return
     seed = int(hashlib.blake2b(result.job_id.encode(), digest_size=4).hexdigest(), 16)
-    resp = await es.search(index=f"{tmp}*", size=min(size, 10_000), seq_no_primary_term=True,
-                           query={"function_score": {"random_score": {"seed": seed, "field": "_seq_no"}}})
+    resp = await es.search(
+        index=f"{tmp}*",
+        size=min(size, 10_000),
+        seq_no_primary_term=True,
+        query={"function_score": {"random_score": {"seed": seed, "field": "_seq_no"}}},
+    )
     hits = resp["hits"]["hits"]
     if not hits:
         return
@@ -316,17 +395,30 @@ async def _compare_sample(es: AsyncElasticsearch, result: VerifyResult, tmp: str
 
 async def _counts(es: AsyncElasticsearch, expr: str) -> dict[str, int]:
     await es.indices.refresh(index=expr, ignore_unavailable=True, allow_no_indices=True)
-    resp = await es.search(index=expr, size=0, ignore_unavailable=True, allow_no_indices=True,
-                           aggs={"by_index": {"terms": {"field": "_index", "size": 65536}}})
+    resp = await es.search(
+        index=expr,
+        size=0,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+        aggs={"by_index": {"terms": {"field": "_index", "size": 65536}}},
+    )
     return {b["key"]: b["doc_count"] for b in resp["aggregations"]["by_index"]["buckets"]}
 
 
 async def _max_seq_nos(es: AsyncElasticsearch, expr: str) -> dict[str, tuple[tuple[str, int], ...]]:
     """Per index, (shard, max sequence number) of the primaries: equal values = no write since."""
     resp = await es.indices.stats(index=expr, level="shards", metric="docs")  # wildcards: none is fine
-    return {name: tuple(sorted((sid, copy["seq_no"]["max_seq_no"]) for sid, copies in data["shards"].items()
-                               for copy in copies if copy["routing"]["primary"]))
-            for name, data in resp["indices"].items()}
+    return {
+        name: tuple(
+            sorted(
+                (sid, copy["seq_no"]["max_seq_no"])
+                for sid, copies in data["shards"].items()
+                for copy in copies
+                if copy["routing"]["primary"]
+            )
+        )
+        for name, data in resp["indices"].items()
+    }
 
 
 async def _drop_restores(es: AsyncElasticsearch, names: Names) -> None:
@@ -337,9 +429,19 @@ async def _finish_verify(rec: Recorder, result: VerifyResult, now: datetime) -> 
     status = "succeeded" if result.ok else "failed"
     bad = [f"{c.index}: restored {c.restored}, live {c.live}" for c in result.indices if not c.ok]
     reason = result.reason or ("; ".join(bad + [f"checksum differs: {d}" for d in result.mismatched[:20]]) or None)
-    message = (f"restore test of {result.snapshot} {status}: {len(result.indices)} indices, {result.documents} "
-               f"documents; sample {result.sampled}: {result.matched} identical, {result.changed} changed since, "
-               f"{result.missing} deleted since, {len(result.mismatched)} different"
-               + (f"; {reason}" if reason else ""))
-    await _emit(rec, "restore_test", status, now, result.job_id, result.snapshot, message, reason=reason,
-                details={"documents": result.documents, "indices": len(result.indices), "snapshot": result.snapshot})
+    message = (
+        f"restore test of {result.snapshot} {status}: {len(result.indices)} indices, {result.documents} "
+        f"documents; sample {result.sampled}: {result.matched} identical, {result.changed} changed since, "
+        f"{result.missing} deleted since, {len(result.mismatched)} different" + (f"; {reason}" if reason else "")
+    )
+    await _emit(
+        rec,
+        "restore_test",
+        status,
+        now,
+        result.job_id,
+        result.snapshot,
+        message,
+        reason=reason,
+        details={"documents": result.documents, "indices": len(result.indices), "snapshot": result.snapshot},
+    )

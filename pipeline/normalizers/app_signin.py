@@ -74,4 +74,6 @@ def _sniff(first: bytes) -> bool:
     return first.lstrip().startswith(b"{") and b'"source_ip"' in first and b'"outcome"' in first
 
 
-NORMALIZER = Normalizer(id="app_signin", title="Application sign-ins (JSON lines)", framing="line", parse=parse, sniff=_sniff)
+NORMALIZER = Normalizer(
+    id="app_signin", title="Application sign-ins (JSON lines)", framing="line", parse=parse, sniff=_sniff
+)

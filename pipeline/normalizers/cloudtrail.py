@@ -59,12 +59,39 @@ VERB_TYPES = {
     **dict.fromkeys(("Create", "Add", "Run", "Import", "Allocate", "Register"), "creation"),
     **dict.fromkeys(("Delete", "Remove", "Terminate", "Release", "Deregister"), "deletion"),
     **dict.fromkeys(("Get", "List", "Describe", "Head", "Lookup", "Search"), "access"),
-    **dict.fromkeys(("Put", "Update", "Modify", "Attach", "Detach", "Set", "Authorize", "Revoke", "Stop", "Start",
-                     "Enable", "Disable", "Associate", "Disassociate", "Replace", "Reset", "Leave", "Tag", "Untag"),
-                    "change"),
+    **dict.fromkeys(
+        (
+            "Put",
+            "Update",
+            "Modify",
+            "Attach",
+            "Detach",
+            "Set",
+            "Authorize",
+            "Revoke",
+            "Stop",
+            "Start",
+            "Enable",
+            "Disable",
+            "Associate",
+            "Disassociate",
+            "Replace",
+            "Reset",
+            "Leave",
+            "Tag",
+            "Untag",
+        ),
+        "change",
+    ),
 }
-CATEGORY_BY_SERVICE = {"iam": ("iam",), "sts": ("iam",), "sso": ("iam",), "identitystore": ("iam",),
-                       "cloudtrail": ("configuration",), "config": ("configuration",)}
+CATEGORY_BY_SERVICE = {
+    "iam": ("iam",),
+    "sts": ("iam",),
+    "sso": ("iam",),
+    "identitystore": ("iam",),
+    "cloudtrail": ("configuration",),
+    "config": ("configuration",),
+}
 TLS_VERSION = re.compile(r"^(TLS|SSL)v(\d(?:\.\d)?)$")  # "TLSv1.2" -> tls, 1.2
 FLOW_LOG_CALLS = frozenset({"CreateFlowLogs", "DeleteFlowLogs"})
 
@@ -127,8 +154,11 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     if SURROGATE_ESCAPE.search(text):
         obj = _without_lone_surrogates(obj)
     if "Records" in obj:
-        raise ParseError("invalid_shape", "a Records delivery document that was not split into records "
-                                          "(Records is not a list, or the document is over the line limit)")
+        raise ParseError(
+            "invalid_shape",
+            "a Records delivery document that was not split into records "
+            "(Records is not a list, or the document is over the line limit)",
+        )
     if "digestStartTime" in obj and "logFiles" in obj:
         return []  # an integrity digest file: valid CloudTrail output, but no event
     trail = validate(CloudTrailRecord, obj)
@@ -165,16 +195,29 @@ def _to_event(t: CloudTrailRecord, record: RawRecord, when: datetime, original: 
     return Event(
         timestamp=when,
         message=_message(t, user, outcome),
-        event=EventMeta(id=event_id(record_key(record.origin, record.data), 0), category=category, type=kind,
-                        action=t.eventName, outcome=outcome, dataset=DATASET, module="cloudtrail",
-                        provider=t.eventSource, created=record.received, original=original),
+        event=EventMeta(
+            id=event_id(record_key(record.origin, record.data), 0),
+            category=category,
+            type=kind,
+            action=t.eventName,
+            outcome=outcome,
+            dataset=DATASET,
+            module="cloudtrail",
+            provider=t.eventSource,
+            created=record.received,
+            original=original,
+        ),
         source=source,
         destination=Endpoint(domain=server, address=server) if server else None,
         user=user,
         user_agent=UserAgent(original=t.userAgent[:MAX_USER_AGENT]) if t.userAgent else None,
         tls=tls,
-        cloud=Cloud(provider="aws", region=t.awsRegion, service=CloudService(name=service) if service else None,
-                    account=_account(t)),
+        cloud=Cloud(
+            provider="aws",
+            region=t.awsRegion,
+            service=CloudService(name=service) if service else None,
+            account=_account(t),
+        ),
         error=ErrorInfo(code=t.errorCode, message=t.errorMessage) if t.errorCode or t.errorMessage else None,
         related=_related(source, user, server),
         secmon=Secmon(
@@ -259,8 +302,9 @@ def _classify(name: str, service: str | None, login: bool, outcome: str) -> tupl
 
 
 @lru_cache(maxsize=4096)
-def _classify_cached(name: str, service: str | None, login: bool,
-                     outcome: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _classify_cached(
+    name: str, service: str | None, login: bool, outcome: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if login:
         return ("authentication",), ("start" if outcome == "success" else "info",)
     verb = VERB.match(name)
@@ -278,8 +322,11 @@ def _tls(details: Any) -> tuple[Tls | None, str | None]:
     tls = None
     if version or cipher:
         match = TLS_VERSION.match(version or "")
-        tls = Tls(version=match.group(2) if match else None,
-                  version_protocol=match.group(1).lower() if match else None, cipher=cipher)
+        tls = Tls(
+            version=match.group(2) if match else None,
+            version_protocol=match.group(1).lower() if match else None,
+            cipher=cipher,
+        )
     return tls, host if host and HOST_NAME.match(host) else None
 
 
@@ -287,15 +334,19 @@ def _console_auth(t: CloudTrailRecord) -> Auth:
     extra = t.additionalEventData
     mfa_used = (_str(extra, "MFAUsed") or "").lower()
     federated = _str(extra, "SamlProviderArn") is not None or (
-        t.userIdentity is not None and t.userIdentity.type in ("AssumedRole", "FederatedUser"))
+        t.userIdentity is not None and t.userIdentity.type in ("AssumedRole", "FederatedUser")
+    )
     return Auth(method="sso" if federated else "password", mfa={"yes": True, "no": False}.get(mfa_used))
 
 
 def _related(source: Endpoint | None, user: User | None, server: str | None) -> Related:
     names = [n for n in (user.name, user.target.name if user.target else None) if n] if user else []
     hosts = [h for h in (source.domain if source else None, server) if h]
-    return Related(ip=[source.ip] if source and source.ip else [], user=list(dict.fromkeys(names)),
-                   hosts=list(dict.fromkeys(hosts)))
+    return Related(
+        ip=[source.ip] if source and source.ip else [],
+        user=list(dict.fromkeys(names)),
+        hosts=list(dict.fromkeys(hosts)),
+    )
 
 
 def _message(t: CloudTrailRecord, user: User | None, outcome: str) -> str:
@@ -337,9 +388,20 @@ def _dump(record: Any) -> bytes:
 
 
 def _sniff(first: bytes) -> bool:
-    return (first.lstrip().startswith(b"{") and b'"eventVersion"' in first and b'"eventSource"' in first
-            and b'"eventName"' in first)
+    return (
+        first.lstrip().startswith(b"{")
+        and b'"eventVersion"' in first
+        and b'"eventSource"' in first
+        and b'"eventName"' in first
+    )
 
 
-NORMALIZER = Normalizer(id="cloudtrail", title="AWS CloudTrail (S3 delivery files or JSON lines)", framing="line",
-                        parse=parse, sniff=_sniff, split=split, max_line_bytes=MAX_LINE_BYTES)
+NORMALIZER = Normalizer(
+    id="cloudtrail",
+    title="AWS CloudTrail (S3 delivery files or JSON lines)",
+    framing="line",
+    parse=parse,
+    sniff=_sniff,
+    split=split,
+    max_line_bytes=MAX_LINE_BYTES,
+)

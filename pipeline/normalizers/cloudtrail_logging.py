@@ -42,15 +42,19 @@ def logging_config(event_source: str, event_name: str, params: Any) -> LoggingCo
     if event_name not in LOGGING_CONFIG_CALLS.get(event_source, ()) or not isinstance(params, dict):
         return None
     if event_name == "UpdateDetector":
-        return LoggingConfig(detector_id=_text(_get(params, "detectorId")),
-                             detector_enabled=_flag(_get(params, "enable")),
-                             disabled_features=_disabled_features(params))
+        return LoggingConfig(
+            detector_id=_text(_get(params, "detectorId")),
+            detector_enabled=_flag(_get(params, "enable")),
+            disabled_features=_disabled_features(params),
+        )
     if event_name == "PutEventSelectors":
         return LoggingConfig(trail=_trail_name(_get(params, "trailName")), selectors=selectors(params))
     if event_name == "DeleteTrail":  # only which trail: its known settings are forgotten
         return LoggingConfig(trail=_trail_name(_get(params, "name")))
     if event_name == "PutBucketPolicy":
-        return LoggingConfig(bucket=_bucket(params), cloudtrail_delivery=cloudtrail_delivery(_get(params, "bucketPolicy")))
+        return LoggingConfig(
+            bucket=_bucket(params), cloudtrail_delivery=cloudtrail_delivery(_get(params, "bucketPolicy"))
+        )
     if event_source == "s3.amazonaws.com":
         return LoggingConfig(bucket=_bucket(params), lifecycle=lifecycle(params))
     return _trail_settings(params)
@@ -68,14 +72,21 @@ def lifecycle(params: dict[str, Any]) -> BucketLifecycle | None:
     rules = _get(config, "rules") if rules is None else rules
     items = [rules] if isinstance(rules, dict) else rules[:MAX_RULES] if isinstance(rules, list) else []
     enabled = [r for r in items if isinstance(r, dict) and str(_get(r, "status")).lower() == "enabled"]
-    days = [(d, _rule_id(r)) for r in enabled
-            for d in (_days(_get(r, "expiration"), "days"), _days(_get(r, "noncurrentVersionExpiration"), "noncurrentDays"))
-            if d is not None]
+    days = [
+        (d, _rule_id(r))
+        for r in enabled
+        for d in (_days(_get(r, "expiration"), "days"), _days(_get(r, "noncurrentVersionExpiration"), "noncurrentDays"))
+        if d is not None
+    ]
     dates = [(d, _rule_id(r)) for r in enabled if (d := _date(_get(r, "expiration"))) is not None]
     soonest_days = min(days, key=lambda item: item[0], default=(None, None))
     soonest_date = min(dates, key=lambda item: item[0], default=(None, None))
-    return BucketLifecycle(rules=len(enabled), expiration_days=soonest_days[0], expiration_date=soonest_date[0],
-                           rule_id=soonest_days[1] or soonest_date[1])
+    return BucketLifecycle(
+        rules=len(enabled),
+        expiration_days=soonest_days[0],
+        expiration_date=soonest_date[0],
+        rule_id=soonest_days[1] or soonest_date[1],
+    )
 
 
 def _bucket(params: dict[str, Any]) -> str | None:
@@ -97,8 +108,10 @@ def cloudtrail_delivery(policy: Any) -> bool | None:
         return None
     statements = _get(policy, "statement")
     statements = [statements] if isinstance(statements, dict) else _dicts(statements)
-    return any(str(_get(st, "effect")) == "Allow" and CLOUDTRAIL_PRINCIPAL in _services(_get(st, "principal"))
-               for st in statements)
+    return any(
+        str(_get(st, "effect")) == "Allow" and CLOUDTRAIL_PRINCIPAL in _services(_get(st, "principal"))
+        for st in statements
+    )
 
 
 def _services(principal: Any) -> list[str]:
@@ -123,8 +136,11 @@ def _date(action: Any) -> datetime | None:
 
 
 def _trail_settings(params: dict[str, Any]) -> LoggingConfig:
-    cleared = [name for name, key in (("cloudwatch_log_group", "cloudWatchLogsLogGroupArn"), ("kms_key", "kmsKeyId"))
-               if _get(params, key) == ""]
+    cleared = [
+        name
+        for name, key in (("cloudwatch_log_group", "cloudWatchLogsLogGroupArn"), ("kms_key", "kmsKeyId"))
+        if _get(params, key) == ""
+    ]
     return LoggingConfig(
         trail=_trail_name(_get(params, "name")),
         multi_region=_flag(_get(params, "isMultiRegionTrail")),
@@ -221,14 +237,19 @@ def _read_write(read_only: dict[str, list[str]] | None) -> tuple[bool, bool]:
 def _summary(form: str, read: bool, write: bool, excluded: list[set[str]], types: list[str]) -> TrailSelectors:
     # a source is left out only when every selector logging management events leaves it out
     left_out = set.intersection(*excluded) if excluded else set()
-    return TrailSelectors(form=form, management_read=read, management_write=write,
-                          excluded_sources=sorted(left_out)[:MAX_LISTED],
-                          data_resource_types=list(dict.fromkeys(types))[:MAX_LISTED])
+    return TrailSelectors(
+        form=form,
+        management_read=read,
+        management_write=write,
+        excluded_sources=sorted(left_out)[:MAX_LISTED],
+        data_resource_types=list(dict.fromkeys(types))[:MAX_LISTED],
+    )
 
 
 def _disabled_features(params: dict[str, Any]) -> list[str]:
-    names = [_text(_get(f, "name")) for f in _dicts(_get(params, "features"))
-             if str(_get(f, "status")).upper() == "DISABLED"]
+    names = [
+        _text(_get(f, "name")) for f in _dicts(_get(params, "features")) if str(_get(f, "status")).upper() == "DISABLED"
+    ]
     sources = _get(params, "dataSources")
     for path, feature in DATA_SOURCE_FEATURES.items():
         node = sources

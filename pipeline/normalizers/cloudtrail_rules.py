@@ -39,11 +39,18 @@ def firewall_rules(event_name: str, params: Any) -> list[FirewallRule]:
 
 def _permission_rules(params: dict[str, Any], direction: str) -> list[FirewallRule]:
     group_id = _text(params.get("groupId"))
-    rules = [rule for perm in _items(params.get("ipPermissions"))
-             for rule in _rules_of_permission(perm, direction, group_id)]
+    rules = [
+        rule for perm in _items(params.get("ipPermissions")) for rule in _rules_of_permission(perm, direction, group_id)
+    ]
     if any(key in params for key in ("ipProtocol", "cidrIp", "fromPort", "toPort")):
-        rules += _rules(direction, group_id, params.get("ipProtocol"), params.get("fromPort"),
-                        params.get("toPort"), [params.get("cidrIp")])
+        rules += _rules(
+            direction,
+            group_id,
+            params.get("ipProtocol"),
+            params.get("fromPort"),
+            params.get("toPort"),
+            [params.get("cidrIp")],
+        )
     return rules
 
 
@@ -64,19 +71,30 @@ def _modified_rules(request: Any) -> list[FirewallRule]:
         if isinstance(rule, dict):
             # The request names the rule by id only, not its direction; the schema needs one, and
             # assuming ingress errs towards flagging an exposure rather than missing it.
-            rules += _rules("ingress", group_id, rule.get("IpProtocol"), rule.get("FromPort"),
-                            rule.get("ToPort"), [rule.get("CidrIpv4"), rule.get("CidrIpv6")])
+            rules += _rules(
+                "ingress",
+                group_id,
+                rule.get("IpProtocol"),
+                rule.get("FromPort"),
+                rule.get("ToPort"),
+                [rule.get("CidrIpv4"), rule.get("CidrIpv6")],
+            )
     return rules
 
 
-def _rules(direction: str, group_id: str | None, protocol: Any, from_port: Any, to_port: Any,
-           cidrs: list[Any]) -> list[FirewallRule]:
+def _rules(
+    direction: str, group_id: str | None, protocol: Any, from_port: Any, to_port: Any, cidrs: list[Any]
+) -> list[FirewallRule]:
     """One rule per CIDR; one rule without a CIDR when the permission names none (e.g. a group)."""
     proto = _protocol(protocol)
     ports = (None, None) if proto in PORTLESS else (_port(from_port), _port(to_port))
     texts: list[str | None] = [c for c in (_text(cidr) for cidr in cidrs) if c is not None] or [None]
-    return [FirewallRule(direction=direction, group_id=group_id, protocol=proto, from_port=ports[0],
-                         to_port=ports[1], cidr=cidr) for cidr in texts]
+    return [
+        FirewallRule(
+            direction=direction, group_id=group_id, protocol=proto, from_port=ports[0], to_port=ports[1], cidr=cidr
+        )
+        for cidr in texts
+    ]
 
 
 def _items(value: Any) -> list[dict[str, Any]]:

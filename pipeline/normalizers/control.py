@@ -29,8 +29,7 @@ from schemas.types import Keyword, UtcDatetime
 DATASET = "control.events"
 MAX_LONG = 2**63 - 1  # Elasticsearch `long`
 Kind = Literal["backup", "restore_test", "deletion", "legal_hold", "signout_all"]
-Status = Literal["started", "succeeded", "failed", "deleted", "requested", "completed", "opened", "closed",
-                 "executed"]
+Status = Literal["started", "succeeded", "failed", "deleted", "requested", "completed", "opened", "closed", "executed"]
 Count = Annotated[int, Field(strict=True, ge=0, le=MAX_LONG)]
 
 STATUSES: dict[str, tuple[str, ...]] = {
@@ -48,11 +47,20 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "legal_hold": ("incident_id",),
     "signout_all": ("user", "actor"),
 }
-OUTCOMES = {"failed": "failure", "succeeded": "success", "deleted": "success", "completed": "success",
-            "executed": "success"}
-TYPES = {("backup", "deleted"): ["deletion"], ("deletion", "completed"): ["deletion"],
-         ("legal_hold", "opened"): ["creation"], ("legal_hold", "closed"): ["deletion"],
-         ("signout_all", "executed"): ["user", "change"]}
+OUTCOMES = {
+    "failed": "failure",
+    "succeeded": "success",
+    "deleted": "success",
+    "completed": "success",
+    "executed": "success",
+}
+TYPES = {
+    ("backup", "deleted"): ["deletion"],
+    ("deletion", "completed"): ["deletion"],
+    ("legal_hold", "opened"): ["creation"],
+    ("legal_hold", "closed"): ["deletion"],
+    ("signout_all", "executed"): ["user", "change"],
+}
 
 
 class Details(BaseModel):
@@ -96,8 +104,9 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
 def _check(c: ControlRecord) -> None:
     """Raise invalid_field when the kind/status pair or a field the kind needs is wrong."""
     if c.status not in STATUSES[c.kind]:
-        raise ParseError("invalid_field", f"status: {c.kind} cannot be {c.status!r}; "
-                                          f"expected one of {', '.join(STATUSES[c.kind])}")
+        raise ParseError(
+            "invalid_field", f"status: {c.kind} cannot be {c.status!r}; expected one of {', '.join(STATUSES[c.kind])}"
+        )
     missing = [name for name in REQUIRED[c.kind] if getattr(c, name) is None]
     if c.kind == "deletion" and c.status == "completed" and c.requested_at is None:
         missing.append("requested_at")
@@ -131,8 +140,15 @@ def _to_event(c: ControlRecord, record: RawRecord, original: str | None) -> Even
         related=Related(user=list(dict.fromkeys(u for u in (c.user, c.actor) if u))),
         secmon=Secmon(
             origin=record.origin,
-            control=Control(kind=c.kind, status=c.status, job_id=c.job_id, incident_id=c.incident_id,
-                            backup_id=backup_id, reason=c.reason, requested_at=c.requested_at),
+            control=Control(
+                kind=c.kind,
+                status=c.status,
+                job_id=c.job_id,
+                incident_id=c.incident_id,
+                backup_id=backup_id,
+                reason=c.reason,
+                requested_at=c.requested_at,
+            ),
         ),
     )
 
@@ -152,13 +168,28 @@ def _keyword(text: str | None) -> str | None:
 
 def _message(c: ControlRecord) -> str:
     parts = [f"{c.kind} {c.status}"]
-    parts += [f"{label} {value}" for label, value in (
-        ("job", c.job_id), ("workspace", c.workspace), ("user", c.user), ("by", c.actor),
-        ("incident", c.incident_id), ("backup", c.backup_id)) if value]
+    parts += [
+        f"{label} {value}"
+        for label, value in (
+            ("job", c.job_id),
+            ("workspace", c.workspace),
+            ("user", c.user),
+            ("by", c.actor),
+            ("incident", c.incident_id),
+            ("backup", c.backup_id),
+        )
+        if value
+    ]
     if c.details is not None:
-        parts += [f"{label} {value}" for label, value in (
-            ("documents", c.details.documents), ("indices", c.details.indices),
-            ("snapshot", c.details.snapshot)) if value is not None]
+        parts += [
+            f"{label} {value}"
+            for label, value in (
+                ("documents", c.details.documents),
+                ("indices", c.details.indices),
+                ("snapshot", c.details.snapshot),
+            )
+            if value is not None
+        ]
         if c.details.taken_at is not None:
             parts.append(f"taken {c.details.taken_at.isoformat().replace('+00:00', 'Z')}")
     if c.reason:
@@ -173,5 +204,10 @@ def _sniff(first: bytes) -> bool:
     return first.lstrip().startswith(b"{") and b'"status"' in first and _SNIFF.search(first) is not None
 
 
-NORMALIZER = Normalizer(id="control", title="Control events: backups, restores, deletions, holds, sign-outs (JSON lines)",
-                        framing="line", parse=parse, sniff=_sniff)
+NORMALIZER = Normalizer(
+    id="control",
+    title="Control events: backups, restores, deletions, holds, sign-outs (JSON lines)",
+    framing="line",
+    parse=parse,
+    sniff=_sniff,
+)

@@ -70,11 +70,19 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
         return []
     decorations = result.get("decorations")
     decorations = decorations if isinstance(decorations, dict) else {}
-    host = Host(name=_text(decorations.get("hostname"), "decorations.hostname") or host_id,
-                id=_text(decorations.get("host_uuid"), "decorations.host_uuid"))
+    host = Host(
+        name=_text(decorations.get("hostname"), "decorations.hostname") or host_id,
+        id=_text(decorations.get("host_uuid"), "decorations.host_uuid"),
+    )
     user = _text(decorations.get("username"), "decorations.username")
-    base = _Base(record=record, when=_timestamp(result), host=host, host_identifier=host_id, user=user,
-                 original=text if ctx.keep_original else None)
+    base = _Base(
+        record=record,
+        when=_timestamp(result),
+        host=host,
+        host_identifier=host_id,
+        user=user,
+        original=text if ctx.keep_original else None,
+    )
     key = record_key(record.origin, record.data)
     return [_event(base, q, row, event_id(key, i)) for i, (q, row) in enumerate(known)]
 
@@ -118,14 +126,26 @@ class _Base:
 def _event(base: _Base, query: str, row: Row, eid: str) -> Event:
     host = base.host.model_copy(deep=True)
     posture, summary = READERS[query](row, host)
-    hosts = [h for h in (host.name, base.host_identifier, host.hostname, _text(row.get("computer_name"), "computer_name"))
-             if h]
+    hosts = [
+        h
+        for h in (host.name, base.host_identifier, host.hostname, _text(row.get("computer_name"), "computer_name"))
+        if h
+    ]
     return Event(
         timestamp=base.when,
         message=f"{host.name} {query}: {summary}",
-        event=EventMeta(id=eid, kind="state", category=["host"], type=["info"], action=f"posture_{query}",
-                        dataset=DATASET, module="osquery", provider="osquery", created=base.record.received,
-                        original=base.original),
+        event=EventMeta(
+            id=eid,
+            kind="state",
+            category=["host"],
+            type=["info"],
+            action=f"posture_{query}",
+            dataset=DATASET,
+            module="osquery",
+            provider="osquery",
+            created=base.record.received,
+            original=base.original,
+        ),
         host=host,
         user=User(name=base.user) if base.user else None,
         related=Related(user=[base.user] if base.user else [], hosts=list(dict.fromkeys(hosts))),
@@ -168,9 +188,12 @@ def _system_info(row: Row, host: Host) -> tuple[None, str]:
 
 
 def _os_version(row: Row, host: Host) -> tuple[None, str]:
-    host.os = OsInfo(name=_text(row.get("name"), "name"), version=_text(row.get("version"), "version"),
-                     platform=_text(row.get("platform"), "platform"),
-                     family=_text(row.get("platform_like"), "platform_like"))
+    host.os = OsInfo(
+        name=_text(row.get("name"), "name"),
+        version=_text(row.get("version"), "version"),
+        platform=_text(row.get("platform"), "platform"),
+        family=_text(row.get("platform_like"), "platform_like"),
+    )
     return None, f"{host.os.name or '?'} {host.os.version or '?'} ({host.os.platform or '?'})"
 
 
@@ -252,9 +275,14 @@ def _show(value: Any) -> str:
 
 
 def _sniff(first: bytes) -> bool:
-    return (first.lstrip().startswith(b"{") and b'"hostIdentifier"' in first and b'"name"' in first
-            and (b'"columns"' in first or b'"snapshot"' in first or b'"diffResults"' in first))
+    return (
+        first.lstrip().startswith(b"{")
+        and b'"hostIdentifier"' in first
+        and b'"name"' in first
+        and (b'"columns"' in first or b'"snapshot"' in first or b'"diffResults"' in first)
+    )
 
 
-NORMALIZER = Normalizer(id="osquery", title="osquery result logs: laptop posture (JSON lines)", framing="line",
-                        parse=parse, sniff=_sniff)
+NORMALIZER = Normalizer(
+    id="osquery", title="osquery result logs: laptop posture (JSON lines)", framing="line", parse=parse, sniff=_sniff
+)

@@ -168,5 +168,6 @@ def _sniff(first: bytes) -> bool:
         return False
 
 
-NORMALIZER = Normalizer(id="sshd", title="OpenSSH server authentication (syslog, journald JSON)", framing="line",
-                        parse=parse, sniff=_sniff)
+NORMALIZER = Normalizer(
+    id="sshd", title="OpenSSH server authentication (syslog, journald JSON)", framing="line", parse=parse, sniff=_sniff
+)

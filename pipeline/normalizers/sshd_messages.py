@@ -85,16 +85,22 @@ def read(form: Form, message: str) -> Groups | None:
             readings.append(groups)
         end = pos + len(form.sep) - 1  # separators may overlap (` ` in `Disconnected from user a  b`)
     if len({(r.get("addr"), r.get("port")) for r in readings}) > 1:
-        return {**fixed, "user": None, "addr": None,
-                "candidates": "\0".join(r["addr"] for r in readings if r.get("addr")),
-                "names": "\0".join(r["user"] for r in readings)}
+        return {
+            **fixed,
+            "user": None,
+            "addr": None,
+            "candidates": "\0".join(r["addr"] for r in readings if r.get("addr")),
+            "names": "\0".join(r["user"] for r in readings),
+        }
     return readings[0] if readings else None
 
 
 _KEY = r"[A-Z][A-Z0-9-]*"  # RSA, ED25519, ECDSA-SK, RSA-CERT, ...
 _KEY_INFO = re.compile(  # key type + fingerprint, or a certificate (id, serial, CA), then hostbased details
     rf"(?:{_KEY}(?: \S+)? ID .* \(serial \d+\) CA {_KEY} \S+|{_KEY} \S+)"
-    r'(?:, client user ".*", client host ".*")?', re.DOTALL)
+    r'(?:, client user ".*", client host ".*")?',
+    re.DOTALL,
+)
 
 
 def _auth_info_ok(groups: Groups) -> bool:
@@ -113,23 +119,40 @@ def _form(head: str, sep: str, tail: str, valid: Callable[[Groups], bool] | None
 
 _INVALID_PREFIX = r"(?:(?P<invalid>invalid|illegal) user )?"
 _VERDICT_HEAD = r"(?P<verdict>Accepted|Failed|Partial) (?P<method>[\w-]+)(?:/[\w-]+)? for " + _INVALID_PREFIX
-_LOGIN = _form(_VERDICT_HEAD, " from ",
-               r" from (?P<addr>\S+) port (?P<port>\d{1,5})(?: (?P<proto>ssh\d?)(?:: (?P<info>.*))?)?", _auth_info_ok)
+_LOGIN = _form(
+    _VERDICT_HEAD,
+    " from ",
+    r" from (?P<addr>\S+) port (?P<port>\d{1,5})(?: (?P<proto>ssh\d?)(?:: (?P<info>.*))?)?",
+    _auth_info_ok,
+)
 _LOGIN_NO_PORT = _form(_VERDICT_HEAD, " from ", r" from (?P<addr>\S+)")  # servers that write no port
 _INVALID = _form(r"(?:Invalid|Illegal) user ", " from ", r" from (?P<addr>\S+)(?: port (?P<port>\d{1,5}))?")
 _PAM_SSHD = _form(
     r"PAM: (?:[Aa]uthentication (?:failure|error)|User not known to the underlying authentication module) for "
-    + _INVALID_PREFIX, " from ", r" from (?P<addr>\S+)(?: via \S+)?")
-_MAX_ATTEMPTS = _form(r"maximum authentication attempts exceeded for " + _INVALID_PREFIX, " from ",
-                      r" from (?P<addr>\S+) port (?P<port>\d{1,5})(?: ssh\d?)?")
+    + _INVALID_PREFIX,
+    " from ",
+    r" from (?P<addr>\S+)(?: via \S+)?",
+)
+_MAX_ATTEMPTS = _form(
+    r"maximum authentication attempts exceeded for " + _INVALID_PREFIX,
+    " from ",
+    r" from (?P<addr>\S+) port (?P<port>\d{1,5})(?: ssh\d?)?",
+)
 # The reasons sshd's allowed_user() gives with an address; without one the name is an account's.
-_NOT_ALLOWED = _form(r"User ", " from ", r" from (?P<addr>\S+) not allowed because (?P<reason>not listed in "
-                     r"AllowUsers|listed in DenyUsers|not in any group|a group is listed in DenyGroups|"
-                     r"none of user's groups are listed in AllowGroups)")
+_NOT_ALLOWED = _form(
+    r"User ",
+    " from ",
+    r" from (?P<addr>\S+) not allowed because (?P<reason>not listed in "
+    r"AllowUsers|listed in DenyUsers|not in any group|a group is listed in DenyGroups|"
+    r"none of user's groups are listed in AllowGroups)",
+)
 _NOT_ALLOWED_LOCAL = re.compile(r"User (?P<user>.*) not allowed because (?P<reason>.+)", re.DOTALL)
 # ruser is the name the application gave PAM (client-chosen); user= is written for known accounts.
-_PAM_MODULE = _form(r"pam_\w+\(sshd:auth\): authentication failure; logname=\S* uid=\d* euid=\d* tty=\S* ruser=",
-                    " rhost=", r" rhost=(?P<addr>\S*)(?: +user=(?P<account>.*))?")
+_PAM_MODULE = _form(
+    r"pam_\w+\(sshd:auth\): authentication failure; logname=\S* uid=\d* euid=\d* tty=\S* ruser=",
+    " rhost=",
+    r" rhost=(?P<addr>\S*)(?: +user=(?P<account>.*))?",
+)
 # sshd's connection preamble: `invalid user X` / `authenticating user X` before login, `user X` after.
 _PREAMBLE = r"(?:(?P<pre>invalid|authenticating) )?user "
 _TAIL = r" (?P<addr>\S+) port (?P<port>\d{1,5})"
@@ -141,11 +164,13 @@ _CLOSED_ANON = re.compile(r"Connection (?:closed|reset) by (?P<addr>\S+)(?: port
 _DISCONNECTING = _form(r"Disconnecting " + _PREAMBLE, " ", _TAIL + r": (?P<reason>.*)")
 _DISCONNECTING_OLD = re.compile(  # OpenSSH < 6.8 names no address here
     r"Disconnecting: (?P<reason>Too many authentication failures)(?: for " + _INVALID_PREFIX + r"(?P<user>.*))?",
-    re.DOTALL)
+    re.DOTALL,
+)
 # The address comes first here, written by sshd; the reason after it is the client's own text.
 _RECEIVED = re.compile(
     r"Received disconnect from (?P<addr>\S+)(?: port (?P<port>\d{1,5}):|:) ?(?P<code>\d{1,10}): ?(?P<reason>.*)",
-    re.DOTALL)
+    re.DOTALL,
+)
 _CLIENT_AUTH_FAILED = re.compile(r"(?:.*: )?Auth fail", re.DOTALL)  # JSch and its users: `...Exception: Auth fail`
 # libwrap (tcpd) in sshd: `refused connect from [ident@]host [(address)]`; ident is the client's.
 _REFUSED = re.compile(r"refused connect from (?:.*@)?(?P<host>[^\s@()]+)(?: \((?P<addr>[^\s()]+)\))?", re.DOTALL)
@@ -212,18 +237,35 @@ def _received(groups: Groups) -> Facts:
 def _refused(groups: Groups) -> Facts:
     host, addr = groups["host"], groups["addr"]
     # libwrap writes the peer's name (from DNS, so the client's choice) and, when it knows it, the address.
-    return _facts({"addr": addr or host, "domain": host if addr and host != addr else None},
-                  "ssh_connection_refused", "failure", reason="tcp_wrappers")
+    return _facts(
+        {"addr": addr or host, "domain": host if addr and host != addr else None},
+        "ssh_connection_refused",
+        "failure",
+        reason="tcp_wrappers",
+    )
 
 
 def _facts(groups: Groups, action: str, outcome: Outcome, **fixed) -> Facts:
     if (candidates := groups.get("candidates")) is not None:
-        return Facts(action, outcome, **{**fixed, "reason": AMBIGUOUS,
-                     "candidates": tuple(filter(None, candidates.split("\0"))),
-                     "names": tuple(dict.fromkeys(filter(None, (groups["names"] or "").split("\0"))))})
+        return Facts(
+            action,
+            outcome,
+            **{
+                **fixed,
+                "reason": AMBIGUOUS,
+                "candidates": tuple(filter(None, candidates.split("\0"))),
+                "names": tuple(dict.fromkeys(filter(None, (groups["names"] or "").split("\0")))),
+            },
+        )
     port = groups.get("port")
-    values = {"user": groups.get("user"), "address": groups.get("addr") or None, "reason": groups.get("reason"),
-              "code": groups.get("code"), "domain": groups.get("domain"), **fixed}
+    values = {
+        "user": groups.get("user"),
+        "address": groups.get("addr") or None,
+        "reason": groups.get("reason"),
+        "code": groups.get("code"),
+        "domain": groups.get("domain"),
+        **fixed,
+    }
     if port is not None and int(port) > 65535:
         raise ParseError("invalid_field", f"port {port} is out of range")
     return Facts(action, outcome, port=int(port) if port is not None else None, **values)

@@ -32,7 +32,9 @@ DATASET = "staff.access"
 MAX_LONG = 2**63 - 1  # Elasticsearch `long`: a larger count would be rejected by the index
 EVENT_TYPES = {"read": ["access"], "export": ["access"], "update": ["change"], "delete": ["change"]}
 _IP = TypeAdapter(IP)
-_HOSTNAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
 Count = Annotated[int, Field(strict=True, ge=0, le=MAX_LONG)]
 
 
@@ -50,7 +52,9 @@ class StaffAccessRecord(BaseModel):
     record_count: Count = Field(description="Records touched (>= 0).")
     ticket_id: Keyword | None = Field(None, description="Support ticket or justification id.")
     justification: str | None = Field(None, max_length=8192, description="Free-text reason given.")
-    source_ip: Keyword | None = Field(None, min_length=1, description="Employee's client IP (a host name is tolerated).")
+    source_ip: Keyword | None = Field(
+        None, min_length=1, description="Employee's client IP (a host name is tolerated)."
+    )
     session_id: Keyword | None = Field(None, description="Admin tool session id.")
 
 
@@ -69,7 +73,9 @@ def _source(address: str | None) -> Endpoint | None:
         ip = _IP.validate_python(address)
     except ValidationError:
         if _HOSTNAME.fullmatch(address) is None or address.rstrip(".").rsplit(".", 1)[-1].isdigit():
-            raise ParseError("invalid_field", f"source_ip: {address[:60]!r} is neither an IP address nor a host name") from None
+            raise ParseError(
+                "invalid_field", f"source_ip: {address[:60]!r} is neither an IP address nor a host name"
+            ) from None
         return Endpoint(domain=address.rstrip(".").lower(), address=address)
     return Endpoint(ip=ip, address=ip)
 
@@ -79,7 +85,7 @@ def _to_event(a: StaffAccessRecord, source: Endpoint | None, record: RawRecord, 
     return Event(
         timestamp=a.timestamp,
         message=f"{a.employee} {a.action} {a.record_count} record{'' if a.record_count == 1 else 's'} of {a.resource} "
-                f"in {a.workspace}{ticket}",
+        f"in {a.workspace}{ticket}",
         event=EventMeta(
             id=event_id(record_key(record.origin, record.data), 0),
             category=["database"],
@@ -94,13 +100,21 @@ def _to_event(a: StaffAccessRecord, source: Endpoint | None, record: RawRecord, 
         source=source,
         user=User(name=a.employee, id=a.employee_id),
         organization=Organization(id=a.workspace),
-        related=Related(ip=[source.ip] if source and source.ip else [], user=[a.employee],
-                        hosts=[source.domain] if source and source.domain else []),
+        related=Related(
+            ip=[source.ip] if source and source.ip else [],
+            user=[a.employee],
+            hosts=[source.domain] if source and source.domain else [],
+        ),
         secmon=Secmon(
             origin=record.origin,
             session=Session(id=a.session_id) if a.session_id else None,
-            staff_access=StaffAccess(resource=a.resource, action=a.action, record_count=a.record_count,
-                                     ticket_id=a.ticket_id, justification=a.justification),
+            staff_access=StaffAccess(
+                resource=a.resource,
+                action=a.action,
+                record_count=a.record_count,
+                ticket_id=a.ticket_id,
+                justification=a.justification,
+            ),
         ),
     )
 
@@ -112,5 +126,6 @@ def _sniff(first: bytes) -> bool:
     return first.lstrip().startswith(b"{") and all(key in first for key in _SNIFF_KEYS)
 
 
-NORMALIZER = Normalizer(id="staff_access", title="Staff access to customer data (JSON lines)", framing="line",
-                        parse=parse, sniff=_sniff)
+NORMALIZER = Normalizer(
+    id="staff_access", title="Staff access to customer data (JSON lines)", framing="line", parse=parse, sniff=_sniff
+)

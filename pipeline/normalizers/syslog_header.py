@@ -32,8 +32,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
 # `[prog]:` or `[prog]` (no pid) is what some older syslog daemons wrote for a program tag.
-_TAG = (r"(?:(?P<host>[^\s\[\]]*[^\s\[\]:]) )?"
-        r"(?:(?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>\d{1,10})\])?:|\[(?P<bprog>[^\s\[\]:]+)\]:?)(?: (?P<msg>.*))?")
+_TAG = (
+    r"(?:(?P<host>[^\s\[\]]*[^\s\[\]:]) )?"
+    r"(?:(?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>\d{1,10})\])?:|\[(?P<bprog>[^\s\[\]:]+)\]:?)(?: (?P<msg>.*))?"
+)
 _BSD_OR_ISO = re.compile(
     r"(?:<\d{1,3}>)?(?:(?P<mon>" + "|".join(MONTHS) + r") {1,2}(?P<day>\d\d?) "
     r"(?P<hms>\d\d:\d\d:\d\d)(?:\.(?P<frac>\d{1,9}))?"
@@ -78,8 +80,9 @@ def parse_envelope(text: str, ctx: ParseContext, received: datetime, programs: f
         return _bsd_or_iso_line(m, ctx, received, programs)
     if _LAST_REPEATED.fullmatch(text) is not None:
         return None
-    raise ParseError("unrecognized_line",
-                     "not a syslog line (RFC 3164, RFC 5424 or ISO timestamp) nor a journald JSON object")
+    raise ParseError(
+        "unrecognized_line", "not a syslog line (RFC 3164, RFC 5424 or ISO timestamp) nor a journald JSON object"
+    )
 
 
 def program_of(tag: str) -> str:
@@ -87,8 +90,9 @@ def program_of(tag: str) -> str:
     return tag.rsplit("/", 1)[-1] if "/" in tag else tag
 
 
-def _bsd_or_iso_line(m: re.Match[str], ctx: ParseContext, received: datetime,
-                     programs: frozenset[str]) -> LogLine | None:
+def _bsd_or_iso_line(
+    m: re.Match[str], ctx: ParseContext, received: datetime, programs: frozenset[str]
+) -> LogLine | None:
     program = program_of(m["prog"] or m["bprog"])
     if program not in programs:
         return None
@@ -102,8 +106,7 @@ def _bsd_or_iso_line(m: re.Match[str], ctx: ParseContext, received: datetime,
     return LogLine(when, m["host"], program, int(pid) if pid else None, m["msg"] or "")
 
 
-def _rfc5424_line(m: re.Match[str], ctx: ParseContext, received: datetime,
-                  programs: frozenset[str]) -> LogLine | None:
+def _rfc5424_line(m: re.Match[str], ctx: ParseContext, received: datetime, programs: frozenset[str]) -> LogLine | None:
     program = program_of(m["prog"])
     if program not in programs:
         return None
@@ -172,8 +175,7 @@ class JournalEntry(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    realtime: StrictStr | StrictInt = Field(alias="__REALTIME_TIMESTAMP",
-                                                  description="Microseconds since the epoch.")
+    realtime: StrictStr | StrictInt = Field(alias="__REALTIME_TIMESTAMP", description="Microseconds since the epoch.")
     message: JournalValue | None = Field(None, alias="MESSAGE", description="The program's message.")
     identifier: JournalValue | None = Field(None, alias="SYSLOG_IDENTIFIER", description="Syslog tag.")
     comm: JournalValue | None = Field(None, alias="_COMM", description="Executable name (trusted).")

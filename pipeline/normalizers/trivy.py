@@ -112,14 +112,21 @@ def split(data: bytes) -> list[bytes]:
     if not isinstance(results, list) or not all(_splittable(r) for r in results):
         return [data]  # let parse name what is wrong
     envelope = {k: report[k] for k in ENVELOPE if k in report}
-    findings = [{**envelope, **{k: r[k] for k in RESULT if k in r}, "Vulnerability": v}
-                for r in results for v in r.get("Vulnerabilities") or []]
+    findings = [
+        {**envelope, **{k: r[k] for k in RESULT if k in r}, "Vulnerability": v}
+        for r in results
+        for v in r.get("Vulnerabilities") or []
+    ]
     return [_dump({**envelope, "FindingCount": len(findings)})] + [_dump(f) for f in findings]
 
 
 def _is_report(value: Any) -> bool:
-    return (isinstance(value, dict) and value.get("SchemaVersion") == 2
-            and "Vulnerability" not in value and "FindingCount" not in value)
+    return (
+        isinstance(value, dict)
+        and value.get("SchemaVersion") == 2
+        and "Vulnerability" not in value
+        and "FindingCount" not in value
+    )
 
 
 def _splittable(result: Any) -> bool:
@@ -146,8 +153,9 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     findings = _findings(doc)
     count = len(findings) if "Results" in doc else _validate_count(doc.get("FindingCount", 0))
     events = [_scan_event(scan, count, record, event_id(key, 0), original)]
-    events += [_finding(scan, result, vuln, record, event_id(key, i), original)
-               for i, (result, vuln) in enumerate(findings, 1)]
+    events += [
+        _finding(scan, result, vuln, record, event_id(key, i), original) for i, (result, vuln) in enumerate(findings, 1)
+    ]
     return events
 
 
@@ -161,8 +169,9 @@ def _findings(doc: dict[str, Any]) -> list[tuple[Result, TrivyVulnerability]]:
         vulns = raw.get("Vulnerabilities") or []
         if not isinstance(vulns, list):
             raise ParseError("invalid_shape", f"Results.{i}.Vulnerabilities: expected an array")
-        found += [(result, _validate(TrivyVulnerability, v, f"Results.{i}.Vulnerabilities.{j}."))
-                  for j, v in enumerate(vulns)]
+        found += [
+            (result, _validate(TrivyVulnerability, v, f"Results.{i}.Vulnerabilities.{j}.")) for j, v in enumerate(vulns)
+        ]
     return found
 
 
@@ -193,13 +202,16 @@ def _scan_event(scan: Scan, count: int, record: RawRecord, eid: str, original: s
         host=host,
         vulnerability=Vulnerability(scanner=VulnScanner(vendor="Trivy")),
         related=Related(hosts=[host.name] if host else []),
-        secmon=Secmon(origin=record.origin,
-                      finding=Finding(id=_digest(scan.ArtifactName), target=scan.ArtifactName, first_seen=when)),
+        secmon=Secmon(
+            origin=record.origin,
+            finding=Finding(id=_digest(scan.ArtifactName), target=scan.ArtifactName, first_seen=when),
+        ),
     )
 
 
-def _finding(scan: Scan, result: Result, v: TrivyVulnerability, record: RawRecord, eid: str,
-             original: str | None) -> Event:
+def _finding(
+    scan: Scan, result: Result, v: TrivyVulnerability, record: RawRecord, eid: str, original: str | None
+) -> Event:
     when = scan.CreatedAt or record.received
     host = _host(scan)
     severity = v.Severity.upper()
@@ -207,27 +219,58 @@ def _finding(scan: Scan, result: Result, v: TrivyVulnerability, record: RawRecor
     return Event(
         timestamp=when,
         message=f"{v.VulnerabilityID} ({severity}) in {v.PkgName} {v.InstalledVersion or '?'} "
-                f"of {scan.ArtifactName}{fixed}",
+        f"of {scan.ArtifactName}{fixed}",
         event=_meta(eid, "state", "vulnerability_found", record, original),
         host=host,
         vulnerability=Vulnerability(
-            id=v.VulnerabilityID, severity=severity, category=["package"], description=v.Title or v.Description,
-            reference=v.PrimaryURL, score=_score(v.CVSS), scanner=VulnScanner(vendor="Trivy")),
-        package=Package(name=v.PkgName, version=v.InstalledVersion, type=result.Type,
-                        path=v.PkgPath or (result.Target if result.Class == "lang-pkgs" else None)),
+            id=v.VulnerabilityID,
+            severity=severity,
+            category=["package"],
+            description=v.Title or v.Description,
+            reference=v.PrimaryURL,
+            score=_score(v.CVSS),
+            scanner=VulnScanner(vendor="Trivy"),
+        ),
+        package=Package(
+            name=v.PkgName,
+            version=v.InstalledVersion,
+            type=result.Type,
+            path=v.PkgPath or (result.Target if result.Class == "lang-pkgs" else None),
+        ),
         related=Related(hosts=[host.name] if host else []),
-        secmon=Secmon(origin=record.origin, finding=Finding(
-            id=_digest(scan.ArtifactName, result.Target, v.PkgID or v.PkgName, v.PkgPath, v.InstalledVersion,
-                       v.VulnerabilityID),
-            target=scan.ArtifactName, fixed_version=v.FixedVersion, first_seen=when,
-            status="open" if not v.Status or v.Status.lower() in STILL_OPEN else v.Status)),
+        secmon=Secmon(
+            origin=record.origin,
+            finding=Finding(
+                id=_digest(
+                    scan.ArtifactName,
+                    result.Target,
+                    v.PkgID or v.PkgName,
+                    v.PkgPath,
+                    v.InstalledVersion,
+                    v.VulnerabilityID,
+                ),
+                target=scan.ArtifactName,
+                fixed_version=v.FixedVersion,
+                first_seen=when,
+                status="open" if not v.Status or v.Status.lower() in STILL_OPEN else v.Status,
+            ),
+        ),
     )
 
 
 def _meta(eid: str, kind: str, action: str, record: RawRecord, original: str | None) -> EventMeta:
-    return EventMeta(id=eid, kind=kind, category=["vulnerability"], type=["info"], action=action,
-                     dataset=DATASET, module="trivy", provider="trivy", created=record.received,
-                     original=original)
+    return EventMeta(
+        id=eid,
+        kind=kind,
+        category=["vulnerability"],
+        type=["info"],
+        action=action,
+        dataset=DATASET,
+        module="trivy",
+        provider="trivy",
+        created=record.received,
+        original=original,
+    )
 
 
 def _host(scan: Scan) -> Host | None:
@@ -236,9 +279,13 @@ def _host(scan: Scan) -> Host | None:
 
 def _score(cvss: dict[str, Any] | None) -> VulnScore | None:
     """The highest CVSS v3 base score any vendor gives; malformed entries are skipped."""
-    scores = [s for vendor in (cvss or {}).values() if isinstance(vendor, dict)
-              for s in (vendor.get("V3Score"),)
-              if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and 0 <= s <= 10]
+    scores = [
+        s
+        for vendor in (cvss or {}).values()
+        if isinstance(vendor, dict)
+        for s in (vendor.get("V3Score"),)
+        if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and 0 <= s <= 10
+    ]
     return VulnScore(base=float(max(scores))) if scores else None
 
 
@@ -259,5 +306,12 @@ def _sniff(first: bytes) -> bool:
     return first.lstrip().startswith(b"{") and b'"SchemaVersion"' in first and b'"ArtifactName"' in first
 
 
-NORMALIZER = Normalizer(id="trivy", title="Trivy vulnerability reports (JSON, SchemaVersion 2)", framing="document",
-                        parse=parse, sniff=_sniff, split=split, max_line_bytes=MAX_DOCUMENT_BYTES)
+NORMALIZER = Normalizer(
+    id="trivy",
+    title="Trivy vulnerability reports (JSON, SchemaVersion 2)",
+    framing="document",
+    parse=parse,
+    sniff=_sniff,
+    split=split,
+    max_line_bytes=MAX_DOCUMENT_BYTES,
+)

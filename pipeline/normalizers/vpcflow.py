@@ -19,23 +19,74 @@ from schemas.event import Cloud, CloudAccount, Endpoint, Event, EventMeta, Host,
 from schemas.ids import event_id, record_key
 
 DATASET = "aws.vpcflow"
-DEFAULT_FIELDS = ("version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
-                  "packets", "bytes", "start", "end", "action", "log-status")
+DEFAULT_FIELDS = (
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+)
 # Every field AWS documents (v2-v8); a header must name at least two of them, which no data row does.
 KNOWN_FIELDS = frozenset(DEFAULT_FIELDS) | {
-    "vpc-id", "subnet-id", "instance-id", "tcp-flags", "type", "pkt-srcaddr", "pkt-dstaddr", "region", "az-id",
-    "sublocation-type", "sublocation-id", "pkt-src-aws-service", "pkt-dst-aws-service", "flow-direction",
-    "traffic-path", "ecs-cluster-arn", "ecs-cluster-name", "ecs-container-instance-arn",
-    "ecs-container-instance-id", "ecs-container-id", "ecs-second-container-id", "ecs-service-name",
-    "ecs-task-definition-arn", "ecs-task-arn", "ecs-task-id", "reject-reason", "resource-id", "encryption-status"}
+    "vpc-id",
+    "subnet-id",
+    "instance-id",
+    "tcp-flags",
+    "type",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    "region",
+    "az-id",
+    "sublocation-type",
+    "sublocation-id",
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
+    "flow-direction",
+    "traffic-path",
+    "ecs-cluster-arn",
+    "ecs-cluster-name",
+    "ecs-container-instance-arn",
+    "ecs-container-instance-id",
+    "ecs-container-id",
+    "ecs-second-container-id",
+    "ecs-service-name",
+    "ecs-task-definition-arn",
+    "ecs-task-arn",
+    "ecs-task-id",
+    "reject-reason",
+    "resource-id",
+    "encryption-status",
+}
 KNOWN_FIELDS_BYTES = frozenset(f.encode() for f in KNOWN_FIELDS)
 # A header is field names only: lowercase words joined by hyphens. Data rows always hold a digit-led
 # token (version, port, time) or `-`, so the first such token rejects them.
 HEADER = re.compile(rb"^[a-z][a-z0-9-]*(?:[ \t]+[a-z][a-z0-9-]*)+[ \t]*$")
-DEFAULT_ROW = re.compile(rb"^2 (?:\d{12}|-|unknown) (?:eni-[0-9a-f]+|-) \S+ \S+ \S+ \S+ \S+ \S+ \S+ \d+ \d+ "
-                         rb"(?:ACCEPT|REJECT|-) (?:OK|NODATA|SKIPDATA)[ \t]*$")
-TRANSPORTS = {1: "icmp", 2: "igmp", 4: "ipv4", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah",
-              58: "ipv6-icmp", 132: "sctp"}
+DEFAULT_ROW = re.compile(
+    rb"^2 (?:\d{12}|-|unknown) (?:eni-[0-9a-f]+|-) \S+ \S+ \S+ \S+ \S+ \S+ \S+ \d+ \d+ "
+    rb"(?:ACCEPT|REJECT|-) (?:OK|NODATA|SKIPDATA)[ \t]*$"
+)
+TRANSPORTS = {
+    1: "icmp",
+    2: "igmp",
+    4: "ipv4",
+    6: "tcp",
+    17: "udp",
+    41: "ipv6",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+    58: "ipv6-icmp",
+    132: "sctp",
+}
 PORTLESS = frozenset({1, 58})
 ACTIONS = {"ACCEPT": ("accept", "success", "allowed"), "REJECT": ("reject", "failure", "denied")}
 NO_EVENT = frozenset({"NODATA", "SKIPDATA"})
@@ -98,8 +149,9 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
 def _check_shape(tokens: list[str], layout: Layout, default_format: bool) -> None:
     if default_format and tokens[0] != "2":
         if not tokens[0].isdigit():
-            raise ParseError("unrecognized_line",
-                             f"not a VPC flow log row: no version number first, got {tokens[0][:16]!r}")
+            raise ParseError(
+                "unrecognized_line", f"not a VPC flow log row: no version number first, got {tokens[0][:16]!r}"
+            )
         raise ParseError("unrecognized_line", f"version {tokens[0][:16]!r} row without a header line naming its fields")
     if len(tokens) != layout.count:
         which = "the v2 default format (no header line seen)" if default_format else "the file's header"
@@ -119,10 +171,20 @@ def _to_event(row: dict[str, str], record: RawRecord, original: str | None) -> E
     return Event(
         timestamp=start or end,
         message=_message(row, proto, source, destination),
-        event=EventMeta(id=event_id(record_key(record.origin, record.data), 0), category=["network"],
-                        type=["connection", verdict] if verdict else ["connection"], action=action,
-                        outcome=outcome, reason=row.get("reject-reason"), dataset=DATASET, module="vpcflow",
-                        created=record.received, start=start, end=end, original=original),
+        event=EventMeta(
+            id=event_id(record_key(record.origin, record.data), 0),
+            category=["network"],
+            type=["connection", verdict] if verdict else ["connection"],
+            action=action,
+            outcome=outcome,
+            reason=row.get("reject-reason"),
+            dataset=DATASET,
+            module="vpcflow",
+            created=record.received,
+            start=start,
+            end=end,
+            original=original,
+        ),
         source=source,
         destination=destination,
         network=_network(row, proto, source),
@@ -136,20 +198,30 @@ def _to_event(row: dict[str, str], record: RawRecord, original: str | None) -> E
 def _endpoints(row: dict[str, str], proto: int | None) -> tuple[Endpoint, Endpoint]:
     """(source, destination): the sender of this one-directional flow carries its byte and packet counts."""
     portless = proto in PORTLESS  # ICMP has types and codes, not ports; the port fields then say 0
-    source = Endpoint(ip=_ip(row, "srcaddr"), address=row.get("srcaddr"),
-                      port=None if portless else _int(row.get("srcport"), "srcport", 65535),
-                      bytes=_int(row.get("bytes"), "bytes", MAX_COUNT),
-                      packets=_int(row.get("packets"), "packets", MAX_COUNT))
-    destination = Endpoint(ip=_ip(row, "dstaddr"), address=row.get("dstaddr"),
-                           port=None if portless else _int(row.get("dstport"), "dstport", 65535))
+    source = Endpoint(
+        ip=_ip(row, "srcaddr"),
+        address=row.get("srcaddr"),
+        port=None if portless else _int(row.get("srcport"), "srcport", 65535),
+        bytes=_int(row.get("bytes"), "bytes", MAX_COUNT),
+        packets=_int(row.get("packets"), "packets", MAX_COUNT),
+    )
+    destination = Endpoint(
+        ip=_ip(row, "dstaddr"),
+        address=row.get("dstaddr"),
+        port=None if portless else _int(row.get("dstport"), "dstport", 65535),
+    )
     return source, destination
 
 
 def _network(row: dict[str, str], proto: int | None, source: Endpoint) -> Network:
     direction = row.get("flow-direction")
-    return Network(transport=TRANSPORTS.get(proto) if proto is not None else None,
-                   iana_number=str(proto) if proto is not None else None, bytes=source.bytes, packets=source.packets,
-                   direction=direction if direction in ("ingress", "egress") else None)
+    return Network(
+        transport=TRANSPORTS.get(proto) if proto is not None else None,
+        iana_number=str(proto) if proto is not None else None,
+        bytes=source.bytes,
+        packets=source.packets,
+        direction=direction if direction in ("ingress", "egress") else None,
+    )
 
 
 def _action(value: str | None) -> tuple[str | None, str, str | None]:
@@ -217,5 +289,11 @@ def _sniff(first: bytes) -> bool:
     return bool(DEFAULT_ROW.match(first)) or (is_header(first) and b"srcaddr" in first.split())
 
 
-NORMALIZER = Normalizer(id="vpcflow", title="AWS VPC flow logs (v2 default or custom format with header)",
-                        framing="line", parse=parse, sniff=_sniff, is_header=is_header)
+NORMALIZER = Normalizer(
+    id="vpcflow",
+    title="AWS VPC flow logs (v2 default or custom format with header)",
+    framing="line",
+    parse=parse,
+    sniff=_sniff,
+    is_header=is_header,
+)

@@ -60,7 +60,10 @@ LINE = re.compile(
     r"(\S+) \S+ (.+?) \[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
     + _QUOTED
     + r" (\d{3}) (\d+|-)"
-    + r"(?: " + _QUOTED + " " + _QUOTED
+    + r"(?: "
+    + _QUOTED
+    + " "
+    + _QUOTED
     + r"(?: (\S+) (\S+) (\d{1,9}(?:\.\d{1,9})?|-)(?: (\S+))?)?)?",
     re.S,
 )
@@ -70,8 +73,10 @@ SIMPLE_ESCAPES = {b'"': b'"', b"\\": b"\\", b"b": b"\b", b"n": b"\n", b"r": b"\r
 AUTHORITY = re.compile(r"\[?([A-Za-z0-9_.:-]+?)\]?:\d{1,5}")
 HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
 TLS_PROTOCOL = re.compile(r"(SSL|TLS)v(\d)(?:\.(\d))?")
-MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)
+}
 _IP = TypeAdapter(IP)
 
 
@@ -116,10 +121,18 @@ def split_line(text: str) -> AccessLine:
         raise ParseError("unrecognized_line", "not an access log line in common, combined or secmon_tls format")
     client, user, time, request, status, size, referrer, agent, proto, cipher, rtime, server = m.groups()
     return AccessLine(
-        client=client, user=_unset(unescape(user)), time=time, request=request, status=int(status),
+        client=client,
+        user=_unset(unescape(user)),
+        time=time,
+        request=request,
+        status=int(status),
         body_bytes=None if size == "-" else _long(size, "body_bytes_sent"),
-        referrer=_unset(unescape(referrer)), user_agent=_unset(unescape(agent)),
-        tls_protocol=_unset(proto), tls_cipher=_unset(cipher), request_time=_unset(rtime), server=server,
+        referrer=_unset(unescape(referrer)),
+        user_agent=_unset(unescape(agent)),
+        tls_protocol=_unset(proto),
+        tls_cipher=_unset(cipher),
+        request_time=_unset(rtime),
+        server=server,
     )
 
 
@@ -157,8 +170,9 @@ def parse_time(text: str) -> datetime:
         raise ParseError("invalid_field", f"time_local: UTC offset {text[21:26]} is out of range")
     try:
         tz = timezone(timedelta(hours=hours, minutes=minutes) * (-1 if text[21] == "-" else 1))
-        local = datetime(int(text[7:11]), month, int(text[0:2]), int(text[12:14]), int(text[15:17]),
-                         int(text[18:20]), tzinfo=tz)
+        local = datetime(
+            int(text[7:11]), month, int(text[0:2]), int(text[12:14]), int(text[15:17]), int(text[18:20]), tzinfo=tz
+        )
         return local.astimezone(timezone.utc)
     except (ValueError, OverflowError) as exc:
         raise ParseError("invalid_field", f"time_local: {text!r} is not a valid time ({exc})") from None
@@ -248,8 +262,9 @@ def _url(target: str) -> UrlInfo:
     if "://" in target:  # absolute form: proxy probes ("GET http://example.com/ HTTP/1.1")
         try:
             parts = urlsplit(target)
-            return UrlInfo(original=target, domain=parts.hostname or None, path=parts.path or None,
-                           query=parts.query or None)
+            return UrlInfo(
+                original=target, domain=parts.hostname or None, path=parts.path or None, query=parts.query or None
+            )
         except ValueError:
             pass
     authority = AUTHORITY.fullmatch(target)  # CONNECT host:443: the host a client tunnels to

@@ -33,21 +33,57 @@ from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, UtcDatetime
 
 DATASET = "zeek.ssl"
-DEFAULT_FIELDS = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher",
-                  "curve", "server_name", "resumed", "last_alert", "next_protocol", "established")
+DEFAULT_FIELDS = (
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "version",
+    "cipher",
+    "curve",
+    "server_name",
+    "resumed",
+    "last_alert",
+    "next_protocol",
+    "established",
+)
 REQUIRED = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
-WANTED = frozenset(("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher",
-                    "server_name", "established", "subject", "issuer"))
+WANTED = frozenset(
+    (
+        "ts",
+        "uid",
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "version",
+        "cipher",
+        "server_name",
+        "established",
+        "subject",
+        "issuer",
+    )
+)
 VERSIONS = {
-    "SSLv2": ("2.0", "ssl"), "SSLv3": ("3.0", "ssl"),
-    "TLSv10": ("1.0", "tls"), "TLSv11": ("1.1", "tls"), "TLSv12": ("1.2", "tls"), "TLSv13": ("1.3", "tls"),
-    "DTLSv10": ("1.0", "dtls"), "DTLSv12": ("1.2", "dtls"), "DTLSv13": ("1.3", "dtls"),
+    "SSLv2": ("2.0", "ssl"),
+    "SSLv3": ("3.0", "ssl"),
+    "TLSv10": ("1.0", "tls"),
+    "TLSv11": ("1.1", "tls"),
+    "TLSv12": ("1.2", "tls"),
+    "TLSv13": ("1.3", "tls"),
+    "DTLSv10": ("1.0", "dtls"),
+    "DTLSv12": ("1.2", "dtls"),
+    "DTLSv13": ("1.3", "dtls"),
 }
 OUTCOMES: dict[bool | None, Outcome | None] = {True: "success", False: "failure", None: None}
 STATES = {True: "established", False: "not established", None: "state unknown"}
 SPEC = LogSpec("ssl.log", DEFAULT_FIELDS, REQUIRED, WANTED)
 # A headerless TSV row: epoch ts, uid, then the 4-tuple (sniffing cannot see a `#fields` line).
-ROW = re.compile(rb"\d{9,10}\.\d{1,6}\tC[0-9A-Za-z]{10,20}\t[0-9A-Fa-f.:]+\t\d+\t[0-9A-Fa-f.:]+\t\d+\t(?:TLSv|DTLSv|SSLv)")
+ROW = re.compile(
+    rb"\d{9,10}\.\d{1,6}\tC[0-9A-Za-z]{10,20}\t[0-9A-Fa-f.:]+\t\d+\t[0-9A-Fa-f.:]+\t\d+\t(?:TLSv|DTLSv|SSLv)"
+)
 
 
 class ZeekSsl(BaseModel):
@@ -80,7 +116,9 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     text = decode_utf8(record.data).rstrip("\r\n")
     if text.startswith("#"):
         return []
-    fields = json_fields(SPEC, text) if text.startswith(("{", "[")) else tsv_fields(SPEC, text, header_layout(record.header))
+    fields = (
+        json_fields(SPEC, text) if text.startswith(("{", "[")) else tsv_fields(SPEC, text, header_layout(record.header))
+    )
     try:
         row = ZeekSsl.model_validate(fields, context={"tz": ctx.default_tz})
         return [_to_event(row, record, text if ctx.keep_original else None)]
@@ -98,8 +136,9 @@ def header_layout(header: bytes | None) -> Layout:
 
 def _to_event(row: ZeekSsl, record: RawRecord, original: str | None) -> Event:
     version, family = _version(row.version)
-    related = Related(ip=list(dict.fromkeys((row.orig_h, row.resp_h))),
-                      hosts=[row.server_name] if row.server_name else [])
+    related = Related(
+        ip=list(dict.fromkeys((row.orig_h, row.resp_h))), hosts=[row.server_name] if row.server_name else []
+    )
     return Event(
         timestamp=row.ts,
         message=_message(row),
@@ -117,8 +156,13 @@ def _to_event(row: ZeekSsl, record: RawRecord, original: str | None) -> Event:
         source=Endpoint(ip=row.orig_h, port=row.orig_p, address=row.orig_h),
         destination=Endpoint(ip=row.resp_h, port=row.resp_p, address=row.resp_h, domain=row.server_name),
         network=Network(transport="udp" if family == "dtls" else "tcp", protocol=family or "tls"),
-        tls=Tls(version=version, version_protocol=family, cipher=row.cipher, established=row.established,
-                server=TlsSide(subject=row.subject, issuer=row.issuer) if row.subject or row.issuer else None),
+        tls=Tls(
+            version=version,
+            version_protocol=family,
+            cipher=row.cipher,
+            established=row.established,
+            server=TlsSide(subject=row.subject, issuer=row.issuer) if row.subject or row.issuer else None,
+        ),
         related=related,
         secmon=Secmon(origin=record.origin),
     )
@@ -135,8 +179,10 @@ def _version(zeek_version: str | None) -> tuple[str | None, str | None]:
 def _message(row: ZeekSsl) -> str:
     state = STATES[row.established]
     sni = f" ({row.server_name})" if row.server_name else ""
-    return (f"{row.version or 'TLS/SSL'} {_hostport(row.orig_h, row.orig_p)} -> {_hostport(row.resp_h, row.resp_p)}"
-            f"{sni} {state}, uid {row.uid or '-'}")
+    return (
+        f"{row.version or 'TLS/SSL'} {_hostport(row.orig_h, row.orig_p)} -> {_hostport(row.resp_h, row.resp_p)}"
+        f"{sni} {state}, uid {row.uid or '-'}"
+    )
 
 
 def _hostport(ip: str, port: int) -> str:

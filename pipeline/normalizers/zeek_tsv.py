@@ -107,10 +107,16 @@ def tsv_fields(spec: LogSpec, text: str, grid: Layout) -> dict[str, str | list[s
     """The wanted, set columns of a TSV row laid out as `grid`, by name."""
     values = text.split("\t")
     if len(values) < grid.columns or (grid.exact and len(values) != grid.columns):
-        raise ParseError("invalid_shape", f"row has {len(values)} columns, expected {grid.columns}"
-                         f"{' (#fields header)' if grid.exact else f' (default {spec.name} order) or more'}")
-    return {name: [decode(v) for v in values[i].split(",")] if name in spec.vectors else decode(values[i])
-            for i, name in grid.wanted if values[i] not in UNSET}
+        raise ParseError(
+            "invalid_shape",
+            f"row has {len(values)} columns, expected {grid.columns}"
+            f"{' (#fields header)' if grid.exact else f' (default {spec.name} order) or more'}",
+        )
+    return {
+        name: [decode(v) for v in values[i].split(",")] if name in spec.vectors else decode(values[i])
+        for i, name in grid.wanted
+        if values[i] not in UNSET
+    }
 
 
 def layout(spec: LogSpec, header: bytes | None) -> Layout:

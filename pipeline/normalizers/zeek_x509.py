@@ -28,16 +28,37 @@ from schemas.ids import event_id, record_key
 from schemas.types import Keyword, UtcDatetime
 
 DATASET = "zeek.x509"
-DEFAULT_FIELDS = ("ts", "fingerprint", "certificate.version", "certificate.serial", "certificate.subject",
-                  "certificate.issuer", "certificate.not_valid_before", "certificate.not_valid_after",
-                  "certificate.key_alg", "certificate.sig_alg", "certificate.key_type", "certificate.key_length",
-                  "certificate.exponent", "certificate.curve", "san.dns", "san.uri", "san.email", "san.ip",
-                  "basic_constraints.ca", "basic_constraints.path_len")
+DEFAULT_FIELDS = (
+    "ts",
+    "fingerprint",
+    "certificate.version",
+    "certificate.serial",
+    "certificate.subject",
+    "certificate.issuer",
+    "certificate.not_valid_before",
+    "certificate.not_valid_after",
+    "certificate.key_alg",
+    "certificate.sig_alg",
+    "certificate.key_type",
+    "certificate.key_length",
+    "certificate.exponent",
+    "certificate.curve",
+    "san.dns",
+    "san.uri",
+    "san.email",
+    "san.ip",
+    "basic_constraints.ca",
+    "basic_constraints.path_len",
+)
 REQUIRED = ("ts", "certificate.subject", "certificate.issuer")
 SANS = ("san.dns", "san.ip", "san.email", "san.uri")
-SPEC = LogSpec("x509.log", DEFAULT_FIELDS, REQUIRED,
-               frozenset(DEFAULT_FIELDS) - {"basic_constraints.path_len"} | {"id", "host_cert", "client_cert"},
-               vectors=frozenset(SANS))
+SPEC = LogSpec(
+    "x509.log",
+    DEFAULT_FIELDS,
+    REQUIRED,
+    frozenset(DEFAULT_FIELDS) - {"basic_constraints.path_len"} | {"id", "host_cert", "client_cert"},
+    vectors=frozenset(SANS),
+)
 KEY_TYPES = {"rsa": "RSA", "dsa": "DSA", "ecdsa": "ECDSA"}
 HASHES = {32: "md5", 40: "sha1", 64: "sha256"}  # hex digits -> the hash Zeek was configured with
 RDN = re.compile(r"(?:[^,\\]|\\.)+")  # one attribute=value of a DN, commas escaped as `\,`
@@ -110,7 +131,9 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     text = decode_utf8(record.data).rstrip("\r\n")
     if text.startswith("#"):
         return []
-    fields = json_fields(SPEC, text) if text.startswith(("{", "[")) else tsv_fields(SPEC, text, header_layout(record.header))
+    fields = (
+        json_fields(SPEC, text) if text.startswith(("{", "[")) else tsv_fields(SPEC, text, header_layout(record.header))
+    )
     try:
         row = ZeekX509.model_validate(fields, context={"tz": ctx.default_tz})
     except ValidationError as exc:
@@ -133,20 +156,36 @@ def dn_values(dn: str, attribute: str) -> list[str]:
 def _to_event(row: ZeekX509, record: RawRecord, original: str | None) -> Event:
     names = list(dict.fromkeys(row.san_dns + row.san_ip + row.san_email + row.san_uri))[:MAX_NAMES]
     cert = X509(
-        version_number=str(row.version) if row.version is not None else None, serial_number=row.serial,
-        subject=_name(row.subject), issuer=_name(row.issuer), not_before=row.not_before, not_after=row.not_after,
+        version_number=str(row.version) if row.version is not None else None,
+        serial_number=row.serial,
+        subject=_name(row.subject),
+        issuer=_name(row.issuer),
+        not_before=row.not_before,
+        not_after=row.not_after,
         public_key_algorithm=KEY_TYPES.get(row.key_type or "", row.key_type or row.key_alg),
-        public_key_size=row.key_length, public_key_exponent=row.exponent, public_key_curve=row.curve,
-        signature_algorithm=row.sig_alg, alternative_names=names)
-    side = TlsSide(subject=row.subject, issuer=row.issuer, not_after=row.not_after, hash=_hash(row.fingerprint),
-                   x509=cert)
+        public_key_size=row.key_length,
+        public_key_exponent=row.exponent,
+        public_key_curve=row.curve,
+        signature_algorithm=row.sig_alg,
+        alternative_names=names,
+    )
+    side = TlsSide(
+        subject=row.subject, issuer=row.issuer, not_after=row.not_after, hash=_hash(row.fingerprint), x509=cert
+    )
     client = row.client_cert is True and row.host_cert is not True
     return Event(
         timestamp=row.ts,
         message=_message(row, cert),
-        event=EventMeta(id=event_id(record_key(record.origin, record.data), 0), category=["network"], type=["info"],
-                        dataset=DATASET, module="zeek_x509", provider="zeek", created=record.received,
-                        original=original),
+        event=EventMeta(
+            id=event_id(record_key(record.origin, record.data), 0),
+            category=["network"],
+            type=["info"],
+            dataset=DATASET,
+            module="zeek_x509",
+            provider="zeek",
+            created=record.received,
+            original=original,
+        ),
         tls=Tls(client=side) if client else Tls(server=side),
         related=Related(hosts=[n for n in row.san_dns if n][:MAX_NAMES], ip=_ips(row.san_ip)),
         secmon=Secmon(origin=record.origin),
@@ -179,8 +218,10 @@ def _message(row: ZeekX509, cert: X509) -> str:
     issuer = ((cert.issuer.common_name if cert.issuer else None) or [row.issuer])[0]
     key = " ".join(str(p) for p in (cert.public_key_algorithm, row.key_length or row.curve) if p)
     until = f", valid until {row.not_after:%Y-%m-%d}" if row.not_after else ""
-    return (f"certificate {subject} issued by {issuer} ({key or 'unknown key'}, {row.sig_alg or 'unknown signature'})"
-            f"{until}, {'fingerprint ' + row.fingerprint[:16] if row.fingerprint else 'file ' + str(row.file_id)}")
+    return (
+        f"certificate {subject} issued by {issuer} ({key or 'unknown key'}, {row.sig_alg or 'unknown signature'})"
+        f"{until}, {'fingerprint ' + row.fingerprint[:16] if row.fingerprint else 'file ' + str(row.file_id)}"
+    )
 
 
 def _sniff(first: bytes) -> bool:

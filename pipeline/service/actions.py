@@ -37,8 +37,15 @@ log = logging.getLogger(__name__)
 
 def control_event(status: SignoutStatus, at: datetime) -> dict[str, Any]:
     """The `signout_all executed` control event of a delivered request (validated as the normalizer reads it)."""
-    event = {"timestamp": at.isoformat(), "kind": "signout_all", "status": "executed", "job_id": status.request_id,
-             "workspace": status.workspace, "user": status.user, "actor": status.actor}
+    event = {
+        "timestamp": at.isoformat(),
+        "kind": "signout_all",
+        "status": "executed",
+        "job_id": status.request_id,
+        "workspace": status.workspace,
+        "user": status.user,
+        "actor": status.actor,
+    }
     ControlRecord.model_validate(event)
     return event
 
@@ -51,16 +58,22 @@ def control_origin(request_id: str) -> Origin:
 class ActionWorker:
     """Carries out one sign-out action at a time; state lives in the request index, not here."""
 
-    def __init__(self, settings: SecmonSettings, es: AsyncElasticsearch, http: aiohttp.ClientSession,
-                 producer: Any) -> None:
+    def __init__(
+        self, settings: SecmonSettings, es: AsyncElasticsearch, http: aiohttp.ClientSession, producer: Any
+    ) -> None:
         cfg = settings.service
         if cfg.revoke_url is None or cfg.revoke_secret is None:
-            raise ValueError("service.revoke_url and service.revoke_secret are required by `secmon actions`; set "
-                             "SECMON_SERVICE_REVOKE_URL and SECMON_SERVICE_REVOKE_SECRET (whsec_...)")
+            raise ValueError(
+                "service.revoke_url and service.revoke_secret are required by `secmon actions`; set "
+                "SECMON_SERVICE_REVOKE_URL and SECMON_SERVICE_REVOKE_SECRET (whsec_...)"
+            )
         self.settings, self.es, self.http, self.producer = settings, es, http, producer
         self.url, self.key = cfg.revoke_url.get_secret_value(), signing_key(cfg.revoke_secret)
-        self.retry = RetrySettings(max_attempts=cfg.revoke_max_attempts, initial_backoff_seconds=cfg.revoke_backoff_seconds,
-                                   budget_seconds=cfg.revoke_budget_seconds)
+        self.retry = RetrySettings(
+            max_attempts=cfg.revoke_max_attempts,
+            initial_backoff_seconds=cfg.revoke_backoff_seconds,
+            budget_seconds=cfg.revoke_budget_seconds,
+        )
         self.prefix = settings.es.index_prefix
 
     async def handle(self, action: dict[str, Any]) -> SignoutStatus | None:
@@ -76,16 +89,29 @@ class ActionWorker:
             return status  # done before (a redelivered message): never twice
         since = time.time()
         while True:
-            outcome = await attempt(self.http, session_revocation.render(action, self.url, self.key, time.time()),
-                                    self.settings.service.revoke_timeout_seconds)
+            outcome = await attempt(
+                self.http,
+                session_revocation.render(action, self.url, self.key, time.time()),
+                self.settings.service.revoke_timeout_seconds,
+            )
             step, when = next_step(outcome, status.attempts + 1, since, time.time(), self.retry)
-            status = status.model_copy(update={"attempts": status.attempts + 1, "http_status": outcome.status,
-                                               "reason": outcome.error, "updated_at": _now()})
+            status = status.model_copy(
+                update={
+                    "attempts": status.attempts + 1,
+                    "http_status": outcome.status,
+                    "reason": outcome.error,
+                    "updated_at": _now(),
+                }
+            )
             if step != "retry":
                 break
             await self._save(status)
-            log.info("sign-out %s: attempt %d failed (%s), retrying", status.request_id, status.attempts,
-                     outcome.error or outcome.status)
+            log.info(
+                "sign-out %s: attempt %d failed (%s), retrying",
+                status.request_id,
+                status.attempts,
+                outcome.error or outcome.status,
+            )
             await asyncio.sleep(max(0.0, (when or 0) - time.time()))
         return await self._finish(status, delivered=step == "delivered")
 
@@ -94,19 +120,37 @@ class ActionWorker:
         if delivered:
             event = control_event(status, status.updated_at or _now())
             await self.producer.send_and_wait(
-                f"{self.settings.kafka.topic_prefix}-raw-control", json.dumps(event, separators=(",", ":")).encode(),
-                key=status.request_id.encode(), headers=[origin_header(control_origin(status.request_id))])
+                f"{self.settings.kafka.topic_prefix}-raw-control",
+                json.dumps(event, separators=(",", ":")).encode(),
+                key=status.request_id.encode(),
+                headers=[origin_header(control_origin(status.request_id))],
+            )
         await self._save(status)
-        await audit.write_audit(self.es, self.prefix, audit.audit_doc(
-            _now(), "signout_" + status.status, 200 if delivered else 502, None, workspace=status.workspace,
-            target_user=status.user, request_id=status.request_id, reason=status.reason))
-        log.info("sign-out %s of %s: %s after %d attempt(s)", status.request_id, status.user, status.status,
-                 status.attempts)
+        await audit.write_audit(
+            self.es,
+            self.prefix,
+            audit.audit_doc(
+                _now(),
+                "signout_" + status.status,
+                200 if delivered else 502,
+                None,
+                workspace=status.workspace,
+                target_user=status.user,
+                request_id=status.request_id,
+                reason=status.reason,
+            ),
+        )
+        log.info(
+            "sign-out %s of %s: %s after %d attempt(s)", status.request_id, status.user, status.status, status.attempts
+        )
         return status
 
     async def _save(self, status: SignoutStatus) -> None:
-        await self.es.index(index=requests_index(self.prefix), id=status.request_id,
-                            document=status.model_dump(mode="json", exclude_none=True))
+        await self.es.index(
+            index=requests_index(self.prefix),
+            id=status.request_id,
+            document=status.model_dump(mode="json", exclude_none=True),
+        )
 
 
 async def run(settings: SecmonSettings) -> None:
@@ -121,9 +165,13 @@ async def run(settings: SecmonSettings) -> None:
         await ensure_requests_index(es, settings.es.index_prefix)
         await audit.ensure_audit_index(es, settings.es.index_prefix)
         producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
-        consumer = AIOKafkaConsumer(actions_topic(settings.kafka.topic_prefix), **kafka,
-                                    group_id=f"{settings.app_id}-actions", enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            actions_topic(settings.kafka.topic_prefix),
+            **kafka,
+            group_id=f"{settings.app_id}-actions",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await producer.start()
         await consumer.start()
         try:

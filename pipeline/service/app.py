@@ -70,15 +70,21 @@ def build_app(settings: SecmonSettings, verifier: Verifier | None = None) -> Fas
             producer = AIOKafkaProducer(**aiokafka_kwargs(settings.kafka), acks="all", enable_idempotence=True)
             await producer.start()
             try:
-                app.state.deps = Deps(settings, es, verifier or Verifier(cfg),
-                                      RateLimiter(cfg.rate_per_minute, cfg.rate_burst), producer)
+                app.state.deps = Deps(
+                    settings, es, verifier or Verifier(cfg), RateLimiter(cfg.rate_per_minute, cfg.rate_burst), producer
+                )
                 yield
             finally:
                 await producer.stop()
 
-    app = FastAPI(title="secmon access log", version="1",
-                  description="Sign-in history for users and workspace admins, and remote sign-out.",
-                  lifespan=lifespan, docs_url=None, redoc_url=None)  # those pages load scripts from a CDN
+    app = FastAPI(
+        title="secmon access log",
+        version="1",
+        description="Sign-in history for users and workspace admins, and remote sign-out.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )  # those pages load scripts from a CDN
     _routes(app)
     from pipeline.service import signout
 
@@ -102,25 +108,48 @@ Limit = Annotated[int, Query(ge=1, le=10000, description="Rows per page (at most
 
 def _routes(app: FastAPI) -> None:
 
-    @app.get("/v1/me/access-log", response_model=Page, tags=["access log"],
-             responses={200: {"content": {"text/csv": {}}}})
-    async def my_access_log(request: Request, who: CallerDep, d: DepsDep, since: Since = None, until: Until = None,
-                            outcome: OutcomeQ = None, limit: Limit = 50, cursor: Cursor = None,
-                            format: Format = "json") -> Any:
+    @app.get(
+        "/v1/me/access-log", response_model=Page, tags=["access log"], responses={200: {"content": {"text/csv": {}}}}
+    )
+    async def my_access_log(
+        request: Request,
+        who: CallerDep,
+        d: DepsDep,
+        since: Since = None,
+        until: Until = None,
+        outcome: OutcomeQ = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        format: Format = "json",
+    ) -> Any:
         """The caller's own sign-ins, newest first."""
         scope = Scope(user_id=who.id, since=since, until=until, outcome=outcome)
         return await _serve(request, d, who, scope, "read_own", limit, cursor, format)
 
-    @app.get("/v1/workspaces/{ws}/access-log", response_model=Page, tags=["access log"],
-             responses={200: {"content": {"text/csv": {}}}, 403: {"description": "not an admin of ws"}})
-    async def team_access_log(request: Request, who: CallerDep, d: DepsDep, ws: WsPath, since: Since = None,
-                              until: Until = None, outcome: OutcomeQ = None, limit: Limit = 50, cursor: Cursor = None,
-                              format: Format = "json",
-                              user: Annotated[str | None, Query(pattern=ID, description="Only this user id.")] = None,
-                              justification: Annotated[str | None, Query(max_length=2000, description=(
-                                  "Staff only: why you read this workspace (logged as staff access).")) ] = None,
-                              ticket: Annotated[str | None, Query(pattern=ID, description="Staff only: ticket id.")] = None,
-                              ) -> Any:
+    @app.get(
+        "/v1/workspaces/{ws}/access-log",
+        response_model=Page,
+        tags=["access log"],
+        responses={200: {"content": {"text/csv": {}}}, 403: {"description": "not an admin of ws"}},
+    )
+    async def team_access_log(
+        request: Request,
+        who: CallerDep,
+        d: DepsDep,
+        ws: WsPath,
+        since: Since = None,
+        until: Until = None,
+        outcome: OutcomeQ = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        format: Format = "json",
+        user: Annotated[str | None, Query(pattern=ID, description="Only this user id.")] = None,
+        justification: Annotated[
+            str | None,
+            Query(max_length=2000, description=("Staff only: why you read this workspace (logged as staff access).")),
+        ] = None,
+        ticket: Annotated[str | None, Query(pattern=ID, description="Staff only: ticket id.")] = None,
+    ) -> Any:
         """A workspace's sign-ins, newest first: for its admins and owners (staff: with a justification)."""
         scope = Scope(user_id=user, workspace=ws, since=since, until=until, outcome=outcome)
         if not who.administers(ws):
@@ -134,13 +163,25 @@ def _routes(app: FastAPI) -> None:
         return await _serve(request, d, who, scope, "read_workspace", limit, cursor, format, staff)
 
 
-async def _serve(request: Request, d: Deps, who: Caller, scope: Scope, action: str, limit: int, cursor: str | None,
-                 fmt: str, staff: tuple[str | None, str | None] | None = None) -> Any:
+async def _serve(
+    request: Request,
+    d: Deps,
+    who: Caller,
+    scope: Scope,
+    action: str,
+    limit: int,
+    cursor: str | None,
+    fmt: str,
+    staff: tuple[str | None, str | None] | None = None,
+) -> Any:
     if limit > d.settings.service.page_max:
         raise HTTPException(422, f"limit: at most {d.settings.service.page_max} rows per page")
     if fmt == "csv":
-        return StreamingResponse(_csv(request, d, who, scope, action + "_export", staff), media_type="text/csv",
-                                 headers={"Content-Disposition": 'attachment; filename="access-log.csv"'})
+        return StreamingResponse(
+            _csv(request, d, who, scope, action + "_export", staff),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+        )
     try:
         after = decode_cursor(cursor) if cursor else None
     except CursorError as exc:
@@ -156,16 +197,20 @@ async def _serve(request: Request, d: Deps, who: Caller, scope: Scope, action: s
     return Page(rows=rows, next_cursor=nxt)
 
 
-async def _csv(request: Request, d: Deps, who: Caller, scope: Scope, action: str,
-               staff: tuple[str | None, str | None] | None) -> AsyncIterator[str]:
+async def _csv(
+    request: Request, d: Deps, who: Caller, scope: Scope, action: str, staff: tuple[str | None, str | None] | None
+) -> AsyncIterator[str]:
     """The whole range as CSV, read page by page in one point in time (a consistent export)."""
     buf = io.StringIO()
     out = csv.writer(buf)
     out.writerow(CSV_COLUMNS)
     yield _drain(buf)
     cap, count, after = d.settings.service.export_max_rows, 0, None
-    pit = (await d.es.open_point_in_time(index=index_pattern(d.prefix), keep_alive=PIT_KEEP_ALIVE,
-                                         allow_partial_search_results=False))["id"]
+    pit = (
+        await d.es.open_point_in_time(
+            index=index_pattern(d.prefix), keep_alive=PIT_KEEP_ALIVE, allow_partial_search_results=False
+        )
+    )["id"]
     try:
         while count < cap:
             body = search_body(scope, min(1000, cap - count), after)
@@ -196,17 +241,41 @@ def _drain(buf: io.StringIO) -> str:
     return text
 
 
-async def _audit(d: Deps, request: Request, action: str, status: int, who: Caller, scope: Scope,
-                 rows: int | None = None, reason: str | None = None) -> None:
+async def _audit(
+    d: Deps,
+    request: Request,
+    action: str,
+    status: int,
+    who: Caller,
+    scope: Scope,
+    rows: int | None = None,
+    reason: str | None = None,
+) -> None:
     filters = scope.model_dump(mode="json", exclude_none=True)
-    await audit.write_audit(d.es, d.prefix, audit.audit_doc(
-        now_utc(), action, status, who, workspace=scope.workspace, target_user=scope.user_id, rows=rows,
-        client_ip=client_ip(request), reason=reason, filters=filters))
+    await audit.write_audit(
+        d.es,
+        d.prefix,
+        audit.audit_doc(
+            now_utc(),
+            action,
+            status,
+            who,
+            workspace=scope.workspace,
+            target_user=scope.user_id,
+            rows=rows,
+            client_ip=client_ip(request),
+            reason=reason,
+            filters=filters,
+        ),
+    )
 
 
-async def _staff(d: Deps, request: Request, who: Caller, scope: Scope, action: str, rows: int,
-                 staff: tuple[str | None, str | None]) -> None:
+async def _staff(
+    d: Deps, request: Request, who: Caller, scope: Scope, action: str, rows: int, staff: tuple[str | None, str | None]
+) -> None:
     assert scope.workspace is not None
-    record = audit.staff_access_record(now_utc(), who, scope.workspace, action, rows, staff[0], staff[1], client_ip(request))
+    record = audit.staff_access_record(
+        now_utc(), who, scope.workspace, action, rows, staff[0], staff[1], client_ip(request)
+    )
     value, headers = audit.staff_message(record)
     await d.publish(f"{d.settings.kafka.topic_prefix}-raw-staff_access", value, key=who.id.encode(), headers=headers)

@@ -22,10 +22,18 @@ from schemas.event import Origin
 AUDIT_MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
-        "@timestamp": {"type": "date"}, "action": {"type": "keyword"}, "status": {"type": "short"},
-        "caller": {"properties": {"id": {"type": "keyword"}, "name": {"type": "keyword"}, "staff": {"type": "boolean"}}},
-        "workspace": {"type": "keyword"}, "target_user": {"type": "keyword"}, "request_id": {"type": "keyword"},
-        "rows": {"type": "long"}, "client_ip": {"type": "ip"}, "reason": {"type": "keyword"},
+        "@timestamp": {"type": "date"},
+        "action": {"type": "keyword"},
+        "status": {"type": "short"},
+        "caller": {
+            "properties": {"id": {"type": "keyword"}, "name": {"type": "keyword"}, "staff": {"type": "boolean"}}
+        },
+        "workspace": {"type": "keyword"},
+        "target_user": {"type": "keyword"},
+        "request_id": {"type": "keyword"},
+        "rows": {"type": "long"},
+        "client_ip": {"type": "ip"},
+        "reason": {"type": "keyword"},
         "filters": {"type": "object", "enabled": False},
     },
 }
@@ -41,15 +49,33 @@ async def ensure_audit_index(es: AsyncElasticsearch, prefix: str) -> None:
     await es.options(ignore_status=400).indices.create(index=audit_index(prefix), mappings=AUDIT_MAPPINGS)
 
 
-def audit_doc(now: datetime, action: str, status: int, caller: Caller | None, *, workspace: str | None = None,
-              target_user: str | None = None, request_id: str | None = None, rows: int | None = None,
-              client_ip: str | None = None, reason: str | None = None,
-              filters: dict[str, Any] | None = None) -> dict[str, Any]:
+def audit_doc(
+    now: datetime,
+    action: str,
+    status: int,
+    caller: Caller | None,
+    *,
+    workspace: str | None = None,
+    target_user: str | None = None,
+    request_id: str | None = None,
+    rows: int | None = None,
+    client_ip: str | None = None,
+    reason: str | None = None,
+    filters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One audit document (None fields left out)."""
-    doc: dict[str, Any] = {"@timestamp": now.isoformat(), "action": action, "status": status,
-                           "workspace": workspace, "target_user": target_user, "request_id": request_id,
-                           "rows": rows, "client_ip": client_ip, "reason": reason[:256] if reason else None,
-                           "filters": filters}
+    doc: dict[str, Any] = {
+        "@timestamp": now.isoformat(),
+        "action": action,
+        "status": status,
+        "workspace": workspace,
+        "target_user": target_user,
+        "request_id": request_id,
+        "rows": rows,
+        "client_ip": client_ip,
+        "reason": reason[:256] if reason else None,
+        "filters": filters,
+    }
     if caller is not None:
         doc["caller"] = {"id": caller.id, "name": caller.name, "staff": caller.staff}
     return {k: v for k, v in doc.items() if v is not None}
@@ -60,12 +86,29 @@ async def write_audit(es: AsyncElasticsearch, prefix: str, doc: dict[str, Any]) 
     await es.index(index=audit_index(prefix), id=uuid.uuid4().hex, document=doc)
 
 
-def staff_access_record(now: datetime, caller: Caller, workspace: str, action: str, rows: int,
-                        justification: str | None, ticket: str | None, client_ip: str | None) -> dict[str, Any]:
+def staff_access_record(
+    now: datetime,
+    caller: Caller,
+    workspace: str,
+    action: str,
+    rows: int,
+    justification: str | None,
+    ticket: str | None,
+    client_ip: str | None,
+) -> dict[str, Any]:
     """The staff_access raw record (pipeline/normalizers/staff_access.py) of a staff read or export."""
-    rec = {"timestamp": now.isoformat(), "employee": caller.name or caller.id, "employee_id": caller.id,
-           "workspace": workspace, "resource": "workspace/access-log", "action": action, "record_count": rows,
-           "ticket_id": ticket, "justification": justification, "source_ip": client_ip}
+    rec = {
+        "timestamp": now.isoformat(),
+        "employee": caller.name or caller.id,
+        "employee_id": caller.id,
+        "workspace": workspace,
+        "resource": "workspace/access-log",
+        "action": action,
+        "record_count": rows,
+        "ticket_id": ticket,
+        "justification": justification,
+        "source_ip": client_ip,
+    }
     return {k: v for k, v in rec.items() if v is not None}
 
 

@@ -36,8 +36,9 @@ class Claims(BaseModel):
 
     sub: str = Field(pattern=ID, description="Stable user id (the sign-ins' user.id).")
     name: str | None = Field(None, max_length=256, description="Display name or e-mail, for the audit trail.")
-    workspaces: dict[str, Role] = Field(default_factory=dict, max_length=1000,
-                                        description="Workspace id -> the user's role in it.")
+    workspaces: dict[str, Role] = Field(
+        default_factory=dict, max_length=1000, description="Workspace id -> the user's role in it."
+    )
     workspace: str | None = Field(None, pattern=ID, description="Single-workspace form: the workspace id.")
     role: Role | None = Field(None, description="Single-workspace form: the role in `workspace`.")
     staff: bool = Field(False, description="A secmon operator's employee: may read any workspace (logged).")
@@ -73,8 +74,10 @@ class Verifier:
 
     def __init__(self, cfg: ServiceSettings) -> None:
         if cfg.jwks_file is None and cfg.jwks_url is None:
-            raise ValueError("service.jwks_file or service.jwks_url is required to verify tokens; "
-                             "set SECMON_SERVICE_JWKS_FILE to the identity provider's JWKS or PEM public key")
+            raise ValueError(
+                "service.jwks_file or service.jwks_url is required to verify tokens; "
+                "set SECMON_SERVICE_JWKS_FILE to the identity provider's JWKS or PEM public key"
+            )
         self.cfg = cfg
         self._keys = load_keys(cfg.jwks_file) if cfg.jwks_file is not None else None
         self._client = PyJWKClient(cfg.jwks_url, cache_keys=True, lifespan=300) if cfg.jwks_url else None
@@ -92,9 +95,15 @@ class Verifier:
         if key.key_type != _family(alg):  # e.g. an RSA key with ES256: refuse before decoding
             raise AuthError("token algorithm does not match its key")
         try:
-            data = jwt.decode(token, key.key, algorithms=[alg], audience=self.cfg.audience, issuer=self.cfg.issuer,
-                              leeway=self.cfg.leeway_seconds,
-                              options={"require": ["exp", "sub", "aud"] + (["iss"] if self.cfg.issuer else [])})
+            data = jwt.decode(
+                token,
+                key.key,
+                algorithms=[alg],
+                audience=self.cfg.audience,
+                issuer=self.cfg.issuer,
+                leeway=self.cfg.leeway_seconds,
+                options={"require": ["exp", "sub", "aud"] + (["iss"] if self.cfg.issuer else [])},
+            )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("token expired") from exc
         except jwt.InvalidAudienceError as exc:
@@ -106,7 +115,9 @@ class Verifier:
         try:
             return Caller.of(Claims.model_validate(data))
         except ValidationError as exc:
-            raise AuthError("token claims invalid: " + ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())) from None
+            raise AuthError(
+                "token claims invalid: " + ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            ) from None
 
     def _key(self, header: dict[str, Any]) -> PyJWK:
         kid = header.get("kid")

@@ -9,13 +9,19 @@ from pipeline.settings import SecmonSettings
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `serve` command to secmon's parser."""
-    cmd = sub.add_parser("serve", help="the access-log HTTP service for users and workspace admins "
-                                       "(settings service.*: token keys, issuer, audience)")
+    cmd = sub.add_parser(
+        "serve",
+        help="the access-log HTTP service for users and workspace admins "
+        "(settings service.*: token keys, issuer, audience)",
+    )
     cmd.add_argument("--host", help="listen address (default: service.host)")
     cmd.add_argument("--port", type=int, help="listen port (default: service.port)")
     cmd.set_defaults(func=_cmd_serve)
-    act = sub.add_parser("actions", help="carry out response actions (sign out all devices) requested through "
-                                         "`secmon serve`: calls service.revoke_url, signed, with retries")
+    act = sub.add_parser(
+        "actions",
+        help="carry out response actions (sign out all devices) requested through "
+        "`secmon serve`: calls service.revoke_url, signed, with retries",
+    )
     act.set_defaults(func=_cmd_actions)
 
 
@@ -25,8 +31,14 @@ def _cmd_serve(args: argparse.Namespace, settings: SecmonSettings) -> int:
     from pipeline.service.app import build_app
 
     cfg = settings.service
-    uvicorn.run(build_app(settings), host=args.host or cfg.host, port=args.port or cfg.port,
-                log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+    uvicorn.run(
+        build_app(settings),
+        host=args.host or cfg.host,
+        port=args.port or cfg.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        server_header=False,
+    )
     return 0
 
 

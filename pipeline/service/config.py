@@ -27,10 +27,15 @@ class ServiceSettings(BaseModel):
     rate_burst: int = Field(30, ge=1, description="Requests a caller may make at once before being limited.")
     page_max: int = Field(500, ge=1, le=10000, description="Largest page size a caller may ask for.")
     export_max_rows: int = Field(100_000, ge=1, description="Rows a CSV export stops at.")
-    frame_ancestors: str = Field("'self'", pattern=r"^[A-Za-z0-9 .:/*'_-]+$",
-                                 description="CSP frame-ancestors of the page: origins of the SaaS app that embed it.")
+    frame_ancestors: str = Field(
+        "'self'",
+        pattern=r"^[A-Za-z0-9 .:/*'_-]+$",
+        description="CSP frame-ancestors of the page: origins of the SaaS app that embed it.",
+    )
     revoke_url: SecretStr | None = Field(None, description="SaaS session-revocation endpoint (POST); may hold a token.")
-    revoke_secret: SecretStr | None = Field(None, description="whsec_ secret signing revocation calls (env/secrets only).")
+    revoke_secret: SecretStr | None = Field(
+        None, description="whsec_ secret signing revocation calls (env/secrets only)."
+    )
     revoke_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one revocation call.")
     revoke_max_attempts: int = Field(8, ge=1, description="Attempts before a sign-out is recorded as failed.")
     revoke_backoff_seconds: float = Field(1.0, gt=0, description="Backoff before the first retry (doubles, jittered).")
@@ -41,8 +46,10 @@ class ServiceSettings(BaseModel):
     def _asymmetric(cls, algs: tuple[str, ...]) -> tuple[str, ...]:
         bad = [a for a in algs if a not in ASYMMETRIC]
         if bad or not algs:
-            raise ValueError(f"service.algorithms: {', '.join(bad) or 'empty'} not allowed; use asymmetric "
-                             f"algorithms only ({', '.join(sorted(ASYMMETRIC))})")
+            raise ValueError(
+                f"service.algorithms: {', '.join(bad) or 'empty'} not allowed; use asymmetric "
+                f"algorithms only ({', '.join(sorted(ASYMMETRIC))})"
+            )
         return algs
 
     @model_validator(mode="after")

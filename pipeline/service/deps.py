@@ -32,8 +32,9 @@ class Deps:
     def prefix(self) -> str:
         return self.settings.es.index_prefix
 
-    async def publish(self, topic: str, value: bytes, key: bytes | None = None,
-                      headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def publish(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
         """Send one message and wait for the broker's ack."""
         await self.producer.send_and_wait(topic, value, key=key, headers=headers)
 
@@ -52,8 +53,9 @@ async def caller(request: Request, d: Annotated[Deps, Depends(deps)]) -> Caller:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
     wait = d.limiter.take(who.id)
     if wait:
-        await audit.write_audit(d.es, d.prefix, audit.audit_doc(now_utc(), "rate_limited", 429, who,
-                                                                client_ip=client_ip(request)))
+        await audit.write_audit(
+            d.es, d.prefix, audit.audit_doc(now_utc(), "rate_limited", 429, who, client_ip=client_ip(request))
+        )
         raise HTTPException(429, f"rate limit: retry in {wait:.1f} s", headers={"Retry-After": str(int(wait) + 1)})
     return who
 
@@ -62,13 +64,33 @@ CallerDep = Annotated[Caller, Depends(caller)]
 DepsDep = Annotated[Deps, Depends(deps)]
 
 
-async def audit_action(d: Deps, request: Request, action: str, status: int, who: Caller, workspace: str | None,
-                       user: str | None, request_id: str | None, reason: str | None = None) -> None:
+async def audit_action(
+    d: Deps,
+    request: Request,
+    action: str,
+    status: int,
+    who: Caller,
+    workspace: str | None,
+    user: str | None,
+    request_id: str | None,
+    reason: str | None = None,
+) -> None:
     """Audit a sign-out request or status read."""
-    await audit.write_audit(d.es, d.prefix, audit.audit_doc(
-        now_utc(), action, status, who, workspace=workspace, target_user=user, request_id=request_id,
-        client_ip=client_ip(request), reason=reason))
-
+    await audit.write_audit(
+        d.es,
+        d.prefix,
+        audit.audit_doc(
+            now_utc(),
+            action,
+            status,
+            who,
+            workspace=workspace,
+            target_user=user,
+            request_id=request_id,
+            client_ip=client_ip(request),
+            reason=reason,
+        ),
+    )
 
 
 def client_ip(request: Request) -> str | None:
@@ -79,4 +101,3 @@ def client_ip(request: Request) -> str | None:
 def now_utc() -> datetime:
     """The current time, UTC."""
     return datetime.now(timezone.utc)
-

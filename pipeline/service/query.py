@@ -20,12 +20,45 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.normalizers.app_signin import DATASET
 
 Outcome = Literal["success", "failure"]
-SOURCE_FIELDS = ["@timestamp", "event.id", "event.outcome", "event.reason", "user.id", "user.name", "organization.id",
-                 "source.ip", "source.geo.country_iso_code", "source.geo.country_name", "source.geo.city_name",
-                 "user_agent.name", "user_agent.version", "user_agent.os.name", "user_agent.os.version",
-                 "secmon.device.type", "secmon.auth.method", "secmon.auth.mfa", "secmon.auth.mfa_method"]
-CSV_COLUMNS = ["time", "outcome", "failure_reason", "user_id", "user", "workspace", "device_type", "browser", "os",
-               "ip", "country", "city", "auth_method", "mfa", "mfa_method", "id"]
+SOURCE_FIELDS = [
+    "@timestamp",
+    "event.id",
+    "event.outcome",
+    "event.reason",
+    "user.id",
+    "user.name",
+    "organization.id",
+    "source.ip",
+    "source.geo.country_iso_code",
+    "source.geo.country_name",
+    "source.geo.city_name",
+    "user_agent.name",
+    "user_agent.version",
+    "user_agent.os.name",
+    "user_agent.os.version",
+    "secmon.device.type",
+    "secmon.auth.method",
+    "secmon.auth.mfa",
+    "secmon.auth.mfa_method",
+]
+CSV_COLUMNS = [
+    "time",
+    "outcome",
+    "failure_reason",
+    "user_id",
+    "user",
+    "workspace",
+    "device_type",
+    "browser",
+    "os",
+    "ip",
+    "country",
+    "city",
+    "auth_method",
+    "mfa",
+    "mfa_method",
+    "id",
+]
 
 
 class CursorError(ValueError):
@@ -86,9 +119,13 @@ def search_body(scope: Scope, size: int, after: list[Any] | None = None) -> dict
     span = {k: _iso(v) for k, v in (("gte", scope.since), ("lt", scope.until)) if v is not None}
     if span:
         filters.append({"range": {"@timestamp": span}})
-    body: dict[str, Any] = {"query": {"bool": {"filter": filters}}, "size": size, "track_total_hits": False,
-                            "sort": [{"@timestamp": {"order": "desc"}}, {"event.id": {"order": "desc"}}],
-                            "_source": SOURCE_FIELDS}
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": filters}},
+        "size": size,
+        "track_total_hits": False,
+        "sort": [{"@timestamp": {"order": "desc"}}, {"event.id": {"order": "desc"}}],
+        "_source": SOURCE_FIELDS,
+    }
     if after is not None:
         body["search_after"] = after
     return body
@@ -97,13 +134,24 @@ def search_body(scope: Scope, size: int, after: list[Any] | None = None) -> dict
 def row(source: dict[str, Any]) -> Row:
     """A hit's _source as a row (nested ECS objects flattened, browser/OS as 'name version')."""
     g = _getter(source)
-    return Row(id=g("event.id"), time=g("@timestamp"), outcome=g("event.outcome"), failure_reason=g("event.reason"),
-               user_id=g("user.id"), user=g("user.name"), workspace=g("organization.id"),
-               device_type=g("secmon.device.type"), browser=_join(g("user_agent.name"), g("user_agent.version")),
-               os=_join(g("user_agent.os.name"), g("user_agent.os.version")), ip=g("source.ip"),
-               country=g("source.geo.country_name") or g("source.geo.country_iso_code"),
-               city=g("source.geo.city_name"), auth_method=g("secmon.auth.method"), mfa=g("secmon.auth.mfa"),
-               mfa_method=g("secmon.auth.mfa_method"))
+    return Row(
+        id=g("event.id"),
+        time=g("@timestamp"),
+        outcome=g("event.outcome"),
+        failure_reason=g("event.reason"),
+        user_id=g("user.id"),
+        user=g("user.name"),
+        workspace=g("organization.id"),
+        device_type=g("secmon.device.type"),
+        browser=_join(g("user_agent.name"), g("user_agent.version")),
+        os=_join(g("user_agent.os.name"), g("user_agent.os.version")),
+        ip=g("source.ip"),
+        country=g("source.geo.country_name") or g("source.geo.country_iso_code"),
+        city=g("source.geo.city_name"),
+        auth_method=g("secmon.auth.method"),
+        mfa=g("secmon.auth.mfa"),
+        mfa_method=g("secmon.auth.mfa_method"),
+    )
 
 
 def encode_cursor(sort: list[Any]) -> str:
@@ -117,8 +165,13 @@ def decode_cursor(cursor: str) -> list[Any]:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise CursorError("cursor is not one this service issued; start again without it") from exc
-    if (not isinstance(value, list) or len(value) != 2 or type(value[0]) is not int
-            or not isinstance(value[1], str) or len(value[1]) > 128):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or type(value[0]) is not int
+        or not isinstance(value[1], str)
+        or len(value[1]) > 128
+    ):
         raise CursorError("cursor is not one this service issued; start again without it")
     return value
 
@@ -149,4 +202,5 @@ def _getter(source: dict[str, Any]):
                 return None
             node = node[part]
         return node
+
     return get

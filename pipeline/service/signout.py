@@ -24,10 +24,18 @@ from pipeline.service.deps import CallerDep, DepsDep, audit_action
 State = Literal["requested", "delivered", "failed"]
 REQUESTS_MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {"request_id": {"type": "keyword"}, "workspace": {"type": "keyword"}, "user": {"type": "keyword"},
-                   "actor": {"type": "keyword"}, "requested_at": {"type": "date"}, "status": {"type": "keyword"},
-                   "attempts": {"type": "integer"}, "updated_at": {"type": "date"}, "reason": {"type": "keyword"},
-                   "http_status": {"type": "short"}},
+    "properties": {
+        "request_id": {"type": "keyword"},
+        "workspace": {"type": "keyword"},
+        "user": {"type": "keyword"},
+        "actor": {"type": "keyword"},
+        "requested_at": {"type": "date"},
+        "status": {"type": "keyword"},
+        "attempts": {"type": "integer"},
+        "updated_at": {"type": "date"},
+        "reason": {"type": "keyword"},
+        "http_status": {"type": "short"},
+    },
 }
 
 
@@ -86,34 +94,49 @@ async def load(es: AsyncElasticsearch, prefix: str, rid: str) -> SignoutStatus |
 
 def routes(app: FastAPI) -> None:
     """Add the sign-out endpoints to the app."""
-    @app.post("/v1/workspaces/{ws}/users/{user}/signout-all", status_code=202, response_model=SignoutStatus,
-              tags=["sign-out"], responses={403: {"description": "neither an admin of ws nor the user"}})
-    async def signout_all(request: Request, who: CallerDep, d: DepsDep,
-                          ws: Annotated[str, Path(pattern=ID)], user: Annotated[str, Path(pattern=ID)],
-                          idempotency_key: Annotated[str | None, Header(max_length=200, pattern=ID)] = None,
-                          ) -> SignoutStatus:
+
+    @app.post(
+        "/v1/workspaces/{ws}/users/{user}/signout-all",
+        status_code=202,
+        response_model=SignoutStatus,
+        tags=["sign-out"],
+        responses={403: {"description": "neither an admin of ws nor the user"}},
+    )
+    async def signout_all(
+        request: Request,
+        who: CallerDep,
+        d: DepsDep,
+        ws: Annotated[str, Path(pattern=ID)],
+        user: Annotated[str, Path(pattern=ID)],
+        idempotency_key: Annotated[str | None, Header(max_length=200, pattern=ID)] = None,
+    ) -> SignoutStatus:
         """Sign the user out of every device: revoke all their sessions in the application."""
         if not may_sign_out(who, ws, user):
             await audit_action(d, request, "signout_request", 403, who, ws, user, None, "not allowed")
             raise HTTPException(403, "only admins and owners of this workspace, or the user, may sign them out")
         rid = request_id(who.id, ws, user, idempotency_key)
         now = datetime.now(timezone.utc)
-        status = SignoutStatus(request_id=rid, workspace=ws, user=user, actor=who.id, requested_at=now,
-                               status="requested", updated_at=now)
+        status = SignoutStatus(
+            request_id=rid, workspace=ws, user=user, actor=who.id, requested_at=now, status="requested", updated_at=now
+        )
         created = await d.es.options(ignore_status=409).create(
-            index=requests_index(d.prefix), id=rid, document=status.model_dump(mode="json", exclude_none=True))
+            index=requests_index(d.prefix), id=rid, document=status.model_dump(mode="json", exclude_none=True)
+        )
         if created.meta.status == 409:
             status = await load(d.es, d.prefix, rid) or status
         if status.status == "requested":  # new, or a retry of a request whose publish may have failed
-            action = {"kind": "signout_all", **status.model_dump(mode="json", include={
-                "request_id", "workspace", "user", "actor", "requested_at"})}
+            action = {
+                "kind": "signout_all",
+                **status.model_dump(mode="json", include={"request_id", "workspace", "user", "actor", "requested_at"}),
+            }
             await d.publish(actions_topic(d.settings.kafka.topic_prefix), json.dumps(action).encode(), key=rid.encode())
         await audit_action(d, request, "signout_request", 202, who, ws, user, rid)
         return status
 
     @app.get("/v1/signouts/{request_id}", response_model=SignoutStatus, tags=["sign-out"])
-    async def signout_status(request: Request, who: CallerDep, d: DepsDep,
-                             request_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> SignoutStatus:
+    async def signout_status(
+        request: Request, who: CallerDep, d: DepsDep, request_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+    ) -> SignoutStatus:
         """Where a sign-out request stands: requested, delivered or failed."""
         status = await load(d.es, d.prefix, request_id)
         if status is None or not may_see(who, status):

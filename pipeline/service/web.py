@@ -18,8 +18,10 @@ STATIC = FilePath(__file__).parent / "static"
 
 def routes(app: FastAPI, frame_ancestors: str) -> None:
     """Serve the page at / and /team, and its script and style under /static."""
-    csp = (f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-           f"frame-ancestors {frame_ancestors}; base-uri 'none'; form-action 'self'")
+    csp = (
+        f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+        f"frame-ancestors {frame_ancestors}; base-uri 'none'; form-action 'self'"
+    )
     headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
     async def page() -> FileResponse:

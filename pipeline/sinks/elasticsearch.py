@@ -39,8 +39,12 @@ class RetryableWriteError(Exception):
 @asynccontextmanager
 async def client(cfg: EsSettings):
     """An AsyncElasticsearch client configured from settings (auth and TLS, never logged)."""
-    kwargs: dict[str, Any] = {"request_timeout": cfg.request_timeout, "retry_on_timeout": True, "max_retries": 3,
-                              "serializer": OrjsonSerializer()}  # bulk bodies and responses: orjson
+    kwargs: dict[str, Any] = {
+        "request_timeout": cfg.request_timeout,
+        "retry_on_timeout": True,
+        "max_retries": 3,
+        "serializer": OrjsonSerializer(),
+    }  # bulk bodies and responses: orjson
     if cfg.api_key is not None:
         kwargs["api_key"] = cfg.api_key.get_secret_value()
     elif cfg.username and cfg.password is not None:
@@ -78,8 +82,19 @@ def deadletter_index(prefix: str, letter: DeadLetter) -> str:
 def deadletter_id(letter: DeadLetter) -> str:
     """Deterministic id: the record's origin, stage and reason code (a re-read of the topic is a 409)."""
     o = letter.origin
-    parts = (letter.stage, letter.error_code, o.source, o.file_id, o.file, o.offset, o.index, o.topic, o.partition,
-             o.kafka_offset, letter.original_size)
+    parts = (
+        letter.stage,
+        letter.error_code,
+        o.source,
+        o.file_id,
+        o.file,
+        o.offset,
+        o.index,
+        o.topic,
+        o.partition,
+        o.kafka_offset,
+        letter.original_size,
+    )
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).hexdigest()
 
 
@@ -117,18 +132,41 @@ class BulkSink:
 
     def event_actions(self, events: Iterable[Event]) -> list[dict[str, Any]]:
         """Bulk actions for events: op_type create, so a second write of an id is a 409."""
-        return [{"_op_type": "create", "_index": event_index(self.cfg.index_prefix, e), "_id": e.event.id,
-                 "_source": e.to_doc()} for e in events]
+        return [
+            {
+                "_op_type": "create",
+                "_index": event_index(self.cfg.index_prefix, e),
+                "_id": e.event.id,
+                "_source": e.to_doc(),
+            }
+            for e in events
+        ]
 
     def alert_actions(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
         """Bulk actions for alerts: op_type index versioned by count, so an older update never wins."""
-        return [{"_op_type": "index", "_index": alert_index(self.cfg.index_prefix, a), "_id": a.alert.id,
-                 "_version": a.alert.count, "_version_type": "external_gte", "_source": a.to_doc()} for a in alerts]
+        return [
+            {
+                "_op_type": "index",
+                "_index": alert_index(self.cfg.index_prefix, a),
+                "_id": a.alert.id,
+                "_version": a.alert.count,
+                "_version_type": "external_gte",
+                "_source": a.to_doc(),
+            }
+            for a in alerts
+        ]
 
     def deadletter_actions(self, letters: Iterable[DeadLetter]) -> list[dict[str, Any]]:
         """Bulk actions for dead letters: op_type create with an id derived from the record's origin."""
-        return [{"_op_type": "create", "_index": deadletter_index(self.cfg.index_prefix, d), "_id": deadletter_id(d),
-                 "_source": d.to_doc()} for d in letters]
+        return [
+            {
+                "_op_type": "create",
+                "_index": deadletter_index(self.cfg.index_prefix, d),
+                "_id": deadletter_id(d),
+                "_source": d.to_doc(),
+            }
+            for d in letters
+        ]
 
     async def write(self, actions: list[dict[str, Any]], kind: str) -> BulkReport:
         """Write every action; retry transport failures with backoff; classify each item."""
@@ -144,18 +182,32 @@ class BulkSink:
                 if self.max_attempts and attempt >= self.max_attempts:
                     raise
                 delay = min(30.0, 0.5 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)
-                log.warning("Elasticsearch write of %d %s documents failed (%s: %s); retry %d in %.1fs. "
-                            "Check es.url, credentials and cluster health.", len(actions), kind,
-                            type(exc).__name__, str(exc)[:200], attempt, delay)
+                log.warning(
+                    "Elasticsearch write of %d %s documents failed (%s: %s); retry %d in %.1fs. "
+                    "Check es.url, credentials and cluster health.",
+                    len(actions),
+                    kind,
+                    type(exc).__name__,
+                    str(exc)[:200],
+                    attempt,
+                    delay,
+                )
                 await asyncio.sleep(delay)
 
     async def _write_once(self, actions: list[dict[str, Any]], kind: str) -> BulkReport:
         report = BulkReport()
         by_id = {(a["_index"], a["_id"]): a for a in actions}
         async for ok, item in async_streaming_bulk(
-            self.es, actions, chunk_size=self.cfg.bulk_max_docs, max_chunk_bytes=self.cfg.bulk_max_bytes,
-            raise_on_error=False, raise_on_exception=True, max_retries=self.cfg.max_retries,
-            initial_backoff=0.5, max_backoff=30, retry_on_status=RETRY_STATUS,
+            self.es,
+            actions,
+            chunk_size=self.cfg.bulk_max_docs,
+            max_chunk_bytes=self.cfg.bulk_max_bytes,
+            raise_on_error=False,
+            raise_on_exception=True,
+            max_retries=self.cfg.max_retries,
+            initial_backoff=0.5,
+            max_backoff=30,
+            retry_on_status=RETRY_STATUS,
         ):
             result = next(iter(item.values()))
             status = result.get("status", 0)

@@ -45,10 +45,14 @@ def _reachable(hostport: str) -> bool:
 def services() -> None:
     """Fail (not skip) when the services are down: an integration run that tests nothing is a lie."""
     es_hostport = ES_URL.split("//", 1)[-1].rstrip("/")
-    down = [name for name, hp in (("Kafka", BOOTSTRAP.split(",")[0]), ("Elasticsearch", es_hostport)) if not _reachable(hp)]
+    down = [
+        name for name, hp in (("Kafka", BOOTSTRAP.split(",")[0]), ("Elasticsearch", es_hostport)) if not _reachable(hp)
+    ]
     if down:
-        pytest.fail(f"{' and '.join(down)} not reachable; run `bash scripts/services.sh up` "
-                    "or set SECMON_KAFKA_BOOTSTRAP / SECMON_ES_URL")
+        pytest.fail(
+            f"{' and '.join(down)} not reachable; run `bash scripts/services.sh up` "
+            "or set SECMON_KAFKA_BOOTSTRAP / SECMON_ES_URL"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -69,26 +73,48 @@ class Stack:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SECMON_")}
-        env.update({
-            "SECMON_KAFKA_BOOTSTRAP": BOOTSTRAP, "SECMON_ES_URL": ES_URL,
-            "SECMON_KAFKA_TOPIC_PREFIX": self.prefix, "SECMON_ES_INDEX_PREFIX": self.prefix,
-            "SECMON_APP_ID": self.prefix, "SECMON_SHIPPER_STATE_DIR": str(self.workdir / "shipper-state"),
-            "SECMON_KAFKA_SESSION_TIMEOUT_SECONDS": "6", "SECMON_LOG_LEVEL": "INFO",
-            "SECMON_SHIPPER_POLL_SECONDS": "0.1", "SECMON_SHIPPER_BATCH_SIZE": "100",
-            "SECMON_LIFECYCLE_SCHEDULE": "false",  # no snapshots from every test's worker; its own test turns it on
-        })
+        env.update(
+            {
+                "SECMON_KAFKA_BOOTSTRAP": BOOTSTRAP,
+                "SECMON_ES_URL": ES_URL,
+                "SECMON_KAFKA_TOPIC_PREFIX": self.prefix,
+                "SECMON_ES_INDEX_PREFIX": self.prefix,
+                "SECMON_APP_ID": self.prefix,
+                "SECMON_SHIPPER_STATE_DIR": str(self.workdir / "shipper-state"),
+                "SECMON_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
+                "SECMON_LOG_LEVEL": "INFO",
+                "SECMON_SHIPPER_POLL_SECONDS": "0.1",
+                "SECMON_SHIPPER_BATCH_SIZE": "100",
+                "SECMON_LIFECYCLE_SCHEDULE": "false",  # no snapshots from every test's worker; its own test turns it on
+            }
+        )
         return env
 
-    def secmon(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def secmon(
+        self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """Run a secmon command to completion."""
-        return subprocess.run([sys.executable, "-m", "pipeline", *args], env={**self.env, **(env or {})}, cwd=ROOT,
-                              timeout=timeout, capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     def start(self, *args: str, log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start a long-running secmon command; its output goes to a log file in the workdir."""
         log = open(self.workdir / f"{log_name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], env={**self.env, **(env or {})}, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 

@@ -17,8 +17,11 @@ from tests.tokens import Idp
 
 IDP = Idp()
 CALLERS = {  # caller -> (workspace roles, staff)
-    "a1": ({"ws-a": "member"}, False), "a-admin": ({"ws-a": "admin"}, False), "b-owner": ({"ws-b": "owner"}, False),
-    "c1": ({"ws-c": "member"}, False), "s1": ({}, True),
+    "a1": ({"ws-a": "member"}, False),
+    "a-admin": ({"ws-a": "admin"}, False),
+    "b-owner": ({"ws-b": "owner"}, False),
+    "c1": ({"ws-c": "member"}, False),
+    "s1": ({}, True),
 }
 JUSTIFY = {"justification": "customer asked for help with a lockout", "ticket": "SUP-42"}
 # (caller, path, params) -> expected status, and the lines it must return (None: an error status)
@@ -28,14 +31,24 @@ TABLE = [
     ("a-admin", "/v1/me/access-log", {}, 200, lambda s: s["user_id"] == "a-admin"),
     ("a-admin", "/v1/workspaces/ws-a/access-log", {}, 200, lambda s: s["workspace"] == "ws-a"),
     ("a-admin", "/v1/workspaces/ws-a/access-log", {"user": "a2"}, 200, lambda s: s["user_id"] == "a2"),
-    ("a-admin", "/v1/workspaces/ws-a/access-log", {"outcome": "failure"}, 200,
-     lambda s: s["workspace"] == "ws-a" and s["outcome"] == "failure"),
+    (
+        "a-admin",
+        "/v1/workspaces/ws-a/access-log",
+        {"outcome": "failure"},
+        200,
+        lambda s: s["workspace"] == "ws-a" and s["outcome"] == "failure",
+    ),
     ("a-admin", "/v1/workspaces/ws-a/access-log", {"user": "b1"}, 200, lambda s: False),
     ("a-admin", "/v1/workspaces/ws-b/access-log", {}, 403, None),
     ("b-owner", "/v1/workspaces/ws-b/access-log", {}, 200, lambda s: s["workspace"] == "ws-b"),
     ("b-owner", "/v1/workspaces/ws-a/access-log", {"user": "a1"}, 403, None),
-    ("b-owner", "/v1/me/access-log", {"outcome": "success"}, 200,
-     lambda s: s["user_id"] == "b-owner" and s["outcome"] == "success"),
+    (
+        "b-owner",
+        "/v1/me/access-log",
+        {"outcome": "success"},
+        200,
+        lambda s: s["user_id"] == "b-owner" and s["outcome"] == "success",
+    ),
     ("c1", "/v1/workspaces/ws-c/access-log", {}, 403, None),
     ("s1", "/v1/workspaces/ws-c/access-log", {}, 403, None),
     ("s1", "/v1/workspaces/ws-c/access-log", JUSTIFY, 200, lambda s: s["workspace"] == "ws-c"),
@@ -57,7 +70,9 @@ def service(stack, es, tmp_path):
 
 def _get(client: httpx.Client, caller: str, path: str, **params) -> httpx.Response:
     roles, staff = CALLERS[caller]
-    return client.get(path, params=params, headers={"Authorization": f"Bearer {IDP.token(caller, workspaces=roles, staff=staff)}"})
+    return client.get(
+        path, params=params, headers={"Authorization": f"Bearer {IDP.token(caller, workspaces=roles, staff=staff)}"}
+    )
 
 
 def test_each_role_sees_exactly_its_scope(service, stack, es) -> None:
@@ -65,14 +80,19 @@ def test_each_role_sees_exactly_its_scope(service, stack, es) -> None:
     failures = []
     for caller, path, params, status, selects in TABLE:
         resp = _get(client, caller, path, **{"limit": 100, **params})
-        want = None if selects is None else sorted((s_ for s_ in lines if selects(s_)), key=lambda s: s["timestamp"],
-                                                   reverse=True)
+        want = (
+            None
+            if selects is None
+            else sorted((s_ for s_ in lines if selects(s_)), key=lambda s: s["timestamp"], reverse=True)
+        )
         got_rows = resp.json()["rows"] if resp.status_code == 200 else None
         got = (resp.status_code, None if got_rows is None else [(r["user_id"], r["time"][:16]) for r in got_rows])
         expect = (status, None if want is None else [(s_["user_id"], s_["timestamp"][:16]) for s_ in want])
         if got != expect:
-            failures.append(f"{caller} {path} {params}: got {got[0]} {len(got[1] or [])} rows, "
-                            f"want {expect[0]} {len(expect[1] or [])} rows ({resp.text[:200]})")
+            failures.append(
+                f"{caller} {path} {params}: got {got[0]} {len(got[1] or [])} rows, "
+                f"want {expect[0]} {len(expect[1] or [])} rows ({resp.text[:200]})"
+            )
     assert not failures, "\n".join(failures)
 
     es.indices.refresh(index=f"{stack.prefix}-access-audit")
@@ -85,12 +105,18 @@ def test_each_role_sees_exactly_its_scope(service, stack, es) -> None:
 def test_staff_access_is_published_as_staff_access(service, stack) -> None:
     client, _ = service
     assert _get(client, "s1", "/v1/workspaces/ws-c/access-log", **JUSTIFY).status_code == 200
-    consumer = KafkaConsumer(f"{stack.prefix}-raw-staff_access", bootstrap_servers=BOOTSTRAP,
-                             auto_offset_reset="earliest", consumer_timeout_ms=15000, group_id=uuid.uuid4().hex)
+    consumer = KafkaConsumer(
+        f"{stack.prefix}-raw-staff_access",
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=15000,
+        group_id=uuid.uuid4().hex,
+    )
     records = [json.loads(m.value) for m in consumer]
     consumer.close()
     assert [(r["employee_id"], r["workspace"], r["action"], r["record_count"], r["ticket_id"]) for r in records] == [
-        ("s1", "ws-c", "read", 4, "SUP-42")]
+        ("s1", "ws-c", "read", 4, "SUP-42")
+    ]
     assert records[0]["justification"] == JUSTIFY["justification"]
 
 
@@ -98,7 +124,9 @@ def test_pages_walk_the_whole_log_newest_first_and_csv_exports_it(service) -> No
     client, lines = service
     seen, cursor, pages = [], None, 0
     while True:
-        resp = _get(client, "a-admin", "/v1/workspaces/ws-a/access-log", limit=4, **({"cursor": cursor} if cursor else {}))
+        resp = _get(
+            client, "a-admin", "/v1/workspaces/ws-a/access-log", limit=4, **({"cursor": cursor} if cursor else {})
+        )
         assert resp.status_code == 200, resp.text
         page = resp.json()
         seen += page["rows"]
@@ -121,8 +149,10 @@ def test_pages_walk_the_whole_log_newest_first_and_csv_exports_it(service) -> No
 def test_bad_tokens_are_refused(service) -> None:
     client, _ = service
     bad = IDP.bad_tokens("a-admin", {"ws-a": "admin"})
-    statuses = {kind: client.get("/v1/workspaces/ws-a/access-log", headers={"Authorization": f"Bearer {tok}"}).status_code
-                for kind, tok in bad.items()}
+    statuses = {
+        kind: client.get("/v1/workspaces/ws-a/access-log", headers={"Authorization": f"Bearer {tok}"}).status_code
+        for kind, tok in bad.items()
+    }
     statuses["missing"] = client.get("/v1/me/access-log").status_code
     assert statuses == {kind: 401 for kind in statuses}
 
@@ -134,8 +164,11 @@ def test_openapi_documents_the_endpoints(service) -> None:
 
 
 def test_callers_are_rate_limited_one_by_one(stack, es, tmp_path) -> None:
-    client = start_service(stack, IDP.write_jwks(tmp_path / "jwks.json"),
-                           env={"SECMON_SERVICE_RATE_BURST": "3", "SECMON_SERVICE_RATE_PER_MINUTE": "1"})
+    client = start_service(
+        stack,
+        IDP.write_jwks(tmp_path / "jwks.json"),
+        env={"SECMON_SERVICE_RATE_BURST": "3", "SECMON_SERVICE_RATE_PER_MINUTE": "1"},
+    )
     statuses = [_get(client, "a1", "/v1/me/access-log").status_code for _ in range(4)]
     limited = _get(client, "a1", "/v1/me/access-log")
     assert statuses == [200, 200, 200, 429] and int(limited.headers["Retry-After"]) > 1

@@ -16,8 +16,15 @@ from tests.integration.test_signout_all import SECRET, SaasApp
 from tests.tokens import Idp
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 IDP = Idp()
 
 
@@ -36,16 +43,20 @@ def test_admin_pages_the_team_log_and_signs_a_user_out(stack, es, tmp_path, saas
     lines = signin_lines()
     index_signins(es, stack.prefix, lines)
     client = start_service(stack, IDP.write_jwks(tmp_path / "jwks.json"))
-    stack.start("actions", log_name="actions", env={"SECMON_SERVICE_REVOKE_URL": saas.url,
-                                                    "SECMON_SERVICE_REVOKE_SECRET": SECRET})
+    stack.start(
+        "actions",
+        log_name="actions",
+        env={"SECMON_SERVICE_REVOKE_URL": saas.url, "SECMON_SERVICE_REVOKE_SECRET": SECRET},
+    )
     token = IDP.token("a-admin", workspaces={"ws-a": "admin"})
     ws_a = sum(1 for line in lines if line["workspace"] == "ws-a")
     out = ROOT / "tests" / "output"
     out.mkdir(exist_ok=True)
     shot = out / "access-log-team.png"
     with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(str(tmp_path / "chromium-profile"), executable_path=CHROMIUM,
-                                                       headless=True, args=FLAGS)
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=FLAGS
+        )
         page = browser.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         page.goto(f"{client.base_url}/team#token={token}&ws=ws-a")

@@ -33,7 +33,7 @@ def _split(src, history, live) -> tuple[int, int, datetime]:
     split = (start + timedelta(days=SPLIT_DAY)).replace(hour=0, minute=0, second=0)
     old = [ln for ln in lines if datetime.fromisoformat(json.loads(ln)["timestamp"].replace("Z", "+00:00")) < split]
     history.write_text("".join(old))
-    live.write_text("".join(lines[len(old):]))
+    live.write_text("".join(lines[len(old) :]))
     return len(old), len(lines) - len(old), split
 
 
@@ -55,8 +55,13 @@ def test_a_model_trained_from_es_is_hot_reloaded_and_scores_as_embedded(stack, e
     history, live = stack.workdir / "history.jsonl", stack.workdir / "live.jsonl"
     n_history, n_live, split = _split(data / "signins.jsonl", history, live)
     model = stack.workdir / "models" / "anomaly.model"
-    env = {"SECMON_ANOMALY_MODEL": str(model), "SECMON_ANOMALY_KEY": KEY, "SECMON_ANOMALY_RELOAD_SECONDS": "1",
-           "SECMON_ANOMALY_RETRAIN_HOURS": "0", "SECMON_ENRICH_CONTEXT_DIR": str(data / "context")}
+    env = {
+        "SECMON_ANOMALY_MODEL": str(model),
+        "SECMON_ANOMALY_KEY": KEY,
+        "SECMON_ANOMALY_RELOAD_SECONDS": "1",
+        "SECMON_ANOMALY_RETRAIN_HOURS": "0",
+        "SECMON_ENRICH_CONTEXT_DIR": str(data / "context"),
+    }
     assert stack.secmon("topics").returncode == 0
     worker = stack.start("worker", log_name="worker", env=env)
     shipped = stack.secmon("ship", "--once", "--source", "app_signin", str(history))
@@ -64,8 +69,19 @@ def test_a_model_trained_from_es_is_hot_reloaded_and_scores_as_embedded(stack, e
     events = f"{stack.prefix}-events-*"
     wait_for(lambda: count(es, events) >= n_history, timeout=240, what="history indexed")
 
-    trained = stack.secmon("anomaly", "train", "--from-es", "--days", "400", "--until", split.isoformat(),
-                           "--out", str(model), env=env, timeout=300)
+    trained = stack.secmon(
+        "anomaly",
+        "train",
+        "--from-es",
+        "--days",
+        "400",
+        "--until",
+        split.isoformat(),
+        "--out",
+        str(model),
+        env=env,
+        timeout=300,
+    )
     assert trained.returncode == 0, trained.stderr
     version = read_manifest(model, KEY.encode())[0]["version"]
     log = stack.workdir / "worker.log"
@@ -83,26 +99,33 @@ def test_a_model_trained_from_es_is_hot_reloaded_and_scores_as_embedded(stack, e
     def worker_alerts() -> dict:
         es.options(ignore_status=(404, 503)).indices.refresh(index=alerts)
         found = es.options(ignore_status=(404, 503)).search(
-            index=alerts, size=1000, query={"prefix": {"rule.id": "anomaly_"}})
+            index=alerts, size=1000, query={"prefix": {"rule.id": "anomaly_"}}
+        )
         hits = found.get("hits", {}).get("hits", []) if found else []
         return {h["_id"]: h["_source"] for h in hits}
 
     wait_for(lambda: len(worker_alerts()) >= len(expected), timeout=120, what="anomaly alerts indexed")
     got = worker_alerts()
-    assert {i: (d["alert"]["severity"], d["alert"]["count"], d["secmon"]["anomaly"]["model_version"])
-            for i, d in got.items()} == {
-        i: (a.alert.severity, a.alert.count, a.secmon.anomaly.model_version) for i, a in expected.items()}
+    assert {
+        i: (d["alert"]["severity"], d["alert"]["count"], d["secmon"]["anomaly"]["model_version"])
+        for i, d in got.items()
+    } == {i: (a.alert.severity, a.alert.count, a.secmon.anomaly.model_version) for i, a in expected.items()}
     assert all(d["secmon"]["anomaly"]["features"] for d in got.values()), "every anomaly alert is explained"
 
     tampered = bytearray(model.read_bytes())
     tampered[-20] ^= 0xFF
     (model.parent / "tampered").write_bytes(bytes(tampered))
     (model.parent / "tampered").replace(model)
-    wait_for(lambda: f"not reloaded, still scoring with version {version}" in log.read_text(errors="replace"),
-             timeout=60, what="tampered model refused")
+    wait_for(
+        lambda: f"not reloaded, still scoring with version {version}" in log.read_text(errors="replace"),
+        timeout=60,
+        what="tampered model refused",
+    )
     assert worker.poll() is None, "the worker must survive a bad model file"
-    print(f"{len(expected)} anomaly alerts identical in the worker and embedded (model {version}); "
-          f"{n_history} history + {n_live} live sign-ins")
+    print(
+        f"{len(expected)} anomaly alerts identical in the worker and embedded (model {version}); "
+        f"{n_history} history + {n_live} live sign-ins"
+    )
 
 
 def test_the_leader_trains_the_missing_model_from_es_history_and_every_worker_loads_it(stack, es):
@@ -110,9 +133,14 @@ def test_the_leader_trains_the_missing_model_from_es_history_and_every_worker_lo
     generate(data, users=60, workspaces=5, days=12, takeovers=0, seed=9)
     path = data / "signins.jsonl"
     model = stack.workdir / "models" / "anomaly.model"
-    env = {"SECMON_ANOMALY_MODEL": str(model), "SECMON_ANOMALY_KEY": KEY, "SECMON_ANOMALY_RELOAD_SECONDS": "1",
-           "SECMON_ANOMALY_RETRAIN_HOURS": "0.003", "SECMON_ANOMALY_HISTORY_DAYS": "400",
-           "SECMON_ENRICH_CONTEXT_DIR": str(data / "context")}
+    env = {
+        "SECMON_ANOMALY_MODEL": str(model),
+        "SECMON_ANOMALY_KEY": KEY,
+        "SECMON_ANOMALY_RELOAD_SECONDS": "1",
+        "SECMON_ANOMALY_RETRAIN_HOURS": "0.003",
+        "SECMON_ANOMALY_HISTORY_DAYS": "400",
+        "SECMON_ENRICH_CONTEXT_DIR": str(data / "context"),
+    }
     assert stack.secmon("topics").returncode == 0
     shipped = stack.secmon("ship", "--once", "--source", "app_signin", str(path))
     assert shipped.returncode == 0, shipped.stderr
@@ -120,8 +148,11 @@ def test_the_leader_trains_the_missing_model_from_es_history_and_every_worker_lo
     lines = sum(1 for _ in path.open())
     wait_for(lambda: count(es, f"{stack.prefix}-events-*") >= lines, timeout=240, what="history indexed")
     log = stack.workdir / "worker.log"
-    wait_for(lambda: model.exists() and "anomaly models in use: signin" in log.read_text(errors="replace"),
-             timeout=180, what="the leader's model trained and loaded")
+    wait_for(
+        lambda: model.exists() and "anomaly models in use: signin" in log.read_text(errors="replace"),
+        timeout=180,
+        what="the leader's model trained and loaded",
+    )
     manifest = read_manifest(model, KEY.encode())[0]
     assert manifest["kinds"]["signin"]["source"].startswith("elasticsearch:")
     assert f"version {manifest['version']}" in log.read_text(errors="replace")

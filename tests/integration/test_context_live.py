@@ -23,9 +23,16 @@ RULE = "staff_access_without_justification"
 
 def access(at: datetime, ticket: str | None = None) -> str:
     """One staff access audit line: dana reads ws-acme documents."""
-    record = {"timestamp": at.isoformat().replace("+00:00", "Z"), "employee": EMPLOYEE, "employee_id": "emp-0142",
-              "workspace": "ws-acme", "resource": "workspace/documents", "action": "read", "record_count": 3,
-              "source_ip": "198.51.100.77"}
+    record = {
+        "timestamp": at.isoformat().replace("+00:00", "Z"),
+        "employee": EMPLOYEE,
+        "employee_id": "emp-0142",
+        "workspace": "ws-acme",
+        "resource": "workspace/documents",
+        "action": "read",
+        "record_count": 3,
+        "source_ip": "198.51.100.77",
+    }
     if ticket:
         record["ticket_id"] = ticket
     return json.dumps(record) + "\n"
@@ -51,15 +58,20 @@ def cleanup_policy(topic: str) -> str | None:
 
 def staff_events(es, prefix: str) -> list[dict]:
     es.options(ignore_status=NOT_YET).indices.refresh(index=f"{prefix}-events-*")
-    hits = es.options(ignore_status=NOT_YET).search(index=f"{prefix}-events-*", size=10, sort=[{"@timestamp": "asc"}],
-                                                query={"term": {"event.dataset": "staff.access"}})
+    hits = es.options(ignore_status=NOT_YET).search(
+        index=f"{prefix}-events-*",
+        size=10,
+        sort=[{"@timestamp": "asc"}],
+        query={"term": {"event.dataset": "staff.access"}},
+    )
     return [h["_source"] for h in hits.get("hits", {}).get("hits", [])]
 
 
 def alerts(es, prefix: str) -> list[dict]:
     es.options(ignore_status=NOT_YET).indices.refresh(index=f"{prefix}-alerts-*")
-    hits = es.options(ignore_status=NOT_YET).search(index=f"{prefix}-alerts-*", size=10,
-                                                query={"term": {"rule.id": RULE}})
+    hits = es.options(ignore_status=NOT_YET).search(
+        index=f"{prefix}-alerts-*", size=10, query={"term": {"rule.id": RULE}}
+    )
     return [h["_source"] for h in hits.get("hits", {}).get("hits", [])]
 
 
@@ -68,15 +80,22 @@ def test_a_ticket_published_while_the_worker_runs_applies_without_restart(stack,
     now = datetime.now(timezone.utc).replace(microsecond=0)
     context_dir = stack.workdir / "context"
     context_dir.mkdir()
-    (context_dir / "users.csv").write_text("id,name,employee,team,working_hours,timezone\n"
-                                           f"emp-0142,{EMPLOYEE},true,support,00:00-24:00,UTC\n")
-    (context_dir / "tickets.csv").write_text("id,employee,workspace,valid_from,valid_to\n"
-                                             f"SUP-OLD,{EMPLOYEE},ws-acme,{iso(now - timedelta(days=9))},"
-                                             f"{iso(now - timedelta(days=8))}\n")
+    (context_dir / "users.csv").write_text(
+        f"id,name,employee,team,working_hours,timezone\nemp-0142,{EMPLOYEE},true,support,00:00-24:00,UTC\n"
+    )
+    (context_dir / "tickets.csv").write_text(
+        "id,employee,workspace,valid_from,valid_to\n"
+        f"SUP-OLD,{EMPLOYEE},ws-acme,{iso(now - timedelta(days=9))},"
+        f"{iso(now - timedelta(days=8))}\n"
+    )
     stack.start("worker", log_name="worker", env={"SECMON_ENRICH_CONTEXT_DIR": str(context_dir)})
     # the worker creates every topic first thing; the context ones compacted
-    wait_for(lambda: cleanup_policy(f"{stack.prefix}-context-tickets") == "compact", timeout=30, interval=0.5,
-             what="the worker to create the tickets topic compacted")
+    wait_for(
+        lambda: cleanup_policy(f"{stack.prefix}-context-tickets") == "compact",
+        timeout=30,
+        interval=0.5,
+        what="the worker to create the tickets topic compacted",
+    )
 
     before = stack.workdir / "before.jsonl"
     before.write_text(access(now - timedelta(seconds=60)))
@@ -86,20 +105,30 @@ def test_a_ticket_published_while_the_worker_runs_applies_without_restart(stack,
     assert raised[0]["message"].endswith("with no valid ticket for that workspace (no ticket cited)")
 
     tickets = stack.workdir / "new-tickets.csv"
-    tickets.write_text("id,employee,workspace,valid_from,valid_to,summary\n"
-                       f"SUP-LIVE,{EMPLOYEE},ws-acme,{iso(now - timedelta(minutes=30))},{iso(now + timedelta(hours=2))},"
-                       "Customer cannot open a document\n")
+    tickets.write_text(
+        "id,employee,workspace,valid_from,valid_to,summary\n"
+        f"SUP-LIVE,{EMPLOYEE},ws-acme,{iso(now - timedelta(minutes=30))},{iso(now + timedelta(hours=2))},"
+        "Customer cannot open a document\n"
+    )
     loaded = stack.secmon("context", "load", str(tickets), "--table", "tickets")
     assert loaded.returncode == 0, loaded.stderr
     log = stack.workdir / "worker.log"
-    wait_for(lambda: "context update: tickets upsert 1 " in log.read_text(errors="replace"), timeout=30,
-             interval=0.2, what="the worker to apply the published ticket")
+    wait_for(
+        lambda: "context update: tickets upsert 1 " in log.read_text(errors="replace"),
+        timeout=30,
+        interval=0.2,
+        what="the worker to apply the published ticket",
+    )
 
     after = stack.workdir / "after.jsonl"
     after.write_text(access(now, ticket="SUP-LIVE"))
     assert stack.secmon("ship", "--once", "--source", "staff_access", str(after)).returncode == 0
-    docs = wait_for(lambda: (d := staff_events(es, stack.prefix)) and len(d) == 2 and d, timeout=60, interval=0.5,
-                    what="both staff accesses indexed")
+    docs = wait_for(
+        lambda: (d := staff_events(es, stack.prefix)) and len(d) == 2 and d,
+        timeout=60,
+        interval=0.5,
+        what="both staff accesses indexed",
+    )
     first, second = docs
     assert first["secmon"]["context"]["ticket_valid"] is False
     assert second["secmon"]["context"]["ticket_valid"] is True

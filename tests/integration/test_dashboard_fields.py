@@ -13,9 +13,15 @@ from pipeline.delivery import history
 from schemas.templates import TEMPLATES, template
 
 DAY = "2026.01.01"
-FIRST_INDEX = {"events": f"events-app.signin-{DAY}", "alerts": f"alerts-{DAY}", "deadletter": f"deadletter-{DAY}",
-               "audit": "audit-000001", "receipts": "receipts-000001", "holds": "holds-000001",
-               "notifications": f"notifications-{DAY}"}
+FIRST_INDEX = {
+    "events": f"events-app.signin-{DAY}",
+    "alerts": f"alerts-{DAY}",
+    "deadletter": f"deadletter-{DAY}",
+    "audit": "audit-000001",
+    "receipts": "receipts-000001",
+    "holds": "holds-000001",
+    "notifications": f"notifications-{DAY}",
+}
 
 
 def _install(es, prefix: str) -> None:
@@ -53,8 +59,10 @@ def test_every_used_field_exists_with_a_suitable_type(es, stack):
     for use in uses:
         per_use[use.use].add((use.view, use.field))
     views = sum(1 for o in objs if o["type"] == "index-pattern")
-    print(f"checked {len(uses)} field uses ({len({(u.view, u.field) for u in uses})} distinct fields) in "
-          f"{views} data views: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(per_use.items())))
+    print(
+        f"checked {len(uses)} field uses ({len({(u.view, u.field) for u in uses})} distinct fields) in "
+        f"{views} data views: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(per_use.items()))
+    )
     assert per_use["geo_point"] and per_use["date_histogram"] and per_use["terms"]
 
 

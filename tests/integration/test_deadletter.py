@@ -12,11 +12,20 @@ from tests.integration.conftest import BOOTSTRAP, count, free_port, wait_for
 
 
 def read_topic(topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
     records: list[dict] = []
-    wait_for(lambda: records.extend(json.loads(m.value) for m in consumer) or len(records) >= expected,
-             timeout=timeout_s, interval=0.1, what=f"{expected} records on {topic}")
+    wait_for(
+        lambda: records.extend(json.loads(m.value) for m in consumer) or len(records) >= expected,
+        timeout=timeout_s,
+        interval=0.1,
+        what=f"{expected} records on {topic}",
+    )
     consumer.close()
     return records
 

@@ -66,12 +66,19 @@ def _run(stack, es, hook: LoopbackReceiver, pager: LoopbackReceiver) -> None:
     routes = stack.workdir / "routes.yaml"
     routes.write_text(ROUTES)
     port = free_port()
-    env = {"SECMON_DELIVERY_ROUTES_FILE": str(routes), "SECMON_DELIVERY_TICK_SECONDS": "0.5",
-           "SECMON_DELIVERY_SILENCE_REFRESH_SECONDS": "1", "SECMON_METRICS_PORT": str(port),
-           "SECMON_DELIVERY_RETRY": json.dumps({"initial_backoff_seconds": 0.2, "max_backoff_seconds": 1}),
-           "SECMON_DELIVERY_RECEIVERS": json.dumps({
-               "hook": {"kind": "webhook", "url": hook.url, "secret": SECRET},
-               "pager": {"kind": "pagerduty", "url": pager.url, "routing_key": "R0INTEGRATION"}})}
+    env = {
+        "SECMON_DELIVERY_ROUTES_FILE": str(routes),
+        "SECMON_DELIVERY_TICK_SECONDS": "0.5",
+        "SECMON_DELIVERY_SILENCE_REFRESH_SECONDS": "1",
+        "SECMON_METRICS_PORT": str(port),
+        "SECMON_DELIVERY_RETRY": json.dumps({"initial_backoff_seconds": 0.2, "max_backoff_seconds": 1}),
+        "SECMON_DELIVERY_RECEIVERS": json.dumps(
+            {
+                "hook": {"kind": "webhook", "url": hook.url, "secret": SECRET},
+                "pager": {"kind": "pagerduty", "url": pager.url, "routing_key": "R0INTEGRATION"},
+            }
+        ),
+    }
     assert stack.secmon("topics").returncode == 0
     added = stack.secmon("silence", "add", 'rule="signin_new_device"', "--comment", "maintenance", "--author", "ci")
     assert added.returncode == 0, added.stderr
@@ -111,9 +118,11 @@ def _run(stack, es, hook: LoopbackReceiver, pager: LoopbackReceiver) -> None:
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     assert 'secmon_notifications_total{outcome="delivered",receiver="hook"}' in metrics
     assert 'secmon_notification_seconds_bucket{le="0.005",receiver="hook"}' in metrics
-    print(f"hook: {len(hook.hits)} requests, {len(hook.accepted())} accepted, {len(got)} alerts; "
-          f"pager: {len(pager.hits)} requests; duplicates (same webhook-id): "
-          f"{len(hook.accepted()) - len({h.headers['webhook-id'] for h in hook.accepted()})}")
+    print(
+        f"hook: {len(hook.hits)} requests, {len(hook.accepted())} accepted, {len(got)} alerts; "
+        f"pager: {len(pager.hits)} requests; duplicates (same webhook-id): "
+        f"{len(hook.accepted()) - len({h.headers['webhook-id'] for h in hook.accepted()})}"
+    )
 
 
 def _check_history(stack, es, silence_id: str, muted, beta, accepted: set[str]) -> None:
@@ -128,8 +137,11 @@ def _check_history(stack, es, silence_id: str, muted, beta, accepted: set[str]) 
         return [h["_source"] for h in es.search(index=index, query=query, size=1000)["hits"]["hits"]]
 
     delivered = {"bool": {"filter": [{"term": {"receiver": "hook"}}, {"term": {"outcome": "delivered"}}]}}
-    wait_for(lambda: {r["notification_id"] for r in hits(delivered)} >= accepted, timeout=60,
-             what="a delivered record for every accepted notification")
+    wait_for(
+        lambda: {r["notification_id"] for r in hits(delivered)} >= accepted,
+        timeout=60,
+        what="a delivered record for every accepted notification",
+    )
     silenced = hits({"term": {"kind": "silenced"}})
     assert [(s["silence_id"], s["alert_ids"]) for s in silenced] == [(silence_id, [muted.alert.id])]
     suppressed = hits({"term": {"kind": "suppressed"}})
@@ -143,8 +155,9 @@ def _check_history(stack, es, silence_id: str, muted, beta, accepted: set[str]) 
 def _explain(stack, es, missing: set[str]) -> None:
     """On failure: what the history says about the alerts that never arrived."""
     es.options(ignore_status=NOT_YET).indices.refresh(index=f"{stack.prefix}-notifications-*")
-    found = es.options(ignore_status=NOT_YET).search(index=f"{stack.prefix}-notifications-*", size=100,
-                                                  query={"terms": {"alert_ids": sorted(missing)}})
+    found = es.options(ignore_status=NOT_YET).search(
+        index=f"{stack.prefix}-notifications-*", size=100, query={"terms": {"alert_ids": sorted(missing)}}
+    )
     print(f"{len(missing)} alerts missing: {sorted(missing)[:5]}...")
     for hit in (found or {}).get("hits", {}).get("hits", []):
         print("  history:", hit["_source"])

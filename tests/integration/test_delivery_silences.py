@@ -13,8 +13,18 @@ from tests.unit.pipeline.delivery.factories import alert
 
 
 def test_silences_are_created_listed_applied_and_expired_from_the_cli(stack):
-    added = stack.secmon("silence", "add", 'rule="signin_new_device"', 'workspace=~"ws-(acme|globex)"',
-                         "--duration", "2h", "--comment", "CHG-1234 rollout", "--author", "alice")
+    added = stack.secmon(
+        "silence",
+        "add",
+        'rule="signin_new_device"',
+        'workspace=~"ws-(acme|globex)"',
+        "--duration",
+        "2h",
+        "--comment",
+        "CHG-1234 rollout",
+        "--author",
+        "alice",
+    )
     assert added.returncode == 0, added.stderr
     silence_id = added.stdout.strip()
 

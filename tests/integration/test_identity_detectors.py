@@ -25,17 +25,22 @@ def embedded_alerts(paths: list[tuple[Path, str]]) -> dict[str, tuple]:
     for path, source in paths:
         for a in embedded.run([str(path)], SecmonSettings(), source=source).alerts.values():
             if a.rule.id in RULES:
-                found[a.alert.id] = view(a.rule.id, a.alert.dedup_key, a.alert.count, a.message,
-                                         a.to_doc()["alert"]["first_seen"])
+                found[a.alert.id] = view(
+                    a.rule.id, a.alert.dedup_key, a.alert.count, a.message, a.to_doc()["alert"]["first_seen"]
+                )
     return found
 
 
 def indexed_alerts(es, index: str) -> dict[str, tuple]:
     es.options(ignore_status=NOT_YET).indices.refresh(index=index)
     hits = es.options(ignore_status=NOT_YET).search(index=index, size=500).get("hits", {}).get("hits", [])
-    return {h["_id"]: view(s["rule"]["id"], s["alert"]["dedup_key"], s["alert"]["count"], s["message"],
-                           s["alert"]["first_seen"])
-            for h in hits if (s := h["_source"])["rule"]["id"] in RULES}
+    return {
+        h["_id"]: view(
+            s["rule"]["id"], s["alert"]["dedup_key"], s["alert"]["count"], s["message"], s["alert"]["first_seen"]
+        )
+        for h in hits
+        if (s := h["_source"])["rule"]["id"] in RULES
+    }
 
 
 def test_identity_detectors_raise_the_same_alerts_in_the_worker_as_embedded(stack, es):

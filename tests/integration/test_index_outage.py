@@ -76,10 +76,20 @@ class Relay:
 
 def signins(start: int, n: int) -> str:
     t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
-    return "".join(json.dumps({"timestamp": (t0 + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
-                               "user": f"user{i % 50}@ws-a.example", "workspace": "ws-a", "outcome": "success",
-                               "source_ip": f"81.2.69.{i % 200}", "mfa_used": True}) + "\n"
-                   for i in range(start, start + n))
+    return "".join(
+        json.dumps(
+            {
+                "timestamp": (t0 + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+                "user": f"user{i % 50}@ws-a.example",
+                "workspace": "ws-a",
+                "outcome": "success",
+                "source_ip": f"81.2.69.{i % 200}",
+                "mfa_used": True,
+            }
+        )
+        + "\n"
+        for i in range(start, start + n)
+    )
 
 
 def test_a_graceful_stop_while_elasticsearch_is_down_loses_no_batch(stack, es):
@@ -99,8 +109,12 @@ def test_a_graceful_stop_while_elasticsearch_is_down_loses_no_batch(stack, es):
         second.write_text(signins(100, 200))
         assert stack.secmon("ship", "--once", "--source", "app_signin", str(second)).returncode == 0
         log = stack.workdir / "worker-1.log"
-        wait_for(lambda: "Elasticsearch write of" in log.read_text(errors="replace"), timeout=60, interval=0.5,
-                 what="the worker retrying a batch against the cut relay")
+        wait_for(
+            lambda: "Elasticsearch write of" in log.read_text(errors="replace"),
+            timeout=60,
+            interval=0.5,
+            what="the worker retrying a batch against the cut relay",
+        )
         os.killpg(worker.pid, signal.SIGTERM)
         assert worker.wait(90) == 75  # EX_TEMPFAIL: stopped with a batch not in Elasticsearch
         assert "exiting without committing them" in log.read_text(errors="replace")

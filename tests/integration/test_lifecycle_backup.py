@@ -55,6 +55,7 @@ def deployment(stack, es) -> Iterator[SecmonSettings]:
 
 def run(settings: SecmonSettings, step):
     """Run `step(rec)` in a lifecycle session (the CLI's)."""
+
     async def go():
         async with session(settings, "tester") as rec:
             return await step(rec)
@@ -78,15 +79,18 @@ def control_events(prefix: str, expected: int) -> list[tuple[str, str]]:
 
 def normalize(line: dict) -> Event:
     """The event the control normalizer makes of one control event."""
-    (event,) = parse_control(RawRecord(data=json.dumps(line).encode(),
-                                       origin=Origin(source="control", file_id="t", offset=0)), ParseContext())
+    (event,) = parse_control(
+        RawRecord(data=json.dumps(line).encode(), origin=Origin(source="control", file_id="t", offset=0)),
+        ParseContext(),
+    )
     return event
 
 
 def purge_alerts(events: list[Event], until: datetime) -> list[Alert]:
     """The final backup_purge_overdue alerts of the events replayed in time order, ticked hourly to `until`."""
-    engine = Engine(detectors=[(backup_purge_overdue.DETECTOR, backup_purge_overdue.Params())], store=DictStore(),
-                    strict=True)
+    engine = Engine(
+        detectors=[(backup_purge_overdue.DETECTOR, backup_purge_overdue.Params())], store=DictStore(), strict=True
+    )
     clock = EventClock(engine, every=timedelta(hours=1))
     alerts: dict[str, Alert] = {}
     for event in sorted(events, key=lambda e: e.timestamp):
@@ -140,10 +144,20 @@ def test_backup_verify_prune_cycle_with_a_fake_clock(deployment, es):
     assert purged.receipt.snapshots_with_data == [second.snapshot] and not purged.receipt.snapshots_held
     assert purged.receipt.snapshots_expire_by == T0 + timedelta(days=3 + 14)  # when the backups forget ws-b
 
-    assert control_events(s.es.index_prefix, expected=10) == sorted([
-        ("restore_test", "failed"), ("backup", "started"), ("backup", "succeeded"), ("restore_test", "started"),
-        ("restore_test", "succeeded"), ("backup", "started"), ("backup", "succeeded"), ("backup", "deleted"),
-        ("deletion", "requested"), ("deletion", "completed")])
+    assert control_events(s.es.index_prefix, expected=10) == sorted(
+        [
+            ("restore_test", "failed"),
+            ("backup", "started"),
+            ("backup", "succeeded"),
+            ("restore_test", "started"),
+            ("restore_test", "succeeded"),
+            ("backup", "started"),
+            ("backup", "succeeded"),
+            ("backup", "deleted"),
+            ("deletion", "requested"),
+            ("deletion", "completed"),
+        ]
+    )
 
 
 def test_a_legal_hold_keeps_a_snapshot_past_14_days_and_closing_it_lets_prune_remove_it(deployment, es, stack):
@@ -151,8 +165,12 @@ def test_a_legal_hold_keeps_a_snapshot_past_14_days_and_closing_it_lets_prune_re
     asyncio.run(load(s.es, per_workspace=50, days=1, alerts=1, workspaces=("ws-a",)))
     snap = run(s, lambda rec: run_backup(rec, lc, now=T0)).snapshot
 
-    hold, changed = run(s, lambda rec: open_hold(rec, incident_id="INC-7", reason="breach investigation",
-                                                 patterns=None, now=T0 + timedelta(days=1)))
+    hold, changed = run(
+        s,
+        lambda rec: open_hold(
+            rec, incident_id="INC-7", reason="breach investigation", patterns=None, now=T0 + timedelta(days=1)
+        ),
+    )
     assert changed and hold.indices == [f"{s.es.index_prefix}-*"] and hold.opened_by == "tester"
     listed = stack.secmon("hold", "list")
     assert listed.returncode == 0 and "INC-7" in listed.stdout and "breach investigation" in listed.stdout
@@ -162,8 +180,9 @@ def test_a_legal_hold_keeps_a_snapshot_past_14_days_and_closing_it_lets_prune_re
     purged = run(s, lambda rec: purge_workspace(rec, lc, s.es, "ws-a", now=T0 + timedelta(days=20)))
     assert purged.receipt.snapshots_held == ["INC-7"] and purged.receipt.snapshots_expire_by is None
 
-    closed, changed = run(s, lambda rec: close_hold(rec, incident_id="INC-7", reason="case closed",
-                                                    now=T0 + timedelta(days=21)))
+    closed, changed = run(
+        s, lambda rec: close_hold(rec, incident_id="INC-7", reason="case closed", now=T0 + timedelta(days=21))
+    )
     assert changed and closed.status == "closed" and closed.closed_by == "tester"
     pruned = run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=21)))
     assert [(d.snapshot.name, d.action) for d in pruned] == [(snap, "delete")]
@@ -171,12 +190,22 @@ def test_a_legal_hold_keeps_a_snapshot_past_14_days_and_closing_it_lets_prune_re
 
     audit = f"{s.es.index_prefix}-audit"
     es.indices.refresh(index=audit)
-    actions = [(h["_source"]["action"], h["_source"]["outcome"], h["_source"]["hold_ids"])
-               for h in es.search(index=audit, query={"term": {"target": snap}}, sort=["@timestamp"])["hits"]["hits"]]
+    actions = [
+        (h["_source"]["action"], h["_source"]["outcome"], h["_source"]["hold_ids"])
+        for h in es.search(index=audit, query={"term": {"target": snap}}, sort=["@timestamp"])["hits"]["hits"]
+    ]
     assert ("snapshot_hold", "kept", ["INC-7"]) in actions and ("snapshot_delete", "success", []) in actions
-    assert control_events(s.es.index_prefix, expected=7) == sorted([
-        ("backup", "started"), ("backup", "succeeded"), ("legal_hold", "opened"), ("deletion", "requested"),
-        ("deletion", "completed"), ("legal_hold", "closed"), ("backup", "deleted")])
+    assert control_events(s.es.index_prefix, expected=7) == sorted(
+        [
+            ("backup", "started"),
+            ("backup", "succeeded"),
+            ("legal_hold", "opened"),
+            ("deletion", "requested"),
+            ("deletion", "completed"),
+            ("legal_hold", "closed"),
+            ("backup", "deleted"),
+        ]
+    )
 
 
 def test_a_backup_that_cannot_start_is_a_failed_backup_with_the_reason(deployment):
@@ -200,9 +229,15 @@ def test_prune_reports_each_deleted_snapshot_so_the_purge_detector_sees_a_worksp
     (deleted,) = [line for line in lines if line["status"] == "deleted"]
     indices = deleted["details"].pop("indices")
     assert indices > 0 and deleted == {
-        "timestamp": "2026-12-15T14:00:00Z", "kind": "backup", "status": "deleted", "job_id": f"backup-{holding}",
-        "user": "tester", "actor": "secmon-lifecycle", "backup_id": holding,
-        "details": {"snapshot": holding, "taken_at": "2026-12-01T02:00:00Z"}}
+        "timestamp": "2026-12-15T14:00:00Z",
+        "kind": "backup",
+        "status": "deleted",
+        "job_id": f"backup-{holding}",
+        "user": "tester",
+        "actor": "secmon-lifecycle",
+        "backup_id": holding,
+        "details": {"snapshot": holding, "taken_at": "2026-12-01T02:00:00Z"},
+    }
     events = [normalize(line) for line in lines]
     assert normalize(deleted).secmon.control.backup_id == holding
     (completed,) = [e.timestamp for e in events if e.event.action == "deletion_completed"]
@@ -222,8 +257,16 @@ def test_a_deletion_a_dead_prune_did_not_record_is_recorded_and_announced_by_the
     (snap,) = run(s, lambda rec: list_snapshots(rec.es, lc, rec.names))
 
     async def die_after_the_delete(rec):  # what prune does up to the delete, then the process dies
-        await rec.record("snapshot_delete", "started", now=T0 + timedelta(days=15), job_id=snap.job_id, target=name,
-                         message="deleting", control=deleted_event(rec, snap, T0 + timedelta(days=15)), send=False)
+        await rec.record(
+            "snapshot_delete",
+            "started",
+            now=T0 + timedelta(days=15),
+            job_id=snap.job_id,
+            target=name,
+            message="deleting",
+            control=deleted_event(rec, snap, T0 + timedelta(days=15)),
+            send=False,
+        )
         await rec.es.snapshot.delete(repository=lc.snapshot_repository, snapshot=name)
 
     run(s, die_after_the_delete)
@@ -235,10 +278,15 @@ def test_a_deletion_a_dead_prune_did_not_record_is_recorded_and_announced_by_the
     assert run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=15, hours=1))) == []
     lines = read_topic(f"{s.es.index_prefix}-raw-control", expected=3)
     assert [(line["status"], line.get("backup_id")) for line in lines] == [
-        ("started", name), ("succeeded", name), ("deleted", name)]
+        ("started", name),
+        ("succeeded", name),
+        ("deleted", name),
+    ]
     es.indices.refresh(index=f"{s.es.index_prefix}-audit")
-    done = es.search(index=f"{s.es.index_prefix}-audit", query={"bool": {"filter": [
-        {"term": {"action": "snapshot_delete"}}, {"term": {"outcome": "success"}}]}})["hits"]["hits"]
+    done = es.search(
+        index=f"{s.es.index_prefix}-audit",
+        query={"bool": {"filter": [{"term": {"action": "snapshot_delete"}}, {"term": {"outcome": "success"}}]}},
+    )["hits"]["hits"]
     assert [h["_source"]["target"] for h in done] == [name] and done[0]["_source"]["kafka_delivered"] is True
     run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=16)))  # once recorded, never again
     assert len(read_topic(f"{s.es.index_prefix}-raw-control", expected=3)) == 3
@@ -257,11 +305,16 @@ def test_a_backup_deleted_event_kafka_missed_is_sent_by_the_next_prune(deploymen
     (record,) = es.search(index=audit, query=query)["hits"]["hits"]
     assert record["_source"]["kafka_delivered"] is False
     assert [line["status"] for line in read_topic(f"{s.es.index_prefix}-raw-control", expected=2)] == [
-        "started", "succeeded"]
+        "started",
+        "succeeded",
+    ]
 
     run(s, lambda rec: prune(rec, lc, now=T0 + timedelta(days=15, hours=2)))
     lines = read_topic(f"{s.es.index_prefix}-raw-control", expected=3)
     assert [(line["status"], line.get("backup_id")) for line in lines] == [
-        ("started", name), ("succeeded", name), ("deleted", name)]
+        ("started", name),
+        ("succeeded", name),
+        ("deleted", name),
+    ]
     es.indices.refresh(index=audit)
     assert [h["_source"]["kafka_delivered"] for h in es.search(index=audit, query=query)["hits"]["hits"]] == [True]

@@ -18,8 +18,9 @@ from pipeline.settings import EsSettings
 from pipeline.sinks.elasticsearch import BulkReport, BulkSink, client, install_templates
 from tests.integration.conftest import ES_URL, count
 
-OVERLOADED = json.dumps({"error": {"type": "es_rejected_execution_exception", "reason": "injected by the test"},
-                         "status": 429}).encode()
+OVERLOADED = json.dumps(
+    {"error": {"type": "es_rejected_execution_exception", "reason": "injected by the test"}, "status": 429}
+).encode()
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
@@ -122,8 +123,11 @@ def test_injected_429s_and_a_lost_answer_still_write_every_document_exactly_once
     assert report.created + report.duplicates == 500 and not report.rejected
     assert report.duplicates == 100  # the chunk whose answer was lost: written once, then 409 on the retry
     assert count(es, f"{stack.prefix}-events-*") == 500
-    ids = es.search(index=f"{stack.prefix}-events-*", size=0,
-                    aggs={"ids": {"cardinality": {"field": "event.id", "precision_threshold": 1000}}})
+    ids = es.search(
+        index=f"{stack.prefix}-events-*",
+        size=0,
+        aggs={"ids": {"cardinality": {"field": "event.id", "precision_threshold": 1000}}},
+    )
     assert ids["aggregations"]["ids"]["value"] == 500
 
 
@@ -132,8 +136,8 @@ def test_documents_the_strict_mapping_refuses_are_rejected_with_their_reason(sta
 
     def actions(sink: BulkSink, evs):
         out = sink.event_actions(evs)
-        out[10]["_source"]["surprise"] = {"field": 1}      # unknown field: dynamic strict
-        out[20]["_source"]["source"]["ip"] = "not-an-ip"   # wrong type for an ip field
+        out[10]["_source"]["surprise"] = {"field": 1}  # unknown field: dynamic strict
+        out[20]["_source"]["source"]["ip"] = "not-an-ip"  # wrong type for an ip field
         return out
 
     report = write(EsSettings(url=ES_URL, index_prefix=stack.prefix), actions, events)

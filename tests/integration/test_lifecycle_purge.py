@@ -35,9 +35,11 @@ REQUESTED = NOW - timedelta(hours=2)
 
 def settings_for(prefix: str) -> SecmonSettings:
     """Settings of an isolated deployment on the shared services."""
-    return SecmonSettings(es=EsSettings(url=ES_URL, index_prefix=prefix),
-                          kafka=KafkaSettings(bootstrap=BOOTSTRAP, topic_prefix=prefix),
-                          lifecycle=LifecycleSettings(snapshot_repository=f"{prefix}-repo", snapshot_location=prefix))
+    return SecmonSettings(
+        es=EsSettings(url=ES_URL, index_prefix=prefix),
+        kafka=KafkaSettings(bootstrap=BOOTSTRAP, topic_prefix=prefix),
+        lifecycle=LifecycleSettings(snapshot_repository=f"{prefix}-repo", snapshot_location=prefix),
+    )
 
 
 def purge(settings: SecmonSettings, **kwargs):
@@ -58,10 +60,18 @@ def counts(settings: SecmonSettings, workspace: str) -> dict[str, int]:
 
 def write_control_event(settings: SecmonSettings) -> None:
     """The customer system's own `deletion requested` event for ws-b: evidence, not customer data."""
-    line = {"timestamp": REQUESTED.isoformat(), "kind": "deletion", "status": "requested", "job_id": "REQ-77",
-            "workspace": "ws-b", "actor": "admin-console"}
-    (event,) = parse_control(RawRecord(data=json.dumps(line).encode(), origin=Origin(source="control", file_id="c",
-                                                                                      offset=0)), ParseContext())
+    line = {
+        "timestamp": REQUESTED.isoformat(),
+        "kind": "deletion",
+        "status": "requested",
+        "job_id": "REQ-77",
+        "workspace": "ws-b",
+        "actor": "admin-console",
+    }
+    (event,) = parse_control(
+        RawRecord(data=json.dumps(line).encode(), origin=Origin(source="control", file_id="c", offset=0)),
+        ParseContext(),
+    )
 
     async def go():
         async with client(settings.es) as es:
@@ -126,8 +136,10 @@ def test_purge_one_workspace_everywhere_resume_after_a_crash_then_no_op(stack, e
     audit = f"{stack.prefix}-audit"
     es.indices.refresh(index=audit)
     audited = es.search(index=audit, query={"term": {"job_id": r.receipt_id}}, sort=["@timestamp"])["hits"]["hits"]
-    assert [(h["_source"]["action"], h["_source"]["outcome"]) for h in audited] == [("purge", "started"),
-                                                                                    ("purge", "success")]
+    assert [(h["_source"]["action"], h["_source"]["outcome"]) for h in audited] == [
+        ("purge", "started"),
+        ("purge", "success"),
+    ]
     again = purge(settings, now=NOW + timedelta(days=1))
     assert again.noop and again.receipt.receipt_id == r.receipt_id
     es.indices.refresh(index=audit)
@@ -137,8 +149,10 @@ def test_purge_one_workspace_everywhere_resume_after_a_crash_then_no_op(stack, e
     assert [(e["kind"], e["status"]) for e in events] == [("deletion", "requested"), ("deletion", "completed")]
     assert events[1]["details"] == {"documents": 3005, "indices": 6} and events[1]["job_id"] == r.receipt_id
     for e in events:
-        (ev,) = parse_control(RawRecord(data=json.dumps(e).encode(), origin=Origin(source="control", file_id="k",
-                                                                                    offset=0)), ParseContext())
+        (ev,) = parse_control(
+            RawRecord(data=json.dumps(e).encode(), origin=Origin(source="control", file_id="k", offset=0)),
+            ParseContext(),
+        )
         assert ev.organization.id == "ws-b" and ev.secmon.control.requested_at == REQUESTED
 
 

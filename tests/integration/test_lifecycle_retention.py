@@ -34,7 +34,12 @@ def test_expired_indices_are_deleted_except_held_ones_until_the_hold_closes(stac
 
     planned = run(s, lambda rec: run_retention(rec, s.lifecycle, now=NOW, dry_run=True))
     assert {pl.index: pl.action for pl in planned.plans if pl.kind == "events"} == {
-        events[0]: "hold", events[1]: "delete", events[2]: "delete", events[3]: "keep", events[4]: "keep"}
+        events[0]: "hold",
+        events[1]: "delete",
+        events[2]: "delete",
+        events[3]: "keep",
+        events[4]: "keep",
+    }
     assert all(pl.action == "keep" for pl in planned.plans if pl.kind == "alerts")
     assert all(es.indices.exists(index=i) for i in events)  # a dry run deletes nothing
 
@@ -46,10 +51,14 @@ def test_expired_indices_are_deleted_except_held_ones_until_the_hold_closes(stac
 
     audit = f"{p}-audit"
     es.indices.refresh(index=audit)
-    records = [(h["_source"]["action"], h["_source"]["outcome"], h["_source"].get("target"))
-               for h in es.search(index=audit, size=100, query={"prefix": {"action": "retention"}})["hits"]["hits"]]
-    assert sorted(records) == sorted([("retention_hold", "kept", events[0])] + [
-        ("retention_delete", outcome, index) for index in events[1:3] for outcome in ("started", "success")])
+    records = [
+        (h["_source"]["action"], h["_source"]["outcome"], h["_source"].get("target"))
+        for h in es.search(index=audit, size=100, query={"prefix": {"action": "retention"}})["hits"]["hits"]
+    ]
+    assert sorted(records) == sorted(
+        [("retention_hold", "kept", events[0])]
+        + [("retention_delete", outcome, index) for index in events[1:3] for outcome in ("started", "success")]
+    )
 
     run(s, lambda rec: close_hold(rec, incident_id="INC-1", reason="case dismissed", now=NOW + timedelta(days=1)))
     released = run(s, lambda rec: run_retention(rec, s.lifecycle, now=NOW + timedelta(days=1)))

@@ -35,9 +35,13 @@ def test_install_twice_changes_nothing_and_a_changed_version_is_upgraded(stack, 
     assert all(stored(es, f"{p}-{kind}")["_meta"].get("marker") == "first-install" for kind in TEMPLATES)
 
     # an older secmon left version 1 with a smaller mapping: the next start upgrades it, and only it
-    es.indices.put_index_template(name=f"{p}-events", index_patterns=[f"{p}-events-*"], priority=200, version=1,
-                                  template={"mappings": {"dynamic": "strict",
-                                                         "properties": {"@timestamp": {"type": "date"}}}})
+    es.indices.put_index_template(
+        name=f"{p}-events",
+        index_patterns=[f"{p}-events-*"],
+        priority=200,
+        version=1,
+        template={"mappings": {"dynamic": "strict", "properties": {"@timestamp": {"type": "date"}}}},
+    )
     install(p)
     upgraded = stored(es, f"{p}-events")
     assert upgraded["version"] == template("events", p)["version"] and "marker" not in upgraded["_meta"]
@@ -47,5 +51,9 @@ def test_install_twice_changes_nothing_and_a_changed_version_is_upgraded(stack, 
     mapping = es.indices.get_mapping(index=f"{p}-events-app.signin-2026.11.30")[f"{p}-events-app.signin-2026.11.30"]
     assert mapping["mappings"]["dynamic"] == "strict"
     assert mapping["mappings"]["properties"]["source"]["properties"]["ip"] == {"type": "ip"}
-    assert f"{p}-events" in es.indices.get_alias(index=f"{p}-events-app.signin-2026.11.30")[
-        f"{p}-events-app.signin-2026.11.30"]["aliases"]
+    assert (
+        f"{p}-events"
+        in es.indices.get_alias(index=f"{p}-events-app.signin-2026.11.30")[f"{p}-events-app.signin-2026.11.30"][
+            "aliases"
+        ]
+    )

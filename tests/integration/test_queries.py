@@ -29,7 +29,7 @@ def examples() -> list[tuple[str, str, dict]]:
     text = DOC.read_text(encoding="utf-8")
     out = []
     for match in BLOCK.finditer(text):
-        title = re.findall(r"^### (.+)$", text[:match.start()], re.M)[-1]
+        title = re.findall(r"^### (.+)$", text[: match.start()], re.M)[-1]
         out.append((title, match.group(2), json.loads(match.group(3))))
     return out
 
@@ -44,11 +44,19 @@ def _seed(es, prefix: str) -> tuple[int, int]:
         normalizer = embedded.resolve_source(path, None)
         for record in read_records(path, normalizer, settings.parse.max_record_bytes):
             for event in process_record(record, normalizer, enrichers, ctx).events:
-                actions.append({"_op_type": "create", "_index": event_index(prefix, event), "_id": event.event.id,
-                                "_source": event.to_doc()})
+                actions.append(
+                    {
+                        "_op_type": "create",
+                        "_index": event_index(prefix, event),
+                        "_id": event.event.id,
+                        "_source": event.to_doc(),
+                    }
+                )
     alerts = embedded.run(SAMPLES, settings).alerts.values()
-    actions += [{"_op_type": "index", "_index": alert_index(prefix, a), "_id": a.alert.id, "_source": a.to_doc()}
-                for a in alerts]
+    actions += [
+        {"_op_type": "index", "_index": alert_index(prefix, a), "_id": a.alert.id, "_source": a.to_doc()}
+        for a in alerts
+    ]
     ok, errors = helpers.bulk(es, actions, refresh="wait_for", raise_on_error=False)
     assert not errors, errors[:3]
     return len(actions) - len(alerts), len(alerts)
@@ -86,7 +94,7 @@ def test_every_example_query_runs_and_finds_something(es, stack):
 @pytest.mark.parametrize("title", ["Sign-ins of one user, newest first"])
 def test_a_known_answer(es, stack, title):
     _seed(es, stack.prefix)
-    (_, path, body), = [e for e in examples() if e[0] == title]
+    ((_, path, body),) = [e for e in examples() if e[0] == title]
     result = es.search(index=stack.prefix + path.split("/")[0].removeprefix("secmon"), **body)
     users = {h["_source"]["user"]["name"] for h in result["hits"]["hits"]}
     assert users == {"bob@acme.example"}

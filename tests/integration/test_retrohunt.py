@@ -17,8 +17,11 @@ from tests.integration.conftest import ES_URL
 
 def test_new_indicator_finds_past_events(stack, tmp_path):
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    events = [signin(**{"@timestamp": (now - timedelta(days=d)).isoformat(), "event.id": f"r{d}-{ip}", "source.ip": ip})
-              for d in (1, 2, 3, 40) for ip in ("203.0.113.77", "198.51.100.5", "2001:db8:bad::9")]
+    events = [
+        signin(**{"@timestamp": (now - timedelta(days=d)).isoformat(), "event.id": f"r{d}-{ip}", "source.ip": ip})
+        for d in (1, 2, 3, 40)
+        for ip in ("203.0.113.77", "198.51.100.5", "2001:db8:bad::9")
+    ]
     feed = tmp_path / "tor_exits.txt"
     feed.write_text("# listed today\n203.0.113.0/24\n2001:db8:bad::/48\n")
     intel = ThreatIntel([feed])

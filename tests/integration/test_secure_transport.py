@@ -34,8 +34,10 @@ UNTRUSTED_CA = "/etc/ssl/certs/ca-certificates.crt"  # the system bundle: it doe
 
 def _secure_env() -> dict[str, str]:
     if not SECURE_ENV.is_file():
-        pytest.fail(f"{SECURE_ENV} is missing: start the secured services with `bash scripts/services.sh up --secure` "
-                    "(or point SECMON_SECURE_ENV at its secure.env)")
+        pytest.fail(
+            f"{SECURE_ENV} is missing: start the secured services with `bash scripts/services.sh up --secure` "
+            "(or point SECMON_SECURE_ENV at its secure.env)"
+        )
     pairs = (line.split("=", 1) for line in SECURE_ENV.read_text().splitlines() if "=" in line)
     return {k.strip(): v.strip() for k, v in pairs}
 
@@ -66,8 +68,12 @@ def secrets(secure) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def secure_es(secure, secrets) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(secure["SECMON_ES_URL"], ca_certs=secure["SECMON_ES_CA_CERTS"], request_timeout=60,
-                           basic_auth=(secure["SECMON_ES_USERNAME"], secrets["es-secmon.password"]))
+    client = Elasticsearch(
+        secure["SECMON_ES_URL"],
+        ca_certs=secure["SECMON_ES_CA_CERTS"],
+        request_timeout=60,
+        basic_auth=(secure["SECMON_ES_USERNAME"], secrets["es-secmon.password"]),
+    )
     yield client
     client.close()
 
@@ -86,13 +92,25 @@ def sstack(secure, secure_es, tmp_path: Path) -> Iterator[SecureStack]:
 
 def _dead_letters(secure: dict[str, str], password: str, topic: str, expected: int) -> list[bytes]:
     context = ssl.create_default_context(cafile=secure["SECMON_KAFKA_SSL_CAFILE"])
-    consumer = KafkaConsumer(topic, bootstrap_servers=secure["SECMON_KAFKA_BOOTSTRAP"], security_protocol="SASL_SSL",
-                             ssl_context=context, sasl_mechanism="SCRAM-SHA-512",
-                             sasl_plain_username=secure["SECMON_KAFKA_SASL_USERNAME"], sasl_plain_password=password,
-                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=secure["SECMON_KAFKA_BOOTSTRAP"],
+        security_protocol="SASL_SSL",
+        ssl_context=context,
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username=secure["SECMON_KAFKA_SASL_USERNAME"],
+        sasl_plain_password=password,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
     records: list[bytes] = []
-    wait_for(lambda: records.extend(m.value for m in consumer) or len(records) >= expected,
-             timeout=60, interval=0.1, what=f"{expected} dead letters on {topic}")
+    wait_for(
+        lambda: records.extend(m.value for m in consumer) or len(records) >= expected,
+        timeout=60,
+        interval=0.1,
+        what=f"{expected} dead letters on {topic}",
+    )
     consumer.close()
     return records
 
@@ -141,10 +159,12 @@ def test_wrong_credentials_and_untrusted_ca_give_one_clear_line(sstack, secrets,
     bad_dir = tmp_path / "bad-secrets"
     bad_dir.mkdir()
     wrong = uuid.uuid4().hex
-    (bad_dir / "secmon_kafka").write_text(json.dumps({"sasl_password": wrong if case == "kafka_password" else
-                                                      secrets["kafka-secmon.password"]}))
-    (bad_dir / "secmon_es").write_text(json.dumps({"password": wrong if case == "es_password" else
-                                                   secrets["es-secmon.password"]}))
+    (bad_dir / "secmon_kafka").write_text(
+        json.dumps({"sasl_password": wrong if case == "kafka_password" else secrets["kafka-secmon.password"]})
+    )
+    (bad_dir / "secmon_es").write_text(
+        json.dumps({"password": wrong if case == "es_password" else secrets["es-secmon.password"]})
+    )
     env = {"SECMON_SECRETS_DIR": str(bad_dir)}
     if case == "kafka_ca":
         env["SECMON_KAFKA_SSL_CAFILE"] = UNTRUSTED_CA
@@ -152,16 +172,22 @@ def test_wrong_credentials_and_untrusted_ca_give_one_clear_line(sstack, secrets,
         env["SECMON_ES_CA_CERTS"] = UNTRUSTED_CA
     if case.startswith("kafka"):
         data = tmp_path / "one.jsonl"
-        data.write_text('{"timestamp": "2026-11-30T08:00:00Z", "user": "a@b.example", "outcome": "success", '
-                        '"source_ip": "192.0.2.1"}\n')
+        data.write_text(
+            '{"timestamp": "2026-11-30T08:00:00Z", "user": "a@b.example", "outcome": "success", '
+            '"source_ip": "192.0.2.1"}\n'
+        )
         done = sstack.secmon("ship", "--once", "--source", "app_signin", str(data), env=env)
     else:
         done = sstack.secmon("templates", env=env)
     assert done.returncode == 2, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
     assert "Traceback" not in done.stderr
-    want = {"kafka_password": "kafka.sasl_password", "kafka_ca": "kafka.ssl_cafile",
-            "es_password": "refused the credentials", "es_ca": "es.ca_certs"}[case]
+    want = {
+        "kafka_password": "kafka.sasl_password",
+        "kafka_ca": "kafka.ssl_cafile",
+        "es_password": "refused the credentials",
+        "es_ca": "es.ca_certs",
+    }[case]
     assert last.startswith("secmon: ") and want in last, last
     output = done.stdout + done.stderr
     assert wrong not in output and not [n for n, v in secrets.items() if v in output]

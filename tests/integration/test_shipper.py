@@ -18,8 +18,17 @@ from tests.integration.conftest import BOOTSTRAP, count, wait_for
 
 
 def line(n: int) -> bytes:
-    return json.dumps({"timestamp": f"2026-11-30T08:{n // 6000 % 60:02d}:{n // 100 % 60:02d}.{n % 100:03d}Z",
-                       "user": f"line{n}@ws.example", "outcome": "success", "source_ip": "198.51.100.7"}).encode() + b"\n"
+    return (
+        json.dumps(
+            {
+                "timestamp": f"2026-11-30T08:{n // 6000 % 60:02d}:{n // 100 % 60:02d}.{n % 100:03d}Z",
+                "user": f"line{n}@ws.example",
+                "outcome": "success",
+                "source_ip": "198.51.100.7",
+            }
+        ).encode()
+        + b"\n"
+    )
 
 
 def append(path: Path, start: int, stop: int) -> None:
@@ -29,8 +38,13 @@ def append(path: Path, start: int, stop: int) -> None:
 
 
 def raw_users(topic: str, want: set[str], timeout: float = 90) -> list[str]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=1500)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=1500,
+    )
     seen: list[str] = []
 
     def caught_up() -> bool:
@@ -51,21 +65,21 @@ def test_rotation_truncation_and_kill9_lose_nothing_and_double_nothing(stack, es
     topic = f"{stack.prefix}-raw-app_signin"
     raw_users(topic, {f"line{n}@ws.example" for n in range(2000)})
 
-    append(log, 2000, 3000)                       # growth while tailing
-    os.rename(log, log.with_suffix(".log.1"))     # rename rotation ...
+    append(log, 2000, 3000)  # growth while tailing
+    os.rename(log, log.with_suffix(".log.1"))  # rename rotation ...
     append(log.with_suffix(".log.1"), 3000, 3100)  # ... the writer still had the old file open
-    append(log, 3100, 4000)                       # ... then writes to the new one
+    append(log, 3100, 4000)  # ... then writes to the new one
     raw_users(topic, {f"line{n}@ws.example" for n in range(4000)})
 
     append(log, 4000, 6000)
     time.sleep(0.3)
-    os.killpg(shipper.pid, signal.SIGKILL)         # crash mid-stream
+    os.killpg(shipper.pid, signal.SIGKILL)  # crash mid-stream
     shipper.wait()
-    append(log, 6000, 6500)                        # written while the shipper was down
+    append(log, 6000, 6500)  # written while the shipper was down
     stack.start(*env_args, log_name="shipper-2")
     raw_users(topic, {f"line{n}@ws.example" for n in range(6500)})
 
-    shutil.copy(log, log.with_suffix(".log.2"))   # copytruncate rotation
+    shutil.copy(log, log.with_suffix(".log.2"))  # copytruncate rotation
     with open(log, "r+b") as f:
         f.truncate(0)
     append(log, 6500, 7000)

@@ -31,16 +31,32 @@ SPRAY = "sigma-0b9c5c0e-6a35-4a1e-9f61-3f0c2a4b5d12"
 def failed_console_login(second: int, user: str) -> dict:
     """A failed ConsoleLogin as CloudTrail writes it (an IAM user name that may not exist)."""
     when = f"2026-11-28T09:{second // 60:02d}:{second % 60:02d}Z"
-    return {"eventVersion": "1.09", "eventTime": when, "eventSource": "signin.amazonaws.com",
-            "eventName": "ConsoleLogin", "awsRegion": "us-east-1", "sourceIPAddress": "185.220.101.47",
-            "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)",
-            "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": "123837392027",
-                             "userName": user},
-            "errorMessage": "Failed authentication", "requestParameters": None,
-            "responseElements": {"ConsoleLogin": "Failure"},
-            "additionalEventData": {"LoginTo": "https://console.aws.amazon.com/console/home",
-                                    "MobileVersion": "No", "MFAUsed": "No"},
-            "eventID": f"bf-{second}-{user}", "eventType": "AwsConsoleSignIn", "recipientAccountId": "123837392027"}
+    return {
+        "eventVersion": "1.09",
+        "eventTime": when,
+        "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "185.220.101.47",
+        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "accountId": "123837392027",
+            "userName": user,
+        },
+        "errorMessage": "Failed authentication",
+        "requestParameters": None,
+        "responseElements": {"ConsoleLogin": "Failure"},
+        "additionalEventData": {
+            "LoginTo": "https://console.aws.amazon.com/console/home",
+            "MobileVersion": "No",
+            "MFAUsed": "No",
+        },
+        "eventID": f"bf-{second}-{user}",
+        "eventType": "AwsConsoleSignIn",
+        "recipientAccountId": "123837392027",
+    }
 
 
 def write_inputs(workdir: Path) -> tuple[Path, Path]:
@@ -49,22 +65,43 @@ def write_inputs(workdir: Path) -> tuple[Path, Path]:
     burst = [failed_console_login(10 * i, user) for i, user in enumerate(["admin", "root", "deploy"] * 2)]
     trail.write_text(INVICTUS.read_text() + "".join(json.dumps(r) + "\n" for r in burst))
     config = workdir / "secmon.yaml"
-    config.write_text(yaml.safe_dump({"parse": {"keep_original": True},
-                                      "detection": {"sigma": {"rules_dirs": [str(CLOUD_RULES), str(OWN_RULES)]}}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "parse": {"keep_original": True},
+                "detection": {"sigma": {"rules_dirs": [str(CLOUD_RULES), str(OWN_RULES)]}},
+            }
+        )
+    )
     return config, trail
 
 
 def sigma_view(alerts) -> dict[str, tuple]:
-    return {a.alert.id: (a.rule.id, a.alert.dedup_key, a.alert.count, a.message, a.rule.maturity)
-            for a in alerts if a.rule.ruleset == "sigma"}
+    return {
+        a.alert.id: (a.rule.id, a.alert.dedup_key, a.alert.count, a.message, a.rule.maturity)
+        for a in alerts
+        if a.rule.ruleset == "sigma"
+    }
 
 
 def indexed_sigma_alerts(es, index: str) -> dict[str, tuple]:
     es.options(ignore_status=NOT_YET).indices.refresh(index=index)
-    hits = es.options(ignore_status=NOT_YET).search(
-        index=index, size=1000, query={"term": {"rule.ruleset": "sigma"}}).get("hits", {}).get("hits", [])
-    return {h["_id"]: (h["_source"]["rule"]["id"], h["_source"]["alert"]["dedup_key"], h["_source"]["alert"]["count"],
-                       h["_source"]["message"], h["_source"]["rule"].get("maturity")) for h in hits}
+    hits = (
+        es.options(ignore_status=NOT_YET)
+        .search(index=index, size=1000, query={"term": {"rule.ruleset": "sigma"}})
+        .get("hits", {})
+        .get("hits", [])
+    )
+    return {
+        h["_id"]: (
+            h["_source"]["rule"]["id"],
+            h["_source"]["alert"]["dedup_key"],
+            h["_source"]["alert"]["count"],
+            h["_source"]["message"],
+            h["_source"]["rule"].get("maturity"),
+        )
+        for h in hits
+    }
 
 
 def test_sigma_rules_raise_the_same_alerts_in_the_worker_as_embedded(stack, es):

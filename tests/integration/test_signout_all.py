@@ -94,8 +94,11 @@ def _delivered(client: httpx.Client, rid: str) -> bool:
 def test_signout_reaches_the_app_once_survives_a_restart_and_is_audited(stack, es, tmp_path, saas) -> None:
     index_signins(es, stack.prefix, signin_lines())
     client = start_service(stack, IDP.write_jwks(tmp_path / "jwks.json"))
-    worker_env = {"SECMON_SERVICE_REVOKE_URL": saas.url, "SECMON_SERVICE_REVOKE_SECRET": SECRET,
-                  "SECMON_SERVICE_REVOKE_BACKOFF_SECONDS": "0.2"}
+    worker_env = {
+        "SECMON_SERVICE_REVOKE_URL": saas.url,
+        "SECMON_SERVICE_REVOKE_SECRET": SECRET,
+        "SECMON_SERVICE_REVOKE_BACKOFF_SECONDS": "0.2",
+    }
     worker = stack.start("actions", log_name="actions", env=worker_env)
 
     first = _post(client, "a-admin", "ws-a", "a1", key="k1")
@@ -104,8 +107,10 @@ def test_signout_reaches_the_app_once_survives_a_restart_and_is_audited(stack, e
     rid1 = first.json()["request_id"]
     assert again.json()["request_id"] == rid1
     saas.flaky.add(rid1)
-    assert [_post(client, c, ws, u).status_code for c, ws, u in (
-        ("a1", "ws-a", "a2"), ("b-owner", "ws-a", "a1"), ("a-admin", "ws-b", "b1"))] == [403, 403, 403]
+    assert [
+        _post(client, c, ws, u).status_code
+        for c, ws, u in (("a1", "ws-a", "a2"), ("b-owner", "ws-a", "a1"), ("a-admin", "ws-b", "b1"))
+    ] == [403, 403, 403]
     rid2 = _post(client, "a1", "ws-a", "a1").json()["request_id"]  # a user may sign themself out
     wait_for(lambda: _delivered(client, rid1) and _delivered(client, rid2), 90, 0.5, "both sign-outs delivered")
 
@@ -124,17 +129,41 @@ def test_signout_reaches_the_app_once_survives_a_restart_and_is_audited(stack, e
     assert (status1["attempts"], status1["http_status"]) == (2, 204)
     assert client.get(f"/v1/signouts/{rid1}", headers=_auth("b-owner")).status_code == 404
 
-    consumer = KafkaConsumer(f"{stack.prefix}-raw-control", bootstrap_servers=BOOTSTRAP, group_id=uuid.uuid4().hex,
-                             auto_offset_reset="earliest", consumer_timeout_ms=15000)
-    events = [e for m in consumer for e in parse_control(
-        RawRecord(data=m.value, origin=Origin(source="control", topic=m.topic, kafka_offset=m.offset)), ParseContext())]
+    consumer = KafkaConsumer(
+        f"{stack.prefix}-raw-control",
+        bootstrap_servers=BOOTSTRAP,
+        group_id=uuid.uuid4().hex,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=15000,
+    )
+    events = [
+        e
+        for m in consumer
+        for e in parse_control(
+            RawRecord(data=m.value, origin=Origin(source="control", topic=m.topic, kafka_offset=m.offset)),
+            ParseContext(),
+        )
+    ]
     consumer.close()
-    assert sorted((e.event.action, e.user.target.name, e.user.name, e.secmon.control.job_id) for e in events) == sorted([
-        ("signout_all_executed", "a1", "a-admin", rid1), ("signout_all_executed", "a1", "a1", rid2),
-        ("signout_all_executed", "a2", "a-admin", rid3)])
+    assert sorted((e.event.action, e.user.target.name, e.user.name, e.secmon.control.job_id) for e in events) == sorted(
+        [
+            ("signout_all_executed", "a1", "a-admin", rid1),
+            ("signout_all_executed", "a1", "a1", rid2),
+            ("signout_all_executed", "a2", "a-admin", rid3),
+        ]
+    )
 
     es.indices.refresh(index=f"{stack.prefix}-access-audit")
-    audit = [h["_source"] for h in es.search(index=f"{stack.prefix}-access-audit", size=200,
-                                              query={"terms": {"action": ["signout_request", "signout_delivered"]}})["hits"]["hits"]]
+    audit = [
+        h["_source"]
+        for h in es.search(
+            index=f"{stack.prefix}-access-audit",
+            size=200,
+            query={"terms": {"action": ["signout_request", "signout_delivered"]}},
+        )["hits"]["hits"]
+    ]
     assert Counter((a["action"], a["status"]) for a in audit) == {
-        ("signout_request", 202): 4, ("signout_request", 403): 3, ("signout_delivered", 200): 3}
+        ("signout_request", 202): 4,
+        ("signout_request", 403): 3,
+        ("signout_delivered", 200): 3,
+    }

@@ -28,17 +28,28 @@ def alert_view(rule: str, key: str, n: int, message: str, first_seen: str) -> tu
 def embedded_alerts(path: Path) -> dict[str, tuple]:
     """id -> alert view from the embedded runner."""
     alerts = embedded.run([str(path)], SecmonSettings(), source="sshd").alerts.values()
-    return {a.alert.id: alert_view(a.rule.id, a.alert.dedup_key, a.alert.count, a.message,
-                                   a.to_doc()["alert"]["first_seen"]) for a in alerts}
+    return {
+        a.alert.id: alert_view(
+            a.rule.id, a.alert.dedup_key, a.alert.count, a.message, a.to_doc()["alert"]["first_seen"]
+        )
+        for a in alerts
+    }
 
 
 def indexed_alerts(es, index: str) -> dict[str, tuple]:
     """The same view of what the worker indexed."""
     es.options(ignore_status=NOT_YET).indices.refresh(index=index)
     hits = es.options(ignore_status=NOT_YET).search(index=index, size=500).get("hits", {}).get("hits", [])
-    return {h["_id"]: alert_view(h["_source"]["rule"]["id"], h["_source"]["alert"]["dedup_key"],
-                                 h["_source"]["alert"]["count"], h["_source"]["message"],
-                                 h["_source"]["alert"]["first_seen"]) for h in hits}
+    return {
+        h["_id"]: alert_view(
+            h["_source"]["rule"]["id"],
+            h["_source"]["alert"]["dedup_key"],
+            h["_source"]["alert"]["count"],
+            h["_source"]["message"],
+            h["_source"]["alert"]["first_seen"],
+        )
+        for h in hits
+    }
 
 
 def test_ssh_detectors_raise_the_same_alerts_in_the_worker_as_embedded(stack, es):
@@ -62,5 +73,7 @@ def test_ssh_detectors_raise_the_same_alerts_in_the_worker_as_embedded(stack, es
     assert got == expected
     time.sleep(5)  # more ticks must not add or change anything (a timer finding is raised once)
     assert indexed_alerts(es, alerts_index) == expected
-    print(f"{len(got)} alerts in Elasticsearch, identical to the embedded runner: "
-          + ", ".join(sorted(f"{rule} {key} x{n}" for rule, key, n, *_ in got.values())))
+    print(
+        f"{len(got)} alerts in Elasticsearch, identical to the embedded runner: "
+        + ", ".join(sorted(f"{rule} {key} x{n}" for rule, key, n, *_ in got.values()))
+    )

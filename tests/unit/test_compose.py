@@ -17,8 +17,13 @@ BINARY = Path(compose.__file__).parent / "docker-compose"  # the wrapper script 
 
 
 def test_compose_file_is_valid():
-    result = subprocess.run([str(BINARY), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [str(BINARY), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -42,7 +47,8 @@ def test_kibana_is_wired_to_elasticsearch_and_gets_the_dashboards():
     assert importer["command"][:2] == ["dashboards", "import"]
     url = importer["command"][importer["command"].index("--kibana-url") + 1]
     assert url == "http://kibana:5601" and importer["depends_on"]["kibana"]["condition"] == "service_healthy"
-    assert not any("api" in str(v).lower() and "key" in str(v).lower()
-                   for v in importer.get("environment", {}).values())  # no secret in the compose file
+    assert not any(
+        "api" in str(v).lower() and "key" in str(v).lower() for v in importer.get("environment", {}).values()
+    )  # no secret in the compose file
     parser = _parser()
     parser.parse_args(importer["command"])  # the command line is one secmon accepts

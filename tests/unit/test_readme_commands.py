@@ -42,8 +42,9 @@ SKIPPED = [(page, mark) for page, mark, _ in blocks() if mark and mark.startswit
 
 @pytest.mark.parametrize(("page", "line"), RUN, ids=[f"{p}: {ln[:60]}" for p, ln in RUN])
 def test_marked_command_runs(page: str, line: str):
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", line], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, f"{page}: `{line}` exited {done.returncode}:\n{done.stderr[-2000:]}"
     assert "Traceback" not in done.stderr
 
@@ -65,8 +66,13 @@ def _secmon_argv(line: str) -> list[str] | None:
         return None
 
 
-SHOWN = [(page, line, argv) for page, mark, body in blocks() if mark != "run" for line in _lines(body)
-         if (argv := _secmon_argv(line))]
+SHOWN = [
+    (page, line, argv)
+    for page, mark, body in blocks()
+    if mark != "run"
+    for line in _lines(body)
+    if (argv := _secmon_argv(line))
+]
 
 
 @pytest.mark.parametrize(("page", "line", "argv"), SHOWN, ids=[f"{p}: {ln[:60]}" for p, ln, _ in SHOWN])

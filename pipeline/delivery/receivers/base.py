@@ -59,8 +59,10 @@ class Links:
         start = min(a.alert.first_seen for a in alerts) - timedelta(minutes=15)
         end = max(a.alert.last_seen for a in alerts) + timedelta(minutes=15)
         g = f"(time:(from:{_rison(_iso(start))},to:{_rison(_iso(end))}))"
-        a = (f"(dataSource:(dataViewId:{_rison(self.data_view)},type:dataView),"
-             f"query:(language:kuery,query:{_rison(f'alert.id:({ids})')}))")
+        a = (
+            f"(dataSource:(dataViewId:{_rison(self.data_view)},type:dataView),"
+            f"query:(language:kuery,query:{_rison(f'alert.id:({ids})')}))"
+        )
         safe = "(),:'!*"
         return f"{self.kibana_url.rstrip('/')}/app/discover#/?_g={quote(g, safe=safe)}&_a={quote(a, safe=safe)}"
 

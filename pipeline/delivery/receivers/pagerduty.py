@@ -20,12 +20,17 @@ def render(notification: Notification, cfg: ReceiverSettings, links: Links, now:
     """The POST for one attempt: a trigger, or a resolve for a resolved alert."""
     assert cfg.url is not None and cfg.routing_key is not None  # guaranteed by ReceiverSettings validation
     if len(notification.alerts) != 1:
-        raise ValueError(f"PagerDuty notifications carry exactly one alert, got {len(notification.alerts)}; "
-                         "routes to a pagerduty receiver must group per alert")
+        raise ValueError(
+            f"PagerDuty notifications carry exactly one alert, got {len(notification.alerts)}; "
+            "routes to a pagerduty receiver must group per alert"
+        )
     event = build_event(notification.alerts[0], cfg.routing_key.get_secret_value(), links)
     body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
-    return HttpRequest(url=cfg.url.get_secret_value(), body=body,
-                       headers={"content-type": "application/json", "user-agent": USER_AGENT})
+    return HttpRequest(
+        url=cfg.url.get_secret_value(),
+        body=body,
+        headers={"content-type": "application/json", "user-agent": USER_AGENT},
+    )
 
 
 def build_event(alert: Alert, routing_key: str, links: Links) -> dict:
@@ -33,17 +38,33 @@ def build_event(alert: Alert, routing_key: str, links: Links) -> dict:
     if alert.alert.status == "resolved":
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": alert.alert.id}
     a = alert.alert
-    details = {"rule": alert.rule.id, "rule_version": alert.rule.version, "count": a.count,
-               "first_seen": a.first_seen.isoformat(), "last_seen": a.last_seen.isoformat(),
-               "entity": a.dedup_key, "tags": alert.rule.tags, "event_count": alert.secmon.event_count}
+    details = {
+        "rule": alert.rule.id,
+        "rule_version": alert.rule.version,
+        "count": a.count,
+        "first_seen": a.first_seen.isoformat(),
+        "last_seen": a.last_seen.isoformat(),
+        "entity": a.dedup_key,
+        "tags": alert.rule.tags,
+        "event_count": alert.secmon.event_count,
+    }
     if alert.organization and alert.organization.id:
         details["workspace"] = alert.organization.id
     event: dict = {
-        "routing_key": routing_key, "event_action": "trigger", "dedup_key": a.id, "client": "secmon",
-        "payload": {"summary": f"[{a.severity}] {alert.message}"[:1024], "source": entity_of(alert)[:255],
-                    "severity": SEVERITY[a.severity], "timestamp": a.last_seen.isoformat(),
-                    "component": alert.rule.id, "group": details.get("workspace", "secmon"),
-                    "class": alert.rule.name, "custom_details": details},
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": a.id,
+        "client": "secmon",
+        "payload": {
+            "summary": f"[{a.severity}] {alert.message}"[:1024],
+            "source": entity_of(alert)[:255],
+            "severity": SEVERITY[a.severity],
+            "timestamp": a.last_seen.isoformat(),
+            "component": alert.rule.id,
+            "group": details.get("workspace", "secmon"),
+            "class": alert.rule.name,
+            "custom_details": details,
+        },
     }
     url = links.discover([alert])
     if url:

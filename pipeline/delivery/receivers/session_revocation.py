@@ -25,7 +25,11 @@ def body(action: dict[str, Any]) -> bytes:
 def render(action: dict[str, Any], url: str, key: bytes, now: float) -> HttpRequest:
     """The signed POST of one attempt."""
     payload, timestamp = body(action), int(now)
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": action["request_id"],
-               "webhook-timestamp": str(timestamp),
-               "webhook-signature": sign(action["request_id"], timestamp, payload, key)}
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": action["request_id"],
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(action["request_id"], timestamp, payload, key),
+    }
     return HttpRequest(url=url, headers=headers, body=payload)

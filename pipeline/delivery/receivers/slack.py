@@ -15,8 +15,12 @@ from pipeline.delivery.receivers.base import USER_AGENT, HttpRequest, Links, Not
 from schemas.alert import Alert
 
 MAX_LISTED = 10  # alerts listed in one message (Block Kit allows 50 blocks; on-call reads the top ones)
-ICONS = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
-         "low": ":white_circle:"}
+ICONS = {
+    "critical": ":red_circle:",
+    "high": ":large_orange_circle:",
+    "medium": ":large_yellow_circle:",
+    "low": ":white_circle:",
+}
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
 
 
@@ -24,8 +28,11 @@ def render(notification: Notification, cfg: ReceiverSettings, links: Links, now:
     """The POST for one attempt (same body every time)."""
     assert cfg.url is not None  # guaranteed by ReceiverSettings validation
     body = json.dumps(message(notification, links), separators=(",", ":"), ensure_ascii=False).encode()
-    return HttpRequest(url=cfg.url.get_secret_value(), body=body,
-                       headers={"content-type": "application/json", "user-agent": USER_AGENT})
+    return HttpRequest(
+        url=cfg.url.get_secret_value(),
+        body=body,
+        headers={"content-type": "application/json", "user-agent": USER_AGENT},
+    )
 
 
 def message(n: Notification, links: Links) -> dict:
@@ -33,21 +40,42 @@ def message(n: Notification, links: Links) -> dict:
     listed = n.alerts[:MAX_LISTED]
     worst = max((a.alert.severity for a in n.alerts), key=SEVERITY_ORDER.index, default="low")
     rules = sorted({a.rule.name for a in n.alerts})
-    title = (":white_check_mark: RESOLVED" if n.status == "resolved" else f"{ICONS[worst]} {worst.upper()}")
+    title = ":white_check_mark: RESOLVED" if n.status == "resolved" else f"{ICONS[worst]} {worst.upper()}"
     title += f" · {len(n.alerts) + n.truncated} alert{'s' if len(n.alerts) + n.truncated != 1 else ''} · {rules[0]}"
     blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}}]
-    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": _alert_text(a, a.alert.id in n.changed)}}
-               for a in listed]
+    blocks += [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _alert_text(a, a.alert.id in n.changed)}} for a in listed
+    ]
     more = len(n.alerts) - len(listed) + n.truncated
     if more:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {more} more in this group"}]})
     url = links.discover(listed)
     if url and len(url) <= 3000:
-        blocks.append({"type": "actions", "elements": [{"type": "button", "url": url, "action_id": "open_kibana",
-                                                        "text": {"type": "plain_text", "text": "Open in Kibana"}}]})
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "url": url,
+                        "action_id": "open_kibana",
+                        "text": {"type": "plain_text", "text": "Open in Kibana"},
+                    }
+                ],
+            }
+        )
     group = ", ".join(f"{k}={v}" for k, v in sorted(n.group_labels.items())) or "all alerts"
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": escape(f"secmon · receiver {n.receiver} · route {n.route} · group {group}")[:2000]}]})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": escape(f"secmon · receiver {n.receiver} · route {n.route} · group {group}")[:2000],
+                }
+            ],
+        }
+    )
     return {"text": escape(f"{title} — {listed[0].message}" if listed else title)[:3000], "blocks": blocks}
 
 

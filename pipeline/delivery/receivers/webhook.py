@@ -24,10 +24,18 @@ def payload(notification: Notification, links: Links) -> WebhookPayload:
     return WebhookPayload(
         type="secmon.alerts.resolved" if n.status == "resolved" else "secmon.alerts.firing",
         timestamp=datetime.fromtimestamp(n.created, tz=timezone.utc),
-        data=NotificationData(notification_id=n.id, receiver=n.receiver, route=n.route, status=n.status,
-                              group_key=n.group_key, group_labels=n.group_labels, alerts=n.alerts,
-                              changed_alert_ids=n.changed, truncated_alerts=n.truncated,
-                              kibana_url=links.discover(n.alerts)),
+        data=NotificationData(
+            notification_id=n.id,
+            receiver=n.receiver,
+            route=n.route,
+            status=n.status,
+            group_key=n.group_key,
+            group_labels=n.group_labels,
+            alerts=n.alerts,
+            changed_alert_ids=n.changed,
+            truncated_alerts=n.truncated,
+            kibana_url=links.discover(n.alerts),
+        ),
     )
 
 
@@ -42,7 +50,11 @@ def render(notification: Notification, cfg: ReceiverSettings, links: Links, now:
     assert cfg.url is not None and cfg.secret is not None  # guaranteed by ReceiverSettings validation
     body = payload(notification, links).model_dump_json(by_alias=True, exclude_none=True).encode()
     timestamp = int(now)
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": notification.id,
-               "webhook-timestamp": str(timestamp),
-               "webhook-signature": sign(notification.id, timestamp, body, signing_key(cfg.secret))}
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": notification.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(notification.id, timestamp, body, signing_key(cfg.secret)),
+    }
     return HttpRequest(url=cfg.url.get_secret_value(), headers=headers, body=body)

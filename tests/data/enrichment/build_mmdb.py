@@ -31,22 +31,34 @@ ASNS = {
 
 def _city_record(row: tuple) -> dict:
     iso, country, city, region, lat, lon, radius = row
-    return {"country": {"iso_code": iso, "names": {"en": country}}, "city": {"names": {"en": city}},
-            "subdivisions": [{"names": {"en": region}}],
-            "location": {"latitude": lat, "longitude": lon, "accuracy_radius": radius}}
+    return {
+        "country": {"iso_code": iso, "names": {"en": country}},
+        "city": {"names": {"en": city}},
+        "subdivisions": [{"names": {"en": region}}],
+        "location": {"latitude": lat, "longitude": lon, "accuracy_radius": radius},
+    }
 
 
 def write_databases(directory: Path) -> tuple[Path, Path]:
     """Write GeoLite2-City-test.mmdb and GeoLite2-ASN-test.mmdb into `directory`; return their paths."""
-    city = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City", languages=["en"],
-                      description="secmon test city database")
+    city = MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type="GeoLite2-City",
+        languages=["en"],
+        description="secmon test city database",
+    )
     for net, row in CITIES.items():
         city.insert_network(IPSet([net]), _city_record(row))
-    asn = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-ASN", languages=["en"],
-                     description="secmon test ASN database")
+    asn = MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type="GeoLite2-ASN",
+        languages=["en"],
+        description="secmon test ASN database",
+    )
     for net, (number, org) in ASNS.items():
-        asn.insert_network(IPSet([net]), {"autonomous_system_number": number,
-                                          "autonomous_system_organization": org})
+        asn.insert_network(IPSet([net]), {"autonomous_system_number": number, "autonomous_system_organization": org})
     paths = directory / "GeoLite2-City-test.mmdb", directory / "GeoLite2-ASN-test.mmdb"
     city.to_db_file(str(paths[0]))
     asn.to_db_file(str(paths[1]))

@@ -52,8 +52,10 @@ def test_lines_are_valid_app_signins_in_time_order(month: Path):
     assert stamps == sorted(stamps)
     assert START <= stamps[0] and stamps[-1] < START + timedelta(days=SMALL["days"])
     normalizer = registry.get("app_signin")
-    results = [process_record(rec, normalizer, (), SecmonSettings().parse.context())
-               for rec in read_records(str(month / "signins.jsonl"), normalizer, 1 << 20)]
+    results = [
+        process_record(rec, normalizer, (), SecmonSettings().parse.context())
+        for rec in read_records(str(month / "signins.jsonl"), normalizer, 1 << 20)
+    ]
     assert [r.dead_letter for r in results if r.dead_letter] == []
     assert sum(len(r.events) for r in results) == len(data)
 

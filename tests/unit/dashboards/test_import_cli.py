@@ -40,8 +40,13 @@ class KibanaServer:
         self._ready = threading.Event()
 
     async def _handle(self, request: web.Request) -> web.Response:
-        record = {"method": request.method, "path": request.path, "query": dict(request.query),
-                  "headers": dict(request.headers), "fields": {}}
+        record = {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "headers": dict(request.headers),
+            "fields": {},
+        }
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             async for part in reader:
@@ -126,15 +131,30 @@ def test_space_and_prefix(kibana, monkeypatch):
 
 
 def test_each_refused_object_is_listed(kibana, capsys):
-    kibana.answer.body = {"success": False, "successCount": 2, "errors": [
-        {"id": "secmon-dashboard-overview", "type": "dashboard", "meta": {"title": "secmon: Overview"},
-         "error": {"type": "missing_references", "references": [{"type": "index-pattern", "id": "secmon-dv-x"}]}},
-        {"id": "secmon-dv-events", "type": "index-pattern", "meta": {"title": "secmon-events-*"},
-         "error": {"type": "unknown", "message": "boom", "statusCode": 500}}]}
+    kibana.answer.body = {
+        "success": False,
+        "successCount": 2,
+        "errors": [
+            {
+                "id": "secmon-dashboard-overview",
+                "type": "dashboard",
+                "meta": {"title": "secmon: Overview"},
+                "error": {"type": "missing_references", "references": [{"type": "index-pattern", "id": "secmon-dv-x"}]},
+            },
+            {
+                "id": "secmon-dv-events",
+                "type": "index-pattern",
+                "meta": {"title": "secmon-events-*"},
+                "error": {"type": "unknown", "message": "boom", "statusCode": 500},
+            },
+        ],
+    }
     assert main(["dashboards", "import", "--kibana-url", kibana.url]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert "secmon: not imported: dashboard secmon-dashboard-overview (secmon: Overview): missing_references " \
-           "index-pattern secmon-dv-x" in err
+    assert (
+        "secmon: not imported: dashboard secmon-dashboard-overview (secmon: Overview): missing_references "
+        "index-pattern secmon-dv-x" in err
+    )
     assert "secmon: not imported: index-pattern secmon-dv-events (secmon-events-*): unknown boom" in err
     assert err[-1].startswith("secmon: imported 2 of ")
 
@@ -167,8 +187,10 @@ def test_unreachable_kibana(capsys, kibana):
 
 def test_export_asks_for_the_dashboards_with_their_references(kibana, tmp_path):
     exported = [{"type": "dashboard", "id": "secmon-dashboard-overview", "attributes": {"title": "x"}}]
-    kibana.answer.body = "\n".join([json.dumps(o) for o in exported] +
-                                   [json.dumps({"exportedCount": 1, "missingRefCount": 0, "missingReferences": []})])
+    kibana.answer.body = "\n".join(
+        [json.dumps(o) for o in exported]
+        + [json.dumps({"exportedCount": 1, "missingRefCount": 0, "missingReferences": []})]
+    )
     out = tmp_path / "export.ndjson"
     assert main(["dashboards", "export", "--kibana-url", kibana.url, "--out", str(out)]) == 0
     (req,) = kibana.answer.requests
@@ -179,7 +201,12 @@ def test_export_asks_for_the_dashboards_with_their_references(kibana, tmp_path):
 
 
 def test_export_with_missing_references_says_to_import(kibana, capsys, tmp_path):
-    kibana.answer.body = json.dumps({"exportedCount": 0, "missingRefCount": 1,
-                                     "missingReferences": [{"type": "lens", "id": "secmon-overview-open-alerts"}]})
+    kibana.answer.body = json.dumps(
+        {
+            "exportedCount": 0,
+            "missingRefCount": 1,
+            "missingReferences": [{"type": "lens", "id": "secmon-overview-open-alerts"}],
+        }
+    )
     assert main(["dashboards", "export", "--kibana-url", kibana.url, "--out", str(tmp_path / "x")]) == 2
     assert "run `secmon dashboards import` first" in capsys.readouterr().err

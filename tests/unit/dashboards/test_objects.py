@@ -58,19 +58,34 @@ def _first(objs, kind):
     return next(o for o in objs if o["type"] == kind)
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda objs: objs.append(copy.deepcopy(objs[0])), "duplicate index-pattern id"),
-    (lambda objs: objs.remove(_first(objs, "index-pattern")), "to missing index-pattern"),
-    (lambda objs: _first(objs, "lens")["references"].clear(), "references no data view"),
-    (lambda objs: _first(objs, "dashboard")["attributes"].update(panelsJSON="[{"), "panelsJSON is not JSON"),
-    (lambda objs: _first(objs, "dashboard")["attributes"].update(panelsJSON=json.dumps(
-        [{**p, "gridData": {**p["gridData"], "x": 40, "w": 12}} for p in
-         json.loads(_first(objs, "dashboard")["attributes"]["panelsJSON"])][:1])), "outside the 48-column grid"),
-    (lambda objs: _first(objs, "map")["attributes"].update(layerListJSON=json.dumps(
-        [{"id": "x", "sourceDescriptor": {"indexPatternRefName": "nope"}}])), "map layer x references no data view"),
-    (lambda objs: _first(objs, "index-pattern")["attributes"].update(timeFieldName="ts"), "not @timestamp"),
-    (lambda objs: _first(objs, "search").pop("references"), "missing references"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda objs: objs.append(copy.deepcopy(objs[0])), "duplicate index-pattern id"),
+        (lambda objs: objs.remove(_first(objs, "index-pattern")), "to missing index-pattern"),
+        (lambda objs: _first(objs, "lens")["references"].clear(), "references no data view"),
+        (lambda objs: _first(objs, "dashboard")["attributes"].update(panelsJSON="[{"), "panelsJSON is not JSON"),
+        (
+            lambda objs: _first(objs, "dashboard")["attributes"].update(
+                panelsJSON=json.dumps(
+                    [
+                        {**p, "gridData": {**p["gridData"], "x": 40, "w": 12}}
+                        for p in json.loads(_first(objs, "dashboard")["attributes"]["panelsJSON"])
+                    ][:1]
+                )
+            ),
+            "outside the 48-column grid",
+        ),
+        (
+            lambda objs: _first(objs, "map")["attributes"].update(
+                layerListJSON=json.dumps([{"id": "x", "sourceDescriptor": {"indexPatternRefName": "nope"}}])
+            ),
+            "map layer x references no data view",
+        ),
+        (lambda objs: _first(objs, "index-pattern")["attributes"].update(timeFieldName="ts"), "not @timestamp"),
+        (lambda objs: _first(objs, "search").pop("references"), "missing references"),
+    ],
+)
 def test_the_checks_catch_what_import_would_refuse(mutate, expected):
     found = _broken(mutate)
     assert any(expected in p for p in found), found
@@ -93,8 +108,14 @@ def test_docs_figures_match_the_objects():
     text = " ".join((ROOT / "docs" / "dashboards.md").read_text(encoding="utf-8").split())
     kinds = Counter(o["type"] for o in objects())
     panels = sum(len(d.panels) for d in DASHBOARDS)
-    expected = (f"{kinds['index-pattern']} data views", f"{kinds['search']} saved searches",
-                f"{kinds['dashboard']} dashboards with {panels} panels", f"{kinds['lens']} Lens visualizations",
-                f"{kinds['map']} map", f"{kinds['visualization']} text panels", f"{sum(kinds.values())} objects in all")
+    expected = (
+        f"{kinds['index-pattern']} data views",
+        f"{kinds['search']} saved searches",
+        f"{kinds['dashboard']} dashboards with {panels} panels",
+        f"{kinds['lens']} Lens visualizations",
+        f"{kinds['map']} map",
+        f"{kinds['visualization']} text panels",
+        f"{sum(kinds.values())} objects in all",
+    )
     missing = [e for e in expected if e not in text]
     assert not missing, f"docs/dashboards.md says other figures; update it: {missing}"

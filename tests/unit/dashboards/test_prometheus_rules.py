@@ -65,12 +65,14 @@ def test_the_checker_catches_unknown_names():
     exported = _exported()
     assert _problems("rate(secmon_nonexistent_total[5m])", exported) == ["unknown metric secmon_nonexistent_total"]
     assert _problems('sum by (user) (secmon_alerts_total{rule="x"})', exported) == [
-        "label user is on none of ['secmon_alerts_total']"]
+        "label user is on none of ['secmon_alerts_total']"
+    ]
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)")
 def test_promtool_accepts_the_rules():
-    result = subprocess.run(["promtool", "check", "rules", *map(str, RULES)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        ["promtool", "check", "rules", *map(str, RULES)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout

@@ -21,8 +21,16 @@ def engine_with(params: dict, **kwargs) -> Engine:
 
 
 def burst(n: int, start_s: int = 0, every_s: int = 1, user: str = "bob@acme.example"):
-    return [signin(**{"@timestamp": f"2026-11-30T10:{(start_s + i * every_s) // 60:02d}:{(start_s + i * every_s) % 60:02d}+00:00",
-                      "event.id": f"e{start_s}-{i}", "user.name": user}) for i in range(n)]
+    return [
+        signin(
+            **{
+                "@timestamp": f"2026-11-30T10:{(start_s + i * every_s) // 60:02d}:{(start_s + i * every_s) % 60:02d}+00:00",
+                "event.id": f"e{start_s}-{i}",
+                "user.name": user,
+            }
+        )
+        for i in range(n)
+    ]
 
 
 def test_findings_within_the_dedup_period_update_one_alert():
@@ -37,8 +45,10 @@ def test_a_finding_after_the_dedup_period_opens_a_new_alert():
     engine = engine_with({"threshold": 3})
     first = [a for e in burst(3) for a in engine.process(e)]
     later = signin_bruteforce_user.META.dedup_period.total_seconds()
-    events = [signin(**{"@timestamp": f"2026-11-30T{11 + int(later // 3600) - 1}:00:0{i}+00:00", "event.id": f"x{i}"})
-              for i in range(3)]
+    events = [
+        signin(**{"@timestamp": f"2026-11-30T{11 + int(later // 3600) - 1}:00:0{i}+00:00", "event.id": f"x{i}"})
+        for i in range(3)
+    ]
     second = [a for e in events for a in engine.process(e)]
     assert first[-1].alert.id != second[-1].alert.id
 
@@ -55,8 +65,11 @@ def test_a_raising_detector_is_isolated_and_counted():
     det = signin_bruteforce_user.DETECTOR
     bad = Detector(meta=det.meta.model_copy(update={"id": "broken_one"}), params=det.params, step=broken)
     errors = []
-    engine = Engine(detectors=[(bad, det.params()), (det, det.params(threshold=2))], store=DictStore(),
-                    hooks=EngineHooks(on_error=lambda d, exc, ev: errors.append(d)))
+    engine = Engine(
+        detectors=[(bad, det.params()), (det, det.params(threshold=2))],
+        store=DictStore(),
+        hooks=EngineHooks(on_error=lambda d, exc, ev: errors.append(d)),
+    )
     alerts = [a for e in burst(2) for a in engine.process(e)]
     assert errors == ["broken_one", "broken_one"]
     assert [a.rule.id for a in alerts] == ["signin_bruteforce_user"]
@@ -67,8 +80,11 @@ def test_strict_engine_raises():
         raise RuntimeError("boom")
 
     det = signin_bruteforce_user.DETECTOR
-    engine = Engine(detectors=[(Detector(meta=det.meta, params=det.params, step=broken), det.params())],
-                    store=DictStore(), strict=True)
+    engine = Engine(
+        detectors=[(Detector(meta=det.meta, params=det.params, step=broken), det.params())],
+        store=DictStore(),
+        strict=True,
+    )
     with pytest.raises(RuntimeError):
         engine.process(burst(1)[0])
 
@@ -83,9 +99,13 @@ def test_late_events_are_dropped_and_counted():
 
 def test_configuration_errors_are_all_reported_at_once():
     with pytest.raises(ConfigError) as err:
-        configure({"no_such_detector": DetectorConfig(),
-                   "signin_bruteforce_ip": DetectorConfig(params={"treshold": 3}),
-                   "signin_bruteforce_user": DetectorConfig(params={"threshold": 1})})
+        configure(
+            {
+                "no_such_detector": DetectorConfig(),
+                "signin_bruteforce_ip": DetectorConfig(params={"treshold": 3}),
+                "signin_bruteforce_user": DetectorConfig(params={"threshold": 1}),
+            }
+        )
     text = str(err.value)
     assert "no_such_detector: unknown detector id" in text
     assert "signin_bruteforce_ip.params.treshold" in text

@@ -22,13 +22,34 @@ from detectors.state import DictStore
 from pipeline.agents.detect import FaustTableStore
 from schemas.alert import Alert
 
-V1 = {"wm": 1764496800.0, "s": {"n": [1764496800.0]},
-      "a": {"id": "a-1", "first": 1764496700.0, "last": 1764496800.0, "status": "open", "count": 2,
-            "events": ["e1", "e2"], "event_count": 2, "datasets": ["app.signin"], "enrichment": ["geoip@x"],
-            "sev": "high"},
-      "a:shadow": {"id": "a-2", "first": 1764496800.0, "last": 1764496800.0, "status": "resolved", "count": 1,
-                   "events": ["e2"], "event_count": 1, "datasets": ["app.signin"], "enrichment": [],
-                   "anomaly": {"score": 2.5}}}
+V1 = {
+    "wm": 1764496800.0,
+    "s": {"n": [1764496800.0]},
+    "a": {
+        "id": "a-1",
+        "first": 1764496700.0,
+        "last": 1764496800.0,
+        "status": "open",
+        "count": 2,
+        "events": ["e1", "e2"],
+        "event_count": 2,
+        "datasets": ["app.signin"],
+        "enrichment": ["geoip@x"],
+        "sev": "high",
+    },
+    "a:shadow": {
+        "id": "a-2",
+        "first": 1764496800.0,
+        "last": 1764496800.0,
+        "status": "resolved",
+        "count": 1,
+        "events": ["e2"],
+        "event_count": 1,
+        "datasets": ["app.signin"],
+        "enrichment": [],
+        "anomaly": {"score": 2.5},
+    },
+}
 
 
 def v1_doc(record: EntityRecord) -> dict[str, Any]:
@@ -65,15 +86,29 @@ def test_a_record_of_a_newer_version_is_refused_with_what_to_do():
 
 
 def test_a_slot_without_optional_fields_reads_with_their_defaults():
-    slot = AlertSlot.from_doc({"id": "a", "first": 1.0, "last": 2.0, "count": 1, "events": [], "event_count": 0,
-                               "datasets": [], "enrichment": []})
+    slot = AlertSlot.from_doc(
+        {
+            "id": "a",
+            "first": 1.0,
+            "last": 2.0,
+            "count": 1,
+            "events": [],
+            "event_count": 0,
+            "datasets": [],
+            "enrichment": [],
+        }
+    )
     assert (slot.status, slot.severity, slot.anomaly) == ("open", None, None)
 
 
 # Detectors whose every result follows from the store: not the timed ones (their clock is the
 # runtime's) nor the anomaly ones (their learners live in the configured parameters).
-UPGRADABLE = [(det_id, case) for det_id, det in sorted(DETECTORS.items())
-              if det.tick is None and not det_id.startswith("anomaly_") for case in load_cases(det_id)]
+UPGRADABLE = [
+    (det_id, case)
+    for det_id, det in sorted(DETECTORS.items())
+    if det.tick is None and not det_id.startswith("anomaly_")
+    for case in load_cases(det_id)
+]
 
 
 def _replay(det_id: str, case: dict[str, Any], split: int | None) -> dict[str, tuple[str, int, str]]:
@@ -88,8 +123,9 @@ def _replay(det_id: str, case: dict[str, Any], split: int | None) -> dict[str, t
     for i, event in enumerate(events):
         if i == split:  # the upgrade: the old worker's changelog, recovered by the new one
             table = {key: v1_doc(engine.store.get(key)) for key in engine.store.keys()}
-            engine = Engine(detectors=[(detector, params)], store=FaustTableStore(table), strict=True,
-                            lateness=lateness)
+            engine = Engine(
+                detectors=[(detector, params)], store=FaustTableStore(table), strict=True, lateness=lateness
+            )
         for alert in engine.process(event):
             alerts[alert.alert.id] = alert
     return {i: (a.alert.status, a.alert.count, a.alert.severity) for i, a in alerts.items()}

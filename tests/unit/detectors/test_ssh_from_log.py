@@ -47,10 +47,16 @@ def test_alerts_carry_their_entities_and_evidence():
 
 
 def test_policy_overrides_change_the_alert_set():
-    settings = SecmonSettings.model_validate({"detection": {"detectors": {
-        "ssh_login_without_2fa": {"params": {"exempt_users": ["carol"]}},
-        "ssh_root_login": {"params": {"exempt_sources": ["192.0.2.0/24"]}},
-        "ssh_bruteforce": {"params": {"threshold": 11}},
-    }}})
+    settings = SecmonSettings.model_validate(
+        {
+            "detection": {
+                "detectors": {
+                    "ssh_login_without_2fa": {"params": {"exempt_users": ["carol"]}},
+                    "ssh_root_login": {"params": {"exempt_sources": ["192.0.2.0/24"]}},
+                    "ssh_bruteforce": {"params": {"threshold": 11}},
+                }
+            }
+        }
+    )
     found = sorted(a.rule.id for a in run_log(settings).alerts.values())
     assert found == ["ssh_user_enumeration"]

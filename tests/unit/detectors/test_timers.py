@@ -38,10 +38,22 @@ def tick(state, now, params):
 
 
 HEARTBEAT = Detector(
-    meta=DetectorMeta(id="host_silent_test", title="Host went silent", description="A host sent nothing for too long.",
-                      version=1, severity="medium", maturity="stable", datasets=("app.signin",),
-                      state=StateSpec(kind="last_seen", key=("host.name",)), dedup_period=timedelta(days=1)),
-    params=Params, step=step, tick=tick, seeds=lambda p: list(p.hosts))
+    meta=DetectorMeta(
+        id="host_silent_test",
+        title="Host went silent",
+        description="A host sent nothing for too long.",
+        version=1,
+        severity="medium",
+        maturity="stable",
+        datasets=("app.signin",),
+        state=StateSpec(kind="last_seen", key=("host.name",)),
+        dedup_period=timedelta(days=1),
+    ),
+    params=Params,
+    step=step,
+    tick=tick,
+    seeds=lambda p: list(p.hosts),
+)
 
 
 def engine(**params) -> Engine:
@@ -49,8 +61,13 @@ def engine(**params) -> Engine:
 
 
 def beat(minutes: int, host: str = "web-1"):
-    return signin(**{"@timestamp": (T0 + timedelta(minutes=minutes)).isoformat(), "host.name": host,
-                     "event.id": f"{host}-{minutes}"})
+    return signin(
+        **{
+            "@timestamp": (T0 + timedelta(minutes=minutes)).isoformat(),
+            "host.name": host,
+            "event.id": f"{host}-{minutes}",
+        }
+    )
 
 
 def test_silence_raises_an_alert_dated_at_the_deadline_and_a_new_beat_resolves_it():
@@ -86,6 +103,7 @@ def test_a_resolution_without_an_open_alert_emits_nothing():
 
 # --- the deadline index: a tick visits what is due, not the whole state ---------------------------
 
+
 def deadline(state, params):
     return None if state.get("alerted") else state["last"] + params.max_silence_s
 
@@ -111,8 +129,9 @@ INDEXED = Detector(meta=HEARTBEAT.meta, params=Params, step=keyed_step, tick=cou
 
 
 def indexed_engine(store=None) -> Engine:
-    return Engine(detectors=[(INDEXED, Params())], store=DictStore() if store is None else store,
-                  lateness=timedelta(days=1))
+    return Engine(
+        detectors=[(INDEXED, Params())], store=DictStore() if store is None else store, lateness=timedelta(days=1)
+    )
 
 
 def test_a_tick_visits_only_the_entities_whose_deadline_came():
@@ -163,13 +182,23 @@ def test_idle_entities_expire_after_their_ttl_and_the_alert_dedup_period():
         eng.process(event)
         clock.observe(event.timestamp)
     kept = max(params.window_seconds, det.META.dedup_period.total_seconds()) + 300
-    later = signin(**{"@timestamp": (T0 + timedelta(seconds=kept - 5)).isoformat(), "user.name": "eve@acme.example",
-                      "event.id": "x1"})
+    later = signin(
+        **{
+            "@timestamp": (T0 + timedelta(seconds=kept - 5)).isoformat(),
+            "user.name": "eve@acme.example",
+            "event.id": "x1",
+        }
+    )
     eng.process(later)
     clock.observe(later.timestamp)
     assert "signin_bruteforce_user|bob@acme.example" in list(eng.store.keys())
-    last = signin(**{"@timestamp": (T0 + timedelta(seconds=kept + 120)).isoformat(), "user.name": "eve@acme.example",
-                     "event.id": "x2"})
+    last = signin(
+        **{
+            "@timestamp": (T0 + timedelta(seconds=kept + 120)).isoformat(),
+            "user.name": "eve@acme.example",
+            "event.id": "x2",
+        }
+    )
     eng.process(last)
     clock.observe(last.timestamp)
     assert list(eng.store.keys()) == ["signin_bruteforce_user|eve@acme.example"]
@@ -180,8 +209,16 @@ def test_expiry_follows_event_time_not_the_wall_clock():
     from detectors.rules import signin_without_mfa as det
 
     eng = Engine(detectors=[(det.DETECTOR, det.DETECTOR.params())], store=DictStore())
-    eng.process(signin(**{"event.outcome": "success", "secmon.auth.mfa": False, "secmon.auth.method": "password",
-                          "organization.id": "ws-1"}))
+    eng.process(
+        signin(
+            **{
+                "event.outcome": "success",
+                "secmon.auth.mfa": False,
+                "secmon.auth.method": "password",
+                "organization.id": "ws-1",
+            }
+        )
+    )
     assert len(eng.store) == 1
     eng.tick(datetime.now(timezone.utc) + timedelta(days=400))
     assert len(eng.store) == 1

@@ -19,8 +19,10 @@ from pipeline.settings import SecmonSettings
 DATA = Path(__file__).parents[2] / "data" / "detectors"
 SHARED = Path(__file__).parents[4] / "shared" / "data"
 OURS = frozenset({"web_sql_injection", "web_path_traversal", "web_scanner", "network_port_scan"})
-BENIGN = [SHARED / "web_access_logs" / "elastic_examples_apache_logs.head300.log",
-          SHARED / "invictus_cloudtrail" / "invictus_aws_dataset_subset.ndjson"]
+BENIGN = [
+    SHARED / "web_access_logs" / "elastic_examples_apache_logs.head300.log",
+    SHARED / "invictus_cloudtrail" / "invictus_aws_dataset_subset.ndjson",
+]
 
 
 def alerts_of(path: Path) -> list[tuple[str, str, str]]:

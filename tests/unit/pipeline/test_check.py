@@ -32,19 +32,22 @@ def broken(tmp_path: Path) -> Path:
     context.mkdir()
     (context / "users.csv").write_text("id,name\nu1,alice@example.com\nu2,\n")
     (tmp_path / "model.bin").write_bytes(b"not a model")
-    return write_config(tmp_path, f"""
+    return write_config(
+        tmp_path,
+        f"""
 detection:
   detectors:
     signin_bruteforce_user: {{params: {{threshold: -1}}}}
     no_such_detector: {{}}
-  sigma: {{rules_dirs: [{tmp_path / 'no-rules'}]}}
+  sigma: {{rules_dirs: [{tmp_path / "no-rules"}]}}
 delivery:
-  routes_file: {tmp_path / 'routes.yaml'}
+  routes_file: {tmp_path / "routes.yaml"}
   receivers:
     hook: {{kind: webhook, url: 'https://soar.example/hook'}}
 enrich: {{context_dir: {context}}}
-anomaly: {{model: {tmp_path / 'model.bin'}, key: 'k3y-for-tests-only'}}
-""")
+anomaly: {{model: {tmp_path / "model.bin"}, key: 'k3y-for-tests-only'}}
+""",
+    )
 
 
 def test_every_section_reports_its_problems_with_their_location(tmp_path):

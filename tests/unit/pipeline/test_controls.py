@@ -20,30 +20,56 @@ T = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
 #   backups: failing (the last run failed; the job is also late), restore_tests: ok,
 #   deletion: overdue (requested two days ago, never completed), vuln_remediation: no data.
 TIMELINE = [
-    {"timestamp": "2026-11-28T09:00:00Z", "kind": "deletion", "status": "requested", "job_id": "del-1", "workspace": "ws-a"},
+    {
+        "timestamp": "2026-11-28T09:00:00Z",
+        "kind": "deletion",
+        "status": "requested",
+        "job_id": "del-1",
+        "workspace": "ws-a",
+    },
     {"timestamp": "2026-11-29T02:41:00Z", "kind": "backup", "status": "succeeded", "job_id": "bk-20261129-0200"},
-    {"timestamp": "2026-11-30T02:07:00Z", "kind": "backup", "status": "failed", "job_id": "bk-20261130-0200",
-     "reason": "disk full"},
+    {
+        "timestamp": "2026-11-30T02:07:00Z",
+        "kind": "backup",
+        "status": "failed",
+        "job_id": "bk-20261130-0200",
+        "reason": "disk full",
+    },
     {"timestamp": "2026-11-30T06:52:40Z", "kind": "restore_test", "status": "succeeded", "job_id": "rt-2026-48"},
 ]
 
 
 def alert(rule: str, status: str = "open") -> Alert:
     """An alert of `rule` with everything else defaulted."""
-    return Alert(**{"@timestamp": T}, message=f"{rule} says so", rule=Rule(id=rule, name=rule, version=1, maturity="stable"),
-                 alert=AlertState(id=f"id-{rule}", status=status, severity="high", dedup_key="k", first_seen=T,
-                                  last_seen=T))
+    return Alert(
+        **{"@timestamp": T},
+        message=f"{rule} says so",
+        rule=Rule(id=rule, name=rule, version=1, maturity="stable"),
+        alert=AlertState(id=f"id-{rule}", status=status, severity="high", dedup_key="k", first_seen=T, last_seen=T),
+    )
 
 
 def test_statuses_come_from_open_alerts_evidence_and_enabled_detectors():
-    controls = [Control(id="backups", title="Backups", detectors=("backup_failed", "backup_missing"),
-                        late=("backup_missing",), evidence=(Evidence(dataset="control.events"),))] * 5
+    controls = [
+        Control(
+            id="backups",
+            title="Backups",
+            detectors=("backup_failed", "backup_missing"),
+            late=("backup_missing",),
+            evidence=(Evidence(dataset="control.events"),),
+        )
+    ] * 5
     cases = [  # (open alerts, evidence, enabled) -> status
         ([alert("backup_failed"), alert("backup_missing")], 3, {"backup_failed", "backup_missing"}, "failing"),
         ([alert("backup_missing")], 3, {"backup_failed", "backup_missing"}, "overdue"),
         ([alert("backup_failed", status="resolved")], 3, {"backup_failed", "backup_missing"}, "ok"),
         ([], 0, {"backup_failed", "backup_missing"}, "no data"),
-        ([alert("backup_failed")], 3, set(), "no data"),  # nobody watching: an alert of a disabled detector says nothing
+        (
+            [alert("backup_failed")],
+            3,
+            set(),
+            "no data",
+        ),  # nobody watching: an alert of a disabled detector says nothing
     ]
     for (alerts, evidence, enabled, want), control in zip(cases, controls, strict=True):
         (got,) = evaluate([control], alerts, Counter({"backups": evidence}), enabled)
@@ -59,7 +85,10 @@ def test_every_control_lists_the_detectors_tagged_with_it_and_only_those():
         listed = set(control.detectors)
         problems += [f"{control.id}: {d} is tagged policy.{control.id} but not listed" for d in sorted(tagged - listed)]
         problems += [f"{control.id}: {d} is not a registered detector" for d in sorted(listed - set(DETECTORS))]
-        problems += [f"{control.id}: {d} does not carry tag policy.{control.id}" for d in sorted(listed & set(DETECTORS) - tagged)]
+        problems += [
+            f"{control.id}: {d} does not carry tag policy.{control.id}"
+            for d in sorted(listed & set(DETECTORS) - tagged)
+        ]
         problems += [f"{control.id}: late detector {d} is not listed" for d in sorted(set(control.late) - listed)]
     assert not problems, "\n".join(problems)
     assert len({c.id for c in CONTROLS}) == len(CONTROLS)

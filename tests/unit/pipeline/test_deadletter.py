@@ -24,7 +24,11 @@ def test_a_message_of_our_own_topics_is_located_by_its_position():
     message = SimpleNamespace(topic="secmon-detect", partition=2, offset=41, value=b"{")
     dead = deadletter.of_message(message, "detect", "invalid_shape", "not JSON")
     assert (dead.origin.source, dead.origin.topic, dead.origin.partition, dead.origin.kafka_offset) == (
-        "internal", "secmon-detect", 2, 41)
+        "internal",
+        "secmon-detect",
+        2,
+        41,
+    )
     assert DeadLetter.model_validate_json(deadletter.encode(dead)) == dead
 
 

@@ -17,11 +17,17 @@ EXAMPLE = ROOT / "examples" / "signin.jsonl"
 def test_example_raises_the_expected_alerts():
     summary = embedded.run([str(EXAMPLE)], SecmonSettings())
     rules = sorted((a.rule.id, a.alert.dedup_key) for a in summary.alerts.values())
-    assert rules == [("signin_bruteforce_ip", "185.220.101.45"), ("signin_bruteforce_ip", "45.155.205.233"),
-                     ("signin_bruteforce_user", "bob@acme.example"), ("signin_password_spray", "45.155.205.233"),
-                     ("signin_success_after_failures", "bob@acme.example"),
-                     ("signin_without_mfa", "alice@acme.example"), ("signin_without_mfa", "bob@acme.example"),
-                     ("signin_without_mfa", "carol@globex.example"), ("signin_without_mfa", "dave@globex.example")]
+    assert rules == [
+        ("signin_bruteforce_ip", "185.220.101.45"),
+        ("signin_bruteforce_ip", "45.155.205.233"),
+        ("signin_bruteforce_user", "bob@acme.example"),
+        ("signin_password_spray", "45.155.205.233"),
+        ("signin_success_after_failures", "bob@acme.example"),
+        ("signin_without_mfa", "alice@acme.example"),
+        ("signin_without_mfa", "bob@acme.example"),
+        ("signin_without_mfa", "carol@globex.example"),
+        ("signin_without_mfa", "dave@globex.example"),
+    ]
     assert summary.records == summary.events == sum(1 for _ in EXAMPLE.open())
 
 
@@ -29,8 +35,9 @@ def test_cli_writes_alerts_and_dead_letters(tmp_path: Path, capsys):
     bad = tmp_path / "mixed.jsonl"
     bad.write_bytes(EXAMPLE.read_bytes() + b"{broken\n\xff\xfe\n" + b"{" + b"x" * 2_000_000 + b"\n")
     alerts_out, dead_out = tmp_path / "alerts.jsonl", tmp_path / "dead.jsonl"
-    code = main(["run", str(bad), "--source", "app_signin", "--alerts-out", str(alerts_out),
-                 "--dead-letter-out", str(dead_out)])
+    code = main(
+        ["run", str(bad), "--source", "app_signin", "--alerts-out", str(alerts_out), "--dead-letter-out", str(dead_out)]
+    )
     assert code == 0
     assert len(alerts_out.read_text().splitlines()) == 9
     dead = [json.loads(line) for line in dead_out.read_text().splitlines()]

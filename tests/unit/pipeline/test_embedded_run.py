@@ -30,8 +30,9 @@ def test_files_are_read_oldest_first_whatever_order_they_are_given(tmp_path: Pat
     whole = embedded.run([str(EXAMPLE)], SecmonSettings())
     assert sorted(given_newest_first.alerts) == sorted(in_order.alerts) == sorted(whole.alerts)
     assert not given_newest_first.late_events
-    assert any("oldest first" in note and note.index(old.name) < note.index(new.name)
-               for note in given_newest_first.notes)
+    assert any(
+        "oldest first" in note and note.index(old.name) < note.index(new.name) for note in given_newest_first.notes
+    )
     assert not in_order.notes
 
 
@@ -46,9 +47,19 @@ def test_late_events_are_reported_per_detector_with_what_to_do():
 
 def _many_alerts(tmp_path: Path, users: int) -> Path:
     path = tmp_path / "many.jsonl"
-    rows = [{"timestamp": f"2026-11-28T08:{i % 60:02d}:00Z", "user": f"u{i}@acme.example", "user_id": f"u-{i}",
-             "workspace": "ws-acme", "outcome": "success", "source_ip": "198.51.100.24",
-             "auth_method": "password", "mfa_used": False} for i in range(users)]
+    rows = [
+        {
+            "timestamp": f"2026-11-28T08:{i % 60:02d}:00Z",
+            "user": f"u{i}@acme.example",
+            "user_id": f"u-{i}",
+            "workspace": "ws-acme",
+            "outcome": "success",
+            "source_ip": "198.51.100.24",
+            "auth_method": "password",
+            "mfa_used": False,
+        }
+        for i in range(users)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in sorted(rows, key=lambda r: r["timestamp"])))
     return path
 
@@ -59,8 +70,9 @@ def test_beyond_a_screenful_the_summary_is_a_rollup_per_rule(tmp_path: Path):
     text = summary.render()
     assert "ALERT " not in text and "ALERTS" in text and "top: " in text and "--verbose" in text
     rollup = [line for line in text.splitlines() if "signin_without_mfa" in line]
-    assert len(rollup) == 1 and rollup[0].split()[0] == str(sum(
-        a.rule.id == "signin_without_mfa" for a in summary.alerts.values()))
+    assert len(rollup) == 1 and rollup[0].split()[0] == str(
+        sum(a.rule.id == "signin_without_mfa" for a in summary.alerts.values())
+    )
     assert text.count("\n") < 20
     assert summary.render(verbose=True).count("ALERT ") == len(summary.alerts)
 

@@ -9,9 +9,22 @@ import pytest
 from pipeline.kafka.codec import dumps, loads
 from pipeline.normalizers.base import ParseError, load_json_object, loads_like_json
 
-ODD = ['{"a":-9223372036854775809}', '{"a":18446744073709551616}', '{"a":[1,{"b":123456789012345678901234}]}',
-       '{"a":1e19}', '{"a":1e400}', '{"a":NaN}', '{"a":-Infinity}', '{"a":"\\ud800"}', '{"a":1,"a":2}',
-       '{"a":-0}', '{"a":5e-324}', '{"é":"\\u00e9"}', '[1,2]', '"x"']
+ODD = [
+    '{"a":-9223372036854775809}',
+    '{"a":18446744073709551616}',
+    '{"a":[1,{"b":123456789012345678901234}]}',
+    '{"a":1e19}',
+    '{"a":1e400}',
+    '{"a":NaN}',
+    '{"a":-Infinity}',
+    '{"a":"\\ud800"}',
+    '{"a":1,"a":2}',
+    '{"a":-0}',
+    '{"a":5e-324}',
+    '{"é":"\\u00e9"}',
+    "[1,2]",
+    '"x"',
+]
 
 
 @pytest.mark.parametrize("text", ODD)

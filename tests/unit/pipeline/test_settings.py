@@ -12,8 +12,10 @@ from pipeline.settings import load_settings
 
 def test_env_and_yaml(tmp_path: Path, monkeypatch):
     cfg = tmp_path / "secmon.yaml"
-    cfg.write_text("kafka:\n  bootstrap: kafka-1:9093\nes:\n  url: https://es:9200\n"
-                   "detection:\n  detectors:\n    signin_bruteforce_ip: {params: {threshold: 20}}\n")
+    cfg.write_text(
+        "kafka:\n  bootstrap: kafka-1:9093\nes:\n  url: https://es:9200\n"
+        "detection:\n  detectors:\n    signin_bruteforce_ip: {params: {threshold: 20}}\n"
+    )
     monkeypatch.setenv("SECMON_ES_URL", "https://other:9200")
     monkeypatch.setenv("SECMON_ES_API_KEY", "c2VjcmV0")
     settings = load_settings(cfg)

@@ -15,8 +15,9 @@ def matches(tmp_path, *args) -> list[dict]:
 
 
 def test_match_ecs_names_rule_file_and_line(tmp_path):
-    found = matches(tmp_path, "--rules", str(FIXTURES / "rules"), str(FIXTURES / "web_attacks.log"),
-                    "--source", "web_access")
+    found = matches(
+        tmp_path, "--rules", str(FIXTURES / "rules"), str(FIXTURES / "web_attacks.log"), "--source", "web_access"
+    )
     assert [m["line"] for m in found] == [15]  # the fixture rules: only the web one reads web.access
     hit = found[0]
     assert hit["rule_id"] == "5e3f7a52-1d0c-4f7e-9a41-6b2d8c9e0f03" and hit["file"].endswith("web_attacks.log")
@@ -31,10 +32,19 @@ def test_match_raw_hunts_any_json_by_its_own_fields(tmp_path):
 
 
 def test_match_reports_correlations_on_event_time(tmp_path):
-    lines = [json.dumps({"eventTime": f"2026-11-30T10:0{i}:00Z", "eventSource": "signin.amazonaws.com",
-                         "eventName": "ConsoleLogin", "sourceIPAddress": "198.51.100.7",
-                         "userIdentity": {"type": "IAMUser", "userName": f"u{i}"},
-                         "responseElements": {"ConsoleLogin": "Failure"}}) for i in range(5)]
+    lines = [
+        json.dumps(
+            {
+                "eventTime": f"2026-11-30T10:0{i}:00Z",
+                "eventSource": "signin.amazonaws.com",
+                "eventName": "ConsoleLogin",
+                "sourceIPAddress": "198.51.100.7",
+                "userIdentity": {"type": "IAMUser", "userName": f"u{i}"},
+                "responseElements": {"ConsoleLogin": "Failure"},
+            }
+        )
+        for i in range(5)
+    ]
     trail = tmp_path / "trail.jsonl"
     trail.write_text("\n".join(lines) + "\n")
     found = matches(tmp_path, "--rules", str(FIXTURES / "rules"), str(trail), "--source", "cloudtrail")

@@ -38,7 +38,11 @@ def test_a_forget_fan_out_is_told_apart_by_its_field():
 
 
 def test_what_is_none_of_the_three_is_refused():
-    for doc in ({"detectors": ["x"], "key": "k"}, {"tick": "soon", "detectors": [], "key": "k"}, {"forget": {}},
-                {"detectors": ["x"], "key": "k", "event": signin().to_doc(), "extra": 1}):
+    for doc in (
+        {"detectors": ["x"], "key": "k"},
+        {"tick": "soon", "detectors": [], "key": "k"},
+        {"forget": {}},
+        {"detectors": ["x"], "key": "k", "event": signin().to_doc(), "extra": 1},
+    ):
         with pytest.raises(ValidationError):
             DETECT_MESSAGE.validate_python(doc)

@@ -8,8 +8,9 @@ from schemas.templates import GENERATED, TEMPLATES, template
 
 
 def test_generated_templates_are_fresh():
-    stale = [name for name in TEMPLATES
-             if json.loads((GENERATED / f"{name}.template.json").read_text()) != template(name)]
+    stale = [
+        name for name in TEMPLATES if json.loads((GENERATED / f"{name}.template.json").read_text()) != template(name)
+    ]
     assert not stale, f"stale templates {stale}: run `python -m schemas.templates` and commit the result"
 
 

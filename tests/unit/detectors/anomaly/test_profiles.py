@@ -17,13 +17,21 @@ T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 
 
 def _signin(i: int, rng: random.Random, outcome: str = "success", user: str = "bob@acme.example"):
-    return make_event({"@timestamp": (T0 + timedelta(minutes=37 * i)).isoformat(), "event.id": f"e{i}",
-                       "event.outcome": outcome, "user.name": user, "organization.id": "ws-acme",
-                       "source.ip": f"198.51.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-                       "source.as.number": rng.randrange(1, 60000),
-                       "source.geo.country_iso_code": rng.choice("ABCDEFGH") + "X",
-                       "user_agent.original": f"agent/{rng.random()}", "user_agent.name": f"b{rng.randrange(50)}",
-                       "secmon.auth.method": rng.choice(["password", "sso", "passkey", "magic_link", "oauth"])})
+    return make_event(
+        {
+            "@timestamp": (T0 + timedelta(minutes=37 * i)).isoformat(),
+            "event.id": f"e{i}",
+            "event.outcome": outcome,
+            "user.name": user,
+            "organization.id": "ws-acme",
+            "source.ip": f"198.51.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            "source.as.number": rng.randrange(1, 60000),
+            "source.geo.country_iso_code": rng.choice("ABCDEFGH") + "X",
+            "user_agent.original": f"agent/{rng.random()}",
+            "user_agent.name": f"b{rng.randrange(50)}",
+            "secmon.auth.method": rng.choice(["password", "sso", "passkey", "magic_link", "oauth"]),
+        }
+    )
 
 
 def test_a_year_of_chaotic_sign_ins_keeps_the_profile_under_two_kilobytes():
@@ -37,20 +45,35 @@ def test_failures_of_a_name_that_never_signed_in_leave_no_profile():
     rng = random.Random(5)
     state, obs = SIGNIN.observe(None, _signin(1, rng, "failure", user="admin123"), Peers())
     assert state is None and obs is None
-    ssh_fail = make_event({"@timestamp": T0.isoformat(), "event.id": "f1", "event.dataset": "ssh.auth",
-                           "event.action": "ssh_login", "event.outcome": "failure", "user.name": "oracle", "host.name": "db-1",
-                           "source.ip": "203.0.113.5"})
+    ssh_fail = make_event(
+        {
+            "@timestamp": T0.isoformat(),
+            "event.id": "f1",
+            "event.dataset": "ssh.auth",
+            "event.action": "ssh_login",
+            "event.outcome": "failure",
+            "user.name": "oracle",
+            "host.name": "db-1",
+            "source.ip": "203.0.113.5",
+        }
+    )
     assert SERVER.observe(None, ssh_fail, Peers()) == (None, None)
 
 
 def test_staff_profiles_are_bounded_too():
     rng, state, peers = random.Random(6), None, Peers()
     for i in range(5000):
-        event = make_event({"@timestamp": (T0 + timedelta(minutes=53 * i)).isoformat(), "event.id": f"s{i}",
-                            "event.dataset": "staff.access", "user.name": "dana@corp.example",
-                            "organization.id": f"ws-{rng.randrange(10_000)}",
-                            "secmon.staff_access.record_count": rng.randrange(10_000),
-                            "secmon.staff_access.action": rng.choice(["read", "export", "update", "delete"])})
+        event = make_event(
+            {
+                "@timestamp": (T0 + timedelta(minutes=53 * i)).isoformat(),
+                "event.id": f"s{i}",
+                "event.dataset": "staff.access",
+                "user.name": "dana@corp.example",
+                "organization.id": f"ws-{rng.randrange(10_000)}",
+                "secmon.staff_access.record_count": rng.randrange(10_000),
+                "secmon.staff_access.action": rng.choice(["read", "export", "update", "delete"]),
+            }
+        )
         state, _ = STAFF.observe(state, event, peers)
     assert len(json.dumps(state)) < 3000
     assert len(peers.known) == 0  # no team in context: nothing learned for peers

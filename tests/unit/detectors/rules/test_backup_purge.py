@@ -23,16 +23,32 @@ def small_bounds(monkeypatch):
 
 def backup(at: datetime, name: str) -> Event:
     """`backup succeeded` naming snapshot `name`."""
-    return make_event({"@timestamp": at.isoformat(), "event.dataset": "control.events", "event.id": name,
-                       "secmon.control.kind": "backup", "secmon.control.status": "succeeded",
-                       "secmon.control.job_id": f"backup-{name}", "secmon.control.backup_id": name})
+    return make_event(
+        {
+            "@timestamp": at.isoformat(),
+            "event.dataset": "control.events",
+            "event.id": name,
+            "secmon.control.kind": "backup",
+            "secmon.control.status": "succeeded",
+            "secmon.control.job_id": f"backup-{name}",
+            "secmon.control.backup_id": name,
+        }
+    )
 
 
 def deletion(at: datetime, workspace: str) -> Event:
     """`deletion completed` of `workspace`."""
-    return make_event({"@timestamp": at.isoformat(), "event.dataset": "control.events", "event.id": workspace,
-                       "secmon.control.kind": "deletion", "secmon.control.status": "completed",
-                       "secmon.control.job_id": f"del-{workspace}", "organization.id": workspace})
+    return make_event(
+        {
+            "@timestamp": at.isoformat(),
+            "event.dataset": "control.events",
+            "event.id": workspace,
+            "secmon.control.kind": "deletion",
+            "secmon.control.status": "completed",
+            "secmon.control.job_id": f"del-{workspace}",
+            "organization.id": workspace,
+        }
+    )
 
 
 def test_snapshots_never_reported_deleted_and_many_deletions_keep_the_state_bounded():

@@ -27,8 +27,9 @@ class Holder(BaseModel):
     value: Duration
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("15m", 900), ("26h", 93600), ("90d", 7776000), ("30s", 30),
-                                               (3600, 3600), ("P1D", 86400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("15m", 900), ("26h", 93600), ("90d", 7776000), ("30s", 30), (3600, 3600), ("P1D", 86400)]
+)
 def test_durations_read_as_written_in_the_configuration(text, seconds):
     assert Holder(value=text).value == timedelta(seconds=seconds)
 
@@ -38,14 +39,24 @@ def test_a_bad_duration_says_what_was_wrong():
         Holder(value="a fortnight")
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(93600, "26h"), (86400, "24h"), (7776000, "90d"), (900, "15m"), (7, "7s")])
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(93600, "26h"), (86400, "24h"), (7776000, "90d"), (900, "15m"), (7, "7s")]
+)
 def test_spans_print_like_parameters(seconds, text):
     assert span(seconds) == text
 
 
-@pytest.mark.parametrize(("run", "job"), [("bk-20261130-0200", "bk"), ("backup-secmon-2026.11.30-020000", "backup-secmon"),
-                                          ("restore-test-20261130T101500Z", "restore-test"), ("rt-2026-48", "rt"),
-                                          ("s3-eu-nightly", "s3-eu-nightly"), ("20261130", "20261130")])
+@pytest.mark.parametrize(
+    ("run", "job"),
+    [
+        ("bk-20261130-0200", "bk"),
+        ("backup-secmon-2026.11.30-020000", "backup-secmon"),
+        ("restore-test-20261130T101500Z", "restore-test"),
+        ("rt-2026-48", "rt"),
+        ("s3-eu-nightly", "s3-eu-nightly"),
+        ("20261130", "20261130"),
+    ],
+)
 def test_a_job_is_its_run_id_without_the_run_specific_tail(run, job):
     assert job_name(run) == job
 
@@ -70,8 +81,12 @@ def test_an_old_success_replayed_late_does_not_move_the_clock_back():
 def run(det_id: str, case: dict, tick_every: str) -> dict[str, tuple]:
     """The final alerts of a case with a tick every `tick_every` of event time; the states must be JSON."""
     det = DETECTORS[det_id]
-    engine = Engine(detectors=[(det, det.params.model_validate(case.get("params", {})))], store=DictStore(),
-                    strict=True, lateness=timedelta(days=400))
+    engine = Engine(
+        detectors=[(det, det.params.model_validate(case.get("params", {})))],
+        store=DictStore(),
+        strict=True,
+        lateness=timedelta(days=400),
+    )
     clock = EventClock(engine, every=Holder(value=tick_every).value)
     alerts = {}
     for event in expand_events(case.get("events", []), case.get("defaults", {})):
@@ -113,9 +128,13 @@ def test_a_seeded_entity_is_started_by_the_engine_with_its_own_key():
 def test_an_entity_that_is_not_watched_gets_no_state_from_a_tick():
     det = DETECTORS["source_silent"]
     engine = Engine(detectors=[(det, det.params(expected={"cloudtrail": "30m"}))], store=DictStore())
-    engine.process_keyed("source_silent", "web_access",
-                         expand_events([{"@timestamp": "2026-11-30T08:00:00Z", "event.module": "web_access",
-                                         "event.dataset": "web.access"}], {})[0])
+    engine.process_keyed(
+        "source_silent",
+        "web_access",
+        expand_events(
+            [{"@timestamp": "2026-11-30T08:00:00Z", "event.module": "web_access", "event.dataset": "web.access"}], {}
+        )[0],
+    )
     engine.tick(datetime(2026, 12, 30, tzinfo=timezone.utc))
     assert engine.store.get("source_silent|web_access").state is None
     assert engine.store.get("source_silent|cloudtrail").state["source"] == "cloudtrail"

@@ -21,9 +21,17 @@ from tests.unit.detectors.sigma.helpers import SHARED
 DATA = Path(__file__).parents[3] / "data"
 REPLAYS = DATA / "detectors" / "identity"
 NEW = ("cloud_console_bruteforce", "ssh_impossible_travel", "ssh_new_source")
-IDENTITY = (*NEW, "signin_bruteforce_ip", "signin_bruteforce_user", "signin_impossible_travel",
-            "signin_new_asn", "signin_new_country", "signin_new_device", "signin_password_spray",
-            "signin_success_after_failures")
+IDENTITY = (
+    *NEW,
+    "signin_bruteforce_ip",
+    "signin_bruteforce_user",
+    "signin_impossible_travel",
+    "signin_new_asn",
+    "signin_new_country",
+    "signin_new_device",
+    "signin_password_spray",
+    "signin_success_after_failures",
+)
 
 
 def golden(path: str) -> list[Event]:
@@ -35,18 +43,25 @@ def identity_alerts(paths: list[Path], source: str | None = None) -> list[tuple[
     """(rule id, dedup key, status) of the identity detectors' alerts, sorted."""
     summary = embedded.run([str(p) for p in paths], SecmonSettings(), source=source)
     assert not summary.dead_letters and not summary.detector_errors
-    return sorted((a.rule.id, a.alert.dedup_key, a.alert.status) for a in summary.alerts.values()
-                  if a.rule.id in IDENTITY)
+    return sorted(
+        (a.rule.id, a.alert.dedup_key, a.alert.status) for a in summary.alerts.values() if a.rule.id in IDENTITY
+    )
 
 
 def test_every_login_source_reads_into_the_same_shape():
     ssh = [login_of(e) for e in golden("sshd/auth-expected.json")]
     accepted = next(x for x in ssh if x and x.success)
-    assert (accepted.source, accepted.scope, accepted.user, accepted.ip) == ("ssh", "bastion-1", "alice",
-                                                                            "198.51.100.23")
+    assert (accepted.source, accepted.scope, accepted.user, accepted.ip) == (
+        "ssh",
+        "bastion-1",
+        "alice",
+        "198.51.100.23",
+    )
     console = [login_of(e) for e in golden("cloudtrail/console_logins-expected.json")]
     assert {(x.source, x.scope, x.user, x.mfa) for x in console if x} >= {
-        ("aws_console", "111122223333", "alice", True), ("aws_console", "111122223333", "bob", False)}
+        ("aws_console", "111122223333", "alice", True),
+        ("aws_console", "111122223333", "bob", False),
+    }
     app = login_of(signin(**{"organization.id": "ws-acme", "secmon.auth.mfa": True}))
     assert app is not None and (app.source, app.scope, app.success, app.mfa) == ("app", "ws-acme", False, True)
 
@@ -55,8 +70,9 @@ def test_half_logins_and_other_calls_are_no_logins():
     partial = next(e for e in golden("sshd/auth-expected.json") if e.event.action == "ssh_partial_auth")
     assert login_of(partial) is None
     assert login_of(signin(**{"event.dataset": "aws.cloudtrail", "event.action": "DescribeInstances"})) is None
-    sts = login_of(signin(**{"event.dataset": "aws.cloudtrail", "event.action": "GetSessionToken",
-                             "cloud.account.id": "1234"}))
+    sts = login_of(
+        signin(**{"event.dataset": "aws.cloudtrail", "event.action": "GetSessionToken", "cloud.account.id": "1234"})
+    )
     assert sts is not None and (sts.source, sts.scope) == ("aws_sts", "1234")
 
 
@@ -74,7 +90,8 @@ def test_six_console_failures_from_one_ip_and_a_guessed_password_raise_one_alert
 
 def test_ssh_user_in_australia_then_the_usa_three_seconds_later_is_one_alert():
     assert identity_alerts([REPLAYS / "ssh_travel.log"]) == [
-        ("ssh_impossible_travel", "deploy|bastion-1", "open")]  # alice's 10 hours AU -> US is a flight
+        ("ssh_impossible_travel", "deploy|bastion-1", "open")
+    ]  # alice's 10 hours AU -> US is a flight
 
 
 def test_sotm34_like_account_alerts_once_per_network_it_came_from():
@@ -132,13 +149,23 @@ def test_benign_samples_raise_no_alert_from_the_new_identity_detectors(tmp_path)
     fail2ban = SHARED / "fail2ban_sshd_labelled"
     assert invictus.exists() and fail2ban.exists(), "the shared data folder must sit beside the repository"
     sshd_lines = tmp_path / "fail2ban.log"  # the labelled lines without their label comments
-    sshd_lines.write_text("".join(ln for p in sorted(fail2ban.glob("*.log"))
-                                  for ln in p.read_text(encoding="utf-8").splitlines(keepends=True)
-                                  if ln.strip() and not ln.startswith("#")), encoding="utf-8")
+    sshd_lines.write_text(
+        "".join(
+            ln
+            for p in sorted(fail2ban.glob("*.log"))
+            for ln in p.read_text(encoding="utf-8").splitlines(keepends=True)
+            if ln.strip() and not ln.startswith("#")
+        ),
+        encoding="utf-8",
+    )
     ours = sorted(DATA.glob("normalizers/sshd/*.log")) + [DATA / "detectors" / "ssh_auth.log"]
     signins = Path(__file__).parents[4] / "examples" / "signin.jsonl"  # its app brute force is signin_*'s
-    for paths, source, rules in (([invictus], "cloudtrail", IDENTITY), ([sshd_lines], "sshd", NEW),
-                                 (ours, "sshd", NEW), ([signins], "app_signin", NEW)):
+    for paths, source, rules in (
+        ([invictus], "cloudtrail", IDENTITY),
+        ([sshd_lines], "sshd", NEW),
+        (ours, "sshd", NEW),
+        ([signins], "app_signin", NEW),
+    ):
         summary = embedded.run([str(p) for p in paths], SecmonSettings(), source=source)
         assert [a.message for a in summary.alerts.values() if a.rule.id in rules] == [], paths
 
@@ -153,10 +180,16 @@ def test_an_account_attacked_by_ever_new_ips_keeps_only_the_alerts_that_can_stil
     alerts = set()
     for hour in range(48):  # a new attacking IP every hour, for two days, on one account
         for n in range(5):
-            event = signin(**{"@timestamp": f"2026-11-{1 + hour // 24:02d}T{hour % 24:02d}:00:{n * 2:02d}+00:00",
-                              "event.id": f"e{hour}-{n}", "event.dataset": "aws.cloudtrail",
-                              "event.action": "ConsoleLogin", "cloud.account.id": "1234",
-                              "source.ip": f"198.51.{hour}.7"})
+            event = signin(
+                **{
+                    "@timestamp": f"2026-11-{1 + hour // 24:02d}T{hour % 24:02d}:00:{n * 2:02d}+00:00",
+                    "event.id": f"e{hour}-{n}",
+                    "event.dataset": "aws.cloudtrail",
+                    "event.action": "ConsoleLogin",
+                    "cloud.account.id": "1234",
+                    "source.ip": f"198.51.{hour}.7",
+                }
+            )
             alerts |= {a.alert.id for a in engine.process(event)}
     assert len(alerts) == 48  # one per attacking IP
     record = engine.store.get(state_key("cloud_console_bruteforce", "1234"))

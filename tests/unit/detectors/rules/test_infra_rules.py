@@ -31,7 +31,9 @@ def golden(name: str) -> list[Event]:
 def run(det_id: str, events: list[Event], until: datetime | None = None, **params) -> list:
     """Final alerts of one detector over events, ticking on event time."""
     det = DETECTORS[det_id]
-    engine = Engine(detectors=[(det, det.params(**params))], store=DictStore(), strict=True, lateness=timedelta(days=30))
+    engine = Engine(
+        detectors=[(det, det.params(**params))], store=DictStore(), strict=True, lateness=timedelta(days=30)
+    )
     clock = EventClock(engine, every=timedelta(hours=1))
     alerts = {}
     for event in sorted(events, key=lambda e: e.timestamp):
@@ -51,10 +53,15 @@ def test_security_group_calls_from_cloudtrail():
     alerts = run("cloud_sg_open_to_world", golden("cloudtrail/security_groups-expected.json"))
     assert [(a.alert.status, a.message) for a in alerts] == [
         ("resolved", "alice revoked the Internet-facing rules of security group sg-0a1b2c3d4e5f60718"),
-        ("open", "AdministratorAccess-Okta opened security group sg-0a1b2c3d4e5f60718 (account 111122223333) to the "
-                 "whole Internet: tcp 3389 from 0.0.0.0/0"),
+        (
+            "open",
+            "AdministratorAccess-Okta opened security group sg-0a1b2c3d4e5f60718 (account 111122223333) to the "
+            "whole Internet: tcp 3389 from 0.0.0.0/0",
+        ),
     ]
-    assert alerts[0].alert.first_seen == datetime(2026, 11, 28, 10, 1, 15, tzinfo=timezone.utc)  # the /0 with an address
+    assert alerts[0].alert.first_seen == datetime(
+        2026, 11, 28, 10, 1, 15, tzinfo=timezone.utc
+    )  # the /0 with an address
     assert alerts[1].secmon.resource.id == "sg-0a1b2c3d4e5f60718" and alerts[1].cloud.region == "eu-west-1"
 
 
@@ -71,15 +78,34 @@ def statuses(alerts: dict[str, Any]) -> dict[str, str]:
 
 def sg_call(n: int, action: str, group: str, port: int) -> Event:
     """A security-group call n seconds into the hour (distinct times: a tie is decided by delivery)."""
-    return make_event({"@timestamp": f"2026-11-28T10:{n // 60:02d}:{n % 60:02d}Z", "event.id": f"e{n}",
-                       "event.dataset": "aws.cloudtrail", "event.action": action, "event.outcome": "success",
-                       "cloud.account.id": "111122223333", "user.name": "alice",
-                       "secmon.firewall_rules": [{"direction": "ingress", "group_id": group, "protocol": "tcp",
-                                                  "from_port": port, "to_port": port, "cidr": "0.0.0.0/0"}]})
+    return make_event(
+        {
+            "@timestamp": f"2026-11-28T10:{n // 60:02d}:{n % 60:02d}Z",
+            "event.id": f"e{n}",
+            "event.dataset": "aws.cloudtrail",
+            "event.action": action,
+            "event.outcome": "success",
+            "cloud.account.id": "111122223333",
+            "user.name": "alice",
+            "secmon.firewall_rules": [
+                {
+                    "direction": "ingress",
+                    "group_id": group,
+                    "protocol": "tcp",
+                    "from_port": port,
+                    "to_port": port,
+                    "cidr": "0.0.0.0/0",
+                }
+            ],
+        }
+    )
 
 
 def test_an_authorize_and_its_revoke_give_the_same_alert_in_either_order():
-    pair = [sg_call(75, "AuthorizeSecurityGroupIngress", "sg-a", 22), sg_call(184, "RevokeSecurityGroupIngress", "sg-a", 22)]
+    pair = [
+        sg_call(75, "AuthorizeSecurityGroupIngress", "sg-a", 22),
+        sg_call(184, "RevokeSecurityGroupIngress", "sg-a", 22),
+    ]
     in_time, reversed_ = deliver("cloud_sg_open_to_world", pair), deliver("cloud_sg_open_to_world", pair[::-1])
     assert in_time["111122223333|sg-a"].alert.status == "resolved"
     assert {k: a.model_dump() for k, a in reversed_.items()} == {k: a.model_dump() for k, a in in_time.items()}
@@ -92,8 +118,15 @@ def test_security_group_state_does_not_depend_on_delivery_order():
     rng = random.Random(21)
     for _ in range(40):  # 40 histories, each delivered in time order and in 10 shuffles
         times = rng.sample(range(3000), 12)
-        history = [sg_call(t, rng.choice(["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"]),
-                           rng.choice(["sg-a", "sg-b"]), rng.choice([22, 3389])) for t in sorted(times)]
+        history = [
+            sg_call(
+                t,
+                rng.choice(["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"]),
+                rng.choice(["sg-a", "sg-b"]),
+                rng.choice([22, 3389]),
+            )
+            for t in sorted(times)
+        ]
         expected = statuses(deliver("cloud_sg_open_to_world", history))
         for _ in range(10):
             assert statuses(deliver("cloud_sg_open_to_world", rng.sample(history, len(history)))) == expected
@@ -130,13 +163,18 @@ def test_logging_reductions_from_cloudtrail_are_judged_against_what_the_trail_wa
     trail, user = run("cloud_logging_tampering", golden("cloudtrail/logging_config-expected.json"))
     # Terraform's CreateTrail, full selectors, SNS topic and detector enabling are quiet; mallory's
     # write-only selectors, empty selectors and weakening UpdateTrail are one alert on the trail
-    assert (trail.alert.dedup_key, trail.alert.count, trail.user.name) == ("111122223333|eu-west-1|trail/org-audit", 3,
-                                                                          "mallory")
-    assert trail.message.endswith("(UpdateTrail from 203.0.113.200): logs its home region only (isMultiRegionTrail "
-                                  "false); no longer logs global service events such as IAM and STS; turned off log "
-                                  "file integrity validation; delivers to S3 bucket attacker-owned-bucket-7731 "
-                                  "instead of acme-cloudtrail-logs; stopped delivering to CloudWatch Logs; no longer "
-                                  "encrypts its log files with KMS")
+    assert (trail.alert.dedup_key, trail.alert.count, trail.user.name) == (
+        "111122223333|eu-west-1|trail/org-audit",
+        3,
+        "mallory",
+    )
+    assert trail.message.endswith(
+        "(UpdateTrail from 203.0.113.200): logs its home region only (isMultiRegionTrail "
+        "false); no longer logs global service events such as IAM and STS; turned off log "
+        "file integrity validation; delivers to S3 bucket attacker-owned-bucket-7731 "
+        "instead of acme-cloudtrail-logs; stopped delivering to CloudWatch Logs; no longer "
+        "encrypts its log files with KMS"
+    )
     # GuardDuty disabled, protections turned off, and an unreadable selectors request (failed call skipped)
     assert (user.alert.dedup_key, user.alert.count) == ("111122223333|mallory", 3)
 
@@ -146,8 +184,9 @@ def test_early_expiry_of_trail_logs_from_cloudtrail():
     # acme-audit-logs is known from its policy granting CloudTrail, acme-cloudtrail-logs from its name;
     # acme-web-assets' policy grants the world, not CloudTrail, and nothing expires it
     assert (audit.secmon.resource.id, audit.alert.count) == ("acme-audit-logs", 1)
-    assert audit.message.endswith("its rules delete objects after 1 day (rule purge-after-a-day), sooner than the "
-                                  "365 days trail logs are kept")
+    assert audit.message.endswith(
+        "its rules delete objects after 1 day (rule purge-after-a-day), sooner than the 365 days trail logs are kept"
+    )
     # old versions after 7 days, then a request that cannot be read: one alert, counted twice
     assert (console.secmon.resource.id, console.alert.count) == ("acme-cloudtrail-logs", 2)
 
@@ -157,8 +196,12 @@ def test_selector_reductions_name_what_is_no_longer_logged():
     store = DictStore()
     det = DETECTORS["cloud_logging_tampering"]
     engine = Engine(detectors=[(det, det.params())], store=store, strict=True, lateness=timedelta(days=30))
-    messages = [a.message.split("): ", 1)[1] for e in sorted(events, key=lambda e: e.timestamp)
-                for a in engine.process(e) if e.event.action == "PutEventSelectors" and e.event.outcome == "success"]
+    messages = [
+        a.message.split("): ", 1)[1]
+        for e in sorted(events, key=lambda e: e.timestamp)
+        for a in engine.process(e)
+        if e.event.action == "PutEventSelectors" and e.event.outcome == "success"
+    ]
     assert messages[:2] == [
         "no longer logs read management events, management events from kms.amazonaws.com, management events from "
         "rdsdata.amazonaws.com",
@@ -176,8 +219,7 @@ def test_root_console_login_from_cloudtrail():
 
 
 def test_weak_certificates_from_zeek_x509():
-    events = [e for name in ("x509_tsv", "x509_json", "x509_zeek3")
-              for e in golden(f"zeek_x509/{name}-expected.json")]
+    events = [e for name in ("x509_tsv", "x509_json", "x509_zeek3") for e in golden(f"zeek_x509/{name}-expected.json")]
     found = {a.secmon.resource.id[:16]: a.message.split(" is weak: ")[1] for a in run("tls_weak_certificate", events)}
     assert sorted(found.values()) == [
         "MD5 signature (md5WithRSAEncryption); DSA key of 1024 bits (under 2048)",  # the printer's client certificate
@@ -189,10 +231,20 @@ def test_weak_certificates_from_zeek_x509():
 
 
 def test_weak_tls_from_zeek_and_web_logs():
-    servers = {(a.destination.ip, a.destination.port) for a in run("tls_weak_protocol", golden(
-        "zeek_ssl/ssl_tsv-expected.json") + golden("web_access/secmon_tls-expected.json"))}
-    assert servers == {("203.0.113.5", 8443), ("203.0.113.6", 443), ("203.0.113.7", 443), ("203.0.113.8", 443),
-                       ("192.0.2.1", 443)}
+    servers = {
+        (a.destination.ip, a.destination.port)
+        for a in run(
+            "tls_weak_protocol",
+            golden("zeek_ssl/ssl_tsv-expected.json") + golden("web_access/secmon_tls-expected.json"),
+        )
+    }
+    assert servers == {
+        ("203.0.113.5", 8443),
+        ("203.0.113.6", 443),
+        ("203.0.113.7", 443),
+        ("203.0.113.8", 443),
+        ("192.0.2.1", 443),
+    }
     ciphers = run("tls_weak_cipher", golden("web_access/secmon_tls-expected.json"))
     assert [(a.alert.dedup_key, a.alert.count) for a in ciphers] == [("192.0.2.1|443", 2)]  # RC4-SHA, DES-CBC3-SHA
 
@@ -232,8 +284,11 @@ def test_tls_state_keeps_a_bounded_number_of_values():
 def test_vulnerability_state_is_bounded_per_target():
     det = DETECTORS["vuln_sla_breach"]
     engine = Engine(detectors=[(det, det.params())], store=DictStore(), strict=True)
-    base = {"@timestamp": "2026-11-30T05:00:00+00:00", "event": {"id": "s", "dataset": "vuln.finding", "module": "trivy",
-            "action": "scan_completed"}, "secmon": {"origin": {"source": "trivy"}, "finding": {"id": "s", "target": "t"}}}
+    base = {
+        "@timestamp": "2026-11-30T05:00:00+00:00",
+        "event": {"id": "s", "dataset": "vuln.finding", "module": "trivy", "action": "scan_completed"},
+        "secmon": {"origin": {"source": "trivy"}, "finding": {"id": "s", "target": "t"}},
+    }
     engine.process(Event.model_validate(base))
     for i in range(vuln_sla_breach.MAX_FINDINGS + 50):
         doc = json.loads(json.dumps(base))

@@ -22,9 +22,18 @@ TWO_FA = DETECTORS["ssh_login_without_2fa"]
 
 def ssh(**fields: Any) -> Event:
     """An accepted publickey login of alice on bastion-1, overridable by dotted ECS paths."""
-    base = {"@timestamp": "2026-11-30T08:00:00+00:00", "event.id": "e1", "event.dataset": "ssh.auth",
-            "event.action": "ssh_login", "event.outcome": "success", "user.name": "alice", "host.name": "bastion-1",
-            "source.ip": "198.51.100.23", "source.port": 50122, "secmon.auth.method": "publickey"}
+    base = {
+        "@timestamp": "2026-11-30T08:00:00+00:00",
+        "event.id": "e1",
+        "event.dataset": "ssh.auth",
+        "event.action": "ssh_login",
+        "event.outcome": "success",
+        "user.name": "alice",
+        "host.name": "bastion-1",
+        "source.ip": "198.51.100.23",
+        "source.port": 50122,
+        "secmon.auth.method": "publickey",
+    }
     return make_event({**base, **fields})
 
 
@@ -36,20 +45,23 @@ def routed(event: Event) -> set[str]:
     return {d for d in SSH_RULES if DETECTORS[d].entity_key(event) is not None}
 
 
-@pytest.mark.parametrize(("action", "outcome", "user", "expected"), [
-    ("ssh_login", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
-    ("ssh_invalid_user", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
-    ("ssh_max_auth_attempts", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
-    ("ssh_user_not_allowed", "failure", "guest", {"ssh_user_enumeration"}),
-    ("ssh_pam_auth_failure", "failure", "root", set()),
-    ("ssh_disconnect", "unknown", "root", set()),
-    ("ssh_disconnect", "failure", "root", {"ssh_bruteforce", "ssh_user_enumeration"}),
-    ("ssh_connection_refused", "failure", None, set()),
-    ("ssh_break_in_attempt", "unknown", None, set()),
-    ("ssh_partial_auth", "success", "root", {"ssh_login_without_2fa"}),
-    ("ssh_login", "success", "alice", {"ssh_login_without_2fa"}),
-    ("ssh_login", "success", "root", {"ssh_login_without_2fa", "ssh_root_login"}),
-])
+@pytest.mark.parametrize(
+    ("action", "outcome", "user", "expected"),
+    [
+        ("ssh_login", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
+        ("ssh_invalid_user", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
+        ("ssh_max_auth_attempts", "failure", "admin", {"ssh_bruteforce", "ssh_user_enumeration"}),
+        ("ssh_user_not_allowed", "failure", "guest", {"ssh_user_enumeration"}),
+        ("ssh_pam_auth_failure", "failure", "root", set()),
+        ("ssh_disconnect", "unknown", "root", set()),
+        ("ssh_disconnect", "failure", "root", {"ssh_bruteforce", "ssh_user_enumeration"}),
+        ("ssh_connection_refused", "failure", None, set()),
+        ("ssh_break_in_attempt", "unknown", None, set()),
+        ("ssh_partial_auth", "success", "root", {"ssh_login_without_2fa"}),
+        ("ssh_login", "success", "alice", {"ssh_login_without_2fa"}),
+        ("ssh_login", "success", "root", {"ssh_login_without_2fa", "ssh_root_login"}),
+    ],
+)
 def test_each_action_is_routed_only_where_it_can_count(action, outcome, user, expected):
     assert routed(ssh(**{"event.action": action, "event.outcome": outcome, "user.name": user})) == expected
 
@@ -64,13 +76,16 @@ def test_attempts_take_the_largest_kind_per_connection():
     assert _ssh.attempt_users(items) == {"admin", "root", "pi"}
 
 
-@pytest.mark.parametrize(("fields", "kind"), [
-    ({"secmon.auth.method": "password"}, "f"),
-    ({"secmon.auth.method": "publickey"}, "k"),
-    ({"secmon.auth.method": "none"}, "k"),
-    ({"secmon.auth.method": "publickey", "event.reason": "invalid_user"}, "f"),
-    ({"event.action": "ssh_disconnect"}, "d"),
-])
+@pytest.mark.parametrize(
+    ("fields", "kind"),
+    [
+        ({"secmon.auth.method": "password"}, "f"),
+        ({"secmon.auth.method": "publickey"}, "k"),
+        ({"secmon.auth.method": "none"}, "k"),
+        ({"secmon.auth.method": "publickey", "event.reason": "invalid_user"}, "f"),
+        ({"event.action": "ssh_disconnect"}, "d"),
+    ],
+)
 def test_key_probes_of_existing_accounts_are_a_kind_of_their_own(fields, kind):
     assert _ssh.attempt_kind(ssh(**{"event.outcome": "failure", **fields})) == kind
 
@@ -85,12 +100,22 @@ def test_key_probes_count_only_where_sshd_cut_the_connection_off_in_any_order():
 def test_without_ticks_the_next_event_of_the_key_settles_a_lone_key_login():
     engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=DictStore(), strict=True)
     assert engine.process(ssh()) == []
-    assert engine.process(ssh(**{"@timestamp": "2026-11-30T08:02:00+00:00", "event.id": "e2",
-                                 "source.port": 50200})) == []  # 120 s exactly: still in the window
-    alerts = engine.process(ssh(**{"@timestamp": "2026-11-30T08:02:01+00:00", "event.id": "e3",
-                                   "event.action": "ssh_partial_auth", "source.port": 50300}))
+    assert (
+        engine.process(ssh(**{"@timestamp": "2026-11-30T08:02:00+00:00", "event.id": "e2", "source.port": 50200})) == []
+    )  # 120 s exactly: still in the window
+    alerts = engine.process(
+        ssh(
+            **{
+                "@timestamp": "2026-11-30T08:02:01+00:00",
+                "event.id": "e3",
+                "event.action": "ssh_partial_auth",
+                "source.port": 50300,
+            }
+        )
+    )
     assert [(a.rule.id, a.secmon.event_ids, a.alert.first_seen) for a in alerts] == [
-        ("ssh_login_without_2fa", ["e1"], at("08:02:00"))]
+        ("ssh_login_without_2fa", ["e1"], at("08:02:00"))
+    ]
 
 
 def test_the_timer_alerts_once_after_the_window_and_clears_the_state():
@@ -117,8 +142,15 @@ def test_a_wall_clock_tick_between_partial_and_accepted_does_not_break_the_pair(
     engine = Engine(detectors=[(TWO_FA, TWO_FA.params())], store=DictStore(), strict=True)
     engine.process(ssh(**{"event.action": "ssh_partial_auth", "secmon.auth.mfa": False}))
     assert engine.tick(at("09:30:00")) == []  # a worker catching up: wall time far past the lines
-    engine.process(ssh(**{"@timestamp": "2026-11-30T08:00:07+00:00", "event.id": "e2",
-                          "secmon.auth.method": "keyboard-interactive"}))
+    engine.process(
+        ssh(
+            **{
+                "@timestamp": "2026-11-30T08:00:07+00:00",
+                "event.id": "e2",
+                "secmon.auth.method": "keyboard-interactive",
+            }
+        )
+    )
     assert engine.tick(at("09:31:00")) == []
 
 
@@ -134,9 +166,13 @@ def test_pending_sessions_per_key_are_bounded():
 
 def test_bad_parameters_are_reported_with_their_location():
     with pytest.raises(ConfigError) as err:
-        configure({"ssh_root_login": DetectorConfig(params={"exempt_sources": ["10.0.0.0/33"]}),
-                   "ssh_login_without_2fa": DetectorConfig(params={"pair_second": 60}),
-                   "ssh_bruteforce": DetectorConfig(params={"threshold": 1})})
+        configure(
+            {
+                "ssh_root_login": DetectorConfig(params={"exempt_sources": ["10.0.0.0/33"]}),
+                "ssh_login_without_2fa": DetectorConfig(params={"pair_second": 60}),
+                "ssh_bruteforce": DetectorConfig(params={"threshold": 1}),
+            }
+        )
     text = str(err.value)
     assert "detectors.ssh_root_login.params.exempt_sources.0" in text
     assert "detectors.ssh_login_without_2fa.params.pair_second: Extra inputs are not permitted" in text

@@ -33,17 +33,20 @@ def test_bad_days_say_why():
         working_days("weekdays")
 
 
-@pytest.mark.parametrize(("at", "hours", "days", "tz", "off"), [
-    ("2026-11-30 08:30", "09:00-18:00", "Mon-Fri", "Europe/Berlin", False),  # 09:30 CET
-    ("2026-11-30 07:30", "09:00-18:00", "Mon-Fri", "Europe/Berlin", True),   # 08:30 CET
-    ("2026-07-06 07:30", "09:00-18:00", "Mon-Fri", "Europe/Berlin", False),  # 09:30 CEST (summer time)
-    ("2026-11-30 08:30", "09:00-18:00", "Mon-Fri", "America/New_York", True),
-    ("2026-11-29 10:00", "09:00-18:00", "Mon-Fri", "UTC", True),            # Sunday
-    ("2026-12-05 02:30", "22:00-06:00", "Mon-Fri", "UTC", False),           # Friday's night shift
-    ("2026-11-30 02:30", "22:00-06:00", "Mon-Fri", "UTC", True),            # Monday 02:30: Sunday has no shift
-    ("2026-11-30 02:30", "22:00-06:00", "Sun", "UTC", False),               # Sunday's shift wraps into Monday
-    ("2026-11-29 12:00", "00:00-24:00", "Mon-Sun", "UTC", False),
-])
+@pytest.mark.parametrize(
+    ("at", "hours", "days", "tz", "off"),
+    [
+        ("2026-11-30 08:30", "09:00-18:00", "Mon-Fri", "Europe/Berlin", False),  # 09:30 CET
+        ("2026-11-30 07:30", "09:00-18:00", "Mon-Fri", "Europe/Berlin", True),  # 08:30 CET
+        ("2026-07-06 07:30", "09:00-18:00", "Mon-Fri", "Europe/Berlin", False),  # 09:30 CEST (summer time)
+        ("2026-11-30 08:30", "09:00-18:00", "Mon-Fri", "America/New_York", True),
+        ("2026-11-29 10:00", "09:00-18:00", "Mon-Fri", "UTC", True),  # Sunday
+        ("2026-12-05 02:30", "22:00-06:00", "Mon-Fri", "UTC", False),  # Friday's night shift
+        ("2026-11-30 02:30", "22:00-06:00", "Mon-Fri", "UTC", True),  # Monday 02:30: Sunday has no shift
+        ("2026-11-30 02:30", "22:00-06:00", "Sun", "UTC", False),  # Sunday's shift wraps into Monday
+        ("2026-11-29 12:00", "00:00-24:00", "Mon-Sun", "UTC", False),
+    ],
+)
 def test_off_hours(at, hours, days, tz, off):
     assert off_hours(utc(at), hours, days, tz) is off
 

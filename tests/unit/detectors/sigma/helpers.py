@@ -22,8 +22,14 @@ FIXTURES = REPO / "tests" / "data" / "sigma"
 
 def rule_dict(detection: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A minimal valid rule around a detection section."""
-    return {"title": "inline test rule", "id": str(uuid.uuid4()), "status": "test",
-            "logsource": {"product": "test"}, "detection": detection, **extra}
+    return {
+        "title": "inline test rule",
+        "id": str(uuid.uuid4()),
+        "status": "test",
+        "logsource": {"product": "test"},
+        "detection": detection,
+        **extra,
+    }
 
 
 def compiled(rule: dict[str, Any], placeholders: dict[str, list[str]] | None = None) -> CompiledRule:
@@ -41,7 +47,8 @@ def hits(detection: dict[str, Any], *records: dict[str, Any], placeholders=None,
     views = [RecordView(r, text) for r in records]
     mine = [ours.matches(v) for v in views]
     reference = Reference([(v.fields, v.keywords()) for v in views])
-    rows = {n for q in queries(SigmaRule.from_dict(copy.deepcopy(rule)), "raw", placeholders)
-            for n in reference.matches(q)}
+    rows = {
+        n for q in queries(SigmaRule.from_dict(copy.deepcopy(rule)), "raw", placeholders) for n in reference.matches(q)
+    }
     assert mine == [n in rows for n in range(1, len(records) + 1)], "differs from the SQLite reference"
     return mine

@@ -42,8 +42,9 @@ class Reference:
         names = sorted({name for fields, _ in rows for name in fields} | {KEYWORDS}, key=str.lower)
         for name in names:
             self.columns.setdefault(name.lower(), name)
-        definitions = ", ".join(f"{quote(n)} {'NUMERIC' if n in numeric else 'TEXT'} COLLATE NOCASE"
-                                for n in self.columns.values())
+        definitions = ", ".join(
+            f"{quote(n)} {'NUMERIC' if n in numeric else 'TEXT'} COLLATE NOCASE" for n in self.columns.values()
+        )
         self.db.execute(f"CREATE TABLE logs ({definitions})")
         for number, (fields, text) in enumerate(rows, 1):
             self._insert(number, fields, text, numeric)
@@ -92,8 +93,9 @@ def _regexp(pattern: str, value: Any) -> bool:
 
 def queries(rule: SigmaRule, mode: str, placeholders: dict[str, list[str]] | None = None) -> list[str]:
     """The backend's queries for one rule, through the pipeline our compiler uses for `mode`."""
-    source = source_for((rule.logsource.category, rule.logsource.product, rule.logsource.service)) \
-        if mode == "ecs" else None
+    source = (
+        source_for((rule.logsource.category, rule.logsource.product, rule.logsource.service)) if mode == "ecs" else None
+    )
     backend = sqliteBackend(pipeline_for(source, placeholders or {}), fulltext_field=KEYWORDS)
     return backend.convert_rule(rule)
 

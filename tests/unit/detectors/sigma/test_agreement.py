@@ -42,13 +42,18 @@ def ours_raw(rule_paths: list[Path], lines: list[str]) -> dict[str, list[int]]:
 def reference_raw(rule_paths: list[Path], lines: list[str]) -> dict[str, list[int]]:
     views = [RecordView.of_line(line) for line in lines]
     table = Reference([(v.fields, v.keywords()) for v in views])
-    return {str(rule.id): sorted({n for q in queries(rule, "raw") for n in table.matches(q)})
-            for rule in load_fresh(rule_paths)}
+    return {
+        str(rule.id): sorted({n for q in queries(rule, "raw") for n in table.matches(q)})
+        for rule in load_fresh(rule_paths)
+    }
 
 
 def differences(ours: dict[str, list[int]], reference: dict[str, list[int]]) -> list[str]:
-    return [f"{uuid}: ours {ours.get(uuid)} reference {reference.get(uuid)}"
-            for uuid in sorted(set(ours) | set(reference)) if ours.get(uuid) != reference.get(uuid)]
+    return [
+        f"{uuid}: ours {ours.get(uuid)} reference {reference.get(uuid)}"
+        for uuid in sorted(set(ours) | set(reference))
+        if ours.get(uuid) != reference.get(uuid)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +88,11 @@ def test_every_shared_rule_agrees_on_the_invictus_sample_as_a_raw_hunt(invictus)
 
 def test_own_fixture_rules_agree_on_raw_records():
     lines = (FIXTURES / "records.jsonl").read_text().splitlines()
-    lines += [line for p in sorted((NORMALIZED / "cloudtrail").glob("*.jsonl"))
-              for line in p.read_bytes().decode("utf-8", "replace").splitlines()]
+    lines += [
+        line
+        for p in sorted((NORMALIZED / "cloudtrail").glob("*.jsonl"))
+        for line in p.read_bytes().decode("utf-8", "replace").splitlines()
+    ]
     rules = [FIXTURES / "hunt", FIXTURES / "rules" / "cloudtrail_correlations.yml", SIGMAHQ / "cloud"]
     ours = ours_raw(rules, lines)
     assert differences(ours, reference_raw(rules, lines)) == []
@@ -94,15 +102,22 @@ def test_own_fixture_rules_agree_on_raw_records():
 def reference_ecs(rule, events, datasets: tuple[str, ...]) -> list[int]:
     """Event numbers the reference selects among the events of the rule's datasets (its logsource)."""
     numbers = [n for n, e in enumerate(events, 1) if e.event.dataset in datasets]
-    table = Reference([(flatten(events[n - 1].to_doc()), events[n - 1].event.original or events[n - 1].message or "")
-                       for n in numbers])
+    table = Reference(
+        [
+            (flatten(events[n - 1].to_doc()), events[n - 1].event.original or events[n - 1].message or "")
+            for n in numbers
+        ]
+    )
     return sorted({numbers[row - 1] for q in queries(rule, "ecs") for row in table.matches(q)})
 
 
-ECS_INPUTS = [(FIXTURES / "web_attacks.log", "web_access"), *((p, "web_access") for p in (NORMALIZED / "web_access").glob("*.log")),
-              *((p, "sshd") for p in (NORMALIZED / "sshd").glob("*.log")),
-              *((p, "zeek_ssl") for p in (NORMALIZED / "zeek_ssl").glob("ssl_*.log")),
-              (NORMALIZED / "app_signin" / "signins.jsonl", "app_signin")]
+ECS_INPUTS = [
+    (FIXTURES / "web_attacks.log", "web_access"),
+    *((p, "web_access") for p in (NORMALIZED / "web_access").glob("*.log")),
+    *((p, "sshd") for p in (NORMALIZED / "sshd").glob("*.log")),
+    *((p, "zeek_ssl") for p in (NORMALIZED / "zeek_ssl").glob("ssl_*.log")),
+    (NORMALIZED / "app_signin" / "signins.jsonl", "app_signin"),
+]
 
 
 def test_mapped_rules_agree_on_normalized_events():
@@ -115,7 +130,10 @@ def test_mapped_rules_agree_on_normalized_events():
         for uuid in router.result(event)[1]:
             ours[uuid].append(number)
     datasets = {r.info.uuid: r.datasets for r in compiled.rules}
-    reference = {str(r.id): reference_ecs(r, events, datasets[str(r.id)])
-                 for r in load_fresh(rule_paths) if str(r.id) in datasets}
+    reference = {
+        str(r.id): reference_ecs(r, events, datasets[str(r.id)])
+        for r in load_fresh(rule_paths)
+        if str(r.id) in datasets
+    }
     assert differences(ours, reference) == []
     assert sum(1 for found in ours.values() if found) >= 12

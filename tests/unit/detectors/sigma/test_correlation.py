@@ -26,14 +26,30 @@ ORDERED = "sigma-0b9c5c0e-6a35-4a1e-9f61-3f0c2a4b5d14"
 OFFSETS = itertools.count(1)  # each event its own record offset, so its own event id
 
 
-def ct(name: str, minute: float, ip: str = "198.51.100.7", user: str = "alice", failed: bool = False,
-       source: str = "signin.amazonaws.com"):
+def ct(
+    name: str,
+    minute: float,
+    ip: str = "198.51.100.7",
+    user: str = "alice",
+    failed: bool = False,
+    source: str = "signin.amazonaws.com",
+):
     """A normalized CloudTrail event (raw record kept) `minute` minutes after T0."""
-    record = {"eventVersion": "1.08", "eventTime": (T0 + timedelta(minutes=minute)).isoformat(),
-              "eventSource": source, "eventName": name, "awsRegion": "eu-west-1", "sourceIPAddress": ip,
-              "userIdentity": {"type": "IAMUser", "userName": user, "arn": f"arn:aws:iam::111122223333:user/{user}",
-                               "accountId": "111122223333"},
-              "recipientAccountId": "111122223333"}
+    record = {
+        "eventVersion": "1.08",
+        "eventTime": (T0 + timedelta(minutes=minute)).isoformat(),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": ip,
+        "userIdentity": {
+            "type": "IAMUser",
+            "userName": user,
+            "arn": f"arn:aws:iam::111122223333:user/{user}",
+            "accountId": "111122223333",
+        },
+        "recipientAccountId": "111122223333",
+    }
     if name == "ConsoleLogin":
         record["responseElements"] = {"ConsoleLogin": "Failure" if failed else "Success"}
     data = json.dumps(record).encode()
@@ -47,8 +63,9 @@ def failure(minute: float, **kw):
 
 @pytest.fixture
 def engine() -> Engine:
-    detectors = build(SigmaSettings(rules_dirs=[FIXTURES / "rules" / "cloudtrail_correlations.yml"]),
-                      keep_original=True)
+    detectors = build(
+        SigmaSettings(rules_dirs=[FIXTURES / "rules" / "cloudtrail_correlations.yml"]), keep_original=True
+    )
     return Engine(detectors=detectors, store=DictStore(), strict=True, lateness=timedelta(minutes=10))
 
 

@@ -77,11 +77,15 @@ def reference_queries() -> list[tuple[str, str]]:
     """(rule id as ours names it, the backend's correlation query) per correlation of the fixture."""
     out = []
     for rule in SigmaCollection.load_ruleset([RULES]).rules:
-        logsource = (rule.logsource.category, rule.logsource.product, rule.logsource.service) \
-            if not isinstance(rule, SigmaCorrelationRule) else None
+        logsource = (
+            (rule.logsource.category, rule.logsource.product, rule.logsource.service)
+            if not isinstance(rule, SigmaCorrelationRule)
+            else None
+        )
         if logsource is not None:
-            backend = sqliteBackend(pipeline_for(source_for(logsource), {}), fulltext_field=KEYWORDS,
-                                    timestamp_field="eventTime")
+            backend = sqliteBackend(
+                pipeline_for(source_for(logsource), {}), fulltext_field=KEYWORDS, timestamp_field="eventTime"
+            )
             backend.convert_rule(rule)
         else:
             out.append((f"sigma-{rule.id}", backend.convert_correlation_rule(rule)))
@@ -126,27 +130,35 @@ SCENARIOS = {
     "brute force fires": (lambda: burst((0, 1, 2, 3, 4.5)), {bf()}),
     "five failures over more than the timespan": (lambda: burst((0, 2, 4, 6, 8)), set()),
     "one failure each from five IPs": (lambda: [failure(m, ip=f"198.51.100.{m}") for m in range(5)], set()),
-    "one IP fires, the other does not": (
-        lambda: burst((0, 1, 2, 3, 4)) + burst((0, 1, 2, 3), ip=OTHER_IP), {bf()}),
+    "one IP fires, the other does not": (lambda: burst((0, 1, 2, 3, 4)) + burst((0, 1, 2, 3), ip=OTHER_IP), {bf()}),
     "replayed out of order within the timespan": (lambda: burst((4, 3, 1, 2, 0)), {bf()}),
     "straddling the timespan, the later window fills": (lambda: burst((0, 1, 2, 3, 5.5, 5.9)), {bf()}),
     "straddling the timespan, no window fills": (lambda: burst((0, 1, 2, 3, 5.5, 6.5, 9)), set()),
-    "spray of three users": (
-        lambda: [failure(m, user=u) for m, u in ((0, "ann"), (4, "cid"), (9, "dee"))], {spray()}),
+    "spray of three users": (lambda: [failure(m, user=u) for m, u in ((0, "ann"), (4, "cid"), (9, "dee"))], {spray()}),
     "three users, more than the timespan apart": (
-        lambda: [failure(m, user=u) for m, u in ((0, "ann"), (6, "cid"), (12, "dee"))], set()),
+        lambda: [failure(m, user=u) for m, u in ((0, "ann"), (6, "cid"), (12, "dee"))],
+        set(),
+    ),
     "one user failing over and over": (lambda: burst((0, 1, 2), user="bob"), set()),
     "spray and brute force at once": (
         lambda: [failure(m, user=u) for m, u in ((0, "ann"), (1, "bob"), (2, "cid"), (3, "ann"), (4, "bob"))],
-        {bf(), spray()}),
+        {bf(), spray()},
+    ),
     "temporal, policy first": (lambda: [policy(0), key(10)], {temporal()}),
     "temporal and ordered, key first": (lambda: [key(10), policy(12)], {temporal(), ordered()}),
     "temporal, out of the timespan": (lambda: [key(0, user="eve"), policy(30, user="eve")], set()),
     "temporal, two identities": (lambda: [key(0, user="fay"), policy(1, user="gus")], set()),
     "ordered, replayed out of order": (lambda: [policy(3), key(1)], {temporal(), ordered()}),
     "ordered, several identities": (
-        lambda: [key(0, user="hal"), policy(2, user="ida"), key(4, user="ida"), policy(5, user="hal"),
-                 policy(40, user="ida")], {temporal("hal"), ordered("hal"), temporal("ida")}),
+        lambda: [
+            key(0, user="hal"),
+            policy(2, user="ida"),
+            key(4, user="ida"),
+            policy(5, user="hal"),
+            policy(40, user="ida"),
+        ],
+        {temporal("hal"), ordered("hal"), temporal("ida")},
+    ),
 }
 
 
@@ -162,13 +174,17 @@ def test_the_same_correlations_fire_for_the_same_groups(name):
 DIFFERENCES = {
     # name: (events, what only the reference fires, what only ours fires)
     "a match exactly one timespan older is in the backend's window only": (
-        lambda: burst((0, 1, 2, 3, 5)), {bf()}, set()),
-    "a match later than the group's window is dropped by ours": (
-        lambda: burst((0, 1, 2, 3, 10, 4)), {bf()}, set()),
+        lambda: burst((0, 1, 2, 3, 5)),
+        {bf()},
+        set(),
+    ),
+    "a match later than the group's window is dropped by ours": (lambda: burst((0, 1, 2, 3, 10, 4)), {bf()}, set()),
     "values differing in case are folded by the backend only": (
-        lambda: [failure(m, user=u) for m, u in ((0, "ann"), (1, "Ann"), (2, "ANN"))], set(), {spray()}),
-    "ordered rules at one instant are in order for ours only": (
-        lambda: [key(5), policy(5)], set(), {ordered()}),
+        lambda: [failure(m, user=u) for m, u in ((0, "ann"), (1, "Ann"), (2, "ANN"))],
+        set(),
+        {spray()},
+    ),
+    "ordered rules at one instant are in order for ours only": (lambda: [key(5), policy(5)], set(), {ordered()}),
 }
 
 

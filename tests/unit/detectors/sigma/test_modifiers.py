@@ -10,9 +10,41 @@ from sigma.modifiers import modifier_mapping
 from detectors.sigma.view import RecordView
 from tests.unit.detectors.sigma.helpers import compiled, hits, rule_dict
 
-COVERED = {"all", "neq", "base64", "base64offset", "cased", "cidr", "contains", "day", "dotall", "endswith",
-           "exists", "expand", "fieldref", "gt", "gte", "hour", "i", "ignorecase", "lt", "lte", "m", "minute",
-           "month", "multiline", "re", "utf16", "utf16be", "s", "startswith", "week", "wide", "windash", "year"}
+COVERED = {
+    "all",
+    "neq",
+    "base64",
+    "base64offset",
+    "cased",
+    "cidr",
+    "contains",
+    "day",
+    "dotall",
+    "endswith",
+    "exists",
+    "expand",
+    "fieldref",
+    "gt",
+    "gte",
+    "hour",
+    "i",
+    "ignorecase",
+    "lt",
+    "lte",
+    "m",
+    "minute",
+    "month",
+    "multiline",
+    "re",
+    "utf16",
+    "utf16be",
+    "s",
+    "startswith",
+    "week",
+    "wide",
+    "windash",
+    "year",
+}
 
 
 def test_every_pysigma_modifier_has_a_test_here():
@@ -29,15 +61,23 @@ def one(detection, *values, field="f"):
 
 
 def test_plain_value_is_case_insensitive_equality():
-    assert one(sel(f="CreateUser"), "createuser", "CreateUser", "CreateUsers", None, 7) == \
-        [True, True, False, False, False]
+    assert one(sel(f="CreateUser"), "createuser", "CreateUser", "CreateUsers", None, 7) == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
-@pytest.mark.parametrize("modifier, expect", [
-    ("contains", [True, True, True, False]),
-    ("startswith", [True, False, True, False]),
-    ("endswith", [True, True, False, False]),
-])
+@pytest.mark.parametrize(
+    "modifier, expect",
+    [
+        ("contains", [True, True, True, False]),
+        ("startswith", [True, False, True, False]),
+        ("endswith", [True, True, False, False]),
+    ],
+)
 def test_contains_startswith_endswith(modifier, expect):
     assert one(sel(**{f"f|{modifier}": "Admin"}), "admin", "SiteAdmin", "administrator", "adm in") == expect
 
@@ -85,8 +125,9 @@ def test_re_dotall(flag):
 
 
 def test_cidr_v4_and_v6():
-    assert one(sel(**{"f|cidr": ["10.0.0.0/8", "2001:db8::/32"]}), "10.2.3.4", "11.0.0.1", "2001:db8::5",
-               "not an ip") == [True, False, True, False]
+    assert one(
+        sel(**{"f|cidr": ["10.0.0.0/8", "2001:db8::/32"]}), "10.2.3.4", "11.0.0.1", "2001:db8::5", "not an ip"
+    ) == [True, False, True, False]
 
 
 def test_base64():
@@ -115,10 +156,15 @@ def test_exists(value, expect):
     assert hits(sel(**{"f|exists": value}), {"f": "x"}, {"g": "x"}, {"f": None}) == expect
 
 
-@pytest.mark.parametrize("modifier, expect", [
-    ("gt", [False, False, True, True]), ("gte", [False, True, True, True]),
-    ("lt", [True, False, False, False]), ("lte", [True, True, False, False]),
-])
+@pytest.mark.parametrize(
+    "modifier, expect",
+    [
+        ("gt", [False, False, True, True]),
+        ("gte", [False, True, True, True]),
+        ("lt", [True, False, False, False]),
+        ("lte", [True, True, False, False]),
+    ],
+)
 def test_numeric_comparisons(modifier, expect):
     assert one(sel(**{f"f|{modifier}": 10}), 9, 10, 11, 100) == expect
 
@@ -149,11 +195,14 @@ def test_expand_takes_placeholder_values_from_settings():
     assert hits(detection, {"f": "root"}, {"f": "bob"}, placeholders={"admins": ["root", "admin"]}) == [True, False]
 
 
-@pytest.mark.parametrize("modifier, value", [("minute", 7), ("hour", 23), ("day", 31), ("week", 52),
-                                             ("month", 12), ("year", 2026)])
+@pytest.mark.parametrize(
+    "modifier, value", [("minute", 7), ("hour", 23), ("day", 31), ("week", 52), ("month", 12), ("year", 2026)]
+)
 def test_timestamp_parts(modifier, value):
-    assert one(sel(**{f"t|{modifier}": value}), "2026-12-31T23:07:00Z", "2025-01-01T00:00:00Z",
-               field="t") == [True, False]
+    assert one(sel(**{f"t|{modifier}": value}), "2026-12-31T23:07:00Z", "2025-01-01T00:00:00Z", field="t") == [
+        True,
+        False,
+    ]
 
 
 def test_null_is_absent_or_json_null():
@@ -162,8 +211,11 @@ def test_null_is_absent_or_json_null():
 
 def test_keywords_search_every_value():
     detection = {"keywords": ["reverse shell", "nc -e*/bin/sh"], "condition": "keywords"}
-    assert hits(detection, {"msg": "a Reverse Shell opened"}, {"cmd": "nc -e /bin/sh 1.2.3.4"}, {"msg": "fine"}) == \
-        [True, True, False]
+    assert hits(detection, {"msg": "a Reverse Shell opened"}, {"cmd": "nc -e /bin/sh 1.2.3.4"}, {"msg": "fine"}) == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_keywords_on_a_line_of_text():
@@ -172,8 +224,12 @@ def test_keywords_on_a_line_of_text():
 
 
 def test_one_of_and_all_of_with_wildcards():
-    detection = {"sel_a": {"a": "1"}, "sel_b": {"b": "2"}, "filter": {"c": "3"},
-                 "condition": "1 of sel_* and not filter"}
+    detection = {
+        "sel_a": {"a": "1"},
+        "sel_b": {"b": "2"},
+        "filter": {"c": "3"},
+        "condition": "1 of sel_* and not filter",
+    }
     records = ({"a": "1"}, {"b": "2", "c": "3"}, {"c": "3"}, {"a": "1", "b": "2"})
     assert hits(detection, *records) == [True, False, False, True]
     every = {**detection, "condition": "all of sel_*"}
@@ -194,5 +250,9 @@ def test_comparisons_read_numeric_strings_as_numbers():
     # not checked against the reference: a column mixing numbers and text has TEXT affinity in
     # SQLite, which then compares '999' >= '1000000' as text (true)
     rule = compiled(rule_dict(sel(**{"f|gte": 1000000})))
-    assert [rule.matches(RecordView({"f": v})) for v in ("999", "2500000", 2500000, "n/a")] == \
-        [False, True, True, False]
+    assert [rule.matches(RecordView({"f": v})) for v in ("999", "2500000", 2500000, "n/a")] == [
+        False,
+        True,
+        True,
+        False,
+    ]

@@ -26,7 +26,11 @@ def test_csv_rows_with_booleans_empty_cells_and_comments(tmp_path):
     rows = load_file(write(tmp_path, "users.csv", USERS_CSV), "users").rows
     dana, alice = rows["emp-0142"], rows["u-1001"]
     assert (dana.employee, dana.working_hours, dana.timezone, dana.usual_daily_records) == (
-        True, "09:00-18:00", "Europe/Berlin", 300)
+        True,
+        "09:00-18:00",
+        "Europe/Berlin",
+        300,
+    )
     assert dana.email is None
     assert (alice.employee, alice.team_admin, alice.mfa_required, alice.working_hours) == (False, True, True, None)
 
@@ -42,7 +46,9 @@ def test_json_list_json_lines_and_table_object_give_the_same_rows(tmp_path):
 
 
 def test_yaml_list_and_mapping_forms(tmp_path):
-    listed = "- {host: Bastion-1.prod.example., owner: infra, criticality: critical, requires_2fa: yes}\n- host: build-7\n"
+    listed = (
+        "- {host: Bastion-1.prod.example., owner: infra, criticality: critical, requires_2fa: yes}\n- host: build-7\n"
+    )
     keyed = "assets:\n  - host: bastion-1.prod.example\n    owner: infra\n    criticality: critical\n    requires_2fa: true\n"
     a = load_file(write(tmp_path, "assets.yaml", listed), "assets").rows
     b = load_file(write(tmp_path, "assets.yml", keyed), "assets").rows
@@ -51,22 +57,26 @@ def test_yaml_list_and_mapping_forms(tmp_path):
 
 
 def test_ports_accept_a_cell_or_a_list(tmp_path):
-    csv_rows = load_file(write(tmp_path, "ports.csv", "id,group_id,tag,protocol,ports\nweb,,tier=web,tcp,80;443 8000-8100\n"),
-                         "ports").rows
-    yaml_rows = load_file(write(tmp_path, "ports.yaml", "- {id: web, tag: tier=web, ports: [80, 443, 8000-8100]}\n"),
-                          "ports").rows
+    csv_rows = load_file(
+        write(tmp_path, "ports.csv", "id,group_id,tag,protocol,ports\nweb,,tier=web,tcp,80;443 8000-8100\n"), "ports"
+    ).rows
+    yaml_rows = load_file(
+        write(tmp_path, "ports.yaml", "- {id: web, tag: tier=web, ports: [80, 443, 8000-8100]}\n"), "ports"
+    ).rows
     assert csv_rows == yaml_rows
     assert [(p.first, p.last) for p in csv_rows["web"].ports] == [(80, 80), (443, 443), (8000, 8100)]
 
 
 def test_every_bad_csv_row_is_reported_with_its_line_at_once(tmp_path):
-    text = ("id,name,employee,working_hours,timezone,shoe_size\n"
-            "e1,ok@ourco.example,true,09:00-18:00,Europe/Berlin,42\n"
-            "e2,bad-hours@ourco.example,true,9-18,Europe/Berlin,\n"
-            "e3,\"quoted\nname\",maybe,,,\n"
-            "e4,no-tz@ourco.example,true,09:00-18:00,,\n"
-            "e5,bad-tz@ourco.example,true,09:00-18:00,Mars/Olympus,\n"
-            "e1,dup@ourco.example,true,,,\n")
+    text = (
+        "id,name,employee,working_hours,timezone,shoe_size\n"
+        "e1,ok@ourco.example,true,09:00-18:00,Europe/Berlin,42\n"
+        "e2,bad-hours@ourco.example,true,9-18,Europe/Berlin,\n"
+        'e3,"quoted\nname",maybe,,,\n'
+        "e4,no-tz@ourco.example,true,09:00-18:00,,\n"
+        "e5,bad-tz@ourco.example,true,09:00-18:00,Mars/Olympus,\n"
+        "e1,dup@ourco.example,true,,,\n"
+    )
     path = write(tmp_path, "users.csv", text)
     with pytest.raises(ContextError) as caught:
         load_file(path, "users")
@@ -82,9 +92,11 @@ def test_every_bad_csv_row_is_reported_with_its_line_at_once(tmp_path):
 
 
 def test_json_and_yaml_errors_name_the_line(tmp_path):
-    bad_window = ('[\n {"id": "T1", "employee": "a", "workspace": "w", "valid_from": "2026-11-30T10:00:00Z",'
-                  ' "valid_to": "2026-11-30T09:00:00Z"},\n {"id": "T2", "employee": "a", "workspace": "w",'
-                  ' "valid_from": "2026-11-30T10:00:00", "valid_to": "2026-12-01T10:00:00Z"},\n "T3"\n]')
+    bad_window = (
+        '[\n {"id": "T1", "employee": "a", "workspace": "w", "valid_from": "2026-11-30T10:00:00Z",'
+        ' "valid_to": "2026-11-30T09:00:00Z"},\n {"id": "T2", "employee": "a", "workspace": "w",'
+        ' "valid_from": "2026-11-30T10:00:00", "valid_to": "2026-12-01T10:00:00Z"},\n "T3"\n]'
+    )
     path = write(tmp_path, "tickets.json", bad_window)
     with pytest.raises(ContextError) as caught:
         load_file(path, "tickets")

@@ -26,10 +26,16 @@ class Clock:
         return self.now
 
 
-def ticket(ticket_id: str, employee: str = "dana@ourco.example", workspace: str = "ws-acme",
-           valid_from: str = "2026-11-30T08:00:00Z", valid_to: str = "2026-11-30T18:00:00Z") -> str:
-    return json.dumps({"id": ticket_id, "employee": employee, "workspace": workspace, "valid_from": valid_from,
-                       "valid_to": valid_to})
+def ticket(
+    ticket_id: str,
+    employee: str = "dana@ourco.example",
+    workspace: str = "ws-acme",
+    valid_from: str = "2026-11-30T08:00:00Z",
+    valid_to: str = "2026-11-30T18:00:00Z",
+) -> str:
+    return json.dumps(
+        {"id": ticket_id, "employee": employee, "workspace": workspace, "valid_from": valid_from, "valid_to": valid_to}
+    )
 
 
 @pytest.fixture
@@ -37,15 +43,24 @@ def ctx_dir(tmp_path: Path) -> Path:
     (tmp_path / "users.csv").write_text(
         "id,name,email,employee,working_hours,timezone\n"
         "emp-1,dana@ourco.example,Dana.Smith@ourco.example,true,09:00-18:00,Europe/Berlin\n"
-        "u-1,alice@acme.example,,false,,\n")
+        "u-1,alice@acme.example,,false,,\n"
+    )
     (tmp_path / "assets.yaml").write_text(
         "- {host: bastion-1.prod.ourco.example, requires_2fa: true, criticality: critical}\n"
-        "- {host: build-7, owner: ci}\n- {host: db.eu.ourco.example}\n- {host: db.us.ourco.example}\n")
+        "- {host: build-7, owner: ci}\n- {host: db.eu.ourco.example}\n- {host: db.us.ourco.example}\n"
+    )
     (tmp_path / "tickets.jsonl").write_text(ticket("SUP-1") + "\n" + ticket("SUP-2", workspace="ws-globex") + "\n")
-    (tmp_path / "ports.json").write_text(json.dumps([
-        {"id": "sg-web", "group_id": "sg-0a1", "ports": [443]},
-        {"id": "tag-ssh", "tag": "bastion", "ports": "22", "protocol": "tcp"}]))
-    (tmp_path / "workspaces.csv").write_text("id,plan,app_mfa_required\nws-acme,enterprise,true\nws-globex,team,false\n")
+    (tmp_path / "ports.json").write_text(
+        json.dumps(
+            [
+                {"id": "sg-web", "group_id": "sg-0a1", "ports": [443]},
+                {"id": "tag-ssh", "tag": "bastion", "ports": "22", "protocol": "tcp"},
+            ]
+        )
+    )
+    (tmp_path / "workspaces.csv").write_text(
+        "id,plan,app_mfa_required\nws-acme,enterprise,true\nws-globex,team,false\n"
+    )
     return tmp_path
 
 
@@ -95,7 +110,9 @@ def test_bad_topic_messages_say_what_is_wrong(ctx_dir):
     with pytest.raises(ContextError, match="key 'SUP-8' is not the row's id 'SUP-1'"):
         store.apply_message("tickets", b"SUP-8", ticket("SUP-1").encode())
     with pytest.raises(ContextError, match="valid_to: Field required"):
-        store.apply_message("tickets", b"X", b'{"id": "X", "employee": "a", "workspace": "w", "valid_from": "2026-11-30T08:00:00Z"}')
+        store.apply_message(
+            "tickets", b"X", b'{"id": "X", "employee": "a", "workspace": "w", "valid_from": "2026-11-30T08:00:00Z"}'
+        )
     with pytest.raises(ContextError, match="Invalid JSON"):
         store.apply_message("users", b"u", b"{not json")
     with pytest.raises(ContextError, match="unknown context table"):

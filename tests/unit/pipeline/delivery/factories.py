@@ -38,17 +38,34 @@ route:
 """
 
 
-def alert(rule: str = "signin_bruteforce_user", severity: str = "high", maturity: str = "stable",
-          workspace: str | None = "ws-acme", user: str = "bob@acme.example", count: int = 1, status: str = "open",
-          tags: tuple[str, ...] = ("attack.t1110",), at: datetime = T0, alert_id: str | None = None,
-          events: int = 3) -> Alert:
+def alert(
+    rule: str = "signin_bruteforce_user",
+    severity: str = "high",
+    maturity: str = "stable",
+    workspace: str | None = "ws-acme",
+    user: str = "bob@acme.example",
+    count: int = 1,
+    status: str = "open",
+    tags: tuple[str, ...] = ("attack.t1110",),
+    at: datetime = T0,
+    alert_id: str | None = None,
+    events: int = 3,
+) -> Alert:
     """A valid alert; its id derives from rule + user unless given."""
     aid = alert_id or hashlib.blake2b(f"{rule}|{user}".encode(), digest_size=16).hexdigest()
     doc: dict[str, Any] = {
-        "@timestamp": at + timedelta(seconds=count - 1), "message": f"{count} findings for user {user}",
+        "@timestamp": at + timedelta(seconds=count - 1),
+        "message": f"{count} findings for user {user}",
         "rule": {"id": rule, "name": f"Rule {rule}", "version": 1, "maturity": maturity, "tags": list(tags)},
-        "alert": {"id": aid, "status": status, "severity": severity, "dedup_key": user, "count": count,
-                  "first_seen": at, "last_seen": at + timedelta(seconds=count - 1)},
+        "alert": {
+            "id": aid,
+            "status": status,
+            "severity": severity,
+            "dedup_key": user,
+            "count": count,
+            "first_seen": at,
+            "last_seen": at + timedelta(seconds=count - 1),
+        },
         "user": {"name": user},
         "secmon": {"event_ids": [f"e{i}" for i in range(events)], "event_count": events, "datasets": ["app.signin"]},
     }
@@ -59,9 +76,11 @@ def alert(rule: str = "signin_bruteforce_user", severity: str = "high", maturity
 
 def receivers(**urls: str) -> dict[str, dict[str, Any]]:
     """Receiver settings: hook (webhook), chat (slack), pager (pagerduty); pass name=url to point them."""
-    out = {"hook": {"kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": SECRET},
-           "chat": {"kind": "slack", "url": "http://127.0.0.1:9/chat"},
-           "pager": {"kind": "pagerduty", "url": "http://127.0.0.1:9/pd", "routing_key": "R0TESTKEY"}}
+    out = {
+        "hook": {"kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": SECRET},
+        "chat": {"kind": "slack", "url": "http://127.0.0.1:9/chat"},
+        "pager": {"kind": "pagerduty", "url": "http://127.0.0.1:9/pd", "routing_key": "R0TESTKEY"},
+    }
     for name, url in urls.items():
         out[name]["url"] = url
     return out
@@ -71,11 +90,20 @@ def settings(tmp_path: Path, routes: str = ROUTES, **overrides: Any) -> Delivery
     """DeliverySettings with the routes written to tmp_path and fast retries."""
     path = tmp_path / "routes.yaml"
     path.write_text(routes, encoding="utf-8")
-    base: dict[str, Any] = {"routes_file": str(path), "receivers": receivers(), "kibana_url": "https://kibana.example",
-                            "timeout_seconds": 2.0,
-                            "retry": {"initial_backoff_seconds": 0.05, "max_backoff_seconds": 0.2,
-                                      "max_attempts": 6, "budget_seconds": 30, "breaker_failures": 3,
-                                      "breaker_cooldown_seconds": 0.3}}
+    base: dict[str, Any] = {
+        "routes_file": str(path),
+        "receivers": receivers(),
+        "kibana_url": "https://kibana.example",
+        "timeout_seconds": 2.0,
+        "retry": {
+            "initial_backoff_seconds": 0.05,
+            "max_backoff_seconds": 0.2,
+            "max_attempts": 6,
+            "budget_seconds": 30,
+            "breaker_failures": 3,
+            "breaker_cooldown_seconds": 0.3,
+        },
+    }
     base.update(overrides)
     return DeliverySettings.model_validate(base)
 

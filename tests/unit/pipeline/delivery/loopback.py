@@ -108,8 +108,10 @@ class LoopbackReceiver:
 
 # --- Standard Webhooks verification, written from the spec (https://www.standardwebhooks.com/) -----
 
-def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes, now: float | None = None,
-                            tolerance: int = 300) -> None:
+
+def verify_standard_webhook(
+    secret: str, headers: dict[str, str], body: bytes, now: float | None = None, tolerance: int = 300
+) -> None:
     """Raise AssertionError unless the headers carry a valid v1 signature of body (spec section 'Verifying')."""
     lower = {k.lower(): v for k, v in headers.items()}
     msg_id, ts, sigs = lower["webhook-id"], lower["webhook-timestamp"], lower["webhook-signature"]

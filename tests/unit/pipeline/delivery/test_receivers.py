@@ -23,8 +23,18 @@ NOW = 1_800_000_000.0
 
 def notification(*alerts, status="firing", **kw) -> Notification:
     alerts = alerts or (alert(),)
-    return Notification(id="ntf_0123", receiver="r", route="0.1", group_key="0.1|r|[]", group_labels={"rule": "x"},
-                        status=status, alerts=list(alerts), changed=[alerts[0].alert.id], created=NOW - 5, **kw)
+    return Notification(
+        id="ntf_0123",
+        receiver="r",
+        route="0.1",
+        group_key="0.1|r|[]",
+        group_labels={"rule": "x"},
+        status=status,
+        alerts=list(alerts),
+        changed=[alerts[0].alert.id],
+        created=NOW - 5,
+        **kw,
+    )
 
 
 def cfg(name: str) -> ReceiverSettings:
@@ -55,8 +65,9 @@ def test_webhook_payload_is_versioned_and_valid():
     assert payload.data.alerts[0].alert.id == alert().alert.id
     link = payload.data.kibana_url
     assert "alert.id" in unquote(link) and link.startswith("https://kibana.example/app/discover#/")
-    resolved = json.loads(webhook.render(notification(alert(status="resolved"), status="resolved"), cfg("hook"),
-                                         LINKS, NOW).body)
+    resolved = json.loads(
+        webhook.render(notification(alert(status="resolved"), status="resolved"), cfg("hook"), LINKS, NOW).body
+    )
     assert resolved["type"] == "secmon.alerts.resolved"
 
 
@@ -94,18 +105,23 @@ def test_pagerduty_trigger_matches_the_events_v2_schema(severity):
 
 
 def test_pagerduty_resolve_when_the_alert_resolves():
-    event = json.loads(pagerduty.render(notification(alert(status="resolved"), status="resolved"), cfg("pager"),
-                                        LINKS, NOW).body)
+    event = json.loads(
+        pagerduty.render(notification(alert(status="resolved"), status="resolved"), cfg("pager"), LINKS, NOW).body
+    )
     assert check_pagerduty_event(event) == []
     assert event == {"routing_key": "R0TESTKEY", "event_action": "resolve", "dedup_key": alert().alert.id}
 
 
 def test_the_schema_check_itself_rejects_bad_events():
-    assert check_pagerduty_event({"event_action": "trigger", "dedup_key": "x" * 256,
-                                  "payload": {"summary": "", "severity": "high"}}) == [
-        "routing_key: required string", "dedup_key: string of at most 255 characters",
-        "payload.summary: required string of at most 1024 characters", "payload.source: required string",
-        "payload.severity: must be critical, error, warning or info"]
+    assert check_pagerduty_event(
+        {"event_action": "trigger", "dedup_key": "x" * 256, "payload": {"summary": "", "severity": "high"}}
+    ) == [
+        "routing_key: required string",
+        "dedup_key: string of at most 255 characters",
+        "payload.summary: required string of at most 1024 characters",
+        "payload.source: required string",
+        "payload.severity: must be critical, error, warning or info",
+    ]
 
 
 def test_pagerduty_refuses_a_group_of_alerts():
@@ -113,13 +129,16 @@ def test_pagerduty_refuses_a_group_of_alerts():
         pagerduty.render(notification(alert(user="a"), alert(user="b")), cfg("pager"), LINKS, NOW)
 
 
-@pytest.mark.parametrize(("given", "says"), [
-    ({"kind": "webhook", "url": "http://x"}, "needs secret"),
-    ({"kind": "webhook", "url": "http://x", "secret": "hunter2hunter2hunter2hunter2"}, "whsec_"),
-    ({"kind": "webhook", "url": "http://x", "secret": "whsec_!!!"}, "base64"),
-    ({"kind": "slack"}, "needs url"),
-    ({"kind": "pagerduty"}, "needs routing_key"),
-])
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ({"kind": "webhook", "url": "http://x"}, "needs secret"),
+        ({"kind": "webhook", "url": "http://x", "secret": "hunter2hunter2hunter2hunter2"}, "whsec_"),
+        ({"kind": "webhook", "url": "http://x", "secret": "whsec_!!!"}, "base64"),
+        ({"kind": "slack"}, "needs url"),
+        ({"kind": "pagerduty"}, "needs routing_key"),
+    ],
+)
 def test_receiver_settings_say_what_is_missing_without_printing_secrets(given, says):
     with pytest.raises(ConfigError, match=says) as err:
         DeliverySettings.model_validate({"receivers": {"r": given}}).check()
@@ -127,7 +146,9 @@ def test_receiver_settings_say_what_is_missing_without_printing_secrets(given, s
 
 
 def test_secrets_never_show_in_repr_or_dumps():
-    settings = DeliverySettings.model_validate({"receivers": receivers(chat="https://hooks.slack.com/services/T/B/XYZ")})
+    settings = DeliverySettings.model_validate(
+        {"receivers": receivers(chat="https://hooks.slack.com/services/T/B/XYZ")}
+    )
     text = repr(settings) + str(settings.model_dump()) + settings.model_dump_json()
     assert "XYZ" not in text and "R0TESTKEY" not in text and SECRET not in text
     assert settings.receivers["pager"].pages and not settings.receivers["chat"].pages

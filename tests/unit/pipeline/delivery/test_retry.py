@@ -20,27 +20,46 @@ from pipeline.delivery.retry import (
     retry_after_seconds,
 )
 
-CFG = RetrySettings(initial_backoff_seconds=1, max_backoff_seconds=60, max_attempts=5, budget_seconds=300,
-                    max_retry_after_seconds=120)
+CFG = RetrySettings(
+    initial_backoff_seconds=1, max_backoff_seconds=60, max_attempts=5, budget_seconds=300, max_retry_after_seconds=120
+)
 
 
-@pytest.mark.parametrize(("status", "verdict"), [
-    (200, "done"), (202, "done"), (204, "done"),
-    (408, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"), (504, "retry"),
-    (400, "permanent"), (401, "permanent"), (403, "permanent"), (404, "permanent"), (410, "permanent"),
-    (301, "permanent"), (307, "permanent"),  # redirects are not followed: the body could leak elsewhere
-])
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        (200, "done"),
+        (202, "done"),
+        (204, "done"),
+        (408, "retry"),
+        (429, "retry"),
+        (500, "retry"),
+        (502, "retry"),
+        (503, "retry"),
+        (504, "retry"),
+        (400, "permanent"),
+        (401, "permanent"),
+        (403, "permanent"),
+        (404, "permanent"),
+        (410, "permanent"),
+        (301, "permanent"),
+        (307, "permanent"),  # redirects are not followed: the body could leak elsewhere
+    ],
+)
 def test_status_classification(status, verdict):
     assert classify(status) == verdict
 
 
-@pytest.mark.parametrize(("error", "verdict"), [
-    (TimeoutError(), "retry"),
-    (aiohttp.ServerDisconnectedError(), "retry"),
-    (ConnectionRefusedError(), "retry"),
-    (aiohttp.ClientPayloadError("truncated"), "retry"),
-    (aiohttp.InvalidURL("nope"), "permanent"),
-])
+@pytest.mark.parametrize(
+    ("error", "verdict"),
+    [
+        (TimeoutError(), "retry"),
+        (aiohttp.ServerDisconnectedError(), "retry"),
+        (ConnectionRefusedError(), "retry"),
+        (aiohttp.ClientPayloadError("truncated"), "retry"),
+        (aiohttp.InvalidURL("nope"), "permanent"),
+    ],
+)
 def test_error_classification(error, verdict):
     assert classify(None, error) == verdict
 
@@ -48,8 +67,10 @@ def test_error_classification(error, verdict):
 def test_retry_after_seconds_and_http_date():
     now = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc).timestamp()
     assert retry_after_seconds("7", now) == 7
-    assert retry_after_seconds(format_datetime(datetime(2026, 11, 30, 9, 0, 30, tzinfo=timezone.utc), usegmt=True),
-                               now) == 30
+    assert (
+        retry_after_seconds(format_datetime(datetime(2026, 11, 30, 9, 0, 30, tzinfo=timezone.utc), usegmt=True), now)
+        == 30
+    )
     assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None
 
 

@@ -41,8 +41,15 @@ route:
     - matchers: ['workspace!~"ws-.*"']
       receiver: internal-hook
 """
-KINDS = {"default-hook": "webhook", "platform-chat": "slack", "pager": "pagerduty", "identity-chat": "slack",
-         "vip-chat": "slack", "identity-hook": "webhook", "internal-hook": "webhook"}
+KINDS = {
+    "default-hook": "webhook",
+    "platform-chat": "slack",
+    "pager": "pagerduty",
+    "identity-chat": "slack",
+    "vip-chat": "slack",
+    "identity-hook": "webhook",
+    "internal-hook": "webhook",
+}
 RECEIVERS = {n: SimpleNamespace(kind=k, pages=k == "pagerduty") for n, k in KINDS.items()}
 
 
@@ -75,7 +82,9 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("given", "expected"), TABLE, ids=[",".join(f"{k}={v}" for k, v in g.items()) for g, _ in TABLE])
+@pytest.mark.parametrize(
+    ("given", "expected"), TABLE, ids=[",".join(f"{k}={v}" for k, v in g.items()) for g, _ in TABLE]
+)
 def test_routing_table(tree, given, expected):
     assert [r.receiver for r in tree.match(labels(**given))] == expected
 
@@ -112,14 +121,17 @@ def test_pagerduty_groups_per_alert_and_others_by_route(tree):
     assert hook[0].group_key == hook[1].group_key and hook[0].group_labels == {"rule": "other"}
 
 
-@pytest.mark.parametrize(("text", "hits", "misses"), [
-    ("severity=high", ["high"], ["critical", ""]),
-    ('severity!="high"', ["low", ""], ["high"]),
-    ('severity=~"high|critical"', ["high", "critical"], ["highish", "low"]),  # anchored like Alertmanager
-    ("severity!~^(low|medium)$", ["high", ""], ["low"]),
-    ('workspace="ws \\"q\\""', ['ws "q"'], ["ws"]),
-    ("workspace=", [""], ["ws-1"]),
-])
+@pytest.mark.parametrize(
+    ("text", "hits", "misses"),
+    [
+        ("severity=high", ["high"], ["critical", ""]),
+        ('severity!="high"', ["low", ""], ["high"]),
+        ('severity=~"high|critical"', ["high", "critical"], ["highish", "low"]),  # anchored like Alertmanager
+        ("severity!~^(low|medium)$", ["high", ""], ["low"]),
+        ('workspace="ws \\"q\\""', ['ws "q"'], ["ws"]),
+        ("workspace=", [""], ["ws-1"]),
+    ],
+)
 def test_matchers(text, hits, misses):
     m = Matcher.parse(text)
     label = m.name
@@ -127,11 +139,14 @@ def test_matchers(text, hits, misses):
     assert not any(m.matches({label: (v,)}) for v in misses)
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("sevrity=high", "unknown label 'sevrity'"),
-    ("severity high", "bad matcher"),
-    ('severity=~"(high"', "bad regex"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("sevrity=high", "unknown label 'sevrity'"),
+        ("severity high", "bad matcher"),
+        ('severity=~"(high"', "bad regex"),
+    ],
+)
 def test_bad_matchers_say_what_is_wrong(text, says):
     with pytest.raises(ValueError, match=says):
         Matcher.parse(text)
@@ -139,9 +154,11 @@ def test_bad_matchers_say_what_is_wrong(text, says):
 
 def test_every_problem_is_reported_with_its_line(tmp_path: Path):
     path = tmp_path / "routes.yaml"
-    path.write_text("route:\n  receiver: nobody\n  group_wait: soon\n  routes:\n"
-                    "    - matchers: [sevrity=high]\n      receiver: pager\n"
-                    "    - matchers: [rule=x]\n      group_by: [rules]\n      recevier: pager\n")
+    path.write_text(
+        "route:\n  receiver: nobody\n  group_wait: soon\n  routes:\n"
+        "    - matchers: [sevrity=high]\n      receiver: pager\n"
+        "    - matchers: [rule=x]\n      group_by: [rules]\n      recevier: pager\n"
+    )
     with pytest.raises(RoutingError) as err:
         load_routes(path, RECEIVERS)
     text = str(err.value)
@@ -165,8 +182,10 @@ def test_root_must_match_everything_and_name_a_receiver(tmp_path: Path):
     assert "needs a receiver" in str(err.value)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("0s", 0), ("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800),
-                                               (45, 45), ("500ms", 0.5)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("0s", 0), ("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800), (45, 45), ("500ms", 0.5)],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -184,22 +203,33 @@ def test_cli_routes_test_prints_the_receivers(tree, tmp_path: Path, capsys, monk
 
 
 EXAMPLE = Path(__file__).parents[4] / "examples" / "routes.yaml"
-EXAMPLE_RECEIVERS = {"security-webhook": SimpleNamespace(kind="webhook", pages=False),
-                     "identity-slack": SimpleNamespace(kind="slack", pages=False),
-                     "platform-slack": SimpleNamespace(kind="slack", pages=False),
-                     "oncall-pagerduty": SimpleNamespace(kind="pagerduty", pages=True)}
+EXAMPLE_RECEIVERS = {
+    "security-webhook": SimpleNamespace(kind="webhook", pages=False),
+    "identity-slack": SimpleNamespace(kind="slack", pages=False),
+    "platform-slack": SimpleNamespace(kind="slack", pages=False),
+    "oncall-pagerduty": SimpleNamespace(kind="pagerduty", pages=True),
+}
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ({"rule": "signin_bruteforce_user", "severity": "high", "maturity": "stable"},
-     ["oncall-pagerduty", "identity-slack", "security-webhook"]),
-    ({"rule": "signin_new_device", "severity": "high", "maturity": "experimental"},
-     ["identity-slack", "security-webhook"]),  # never paged
-    ({"rule": "signin_new_device", "severity": "low", "maturity": "stable"}, ["security-webhook"]),
-    ({"rule": "delivery_failed", "severity": "high", "maturity": "stable"}, ["platform-slack"]),
-    ({"rule": "cloud_console_login_without_mfa", "severity": "critical", "maturity": "stable"},
-     ["oncall-pagerduty", "security-webhook"]),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            {"rule": "signin_bruteforce_user", "severity": "high", "maturity": "stable"},
+            ["oncall-pagerduty", "identity-slack", "security-webhook"],
+        ),
+        (
+            {"rule": "signin_new_device", "severity": "high", "maturity": "experimental"},
+            ["identity-slack", "security-webhook"],
+        ),  # never paged
+        ({"rule": "signin_new_device", "severity": "low", "maturity": "stable"}, ["security-webhook"]),
+        ({"rule": "delivery_failed", "severity": "high", "maturity": "stable"}, ["platform-slack"]),
+        (
+            {"rule": "cloud_console_login_without_mfa", "severity": "critical", "maturity": "stable"},
+            ["oncall-pagerduty", "security-webhook"],
+        ),
+    ],
+)
 def test_the_shipped_example_routes(given, expected):
     tree = load_routes(EXAMPLE, EXAMPLE_RECEIVERS)
     a = alert(rule=given["rule"], severity=given["severity"], maturity=given["maturity"], tags=())

@@ -43,6 +43,7 @@ def servers():
 
 def run(cfg, alerts, until, timeout=30.0, silences=()):
     """Feed the alerts through route_messages + Deliverer, then tick until `until()` or timeout."""
+
     async def go():
         tree = factories.tree(cfg)
         store, total = DictGroups(), Effects()
@@ -56,6 +57,7 @@ def run(cfg, alerts, until, timeout=30.0, silences=()):
                 ticks = [Item(p, None, {"type": "tick"}) for p in range(4)]
                 _merge(total, await core.process(ticks, store, time.time()), store)
         return total, store
+
     return asyncio.run(go())
 
 
@@ -75,9 +77,19 @@ def test_every_alert_reaches_slow_flaky_rate_limited_and_down_receivers(tmp_path
     limited, down = servers(behaviour="ratelimit", fail=2, retry_after=1), servers(behaviour="down")
     names = {"slow": slow, "flaky": flaky, "limited": limited, "down": down}
     receivers = {n: {"kind": "webhook", "url": s.url, "secret": SECRET} for n, s in names.items()}
-    cfg = factories.settings(tmp_path, per_alert_routes("slow", "flaky", "limited", "down"), receivers=receivers,
-                             retry={"initial_backoff_seconds": 0.05, "max_backoff_seconds": 0.3, "max_attempts": 40,
-                                    "budget_seconds": 60, "breaker_failures": 3, "breaker_cooldown_seconds": 0.3})
+    cfg = factories.settings(
+        tmp_path,
+        per_alert_routes("slow", "flaky", "limited", "down"),
+        receivers=receivers,
+        retry={
+            "initial_backoff_seconds": 0.05,
+            "max_backoff_seconds": 0.3,
+            "max_attempts": 40,
+            "budget_seconds": 60,
+            "breaker_failures": 3,
+            "breaker_cooldown_seconds": 0.3,
+        },
+    )
     alerts = [alert(user=f"user{i}") for i in range(20)]
     expected = sorted(a.alert.id for a in alerts)
     threading.Timer(1.5, down.up).start()  # down for 1.5 s, then up
@@ -106,8 +118,9 @@ def test_every_alert_reaches_slow_flaky_rate_limited_and_down_receivers(tmp_path
 
 def test_timed_out_attempt_is_resent_with_the_same_webhook_id(tmp_path, servers):
     slow = servers(behaviour="slow", delay=1.0, fail=1)  # the first answer comes after the client gave up
-    cfg = factories.settings(tmp_path, per_alert_routes("hook"), receivers=factories.receivers(hook=slow.url),
-                             timeout_seconds=0.3)
+    cfg = factories.settings(
+        tmp_path, per_alert_routes("hook"), receivers=factories.receivers(hook=slow.url), timeout_seconds=0.3
+    )
     run(cfg, [alert()], until=lambda: len(slow.accepted()) >= 2)
     first, second = slow.hits[:2]
     assert first.headers["webhook-id"] == second.headers["webhook-id"] and first.body == second.body
@@ -128,9 +141,17 @@ def test_permanent_error_is_dead_lettered_and_raises_delivery_failed(tmp_path, s
 
 def test_retry_budget_spent_then_dead_letter(tmp_path, servers):
     broken = servers(behaviour="flaky", fail=10_000)
-    cfg = factories.settings(tmp_path, per_alert_routes("hook"), receivers=factories.receivers(hook=broken.url),
-                             retry={"initial_backoff_seconds": 0.02, "max_backoff_seconds": 0.05, "max_attempts": 4,
-                                    "breaker_failures": 100})
+    cfg = factories.settings(
+        tmp_path,
+        per_alert_routes("hook"),
+        receivers=factories.receivers(hook=broken.url),
+        retry={
+            "initial_backoff_seconds": 0.02,
+            "max_backoff_seconds": 0.05,
+            "max_attempts": 4,
+            "breaker_failures": 100,
+        },
+    )
     effects, _ = run(cfg, [alert()], until=lambda: len(broken.hits) >= 4, timeout=5)
     outcomes = [r["_source"]["outcome"] for r in effects.history]
     assert outcomes == ["retry", "retry", "retry", "dead_letter"] and len(broken.hits) == 4
@@ -159,19 +180,26 @@ def test_grouping_sends_one_notification_per_group(tmp_path, servers):
 
 def test_silenced_and_experimental_alerts_are_recorded_not_sent(tmp_path, servers):
     hook, chat, pager = servers(), servers(), servers(ok_status=202)
-    routes = ("route:\n  receiver: hook\n  group_by: [alert_id]\n  group_wait: 0s\n  routes:\n"
-              "    - matchers: [severity=critical]\n      receiver: pager\n      continue: true\n"
-              "    - receiver: hook\n")
-    cfg = factories.settings(tmp_path, routes, receivers=factories.receivers(hook=hook.url, chat=chat.url,
-                                                                              pager=pager.url))
+    routes = (
+        "route:\n  receiver: hook\n  group_by: [alert_id]\n  group_wait: 0s\n  routes:\n"
+        "    - matchers: [severity=critical]\n      receiver: pager\n      continue: true\n"
+        "    - receiver: hook\n"
+    )
+    cfg = factories.settings(
+        tmp_path, routes, receivers=factories.receivers(hook=hook.url, chat=chat.url, pager=pager.url)
+    )
     now = datetime.now(timezone.utc)
-    silence = new_silence(['rule="signin_new_device"'], now - timedelta(minutes=1), now + timedelta(hours=1),
-                          "alice", "CHG-1")
-    muted, experimental = alert(rule="signin_new_device"), alert(rule="x_beta", severity="critical",
-                                                                maturity="experimental")
+    silence = new_silence(
+        ['rule="signin_new_device"'], now - timedelta(minutes=1), now + timedelta(hours=1), "alice", "CHG-1"
+    )
+    muted, experimental = (
+        alert(rule="signin_new_device"),
+        alert(rule="x_beta", severity="critical", maturity="experimental"),
+    )
     paged = alert(rule="signin_bruteforce_user", severity="critical")
-    effects, _ = run(cfg, [muted, experimental, paged], until=lambda: len(hook.accepted()) >= 2, timeout=5,
-                     silences=[silence])
+    effects, _ = run(
+        cfg, [muted, experimental, paged], until=lambda: len(hook.accepted()) >= 2, timeout=5, silences=[silence]
+    )
     assert sorted(alert_ids(hook.accepted())) == sorted([experimental.alert.id, paged.alert.id])
     (pd_hit,) = pager.hits  # only the stable detector paged
     assert check_pagerduty_event(pd_hit.json) == [] and pd_hit.json["dedup_key"] == paged.alert.id

@@ -29,11 +29,14 @@ def test_mutes_matching_alerts_inside_its_window_only():
     assert [s.state(t - 1), s.state(t), s.state(t + 3600)] == ["pending", "active", "expired"]
 
 
-@pytest.mark.parametrize(("matchers", "says"), [
-    (["sevrity=high"], "unknown label"),
-    (['rule!="x"'], "mute everything"),
-    (['workspace=~".*"'], "mute everything"),
-])
+@pytest.mark.parametrize(
+    ("matchers", "says"),
+    [
+        (["sevrity=high"], "unknown label"),
+        (['rule!="x"'], "mute everything"),
+        (['workspace=~".*"'], "mute everything"),
+    ],
+)
 def test_bad_silences_are_refused(matchers, says):
     with pytest.raises(ValidationError, match=says):
         silence(*matchers)

@@ -22,16 +22,30 @@ STAFF_FILE = Path(__file__).parents[3] / "data" / "normalizers" / "staff_access"
 
 def staff_access(**fields: Any) -> Event:
     """A staff read of ws-acme by dana at 10:00 UTC, overridable by dotted ECS paths."""
-    base = {"@timestamp": "2026-11-30T10:00:00Z", "event.id": "e1", "event.dataset": "staff.access",
-            "user.name": "dana@ourco.example", "user.id": "emp-1", "organization.id": "ws-acme",
-            "secmon.staff_access.action": "read", "secmon.staff_access.resource": "workspace/documents",
-            "secmon.staff_access.record_count": 3}
+    base = {
+        "@timestamp": "2026-11-30T10:00:00Z",
+        "event.id": "e1",
+        "event.dataset": "staff.access",
+        "user.name": "dana@ourco.example",
+        "user.id": "emp-1",
+        "organization.id": "ws-acme",
+        "secmon.staff_access.action": "read",
+        "secmon.staff_access.resource": "workspace/documents",
+        "secmon.staff_access.record_count": 3,
+    }
     return make_event({**base, **fields})
 
 
 def ticket(ticket_id: str, employee: str = "dana@ourco.example", workspace: str = "ws-acme") -> str:
-    return json.dumps({"id": ticket_id, "employee": employee, "workspace": workspace,
-                       "valid_from": "2026-11-30T08:00:00Z", "valid_to": "2026-11-30T18:00:00Z"})
+    return json.dumps(
+        {
+            "id": ticket_id,
+            "employee": employee,
+            "workspace": workspace,
+            "valid_from": "2026-11-30T08:00:00Z",
+            "valid_to": "2026-11-30T18:00:00Z",
+        }
+    )
 
 
 @pytest.fixture
@@ -40,12 +54,22 @@ def store(tmp_path: Path) -> ContextStore:
         "- {id: emp-1, name: dana@ourco.example, employee: true, team: support, role: support, mfa_required: true,\n"
         "   working_hours: '09:00-18:00', timezone: Europe/Berlin, usual_daily_records: 300}\n"
         "- {id: emp-2, name: oliver@ourco.example, employee: true}\n"
-        "- {id: u-1, name: alice@acme.example, team: ws-acme, team_admin: true}\n")
-    (tmp_path / "assets.csv").write_text("host,owner,environment,criticality,requires_2fa\n"
-                                         "bastion-1.prod.ourco.example,infra,production,critical,true\n")
-    (tmp_path / "tickets.jsonl").write_text("\n".join([
-        ticket("SUP-1"), ticket("SUP-2", workspace="ws-globex"), ticket("SUP-3", employee="oliver@ourco.example"),
-        ticket("SUP-4", employee="emp-1", workspace="ws-initech")]) + "\n")
+        "- {id: u-1, name: alice@acme.example, team: ws-acme, team_admin: true}\n"
+    )
+    (tmp_path / "assets.csv").write_text(
+        "host,owner,environment,criticality,requires_2fa\nbastion-1.prod.ourco.example,infra,production,critical,true\n"
+    )
+    (tmp_path / "tickets.jsonl").write_text(
+        "\n".join(
+            [
+                ticket("SUP-1"),
+                ticket("SUP-2", workspace="ws-globex"),
+                ticket("SUP-3", employee="oliver@ourco.example"),
+                ticket("SUP-4", employee="emp-1", workspace="ws-initech"),
+            ]
+        )
+        + "\n"
+    )
     return ContextStore(tmp_path)
 
 
@@ -59,13 +83,24 @@ def enriched(store: ContextStore, event: Event) -> Event:
 
 
 def test_user_and_asset_facts(store):
-    event = enriched(store, event_of(**{"event.dataset": "sshd.auth", "user.name": "Dana@ourco.example",
-                                              "host.name": "bastion-1"}))
+    event = enriched(
+        store, event_of(**{"event.dataset": "sshd.auth", "user.name": "Dana@ourco.example", "host.name": "bastion-1"})
+    )
     ctx = event.secmon.context
-    assert (ctx.user_employee, ctx.user_team, ctx.user_mfa_required, ctx.user_working_hours, ctx.user_timezone,
-            ctx.user_usual_daily_records) == (True, "support", True, "09:00-18:00", "Europe/Berlin", 300)
+    assert (
+        ctx.user_employee,
+        ctx.user_team,
+        ctx.user_mfa_required,
+        ctx.user_working_hours,
+        ctx.user_timezone,
+        ctx.user_usual_daily_records,
+    ) == (True, "support", True, "09:00-18:00", "Europe/Berlin", 300)
     assert (ctx.asset_owner, ctx.asset_environment, ctx.asset_criticality, ctx.asset_requires_2fa) == (
-        "infra", "production", "critical", True)
+        "infra",
+        "production",
+        "critical",
+        True,
+    )
     assert ctx.missing == [] and ctx.ticket_valid is None
     assert event.secmon.enrichment == [f"context@{store.version}"]
 
@@ -86,20 +121,37 @@ def test_no_ticket_table_means_unknown_not_unjustified(tmp_path):
     assert event.secmon.context.missing == ["user.working_hours", "tickets"]
 
 
-@pytest.mark.parametrize(("fields", "valid", "ticket_id", "problem"), [
-    ({}, True, "SUP-1", None),  # no ticket cited, but one is valid for the employee and workspace
-    ({"secmon.staff_access.ticket_id": "SUP-1"}, True, "SUP-1", None),
-    ({"secmon.staff_access.ticket_id": "SUP-404"}, True, "SUP-1", "unknown"),  # cited is bogus, another is valid
-    ({"organization.id": "ws-globex", "secmon.staff_access.ticket_id": "SUP-2"}, True, "SUP-2", None),
-    ({"organization.id": "ws-initech"}, True, "SUP-4", None),  # ticket names the employee by id
-    ({"organization.id": "ws-umbrella"}, False, None, None),
-    ({"organization.id": "ws-umbrella", "secmon.staff_access.ticket_id": "SUP-404"}, False, None, "unknown"),
-    ({"organization.id": "ws-umbrella", "secmon.staff_access.ticket_id": "SUP-1"}, False, None, "other_workspace"),
-    ({"organization.id": "ws-globex", "user.name": "oliver@ourco.example", "user.id": "emp-2",
-      "secmon.staff_access.ticket_id": "SUP-2"}, False, None, "other_employee"),
-    ({"@timestamp": "2026-11-30T18:00:01Z", "secmon.staff_access.ticket_id": "SUP-1"}, False, None, "expired"),
-    ({"@timestamp": "2026-11-30T07:59:59Z", "secmon.staff_access.ticket_id": "SUP-1"}, False, None, "not_yet_valid"),
-])
+@pytest.mark.parametrize(
+    ("fields", "valid", "ticket_id", "problem"),
+    [
+        ({}, True, "SUP-1", None),  # no ticket cited, but one is valid for the employee and workspace
+        ({"secmon.staff_access.ticket_id": "SUP-1"}, True, "SUP-1", None),
+        ({"secmon.staff_access.ticket_id": "SUP-404"}, True, "SUP-1", "unknown"),  # cited is bogus, another is valid
+        ({"organization.id": "ws-globex", "secmon.staff_access.ticket_id": "SUP-2"}, True, "SUP-2", None),
+        ({"organization.id": "ws-initech"}, True, "SUP-4", None),  # ticket names the employee by id
+        ({"organization.id": "ws-umbrella"}, False, None, None),
+        ({"organization.id": "ws-umbrella", "secmon.staff_access.ticket_id": "SUP-404"}, False, None, "unknown"),
+        ({"organization.id": "ws-umbrella", "secmon.staff_access.ticket_id": "SUP-1"}, False, None, "other_workspace"),
+        (
+            {
+                "organization.id": "ws-globex",
+                "user.name": "oliver@ourco.example",
+                "user.id": "emp-2",
+                "secmon.staff_access.ticket_id": "SUP-2",
+            },
+            False,
+            None,
+            "other_employee",
+        ),
+        ({"@timestamp": "2026-11-30T18:00:01Z", "secmon.staff_access.ticket_id": "SUP-1"}, False, None, "expired"),
+        (
+            {"@timestamp": "2026-11-30T07:59:59Z", "secmon.staff_access.ticket_id": "SUP-1"},
+            False,
+            None,
+            "not_yet_valid",
+        ),
+    ],
+)
 def test_ticket_validity(store, fields, valid, ticket_id, problem):
     ctx = enriched(store, staff_access(**fields)).secmon.context
     assert (ctx.ticket_valid, ctx.ticket_id, ctx.ticket_problem) == (valid, ticket_id, problem)
@@ -123,9 +175,11 @@ def test_registered_only_when_a_context_dir_is_set(tmp_path):
 
 
 def test_embedded_run_alerts_only_on_unjustified_staff_access(tmp_path):
-    (tmp_path / "tickets.csv").write_text("id,employee,workspace,valid_from,valid_to\n"
-                                          "SUP-48213,dana.support@ourco.example,ws-acme,2026-11-30T08:00:00Z,"
-                                          "2026-11-30T18:00:00Z\n")
+    (tmp_path / "tickets.csv").write_text(
+        "id,employee,workspace,valid_from,valid_to\n"
+        "SUP-48213,dana.support@ourco.example,ws-acme,2026-11-30T08:00:00Z,"
+        "2026-11-30T18:00:00Z\n"
+    )
     settings = SecmonSettings(enrich={"context_dir": tmp_path})
     alerts = embedded.run([str(STAFF_FILE)], settings, source="staff_access").alerts.values()
     unjustified = sorted(a.alert.dedup_key for a in alerts if a.rule.id == "staff_access_without_justification")

@@ -16,14 +16,34 @@ from tests.data.enrichment.build_mmdb import write_databases
 from tests.factories import signin
 
 SPECIAL = {
-    "10.1.2.3": "private", "172.16.0.1": "private", "192.168.1.1": "private", "100.64.0.1": "private",
-    "fd00::1": "private", "127.0.0.1": "loopback", "::1": "loopback", "169.254.169.254": "link_local",
-    "fe80::1": "link_local", "fe80::1%eth0": "link_local", "224.0.0.251": "multicast", "239.1.2.3": "multicast",
-    "ff02::1": "multicast", "192.0.2.1": "documentation", "198.51.100.7": "documentation",
-    "203.0.113.9": "documentation", "2001:db8::1": "documentation", "0.0.0.0": "unspecified",
-    "::": "unspecified", "0.1.2.3": "reserved", "240.0.0.1": "reserved", "255.255.255.255": "reserved",
-    "198.18.0.1": "reserved", "192.0.0.8": "reserved", "2001::1": "reserved", "100::1": "reserved",
-    "64:ff9b::808:808": "reserved", "4000::1": "reserved",
+    "10.1.2.3": "private",
+    "172.16.0.1": "private",
+    "192.168.1.1": "private",
+    "100.64.0.1": "private",
+    "fd00::1": "private",
+    "127.0.0.1": "loopback",
+    "::1": "loopback",
+    "169.254.169.254": "link_local",
+    "fe80::1": "link_local",
+    "fe80::1%eth0": "link_local",
+    "224.0.0.251": "multicast",
+    "239.1.2.3": "multicast",
+    "ff02::1": "multicast",
+    "192.0.2.1": "documentation",
+    "198.51.100.7": "documentation",
+    "203.0.113.9": "documentation",
+    "2001:db8::1": "documentation",
+    "0.0.0.0": "unspecified",
+    "::": "unspecified",
+    "0.1.2.3": "reserved",
+    "240.0.0.1": "reserved",
+    "255.255.255.255": "reserved",
+    "198.18.0.1": "reserved",
+    "192.0.0.8": "reserved",
+    "2001::1": "reserved",
+    "100::1": "reserved",
+    "64:ff9b::808:808": "reserved",
+    "4000::1": "reserved",
 }
 
 
@@ -49,14 +69,17 @@ def enriched(enricher, **fields):
     return event
 
 
-@pytest.mark.parametrize(("ip", "country", "as_number", "as_name"), [
-    ("8.8.8.8", "US", 15169, "google"),
-    ("1.1.1.1", "AU", 13335, "cloudflare"),  # GeoLite2 places it where APNIC registered it
-    ("9.9.9.9", "US", 19281, "quad9"),
-    ("2001:4860:4860::8888", "US", 15169, "google"),
-    ("2606:4700:4700::1111", "US", 13335, "cloudflare"),
-    ("::ffff:8.8.8.8", "US", 15169, "google"),  # IPv4-mapped: looked up as IPv4
-])
+@pytest.mark.parametrize(
+    ("ip", "country", "as_number", "as_name"),
+    [
+        ("8.8.8.8", "US", 15169, "google"),
+        ("1.1.1.1", "AU", 13335, "cloudflare"),  # GeoLite2 places it where APNIC registered it
+        ("9.9.9.9", "US", 19281, "quad9"),
+        ("2001:4860:4860::8888", "US", 15169, "google"),
+        ("2606:4700:4700::1111", "US", 13335, "cloudflare"),
+        ("::ffff:8.8.8.8", "US", 15169, "google"),  # IPv4-mapped: looked up as IPv4
+    ],
+)
 def test_builtin_databases_know_well_known_public_addresses(builtin, ip, country, as_number, as_name):
     event = enriched(builtin, **{"source.ip": ip})
     assert event.source.geo.country_iso_code == country
@@ -107,8 +130,13 @@ def test_malformed_address_that_bypassed_validation_is_marked_not_misread(builti
 def test_mmdb_city_and_asn_ipv4(mmdb):
     source = enriched(mmdb, **{"source.ip": "81.2.69.160"}).source
     assert source.geo.model_dump(exclude_none=True) == {
-        "country_iso_code": "GB", "country_name": "United Kingdom", "city_name": "London", "region_name": "England",
-        "location": {"lat": 51.5142, "lon": -0.0931}, "accuracy_radius_km": 10}
+        "country_iso_code": "GB",
+        "country_name": "United Kingdom",
+        "city_name": "London",
+        "region_name": "England",
+        "location": {"lat": 51.5142, "lon": -0.0931},
+        "accuracy_radius_km": 10,
+    }
     assert (source.as_.number, source.as_.organization.name) == (20712, "Andrews & Arnold Ltd")
 
 

@@ -28,8 +28,9 @@ def find(t: PrefixTable[str], ip: str) -> tuple[str, ...]:
 
 
 def test_nested_blocks_most_specific_first_one_per_group():
-    t = table(("10.0.0.0/8", "a", "a8"), ("10.1.0.0/16", "a", "a16"), ("10.1.2.3", "b", "b32"),
-              ("10.1.0.0/16", "b", "b16"))
+    t = table(
+        ("10.0.0.0/8", "a", "a8"), ("10.1.0.0/16", "a", "a16"), ("10.1.2.3", "b", "b32"), ("10.1.0.0/16", "b", "b16")
+    )
     assert find(t, "10.1.2.3") == ("b32", "a16")
     assert find(t, "10.1.2.4") == ("b16", "a16")
     assert find(t, "10.2.0.0") == ("a8",)
@@ -37,8 +38,13 @@ def test_nested_blocks_most_specific_first_one_per_group():
 
 
 def test_whole_space_and_single_addresses_at_the_edges():
-    t = table(("0.0.0.0/0", "g", "v4-all"), ("255.255.255.255/32", "h", "top"), ("0.0.0.0/32", "h", "bottom"),
-              ("::/0", "g", "v6-all"), ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "h", "v6-top"))
+    t = table(
+        ("0.0.0.0/0", "g", "v4-all"),
+        ("255.255.255.255/32", "h", "top"),
+        ("0.0.0.0/32", "h", "bottom"),
+        ("::/0", "g", "v6-all"),
+        ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "h", "v6-top"),
+    )
     assert find(t, "255.255.255.255") == ("top", "v4-all")
     assert find(t, "0.0.0.0") == ("bottom", "v4-all")
     assert find(t, "128.0.0.1") == ("v4-all",)
@@ -56,18 +62,30 @@ def test_duplicate_block_in_one_group_keeps_the_first_listing():
     assert set(find(t, "192.0.2.9")) == {"first", "other"} and len(t) == 3
 
 
-@pytest.mark.parametrize(("text", "canonical"), [
-    ("10.1.2.3/8", "10.0.0.0/8"), ("10.1.2.3", "10.1.2.3"), ("10.1.2.3/32", "10.1.2.3"), ("0.0.0.0/0", "0.0.0.0/0"),
-    ("::ffff:192.0.2.0/120", "192.0.2.0/24"), ("::ffff:192.0.2.1", "192.0.2.1"), (" 2001:DB8::/32 ", "2001:db8::/32"),
-    ("2001:db8::1/128", "2001:db8::1"), ("::/0", "::/0"), ("10.0.0.0/255.0.0.0", "10.0.0.0/8"),
-    ("fe80::1%eth0/64", "fe80::/64"),
-])
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("10.1.2.3/8", "10.0.0.0/8"),
+        ("10.1.2.3", "10.1.2.3"),
+        ("10.1.2.3/32", "10.1.2.3"),
+        ("0.0.0.0/0", "0.0.0.0/0"),
+        ("::ffff:192.0.2.0/120", "192.0.2.0/24"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        (" 2001:DB8::/32 ", "2001:db8::/32"),
+        ("2001:db8::1/128", "2001:db8::1"),
+        ("::/0", "::/0"),
+        ("10.0.0.0/255.0.0.0", "10.0.0.0/8"),
+        ("fe80::1%eth0/64", "fe80::/64"),
+    ],
+)
 def test_parse_block_normalizes(text, canonical):
     assert str(parse_block(text)) == canonical
 
 
-@pytest.mark.parametrize("bad", ["010.1.1.1", "10.0.0.0/33", "2001:db8::/129", "", "host.example", "10.0.0.0/",
-                                 "10.0.0.0/-1", "1.2.3.4/24/1"])
+@pytest.mark.parametrize(
+    "bad",
+    ["010.1.1.1", "10.0.0.0/33", "2001:db8::/129", "", "host.example", "10.0.0.0/", "10.0.0.0/-1", "1.2.3.4/24/1"],
+)
 def test_parse_block_rejects(bad):
     with pytest.raises(ValueError):
         parse_block(bad)
@@ -81,7 +99,11 @@ def test_parse_block_agrees_with_ipaddress(seed):
         bits = 32 if version == 4 else 128
         net = ipaddress.ip_network((rng.getrandbits(bits), rng.randint(0, bits)), strict=False)
         block = parse_block(str(net))
-        assert (block.version, block.first, block.last) == (version, int(net.network_address), int(net.broadcast_address))
+        assert (block.version, block.first, block.last) == (
+            version,
+            int(net.network_address),
+            int(net.broadcast_address),
+        )
 
 
 def test_parse_address_is_strict_and_maps_ipv4_in_ipv6():
@@ -112,8 +134,9 @@ def test_matches_brute_force(version, seed, slice_size, monkeypatch):
     base = 0x0A000000 if version == 4 else 0x20010DB8 << 96
     for _ in range(300):
         addr = ipaddress.ip_address(rng.choice([base, 0xC0A80000 if version == 4 else base]) + rng.getrandbits(12))
-        covering = sorted(((b, g) for b, g in first_listing if b.first <= int(addr) <= b.last),
-                          key=lambda k: -k[0].prefixlen)
+        covering = sorted(
+            ((b, g) for b, g in first_listing if b.first <= int(addr) <= b.last), key=lambda k: -k[0].prefixlen
+        )
         expected, groups = [], set()
         for net, g in covering:
             if g not in groups:
@@ -125,9 +148,28 @@ def test_matches_brute_force(version, seed, slice_size, monkeypatch):
         assert lengths == sorted(lengths, reverse=True), "most specific first"
 
 
-@pytest.mark.parametrize("text", ["1.2.3.4", "255.255.255.255", "::", "::1", "2001:DB8::1", "::ffff:8.8.8.8",
-                                  "::1.2.3.4", "fe80::1%eth0", "010.1.1.1", "1.2.3", "0x7f.0.0.1", " 1.2.3.4",
-                                  "256.0.0.1", "1:2:3:4:5:6:7:8:9", "", "\x00", "é.1.1.1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.2.3.4",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "2001:DB8::1",
+        "::ffff:8.8.8.8",
+        "::1.2.3.4",
+        "fe80::1%eth0",
+        "010.1.1.1",
+        "1.2.3",
+        "0x7f.0.0.1",
+        " 1.2.3.4",
+        "256.0.0.1",
+        "1:2:3:4:5:6:7:8:9",
+        "",
+        "\x00",
+        "é.1.1.1",
+    ],
+)
 def test_address_key_agrees_with_ipaddress(text):
     addr = parse_address(text)
     assert address_key(text) == (None if addr is None else (addr.version, int(addr)))

@@ -67,7 +67,8 @@ def test_text_list_with_comments_descriptions_and_bad_lines():
     assert [(ind.feed, ind.name, ind.description) for ind in feed.indicators] == [
         ("tor_exits", "185.220.101.0/24", "tor exits, Stiftung Erneuerbare Freiheit"),
         ("tor_exits", "185.220.101.45", "busy exit"),
-        ("tor_exits", "2a0b:f4c2::/32", "tor exits over IPv6")]
+        ("tor_exits", "2a0b:f4c2::/32", "tor exits over IPv6"),
+    ]
     assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in feed.problems] == ["6", "7", "8"]
     assert "does not appear to be an IPv4 or IPv6 network" in feed.problems[1]
 
@@ -77,7 +78,8 @@ def test_csv_list_with_feed_and_description_columns():
     assert [(ind.feed, ind.name, ind.description) for ind in feed.indicators] == [
         ("abuse", "45.155.205.233", "credential stuffing source"),
         ("abuse", "198.51.100.0/24", "documentation block listed by mistake"),
-        ("botnet", "2001:db8:bad::/48", "botnet C2 (v6)")]
+        ("botnet", "2001:db8:bad::/48", "botnet C2 (v6)"),
+    ]
     assert len(feed.problems) == 2 and all(p.startswith(str(DATA / "abuse.csv") + ":") for p in feed.problems)
 
 
@@ -102,14 +104,25 @@ def test_missing_lists_are_reported_together(tmp_path):
 
 
 def test_source_match_most_specific_per_list(intel):
-    assert matches(intel, **{"source.ip": "185.220.101.45"}) == [{
-        "indicator": {"ip": "185.220.101.45", "type": "ipv4-addr", "name": "185.220.101.45", "description": "busy exit"},
-        "feed": {"name": "tor_exits"}, "matched": {"field": "source.ip"}}]
+    assert matches(intel, **{"source.ip": "185.220.101.45"}) == [
+        {
+            "indicator": {
+                "ip": "185.220.101.45",
+                "type": "ipv4-addr",
+                "name": "185.220.101.45",
+                "description": "busy exit",
+            },
+            "feed": {"name": "tor_exits"},
+            "matched": {"field": "source.ip"},
+        }
+    ]
     assert matches(intel, **{"source.ip": "185.220.101.7"})[0]["indicator"]["name"] == "185.220.101.0/24"
 
 
 def test_destination_and_ipv6_match_and_related_ip(intel):
-    event = signin(**{"source.ip": "45.155.205.233", "destination.ip": "2001:db8:bad::10", "related.ip": ["45.155.205.233"]})
+    event = signin(
+        **{"source.ip": "45.155.205.233", "destination.ip": "2001:db8:bad::10", "related.ip": ["45.155.205.233"]}
+    )
     intel.apply(event)
     found = [(m.feed.name, m.matched.field, m.indicator.type) for m in event.threat.enrichments]
     assert found == [("abuse", "source.ip", "ipv4-addr"), ("botnet", "destination.ip", "ipv6-addr")]
@@ -158,8 +171,11 @@ def test_vanished_or_broken_file_keeps_the_last_good_version(intel, lists):
 
 def test_new_indicators_is_the_diff_by_feed_and_block():
     old = {Indicator.of("a", "192.0.2.0/24", "x"), Indicator.of("a", "198.51.100.1")}
-    new = {Indicator.of("a", "192.0.2.0/24", "changed description"), Indicator.of("b", "198.51.100.1"),
-           Indicator.of("a", "203.0.113.0/24")}
+    new = {
+        Indicator.of("a", "192.0.2.0/24", "changed description"),
+        Indicator.of("b", "198.51.100.1"),
+        Indicator.of("a", "203.0.113.0/24"),
+    }
     assert new_indicators(old, new) == {Indicator.of("b", "198.51.100.1"), Indicator.of("a", "203.0.113.0/24")}
     added = new_indicators([tuple(i) for i in old], [tuple(i) for i in new])  # rows, as the index holds them
     assert {(type(i), i.name) for i in added} == {(Indicator, "198.51.100.1"), (Indicator, "203.0.113.0/24")}

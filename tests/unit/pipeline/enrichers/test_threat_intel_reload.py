@@ -162,8 +162,11 @@ def big_list(count: int, seed: int = 3) -> str:
     rng, lines = random.Random(seed), []
     for _ in range(count):
         a = rng.getrandbits(32)
-        lines.append(f"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.0/24\n" if rng.random() < 0.2 else
-                     f"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}\n")
+        lines.append(
+            f"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.0/24\n"
+            if rng.random() < 0.2
+            else f"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}\n"
+        )
     return "".join(lines)
 
 

@@ -27,31 +27,59 @@ def normalized(event: dict):
 
 
 def test_backup_succeeded_reads_as_a_successful_backup_with_its_counts():
-    event = control_event("backup", "succeeded", now=NOW, job_id="backup-secmon-2026.11.30-024117",
-                          backup_id="secmon-2026.11.30-024117", user="ops",
-                          details={"documents": 1200, "indices": 7, "snapshot": "secmon-2026.11.30-024117"})
-    assert event == {"timestamp": "2026-11-30T02:41:17Z", "kind": "backup", "status": "succeeded",
-                     "job_id": "backup-secmon-2026.11.30-024117", "user": "ops", "actor": "secmon-lifecycle",
-                     "backup_id": "secmon-2026.11.30-024117",
-                     "details": {"documents": 1200, "indices": 7, "snapshot": "secmon-2026.11.30-024117"}}
+    event = control_event(
+        "backup",
+        "succeeded",
+        now=NOW,
+        job_id="backup-secmon-2026.11.30-024117",
+        backup_id="secmon-2026.11.30-024117",
+        user="ops",
+        details={"documents": 1200, "indices": 7, "snapshot": "secmon-2026.11.30-024117"},
+    )
+    assert event == {
+        "timestamp": "2026-11-30T02:41:17Z",
+        "kind": "backup",
+        "status": "succeeded",
+        "job_id": "backup-secmon-2026.11.30-024117",
+        "user": "ops",
+        "actor": "secmon-lifecycle",
+        "backup_id": "secmon-2026.11.30-024117",
+        "details": {"documents": 1200, "indices": 7, "snapshot": "secmon-2026.11.30-024117"},
+    }
     ev = normalized(event)
     assert ev.event.action == "backup_succeeded" and ev.event.outcome == "success"
     assert ev.secmon.control.backup_id == "secmon-2026.11.30-024117"
     assert ev.timestamp == NOW
 
 
-@pytest.mark.parametrize(("kind", "status", "fields"), [
-    ("backup", "failed", {"reason": "snapshot ended PARTIAL"}),
-    ("backup", "deleted", {"backup_id": "s1", "details": {"indices": 7, "snapshot": "s1",
-                                                          "taken_at": datetime(2026, 11, 16, 2, tzinfo=timezone.utc)}}),
-    ("restore_test", "succeeded", {"backup_id": "s1", "details": {"documents": 5, "indices": 1}}),
-    ("restore_test", "failed", {"reason": "no successful secmon snapshot"}),
-    ("deletion", "requested", {"workspace": "ws-b", "requested_at": datetime(2026, 11, 29, tzinfo=timezone.utc)}),
-    ("deletion", "completed", {"workspace": "ws-b", "requested_at": datetime(2026, 11, 29, tzinfo=timezone.utc),
-                               "details": {"documents": 9000, "indices": 6}}),
-    ("legal_hold", "opened", {"incident_id": "INC-7", "reason": "litigation"}),
-    ("legal_hold", "closed", {"incident_id": "INC-7"}),
-])
+@pytest.mark.parametrize(
+    ("kind", "status", "fields"),
+    [
+        ("backup", "failed", {"reason": "snapshot ended PARTIAL"}),
+        (
+            "backup",
+            "deleted",
+            {
+                "backup_id": "s1",
+                "details": {"indices": 7, "snapshot": "s1", "taken_at": datetime(2026, 11, 16, 2, tzinfo=timezone.utc)},
+            },
+        ),
+        ("restore_test", "succeeded", {"backup_id": "s1", "details": {"documents": 5, "indices": 1}}),
+        ("restore_test", "failed", {"reason": "no successful secmon snapshot"}),
+        ("deletion", "requested", {"workspace": "ws-b", "requested_at": datetime(2026, 11, 29, tzinfo=timezone.utc)}),
+        (
+            "deletion",
+            "completed",
+            {
+                "workspace": "ws-b",
+                "requested_at": datetime(2026, 11, 29, tzinfo=timezone.utc),
+                "details": {"documents": 9000, "indices": 6},
+            },
+        ),
+        ("legal_hold", "opened", {"incident_id": "INC-7", "reason": "litigation"}),
+        ("legal_hold", "closed", {"incident_id": "INC-7"}),
+    ],
+)
 def test_every_event_the_lifecycle_emits_is_valid_for_the_normalizer(kind, status, fields):
     ev = normalized(control_event(kind, status, now=NOW, job_id="job-1", **fields))
     assert ev.event.action == f"{kind}_{status}"

@@ -10,10 +10,20 @@ from pipeline.cli import _parser
 from pipeline.lifecycle import cli
 
 
-@pytest.mark.parametrize("argv", [["lifecycle", "run"], ["backup", "run"], ["backup", "list"], ["backup", "verify"],
-                                  ["backup", "prune", "--yes"], ["hold", "open", "--incident", "I", "--reason", "r"],
-                                  ["hold", "close", "--incident", "I"], ["hold", "list", "--all"],
-                                  ["purge", "--workspace", "ws-b", "--dry-run"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["lifecycle", "run"],
+        ["backup", "run"],
+        ["backup", "list"],
+        ["backup", "verify"],
+        ["backup", "prune", "--yes"],
+        ["hold", "open", "--incident", "I", "--reason", "r"],
+        ["hold", "close", "--incident", "I"],
+        ["hold", "list", "--all"],
+        ["purge", "--workspace", "ws-b", "--dry-run"],
+    ],
+)
 def test_every_command_is_registered(argv):
     args = _parser().parse_args(argv)
     assert callable(args.func) and args.func.__module__ == "pipeline.lifecycle.cli"

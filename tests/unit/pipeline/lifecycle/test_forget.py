@@ -34,8 +34,9 @@ def test_the_configured_key_is_used_and_named_by_a_public_id():
 
 
 def test_a_large_request_is_split_into_parts_that_together_hold_every_digest():
-    state = StatePurge("ws-b", alert_ids=frozenset(f"a{i}" for i in range(7)),
-                       users=frozenset(f"u{i}@b.example" for i in range(5)))
+    state = StatePurge(
+        "ws-b", alert_ids=frozenset(f"a{i}" for i in range(7)), users=frozenset(f"u{i}@b.example" for i in range(5))
+    )
     parts = forget_requests(state, "del-1", NOW, max_ids=5)  # the built-in key
     assert [(p.part, p.parts) for p in parts] == [(1, 3), (2, 3), (3, 3)]
     assert sorted(d for p in parts for d in p.alert_ids) == sorted(forget_digest(f"a{i}") for i in range(7))
@@ -47,11 +48,15 @@ def test_a_large_request_is_split_into_parts_that_together_hold_every_digest():
 
 def test_the_workspace_rows_are_its_customer_users_and_tickets_not_employees():
     store = ContextStore()
-    for row in (UserRow(id="u1", name="bob@b.example", team="ws-b"), UserRow(id="u2", name="amy@a.example", team="ws-a"),
-                UserRow(id="e1", name="sam@corp.example", team="ws-b", employee=True)):
+    for row in (
+        UserRow(id="u1", name="bob@b.example", team="ws-b"),
+        UserRow(id="u2", name="amy@a.example", team="ws-a"),
+        UserRow(id="e1", name="sam@corp.example", team="ws-b", employee=True),
+    ):
         store.apply_message("users", row.key, row.model_dump_json())
-    ticket = TicketRow(id="SUP-1", employee="sam@corp.example", workspace="ws-b", valid_from=NOW,
-                       valid_to=NOW.replace(hour=10))
+    ticket = TicketRow(
+        id="SUP-1", employee="sam@corp.example", workspace="ws-b", valid_from=NOW, valid_to=NOW.replace(hour=10)
+    )
     store.apply_message("tickets", ticket.key, ticket.model_dump_json())
     assert workspace_rows(store, "ws-b") == {"users": ["u1"], "tickets": ["SUP-1"]}
     assert workspace_rows(store, "ws-c") == {}
@@ -68,8 +73,12 @@ def test_hashed_requests_delete_only_the_entries_on_the_partition_at_hand():
     deleted = []
     for partition in range(4):
         deleted += Engine(detectors=[], store=store).forget(
-            "ws-b", alert_ids=request.alert_ids, entities={"user.name": request.users}, digest=forget_digest,
-            owns=lambda e, p=partition: partition_of(e, 4) == p)
+            "ws-b",
+            alert_ids=request.alert_ids,
+            entities={"user.name": request.users},
+            digest=forget_digest,
+            owns=lambda e, p=partition: partition_of(e, 4) == p,
+        )
     assert len(deleted) == 41 and list(store.keys()) == ["signin_bruteforce_user|keep@ws-a.example"]
 
 

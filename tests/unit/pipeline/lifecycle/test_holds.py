@@ -11,13 +11,25 @@ T = datetime(2026, 11, 30, tzinfo=timezone.utc)
 
 
 def hold(hold_id: str, *patterns: str, status: str = "open") -> LegalHold:
-    return LegalHold(timestamp=T, hold_id=hold_id, incident_id=hold_id, reason="investigation", status=status,
-                     indices=list(patterns), opened_by="legal", opened_at=T)
+    return LegalHold(
+        timestamp=T,
+        hold_id=hold_id,
+        incident_id=hold_id,
+        reason="investigation",
+        status=status,
+        indices=list(patterns),
+        opened_by="legal",
+        opened_at=T,
+    )
 
 
 def test_open_holds_cover_matching_indices_only():
-    holds = [hold("INC-1", "secmon-events-app.signin-2026.11.*"), hold("INC-2", "secmon-*"),
-             hold("INC-3", "secmon-*", status="closed"), hold("INC-4", "other-*")]
+    holds = [
+        hold("INC-1", "secmon-events-app.signin-2026.11.*"),
+        hold("INC-2", "secmon-*"),
+        hold("INC-3", "secmon-*", status="closed"),
+        hold("INC-4", "other-*"),
+    ]
     assert covering(holds, ["secmon-events-app.signin-2026.11.02"]) == ["INC-1", "INC-2"]
     assert covering(holds, ["secmon-alerts-2026.12.01"]) == ["INC-2"]
     assert covering(holds, ["elsewhere-1"]) == []

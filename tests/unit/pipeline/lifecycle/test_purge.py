@@ -26,15 +26,22 @@ def test_entries_keyed_by_the_workspace_its_users_or_its_alerts_are_deleted():
     s.put(f"{PER_IP}|203.0.113.9", entity_record([1, 2], alert="alert-of-ws-b"))
     s.put(f"{PER_IP}|198.51.100.1", entity_record([1], alert="alert-of-ws-a"))
     deleted = engine(s).forget("ws-b", alert_ids={"alert-of-ws-b"}, entities={"user.name": {"bob@b.example"}})
-    assert sorted(deleted) == [f"{PER_ACCOUNT}|bob@b.example|ws-b", f"{PER_IP}|203.0.113.9", f"{PER_USER}|bob@b.example"]
-    assert sorted(s.keys()) == [f"{PER_ACCOUNT}|bob@b.example|ws-a", f"{PER_IP}|198.51.100.1", f"{PER_USER}|carol@a.example"]
+    assert sorted(deleted) == [
+        f"{PER_ACCOUNT}|bob@b.example|ws-b",
+        f"{PER_IP}|203.0.113.9",
+        f"{PER_USER}|bob@b.example",
+    ]
+    assert sorted(s.keys()) == [
+        f"{PER_ACCOUNT}|bob@b.example|ws-a",
+        f"{PER_IP}|198.51.100.1",
+        f"{PER_USER}|carol@a.example",
+    ]
 
 
 def test_a_value_containing_the_separator_still_matches_a_single_field_key():
     s = DictStore()
     s.put(f"{PER_USER}|odd|name", entity_record(None))
-    assert engine(s).forget("ws-b", entities={"user.name": {"odd|name"}}) == [
-        f"{PER_USER}|odd|name"]
+    assert engine(s).forget("ws-b", entities={"user.name": {"odd|name"}}) == [f"{PER_USER}|odd|name"]
 
 
 def test_nothing_of_the_workspace_means_nothing_deleted_and_a_second_run_is_a_no_op():

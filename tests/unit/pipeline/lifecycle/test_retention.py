@@ -19,17 +19,20 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize(("index", "expected"), [
-    ("secmon-events-app.signin-2026.11.01", ("events", "app.signin", date(2026, 11, 1))),
-    ("secmon-events-web-access.v2-2026.02.28", ("events", "web-access.v2", date(2026, 2, 28))),
-    ("secmon-alerts-2026.11.01", ("alerts", None, date(2026, 11, 1))),
-    ("secmon-deadletter-2026.01.31", ("deadletter", None, date(2026, 1, 31))),
-    ("secmon-events-app.signin-2026.02.30", None),
-    ("secmon-audit-000001", None),
-    ("secmon-restoretest-20261130-secmon-events-app.signin-2026.11.01", None),
-    ("secmon2-events-app.signin-2026.11.01", None),
-    ("secmon-events-2026.11.01", None),
-])
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        ("secmon-events-app.signin-2026.11.01", ("events", "app.signin", date(2026, 11, 1))),
+        ("secmon-events-web-access.v2-2026.02.28", ("events", "web-access.v2", date(2026, 2, 28))),
+        ("secmon-alerts-2026.11.01", ("alerts", None, date(2026, 11, 1))),
+        ("secmon-deadletter-2026.01.31", ("deadletter", None, date(2026, 1, 31))),
+        ("secmon-events-app.signin-2026.02.30", None),
+        ("secmon-audit-000001", None),
+        ("secmon-restoretest-20261130-secmon-events-app.signin-2026.11.01", None),
+        ("secmon2-events-app.signin-2026.11.01", None),
+        ("secmon-events-2026.11.01", None),
+    ],
+)
 def test_parse_index(index, expected):
     assert parse_index(NAMES, index) == expected
 
@@ -42,14 +45,24 @@ def test_an_index_expires_once_its_whole_day_is_past_retention():
 
 
 def test_periods_per_dataset_per_kind_and_default():
-    indices = ["secmon-events-app.signin-2026.01.01", "secmon-events-sshd.auth-2026.01.01",
-               "secmon-alerts-2026.01.01", "secmon-deadletter-2026.01.01"]
+    indices = [
+        "secmon-events-app.signin-2026.01.01",
+        "secmon-events-sshd.auth-2026.01.01",
+        "secmon-alerts-2026.01.01",
+        "secmon-deadletter-2026.01.01",
+    ]
     by_index = {p.index: p for p in plan(indices, NAMES, CFG, [], at("2026-05-01T00:00:00"))}
     assert {i: p.retention_days for i, p in by_index.items()} == {
-        "secmon-events-app.signin-2026.01.01": 30, "secmon-events-sshd.auth-2026.01.01": 90,
-        "secmon-alerts-2026.01.01": 400, "secmon-deadletter-2026.01.01": 90}
+        "secmon-events-app.signin-2026.01.01": 30,
+        "secmon-events-sshd.auth-2026.01.01": 90,
+        "secmon-alerts-2026.01.01": 400,
+        "secmon-deadletter-2026.01.01": 90,
+    }
     assert sorted(i for i, p in by_index.items() if p.action == "delete") == [
-        "secmon-deadletter-2026.01.01", "secmon-events-app.signin-2026.01.01", "secmon-events-sshd.auth-2026.01.01"]
+        "secmon-deadletter-2026.01.01",
+        "secmon-events-app.signin-2026.01.01",
+        "secmon-events-sshd.auth-2026.01.01",
+    ]
 
 
 def test_an_open_hold_keeps_an_expired_index_and_a_closed_one_does_not():
@@ -57,8 +70,16 @@ def test_an_open_hold_keeps_an_expired_index_and_a_closed_one_does_not():
     t = at("2026-11-01T00:00:00")
 
     def hold(status: str) -> LegalHold:
-        return LegalHold(timestamp=t, hold_id="INC-9", incident_id="INC-9", reason="lawsuit", status=status,
-                         indices=["secmon-events-*"], opened_by="legal", opened_at=t)
+        return LegalHold(
+            timestamp=t,
+            hold_id="INC-9",
+            incident_id="INC-9",
+            reason="lawsuit",
+            status=status,
+            indices=["secmon-events-*"],
+            opened_by="legal",
+            opened_at=t,
+        )
 
     (held,) = plan(index, NAMES, CFG, [hold("open")], t)
     assert (held.action, held.holds) == ("hold", ("INC-9",))

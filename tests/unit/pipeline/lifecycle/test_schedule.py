@@ -20,28 +20,53 @@ def test_latest_slot_is_today_after_the_time_and_yesterday_before_it():
     assert latest_slot(TODAY_SLOT, "02:00") == TODAY_SLOT
 
 
-@pytest.mark.parametrize("history, last_retention, expected", [
-    # a fresh deployment: retention, and a first backup at once (verify waits for a backup)
-    (History(), None, ["retention", "backup"]),
-    # backed up after today's slot, tested 3 days ago, retention ran 10 min ago: nothing
-    (History(backup_ok=TODAY_SLOT + timedelta(minutes=4), backup_tried=TODAY_SLOT,
-             verify_ok=NOW - timedelta(days=3)), NOW - timedelta(minutes=10), []),
-    # retention ran 61 min ago
-    (History(backup_ok=TODAY_SLOT, verify_ok=NOW - timedelta(days=3)), NOW - timedelta(minutes=61), ["retention"]),
-    # last backup yesterday: today's is due
-    (History(backup_ok=TODAY_SLOT - timedelta(days=1), verify_ok=NOW - timedelta(days=1)), NOW, ["backup"]),
-    # today's backup failed 20 min ago: wait for the retry delay; 70 min ago: try again
-    (History(backup_ok=TODAY_SLOT - timedelta(days=1), backup_tried=NOW - timedelta(minutes=20),
-             verify_ok=NOW - timedelta(days=1)), NOW, []),
-    (History(backup_ok=TODAY_SLOT - timedelta(days=1), backup_tried=NOW - timedelta(minutes=70),
-             verify_ok=NOW - timedelta(days=1)), NOW, ["backup"]),
-    # restore test 7 days old: due; one attempt 5 min ago: not yet
-    (History(backup_ok=TODAY_SLOT, verify_ok=NOW - timedelta(days=7)), NOW, ["verify"]),
-    (History(backup_ok=TODAY_SLOT, verify_ok=NOW - timedelta(days=8), verify_tried=NOW - timedelta(minutes=5)),
-     NOW, []),
-    # never tested but a backup exists
-    (History(backup_ok=TODAY_SLOT), NOW, ["verify"]),
-])
+@pytest.mark.parametrize(
+    "history, last_retention, expected",
+    [
+        # a fresh deployment: retention, and a first backup at once (verify waits for a backup)
+        (History(), None, ["retention", "backup"]),
+        # backed up after today's slot, tested 3 days ago, retention ran 10 min ago: nothing
+        (
+            History(
+                backup_ok=TODAY_SLOT + timedelta(minutes=4), backup_tried=TODAY_SLOT, verify_ok=NOW - timedelta(days=3)
+            ),
+            NOW - timedelta(minutes=10),
+            [],
+        ),
+        # retention ran 61 min ago
+        (History(backup_ok=TODAY_SLOT, verify_ok=NOW - timedelta(days=3)), NOW - timedelta(minutes=61), ["retention"]),
+        # last backup yesterday: today's is due
+        (History(backup_ok=TODAY_SLOT - timedelta(days=1), verify_ok=NOW - timedelta(days=1)), NOW, ["backup"]),
+        # today's backup failed 20 min ago: wait for the retry delay; 70 min ago: try again
+        (
+            History(
+                backup_ok=TODAY_SLOT - timedelta(days=1),
+                backup_tried=NOW - timedelta(minutes=20),
+                verify_ok=NOW - timedelta(days=1),
+            ),
+            NOW,
+            [],
+        ),
+        (
+            History(
+                backup_ok=TODAY_SLOT - timedelta(days=1),
+                backup_tried=NOW - timedelta(minutes=70),
+                verify_ok=NOW - timedelta(days=1),
+            ),
+            NOW,
+            ["backup"],
+        ),
+        # restore test 7 days old: due; one attempt 5 min ago: not yet
+        (History(backup_ok=TODAY_SLOT, verify_ok=NOW - timedelta(days=7)), NOW, ["verify"]),
+        (
+            History(backup_ok=TODAY_SLOT, verify_ok=NOW - timedelta(days=8), verify_tried=NOW - timedelta(minutes=5)),
+            NOW,
+            [],
+        ),
+        # never tested but a backup exists
+        (History(backup_ok=TODAY_SLOT), NOW, ["verify"]),
+    ],
+)
 def test_due_jobs(history, last_retention, expected):
     assert due(NOW, history, CFG, last_retention) == expected
 

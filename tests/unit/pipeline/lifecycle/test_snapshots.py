@@ -16,13 +16,19 @@ def snap(name: str, days_before: float, state: str = "SUCCESS", indices=("secmon
 
 
 def test_from_es_reads_taken_at_from_metadata_else_the_node_start_time():
-    raw = {"snapshot": "s1", "state": "PARTIAL", "indices": ["b", "a"], "start_time_in_millis": 0,
-           "metadata": {"managed_by": "secmon", "taken_at": "2026-11-01T02:00:00Z", "job_id": "backup-s1"},
-           "failures": [{"index": "a", "shard_id": 0, "reason": "disk full"}]}
+    raw = {
+        "snapshot": "s1",
+        "state": "PARTIAL",
+        "indices": ["b", "a"],
+        "start_time_in_millis": 0,
+        "metadata": {"managed_by": "secmon", "taken_at": "2026-11-01T02:00:00Z", "job_id": "backup-s1"},
+        "failures": [{"index": "a", "shard_id": 0, "reason": "disk full"}],
+    }
     s = Snapshot.from_es(raw)
     assert (s.taken_at, s.indices, s.job_id, s.reason) == (T0, ("a", "b"), "backup-s1", "a[0]: disk full")
     assert Snapshot.from_es({"snapshot": "s2", "start_time_in_millis": 1_000}).taken_at == datetime(
-        1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
+        1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc
+    )
 
 
 def test_snapshot_names_are_lowercase_and_sort_by_time():
@@ -35,11 +41,21 @@ def test_prune_deletes_only_snapshots_past_retention():
 
 
 def test_an_open_hold_on_any_of_its_indices_keeps_a_snapshot():
-    hold = LegalHold(timestamp=T0, hold_id="INC-1", incident_id="INC-1", reason="r", status="open",
-                     indices=["secmon-events-a-*"], opened_by="legal", opened_at=T0)
+    hold = LegalHold(
+        timestamp=T0,
+        hold_id="INC-1",
+        incident_id="INC-1",
+        reason="r",
+        status="open",
+        indices=["secmon-events-a-*"],
+        opened_by="legal",
+        opened_at=T0,
+    )
     plan = prune_plan([snap("held", 40), snap("other", 40, indices=("secmon-alerts-2026.09.01",))], [hold], T0, 14)
-    assert [(d.snapshot.name, d.action, d.holds) for d in plan] == [("held", "hold", ("INC-1",)),
-                                                                    ("other", "delete", ())]
+    assert [(d.snapshot.name, d.action, d.holds) for d in plan] == [
+        ("held", "hold", ("INC-1",)),
+        ("other", "delete", ()),
+    ]
 
 
 def hit(index: str, doc_id: str, seq: int, source: dict) -> dict:
@@ -48,24 +64,35 @@ def hit(index: str, doc_id: str, seq: int, source: dict) -> dict:
 
 def test_compare_docs_tells_identical_changed_deleted_and_different_apart():
     tmp = "p-restoretest-1-"
-    restored = [hit(tmp + "i", "same", 1, {"a": 1, "b": 2}), hit(tmp + "i", "updated", 2, {"count": 1}),
-                hit(tmp + "i", "gone", 3, {"a": 1}), hit(tmp + "i", "corrupt", 4, {"a": 1})]
-    live = {("i", "same"): {**hit("i", "same", 1, {"b": 2, "a": 1}), "found": True},
-            ("i", "updated"): {**hit("i", "updated", 9, {"count": 2}), "found": True},
-            ("i", "gone"): {"_index": "i", "_id": "gone", "found": False},
-            ("i", "corrupt"): {**hit("i", "corrupt", 4, {"a": 2}), "found": True}}
+    restored = [
+        hit(tmp + "i", "same", 1, {"a": 1, "b": 2}),
+        hit(tmp + "i", "updated", 2, {"count": 1}),
+        hit(tmp + "i", "gone", 3, {"a": 1}),
+        hit(tmp + "i", "corrupt", 4, {"a": 1}),
+    ]
+    live = {
+        ("i", "same"): {**hit("i", "same", 1, {"b": 2, "a": 1}), "found": True},
+        ("i", "updated"): {**hit("i", "updated", 9, {"count": 2}), "found": True},
+        ("i", "gone"): {"_index": "i", "_id": "gone", "found": False},
+        ("i", "corrupt"): {**hit("i", "corrupt", 4, {"a": 2}), "found": True},
+    }
     result = VerifyResult("s", "j")
     compare_docs(restored, live, tmp, result)
     assert (result.sampled, result.matched, result.changed, result.missing, result.mismatched) == (
-        4, 1, 1, 1, ["i/corrupt"])
+        4,
+        1,
+        1,
+        1,
+        ["i/corrupt"],
+    )
     assert not result.ok
 
 
 def test_counts_must_agree_only_for_indices_untouched_since_the_backup():
     assert IndexCheck("i", 10, 10, unchanged=True).ok
     assert not IndexCheck("i", 10, 9, unchanged=True).ok
-    assert IndexCheck("i", 10, 12, unchanged=False).ok      # written since
-    assert IndexCheck("i", 10, None, unchanged=False).ok    # deleted since (retention)
+    assert IndexCheck("i", 10, 12, unchanged=False).ok  # written since
+    assert IndexCheck("i", 10, None, unchanged=False).ok  # deleted since (retention)
     result = VerifyResult("s", "j", indices=[IndexCheck("a", 3, 3, True), IndexCheck("b", 4, 5, False)])
     assert result.ok and result.documents == 7
 

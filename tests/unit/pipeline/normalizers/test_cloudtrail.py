@@ -23,12 +23,24 @@ CTX = ParseContext()
 ORIGIN = Origin(source="cloudtrail", file="t.json", file_id="f1", offset=0)
 BASE: dict[str, Any] = {
     "eventVersion": "1.09",
-    "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE1", "arn": "arn:aws:iam::111122223333:user/alice",
-                     "accountId": "111122223333", "userName": "alice"},
-    "eventTime": "2026-11-28T10:00:00Z", "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
-    "awsRegion": "eu-west-1", "sourceIPAddress": "198.51.100.23", "userAgent": "aws-cli/2.22.4",
-    "requestParameters": None, "responseElements": None, "eventID": "e0f10001-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
-    "eventType": "AwsApiCall", "recipientAccountId": "111122223333",
+    "userIdentity": {
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLE1",
+        "arn": "arn:aws:iam::111122223333:user/alice",
+        "accountId": "111122223333",
+        "userName": "alice",
+    },
+    "eventTime": "2026-11-28T10:00:00Z",
+    "eventSource": "ec2.amazonaws.com",
+    "eventName": "DescribeInstances",
+    "awsRegion": "eu-west-1",
+    "sourceIPAddress": "198.51.100.23",
+    "userAgent": "aws-cli/2.22.4",
+    "requestParameters": None,
+    "responseElements": None,
+    "eventID": "e0f10001-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+    "eventType": "AwsApiCall",
+    "recipientAccountId": "111122223333",
 }
 
 
@@ -76,8 +88,9 @@ def test_empty_delivery_file_yields_no_records(tmp_path):
     assert list(read_records(write_delivery(tmp_path / "e.json", []), NORMALIZER, 1024 * 1024)) == []
 
 
-@pytest.mark.parametrize("line", [b'{"eventName": "GetUser"}', b'{"Records": {"a": 1}}', b'{"Records": [', b"\xff\xfe",
-                                  b"[" * 5000, b""])
+@pytest.mark.parametrize(
+    "line", [b'{"eventName": "GetUser"}', b'{"Records": {"a": 1}}', b'{"Records": [', b"\xff\xfe", b"[" * 5000, b""]
+)
 def test_split_returns_other_lines_unchanged(line):
     parts = split(line)
     assert len(parts) == 1 and parts[0] is line
@@ -96,7 +109,9 @@ def test_records_document_that_was_not_split_says_so():
     assert err.value.code == "invalid_shape" and "Records" in err.value.reason
 
 
-@pytest.mark.parametrize("line", [b"[" * 5000 + b"]" * 5000, b'{"Records":[' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"]}"])
+@pytest.mark.parametrize(
+    "line", [b"[" * 5000 + b"]" * 5000, b'{"Records":[' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"]}"]
+)
 def test_deeply_nested_json_is_too_deep(line):
     (part,) = split(line)
     with pytest.raises(ParseError) as err:
@@ -109,44 +124,76 @@ def test_digest_file_is_not_an_event():
     assert parse(RawRecord(data=json.dumps(digest).encode(), origin=ORIGIN), CTX) == []
 
 
-@pytest.mark.parametrize(("identity", "name"), [
-    ({"type": "IAMUser", "principalId": "AIDA1", "userName": "alice"}, "alice"),
-    ({"type": "IAMUser", "principalId": "AIDA1", "arn": "arn:aws:iam::111122223333:user/ops/bob"}, "bob"),
-    ({"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root"}, "root"),
-    ({"type": "AssumedRole", "principalId": "AROA1:s", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/s",
-      "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "Admin"}}}, "Admin"),
-    ({"type": "AssumedRole", "principalId": "AROA1:carol", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/carol"},
-     "carol"),
-    ({"type": "FederatedUser", "principalId": "111122223333:dave",
-      "arn": "arn:aws:sts::111122223333:federated-user/dave"}, "dave"),
-    ({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}, None),
-])
+@pytest.mark.parametrize(
+    ("identity", "name"),
+    [
+        ({"type": "IAMUser", "principalId": "AIDA1", "userName": "alice"}, "alice"),
+        ({"type": "IAMUser", "principalId": "AIDA1", "arn": "arn:aws:iam::111122223333:user/ops/bob"}, "bob"),
+        ({"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root"}, "root"),
+        (
+            {
+                "type": "AssumedRole",
+                "principalId": "AROA1:s",
+                "arn": "arn:aws:sts::111122223333:assumed-role/Admin/s",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "Admin"}},
+            },
+            "Admin",
+        ),
+        (
+            {
+                "type": "AssumedRole",
+                "principalId": "AROA1:carol",
+                "arn": "arn:aws:sts::111122223333:assumed-role/Admin/carol",
+            },
+            "carol",
+        ),
+        (
+            {
+                "type": "FederatedUser",
+                "principalId": "111122223333:dave",
+                "arn": "arn:aws:sts::111122223333:federated-user/dave",
+            },
+            "dave",
+        ),
+        ({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}, None),
+    ],
+)
 def test_user_name_by_identity_type(identity, name):
     event = one(record(userIdentity=identity))
     assert (event.user.name if event.user else None) == name
     assert event.related.user == ([name] if name else [])
 
 
-@pytest.mark.parametrize(("address", "ip", "domain"), [
-    ("198.51.100.23", "198.51.100.23", None),
-    ("::ffff:198.51.100.23", "198.51.100.23", None),
-    ("2001:db8::1", "2001:db8::1", None),
-    ("ec2.amazonaws.com", None, "ec2.amazonaws.com"),
-    ("AWS Internal", None, None),
-])
+@pytest.mark.parametrize(
+    ("address", "ip", "domain"),
+    [
+        ("198.51.100.23", "198.51.100.23", None),
+        ("::ffff:198.51.100.23", "198.51.100.23", None),
+        ("2001:db8::1", "2001:db8::1", None),
+        ("ec2.amazonaws.com", None, "ec2.amazonaws.com"),
+        ("AWS Internal", None, None),
+    ],
+)
 def test_source_ip_only_when_the_address_is_an_ip(address, ip, domain):
     source = one(record(sourceIPAddress=address)).source
     assert (source.ip, source.domain, source.address) == (ip, domain, address)
 
 
 def login(mfa: Any = "No", result: Any = "Success", **changes: Any) -> dict[str, Any]:
-    fields = {"eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "eventType": "AwsConsoleSignIn",
-              "responseElements": {"ConsoleLogin": result}, "additionalEventData": {"MFAUsed": mfa}}
+    fields = {
+        "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin",
+        "eventType": "AwsConsoleSignIn",
+        "responseElements": {"ConsoleLogin": result},
+        "additionalEventData": {"MFAUsed": mfa},
+    }
     return record(**{**fields, **changes})
 
 
-@pytest.mark.parametrize(("mfa", "expected"), [("Yes", True), ("yes", True), ("No", False), ("NO", False),
-                                               ("maybe", None), (True, None), (None, None)])
+@pytest.mark.parametrize(
+    ("mfa", "expected"),
+    [("Yes", True), ("yes", True), ("No", False), ("NO", False), ("maybe", None), (True, None), (None, None)],
+)
 def test_console_login_mfa_from_mfa_used(mfa, expected):
     event = one(login(mfa))
     assert event.event.category == ["authentication"]
@@ -171,8 +218,14 @@ def test_saml_console_login_is_sso():
 
 
 def test_api_error_makes_the_outcome_failure():
-    event = one(record(eventName="StopLogging", eventSource="cloudtrail.amazonaws.com", errorCode="AccessDenied",
-                       errorMessage="not authorized"))
+    event = one(
+        record(
+            eventName="StopLogging",
+            eventSource="cloudtrail.amazonaws.com",
+            errorCode="AccessDenied",
+            errorMessage="not authorized",
+        )
+    )
     assert event.event.outcome == "failure" and event.error.code == "AccessDenied"
     assert event.cloud.service.name == "cloudtrail" and event.event.provider == "cloudtrail.amazonaws.com"
 
@@ -188,12 +241,30 @@ def authorize(direction: str = "Ingress", **params: Any) -> dict[str, Any]:
 
 def test_flat_and_nested_requests_give_the_same_rule():
     flat = one(authorize(ipProtocol="tcp", fromPort=22, toPort=22, cidrIp="0.0.0.0/0"))
-    nested = one(authorize(ipPermissions={"items": [
-        {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}))
+    nested = one(
+        authorize(
+            ipPermissions={
+                "items": [
+                    {
+                        "ipProtocol": "tcp",
+                        "fromPort": 22,
+                        "toPort": 22,
+                        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
+                    }
+                ]
+            }
+        )
+    )
     assert flat.secmon.firewall_rules == nested.secmon.firewall_rules
     (rule,) = flat.secmon.firewall_rules
     assert (rule.direction, rule.group_id, rule.protocol, rule.from_port, rule.to_port, rule.cidr) == (
-        "ingress", "sg-1", "tcp", 22, 22, "0.0.0.0/0")
+        "ingress",
+        "sg-1",
+        "tcp",
+        22,
+        22,
+        "0.0.0.0/0",
+    )
     assert flat.event.category == ["configuration", "network"]
 
 
@@ -203,18 +274,31 @@ def test_cidr_is_kept_exactly_as_written():
 
 
 def test_all_protocols_rule_has_no_ports_and_each_range_is_a_rule():
-    permission = {"ipProtocol": "-1", "fromPort": 0, "toPort": 0, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
-                  "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}
+    permission = {
+        "ipProtocol": "-1",
+        "fromPort": 0,
+        "toPort": 0,
+        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
+        "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]},
+    }
     rules = one(authorize("Egress", ipPermissions={"items": [permission]})).secmon.firewall_rules
     assert [(r.direction, r.protocol, r.from_port, r.cidr) for r in rules] == [
-        ("egress", "-1", None, "0.0.0.0/0"), ("egress", "-1", None, "::/0")]
+        ("egress", "-1", None, "0.0.0.0/0"),
+        ("egress", "-1", None, "::/0"),
+    ]
 
 
-@pytest.mark.parametrize("params", [
-    "groupId=sg-1", [1, 2], {"ipPermissions": "all"}, {"ipPermissions": {"items": "x"}},
-    {"ipPermissions": {"items": [None, 3, {"ipProtocol": {}, "fromPort": "22x", "toPort": 2**70}]}},
-    {"ModifySecurityGroupRulesRequest": [1]},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        "groupId=sg-1",
+        [1, 2],
+        {"ipPermissions": "all"},
+        {"ipPermissions": {"items": "x"}},
+        {"ipPermissions": {"items": [None, 3, {"ipProtocol": {}, "fromPort": "22x", "toPort": 2**70}]}},
+        {"ModifySecurityGroupRulesRequest": [1]},
+    ],
+)
 def test_unexpected_request_shapes_never_fail_the_event(params):
     for name in ("AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"):
         event = one(record(eventName=name, requestParameters=params))
@@ -222,80 +306,162 @@ def test_unexpected_request_shapes_never_fail_the_event(params):
 
 
 def selectors(**params: Any) -> dict[str, Any]:
-    return record(eventSource="cloudtrail.amazonaws.com", eventName="PutEventSelectors",
-                  requestParameters={"trailName": "org-audit", **params})
+    return record(
+        eventSource="cloudtrail.amazonaws.com",
+        eventName="PutEventSelectors",
+        requestParameters={"trailName": "org-audit", **params},
+    )
 
 
 def management(*conditions: dict[str, Any]) -> dict[str, Any]:
     return {"fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}, *conditions]}
 
 
-@pytest.mark.parametrize(("items", "read", "write", "excluded"), [
-    ([{}], True, True, []),  # CloudTrail's defaults: All, management events included
-    ([{"readWriteType": "ReadOnly"}], True, False, []),
-    ([{"readWriteType": "WriteOnly", "excludeManagementEventSources": ["kms.amazonaws.com"]}], False, True,
-     ["kms.amazonaws.com"]),
-    ([{"readWriteType": "ReadOnly"}, {"readWriteType": "WriteOnly"}], True, True, []),
-    ([{"includeManagementEvents": False}], False, False, []),
-    # a source is excluded only when every selector logging management events excludes it
-    ([{"excludeManagementEventSources": ["kms.amazonaws.com"]}, {"readWriteType": "ReadOnly"}], True, True, []),
-    ([], False, False, []),
-])
+@pytest.mark.parametrize(
+    ("items", "read", "write", "excluded"),
+    [
+        ([{}], True, True, []),  # CloudTrail's defaults: All, management events included
+        ([{"readWriteType": "ReadOnly"}], True, False, []),
+        (
+            [{"readWriteType": "WriteOnly", "excludeManagementEventSources": ["kms.amazonaws.com"]}],
+            False,
+            True,
+            ["kms.amazonaws.com"],
+        ),
+        ([{"readWriteType": "ReadOnly"}, {"readWriteType": "WriteOnly"}], True, True, []),
+        ([{"includeManagementEvents": False}], False, False, []),
+        # a source is excluded only when every selector logging management events excludes it
+        ([{"excludeManagementEventSources": ["kms.amazonaws.com"]}, {"readWriteType": "ReadOnly"}], True, True, []),
+        ([], False, False, []),
+    ],
+)
 def test_classic_selectors_management_coverage(items, read, write, excluded):
     summary = one(selectors(eventSelectors=items)).secmon.logging_config.selectors
     assert (summary.form, summary.management_read, summary.management_write, summary.excluded_sources) == (
-        "classic", read, write, excluded)
+        "classic",
+        read,
+        write,
+        excluded,
+    )
 
 
-@pytest.mark.parametrize(("items", "read", "write", "excluded"), [
-    ([management()], True, True, []),
-    ([management({"field": "readOnly", "equals": ["true"]})], True, False, []),
-    ([management({"field": "readOnly", "equals": [False]})], False, True, []),
-    ([management({"field": "eventSource", "notEquals": ["kms.amazonaws.com", "rdsdata.amazonaws.com"]})], True, True,
-     ["kms.amazonaws.com", "rdsdata.amazonaws.com"]),
-    ([management({"field": "eventSource", "equals": ["s3.amazonaws.com"]})], False, False, []),  # some sources only
-    ([{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]},
-                          {"Field": "readOnly", "Equals": ["false"]}]}], False, True, []),  # the API's PascalCase
-    ([], False, False, []),
-])
+@pytest.mark.parametrize(
+    ("items", "read", "write", "excluded"),
+    [
+        ([management()], True, True, []),
+        ([management({"field": "readOnly", "equals": ["true"]})], True, False, []),
+        ([management({"field": "readOnly", "equals": [False]})], False, True, []),
+        (
+            [management({"field": "eventSource", "notEquals": ["kms.amazonaws.com", "rdsdata.amazonaws.com"]})],
+            True,
+            True,
+            ["kms.amazonaws.com", "rdsdata.amazonaws.com"],
+        ),
+        ([management({"field": "eventSource", "equals": ["s3.amazonaws.com"]})], False, False, []),  # some sources only
+        (
+            [
+                {
+                    "FieldSelectors": [
+                        {"Field": "eventCategory", "Equals": ["Management"]},
+                        {"Field": "readOnly", "Equals": ["false"]},
+                    ]
+                }
+            ],
+            False,
+            True,
+            [],
+        ),  # the API's PascalCase
+        ([], False, False, []),
+    ],
+)
 def test_advanced_selectors_management_coverage(items, read, write, excluded):
     summary = one(selectors(advancedEventSelectors=items)).secmon.logging_config.selectors
     assert (summary.form, summary.management_read, summary.management_write, summary.excluded_sources) == (
-        "advanced", read, write, excluded)
+        "advanced",
+        read,
+        write,
+        excluded,
+    )
 
 
 def test_data_resource_types_from_both_selector_forms():
-    classic = [{"readWriteType": "All", "includeManagementEvents": False, "dataResources": [
-        {"type": "AWS::S3::Object", "values": ["arn:aws:s3:::acme-exports/"]}, {"type": "AWS::Lambda::Function",
-                                                                                "values": []}]}]
-    advanced = [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]},
-                                    {"field": "resources.type", "equals": ["AWS::DynamoDB::Table"]}]}]
+    classic = [
+        {
+            "readWriteType": "All",
+            "includeManagementEvents": False,
+            "dataResources": [
+                {"type": "AWS::S3::Object", "values": ["arn:aws:s3:::acme-exports/"]},
+                {"type": "AWS::Lambda::Function", "values": []},
+            ],
+        }
+    ]
+    advanced = [
+        {
+            "fieldSelectors": [
+                {"field": "eventCategory", "equals": ["Data"]},
+                {"field": "resources.type", "equals": ["AWS::DynamoDB::Table"]},
+            ]
+        }
+    ]
     by_trail_arn = {"trailName": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit"}
     config = one(selectors(eventSelectors=classic, **by_trail_arn)).secmon.logging_config
     assert config.trail == "org-audit" and config.selectors.data_resource_types == ["AWS::S3::Object"]
     assert one(selectors(advancedEventSelectors=advanced)).secmon.logging_config.selectors.data_resource_types == [
-        "AWS::DynamoDB::Table"]
+        "AWS::DynamoDB::Table"
+    ]
 
 
 def test_update_trail_settings_and_cleared_values():
-    config = one(record(eventSource="cloudtrail.amazonaws.com", eventName="UpdateTrail", requestParameters={
-        "name": "org-audit", "isMultiRegionTrail": False, "includeGlobalServiceEvents": False,
-        "enableLogFileValidation": False, "s3BucketName": "elsewhere", "kmsKeyId": "",
-        "cloudWatchLogsLogGroupArn": "", "snsTopicName": "notices"})).secmon.logging_config
-    assert (config.trail, config.multi_region, config.global_service_events, config.log_file_validation,
-            config.s3_bucket, config.kms_key, config.cleared) == (
-        "org-audit", False, False, False, "elsewhere", None, ["cloudwatch_log_group", "kms_key"])
+    config = one(
+        record(
+            eventSource="cloudtrail.amazonaws.com",
+            eventName="UpdateTrail",
+            requestParameters={
+                "name": "org-audit",
+                "isMultiRegionTrail": False,
+                "includeGlobalServiceEvents": False,
+                "enableLogFileValidation": False,
+                "s3BucketName": "elsewhere",
+                "kmsKeyId": "",
+                "cloudWatchLogsLogGroupArn": "",
+                "snsTopicName": "notices",
+            },
+        )
+    ).secmon.logging_config
+    assert (
+        config.trail,
+        config.multi_region,
+        config.global_service_events,
+        config.log_file_validation,
+        config.s3_bucket,
+        config.kms_key,
+        config.cleared,
+    ) == ("org-audit", False, False, False, "elsewhere", None, ["cloudwatch_log_group", "kms_key"])
     assert config.selectors is None and config.organization_trail is None
 
 
 def test_update_detector_enable_and_disabled_protections():
-    config = one(record(eventSource="guardduty.amazonaws.com", eventName="UpdateDetector", requestParameters={
-        "detectorId": "d1", "enable": False, "findingPublishingFrequency": "SIX_HOURS",
-        "features": [{"name": "RDS_LOGIN_EVENTS", "status": "DISABLED"},
-                     {"name": "S3_DATA_EVENTS", "status": "ENABLED"}],
-        "dataSources": {"s3Logs": {"enable": False}}})).secmon.logging_config
+    config = one(
+        record(
+            eventSource="guardduty.amazonaws.com",
+            eventName="UpdateDetector",
+            requestParameters={
+                "detectorId": "d1",
+                "enable": False,
+                "findingPublishingFrequency": "SIX_HOURS",
+                "features": [
+                    {"name": "RDS_LOGIN_EVENTS", "status": "DISABLED"},
+                    {"name": "S3_DATA_EVENTS", "status": "ENABLED"},
+                ],
+                "dataSources": {"s3Logs": {"enable": False}},
+            },
+        )
+    ).secmon.logging_config
     assert (config.detector_id, config.detector_enabled, config.disabled_features) == (
-        "d1", False, ["RDS_LOGIN_EVENTS", "S3_DATA_EVENTS"])
+        "d1",
+        False,
+        ["RDS_LOGIN_EVENTS", "S3_DATA_EVENTS"],
+    )
 
 
 def test_logging_config_only_for_logging_calls():
@@ -303,19 +469,29 @@ def test_logging_config_only_for_logging_calls():
     assert one(authorize(ipProtocol="tcp")).secmon.logging_config is None
 
 
-@pytest.mark.parametrize("params", [
-    {"eventSelectors": "all"}, {"eventSelectors": [None, {}]}, {"advancedEventSelectors": [{"fieldSelectors": "x"}]},
-    {"advancedEventSelectors": [{"fieldSelectors": [{"field": ["eventCategory"], "equals": "Management"}]}]},
-    {"advancedEventSelectors": [management(), 7]},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"eventSelectors": "all"},
+        {"eventSelectors": [None, {}]},
+        {"advancedEventSelectors": [{"fieldSelectors": "x"}]},
+        {"advancedEventSelectors": [{"fieldSelectors": [{"field": ["eventCategory"], "equals": "Management"}]}]},
+        {"advancedEventSelectors": [management(), 7]},
+    ],
+)
 def test_unreadable_selectors_are_not_guessed(params):
     config = one(selectors(**params)).secmon.logging_config
     assert config.trail == "org-audit" and config.selectors is None
 
 
 def test_selector_lists_and_texts_are_bounded():
-    many = [{"readWriteType": "All", "excludeManagementEventSources": [f"s{i}.amazonaws.com" for i in range(500)],
-             "dataResources": [{"type": f"AWS::T::{i}", "values": ["arn:x"]} for i in range(500)]}]
+    many = [
+        {
+            "readWriteType": "All",
+            "excludeManagementEventSources": [f"s{i}.amazonaws.com" for i in range(500)],
+            "dataResources": [{"type": f"AWS::T::{i}", "values": ["arn:x"]} for i in range(500)],
+        }
+    ]
     summary = one(selectors(eventSelectors=many)).secmon.logging_config.selectors
     assert len(summary.excluded_sources) <= 32 and len(summary.data_resource_types) <= 32
     long_name = one(selectors(eventSelectors=[], trailName="t" * 5000)).secmon.logging_config
@@ -324,62 +500,160 @@ def test_selector_lists_and_texts_are_bounded():
 
 def lifecycle_call(*rules: dict[str, Any], name: str = "PutBucketLifecycle") -> dict[str, Any]:
     rule = rules[0] if len(rules) == 1 else list(rules)  # CloudTrail writes one rule as an object
-    return record(eventSource="s3.amazonaws.com", eventName=name,
-                  requestParameters={"bucketName": "logs", "LifecycleConfiguration": {"Rule": rule}})
+    return record(
+        eventSource="s3.amazonaws.com",
+        eventName=name,
+        requestParameters={"bucketName": "logs", "LifecycleConfiguration": {"Rule": rule}},
+    )
 
 
-@pytest.mark.parametrize(("rules", "days", "date", "rule_id"), [
-    ([{"Status": "Enabled", "ID": "a", "Expiration": {"Days": 1}}], 1, None, "a"),
-    ([{"Status": "Enabled", "ID": "a", "Expiration": {"Days": "400"}},
-      {"Status": "Enabled", "ID": "b", "NoncurrentVersionExpiration": {"NoncurrentDays": "3"}}], 3, None, "b"),
-    ([{"Status": "Disabled", "ID": "a", "Expiration": {"Days": 1}}], None, None, None),
-    ([{"Status": "Enabled", "ID": "a", "Transition": {"Days": 1, "StorageClass": "GLACIER"}}], None, None, None),
-    ([{"Status": "Enabled", "Expiration": {"Date": "2026-12-01T00:00:00Z"}}], None, "2026-12-01T00:00:00+00:00", None),
-    ([{"Status": "Enabled", "Expiration": {"Days": True}}, {"Status": "Enabled", "Expiration": {"Days": "-1"}}],
-     None, None, None),
-])
+@pytest.mark.parametrize(
+    ("rules", "days", "date", "rule_id"),
+    [
+        ([{"Status": "Enabled", "ID": "a", "Expiration": {"Days": 1}}], 1, None, "a"),
+        (
+            [
+                {"Status": "Enabled", "ID": "a", "Expiration": {"Days": "400"}},
+                {"Status": "Enabled", "ID": "b", "NoncurrentVersionExpiration": {"NoncurrentDays": "3"}},
+            ],
+            3,
+            None,
+            "b",
+        ),
+        ([{"Status": "Disabled", "ID": "a", "Expiration": {"Days": 1}}], None, None, None),
+        ([{"Status": "Enabled", "ID": "a", "Transition": {"Days": 1, "StorageClass": "GLACIER"}}], None, None, None),
+        (
+            [{"Status": "Enabled", "Expiration": {"Date": "2026-12-01T00:00:00Z"}}],
+            None,
+            "2026-12-01T00:00:00+00:00",
+            None,
+        ),
+        (
+            [{"Status": "Enabled", "Expiration": {"Days": True}}, {"Status": "Enabled", "Expiration": {"Days": "-1"}}],
+            None,
+            None,
+            None,
+        ),
+    ],
+)
 def test_lifecycle_rules_are_summarised_by_the_soonest_deletion(rules, days, date, rule_id):
     summary = one(lifecycle_call(*rules)).secmon.logging_config.lifecycle
-    assert (summary.expiration_days, summary.expiration_date and summary.expiration_date.isoformat(),
-            summary.rule_id) == (days, date, rule_id)
+    assert (
+        summary.expiration_days,
+        summary.expiration_date and summary.expiration_date.isoformat(),
+        summary.rule_id,
+    ) == (days, date, rule_id)
 
 
 def test_a_lifecycle_request_without_a_configuration_is_unread_not_harmless():
-    config = one(record(eventSource="s3.amazonaws.com", eventName="PutBucketLifecycle",
-                        requestParameters={"bucketName": "logs", "LifecycleConfiguration": "<xml/>"})).secmon.logging_config
+    config = one(
+        record(
+            eventSource="s3.amazonaws.com",
+            eventName="PutBucketLifecycle",
+            requestParameters={"bucketName": "logs", "LifecycleConfiguration": "<xml/>"},
+        )
+    ).secmon.logging_config
     assert (config.bucket, config.lifecycle) == ("logs", None)
 
 
-@pytest.mark.parametrize(("policy", "delivery"), [
-    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject"}]},
-     True),
-    (json.dumps({"Statement": {"Effect": "Allow", "Principal": {"Service": ["config.amazonaws.com",
-                                                                            "cloudtrail.amazonaws.com"]}}}), True),
-    ({"Statement": [{"Effect": "Deny", "Principal": {"Service": "cloudtrail.amazonaws.com"}}]}, False),
-    ({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}, False),
-    ("{not json", None),
-])
+@pytest.mark.parametrize(
+    ("policy", "delivery"),
+    [
+        (
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject"}
+                ]
+            },
+            True,
+        ),
+        (
+            json.dumps(
+                {
+                    "Statement": {
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["config.amazonaws.com", "cloudtrail.amazonaws.com"]},
+                    }
+                }
+            ),
+            True,
+        ),
+        ({"Statement": [{"Effect": "Deny", "Principal": {"Service": "cloudtrail.amazonaws.com"}}]}, False),
+        ({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}, False),
+        ("{not json", None),
+    ],
+)
 def test_a_bucket_policy_says_whether_cloudtrail_may_deliver(policy, delivery):
-    rec = record(eventSource="s3.amazonaws.com", eventName="PutBucketPolicy",
-                 requestParameters={"bucketName": "logs", "bucketPolicy": policy})
+    rec = record(
+        eventSource="s3.amazonaws.com",
+        eventName="PutBucketPolicy",
+        requestParameters={"bucketName": "logs", "bucketPolicy": policy},
+    )
     assert one(rec).secmon.logging_config.cloudtrail_delivery is delivery
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(call=st.sampled_from([("cloudtrail.amazonaws.com", "PutEventSelectors"), ("cloudtrail.amazonaws.com",
-                             "UpdateTrail"), ("guardduty.amazonaws.com", "UpdateDetector"),
-                             ("s3.amazonaws.com", "PutBucketLifecycle"), ("s3.amazonaws.com", "PutBucketPolicy")]),
-       params=st.dictionaries(st.sampled_from(["trailName", "name", "eventSelectors", "advancedEventSelectors",
-                                               "s3BucketName", "kmsKeyId", "enable", "features", "dataSources",
-                                               "bucketName", "LifecycleConfiguration", "bucketPolicy"]),
-                              st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                                           lambda inner: st.lists(inner, max_size=4)
-                                           | st.dictionaries(st.sampled_from(["field", "equals", "notEquals", "name",
-                                                                              "status", "enable", "readWriteType",
-                                                                              "fieldSelectors", "s3Logs", "Rule",
-                                                                              "Status", "Expiration", "Days", "Date",
-                                                                              "Statement", "Principal"]), inner,
-                                                             max_size=4), max_leaves=20), max_size=4))
+@given(
+    call=st.sampled_from(
+        [
+            ("cloudtrail.amazonaws.com", "PutEventSelectors"),
+            ("cloudtrail.amazonaws.com", "UpdateTrail"),
+            ("guardduty.amazonaws.com", "UpdateDetector"),
+            ("s3.amazonaws.com", "PutBucketLifecycle"),
+            ("s3.amazonaws.com", "PutBucketPolicy"),
+        ]
+    ),
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "trailName",
+                "name",
+                "eventSelectors",
+                "advancedEventSelectors",
+                "s3BucketName",
+                "kmsKeyId",
+                "enable",
+                "features",
+                "dataSources",
+                "bucketName",
+                "LifecycleConfiguration",
+                "bucketPolicy",
+            ]
+        ),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "field",
+                            "equals",
+                            "notEquals",
+                            "name",
+                            "status",
+                            "enable",
+                            "readWriteType",
+                            "fieldSelectors",
+                            "s3Logs",
+                            "Rule",
+                            "Status",
+                            "Expiration",
+                            "Days",
+                            "Date",
+                            "Statement",
+                            "Principal",
+                        ]
+                    ),
+                    inner,
+                    max_size=4,
+                )
+            ),
+            max_leaves=20,
+        ),
+        max_size=4,
+    ),
+)
 def test_any_logging_request_gives_a_typed_summary(call, params):
     event = one(record(eventSource=call[0], eventName=call[1], requestParameters=params))
     json.dumps(event.to_doc())
@@ -420,8 +694,13 @@ json_values = st.recursive(
     max_leaves=25,
 )
 FIELDS = sorted(BASE) + ["tlsDetails", "additionalEventData"]
-CALLS = ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupEgress", "ModifySecurityGroupRules", "ConsoleLogin",
-         "CreateAccessKey"]
+CALLS = [
+    "AuthorizeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "ModifySecurityGroupRules",
+    "ConsoleLogin",
+    "CreateAccessKey",
+]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

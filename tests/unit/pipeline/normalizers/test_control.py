@@ -15,8 +15,15 @@ from schemas.event import Origin
 
 ALL_STATUSES = sorted({s for statuses in STATUSES.values() for s in statuses})
 # Enough fields for every kind, so each test varies only what it checks.
-BASE = {"timestamp": "2026-11-30T03:15:09Z", "job_id": "job-1", "workspace": "ws-acme", "user": "carol@acme.example",
-        "actor": "admin@acme.example", "incident_id": "INC-1", "requested_at": "2026-11-23T09:12:00Z"}
+BASE = {
+    "timestamp": "2026-11-30T03:15:09Z",
+    "job_id": "job-1",
+    "workspace": "ws-acme",
+    "user": "carol@acme.example",
+    "actor": "admin@acme.example",
+    "incident_id": "INC-1",
+    "requested_at": "2026-11-23T09:12:00Z",
+}
 
 
 def line(**fields) -> bytes:
@@ -46,7 +53,9 @@ def test_kind_status_table(kind: str, status: str):
         assert exc.code == "invalid_field" and f"{kind} cannot be {status!r}" in exc.reason
 
 
-@pytest.mark.parametrize(("status", "outcome"), [("failed", "failure"), ("succeeded", "success"), ("started", "unknown")])
+@pytest.mark.parametrize(
+    ("status", "outcome"), [("failed", "failure"), ("succeeded", "success"), ("started", "unknown")]
+)
 def test_outcome_follows_status(status: str, outcome: str):
     (event,) = events(line(kind="backup", status=status))
     assert event.event.outcome == outcome
@@ -66,13 +75,16 @@ def test_other_kinds_name_the_operator_else_the_actor():
     assert system_only.user.name == "backup-scheduler" and system_only.event.category == ["configuration"]
 
 
-@pytest.mark.parametrize(("fields", "missing"), [
-    ({"kind": "deletion", "status": "completed", "requested_at": None}, "requested_at"),
-    ({"kind": "deletion", "status": "requested", "workspace": None}, "workspace"),
-    ({"kind": "legal_hold", "status": "opened", "incident_id": None}, "incident_id"),
-    ({"kind": "signout_all", "status": "executed", "actor": None}, "actor"),
-    ({"kind": "backup", "status": "started", "job_id": None}, "job_id"),
-])
+@pytest.mark.parametrize(
+    ("fields", "missing"),
+    [
+        ({"kind": "deletion", "status": "completed", "requested_at": None}, "requested_at"),
+        ({"kind": "deletion", "status": "requested", "workspace": None}, "workspace"),
+        ({"kind": "legal_hold", "status": "opened", "incident_id": None}, "incident_id"),
+        ({"kind": "signout_all", "status": "executed", "actor": None}, "actor"),
+        ({"kind": "backup", "status": "started", "job_id": None}, "job_id"),
+    ],
+)
 def test_fields_a_kind_needs_are_required(fields: dict, missing: str):
     exc = error(line(**fields))
     assert exc.code == "invalid_field" and exc.reason.startswith(missing)
@@ -82,25 +94,37 @@ def test_deletion_completed_carries_when_it_was_requested():
     (event,) = events(line(kind="deletion", status="completed"))
     assert event.secmon.control.requested_at.isoformat() == "2026-11-23T09:12:00+00:00"
     assert event.event.type == ["deletion"] and event.event.outcome == "success"
-    assert error(line(kind="deletion", status="completed", requested_at="2026-12-01T00:00:00Z")).reason == \
-        "requested_at: later than timestamp"
+    assert (
+        error(line(kind="deletion", status="completed", requested_at="2026-12-01T00:00:00Z")).reason
+        == "requested_at: later than timestamp"
+    )
 
 
 def test_details_known_keys_only_and_snapshot_names_the_backup():
-    (event,) = events(line(kind="backup", status="succeeded", details={"documents": 5, "snapshot": "snap-1", "secret": "x"}))
+    (event,) = events(
+        line(kind="backup", status="succeeded", details={"documents": 5, "snapshot": "snap-1", "secret": "x"})
+    )
     assert event.secmon.control.backup_id == "snap-1" and "documents 5" in event.message
     assert "secret" not in json.dumps(event.to_doc())
-    assert error(line(kind="backup", status="succeeded", details={"indices": "many"})).reason.startswith("details.indices")
+    assert error(line(kind="backup", status="succeeded", details={"indices": "many"})).reason.startswith(
+        "details.indices"
+    )
 
 
 def test_backup_deleted_is_a_successful_deletion_naming_the_snapshot_and_when_it_was_taken():
-    (event,) = events(line(kind="backup", status="deleted", details={"snapshot": "secmon-2026.11.16-020000",
-                                                                    "taken_at": "2026-11-16T03:00:00+01:00"}))
+    (event,) = events(
+        line(
+            kind="backup",
+            status="deleted",
+            details={"snapshot": "secmon-2026.11.16-020000", "taken_at": "2026-11-16T03:00:00+01:00"},
+        )
+    )
     assert event.secmon.control.backup_id == "secmon-2026.11.16-020000"
     assert event.event.type == ["deletion"] and event.event.outcome == "success"
     assert "taken 2026-11-16T02:00:00Z" in event.message
     assert error(line(kind="backup", status="deleted", details={"taken_at": "yesterday"})).reason.startswith(
-        "details.taken_at")
+        "details.taken_at"
+    )
 
 
 def test_the_sources_doc_lists_the_statuses_of_every_kind():

@@ -50,7 +50,11 @@ def check(source: str, data: bytes) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=True) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=20,
 )
@@ -92,8 +96,20 @@ def test_json_with_unexpected_types(source: str, data):
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_huge_and_deep_inputs(source: str):
-    for data in (b'{"timestamp": "9999-12-31T23:00:00-05:00", "ts": "0001-01-01T00:00:00+05:00"}', b"{" * 200_000, b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
-                 b"x" * (10 * 1024 * 1024), b"\xff\xfe" * 1000, b"\x00" * 100, b"{}", b"[]", b"null", b'"str"', b"1e999"):
+    for data in (
+        b'{"timestamp": "9999-12-31T23:00:00-05:00", "ts": "0001-01-01T00:00:00+05:00"}',
+        b"{" * 200_000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b"x" * (10 * 1024 * 1024),
+        b"\xff\xfe" * 1000,
+        b"\x00" * 100,
+        b"{}",
+        b"[]",
+        b"null",
+        b'"str"',
+        b"1e999",
+    ):
         check(source, data)
 
 

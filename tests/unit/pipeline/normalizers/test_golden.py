@@ -34,12 +34,21 @@ def outcome(path: Path) -> list[dict]:
     normalizer = NORMALIZERS[path.parent.name]
     results = []
     for record in read_records(str(path), normalizer, 1024 * 1024):
-        record = RawRecord(data=record.data, origin=record.origin.model_copy(update={"file": path.name}), received=RECEIVED,
-                           header=record.header)
+        record = RawRecord(
+            data=record.data,
+            origin=record.origin.model_copy(update={"file": path.name}),
+            received=RECEIVED,
+            header=record.header,
+        )
         processed = process_record(record, normalizer, [], CTX)
         if processed.dead_letter is not None:
-            results.append({"offset": record.origin.offset, "error_code": processed.dead_letter.error_code,
-                            "reason": processed.dead_letter.reason})
+            results.append(
+                {
+                    "offset": record.origin.offset,
+                    "error_code": processed.dead_letter.error_code,
+                    "reason": processed.dead_letter.reason,
+                }
+            )
         else:
             results.append({"offset": record.origin.offset, "events": [e.to_doc() for e in processed.events]})
     return results

@@ -19,9 +19,19 @@ DECORATIONS = {"host_uuid": "6F2C1B0E-8A4D-5C37-9E21-0B7A4D1C9F33", "hostname": 
 
 def result(name: str = "pack_posture_disk_encryption", **fields) -> bytes:
     """A differential result line (override or add any key; None removes one)."""
-    doc = {"name": name, "hostIdentifier": "mbp-alice.corp.example", "calendarTime": "Mon Nov 30 08:01:02 2026 UTC",
-           "unixTime": 1796025662, "epoch": 0, "counter": 3, "numerics": False, "decorations": DECORATIONS,
-           "columns": {"name": "/dev/disk3s1", "encrypted": "1", "type": "APFS Encryption"}, "action": "added", **fields}
+    doc = {
+        "name": name,
+        "hostIdentifier": "mbp-alice.corp.example",
+        "calendarTime": "Mon Nov 30 08:01:02 2026 UTC",
+        "unixTime": 1796025662,
+        "epoch": 0,
+        "counter": 3,
+        "numerics": False,
+        "decorations": DECORATIONS,
+        "columns": {"name": "/dev/disk3s1", "encrypted": "1", "type": "APFS Encryption"},
+        "action": "added",
+        **fields,
+    }
     return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
 
 
@@ -44,7 +54,10 @@ def test_removed_rows_and_unknown_queries_yield_nothing():
 
 
 def test_snapshot_rows_become_one_event_each_with_distinct_ids(tmp_path: Path):
-    rows = [{"name": "C:", "encrypted": "1", "type": "BitLocker"}, {"name": "D:", "encrypted": "0", "type": "BitLocker"}]
+    rows = [
+        {"name": "C:", "encrypted": "1", "type": "BitLocker"},
+        {"name": "D:", "encrypted": "0", "type": "BitLocker"},
+    ]
     path = tmp_path / "osqueryd.results.log"
     path.write_bytes(result(columns=None, action="snapshot", snapshot=rows) + b"\n")
     (record,) = read_records(str(path), NORMALIZER, 1024 * 1024)
@@ -54,16 +67,26 @@ def test_snapshot_rows_become_one_event_each_with_distinct_ids(tmp_path: Path):
 
 
 def test_numbers_as_strings_and_as_numbers_mean_the_same():
-    as_strings = events(result(name="pack_posture_screen_lock",
-                               columns={"screen_lock_enabled": "1", "screen_lock_delay_seconds": "300"}))
-    as_numbers = events(result(name="pack_posture_screen_lock", numerics=True,
-                               columns={"screen_lock_enabled": 1, "screen_lock_delay_seconds": 300}))
+    as_strings = events(
+        result(
+            name="pack_posture_screen_lock", columns={"screen_lock_enabled": "1", "screen_lock_delay_seconds": "300"}
+        )
+    )
+    as_numbers = events(
+        result(
+            name="pack_posture_screen_lock",
+            numerics=True,
+            columns={"screen_lock_enabled": 1, "screen_lock_delay_seconds": 300},
+        )
+    )
     assert as_strings[0].secmon.posture == as_numbers[0].secmon.posture
     assert as_numbers[0].secmon.posture.screen_lock_delay_seconds == 300
 
 
 def test_null_columns_leave_posture_fields_unset():
-    (event,) = events(result(columns={"name": "/dev/disk4s1", "encrypted": "", "type": "", "encryption_status": "undefined"}))
+    (event,) = events(
+        result(columns={"name": "/dev/disk4s1", "encrypted": "", "type": "", "encryption_status": "undefined"})
+    )
     assert event.secmon.posture.disk_encrypted is None and event.secmon.posture.encryption_type is None
 
 
@@ -73,11 +96,17 @@ def test_macos_screenlock_without_password_on_wake_is_off():
     assert event.event.action == "posture_screen_lock"
 
 
-@pytest.mark.parametrize(("name", "query"), [
-    ("pack_posture_disk_encryption", "disk_encryption"), ("pack/posture/screenlock", "screen_lock"),
-    ("system_info", "system_info"), ("pack_fleet_os_version", "os_version"), ("pack_posture_disk", None),
-    ("pack_posture_disk_encryption_extra", None),
-])
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("pack_posture_disk_encryption", "disk_encryption"),
+        ("pack/posture/screenlock", "screen_lock"),
+        ("system_info", "system_info"),
+        ("pack_fleet_os_version", "os_version"),
+        ("pack_posture_disk", None),
+        ("pack_posture_disk_encryption_extra", None),
+    ],
+)
 def test_query_is_recognised_by_the_end_of_its_name(name: str, query: str | None):
     assert query_of_name(name) == query
 
@@ -88,29 +117,51 @@ def test_unnamed_query_is_recognised_by_its_columns():
 
 
 def test_host_identity_and_os_fill_host_fields_only():
-    (info,) = events(result(name="pack_posture_system_info", decorations=None, columns={
-        "hostname": "SURFACE-CAROL", "uuid": "1E7A9C40", "hardware_serial": "0F3K2Q", "computer_name": "Carol's Surface"}))
+    (info,) = events(
+        result(
+            name="pack_posture_system_info",
+            decorations=None,
+            columns={
+                "hostname": "SURFACE-CAROL",
+                "uuid": "1E7A9C40",
+                "hardware_serial": "0F3K2Q",
+                "computer_name": "Carol's Surface",
+            },
+        )
+    )
     assert (info.host.name, info.host.hostname, info.host.id) == ("mbp-alice.corp.example", "SURFACE-CAROL", "1E7A9C40")
     assert info.secmon.posture is None and "Carol's Surface" in info.related.hosts
-    (os_,) = events(result(name="pack_posture_os_version", columns={"name": "macOS", "version": "15.1.1", "platform": "darwin"}))
+    (os_,) = events(
+        result(name="pack_posture_os_version", columns={"name": "macOS", "version": "15.1.1", "platform": "darwin"})
+    )
     assert (os_.host.os.name, os_.host.os.version, os_.host.os.platform) == ("macOS", "15.1.1", "darwin")
 
 
 def test_batched_diff_results_use_added_rows_only():
-    produced = events(result(columns=None, action=None, diffResults={
-        "added": [{"name": "/dev/sda2", "encrypted": "1", "type": "LUKS"}],
-        "removed": [{"name": "/dev/sda2", "encrypted": "0", "type": ""}]}))
+    produced = events(
+        result(
+            columns=None,
+            action=None,
+            diffResults={
+                "added": [{"name": "/dev/sda2", "encrypted": "1", "type": "LUKS"}],
+                "removed": [{"name": "/dev/sda2", "encrypted": "0", "type": ""}],
+            },
+        )
+    )
     assert [e.secmon.posture.encryption_type for e in produced] == ["LUKS"]
 
 
-@pytest.mark.parametrize(("fields", "code"), [
-    ({"columns": {"encrypted": "yes", "type": "LUKS"}}, "invalid_field"),
-    ({"columns": ["encrypted", "1"]}, "invalid_shape"),
-    ({"action": "changed"}, "invalid_field"),
-    ({"unixTime": 10**30}, "invalid_field"),
-    ({"unixTime": None, "calendarTime": "yesterday"}, "invalid_field"),
-    ({"hostIdentifier": None}, "invalid_field"),
-])
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"columns": {"encrypted": "yes", "type": "LUKS"}}, "invalid_field"),
+        ({"columns": ["encrypted", "1"]}, "invalid_shape"),
+        ({"action": "changed"}, "invalid_field"),
+        ({"unixTime": 10**30}, "invalid_field"),
+        ({"unixTime": None, "calendarTime": "yesterday"}, "invalid_field"),
+        ({"hostIdentifier": None}, "invalid_field"),
+    ],
+)
 def test_malformed_results_are_refused(fields: dict, code: str):
     with pytest.raises(ParseError) as info:
         events(result(**fields))

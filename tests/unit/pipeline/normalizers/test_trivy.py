@@ -15,14 +15,34 @@ CTX = ParseContext()
 
 
 def vuln(vid: str = "CVE-2024-45490", pkg: str = "libexpat1", **fields) -> dict:
-    return {"VulnerabilityID": vid, "PkgName": pkg, "InstalledVersion": "2.5.0-1", "FixedVersion": "2.5.0-1+deb12u1",
-            "Severity": "HIGH", "Title": f"{pkg}: a flaw", "PrimaryURL": f"https://avd.aquasec.com/nvd/{vid.lower()}", **fields}
+    return {
+        "VulnerabilityID": vid,
+        "PkgName": pkg,
+        "InstalledVersion": "2.5.0-1",
+        "FixedVersion": "2.5.0-1+deb12u1",
+        "Severity": "HIGH",
+        "Title": f"{pkg}: a flaw",
+        "PrimaryURL": f"https://avd.aquasec.com/nvd/{vid.lower()}",
+        **fields,
+    }
 
 
 def report(*vulns: dict, created: str = "2026-11-30T06:10:41Z", **fields) -> dict:
-    return {"SchemaVersion": 2, "CreatedAt": created, "ArtifactName": "registry.example/api:1", "ArtifactType": "container_image",
-            "Results": [{"Target": "registry.example/api:1 (debian 12.8)", "Class": "os-pkgs", "Type": "debian",
-                         "Vulnerabilities": list(vulns)}], **fields}
+    return {
+        "SchemaVersion": 2,
+        "CreatedAt": created,
+        "ArtifactName": "registry.example/api:1",
+        "ArtifactType": "container_image",
+        "Results": [
+            {
+                "Target": "registry.example/api:1 (debian 12.8)",
+                "Class": "os-pkgs",
+                "Type": "debian",
+                "Vulnerabilities": list(vulns),
+            }
+        ],
+        **fields,
+    }
 
 
 def run(tmp_path: Path, doc: dict, name: str = "report.json") -> list:
@@ -74,7 +94,9 @@ def test_highest_cvss_v3_score_is_the_base_score():
 
 
 def test_trivy_fixed_status_means_a_fix_exists_so_the_finding_stays_open():
-    statuses = [e.secmon.finding.status for e in whole(report(vuln(Status="fixed"), vuln(Status="will_not_fix"), vuln()))[1:]]
+    statuses = [
+        e.secmon.finding.status for e in whole(report(vuln(Status="fixed"), vuln(Status="will_not_fix"), vuln()))[1:]
+    ]
     assert statuses == ["open", "will_not_fix", "open"]
 
 
@@ -87,11 +109,20 @@ def test_vm_artifact_names_the_host():
 def test_a_malformed_finding_dead_letters_only_itself(tmp_path: Path):
     results = run(tmp_path, report(vuln(), "CVE-2024-0001", vuln(PkgName=None)))
     assert [r.dead_letter.error_code if r.dead_letter else "ok" for r in results] == [
-        "ok", "ok", "invalid_shape", "invalid_field"]
+        "ok",
+        "ok",
+        "invalid_shape",
+        "invalid_field",
+    ]
 
 
 def test_non_reports_are_not_split():
-    for data in (b"{not json", b"[1, 2]", b'{"SchemaVersion": 1}', json.dumps({"SchemaVersion": 2, "Results": 5}).encode()):
+    for data in (
+        b"{not json",
+        b"[1, 2]",
+        b'{"SchemaVersion": 1}',
+        json.dumps({"SchemaVersion": 2, "Results": 5}).encode(),
+    ):
         assert split(data)[0] is data and len(split(data)) == 1
 
 

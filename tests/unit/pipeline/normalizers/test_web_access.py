@@ -12,8 +12,10 @@ from pipeline.process import process_record
 from pipeline.readers import read_records
 from schemas.event import Event, Origin
 
-COMBINED = ('198.51.100.23 - alice [30/Nov/2026:08:01:02 +0100] "GET /login?next=%2F HTTP/1.1" 200 5124 '
-            '"https://app.example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"')
+COMBINED = (
+    '198.51.100.23 - alice [30/Nov/2026:08:01:02 +0100] "GET /login?next=%2F HTTP/1.1" 200 5124 '
+    '"https://app.example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"'
+)
 TLS_SUFFIX = " TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 0.123 192.0.2.1:443"
 
 
@@ -74,10 +76,17 @@ def test_ipv6_server_address_splits_on_the_last_colon():
     assert (e.destination.ip, e.destination.port) == ("2001:db8::1", 8443)
 
 
-@pytest.mark.parametrize(("protocol", "version", "family"), [
-    ("TLSv1", "1.0", "tls"), ("TLSv1.1", "1.1", "tls"), ("TLSv1.2", "1.2", "tls"), ("TLSv1.3", "1.3", "tls"),
-    ("SSLv3", "3.0", "ssl"), ("SSLv2", "2.0", "ssl"),
-])
+@pytest.mark.parametrize(
+    ("protocol", "version", "family"),
+    [
+        ("TLSv1", "1.0", "tls"),
+        ("TLSv1.1", "1.1", "tls"),
+        ("TLSv1.2", "1.2", "tls"),
+        ("TLSv1.3", "1.3", "tls"),
+        ("SSLv3", "3.0", "ssl"),
+        ("SSLv2", "2.0", "ssl"),
+    ],
+)
 def test_tls_protocol_names_map_to_ecs_version(protocol: str, version: str, family: str):
     e = one(COMBINED + f" {protocol} SOME-CIPHER 0.001")
     assert (e.tls.version, e.tls.version_protocol, e.tls.cipher) == (version, family, "SOME-CIPHER")
@@ -89,8 +98,10 @@ def test_plain_http_request_in_secmon_tls_format_has_no_tls():
 
 
 def test_escaped_quotes_stay_inside_the_request_and_user_agent():
-    e = one(r'203.0.113.9 - - [30/Nov/2026:07:04:11 +0000] "GET /q?s=\"x\" HTTP/1.1" 403 162 "-" '
-            r'"Bot \"quoted\" C:\\agent"')
+    e = one(
+        r'203.0.113.9 - - [30/Nov/2026:07:04:11 +0000] "GET /q?s=\"x\" HTTP/1.1" 403 162 "-" '
+        r'"Bot \"quoted\" C:\\agent"'
+    )
     assert e.url.original == '/q?s="x"' and e.url.query == 's="x"'
     assert e.user_agent.original == 'Bot "quoted" C:\\agent'
 
@@ -124,7 +135,9 @@ def test_dash_bytes_means_no_body_size():
     assert e.http.response.body is None and e.event.outcome == "success"
 
 
-@pytest.mark.parametrize(("status", "outcome"), [(200, "success"), (399, "success"), (400, "failure"), (503, "failure")])
+@pytest.mark.parametrize(
+    ("status", "outcome"), [(200, "success"), (399, "success"), (400, "failure"), (503, "failure")]
+)
 def test_outcome_follows_status(status: int, outcome: str):
     assert one(COMBINED.replace(" 200 ", f" {status} ")).event.outcome == outcome
 
@@ -142,16 +155,19 @@ def test_event_ids_come_from_the_origin_and_original_is_kept_only_on_request():
     assert one(COMBINED, keep_original=True).event.original == COMBINED
 
 
-@pytest.mark.parametrize(("line", "code"), [
-    ('198.51.100.23 - - [30/Nov/2026:08:01:02 +0000] "GET / HTTP/1.1"', "unrecognized_line"),
-    ('{"remote_addr": "198.51.100.23"}', "unrecognized_line"),
-    (COMBINED.replace("30/Nov/2026", "31/Nov/2026"), "invalid_field"),
-    (COMBINED.replace("+0100", "+2400"), "invalid_field"),
-    (COMBINED.replace(" 5124 ", " 99999999999999999999 "), "invalid_field"),
-    (with_field("client", "unix:"), "invalid_field"),
-    (COMBINED + " TLSv1.2 X 0.1 192.0.2.1:70000", "invalid_field"),
-    (COMBINED.encode().replace(b"alice", b"al\xffce"), "invalid_utf8"),
-])
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ('198.51.100.23 - - [30/Nov/2026:08:01:02 +0000] "GET / HTTP/1.1"', "unrecognized_line"),
+        ('{"remote_addr": "198.51.100.23"}', "unrecognized_line"),
+        (COMBINED.replace("30/Nov/2026", "31/Nov/2026"), "invalid_field"),
+        (COMBINED.replace("+0100", "+2400"), "invalid_field"),
+        (COMBINED.replace(" 5124 ", " 99999999999999999999 "), "invalid_field"),
+        (with_field("client", "unix:"), "invalid_field"),
+        (COMBINED + " TLSv1.2 X 0.1 192.0.2.1:70000", "invalid_field"),
+        (COMBINED.encode().replace(b"alice", b"al\xffce"), "invalid_utf8"),
+    ],
+)
 def test_broken_lines_raise_parse_errors_with_a_bounded_code(line: str | bytes, code: str):
     assert error(line).code == code
 

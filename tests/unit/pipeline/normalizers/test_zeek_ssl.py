@@ -15,10 +15,22 @@ from pipeline.readers import read_records
 from schemas.event import Event, Origin
 
 FIELDS = "#fields\t" + "\t".join(DEFAULT_FIELDS)
-ROW = {"ts": "1796025600.123456", "uid": "CUM0KZ3MLUfNB0cl11", "id.orig_h": "192.0.2.10", "id.orig_p": "51514",
-       "id.resp_h": "198.51.100.80", "id.resp_p": "443", "version": "TLSv12",
-       "cipher": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "curve": "x25519", "server_name": "app.example.com",
-       "resumed": "F", "last_alert": "-", "next_protocol": "h2", "established": "T"}
+ROW = {
+    "ts": "1796025600.123456",
+    "uid": "CUM0KZ3MLUfNB0cl11",
+    "id.orig_h": "192.0.2.10",
+    "id.orig_p": "51514",
+    "id.resp_h": "198.51.100.80",
+    "id.resp_p": "443",
+    "version": "TLSv12",
+    "cipher": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "curve": "x25519",
+    "server_name": "app.example.com",
+    "resumed": "F",
+    "last_alert": "-",
+    "next_protocol": "h2",
+    "established": "T",
+}
 
 
 def tsv(fields: tuple[str, ...] = DEFAULT_FIELDS, **values: str) -> str:
@@ -29,8 +41,11 @@ def tsv(fields: tuple[str, ...] = DEFAULT_FIELDS, **values: str) -> str:
 
 def events(line: str | bytes, header: str | None = FIELDS, **ctx) -> list[Event]:
     data = line.encode() if isinstance(line, str) else line
-    record = RawRecord(data=data, origin=Origin(source="zeek_ssl", file_id="f1", offset=0),
-                       header=header.encode() if header is not None else None)
+    record = RawRecord(
+        data=data,
+        origin=Origin(source="zeek_ssl", file_id="f1", offset=0),
+        header=header.encode() if header is not None else None,
+    )
     return parse(record, ParseContext(**ctx))
 
 
@@ -48,7 +63,12 @@ def error(line: str, header: str | None = FIELDS) -> ParseError:
 def test_tsv_row_fills_endpoints_tls_and_network():
     e = one(tsv())
     assert e.timestamp.isoformat() == "2026-11-30T08:00:00.123456+00:00"
-    assert (e.source.ip, e.source.port, e.destination.ip, e.destination.port) == ("192.0.2.10", 51514, "198.51.100.80", 443)
+    assert (e.source.ip, e.source.port, e.destination.ip, e.destination.port) == (
+        "192.0.2.10",
+        51514,
+        "198.51.100.80",
+        443,
+    )
     assert e.destination.domain == "app.example.com" and e.related.hosts == ["app.example.com"]
     assert (e.tls.version, e.tls.version_protocol, e.tls.established) == ("1.2", "tls", True)
     assert e.tls.cipher == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
@@ -57,11 +77,20 @@ def test_tsv_row_fills_endpoints_tls_and_network():
     assert e.related.ip == ["192.0.2.10", "198.51.100.80"] and "CUM0KZ3MLUfNB0cl11" in e.message
 
 
-@pytest.mark.parametrize(("zeek", "version", "family", "transport"), [
-    ("SSLv2", "2.0", "ssl", "tcp"), ("SSLv3", "3.0", "ssl", "tcp"), ("TLSv10", "1.0", "tls", "tcp"),
-    ("TLSv11", "1.1", "tls", "tcp"), ("TLSv12", "1.2", "tls", "tcp"), ("TLSv13", "1.3", "tls", "tcp"),
-    ("TLSv13-draft23", "1.3", "tls", "tcp"), ("DTLSv12", "1.2", "dtls", "udp"), ("unknown-64206", None, None, "tcp"),
-])
+@pytest.mark.parametrize(
+    ("zeek", "version", "family", "transport"),
+    [
+        ("SSLv2", "2.0", "ssl", "tcp"),
+        ("SSLv3", "3.0", "ssl", "tcp"),
+        ("TLSv10", "1.0", "tls", "tcp"),
+        ("TLSv11", "1.1", "tls", "tcp"),
+        ("TLSv12", "1.2", "tls", "tcp"),
+        ("TLSv13", "1.3", "tls", "tcp"),
+        ("TLSv13-draft23", "1.3", "tls", "tcp"),
+        ("DTLSv12", "1.2", "dtls", "udp"),
+        ("unknown-64206", None, None, "tcp"),
+    ],
+)
 def test_zeek_versions_map_to_ecs(zeek: str, version: str | None, family: str | None, transport: str):
     e = one(tsv(version=zeek))
     assert (e.tls.version, e.tls.version_protocol, e.network.transport) == (version, family, transport)
@@ -81,7 +110,12 @@ def test_handshake_that_did_not_complete_is_a_failure():
 def test_columns_follow_the_header_not_the_default_order():
     fields = ("id.resp_p", "id.resp_h", "id.orig_p", "id.orig_h", "ts", "server_name", "version")
     e = one(tsv(fields), header="#fields\t" + "\t".join(fields))
-    assert (e.source.port, e.destination.port, e.tls.version, e.destination.domain) == (51514, 443, "1.2", "app.example.com")
+    assert (e.source.port, e.destination.port, e.tls.version, e.destination.domain) == (
+        51514,
+        443,
+        "1.2",
+        "app.example.com",
+    )
     assert e.tls.cipher is None  # not in this header
 
 
@@ -106,8 +140,9 @@ def test_parsed_headers_are_cached():
     assert header_layout.cache_info().misses == 1 and header_layout.cache_info().hits == 4
 
 
-@pytest.mark.parametrize("line", ["#separator \\x09", "#path\tssl", "#types\ttime\tstring", "#close\t2026-11-30-09-00-00",
-                                  FIELDS])
+@pytest.mark.parametrize(
+    "line", ["#separator \\x09", "#path\tssl", "#types\ttime\tstring", "#close\t2026-11-30-09-00-00", FIELDS]
+)
 def test_comment_lines_carry_no_event(line: str):
     assert events(line) == []
 
@@ -118,26 +153,52 @@ def test_escaped_bytes_in_the_server_name_are_decoded():
 
 def test_json_row_with_epoch_ts():
     doc = {k: ROW[k] for k in ("uid", "version", "cipher", "server_name")}
-    doc |= {"ts": 1796025600.123456, "id.orig_h": "::ffff:192.0.2.10", "id.orig_p": 51514,
-            "id.resp_h": "2001:db8::443", "id.resp_p": 443, "established": True, "cert_chain_fps": ["ab"]}
+    doc |= {
+        "ts": 1796025600.123456,
+        "id.orig_h": "::ffff:192.0.2.10",
+        "id.orig_p": 51514,
+        "id.resp_h": "2001:db8::443",
+        "id.resp_p": 443,
+        "established": True,
+        "cert_chain_fps": ["ab"],
+    }
     e = one(json.dumps(doc), header=None)
     assert e.timestamp.isoformat() == "2026-11-30T08:00:00.123456+00:00"
     assert (e.source.ip, e.destination.ip, e.tls.established) == ("192.0.2.10", "2001:db8::443", True)
 
 
 def test_json_iso_ts_without_offset_uses_the_configured_timezone():
-    doc = {"ts": "2026-11-30T09:00:02", "id.orig_h": "192.0.2.1", "id.orig_p": 1, "id.resp_h": "192.0.2.2", "id.resp_p": 443}
+    doc = {
+        "ts": "2026-11-30T09:00:02",
+        "id.orig_h": "192.0.2.1",
+        "id.orig_p": 1,
+        "id.resp_h": "192.0.2.2",
+        "id.resp_p": 443,
+    }
     cet = timezone(timedelta(hours=1))
     assert one(json.dumps(doc), header=None, default_tz=cet).timestamp.isoformat() == "2026-11-30T08:00:02+00:00"
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"ts": True}, "invalid_field"), ({"ts": 1e300}, "invalid_field"), ({"id.orig_h": 5}, "invalid_field"),
-    ({"id.resp_p": 70000}, "invalid_field"), ({"version": ["TLSv12"]}, "invalid_field"),
-    ({"ts": "9999-12-31T23:00:00-05:00"}, "invalid_field"), ({"ts": "0001-01-01T00:00:00+05:00"}, "invalid_field"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"ts": True}, "invalid_field"),
+        ({"ts": 1e300}, "invalid_field"),
+        ({"id.orig_h": 5}, "invalid_field"),
+        ({"id.resp_p": 70000}, "invalid_field"),
+        ({"version": ["TLSv12"]}, "invalid_field"),
+        ({"ts": "9999-12-31T23:00:00-05:00"}, "invalid_field"),
+        ({"ts": "0001-01-01T00:00:00+05:00"}, "invalid_field"),
+    ],
+)
 def test_json_wrong_types_are_invalid_fields(change: dict, code: str):
-    doc = {"ts": 1796025600, "id.orig_h": "192.0.2.1", "id.orig_p": 1, "id.resp_h": "192.0.2.2", "id.resp_p": 443} | change
+    doc = {
+        "ts": 1796025600,
+        "id.orig_h": "192.0.2.1",
+        "id.orig_p": 1,
+        "id.resp_h": "192.0.2.2",
+        "id.resp_p": 443,
+    } | change
     assert error(json.dumps(doc), header=None).code == code
 
 
@@ -158,8 +219,20 @@ def test_sniff_claims_ssl_rows_and_json_but_not_other_zeek_logs():
 def test_reader_hands_each_row_the_latest_fields_header(tmp_path: Path):
     reordered = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version")
     log = tmp_path / "ssl.log"
-    log.write_text("\n".join(["#separator \\x09", "#path\tssl", FIELDS, tsv(), "#close\tx",
-                              "#fields\t" + "\t".join(reordered), tsv(reordered, version="TLSv13"), ""]))
+    log.write_text(
+        "\n".join(
+            [
+                "#separator \\x09",
+                "#path\tssl",
+                FIELDS,
+                tsv(),
+                "#close\tx",
+                "#fields\t" + "\t".join(reordered),
+                tsv(reordered, version="TLSv13"),
+                "",
+            ]
+        )
+    )
     results = [process_record(r, NORMALIZER, [], ParseContext()) for r in read_records(str(log), NORMALIZER, 1 << 20)]
     assert [len(r.events) for r in results] == [0, 0, 1, 0, 1]
     assert all(r.dead_letter is None for r in results)

@@ -12,14 +12,28 @@ from pipeline.normalizers.zeek_x509 import DEFAULT_FIELDS, NORMALIZER, dn_values
 from schemas.event import Event, Origin
 
 FIELDS = "#fields\t" + "\t".join(DEFAULT_FIELDS)
-ROW = {"ts": "1796025600.100000", "fingerprint": "ab" * 32, "certificate.version": "3",
-       "certificate.serial": "0A1B", "certificate.subject": "CN=app.example.com,O=Example\\\\, Ltd",
-       "certificate.issuer": "CN=Example CA", "certificate.not_valid_before": "1790000000.000000",
-       "certificate.not_valid_after": "1821536000.000000", "certificate.key_alg": "rsaEncryption",
-       "certificate.sig_alg": "sha256WithRSAEncryption", "certificate.key_type": "rsa",
-       "certificate.key_length": "2048", "certificate.exponent": "65537", "certificate.curve": "-",
-       "san.dns": "app.example.com,www.example.com", "san.uri": "-", "san.email": "-", "san.ip": "-",
-       "basic_constraints.ca": "F", "basic_constraints.path_len": "-"}
+ROW = {
+    "ts": "1796025600.100000",
+    "fingerprint": "ab" * 32,
+    "certificate.version": "3",
+    "certificate.serial": "0A1B",
+    "certificate.subject": "CN=app.example.com,O=Example\\\\, Ltd",
+    "certificate.issuer": "CN=Example CA",
+    "certificate.not_valid_before": "1790000000.000000",
+    "certificate.not_valid_after": "1821536000.000000",
+    "certificate.key_alg": "rsaEncryption",
+    "certificate.sig_alg": "sha256WithRSAEncryption",
+    "certificate.key_type": "rsa",
+    "certificate.key_length": "2048",
+    "certificate.exponent": "65537",
+    "certificate.curve": "-",
+    "san.dns": "app.example.com,www.example.com",
+    "san.uri": "-",
+    "san.email": "-",
+    "san.ip": "-",
+    "basic_constraints.ca": "F",
+    "basic_constraints.path_len": "-",
+}
 
 
 def tsv(**values: str) -> str:
@@ -28,8 +42,11 @@ def tsv(**values: str) -> str:
 
 
 def one(line: str, header: str | None = FIELDS) -> Event:
-    record = RawRecord(data=line.encode(), origin=Origin(source="zeek_x509", file_id="f1", offset=0),
-                       header=header.encode() if header is not None else None)
+    record = RawRecord(
+        data=line.encode(),
+        origin=Origin(source="zeek_x509", file_id="f1", offset=0),
+        header=header.encode() if header is not None else None,
+    )
     (event,) = parse(record, ParseContext())
     return event
 
@@ -40,19 +57,24 @@ def test_a_row_fills_the_ecs_certificate_fields():
     assert (cert.subject.common_name, cert.subject.organization) == (["app.example.com"], ["Example, Ltd"])
     assert cert.subject.distinguished_name == "CN=app.example.com,O=Example\\, Ltd"
     assert (cert.public_key_algorithm, cert.public_key_size, cert.public_key_exponent) == ("RSA", 2048, 65537)
-    assert (cert.signature_algorithm, cert.alternative_names) == ("sha256WithRSAEncryption",
-                                                                  ["app.example.com", "www.example.com"])
+    assert (cert.signature_algorithm, cert.alternative_names) == (
+        "sha256WithRSAEncryption",
+        ["app.example.com", "www.example.com"],
+    )
     assert e.tls.server.hash.sha256 == "ab" * 32 and e.tls.server.not_after.year == 2027
     assert (e.event.dataset, e.source, e.destination) == ("zeek.x509", None, None)
     assert e.related.hosts == ["app.example.com", "www.example.com"]
 
 
-@pytest.mark.parametrize(("dn", "attribute", "values"), [
-    ("CN=a,O=Acme\\, Inc,C=US", "O", ["Acme, Inc"]),
-    ("emailAddress=x@y,CN=one,CN=two", "CN", ["one", "two"]),
-    ("O=NoCommonName", "CN", []),
-    ("CN=trailing\\\\,O=x", "CN", ["trailing\\"]),
-])
+@pytest.mark.parametrize(
+    ("dn", "attribute", "values"),
+    [
+        ("CN=a,O=Acme\\, Inc,C=US", "O", ["Acme, Inc"]),
+        ("emailAddress=x@y,CN=one,CN=two", "CN", ["one", "two"]),
+        ("O=NoCommonName", "CN", []),
+        ("CN=trailing\\\\,O=x", "CN", ["trailing\\"]),
+    ],
+)
 def test_dn_values_split_on_unescaped_commas_only(dn, attribute, values):
     assert dn_values(dn, attribute) == values
 
@@ -69,15 +91,22 @@ def test_a_client_certificate_is_the_client_side():
 
 
 def test_validity_before_1970_and_in_double_notation_is_read():
-    e = one(tsv(**{"certificate.not_valid_before": "-2208988800.000000",
-                   "certificate.not_valid_after": "2.385616957e+09"}))
+    e = one(
+        tsv(**{"certificate.not_valid_before": "-2208988800.000000", "certificate.not_valid_after": "2.385616957e+09"})
+    )
     x509 = e.tls.server.x509
     assert (x509.not_before.year, x509.not_after.isoformat()) == (1900, "2045-08-06T07:22:37+00:00")
 
 
 def test_json_rows_use_the_same_names():
-    row = {"ts": 1796025600.5, "fingerprint": "ab" * 32, "certificate.subject": "CN=j", "certificate.issuer": "CN=i",
-           "certificate.key_length": 1024, "san.dns": ["j.example"]}
+    row = {
+        "ts": 1796025600.5,
+        "fingerprint": "ab" * 32,
+        "certificate.subject": "CN=j",
+        "certificate.issuer": "CN=i",
+        "certificate.key_length": 1024,
+        "san.dns": ["j.example"],
+    }
     e = one(json.dumps(row), header=None)
     assert (e.tls.server.x509.public_key_size, e.related.hosts) == (1024, ["j.example"])
 

@@ -11,8 +11,12 @@ from pipeline.service.query import CursorError, Scope, csv_cell, decode_cursor, 
 
 
 def test_caller_text_only_reaches_term_queries() -> None:
-    body = search_body(Scope(user_id='u1" OR *:*', workspace="ws1", outcome="failure",
-                             since=datetime(2026, 1, 1, tzinfo=timezone.utc)), 10)
+    body = search_body(
+        Scope(
+            user_id='u1" OR *:*', workspace="ws1", outcome="failure", since=datetime(2026, 1, 1, tzinfo=timezone.utc)
+        ),
+        10,
+    )
     filters = body["query"]["bool"]["filter"]
     assert {"term": {"user.id": 'u1" OR *:*'}} in filters  # a term matches the literal value, never parses it
     assert {"term": {"organization.id": "ws1"}} in filters and {"term": {"event.outcome": "failure"}} in filters
@@ -28,24 +32,47 @@ def test_a_query_without_a_scope_is_refused() -> None:
 
 def test_cursor_round_trip_and_tampering() -> None:
     assert decode_cursor(encode_cursor([1700000000000, "abc"])) == [1700000000000, "abc"]
-    for bad in ("!!", encode_cursor({"a": 1}), encode_cursor([1, 2]), encode_cursor(["x", "y"]),
-                encode_cursor([1, "y", 3]), encode_cursor([1, "y" * 200])):
+    for bad in (
+        "!!",
+        encode_cursor({"a": 1}),
+        encode_cursor([1, 2]),
+        encode_cursor(["x", "y"]),
+        encode_cursor([1, "y", 3]),
+        encode_cursor([1, "y" * 200]),
+    ):
         with pytest.raises(CursorError):
             decode_cursor(bad)
 
 
 def test_row_flattens_ecs_fields() -> None:
-    r = row({"@timestamp": "2026-03-01T10:00:00Z", "event": {"id": "e1", "outcome": "success"},
-             "user_agent": {"name": "Firefox", "version": "128", "os": {"name": "Windows", "version": "10"}},
-             "source": {"ip": "192.0.2.1", "geo": {"country_iso_code": "DE", "city_name": "Berlin"}},
-             "secmon": {"device": {"type": "desktop"}, "auth": {"mfa": True, "method": "password"}}})
+    r = row(
+        {
+            "@timestamp": "2026-03-01T10:00:00Z",
+            "event": {"id": "e1", "outcome": "success"},
+            "user_agent": {"name": "Firefox", "version": "128", "os": {"name": "Windows", "version": "10"}},
+            "source": {"ip": "192.0.2.1", "geo": {"country_iso_code": "DE", "city_name": "Berlin"}},
+            "secmon": {"device": {"type": "desktop"}, "auth": {"mfa": True, "method": "password"}},
+        }
+    )
     assert (r.browser, r.os, r.country, r.city, r.device_type, r.mfa) == (
-        "Firefox 128", "Windows 10", "DE", "Berlin", "desktop", True)
+        "Firefox 128",
+        "Windows 10",
+        "DE",
+        "Berlin",
+        "desktop",
+        True,
+    )
 
 
 def test_csv_cells_never_start_a_formula() -> None:
     assert [csv_cell(v) for v in ("=HYPERLINK(1)", "+1", "-2", "@SUM", "ok", None)] == [
-        "'=HYPERLINK(1)", "'+1", "'-2", "'@SUM", "ok", ""]
+        "'=HYPERLINK(1)",
+        "'+1",
+        "'-2",
+        "'@SUM",
+        "ok",
+        "",
+    ]
 
 
 def test_rate_limiter_bursts_then_limits_then_refills() -> None:

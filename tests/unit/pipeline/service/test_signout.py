@@ -15,8 +15,14 @@ from pipeline.service.signout import SignoutStatus, may_see, may_sign_out, reque
 from schemas.event import Origin
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-ACTION = {"kind": "signout_all", "request_id": "r" * 32, "workspace": "ws1", "user": "u2", "actor": "admin1",
-          "requested_at": AT.isoformat()}
+ACTION = {
+    "kind": "signout_all",
+    "request_id": "r" * 32,
+    "workspace": "ws1",
+    "user": "u2",
+    "actor": "admin1",
+    "requested_at": AT.isoformat(),
+}
 
 
 def test_who_may_sign_out_whom() -> None:
@@ -24,9 +30,14 @@ def test_who_may_sign_out_whom() -> None:
     assert may_sign_out(admin, "ws1", "u2") and may_sign_out(member, "ws1", "u2")
     assert not may_sign_out(member, "ws1", "u3") and not may_sign_out(admin, "ws2", "u2")
     assert not may_sign_out(Caller("u2"), "ws1", "u2")  # not a member of ws1
-    status = SignoutStatus(request_id="r" * 32, workspace="ws1", user="u2", actor="admin1", requested_at=AT,
-                           status="requested")
-    assert may_see(member, status) and may_see(admin, status) and not may_see(Caller("u9", roles={"ws1": "member"}), status)
+    status = SignoutStatus(
+        request_id="r" * 32, workspace="ws1", user="u2", actor="admin1", requested_at=AT, status="requested"
+    )
+    assert (
+        may_see(member, status)
+        and may_see(admin, status)
+        and not may_see(Caller("u9", roles={"ws1": "member"}), status)
+    )
 
 
 def test_request_ids_are_stable_per_key_and_caller() -> None:
@@ -45,5 +56,7 @@ def test_revocation_request_is_signed_and_identical_across_attempts() -> None:
 def test_control_event_is_what_the_control_normalizer_reads() -> None:
     status = SignoutStatus.model_validate({**ACTION, "status": "delivered"})
     line = json.dumps(control_event(status, AT)).encode()
-    (event,) = parse_control(RawRecord(data=line, origin=Origin(source="control", file_id="x", offset=0)), ParseContext())
+    (event,) = parse_control(
+        RawRecord(data=line, origin=Origin(source="control", file_id="x", offset=0)), ParseContext()
+    )
     assert (event.event.action, event.user.name, event.user.target.name) == ("signout_all_executed", "admin1", "u2")
