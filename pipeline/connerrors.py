@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from pipeline.failures import EXIT_UNREACHABLE, EXIT_USAGE, Failure
+from pipeline.failures import EXIT_USAGE, Failure
 from pipeline.settings import SecmonSettings
 
 
@@ -21,9 +21,8 @@ def connection_failure(exc: BaseException, settings: SecmonSettings) -> Failure 
         message = _es(exc, settings)
     elif module.startswith("kafka") or module.startswith("aiokafka"):
         message = _kafka(exc, settings)
-    if message is None:
-        return None
-    return Failure(message, "", EXIT_UNREACHABLE if message.startswith("cannot reach") else EXIT_USAGE)
+    # every answer here is a setting to fix (TLS, credentials); plain unreachable is failures.explain's
+    return None if message is None else Failure(message, "", EXIT_USAGE)
 
 
 def _es(exc: BaseException, settings: SecmonSettings) -> str | None:
