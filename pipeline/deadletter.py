@@ -10,18 +10,22 @@ in its summary instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pipeline import metrics
 from pipeline.kafka.codec import dumps
+from pipeline.kafka.send import SendFailed, deliver
 from pipeline.normalizers.base import RawRecord
 from schemas.deadletter import DeadLetter, ErrorCode, Stage
 from schemas.event import Origin
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def letter(
@@ -91,6 +95,11 @@ async def send(rt: Runtime, dead: DeadLetter, key: bytes | None = None) -> Await
 
 
 async def send_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:
-    """Dead-letter a Kafka message an agent gives up on (Faust flushes the producer before it
-    commits the message's offset, so the letter is on the broker before the message is skipped)."""
-    await send(rt, of_message(message, stage, code, reason))
+    """Dead-letter a Kafka message an agent gives up on, and wait until the broker has the letter
+    (retried while the broker is away), so the message is never committed past without it."""
+    dead = counted(of_message(message, stage, code, reason))
+    try:
+        await deliver(rt.topics["deadletter"], "deadletter", key=None, value=encode(dead))
+    except SendFailed:  # nowhere left to put it: say so where an operator looks
+        metrics.ERRORS.labels(where="deadletter_send").inc()
+        log.exception("dead letter of %s[%d]@%d not sent", message.topic, message.partition, message.offset)

@@ -40,6 +40,10 @@ NOTIFICATION_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
+# output: the topic kind an agent waited on (alerts, detect, deadletter): see pipeline.kafka.send
+KAFKA_SEND_RETRIES = Counter(
+    "secmon_kafka_send_retries_total", "Kafka sends retried after a retriable failure (broker away).", ["output"]
+)
 STATE_FORGOTTEN = Counter("secmon_state_forgotten_total", "Detector state entries deleted by a workspace purge.")
 LIFECYCLE_JOBS = Counter(
     "secmon_lifecycle_jobs_total", "Scheduled lifecycle jobs run by the worker.", ["job", "outcome"]
@@ -48,7 +52,7 @@ LIFECYCLE_JOBS = Counter(
 ANOMALY_MODELS = Counter("secmon_anomaly_models_total", "Anomaly model loads and trainings by outcome.", ["outcome"])
 # Every broad `except` the worker survives that no metric above already counts. where: a fixed
 # name per handler (delivery_batch, delivery_template, silences_reload, threat_intel_reload,
-# context_follow), never exception text.
+# context_follow, deadletter_send), never exception text.
 ERRORS = Counter("secmon_errors_total", "Unexpected exceptions caught and survived, by handler.", ["where"])
 
 

@@ -6,6 +6,7 @@ the table key is `<detector>|<entity>`, written on the partition of the entity's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.deadletter import send_message
 from pipeline.kafka.codec import dumps, loads
+from pipeline.kafka.send import SendFailed, deliver
 from pipeline.kafka.topics import COMPACTED_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
@@ -148,11 +150,13 @@ def register(rt: Runtime) -> None:
             log.info("skipping a detector tick: %d detect messages not yet consumed", backlog)
             return
         now = datetime.now(timezone.utc)
-        for det_id, key in engine.due(now):
-            await rt.topics["detect"].send(key=key.encode(), value=dumps(tick_message([det_id], key, now)))
+        detect_topic = rt.topics["detect"]
+        ticks = [(key, dumps(tick_message([det_id], key, now))) for det_id, key in engine.due(now)]
+        await asyncio.gather(*[deliver(detect_topic, "detect", key=k.encode(), value=v) for k, v in ticks])
 
     # One message at a time: Faust tables need the current event to pick the changelog partition.
-    # Sends are not awaited one by one; Faust flushes the producer before it commits offsets.
+    # Every output is awaited until the broker has it (pipeline.kafka.send): only then is the next
+    # message taken, so no offset is committed past an alert or dead letter that was not written.
     @rt.app.agent(rt.topics["detect"], name="secmon.detect", concurrency=1)
     async def detect(stream):
         async for item in stream.events():
@@ -171,8 +175,18 @@ def register(rt: Runtime) -> None:
                 alerts = [a for d in message.detectors for a in engine.tick_keyed(d, message.key, message.tick)]
             else:
                 alerts = _detect(engine, message)
-            for alert in alerts:
-                await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
+            await _emit(rt, alerts, item.message)
+
+
+async def _emit(rt: Runtime, alerts: list[Alert], message: Any) -> None:
+    """Send each alert and wait for the broker; one Kafka refuses for good is dead-lettered with
+    the message that raised it (a retry can replay it), never dropped silently."""
+    for alert in alerts:
+        try:
+            await deliver(rt.topics["alerts"], "alerts", key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
+        except SendFailed as exc:
+            log.error("alert %s not sent: %s", alert.alert.id, exc)
+            await send_message(rt, message, "detect", "internal_error", f"alert {alert.alert.id} not sent: {exc}")
 
 
 def _detect(engine: Engine, message: EventMessage) -> list[Alert]:
