@@ -13,7 +13,6 @@ outbox until the receiver accepted it or it was dead-lettered, so a crash re-sen
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -138,7 +137,7 @@ def _decode(batch) -> tuple[list[Item], list[DeadLetter]]:
     for event in batch:
         msg = event.message
         try:
-            items += items_of(msg.partition, json.loads(msg.value))
+            items += items_of(msg.partition, msg.value)
         except (ValueError, KeyError, TypeError) as exc:
             log.error("undecodable notify message at %s offset %s: %r", msg.tp, msg.offset, exc)
             bad.append(

@@ -1,8 +1,8 @@
 """Aggregation groups (Alertmanager semantics) as pure functions over one JSON state per group.
 
-A group is one (route, receiver, group label values). Its state holds the alerts it has seen,
-what the receiver was last told about each (`sent`), which are silenced (`muted`) and at most one
-notification in flight (`outbox`). Timing, as in Alertmanager:
+A group is one (route, receiver, group label values). Its state (`schemas.delivery.GroupState`)
+holds the alerts it has seen, what the receiver was last told about each (`sent`), which are
+silenced (`muted`) and at most one notification in flight (`outbox`). Timing, as in Alertmanager:
 
 - a new group sends its first notification `group_wait` after it was created;
 - a new, or newly resolved, alert in a notified group is sent `group_interval` after the last
@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-State = dict[str, Any]
+from schemas.delivery import GROUP_VERSION, GroupState, Outbox
+
 MAX_GROUP_ALERTS = 500  # alerts remembered per group; beyond it the least recent sent one is forgotten
 MAX_NOTIFY_ALERTS = 50  # alerts carried in one notification; the rest are counted as truncated
 MAX_EVENT_IDS = 10  # event ids kept per alert in a notification (the full list is in Elasticsearch)
@@ -33,8 +34,8 @@ MAX_EVENT_IDS = 10  # event ids kept per alert in a notification (the full list 
 class Plan:
     """What to do with a group now: send its outbox, record new silences, or expire it."""
 
-    state: State
-    send: State | None = None  # the outbox notification to attempt now
+    state: GroupState
+    send: Outbox | None = None  # the outbox notification to attempt now
     silenced: list[tuple[str, str]] = field(default_factory=list)  # (alert id, silence id) newly muted
     expire: bool = False
 
@@ -47,16 +48,16 @@ def new_group(
     timing: tuple[float, float, float],
     partition: int,
     now: float,
-) -> State:
+) -> GroupState:
     """An empty group created now; `partition` is the one its messages (and changelog) live in."""
     return {
-        "v": 1,
+        "v": GROUP_VERSION,
         "key": key,
-        "p": partition,
+        "partition": partition,
         "route": route,
         "receiver": receiver,
         "labels": labels,
-        "t": list(timing),
+        "timing": {"wait": timing[0], "interval": timing[1], "repeat": timing[2]},
         "created": now,
         "changed": now,
         "sent_at": None,
@@ -70,7 +71,7 @@ def new_group(
     }
 
 
-def add_alert(state: State, doc: dict[str, Any], now: float) -> State:
+def add_alert(state: GroupState, doc: dict[str, Any], now: float) -> GroupState:
     """Record an alert (new, grown or resolved) in the group; an older update never replaces a newer one."""
     state = _copy(state)
     alert = doc["alert"]
@@ -87,7 +88,7 @@ def add_alert(state: State, doc: dict[str, Any], now: float) -> State:
     return state
 
 
-def due_at(state: State) -> float | None:
+def due_at(state: GroupState) -> float | None:
     """When the group next needs attention (send, retry or expire); None = never (empty)."""
     if state["outbox"] is not None:
         return state["outbox"]["next"]
@@ -96,7 +97,7 @@ def due_at(state: State) -> float | None:
     return min(t for t in (_send_due(state), _expiry(state)) if t is not None)
 
 
-def plan(state: State, now: float, silenced_by: Callable[[dict[str, Any]], str | None]) -> Plan:
+def plan(state: GroupState, now: float, silenced_by: Callable[[dict[str, Any]], str | None]) -> Plan:
     """Decide for `now`: retry the outbox, build a notification (after silences), expire, or wait."""
     state = _copy(state)
     if state["outbox"] is not None:
@@ -121,10 +122,10 @@ def plan(state: State, now: float, silenced_by: Callable[[dict[str, Any]], str |
     return result
 
 
-def after_attempt(state: State, outcome: str, now: float, next_at: float | None = None) -> State:
+def after_attempt(state: GroupState, outcome: str, now: float, next_at: float | None = None) -> GroupState:
     """Apply an attempt's outcome: `delivered`/`dead_letter` clear the outbox, `retry`/`deferred` reschedule it."""
     state = _copy(state)
-    box = state["outbox"]
+    box = outbox(state)
     if outcome in ("retry", "deferred"):
         box["attempt"] += outcome == "retry"  # deferred = not attempted (circuit open)
         box["next"] = next_at if next_at is not None else now
@@ -142,13 +143,21 @@ def after_attempt(state: State, outcome: str, now: float, next_at: float | None 
     return state
 
 
+def outbox(state: GroupState) -> Outbox:
+    """The group's notification in flight (ValueError when there is none: a caller's bug)."""
+    box = state["outbox"]
+    if box is None:
+        raise ValueError(f"group {state['key']} has no notification in flight")
+    return box
+
+
 def notification_id(receiver: str, group_key: str, versions: dict[str, list]) -> str:
     """Deterministic: the same content to the same receiver has the same id (the webhook-id)."""
     text = json.dumps([receiver, group_key, sorted(versions.items())], separators=(",", ":"))
     return "ntf_" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _notification(state: State, changed: list[str], now: float) -> State:
+def _notification(state: GroupState, changed: list[str], now: float) -> Outbox:
     """The outbox entry: the group's unmuted alerts (changed first, then latest), capped."""
     others = sorted(
         (aid for aid in state["alerts"] if aid not in state["muted"] and aid not in changed),
@@ -172,23 +181,23 @@ def _notification(state: State, changed: list[str], now: float) -> State:
     }
 
 
-def _copy(state: State) -> State:
+def _copy(state: GroupState) -> GroupState:
     """A copy safe to change: entries are replaced, never mutated, so the maps are copied shallowly."""
-    out = dict(state)
-    for name in ("alerts", "sent", "muted"):
-        out[name] = dict(state[name])
+    out = state.copy()
+    out["alerts"], out["sent"], out["muted"] = dict(state["alerts"]), dict(state["sent"]), dict(state["muted"])
     if state["outbox"] is not None:
-        out["outbox"] = dict(state["outbox"])
+        out["outbox"] = state["outbox"].copy()
     return out
 
 
-def _pending(state: State) -> list[str]:
+def _pending(state: GroupState) -> list[str]:
     """Alerts the receiver has not been told about in their current form."""
     return [aid for aid, a in state["alerts"].items() if state["sent"].get(aid) != [a["count"], a["status"]]]
 
 
-def _send_due(state: State) -> float | None:
-    wait, interval, repeat = state["t"]
+def _send_due(state: GroupState) -> float | None:
+    t = state["timing"]
+    wait, interval, repeat = t["wait"], t["interval"], t["repeat"]
     pending = _pending(state)
     if not pending:
         return None
@@ -201,15 +210,15 @@ def _send_due(state: State) -> float | None:
     return max(due, state["hold"] or due)
 
 
-def _expiry(state: State) -> float:
-    return max(state["changed"], state["sent_at"] or 0.0) + state["t"][2]
+def _expiry(state: GroupState) -> float:
+    return max(state["changed"], state["sent_at"] or 0.0) + state["timing"]["repeat"]
 
 
-def _interval(state: State) -> float:
-    return max(1.0, state["t"][1])
+def _interval(state: GroupState) -> float:
+    return max(1.0, state["timing"]["interval"])
 
 
-def _bound(state: State) -> None:
+def _bound(state: GroupState) -> None:
     """Forget the least recent alerts past MAX_GROUP_ALERTS, sent ones first; count unsent losses."""
     alerts = state["alerts"]
     while len(alerts) > MAX_GROUP_ALERTS:

@@ -11,40 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch
-from pydantic import Field
 
-from schemas.base import Strict
+from schemas.notification import NotificationRecord
 from schemas.templates import mapping_of
-from schemas.types import Keyword, Text, UtcDatetime
 
-Kind = Literal["attempt", "silenced", "suppressed"]
-Outcome = Literal["delivered", "retry", "failed", "dead_letter", "silenced", "suppressed"]
 MAX_LISTED_ALERTS = 100
-
-
-class NotificationRecord(Strict):
-    """One history document."""
-
-    timestamp: UtcDatetime = Field(alias="@timestamp", description="When it happened.")
-    kind: Kind = Field(description="attempt, silenced or suppressed.")
-    outcome: Outcome = Field(description="delivered, retry, failed (permanent), dead_letter, silenced, suppressed.")
-    receiver: Keyword = Field(description="Receiver name.")
-    receiver_kind: Keyword = Field(description="webhook, slack or pagerduty.")
-    route: Keyword = Field(description="Routing-tree node id.")
-    group_key: Keyword = Field(description="The aggregation group.")
-    notification_id: Keyword | None = Field(None, description="Notification id (== webhook-id) for attempts.")
-    attempt: int | None = Field(None, description="Attempt number, from 1.")
-    status_code: int | None = Field(None, description="HTTP status, when a response came back.")
-    latency_ms: float | None = Field(None, description="Duration of the attempt.")
-    error: Text | None = Field(None, description="What went wrong (never a URL or secret).")
-    next_attempt_at: UtcDatetime | None = Field(None, description="When a retry is scheduled.")
-    silence_id: Keyword | None = Field(None, description="The silence that muted the alert.")
-    alert_ids: list[Keyword] = Field(default_factory=list, description="Alerts carried (or muted).")
-    alert_counts: list[int] = Field(default_factory=list, description="Their counts, in the same order.")
-    rule_ids: list[Keyword] = Field(default_factory=list, description="Their rules.")
 
 
 def index_of(prefix: str, ts: datetime) -> str:
@@ -76,7 +50,7 @@ def template(prefix: str) -> dict[str, Any]:
     return {
         "index_patterns": [f"{prefix}-notifications-*"],
         "priority": 200,
-        "_meta": {"generated_from": f"{__name__}.NotificationRecord", "managed_by": "secmon"},
+        "_meta": {"generated_from": "schemas.notification.NotificationRecord", "managed_by": "secmon"},
         "template": {
             "aliases": {f"{prefix}-notifications": {}},
             "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "1s"},
@@ -86,8 +60,13 @@ def template(prefix: str) -> dict[str, Any]:
 
 
 async def install(es: AsyncElasticsearch, prefix: str) -> None:
-    """Create or update the notifications index template (idempotent)."""
+    """Create or update the notifications index template, and add fields the schema gained since
+    to the indices that exist (idempotent): today's index was made from the older template, and
+    its strict mapping would refuse the new fields."""
     await es.indices.put_index_template(name=f"{prefix}-notifications", **template(prefix))
+    await es.indices.put_mapping(
+        index=f"{prefix}-notifications-*", properties=mapping_of(NotificationRecord), allow_no_indices=True
+    )
 
 
 def utc(ts: float) -> datetime:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -39,48 +38,50 @@ from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.silences import SilenceCache
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
+from schemas.delivery import NOTIFY_MESSAGE, GroupState, NotifyEntry, NotifyTick, group_from_doc
 
 log = logging.getLogger(__name__)
-State = dict[str, Any]
 MAX_BUNDLE_BYTES = 256 * 1024  # well under Kafka's default 1 MiB message limit
 
 
 class GroupStore(Protocol):
-    """Group key -> group state; `partition` says which changelog partition a write belongs to."""
+    """Group key -> group state; `partition` says which changelog partition a write belongs to.
 
-    def get(self, key: str) -> State | None:
-        """The group's state, or None."""
+    `get` and `items` return the stored form, of any version: `group_from_doc` reads it."""
 
-    def put(self, key: str, value: State, partition: int) -> None:
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The group's stored state, or None."""
+
+    def put(self, key: str, value: GroupState, partition: int) -> None:
         """Replace the group's state."""
 
     def delete(self, key: str, partition: int) -> None:
         """Forget the group."""
 
-    def items(self) -> Iterable[tuple[str, State]]:
-        """Every group held here."""
+    def items(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        """Every group held here, in its stored form."""
 
 
 class DictGroups(dict):
     """In-process GroupStore (tests, benchmarks)."""
 
-    def put(self, key: str, value: State, partition: int) -> None:
+    def put(self, key: str, value: GroupState, partition: int) -> None:
         self[key] = value
 
     def delete(self, key: str, partition: int) -> None:
         self.pop(key, None)
 
-    def items(self) -> Iterator[tuple[str, State]]:  # type: ignore[override]
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:  # type: ignore[override]
         return iter(list(super().items()))
 
 
 @dataclass(frozen=True)
 class Item:
-    """One decoded notify-topic message: its partition, key and JSON value."""
+    """One decoded notify-topic message: its partition, group key (None: a tick) and content."""
 
     partition: int
     key: str | None
-    value: dict[str, Any]
+    value: NotifyEntry | NotifyTick
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Effects:
     history: list[dict[str, Any]] = field(default_factory=list)  # bulk actions
     dead_letters: list[DeadLetter] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)  # delivery_failed
-    states: dict[str, tuple[State | None, int]] = field(default_factory=dict)  # None = delete the group
+    states: dict[str, tuple[GroupState | None, int]] = field(default_factory=dict)  # None = delete the group
     sent: int = 0
 
 
@@ -120,18 +121,16 @@ def route_messages(tree: RoutingTree, alerts: Iterable[Alert], partitions: int) 
         doc = alert.to_doc()
         for dest in tree.destinations(alert):
             t = dest.route.timing
-            entry = {
-                "key": dest.group_key,
-                "route": dest.route.id,
-                "receiver": dest.receiver,
-                "labels": dest.group_labels,
-                "timing": [t.wait, t.interval, t.repeat],
-                "blocked": dest.blocked,
-                "alert": doc,
-            }
-            entries.setdefault(partition_of(dest.group_key, partitions), []).append(
-                json.dumps(entry, separators=(",", ":")).encode()
+            entry = NotifyEntry(
+                key=dest.group_key,
+                route=dest.route.id,
+                receiver=dest.receiver,
+                labels=dest.group_labels,
+                timing=(t.wait, t.interval, t.repeat),
+                blocked=dest.blocked,
+                alert=doc,
             )
+            entries.setdefault(partition_of(dest.group_key, partitions), []).append(entry.model_dump_json().encode())
     return [(p, bundle) for p, items in sorted(entries.items()) for bundle in _bundles(items)]
 
 
@@ -145,11 +144,13 @@ def _bundles(items: list[bytes]) -> Iterator[bytes]:
     yield b'{"type":"alerts","items":[' + b",".join(items[start:]) + b"]}"
 
 
-def items_of(partition: int, value: dict[str, Any]) -> list[Item]:
-    """The Items of one decoded notify-topic message (a tick, or a bundle of group entries)."""
-    if value.get("type") == "tick":
-        return [Item(partition, None, value)]
-    return [Item(partition, entry["key"], entry) for entry in value["items"]]
+def items_of(partition: int, value: bytes) -> list[Item]:
+    """The Items of one notify-topic message (a tick, or a bundle of group entries); a message
+    that is not one raises pydantic's ValidationError (a ValueError) saying what is wrong."""
+    message = NOTIFY_MESSAGE.validate_json(value)
+    if isinstance(message, NotifyTick):
+        return [Item(partition, None, message)]
+    return [Item(partition, entry.key, entry) for entry in message.items]
 
 
 def tick() -> bytes:
@@ -182,34 +183,47 @@ class Deliverer:
     async def process(self, items: list[Item], store: GroupStore, now: float) -> Effects:
         """Fold a batch into the groups, flush what is due, send; return the effects to write."""
         effects = Effects()
-        touched: dict[str, tuple[State, int]] = {}
+        touched: dict[str, tuple[GroupState, int]] = {}
         ticked: set[int] = set()
         for item in items:
-            if item.value.get("type") == "tick":
+            if isinstance(item.value, NotifyTick):
                 ticked.add(item.partition)
-            elif item.key is not None:
-                self._fold(item, store, touched, effects, now)
+            else:
+                self._fold(item.value, item.partition, store, touched, effects, now)
         if ticked:
-            for key, state in store.items():
-                if key not in touched and state["p"] in ticked and state["due"] is not None and state["due"] <= now:
-                    touched[key] = (state, state["p"])
+            for key, doc in store.items():
+                if key in touched:
+                    continue
+                state = group_from_doc(doc)
+                if state["partition"] in ticked and state["due"] is not None and state["due"] <= now:
+                    touched[key] = (state, state["partition"])
         await asyncio.gather(*[self._flush(key, state, p, effects, now) for key, (state, p) in touched.items()])
         return effects
 
-    def _fold(self, item: Item, store: GroupStore, touched: dict[str, Any], effects: Effects, now: float) -> None:
-        msg = item.value
-        if msg.get("blocked"):
-            self._record_suppressed(msg, item.key or "", effects, now)
+    def _fold(
+        self,
+        msg: NotifyEntry,
+        partition: int,
+        store: GroupStore,
+        touched: dict[str, tuple[GroupState, int]],
+        effects: Effects,
+        now: float,
+    ) -> None:
+        if msg.blocked:
+            self._record_suppressed(msg, effects, now)
             return
-        key = item.key or ""  # route_messages keys every notify message by its group
-        state = touched[key][0] if key in touched else store.get(key)
-        if state is None:
-            state = grouping.new_group(
-                key, msg["route"], msg["receiver"], msg["labels"], tuple(msg["timing"]), item.partition, now
-            )
-        touched[key] = (grouping.add_alert(state, msg["alert"], now), item.partition)
+        key = msg.key
+        if key in touched:
+            state = touched[key][0]
+        else:
+            stored = store.get(key)
+            if stored is None:
+                state = grouping.new_group(key, msg.route, msg.receiver, msg.labels, msg.timing, partition, now)
+            else:
+                state = group_from_doc(stored)
+        touched[key] = (grouping.add_alert(state, msg.alert, now), partition)
 
-    async def _flush(self, key: str, state: State, partition: int, effects: Effects, now: float) -> None:
+    async def _flush(self, key: str, state: GroupState, partition: int, effects: Effects, now: float) -> None:
         """Plan the group; send its outbox when due; keep the new state (or None) in the effects."""
         if state["due"] is not None and state["due"] <= now:
             plan = grouping.plan(state, now, self._silenced_by)
@@ -223,9 +237,9 @@ class Deliverer:
                 state = await self._send(state, partition, effects)
         effects.states[key] = (state, partition)
 
-    async def _send(self, state: State, partition: int, effects: Effects) -> State:
+    async def _send(self, state: GroupState, partition: int, effects: Effects) -> GroupState:
         """One attempt of the group's outbox notification (unless its receiver's circuit is open)."""
-        box, name = state["outbox"], state["receiver"]
+        box, name = grouping.outbox(state), state["receiver"]
         if name not in self.cfg.receivers:  # removed from the config while its groups were pending
             return self._conclude(
                 state,
@@ -258,9 +272,11 @@ class Deliverer:
         breaker.record(outcome.verdict != "retry", time.time())
         return self._conclude(state, request, outcome, partition, effects)
 
-    def _conclude(self, state: State, request, outcome: retry.Outcome, partition: int, effects: Effects) -> State:
+    def _conclude(
+        self, state: GroupState, request, outcome: retry.Outcome, partition: int, effects: Effects
+    ) -> GroupState:
         """Decide retry / done / dead letter for an attempt's outcome and record it."""
-        box, now = state["outbox"], time.time()
+        box, now = grouping.outbox(state), time.time()
         attempt = box["attempt"] + 1
         step, next_at = retry.next_step(outcome, attempt, box["since"], now, self.cfg.retry)
         self._record_attempt(state, attempt, outcome, step, next_at, effects, now)
@@ -276,7 +292,7 @@ class Deliverer:
 
     def _record_attempt(
         self,
-        state: State,
+        state: GroupState,
         attempt: int,
         outcome: retry.Outcome,
         step: str,
@@ -284,7 +300,7 @@ class Deliverer:
         effects: Effects,
         now: float,
     ) -> None:
-        box, name = state["outbox"], state["receiver"]
+        box, name = grouping.outbox(state), state["receiver"]
         result = "failed" if step == "dead_letter" and outcome.verdict == "permanent" else step
         metrics.NOTIFICATION_SECONDS.labels(receiver=name).observe(outcome.latency)
         if step == "retry":
@@ -324,7 +340,7 @@ class Deliverer:
 
     def _give_up(
         self,
-        state: State,
+        state: GroupState,
         body: bytes,
         outcome: retry.Outcome,
         attempts: int,
@@ -333,7 +349,7 @@ class Deliverer:
         now: float,
     ) -> None:
         """Dead-letter the notification and raise (or update) the delivery_failed alert."""
-        name, box = state["receiver"], state["outbox"]
+        name, box = state["receiver"], grouping.outbox(state)
         reason = f"notification {box['id']} to receiver {name} given up after {attempts} attempt(s): {outcome.error}"
         effects.dead_letters.append(deadletter.of_body(body, "internal_error", reason, now, self.topic, partition))
         if all(d["rule"]["id"] == retry.FAILURE_RULE.id for d in box["docs"]):
@@ -344,7 +360,7 @@ class Deliverer:
         self.failures = {k: v for k, v in self.failures.items() if k[1] == window} | {(name, window): count}
         effects.alerts.append(retry.failure_alert(name, f"{outcome.error} (after {attempts} attempts)", now, count))
 
-    def _record_silenced(self, state: State, alert_id: str, silence_id: str, effects: Effects, now: float) -> None:
+    def _record_silenced(self, state: GroupState, alert_id: str, silence_id: str, effects: Effects, now: float) -> None:
         name = state["receiver"]
         doc = state["alerts"][alert_id]
         metrics.NOTIFICATIONS.labels(receiver=name, outcome="silenced").inc()
@@ -363,8 +379,8 @@ class Deliverer:
         )
         effects.history.append(action(self.prefix, record))
 
-    def _record_suppressed(self, msg: dict[str, Any], key: str, effects: Effects, now: float) -> None:
-        name, alert = msg["receiver"], msg["alert"]
+    def _record_suppressed(self, msg: NotifyEntry, effects: Effects, now: float) -> None:
+        name, alert = msg.receiver, msg.alert
         metrics.NOTIFICATIONS.labels(receiver=name, outcome="suppressed").inc()
         record = NotificationRecord(
             timestamp=utc(now),
@@ -372,9 +388,9 @@ class Deliverer:
             outcome="suppressed",
             receiver=name,
             receiver_kind=self._kind(name),
-            route=msg["route"],
-            group_key=key,
-            error=f"{msg['blocked']} detector: never sent to a paging receiver",
+            route=msg.route,
+            group_key=msg.key,
+            error=f"{msg.blocked} detector: never sent to a paging receiver",
             alert_ids=[alert["alert"]["id"]],
             alert_counts=[alert["alert"]["count"]],
             rule_ids=[alert["rule"]["id"]],
@@ -386,8 +402,8 @@ class Deliverer:
         return cfg.kind if cfg else "unknown"
 
 
-def _notification(state: State) -> Notification:
-    box = state["outbox"]
+def _notification(state: GroupState) -> Notification:
+    box = grouping.outbox(state)
     return Notification(
         id=box["id"],
         receiver=state["receiver"],

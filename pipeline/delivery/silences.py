@@ -10,31 +10,21 @@ ones every `delivery.silence_refresh_seconds`.
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import datetime, timezone
 from functools import cached_property
 
 from elasticsearch import AsyncElasticsearch
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from pipeline.delivery.routing import Labels, Matcher
-from schemas.base import Strict
+from schemas.silence import SilenceRecord
 from schemas.templates import mapping_of
-from schemas.types import Keyword, Text, UtcDatetime
 
 MAX_SILENCES = 10_000
 
 
-class Silence(Strict):
-    """One silence (Alertmanager's fields): every matcher must match for an alert to be muted."""
-
-    id: Keyword = Field(default_factory=lambda: uuid.uuid4().hex, description="Silence id.")
-    matchers: list[Keyword] = Field(min_length=1, description='Matchers, e.g. rule="signin_new_device".')
-    starts_at: UtcDatetime = Field(description="Start of the silence.")
-    ends_at: UtcDatetime = Field(description="End of the silence (expiring sets it to now).")
-    created_by: Keyword = Field(min_length=1, description="Who created it.")
-    comment: Text = Field(min_length=1, description="Why (a ticket, a maintenance window...).")
-    created_at: UtcDatetime = Field(description="When it was created.")
+class Silence(SilenceRecord):
+    """A stored silence with its matchers parsed and checked (the grammar of the routing tree)."""
 
     @field_validator("matchers")
     @classmethod
@@ -85,14 +75,17 @@ def index_name(prefix: str) -> str:
 
 
 async def ensure_index(es: AsyncElasticsearch, prefix: str) -> None:
-    """Create the silences index with a strict mapping generated from the model (idempotent)."""
+    """Create the silences index with a strict mapping generated from the model, or add the fields
+    the schema gained since to the index an older version created (idempotent)."""
     name = index_name(prefix)
-    if not await es.indices.exists(index=name):
-        await es.options(ignore_status=400).indices.create(  # 400: created concurrently
-            index=name,
-            settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
-            mappings={"dynamic": "strict", "properties": mapping_of(Silence)},
-        )
+    if await es.indices.exists(index=name):
+        await es.indices.put_mapping(index=name, properties=mapping_of(Silence))
+        return
+    await es.options(ignore_status=400).indices.create(  # 400: created concurrently
+        index=name,
+        settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+        mappings={"dynamic": "strict", "properties": mapping_of(Silence)},
+    )
 
 
 async def add(es: AsyncElasticsearch, prefix: str, silence: Silence) -> Silence:

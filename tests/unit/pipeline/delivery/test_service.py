@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.delivery.service import Deliverer, DictGroups, Effects, Item, commit, items_of, route_messages
 from pipeline.delivery.silences import SilenceCache, new_silence
+from schemas.delivery import NotifyTick
 from tests.unit.pipeline.delivery import factories
 from tests.unit.pipeline.delivery.factories import SECRET, alert
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver, check_pagerduty_event, verify_standard_webhook
@@ -49,12 +50,12 @@ def run(cfg, alerts, until, timeout=30.0, silences=()):
         store, total = DictGroups(), Effects()
         async with aiohttp.ClientSession() as session:
             core = Deliverer(cfg, tree, session, "t", "t-notify", SilenceCache(list(silences)))
-            items = [i for p, v in route_messages(tree, alerts, 4) for i in items_of(p, json.loads(v))]
+            items = [i for p, v in route_messages(tree, alerts, 4) for i in items_of(p, v)]
             _merge(total, await core.process(items, store, time.time()), store)
             deadline = time.time() + timeout
             while not until() and time.time() < deadline:
                 await asyncio.sleep(0.05)
-                ticks = [Item(p, None, {"type": "tick"}) for p in range(4)]
+                ticks = [Item(p, None, NotifyTick()) for p in range(4)]
                 _merge(total, await core.process(ticks, store, time.time()), store)
         return total, store
 
@@ -217,10 +218,10 @@ def test_alerts_travel_in_bundles_per_group_partition(tmp_path, monkeypatch):
     alerts = [alert(user=f"u{i}") for i in range(40)]
     messages = route_messages(tree, alerts, 4)
     assert all(len(v) < 4000 + 2000 for _, v in messages) and len(messages) > 4
-    items = [i for p, v in messages for i in items_of(p, json.loads(v))]
+    items = [i for p, v in messages for i in items_of(p, v)]
     assert len(items) == 40 and all(i.partition == service.partition_of(i.key, 4) for i in items)
     per_partition = {}
     for i in items:
-        per_partition.setdefault(i.partition, []).append(i.value["alert"]["user"]["name"])
+        per_partition.setdefault(i.partition, []).append(i.value.alert["user"]["name"])
     for names in per_partition.values():  # order kept within a partition
         assert names == sorted(names, key=lambda n: int(n[1:]))
