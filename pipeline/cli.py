@@ -10,7 +10,6 @@ from pathlib import Path
 from pipeline.anomaly.cli import register as register_anomaly
 from pipeline.check import register as register_check
 from pipeline.cliargs import instant
-from pipeline.connerrors import connection_failure
 from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
 from pipeline.dashboards.cli import register as register_dashboards
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the error boundary: explained, or re-raised as a bug
-        failure = (connection_failure(exc, settings) if settings is not None else None) or explain(exc)
+        failure = explain(exc, settings)
         if failure is None or debug:
             raise
         print(failure.render(), file=sys.stderr)

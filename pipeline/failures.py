@@ -6,14 +6,22 @@ Exit codes (README, "Exit codes"):
   4  a service (Kafka, Elasticsearch, Kibana) unreachable;  75  temporary: try again later;
   130  interrupted.
 Anything not recognised here is a bug: it is re-raised, so its traceback reaches the terminal.
+
+With the settings at hand, Kafka and Elasticsearch failures that a setting fixes (TLS, credentials)
+are answered first, naming the setting; no setting value that can hold a secret is ever quoted.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
+import ssl
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from pipeline.settings import SecmonSettings
 
 EXIT_USAGE = 2
 EXIT_INPUT = 3
@@ -36,10 +44,21 @@ class Failure(Exception):
         return f"secmon: {self.what}" + (f"\n  {self.todo}" if self.todo else "")
 
 
-def explain(exc: BaseException) -> Failure | None:
-    """The Failure an exception stands for, or None when it is a bug."""
+# the Kafka clients' exception names, by what they mean (kafka-python and aiokafka share them)
+KAFKA_UNREACHABLE = frozenset({"NoBrokersAvailable", "KafkaTimeoutError", "KafkaConnectionError", "NodeNotReadyError"})
+KAFKA_REFUSED_LOGIN = frozenset({"SaslAuthenticationFailedError", "AuthenticationFailedError", "IllegalSaslStateError"})
+ES_UNREACHABLE = frozenset({"ConnectionError", "ConnectionTimeout", "TlsError", "ApiError", "TransportError"})
+
+
+def explain(exc: BaseException, settings: SecmonSettings | None = None) -> Failure | None:
+    """The Failure an exception stands for, or None when it is a bug; with `settings`, a TLS or
+    credentials problem is answered with the setting to change before the generic answers."""
     if isinstance(exc, Failure):
         return exc
+    if settings is not None:
+        found = _setting_to_fix(exc, settings)
+        if found is not None:
+            return found
     for test, build in _RULES:
         if test(exc):
             return build(exc)
@@ -115,23 +134,20 @@ def _module_of(exc: BaseException) -> str:
     return type(exc).__module__.split(".")[0]
 
 
+def _is_kafka(exc: BaseException) -> bool:
+    return _module_of(exc) in ("kafka", "aiokafka")
+
+
+def _is_es(exc: BaseException) -> bool:
+    return _module_of(exc) in ("elastic_transport", "elasticsearch")
+
+
 def _is_kafka_unreachable(exc: BaseException) -> bool:
-    return _module_of(exc) in ("kafka", "aiokafka") and type(exc).__name__ in (
-        "NoBrokersAvailable",
-        "KafkaTimeoutError",
-        "KafkaConnectionError",
-        "NodeNotReadyError",
-    )
+    return _is_kafka(exc) and type(exc).__name__ in KAFKA_UNREACHABLE
 
 
 def _is_es_unreachable(exc: BaseException) -> bool:
-    return _module_of(exc) in ("elastic_transport", "elasticsearch") and type(exc).__name__ in (
-        "ConnectionError",
-        "ConnectionTimeout",
-        "TlsError",
-        "ApiError",
-        "TransportError",
-    )
+    return _is_es(exc) and type(exc).__name__ in ES_UNREACHABLE
 
 
 def _is_yaml(exc: BaseException) -> bool:
@@ -198,3 +214,82 @@ def require(service: str, spec: str, default_port: int, setting: str, timeout: f
 
 def _join(tried: Iterable[tuple[str, int]]) -> str:
     return ", ".join(f"{h}:{p}" for h, p in tried)
+
+
+def _setting_to_fix(exc: BaseException, settings: SecmonSettings) -> Failure | None:
+    """A TLS or credentials problem of Kafka/Elasticsearch as the setting to fix, else None."""
+    message = None
+    if _is_es(exc):
+        message = _es_setting(exc, settings)
+    elif _is_kafka(exc):
+        message = _kafka_setting(exc, settings)
+    return None if message is None else Failure(message, "", EXIT_USAGE)
+
+
+def _es_setting(exc: BaseException, settings: SecmonSettings) -> str | None:
+    cfg, name = settings.es, type(exc).__name__
+    if name == "AuthenticationException":
+        how = "the API key (es.api_key)" if cfg.api_key else f"user {cfg.username!r} and its password (es.password)"
+        return (
+            f"Elasticsearch at {cfg.url} refused the credentials (401): check {how} in the secrets directory "
+            "or environment"
+        )
+    if name == "AuthorizationException":
+        return f"Elasticsearch at {cfg.url} denied the request (403): give the secmon user/API key the privileges"
+    if name == "TlsError":
+        return (
+            f"TLS to Elasticsearch at {cfg.url} failed ({_tls_reason(exc)}): set es.ca_certs to the CA that signed "
+            "the node's certificate"
+        )
+    return None  # unreachable and the rest: the generic rules
+
+
+def _kafka_setting(exc: BaseException, settings: SecmonSettings) -> str | None:
+    cfg, name = settings.kafka, type(exc).__name__
+    if name in KAFKA_REFUSED_LOGIN:
+        where = f"Kafka at {cfg.bootstrap} ({cfg.security_protocol})"
+        return f"{where} refused the SASL login of user {cfg.sasl_username!r}: check kafka.sasl_password"
+    if name not in KAFKA_UNREACHABLE or cfg.security_protocol not in ("SSL", "SASL_SSL"):
+        return None  # plain unreachable: the generic rules
+    where = f"Kafka at {cfg.bootstrap} ({cfg.security_protocol})"
+    first = cfg.bootstrap.split(",")[0].strip()
+    problem = _tls_probe(first, str(cfg.ssl_cafile) if cfg.ssl_cafile else None)
+    if problem:
+        return f"TLS to {where} failed ({problem}): set kafka.ssl_cafile to the CA that signed the broker's certificate"
+    if cfg.security_protocol == "SASL_SSL":
+        return (
+            f"{where}: TLS works but the broker did not accept the connection; the usual cause is a wrong "
+            f"SASL user {cfg.sasl_username!r} / kafka.sasl_password or mechanism "
+            f"{cfg.sasl_mechanism or 'SCRAM-SHA-512'}"
+        )
+    return None
+
+
+def _tls_probe(hostport: str, cafile: str | None) -> str | None:
+    """Why a verified TLS handshake with host:port fails, or None when it succeeds."""
+    host, _, port = hostport.rpartition(":")
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+        with (
+            socket.create_connection((host, int(port)), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return None
+    except ssl.SSLCertVerificationError as err:
+        return f"certificate not trusted: {err.verify_message}"
+    except (OSError, ValueError) as err:
+        return f"{type(err).__name__}: {err.strerror or err}" if isinstance(err, OSError) else str(err)
+
+
+def _tls_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in (
+        "unable to get local issuer certificate",
+        "self-signed certificate",
+        "certificate has expired",
+        "Hostname mismatch",
+        "IP address mismatch",
+    ):
+        if marker.lower() in text.lower():
+            return f"certificate not trusted: {marker}"
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else "handshake failed"
