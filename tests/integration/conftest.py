@@ -69,14 +69,17 @@ class Stack:
     prefix: str
     workdir: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
+    bootstrap: str = BOOTSTRAP  # bench/faults.py: a broker and node of its own
+    es_url: str = ES_URL
+    extra_env: dict[str, str] = field(default_factory=dict)  # settings every process of this stack gets
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SECMON_")}
         env.update(
             {
-                "SECMON_KAFKA_BOOTSTRAP": BOOTSTRAP,
-                "SECMON_ES_URL": ES_URL,
+                "SECMON_KAFKA_BOOTSTRAP": self.bootstrap,
+                "SECMON_ES_URL": self.es_url,
                 "SECMON_KAFKA_TOPIC_PREFIX": self.prefix,
                 "SECMON_ES_INDEX_PREFIX": self.prefix,
                 "SECMON_APP_ID": self.prefix,
@@ -88,6 +91,7 @@ class Stack:
                 "SECMON_LIFECYCLE_SCHEDULE": "false",  # no snapshots from every test's worker; its own test turns it on
             }
         )
+        env.update(self.extra_env)
         return env
 
     def secmon(
