@@ -57,7 +57,13 @@ class KafkaSettings(Section):
         "detect, alerts, dead letters): they carry customer data, which the policy deletes "
         "within 24 h; a worker stopped longer than this loses what it had not read.",
     )
-    session_timeout_seconds: float = Field(30.0, gt=1, description="A worker silent this long leaves the group.")
+    session_timeout_seconds: float = Field(
+        10.0,
+        gt=1,
+        description="A worker silent this long leaves the group: a SIGKILLed worker's partitions wait this "
+        "long before another worker (or its own restart) takes them. Heartbeats come from Faust's consumer "
+        "thread, so a busy worker still sends them.",
+    )
 
 
 class EsSettings(Section):

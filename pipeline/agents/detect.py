@@ -21,7 +21,7 @@ from pipeline import metrics
 from pipeline.deadletter import send_message
 from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.send import SendFailed, deliver
-from pipeline.kafka.topics import COMPACTED_TOPIC_CONFIG, partition_of
+from pipeline.kafka.topics import DETECTOR_STATE_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
 from schemas.alert import Alert
@@ -126,7 +126,7 @@ def register(rt: Runtime) -> None:
         default=None,
         schema=schema,
         partitions=rt.settings.kafka.partitions,
-        extra_topic_configs=COMPACTED_TOPIC_CONFIG,
+        extra_topic_configs=DETECTOR_STATE_TOPIC_CONFIG,
     )
     rt.engine = engine = build_engine(rt, FaustTableStore(table))
 

@@ -23,6 +23,10 @@ COMPACTED_TOPIC_CONFIG = {
     "delete.retention.ms": str(6 * HOUR_MS),
 }
 CONTEXT_TOPIC_CONFIG = {"cleanup.policy": "compact", **COMPACTED_TOPIC_CONFIG}
+# The detector-state changelog takes a write per event and detector, and a starting worker replays
+# it whole (store memory://): that replay is most of a restart's catch-up. Segments roll every
+# 10 min so compaction keeps the replay near the live entries plus the last minutes of writes.
+DETECTOR_STATE_TOPIC_CONFIG = {**COMPACTED_TOPIC_CONFIG, "segment.ms": str(HOUR_MS // 6)}
 # Forget requests must outlive a worker outage, not much more (they name a deleted workspace).
 PURGE_TOPIC_CONFIG = {
     "cleanup.policy": "delete",
