@@ -15,6 +15,8 @@ Cases, each run in its own process pinned to one CPU (so peak RSS is the case's 
   The number of events is fixed per case (`--events`), so the comparison is per event and only
   the population changes. `month 400 users` is the realistic month of `bench.signin_month` (400
   users, ~42k sign-ins, takeovers and hard negatives), or this module's own when that is absent.
+- `e2e`: the end-to-end worker (shipper -> Kafka -> worker -> ES) against a raw `_bulk` loop of
+  the same documents on the same node, and their ratio (`bench.scale_e2e`; needs the services).
 
 A case stops after `--budget` seconds (the rate is then measured over the events it processed, and
 the row says so). Latency is per record/event (p50/p99), with the clock's ticks. State is the
@@ -419,7 +421,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=150.0, help="seconds a case may run")
     parser.add_argument("--no-realistic", action="store_true", help="skip the 400-user realistic month")
     parser.add_argument("--disable", default="", help="detectors left out: comma list of id prefixes (anomaly_)")
-    parser.add_argument("--only", help="comma list of cases: mixed_detect, mixed_core, month:<users>")
+    parser.add_argument("--only", help="comma list of cases: mixed_detect, mixed_core, month:<users>, e2e")
+    parser.add_argument("--e2e-events", type=int, default=60_000, help="sign-ins of the end-to-end case")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end case (needs Kafka and ES)")
     parser.add_argument("--write-month", metavar="PATH", help="write a month of sign-ins (--users, --events) and exit")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -465,9 +469,17 @@ def main() -> None:
     if 1000 in months and 100_000 in months:
         print(f"100k users vs 1k users: {months[100_000]['rate'] / months[1000]['rate']:.2f}x the events/s")
     if results:
-        print(
-            f"detectors enabled: {results[0]['detectors']}; end to end (shipper -> Kafka -> worker -> ES): not measured "
-            f"here (bench.delivery_latency, bench.es_ingest)"
+        print(f"detectors enabled: {results[0]['detectors']}")
+    if not args.no_e2e and (not args.only or "e2e" in args.only.split(",")):
+        from bench.scale_e2e import report, run_e2e
+
+        report(
+            run_e2e(
+                args.e2e_events,
+                1000,
+                os.environ.get("SECMON_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+                os.environ.get("SECMON_ES_URL", "http://127.0.0.1:9200"),
+            )
         )
 
 
