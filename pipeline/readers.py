@@ -1,4 +1,14 @@
-"""Read files (plain or gzip) and stdin into RawRecords with their origin (path, identity, offset)."""
+"""The one file reader: files (plain or gzip) and stdin as units (lines, or one document) with
+their offsets, and the one file-identity scheme; the embedded runner, `secmon sigma` and the
+shipper all read through it.
+
+File identity (`identity`): a digest of the first FINGERPRINT_BYTES of the decompressed content,
+so a file keeps its identity across renames, and a log and its gzip'd rotation are the same
+file (same event ids: Elasticsearch keeps one copy). A reader that may see a file while it is
+still being written (the shipper) passes the inode and the truncation count as well; they count
+only when the head is short (a few bytes identify no content) or the file was truncated and
+written again. A complete file of at least FINGERPRINT_BYTES has the same identity everywhere.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,8 @@ import io
 import sys
 import zlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
 
 from pipeline.normalizers.base import MAX_DOCUMENT_BYTES, Normalizer, RawRecord
 from schemas.event import Origin
@@ -74,13 +85,21 @@ def broken(stream: BinaryIO) -> BaseException | None:
     return raw.broken if isinstance(raw, _TolerantGzip) else None
 
 
+def identity(head: bytes, inode: int | None = None, generation: int = 0) -> str:
+    """The file identity of a file whose decompressed content starts with `head` (see the module doc)."""
+    digest = hashlib.blake2b(head[:FINGERPRINT_BYTES], digest_size=8)
+    if inode is not None and len(head) < FINGERPRINT_BYTES:
+        digest.update(b"\x1finode=%d" % inode)
+    if generation:
+        digest.update(b"\x1fgeneration=%d" % generation)
+    return digest.hexdigest()
+
+
 def file_identity(path: str) -> str:
-    """Identity of a file's content independent of its name: a digest of its first bytes."""
+    """The identity of a complete file (a name, not content, for stdin)."""
     if path == STDIN:
         return "stdin"
-    with open_binary(path) as stream:
-        head = stream.read(FINGERPRINT_BYTES)
-    return hashlib.blake2b(head, digest_size=8).hexdigest()
+    return identity(head(path, FINGERPRINT_BYTES))
 
 
 def head(path: str, size: int = 64 * 1024) -> bytes:
@@ -89,22 +108,89 @@ def head(path: str, size: int = 64 * 1024) -> bytes:
         return stream.read(size)  # a truncated .gz shows what it has
 
 
-def iter_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes]]:
-    """(offset, line without newline); a line over max_bytes is cut to max_bytes + 1 bytes."""
-    offset = 0
+def read_lines(
+    stream: BinaryIO, max_bytes: int, start: int = 0, final: bool = True
+) -> Iterator[tuple[int, bytes, int]]:
+    """(offset, line without its newline, offset after it) from `start`, the stream's position.
+
+    A line over max_bytes is cut to max_bytes + 1 bytes (the rest is skipped without holding it
+    in memory). Unless `final`, a last line without its newline waits for its writer: the stream
+    is put back before it (it must then be seekable)."""
+    offset = start
     while True:
         line = stream.readline(max_bytes + 1)
         if not line:
             return
         size = len(line)
-        if not line.endswith(b"\n") and size > max_bytes:
-            while True:  # skip the rest of an oversized line without holding it in memory
+        if not line.endswith(b"\n"):
+            if size <= max_bytes and not final:
+                stream.seek(offset)
+                return
+            while size > max_bytes:
                 rest = stream.readline(1024 * 1024)
+                if not rest and not final:
+                    stream.seek(offset)
+                    return
                 size += len(rest)
                 if not rest or rest.endswith(b"\n"):
                     break
-        yield offset, line.rstrip(b"\r\n") if size == len(line) else line
+        yield offset, line.rstrip(b"\r\n") if size == len(line) else line, offset + size
         offset += size
+
+
+def iter_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without newline) to the end of the stream (see read_lines)."""
+    for offset, line, _end in read_lines(stream, max_bytes):
+        yield offset, line
+
+
+UnitKind = Literal["record", "header", "blank"]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One line of a stream (or its whole document): where it is, what it is, and the format
+    header in force (the latest header line before it, for header-defined formats)."""
+
+    offset: int
+    end: int
+    data: bytes
+    kind: UnitKind
+    header: bytes | None
+
+
+def units(
+    stream: BinaryIO,
+    normalizer: Normalizer,
+    max_bytes: int,
+    start: int = 0,
+    final: bool = True,
+    header: bytes | None = None,
+) -> Iterator[Unit]:
+    """Every unit from `start`, with its kind; blank and header lines are units too, so a reader
+    that saves positions can step over them (see read_lines for `final`)."""
+    if normalizer.framing == "document":
+        data = stream.read(MAX_DOCUMENT_BYTES + 1)
+        if data:
+            yield Unit(0, len(data), data, "record" if data.strip() else "blank", None)
+        return
+    for offset, data, end in read_lines(stream, normalizer.max_line_bytes or max_bytes, start, final):
+        if not data.strip():
+            yield Unit(offset, end, data, "blank", header)
+        elif normalizer.is_header is not None and normalizer.is_header(data):
+            header = data
+            yield Unit(offset, end, data, "header", header)
+        else:
+            yield Unit(offset, end, data, "record", header)
+
+
+def skip(stream: BinaryIO, size: int) -> None:
+    """Read past `size` bytes of a stream that cannot seek (decompressed gzip, stdin)."""
+    while size > 0:
+        chunk = stream.read(min(size, 1024 * 1024))
+        if not chunk:
+            return
+        size -= len(chunk)
 
 
 def split_records(
@@ -126,13 +212,14 @@ BROKEN_STREAM = (EOFError, gzip.BadGzipFile, zlib.error)  # a truncated or corru
 OnBroken = Callable[[RawRecord, str], None]
 
 
-def _guarded(
-    units: Iterator[tuple[int, bytes]], stream: BinaryIO, path: str, origin: Origin, on_broken: OnBroken | None
-) -> Iterator[tuple[int, bytes]]:
+def guarded(
+    found: Iterator[Unit], stream: BinaryIO, path: str, origin: Origin, on_broken: OnBroken | None
+) -> Iterator[Unit]:
     """The units of a stream; when it broke (truncated gzip), one report of where, after what was read."""
     offset = -1
-    for offset, data in units:
-        yield offset, data
+    for unit in found:
+        offset = unit.offset
+        yield unit
     exc = broken(stream)
     if exc is None:
         return
@@ -151,24 +238,9 @@ def read_records(
     """Every record of one file or stdin, each tagged with source, file identity and offset.
 
     A stream that breaks (truncated gzip) ends the records there and calls `on_broken` once."""
-    file_id = file_identity(path)
-    limit = normalizer.max_line_bytes or max_bytes
-    header: bytes | None = None
-    base = Origin(source=normalizer.id, file=path, file_id=file_id, offset=0)
+    base = Origin(source=normalizer.id, file=path, file_id=file_identity(path), offset=0)
     with open_binary(path) as stream:
-        if normalizer.framing == "document":
-            units: Iterator[tuple[int, bytes]] = _document(stream)
-        else:
-            units = iter_lines(stream, limit)
-        for offset, data in _guarded(units, stream, path, base, on_broken):
-            if not data.strip():
-                continue
-            if normalizer.is_header is not None and normalizer.is_header(data):
-                header = data
-                continue
-            origin = base.model_copy(update={"offset": offset})
-            yield from split_records(normalizer, data, origin, header, max_bytes)
-
-
-def _document(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    yield 0, stream.read(MAX_DOCUMENT_BYTES + 1)
+        for unit in guarded(units(stream, normalizer, max_bytes), stream, path, base, on_broken):
+            if unit.kind == "record":
+                origin = base.model_copy(update={"offset": unit.offset})
+                yield from split_records(normalizer, unit.data, origin, unit.header, max_bytes)

@@ -4,21 +4,21 @@ Each line goes to `<prefix>-raw-<source>` with the line bytes as value, the file
 key (one file's lines stay in order on one partition) and its origin (file, identity, byte
 offset) in a header, from which the worker derives the event id. The read position is saved
 atomically only after Kafka acknowledged everything before it, so a crash re-sends, never skips.
+Files are read by `pipeline.readers` (as the embedded runner reads them) and named by its
+identity scheme.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pipeline import deadletter, metrics
 from pipeline.kafka.codec import FORMAT_HEADER, origin_header
@@ -26,29 +26,50 @@ from pipeline.kafka.config import kafka_python_kwargs
 from pipeline.kafka.topics import TopicNames
 from pipeline.normalizers.base import RawRecord
 from pipeline.normalizers.registry import get as get_normalizer
-from pipeline.readers import MAX_DOCUMENT_BYTES, STDIN, iter_lines, split_records
+from pipeline.readers import FINGERPRINT_BYTES, STDIN, guarded, identity, open_binary, skip, split_records, units
 from pipeline.settings import SecmonSettings
 from schemas.event import Origin
 
 log = logging.getLogger(__name__)
-FINGERPRINT_BYTES = 256
+POSITION_VERSION = 2
+V1_FINGERPRINT_BYTES = 256  # version 1 digested the first 256 raw bytes (6-byte blake2b)
 
 
 @dataclass
 class Position:
-    """Where shipping of one path stands: which file (identity) and how far."""
+    """Where shipping of one path stands: which file and how far.
+
+    `file_id` is fixed when the file is first seen (`pipeline.readers.identity`); `fingerprint`
+    digests the first `head_bytes` of its content then, which appends never change, so a restart
+    can tell the same file from a new one at the same path (the inode alone can be reused)."""
 
     path: str
     inode: int
+    file_id: str
     fingerprint: str
-    generation: int
+    head_bytes: int
+    generation: int  # times the file was truncated and written again (copytruncate)
     offset: int
     header: str | None = None  # latest format header line (latin-1), for header-defined formats
+    v: int = POSITION_VERSION  # 1: read from a version-1 file, checked the version-1 way once
 
-    @property
-    def file_id(self) -> str:
-        """Identity of the file content being read: inode, head digest and truncation count."""
-        return f"{self.inode:x}-{self.fingerprint}-{self.generation}"
+    def to_doc(self) -> dict[str, Any]:
+        """The stored form."""
+        return asdict(self) | {"v": POSITION_VERSION}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Position:
+        """A position from its stored form, of this version or of version 1 (no "v")."""
+        version = doc.get("v", 1)
+        if version == POSITION_VERSION:
+            return cls(**doc)
+        if version == 1:  # {path, inode, fingerprint, generation, offset, header}; the id was derived
+            legacy = f"{doc['inode']:x}-{doc['fingerprint']}-{doc['generation']}"
+            return cls(**doc, file_id=legacy, head_bytes=V1_FINGERPRINT_BYTES, v=1)
+        raise ValueError(
+            f"shipper position of {doc.get('path')!r} has version {version!r}: this secmon reads "
+            f"versions 1 to {POSITION_VERSION}; upgrade the shipper (a newer one wrote it)"
+        )
 
 
 class PositionStore:
@@ -65,7 +86,7 @@ class PositionStore:
     def load(self, path: str) -> Position | None:
         """The saved position of path, or None."""
         try:
-            return Position(**json.loads(self._file(path).read_text()))
+            return Position.from_doc(json.loads(self._file(path).read_text()))
         except FileNotFoundError:
             return None
 
@@ -74,35 +95,78 @@ class PositionStore:
         target = self._file(pos.path)
         tmp = target.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as out:
-            json.dump(asdict(pos), out)
+            json.dump(pos.to_doc(), out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
 
 
-def _fingerprint(stream: BinaryIO) -> str:
+def _head(stream: BinaryIO, size: int) -> bytes:
+    """The first `size` bytes of a seekable stream, leaving its position where it was."""
     here = stream.tell()
     stream.seek(0)
-    head = stream.read(FINGERPRINT_BYTES)
+    data = stream.read(size)
     stream.seek(here)
-    return hashlib.blake2b(head, digest_size=6).hexdigest()
+    return data
+
+
+def _digest(data: bytes, hex_chars: int = 16) -> str:
+    return hashlib.blake2b(data, digest_size=hex_chars // 2).hexdigest()
+
+
+def _same_file(saved: Position, head: bytes, inode: int | None, size: int | None) -> bool:
+    """Whether a saved position still describes the file whose content starts with `head`.
+
+    `inode`/`size` are None for a gzip archive (content only: it may have been moved or copied)."""
+    if inode is not None and (saved.inode != inode or size is None or saved.offset > size):
+        return False
+    if saved.v == 1:  # version 1 accepted any file under 256 bytes on the same inode
+        return _digest(head[: saved.head_bytes], len(saved.fingerprint)) == saved.fingerprint or (
+            size is not None and size < V1_FINGERPRINT_BYTES
+        )
+    return len(head) >= saved.head_bytes and _digest(head[: saved.head_bytes]) == saved.fingerprint
+
+
+def _position(
+    path: str, head: bytes, inode: int, generation: int, offset: int = 0, file_id: str | None = None
+) -> Position:
+    """A position at `offset`, fingerprinted over the head seen now."""
+    head = head[:FINGERPRINT_BYTES]
+    return Position(
+        path=path,
+        inode=inode,
+        file_id=file_id or identity(head, inode, generation),
+        fingerprint=_digest(head),
+        head_bytes=len(head),
+        generation=generation,
+        offset=offset,
+    )
 
 
 def _resume(stream: BinaryIO, path: str, saved: Position | None) -> Position:
-    """Continue a saved position if it still describes this file, else start at the beginning."""
-    inode = os.fstat(stream.fileno()).st_ino
-    size = os.fstat(stream.fileno()).st_size
-    fingerprint = _fingerprint(stream)
-    if (
-        saved
-        and saved.inode == inode
-        and saved.offset <= size
-        and (saved.fingerprint == fingerprint or size < FINGERPRINT_BYTES)
-    ):
-        saved.fingerprint = fingerprint
-        return saved
-    generation = saved.generation + 1 if saved and saved.inode == inode else 0
-    return Position(path=path, inode=inode, fingerprint=fingerprint, generation=generation, offset=0)
+    """Continue a saved position if it still describes this file, else start at the beginning.
+
+    A version-1 position that matches keeps its file id (the lines after it keep the ids the
+    old shipper gave, so a batch it sent but could not save is re-sent as the same events) and
+    is fingerprinted anew."""
+    stat = os.fstat(stream.fileno())
+    head = _head(stream, FINGERPRINT_BYTES)
+    if saved is not None and _same_file(saved, head, stat.st_ino, stat.st_size):
+        if saved.v != 1:
+            return saved
+        # version 1 re-digested a file under 256 bytes at each resume, and named it by that digest
+        old_head = head[:V1_FINGERPRINT_BYTES]
+        legacy = saved.file_id if len(old_head) == V1_FINGERPRINT_BYTES else v1_file_id(stat.st_ino, old_head, saved)
+        fresh = _position(path, head, stat.st_ino, saved.generation, saved.offset, legacy)
+        fresh.header = saved.header
+        return fresh
+    generation = saved.generation + 1 if saved and saved.inode == stat.st_ino else 0
+    return _position(path, head, stat.st_ino, generation)
+
+
+def v1_file_id(inode: int, head: bytes, saved: Position) -> str:
+    """The file id version 1 gave: inode, digest of the first 256 bytes, truncation count."""
+    return f"{inode:x}-{_digest(head[:V1_FINGERPRINT_BYTES], 12)}-{saved.generation}"
 
 
 class Shipper:
@@ -156,6 +220,13 @@ class Shipper:
             self.producer.send(self.topic, key=key, value=line, headers=headers)
         self.pending += 1
 
+    def broken(self, record: RawRecord, reason: str) -> None:
+        """Queue the dead letter of a stream that broke (truncated gzip) after what was read of it."""
+        dead = deadletter.counted(deadletter.of_record(record, "ship", "truncated_input", reason))
+        key = (record.origin.file_id or "stdin").encode()
+        self.producer.send(self.deadletter_topic, key=key, value=deadletter.encode(dead))
+        self.pending += 1
+
     def flush(self) -> int:
         """Block until Kafka acknowledged everything queued; the count acknowledged."""
         self.producer.flush()
@@ -187,18 +258,16 @@ def ship(paths: list[str], source: str, settings: SecmonSettings, follow: bool =
 
 
 def ship_stdin(shipper: Shipper) -> int:
-    """Ship stdin to EOF; stdin has no identity, so ids come from the Kafka position."""
-    import sys
-
+    """Ship stdin (plain or gzip) to EOF; stdin has no identity, so ids come from the Kafka position."""
     sent = 0
-    header = None
-    for _offset, line in iter_lines(sys.stdin.buffer, shipper.max_line_bytes):
-        if shipper.normalizer.is_header is not None and shipper.normalizer.is_header(line):
-            header = line
-        elif line.strip():
-            sent += shipper.send_unit(line, Origin(source=shipper.source), b"stdin", header, len(line))
-            if shipper.pending >= shipper.settings.shipper.batch_size:
-                shipper.flush()
+    origin = Origin(source=shipper.source)
+    with open_binary(STDIN) as stream:
+        found = units(stream, shipper.normalizer, shipper.max_bytes)
+        for unit in guarded(found, stream, "stdin", origin, shipper.broken):
+            if unit.kind == "record":
+                sent += shipper.send_unit(unit.data, origin, b"stdin", unit.header, unit.end - unit.offset)
+                if shipper.pending >= shipper.settings.shipper.batch_size:
+                    shipper.flush()
     return sent
 
 
@@ -236,28 +305,35 @@ def _is_gzip(path: str) -> bool:
 
 
 def ship_archive(shipper: Shipper, store: PositionStore, path: str) -> int:
-    """Ship a gzip'd (rotated, immutable) log once; offsets count decompressed bytes."""
+    """Ship a gzip'd (rotated, immutable) log once; offsets count decompressed bytes. Its identity
+    is its content's, so an archive of a log shipped before it was compressed repeats its ids."""
     with open(path, "rb") as raw:
         inode = os.fstat(raw.fileno()).st_ino
-        fingerprint = _fingerprint(raw)
-        saved = store.load(path)
-        if saved and saved.inode == inode and saved.fingerprint == fingerprint:
-            pos = saved
-        else:
-            pos = Position(path=path, inode=inode, fingerprint=fingerprint, generation=0, offset=0)
-        with gzip.GzipFile(fileobj=raw) as stream:
-            stream.seek(pos.offset)
-            return _drain(shipper, store, stream, pos, final=True)  # type: ignore[arg-type]
+        raw_head = raw.read(V1_FINGERPRINT_BYTES)
+    with open_binary(path) as stream:
+        head = stream.read(FINGERPRINT_BYTES)
+    saved = store.load(path)
+    pos = Position(path, inode, identity(head), _digest(head), len(head), generation=0, offset=0)
+    if saved is not None and saved.v == 1:  # version 1 digested the compressed bytes
+        if saved.inode == inode and _digest(raw_head, len(saved.fingerprint)) == saved.fingerprint:
+            pos.file_id, pos.offset, pos.header = saved.file_id, saved.offset, saved.header
+    elif saved is not None and _same_file(saved, head, None, None):
+        pos = saved
+    with open_binary(path) as stream:
+        skip(stream, pos.offset)
+        return _drain(shipper, store, stream, pos, final=True)
 
 
 def ship_document(shipper: Shipper, store: PositionStore, path: str) -> int:
     """Ship a whole-document file (e.g. a scanner report) once; a re-run skips it if unchanged."""
-    with open(path, "rb") as stream:
-        pos = _resume(stream, path, store.load(path))
-        size = os.fstat(stream.fileno()).st_size
-        if pos.offset >= size > 0:
-            return 0
-        data = stream.read(MAX_DOCUMENT_BYTES + 1)
+    with open(path, "rb") as raw:
+        pos = _resume(raw, path, store.load(path))
+        size = os.fstat(raw.fileno()).st_size
+    if pos.offset >= size > 0:
+        return 0
+    with open_binary(path) as stream:
+        found = list(units(stream, shipper.normalizer, shipper.max_bytes))
+    data = found[0].data if found else b""
     origin = Origin(source=shipper.source, file=path, file_id=pos.file_id, offset=0)
     sent = shipper.send_unit(data, origin, pos.file_id.encode(), None, len(data))
     shipper.flush()
@@ -267,47 +343,26 @@ def ship_document(shipper: Shipper, store: PositionStore, path: str) -> int:
 
 
 def _drain(shipper: Shipper, store: PositionStore, stream: BinaryIO, pos: Position, final: bool) -> int:
-    """Send every complete line from the current position; save the position after each ack."""
+    """Send every complete line from the current position; save the position after each ack.
+
+    A stream that breaks (truncated gzip) ends there, after one dead letter saying where."""
     sent = 0
-    is_header = shipper.normalizer.is_header
-    for line_offset, line, next_offset in _complete_lines(stream, shipper.max_line_bytes, final):
-        if is_header is not None and is_header(line):
-            pos.header = line.decode("latin-1")
-        elif line.strip():
-            origin = Origin(source=shipper.source, file=pos.path, file_id=pos.file_id, offset=line_offset)
-            header = pos.header.encode("latin-1") if pos.header is not None else None
-            sent += shipper.send_unit(line, origin, pos.file_id.encode(), header, next_offset - line_offset)
-        pos.offset = next_offset
+    header = pos.header.encode("latin-1") if pos.header is not None else None
+    base = Origin(source=shipper.source, file=pos.path, file_id=pos.file_id, offset=0)
+    found = units(stream, shipper.normalizer, shipper.max_bytes, pos.offset, final, header)
+    for unit in guarded(found, stream, pos.path, base, shipper.broken):
+        if unit.kind == "header":
+            pos.header = unit.data.decode("latin-1")
+        elif unit.kind == "record":
+            origin = base.model_copy(update={"offset": unit.offset})
+            sent += shipper.send_unit(unit.data, origin, pos.file_id.encode(), unit.header, unit.end - unit.offset)
+        pos.offset = unit.end
         if shipper.pending >= shipper.settings.shipper.batch_size:
             shipper.flush()
             store.save(pos)
     shipper.flush()
     store.save(pos)
     return sent
-
-
-def _complete_lines(stream: BinaryIO, max_bytes: int, final: bool) -> Iterator[tuple[int, bytes, int]]:
-    """(offset, line, offset after it) for each newline-terminated line; a partial last line
-    waits for its writer unless `final`. An oversized line is cut to max_bytes + 1 bytes."""
-    while True:
-        start = stream.tell()
-        line = stream.readline(max_bytes + 1)
-        if not line:
-            return
-        if line.endswith(b"\n"):
-            yield start, line.rstrip(b"\r\n"), stream.tell()
-            continue
-        if len(line) <= max_bytes and not final:
-            stream.seek(start)  # the writer has not finished this line yet
-            return
-        while len(line) > max_bytes:  # skip the rest of an oversized line
-            rest = stream.readline(1024 * 1024)
-            if not rest and not final:
-                stream.seek(start)
-                return
-            if not rest or rest.endswith(b"\n"):
-                break
-        yield start, line, stream.tell()
 
 
 def _wait_for_change(stream: BinaryIO, path: str, pos: Position, poll: float, stop) -> str:

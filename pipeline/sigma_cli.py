@@ -163,27 +163,18 @@ def _events(path: str, source: str | None, settings: SecmonSettings):
     from pipeline.embedded import resolve_source
     from pipeline.normalizers.base import ParseContext
     from pipeline.process import process_record
-    from pipeline.readers import MAX_DOCUMENT_BYTES, file_identity, iter_lines, open_binary, split_records
+    from pipeline.readers import file_identity, open_binary, split_records, units
     from schemas.event import Origin
 
     normalizer = resolve_source(path, source)
     base = settings.parse.context()
     ctx = ParseContext(default_year=base.default_year, default_tz=base.default_tz, keep_original=True)
-    limit = normalizer.max_line_bytes or settings.parse.max_record_bytes
-    file_id, header = file_identity(path), None
+    file_id = file_identity(path)
     with open_binary(path) as stream:
-        units = (
-            [(0, stream.read(MAX_DOCUMENT_BYTES + 1))]
-            if normalizer.framing == "document"
-            else iter_lines(stream, limit)
-        )
-        for number, (offset, data) in enumerate(units, 1):
-            if not data.strip():
+        for number, unit in enumerate(units(stream, normalizer, settings.parse.max_record_bytes), 1):
+            if unit.kind != "record":
                 continue
-            if normalizer.is_header is not None and normalizer.is_header(data):
-                header = data
-                continue
-            origin = Origin(source=normalizer.id, file=path, file_id=file_id, offset=offset)
-            for record in split_records(normalizer, data, origin, header, settings.parse.max_record_bytes):
+            origin = Origin(source=normalizer.id, file=path, file_id=file_id, offset=unit.offset)
+            for record in split_records(normalizer, unit.data, origin, unit.header, settings.parse.max_record_bytes):
                 for event in process_record(record, normalizer, [], ctx, settings.parse.max_record_bytes).events:
                     yield number, event

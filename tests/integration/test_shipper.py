@@ -5,6 +5,7 @@ Every line must reach Kafka at least once, and after Elasticsearch's dedup by id
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 
+from pipeline.shipper import PositionStore
 from tests.integration.conftest import BOOTSTRAP, count, wait_for
 
 
@@ -106,3 +108,67 @@ def test_gzip_archive_is_shipped_once_and_resumable(stack):
         assert done.returncode == 0, done.stderr
     seen = raw_users(f"{stack.prefix}-raw-app_signin", {f"line{n}@ws.example" for n in range(300)})
     assert sorted(seen) == sorted(f"line{n}@ws.example" for n in range(300))
+
+
+def test_a_shipper_upgraded_in_place_resumes_where_the_old_one_stopped(stack):
+    """A read position as the version-1 shipper saved it (after lines 0..119 were acknowledged):
+    the upgraded shipper sends lines 120..299, each once, under the file id the old one gave."""
+    log = stack.workdir / "app.log"
+    append(log, 0, 300)
+    offset = sum(len(line(n)) for n in range(120))
+    with open(log, "rb") as f:
+        fingerprint = hashlib.blake2b(f.read(256), digest_size=6).hexdigest()  # version 1's digest
+    inode = os.stat(log).st_ino
+    saved = {"path": str(log), "inode": inode, "fingerprint": fingerprint, "generation": 0, "offset": offset}
+    store = PositionStore(stack.workdir / "shipper-state")
+    store._file(str(log)).write_text(json.dumps(saved | {"header": None}))  # the version-1 layout
+    assert stack.secmon("topics").returncode == 0
+
+    done = stack.secmon("ship", "--once", "--source", "app_signin", str(log))
+    assert done.returncode == 0, done.stderr
+    records = raw_records(f"{stack.prefix}-raw-app_signin", want=180)
+    assert sorted(json.loads(value)["user"] for value, _ in records) == sorted(
+        f"line{n}@ws.example" for n in range(120, 300)
+    )
+    assert {origin["file_id"] for _, origin in records} == {f"{inode:x}-{fingerprint}-0"}
+    assert stack.secmon("ship", "--once", "--source", "app_signin", str(log)).returncode == 0
+    assert len(raw_records(f"{stack.prefix}-raw-app_signin", want=180)) == 180  # nothing more on a re-run
+
+
+def test_a_truncated_archive_ships_its_readable_part_and_one_dead_letter(stack):
+    import gzip
+
+    archive = stack.workdir / "app.log.4.gz"
+    packed = gzip.compress(b"".join(line(n) for n in range(2000)))
+    archive.write_bytes(packed[: len(packed) * 2 // 3])  # the copy was cut short
+    assert stack.secmon("topics").returncode == 0
+    done = stack.secmon("ship", "--once", "--source", "app_signin", str(archive))
+    assert done.returncode == 0, done.stderr
+    (dead,) = raw_records(f"{stack.prefix}-deadletter", want=1)
+    letter = json.loads(dead[0])
+    assert letter["error_code"] == "truncated_input" and "gzip -t" in letter["reason"]
+    shipped = [value for value, _ in raw_records(f"{stack.prefix}-raw-app_signin", want=1)]
+    whole = shipped if shipped[-1].endswith(b"}") else shipped[:-1]  # the cut line itself, as far as it goes
+    assert 0 < len(whole) < 2000 and whole == [line(n).rstrip(b"\n") for n in range(len(whole))]
+
+
+def raw_records(topic: str, want: int, timeout: float = 90) -> list[tuple[bytes, dict]]:
+    """(value, origin header) of every message of a topic, once at least `want` arrived."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=1500,
+    )
+    seen: list[tuple[bytes, dict]] = []
+
+    def arrived() -> bool:
+        for m in consumer:
+            headers = dict(m.headers or [])
+            seen.append((m.value, json.loads(headers["secmon-origin"]) if "secmon-origin" in headers else {}))
+        return len(seen) >= want
+
+    wait_for(arrived, timeout=timeout, interval=0.1, what=f"{want} messages on {topic}")
+    consumer.close()
+    return seen
