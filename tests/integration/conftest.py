@@ -168,6 +168,25 @@ def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "cond
 NOT_YET = (404, 503)
 
 
+def consumed(group: str, topics: list[str]) -> bool:
+    """Whether consumer group `group` has committed every message of `topics` written so far: the
+    stages reading them have processed (and acked) all of it. Event counts in Elasticsearch do not
+    say that: the events are indexed by one agent while another routes them to the detectors."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP.split(","))
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP.split(","))
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(parts)
+    finally:
+        consumer.close()
+        admin.close()
+    return all(end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items())
+
+
 def count(es: Elasticsearch, index: str) -> int:
     """Document count after a refresh (0 while the index does not exist or is not ready yet)."""
     es.options(ignore_status=NOT_YET).indices.refresh(index=index)
