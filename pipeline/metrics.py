@@ -44,6 +44,10 @@ NOTIFICATION_SECONDS = Histogram(
 KAFKA_SEND_RETRIES = Counter(
     "secmon_kafka_send_retries_total", "Kafka sends retried after a retriable failure (broker away).", ["output"]
 )
+REPLAYS_SKIPPED = Counter(
+    "secmon_detect_replays_skipped_total",
+    "Detector steps skipped: the state entry already held the replayed detect message (after a crash).",
+)
 STATE_FORGOTTEN = Counter("secmon_state_forgotten_total", "Detector state entries deleted by a workspace purge.")
 LIFECYCLE_JOBS = Counter(
     "secmon_lifecycle_jobs_total", "Scheduled lifecycle jobs run by the worker.", ["job", "outcome"]

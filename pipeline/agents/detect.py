@@ -37,23 +37,53 @@ log = logging.getLogger(__name__)
 
 class FaustTableStore:
     """StateStore over a Faust table (changelog-backed, recovered on restart and rebalance). The table
-    holds each record's stored form, so the changelog is JSON a worker of any version can read."""
+    holds each record's stored form, so the changelog is JSON a worker of any version can read.
+
+    Writes of one detect message are held (`begin` .. `commit`) until its alerts are on the broker,
+    and each entry records the message's position (`at`: partition, offset). A worker killed before
+    its offsets were committed replays those messages; one an entry already holds is not applied to
+    it again (a sliding window would count its event twice, and raise a different alert)."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
+        self._held: dict[str, dict[str, Any] | None] = {}
+        self._at: list[int] | None = None
+
+    def begin(self, partition: int, offset: int) -> None:
+        """Writes from here on belong to the message at partition/offset."""
+        self._at = [partition, offset]
+
+    def applied(self, key: str) -> bool:
+        """Whether the entry under key already holds the current message (a replay)."""
+        doc = self._table.get(key)
+        at = None if doc is None else doc.get("at")
+        return self._at is not None and at is not None and at[0] == self._at[0] and at[1] >= self._at[1]
+
+    def commit(self) -> None:
+        """Write the held entries to the table (inside the message's event: Faust picks the
+        changelog partition from it)."""
+        for key, doc in self._held.items():
+            if doc is None:
+                self._table.pop(key, None)
+            else:
+                self._table[key] = doc
+        self._held.clear()
+        self._at = None
 
     def get(self, key: str) -> EntityRecord | None:
-        doc = self._table.get(key)
+        doc = self._held[key] if key in self._held else self._table.get(key)
         return None if doc is None else EntityRecord.from_doc(doc)
 
     def put(self, key: str, value: EntityRecord) -> None:
-        self._table[key] = value.to_doc()
+        doc = value.to_doc()
+        self._held[key] = doc if self._at is None else {**doc, "at": self._at}
 
     def delete(self, key: str) -> None:
-        self._table.pop(key, None)
+        self._held[key] = None
 
     def keys(self) -> Iterator[str]:
-        return iter(list(self._table.keys()))
+        held = [k for k, doc in self._held.items() if doc is not None]
+        return iter(list(dict.fromkeys([*self._table.keys(), *held])))
 
 
 MAX_TICK_BACKLOG = 10_000
@@ -128,7 +158,8 @@ def register(rt: Runtime) -> None:
         partitions=rt.settings.kafka.partitions,
         extra_topic_configs=DETECTOR_STATE_TOPIC_CONFIG,
     )
-    rt.engine = engine = build_engine(rt, FaustTableStore(table))
+    store = FaustTableStore(table)
+    rt.engine = engine = build_engine(rt, store)
 
     @table.on_recover
     async def reindex() -> None:
@@ -168,14 +199,20 @@ def register(rt: Runtime) -> None:
                     rt, item.message, "detect", "invalid_shape", f"not a detect-topic message: {_first_error(exc)}"
                 )
                 continue
+            store.begin(item.message.partition, item.message.offset)
             if isinstance(message, ForgetFanout):
                 await _forget(rt, engine, message, item.message)
+                store.commit()
                 continue
+            detectors = [d for d in message.detectors if not store.applied(f"{d}|{message.key}")]
+            if len(detectors) < len(message.detectors):
+                metrics.REPLAYS_SKIPPED.inc(len(message.detectors) - len(detectors))
             if isinstance(message, TickMessage):
-                alerts = [a for d in message.detectors for a in engine.tick_keyed(d, message.key, message.tick)]
+                alerts = [a for d in detectors for a in engine.tick_keyed(d, message.key, message.tick)]
             else:
-                alerts = _detect(engine, message)
+                alerts = _detect(engine, message, detectors)
             await _emit(rt, alerts, item.message)
+            store.commit()  # after the alerts: a crash in between replays the message whole
 
 
 async def _emit(rt: Runtime, alerts: list[Alert], message: Any) -> None:
@@ -189,10 +226,10 @@ async def _emit(rt: Runtime, alerts: list[Alert], message: Any) -> None:
             await send_message(rt, message, "detect", "internal_error", f"alert {alert.alert.id} not sent: {exc}")
 
 
-def _detect(engine: Engine, message: EventMessage) -> list[Alert]:
-    """The alerts of one event for its detectors; an engine bug is counted and logged, not raised."""
+def _detect(engine: Engine, message: EventMessage, detectors: list[str]) -> list[Alert]:
+    """The alerts of one event for `detectors`; an engine bug is counted and logged, not raised."""
     alerts: list[Alert] = []
-    for det_id in message.detectors:
+    for det_id in detectors:
         try:
             alerts += engine.process_keyed(det_id, message.key, message.event)
         except Exception:  # an engine bug must not ack-and-drop silently: count and log it
