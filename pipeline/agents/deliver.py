@@ -74,7 +74,7 @@ def register(rt: Runtime) -> None:
         return
     partitions = rt.settings.kafka.partitions
     notify = rt.app.topic(
-        f"{rt.names.prefix}-notify",
+        rt.names.notify,
         internal=True,
         partitions=partitions,
         key_type=bytes,

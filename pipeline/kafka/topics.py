@@ -72,6 +72,11 @@ class TopicNames:
         return f"{self.prefix}-deadletter"
 
     @property
+    def notify(self) -> str:
+        """Alert delivery: group entries and ticks, partitioned by group key (internal to the workers)."""
+        return f"{self.prefix}-notify"
+
+    @property
     def purge(self) -> str:
         """Forget requests of purged workspaces (ForgetRequest JSON), fanned out to the detect partitions."""
         return f"{self.prefix}-purge"
@@ -89,13 +94,15 @@ class TopicNames:
         """Every topic name, raw topics of every registered source included."""
         return (
             [self.raw(s) for s in sorted(NORMALIZERS)]
-            + [self.events, self.detect, self.alerts, self.deadletter, self.purge]
+            + [self.events, self.detect, self.alerts, self.deadletter, self.notify, self.purge]
             + self.contexts
         )
 
 
 def ensure_topics(settings: SecmonSettings) -> list[str]:
-    """Create every missing topic with the configured partitions and replication."""
+    """Create every missing topic with the configured partitions and replication (before the
+    worker starts: a topic Faust creates itself can miss the first assignment, and its agent then
+    gets no partitions until the next rebalance)."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
