@@ -17,9 +17,9 @@ Faults:
   worker_kill       two workers in one group, one SIGKILLed mid-stream; the other takes over
   worker_restart    the only worker SIGKILLed and started again at once
   worker_config     the worker restarted with a detector disabled and a param changed
-  webhook_500       the receiver answers 500 for --outage s, then 200
-  webhook_429       the receiver answers 429 (Retry-After: 5) for --outage s, then 200
-  webhook_timeout   the receiver answers after the request timeout for --outage s, then at once
+  webhook_500       the receiver answers 500 from the start until --outage s after the first alert
+  webhook_429       the same with 429 and Retry-After: 5
+  webhook_timeout   the same, answering only after the request timeout (2 s)
   shipper_readonly  the shipper's state dir (a tmpfs) remounted read-only for 10 s
   shipper_diskfull  the shipper's state dir (a tmpfs) full for 10 s
 
@@ -298,8 +298,9 @@ def worker_config(run: Run) -> None:
 
 def webhook(behaviour: str) -> Callable[[Run], None]:
     def fault(run: Run) -> None:
-        began = time.time()
+        began = time.time()  # from before the first alert (FAULT_AT): every notification meets the fault
         run.hook.behaviour, run.hook.fail, run.hook.delay = behaviour, 10**9, WEBHOOK_TIMEOUT_S + 3
+        wait_until(lambda: es_count(run.es, f"{run.stack.prefix}-alerts-*") > 0, run.args.settle)
         time.sleep(run.args.outage)
         run.hook.behaviour = "ok"
         run.ended()
@@ -336,6 +337,9 @@ def shipper_state(kind: str) -> Callable[[Run], None]:
     return fault
 
 
+# when each fault starts: the share of the events indexed by then (a receiver fails from the start
+# and stays failing --outage s after the first alert; the rest strike mid-stream)
+FAULT_AT = {"webhook_500": 0.0, "webhook_429": 0.0, "webhook_timeout": 0.0}
 FAULTS: dict[str, Callable[[Run], None]] = {
     "kafka_restart": outage("kafka"),
     "es_restart": outage("es"),
@@ -403,7 +407,7 @@ def _run_fault(run: Run) -> Row:
     run.ship()
     run.feed(lines, args.rate)
     index, alerts_index = f"{stack.prefix}-events-*", f"{stack.prefix}-alerts-*"
-    while es_count(run.es, index) < args.events // 4:  # mid-stream
+    while es_count(run.es, index) < args.events * FAULT_AT.get(run.name, 0.25):  # mid-stream
         time.sleep(0.5)
     FAULTS[run.name](run)
     final, events_at, moved_at = wait_events(run, args.events)

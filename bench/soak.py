@@ -99,9 +99,8 @@ class AlertLatency(threading.Thread):
 
 def lag(admin: KafkaAdminClient, consumer: KafkaConsumer, group: str, prefix: str) -> int:
     """Sum over the group's partitions of secmon's own topics: end offset - committed offset."""
-    committed = {
-        tp: meta.offset for tp, meta in admin.list_consumer_group_offsets(group).items() if tp.topic.startswith(prefix)
-    }
+    offsets = admin.list_group_offsets(group).get(group, {})
+    committed = {tp: meta.offset for tp, meta in offsets.items() if tp.topic.startswith(prefix)}
     topics = [t for t in consumer.topics() if t.startswith(prefix) and "changelog" not in t and "__" not in t]
     parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
     ends = consumer.end_offsets(parts)
