@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiokafka import errors
 from faust.exceptions import ProducerSendError
@@ -27,7 +25,7 @@ def _wrapped(cause: BaseException) -> ProducerSendError:
         (errors.NotLeaderForPartitionError(), True),
         (errors.RequestTimedOutError(), True),
         (errors.KafkaTimeoutError(), True),  # a batch expired while the broker was away
-        (asyncio.TimeoutError(), True),
+        (TimeoutError(), True),
         (errors.MessageSizeTooLargeError(), False),
         (errors.TopicAuthorizationFailedError(), False),
         (ValueError("a bug"), False),
