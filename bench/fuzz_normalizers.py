@@ -9,6 +9,12 @@ splitters, gzip). Each line gets one to three mutations (byte flips, cut spans, 
 swapped fields) and goes through `process_record` with the default enrichers, as `secmon run`
 does. Every dead letter is written to a JSON-lines file and read back and validated.
 
+A second pass, "bounds", takes every event the seeds give and, for each of its bounded text fields
+(a keyword: 1,024 characters, a long keyword: 65,536) whose value appears verbatim in the line,
+makes that value overlong in the line: the event must still come out with the field cut at its
+bound and named in `secmon.truncated`, or the line be rejected for another reason than its length
+(e.g. an address that is no longer an address); never an internal error, never a length dead letter.
+
 Printed per source and in total: lines, events, dead letters per code, lines the normalizer
 ignores by design (no event, no dead letter: e.g. sshd lines about nothing secmon watches), internal errors (an
 `internal_error` dead letter or an exception escaping), and the lines/s (noisy on a shared machine).
@@ -25,7 +31,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from annotated_types import MaxLen
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.normalizers.base import Normalizer, RawRecord
@@ -34,6 +47,7 @@ from pipeline.process import process_record
 from pipeline.readers import read_records
 from pipeline.settings import SecmonSettings
 from schemas.deadletter import DeadLetter
+from schemas.event import Event
 
 ROOT = Path(__file__).parents[1]
 GOLDEN = ROOT / "tests" / "data" / "normalizers"
@@ -130,6 +144,93 @@ def fuzz(source: str, normalizer: Normalizer, lines: int, rng: random.Random, en
     }
 
 
+def text_bound(annotation: Any) -> int | None:
+    """The max_length of a (possibly optional or list-of) bounded text type, from its annotation."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        for meta in args[1:]:
+            inner = meta.metadata if isinstance(meta, FieldInfo) else [meta]
+            for item in inner:
+                if isinstance(item, MaxLen) and args[0] is str:
+                    return item.max_length
+        return text_bound(args[0])
+    if origin in (Union, UnionType, list):
+        return next((b for b in map(text_bound, args) if b is not None), None)
+    return None
+
+
+def bounded_values(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, int, str]]:
+    """(ECS path, bound, value) of every bounded text value an event holds."""
+    for name, field in type(model).model_fields.items():
+        value, path = getattr(model, name), f"{prefix}{field.alias or name}"
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, BaseModel):
+                yield from bounded_values(item, path + ".")
+            elif isinstance(item, str) and (bound := text_bound(field.annotation)) is not None:
+                yield path, bound, item
+
+
+def overlong_variants(record: RawRecord, events: list[Event]) -> Iterator[tuple[str, int, RawRecord]]:
+    """The record with one bounded value made longer than its bound, for each such value found verbatim."""
+    seen: set[tuple[str, str]] = set()
+    for event in events:
+        for path, bound, value in bounded_values(event):
+            raw = value.encode()
+            if path.startswith("secmon.") or len(value) < 4 or raw not in record.data or (path, value) in seen:
+                continue
+            seen.add((path, value))
+            longer = raw + b"Z" * (bound + 37 - len(value))  # 37: no prefix of a real field is that long
+            yield path, bound, RawRecord(record.data.replace(raw, longer, 1), record.origin, header=record.header)
+
+
+LENGTH_WORDS = ("at most", "too long", "characters", "too_large")
+
+
+def bounds(source: str, normalizer: Normalizer, enrichers, ctx, limit: int, max_seeds: int | None = None) -> dict:
+    """Every bounded field of every seed event (of the first `max_seeds`) made overlong: how the variants came out."""
+    out: dict[str, Any] = {
+        "fields": set(),
+        "variants": 0,
+        "cut": 0,
+        "elsewhere": 0,
+        "unnamed": [],
+        "rejected": Counter(),
+        "bad": [],
+    }
+    for seed in seeds(source, normalizer, limit)[:max_seeds]:
+        events = process_record(seed, normalizer, enrichers, ctx, limit).events
+        for path, bound, variant in overlong_variants(seed, events):
+            out["variants"] += 1
+            out["fields"].add(path)
+            try:
+                result = process_record(variant, normalizer, enrichers, ctx, limit)
+            except Exception as exc:  # noqa: BLE001 - what the run looks for
+                out["bad"].append(f"{path}: escaped {type(exc).__name__}: {exc}")
+                continue
+            letter = result.dead_letter
+            if letter is not None:
+                if letter.error_code in ("internal_error", "too_large") or any(
+                    w in letter.reason for w in LENGTH_WORDS
+                ):
+                    out["bad"].append(f"{path}: {letter.error_code}: {letter.reason[:160]}")
+                else:
+                    out["rejected"][f"{path}: {letter.error_code}"] += 1
+            else:
+                unnamed = {p for e in result.events for p in _at_bound(e) if p not in e.secmon.truncated}
+                out["unnamed"] += sorted(unnamed)
+                if any(path in e.secmon.truncated and path in _at_bound(e, bound) for e in result.events):
+                    out["cut"] += 1
+                elif not unnamed:
+                    out["elsewhere"] += 1  # the longer text fed no bounded field (a message, an ignored token)
+    return out
+
+
+def _at_bound(event: Event, only: int | None = None) -> set[str]:
+    """Paths holding a value exactly as long as its bound (`only`: that bound)."""
+    return {p for p, bound, value in bounded_values(event) if len(value) == bound and only in (None, bound)}
+
+
 def written_back(path: Path) -> int:
     """Dead letters in the file that validate as DeadLetter records."""
     with path.open(encoding="utf-8") as stream:
@@ -174,7 +275,19 @@ def main() -> int:
     )
     if not args.dead_letters:
         dead_path.unlink()
-    return 1 if totals["internal"] or back != totals["dead"] else 0
+    failed = 0
+    for source, normalizer in sorted(NORMALIZERS.items()):
+        b = bounds(source, normalizer, enrichers, ctx, limit)
+        failed += len(b["bad"]) + len(b["unnamed"])
+        print(
+            f"bounds {source:<13} fields {len(b['fields']):>3}  overlong lines {b['variants']:>5,}  cut and named "
+            f"{b['cut']:>5,}  fed no bounded field {b['elsewhere']:>4,}  "
+            f"rejected for another reason {sum(b['rejected'].values()):>4,}  "
+            f"not named {len(b['unnamed'])}  length or internal errors {len(b['bad'])}"
+        )
+        for problem in b["bad"][:5] + [f"{p}: cut but not named" for p in b["unnamed"][:5]]:
+            print(f"  {problem}")
+    return 1 if totals["internal"] or back != totals["dead"] or failed else 0
 
 
 if __name__ == "__main__":

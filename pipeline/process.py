@@ -11,8 +11,10 @@ from pydantic import ValidationError
 from pipeline.deadletter import of_record
 from pipeline.enrichers.base import Enricher, enrich
 from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord
+from schemas.bounds import Cuts, cutting, truncated_paths
 from schemas.deadletter import DeadLetter
 from schemas.event import Event
+from schemas.secmon_fields import MAX_TRUNCATED
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
@@ -33,10 +35,27 @@ def process_record(
     ctx: ParseContext,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> Processed:
-    """Normalize and enrich one record; every failure becomes a dead letter, nothing escapes."""
+    """Normalize and enrich one record; every failure becomes a dead letter, nothing escapes.
+
+    A value over its schema bound is cut there and named in `secmon.truncated`, never an error."""
     if len(record.data) > max_record_bytes:
         reason = f"record is {len(record.data)} bytes, over the {max_record_bytes}-byte limit"
         return Processed([], of_record(record, "normalize", "too_large", reason))
+    with cutting() as cuts:
+        processed = _process(record, normalizer, enrichers, ctx)
+    if cuts:
+        for event in processed.events:
+            _name_cuts(event, cuts)
+    return processed
+
+
+def _name_cuts(event: Event, cuts: Cuts) -> None:
+    names = truncated_paths(event, cuts) - {"secmon.truncated"}
+    if names:
+        event.secmon.truncated = sorted({*event.secmon.truncated, *names})[:MAX_TRUNCATED]
+
+
+def _process(record: RawRecord, normalizer: Normalizer, enrichers: Sequence[Enricher], ctx: ParseContext) -> Processed:
     try:
         events = normalizer.parse(record, ctx)
     except ParseError as exc:

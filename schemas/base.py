@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from schemas.bounds import CutAtBounds
 
 SCHEMA_VERSION = 1
 
 
-class Strict(BaseModel):
-    """Base of all boundary models: unknown fields are rejected, aliases carry ECS names."""
+class Strict(CutAtBounds):
+    """Base of all boundary models: unknown fields are rejected, aliases carry ECS names; overlong
+    values fail, or are cut at their bound while a record is processed (schemas.bounds)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=False)
 

@@ -16,6 +16,7 @@ AddressScope = Literal[
 TicketProblem = Literal["unknown", "other_workspace", "other_employee", "expired", "not_yet_valid"]
 
 MAX_LISTED = 32  # items kept per list of a logging-config summary (the normalizer cuts to it)
+MAX_TRUNCATED = 32  # field names kept in secmon.truncated
 
 
 class Origin(Strict):
@@ -262,7 +263,7 @@ class Secmon(Strict):
     context: Context | None = Field(None, description="Context-table facts (users, assets, tickets).")
     truncated: list[Keyword] = Field(
         default_factory=list,
-        max_length=32,
+        max_length=MAX_TRUNCATED,
         description="Fields cut at their "
         "schema bound (e.g. user_agent.device.name); the original is in event.original "
         "when parse.keep_original is on.",

@@ -9,7 +9,6 @@ from ua_parser import parse
 
 from pipeline.enrichers.base import Enricher
 from schemas.event import Device, DeviceType, Event, OsInfo, UaDevice, UserAgent
-from schemas.types import MAX_KEYWORD
 
 CLI_CLIENTS = frozenset(
     {
@@ -76,35 +75,19 @@ def apply(event: Event) -> None:
     """Fill `user_agent.*` and `secmon.device.type` from `user_agent.original`.
 
     The parser copies pieces of the header (a device model, a client name) that can be longer than a
-    keyword may be: they are cut at the bound and named in `secmon.truncated`, never an error."""
+    keyword may be: `pipeline.process` cuts them at the bound and names them in `secmon.truncated`."""
     ua = event.user_agent
     if ua is None or not ua.original:
         return
     kind, name, ver, os_name, os_ver, dev_name = classify(ua.original)
-    cut: list[str] = []
-    fit = _fitter(cut)
     event.user_agent = UserAgent(
         original=ua.original,
-        name=fit("user_agent.name", name),
-        version=fit("user_agent.version", ver),
-        os=OsInfo(name=fit("user_agent.os.name", os_name), version=fit("user_agent.os.version", os_ver))
-        if os_name
-        else None,
-        device=UaDevice(name=fit("user_agent.device.name", dev_name)) if dev_name else None,
+        name=name,
+        version=ver,
+        os=OsInfo(name=os_name, version=os_ver) if os_name else None,
+        device=UaDevice(name=dev_name) if dev_name else None,
     )
     event.secmon.device = Device(type=kind)
-    if cut:
-        event.secmon.truncated = sorted({*event.secmon.truncated, *cut})[:32]
-
-
-def _fitter(cut: list[str]):
-    def fit(name: str, value: str | None) -> str | None:
-        if value is not None and len(value) > MAX_KEYWORD:
-            cut.append(name)
-            return value[:MAX_KEYWORD]
-        return value
-
-    return fit
 
 
 ENRICHER = Enricher(name="device", version=f"uap-{version('ua-parser-builtins')}", apply=apply)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from pipeline.normalizers.base import Normalizer, ParseContext, RawRecord, decode_utf8, load_json_object, validate
+from schemas.bounds import CutAtBounds
 from schemas.event import Auth, Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, User, UserAgent
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, LongKeyword, UtcDatetime
@@ -14,7 +15,7 @@ from schemas.types import IP, Keyword, LongKeyword, UtcDatetime
 DATASET = "app.signin"
 
 
-class AppSignin(BaseModel):
+class AppSignin(CutAtBounds):
     """One sign-in attempt as the application logs it (unknown keys are ignored, never indexed)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from pipeline.normalizers.base import (
     Normalizer,
@@ -29,6 +29,7 @@ from pipeline.normalizers.base import (
 )
 from pipeline.normalizers.cloudtrail_logging import logging_config
 from pipeline.normalizers.cloudtrail_rules import SECURITY_GROUP_CALLS, firewall_rules
+from schemas.bounds import CutAtBounds
 from schemas.event import (
     Auth,
     Cloud,
@@ -50,7 +51,6 @@ from schemas.types import Keyword, Text
 
 DATASET = "aws.cloudtrail"
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a delivery file is one line; it is read whole, then split
-MAX_USER_AGENT = 65536  # schema limit of user_agent.original; CloudTrail never comes close
 HIDDEN_USER = "HIDDEN_DUE_TO_SECURITY_REASONS"  # failed console login for a name that is no user
 HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,63}$")
 VERB = re.compile(r"^[A-Z][a-z]+")
@@ -96,7 +96,7 @@ TLS_VERSION = re.compile(r"^(TLS|SSL)v(\d(?:\.\d)?)$")  # "TLSv1.2" -> tls, 1.2
 FLOW_LOG_CALLS = frozenset({"CreateFlowLogs", "DeleteFlowLogs"})
 
 
-class SessionIssuer(BaseModel):
+class SessionIssuer(CutAtBounds):
     """The role or user whose credentials a session was issued from."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -104,7 +104,7 @@ class SessionIssuer(BaseModel):
     userName: Keyword | None = None
 
 
-class SessionContext(BaseModel):
+class SessionContext(CutAtBounds):
     """`userIdentity.sessionContext`: only the issuer is used."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -112,7 +112,7 @@ class SessionContext(BaseModel):
     sessionIssuer: SessionIssuer | None = None
 
 
-class UserIdentity(BaseModel):
+class UserIdentity(CutAtBounds):
     """`userIdentity`: who made the call."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -126,7 +126,7 @@ class UserIdentity(BaseModel):
     sessionContext: SessionContext | None = None
 
 
-class CloudTrailRecord(BaseModel):
+class CloudTrailRecord(CutAtBounds):
     """One CloudTrail record's envelope (unknown keys are ignored, never indexed)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -210,7 +210,7 @@ def _to_event(t: CloudTrailRecord, record: RawRecord, when: datetime, original: 
         source=source,
         destination=Endpoint(domain=server, address=server) if server else None,
         user=user,
-        user_agent=UserAgent(original=t.userAgent[:MAX_USER_AGENT]) if t.userAgent else None,
+        user_agent=UserAgent(original=t.userAgent) if t.userAgent else None,
         tls=tls,
         cloud=Cloud(
             provider="aws",

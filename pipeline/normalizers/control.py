@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from pipeline.normalizers.base import (
     Normalizer,
@@ -22,6 +22,7 @@ from pipeline.normalizers.base import (
     load_json_object,
     validate,
 )
+from schemas.bounds import CutAtBounds
 from schemas.event import Control, Event, EventMeta, Organization, Related, Secmon, User, UserTarget
 from schemas.ids import event_id, record_key
 from schemas.types import Keyword, UtcDatetime
@@ -63,7 +64,7 @@ TYPES = {
 }
 
 
-class Details(BaseModel):
+class Details(CutAtBounds):
     """The known keys of `details`; any other key is ignored, never indexed."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -74,7 +75,7 @@ class Details(BaseModel):
     taken_at: UtcDatetime | None = Field(None, description="When the snapshot was taken (backup deleted).")
 
 
-class ControlRecord(BaseModel):
+class ControlRecord(CutAtBounds):
     """One control event as the job runner or admin console logs it (unknown keys are ignored)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

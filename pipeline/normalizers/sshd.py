@@ -52,7 +52,6 @@ from pipeline.normalizers.sshd_messages import Facts, message_facts
 from pipeline.normalizers.syslog_header import EPOCH, LogLine, parse_envelope
 from schemas.event import Auth, Endpoint, Event, EventMeta, Host, Network, Process, Related, Secmon, User
 from schemas.ids import event_id, record_key
-from schemas.types import MAX_KEYWORD
 
 DATASET = "ssh.auth"
 PROGRAMS = frozenset({"sshd", "sshd-session", "sshd-auth"})
@@ -96,7 +95,7 @@ def split_address(address: str) -> tuple[str | None, str | None]:
     try:
         ip = ipaddress.ip_address(address.partition("%")[0])  # drop an IPv6 zone: ES ip fields reject it
     except ValueError:
-        return None, address[:MAX_KEYWORD]
+        return None, address
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return str(ip), None
@@ -104,9 +103,9 @@ def split_address(address: str) -> tuple[str | None, str | None]:
 
 def _to_event(f: Facts, line: LogLine, message: str, record: RawRecord, eid: str, original: str | None) -> Event:
     ip, name = split_address(f.address) if f.address else (None, None)
-    domain = _keyword(f.domain) or name
-    user = _keyword(f.user)
-    host = _keyword(line.host)
+    domain = f.domain or name
+    user = f.user
+    host = line.host
     return Event(
         timestamp=line.timestamp,
         message=message,
@@ -116,7 +115,7 @@ def _to_event(f: Facts, line: LogLine, message: str, record: RawRecord, eid: str
             type=_event_type(f),
             action=f.action,
             outcome=f.outcome,
-            reason=_keyword(f.reason),
+            reason=f.reason,
             code=f.code,
             dataset=DATASET,
             module="sshd",
@@ -124,7 +123,7 @@ def _to_event(f: Facts, line: LogLine, message: str, record: RawRecord, eid: str
             created=record.received,
             original=original,
         ),
-        source=Endpoint(ip=ip, port=f.port, address=_keyword(f.address), domain=domain) if f.address else None,
+        source=Endpoint(ip=ip, port=f.port, address=f.address, domain=domain) if f.address else None,
         user=User(name=user) if user is not None else None,
         host=Host(name=host) if host else None,
         process=Process(name=line.program, pid=line.pid),
@@ -142,7 +141,7 @@ def _related(f: Facts, ip: str | None, user: str | None, hosts: tuple[str | None
     candidates = [split_address(a) for a in f.candidates]
     return Related(
         ip=list(dict.fromkeys([ip] if ip else [c_ip for c_ip, _ in candidates if c_ip])),
-        user=list(dict.fromkeys([user] if user else [n for n in map(_keyword, f.names) if n])),
+        user=list(dict.fromkeys([user] if user else [n for n in f.names if n])),
         hosts=list(dict.fromkeys([h for h in hosts if h] + [name for _, name in candidates if name])),
     )
 
@@ -151,11 +150,6 @@ def _event_type(f: Facts) -> list[str]:
     if f.action == "ssh_login" and f.outcome == "success":
         return ["start"]
     return ["end"] if f.action == "ssh_disconnect" else ["info"]
-
-
-def _keyword(value: str | None) -> str | None:
-    # Client-chosen names can be longer than a keyword may be; sshd itself cuts them at 100.
-    return value[:MAX_KEYWORD] if value is not None else None
 
 
 def _sniff(first: bytes) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from pipeline.normalizers.base import (
     Normalizer,
@@ -24,6 +24,7 @@ from pipeline.normalizers.base import (
     load_json_object,
     validate,
 )
+from schemas.bounds import CutAtBounds
 from schemas.event import Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, StaffAccess, User
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, UtcDatetime
@@ -38,7 +39,7 @@ _HOSTNAME = re.compile(
 Count = Annotated[int, Field(strict=True, ge=0, le=MAX_LONG)]
 
 
-class StaffAccessRecord(BaseModel):
+class StaffAccessRecord(CutAtBounds):
     """One staff access to customer data as the admin tool logs it (unknown keys are ignored)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

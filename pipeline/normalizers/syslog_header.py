@@ -21,9 +21,10 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from pipeline.normalizers.base import ParseContext, ParseError, load_json_object
+from schemas.bounds import CutAtBounds
 
 # A BSD timestamp more than this far ahead of the moment the line was read was written last year.
 FUTURE_SLACK = timedelta(days=1)
@@ -170,7 +171,7 @@ Byte = Annotated[StrictInt, Field(ge=0, le=255)]
 JournalValue = StrictStr | list[Byte] | list[StrictStr | list[Byte]]
 
 
-class JournalEntry(BaseModel):
+class JournalEntry(CutAtBounds):
     """The fields secmon reads from one `journalctl -o json` entry (others are ignored)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

@@ -38,6 +38,7 @@ from pipeline.normalizers.base import (
     decode_utf8,
     load_json_object,
 )
+from schemas.bounds import CutAtBounds
 from schemas.event import (
     Event,
     EventMeta,
@@ -61,7 +62,7 @@ RESULT = ("Target", "Class", "Type")
 M = TypeVar("M", bound=BaseModel)
 
 
-class Scan(BaseModel):
+class Scan(CutAtBounds):
     """What every record of one report shares (unknown keys are ignored, never indexed)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -71,7 +72,7 @@ class Scan(BaseModel):
     CreatedAt: UtcDatetime | None = Field(None, description="When the scan ran (Trivy >= 0.48).")
 
 
-class Result(BaseModel):
+class Result(CutAtBounds):
     """One scanned target of a report: an OS package database or a language lock file."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -81,7 +82,7 @@ class Result(BaseModel):
     Type: Keyword | None = Field(None, description="Package ecosystem: debian, alpine, pip, jar...")
 
 
-class TrivyVulnerability(BaseModel):
+class TrivyVulnerability(CutAtBounds):
     """One entry of a result's `Vulnerabilities`."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

@@ -24,10 +24,11 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
 from pipeline.normalizers.zeek_tsv import Layout, LogSpec, is_header, json_fields, layout, parse_ts, tsv_fields
+from schemas.bounds import CutAtBounds
 from schemas.event import Endpoint, Event, EventMeta, Network, Outcome, Related, Secmon, Tls, TlsSide
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, UtcDatetime
@@ -86,7 +87,7 @@ ROW = re.compile(
 )
 
 
-class ZeekSsl(BaseModel):
+class ZeekSsl(CutAtBounds):
     """The ssl.log columns secmon uses, by their Zeek names (other columns are ignored)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

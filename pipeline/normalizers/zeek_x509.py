@@ -18,10 +18,11 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
 from pipeline.normalizers.zeek_tsv import Layout, LogSpec, is_header, json_fields, layout, parse_ts, tsv_fields
+from schemas.bounds import CutAtBounds
 from schemas.ecs import MAX_NAMES
 from schemas.event import X509, Event, EventMeta, Related, Secmon, Tls, TlsHash, TlsSide, X509Name
 from schemas.ids import event_id, record_key
@@ -66,7 +67,7 @@ RDN = re.compile(r"(?:[^,\\]|\\.)+")  # one attribute=value of a DN, commas esca
 ROW = re.compile(rb"\d{9,10}\.\d{1,6}\t(?:[0-9a-f]{32,64}|F[0-9A-Za-z]{10,20})\t\d\t[0-9A-Fa-f]+\t")
 
 
-class ZeekX509(BaseModel):
+class ZeekX509(CutAtBounds):
     """The x509.log columns secmon uses, by their Zeek names (other columns are ignored)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

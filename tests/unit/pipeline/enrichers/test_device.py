@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pipeline.enrichers.device import ENRICHER, classify
+from pipeline.normalizers import app_signin
+from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.process import process_record
+from schemas.event import Origin
 from tests.factories import signin
 
 UAS = {
@@ -46,8 +52,17 @@ def test_overlong_device_name_is_cut_and_named_not_an_error():
     # issue 18: a fuzzed web log line whose Android build name is over 1,024 characters used to fail the
     # UaDevice model (internal_error, a dead letter and a traceback per line)
     ua = "Mozilla/5.0 (Linux; Android 10; " + "D" * 1100 + " Build/QP1A) Mobile"
-    event = signin(**{"user_agent": {"original": ua}})
-    ENRICHER.apply(event)
+    line = {
+        "timestamp": "2026-12-01T08:00:00Z",
+        "user": "ana@example.com",
+        "outcome": "success",
+        "source_ip": "198.51.100.7",
+        "user_agent": ua,
+    }
+    record = RawRecord(json.dumps(line).encode(), Origin(source="app_signin", file="t.jsonl", offset=0))
+    result = process_record(record, app_signin.NORMALIZER, [ENRICHER], ParseContext())
+    assert result.dead_letter is None
+    (event,) = result.events
     assert event.user_agent.device.name == "D" * 1024
     assert event.secmon.truncated == ["user_agent.device.name"]
     assert event.user_agent.original == ua
