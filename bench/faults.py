@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,6 +66,7 @@ route:
   repeat_interval: 1h
 """
 WEBHOOK_TIMEOUT_S = 2.0
+LOG_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}")
 
 
 @dataclass
@@ -271,9 +273,10 @@ def timeline(log: Path, since: float) -> str:
     marks = {"assigned": "Executing _on_partitions_assigned", "recovered": "Recovery complete", "ready": "Worker ready"}
     seen: dict[str, float] = {}
     for line in log.read_text(errors="replace").splitlines():
+        stamp = LOG_TIME.search(line)  # Faust's spinner leaves terminal escapes before some lines
         for mark, text in marks.items():
-            if text in line and mark not in seen:
-                at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=timezone.utc).timestamp()
+            if text in line and mark not in seen and stamp:
+                at = datetime.strptime(stamp[0], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=timezone.utc).timestamp()
                 if at >= since:
                     seen[mark] = at - since
     return ", ".join(f"{m} +{seen[m]:.0f}s" for m in marks if m in seen)

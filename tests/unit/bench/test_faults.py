@@ -23,7 +23,7 @@ def test_timeline_reads_the_first_marks_after_the_fault(tmp_path: Path) -> None:
         "2026-12-07 10:00:00,000 INFO faust.app.base: Executing _on_partitions_assigned\n"  # before: ignored
         "2026-12-07 10:00:31,500 INFO faust.app.base: Executing _on_partitions_assigned\n"
         "2026-12-07 10:00:40,000 INFO faust.tables.recovery: [^---Recovery]: Recovery complete\n"
-        "2026-12-07 10:00:41,000 INFO faust.tables.recovery: [^---Recovery]: Worker ready\n"
+        "\x08\x1b[?25h2026-12-07 10:00:41,000 INFO faust.tables.recovery: [^---Recovery]: Worker ready\n"
     )
     since = datetime(2026, 12, 7, 10, 0, 1, tzinfo=timezone.utc).timestamp()
     assert timeline(log, since) == "assigned +30s, recovered +39s, ready +40s"
