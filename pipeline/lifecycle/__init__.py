@@ -1,8 +1,8 @@
 """Data lifecycle on any Elasticsearch 9 cluster, core APIs only (no ILM, SLM, reindex or delete-by-query).
 
-retention.py deletes whole expired daily indices; snapshots.py backs up, verifies by restoring
-and prunes; holds.py keeps what an incident needs; purge.py deletes one workspace everywhere
-(point-in-time + search_after + bulk delete); audit.py writes the evidence (audit records,
+retention.py deletes whole expired daily indices; snapshots.py backs up, restore_test.py verifies a
+backup by restoring it, prune.py drops old snapshots; holds.py keeps what an incident needs;
+purge.py deletes one workspace everywhere (point-in-time + search_after + bulk delete); audit.py writes the evidence (audit records,
 control events). Every operation takes `now`, so tests move the clock instead of sleeping.
 
 This module holds what they share: the index names of one deployment and small helpers.

@@ -191,7 +191,7 @@ def _cmd_list(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 def _cmd_verify(args: argparse.Namespace, settings: SecmonSettings) -> int:
     from pipeline.lifecycle.audit import session
-    from pipeline.lifecycle.snapshots import verify
+    from pipeline.lifecycle.restore_test import verify
 
     async def go() -> int:
         async with session(settings, args.operator) as rec:

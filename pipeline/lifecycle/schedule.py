@@ -112,8 +112,9 @@ async def load_history(es: AsyncElasticsearch, names: Names) -> History:
 async def run_job(rec: Any, cfg: LifecycleSettings, job: str, now: datetime) -> tuple[bool, str]:
     """Run one job; (ok, what happened in a line)."""
     from pipeline.lifecycle.prune import prune
+    from pipeline.lifecycle.restore_test import verify
     from pipeline.lifecycle.retention import run_retention
-    from pipeline.lifecycle.snapshots import run_backup, verify
+    from pipeline.lifecycle.snapshots import run_backup
 
     if job == "retention":
         r = await run_retention(rec, cfg, now=now)

@@ -24,7 +24,8 @@ from pipeline.lifecycle.audit import session
 from pipeline.lifecycle.holds import close_hold, open_hold
 from pipeline.lifecycle.prune import deleted_event, prune
 from pipeline.lifecycle.purge import purge_workspace
-from pipeline.lifecycle.snapshots import list_snapshots, run_backup, verify
+from pipeline.lifecycle.restore_test import verify
+from pipeline.lifecycle.snapshots import list_snapshots, run_backup
 from pipeline.normalizers.base import ParseContext, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.settings import SecmonSettings

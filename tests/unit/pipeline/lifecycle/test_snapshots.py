@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from pipeline.lifecycle.prune import prune_plan
-from pipeline.lifecycle.snapshots import IndexCheck, Snapshot, VerifyResult, checksum, compare_docs, snapshot_name
+from pipeline.lifecycle.restore_test import IndexCheck, VerifyResult, checksum, compare_docs
+from pipeline.lifecycle.snapshots import Snapshot, snapshot_name
 from schemas.lifecycle import LegalHold
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=timezone.utc)
