@@ -26,13 +26,11 @@ from typing import Any
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 from elasticsearch.helpers import async_streaming_bulk
 
-from pipeline.lifecycle import LifecycleError, Names, digest
-from pipeline.lifecycle.audit import Recorder, control_event
-from pipeline.lifecycle.holds import covering, load_holds
-from pipeline.lifecycle.snapshots import list_snapshots
+from pipeline.lifecycle import LifecycleError, receipts
+from pipeline.lifecycle.audit import Recorder
 from pipeline.settings import EsSettings, LifecycleSettings
 from pipeline.sinks.elasticsearch import RETRY_STATUS
-from schemas.lifecycle import DeletionReceipt, IndexCount
+from schemas.lifecycle import DeletionReceipt
 
 log = logging.getLogger(__name__)
 WORKSPACE_FIELD = "organization.id"
@@ -50,11 +48,6 @@ def workspace_query(workspace: str) -> dict[str, Any]:
             "must_not": [{"terms": {"event.dataset": list(EXCLUDED_DATASETS)}}],
         }
     }
-
-
-def receipt_id(workspace: str, request_id: str) -> str:
-    """Deterministic receipt id of one deletion request."""
-    return f"del-{digest(workspace, request_id)}"
 
 
 @dataclass(frozen=True)
@@ -104,16 +97,18 @@ async def purge_workspace(
     started = time.monotonic()
     es, patterns, query = rec.es, ",".join(rec.names.data_patterns()), workspace_query(workspace)
     planned = await count_by_index(es, patterns, query)
-    current = await _find_receipt(es, rec.names, workspace, request_id)
+    current = await receipts.find_receipt(es, rec.names, workspace, request_id)
     if current is not None and current.status == "completed" and (request_id or not planned):
         return PurgeResult(current, noop=True, planned=planned)
     new = current is None or current.status == "completed"
     if current is None or new:
-        current = _new_receipt(workspace, request_id or f"{now:%Y%m%dT%H%M%SZ}", requested_at or now, now, rec.operator)
+        current = receipts.new_receipt(
+            workspace, request_id or f"{now:%Y%m%dT%H%M%SZ}", requested_at or now, now, rec.operator
+        )
     result = PurgeResult(current, planned=planned)
     if dry_run:
         return result
-    await _start(rec, result, new, now)
+    result.receipt = await receipts.start(rec, result.receipt, new, now)
     try:
         result.state = await collect_state_keys(es, patterns, workspace)
         asked = await before_delete(result.state, result.receipt.receipt_id) if before_delete is not None else None
@@ -126,10 +121,10 @@ async def purge_workspace(
         )
         result.receipt = await _run_passes(rec, es_cfg, result.receipt, patterns, query, result, progress, batch)
     except (LifecycleError, ApiError, TransportError) as exc:
-        await _fail(rec, result.receipt, exc, now)
+        await receipts.fail(rec, result.receipt, exc, now)
         raise
     done_at = now + timedelta(seconds=time.monotonic() - started)  # the injected clock, moved by real elapsed time
-    result.receipt = await _finish(rec, lc, result.receipt, done_at)
+    result.receipt = await receipts.finish(rec, lc, result.receipt, done_at)
     return result
 
 
@@ -138,37 +133,6 @@ def _check(workspace: str, requested_at: datetime | None, now: datetime) -> None
         raise LifecycleError("--workspace must name a workspace (an organization.id value)")
     if requested_at is not None and requested_at > now:
         raise LifecycleError(f"--requested-at {requested_at.isoformat()} is in the future; give when the owner asked")
-
-
-def _new_receipt(
-    workspace: str, request_id: str, requested_at: datetime, now: datetime, operator: str
-) -> DeletionReceipt:
-    return DeletionReceipt(
-        timestamp=now,
-        receipt_id=receipt_id(workspace, request_id),
-        workspace=workspace,
-        request_id=request_id,
-        status="in_progress",
-        operator=operator,
-        requested_at=requested_at,
-        started_at=now,
-    )
-
-
-async def _start(rec: Recorder, result: PurgeResult, new: bool, now: datetime) -> None:
-    """Write the receipt before the first delete; announce a new request (a resumed one was announced)."""
-    receipt = result.receipt = result.receipt.model_copy(update={"status": "in_progress", "reason": None})
-    await _save(rec, receipt, refresh=True)
-    if new:
-        await rec.record(
-            "purge",
-            "started",
-            now=now,
-            job_id=receipt.receipt_id,
-            target=receipt.workspace,
-            message=f"purge of workspace {receipt.workspace} requested at {receipt.requested_at.isoformat()}",
-            control=_deletion_event(receipt, "requested", now),
-        )
 
 
 async def count_by_index(es: AsyncElasticsearch, patterns: str, query: dict[str, Any]) -> dict[str, int]:
@@ -183,31 +147,6 @@ async def count_by_index(es: AsyncElasticsearch, patterns: str, query: dict[str,
         aggs={"by_index": {"terms": {"field": "_index", "size": 65536}}},
     )
     return {b["key"]: b["doc_count"] for b in resp["aggregations"]["by_index"]["buckets"]}
-
-
-async def _find_receipt(
-    es: AsyncElasticsearch, names: Names, workspace: str, request_id: str | None
-) -> DeletionReceipt | None:
-    """The receipt of this request, or else the workspace's latest receipt."""
-    alias = names.record_alias("receipts")
-    if request_id is None:
-        resp = await es.search(
-            index=alias,
-            query={"term": {"workspace": workspace}},
-            size=1,
-            sort=[{"started_at": "desc"}],
-            ignore_unavailable=True,
-            source=False,
-        )
-        hits = resp["hits"]["hits"]
-        if not hits:
-            return None
-        rid = hits[0]["_id"]
-    else:
-        rid = receipt_id(workspace, request_id)
-    # GET is realtime: a search may still see a version from before the last per-page update
-    resp = await es.options(ignore_status=404).get(index=alias, id=rid)
-    return DeletionReceipt.model_validate(resp["_source"]) if resp.get("found") else None
 
 
 async def _run_passes(
@@ -229,14 +168,14 @@ async def _run_passes(
             nonlocal done, receipt
             counts.update(await _bulk_delete(rec.es, es_cfg, hits))
             done += len(hits)
-            receipt = result.receipt = _with_counts(receipt, counts, n)  # noqa: B023 - runs within this pass
-            await _save(rec, receipt)
+            receipt = result.receipt = receipts.with_counts(receipt, counts, n)  # noqa: B023 - runs within this pass
+            await receipts.save(rec, receipt)
             if progress is not None:
                 progress(done, max(total, done))  # noqa: B023 - runs within this pass
 
         await _scan(rec.es, patterns, query, batch, on_page)
         remaining = sum((await count_by_index(rec.es, patterns, query)).values())
-        receipt = _with_counts(receipt, counts, n).model_copy(update={"remaining": remaining})
+        receipt = receipts.with_counts(receipt, counts, n).model_copy(update={"remaining": remaining})
         if remaining == 0:
             break
         log.warning(
@@ -331,91 +270,3 @@ async def collect_state_keys(es: AsyncElasticsearch, patterns: str, workspace: s
             if not agg["buckets"] or after is None:
                 break
     return StatePurge(workspace, frozenset(found["alert.id"]), frozenset(found["user.name"]))
-
-
-def _with_counts(receipt: DeletionReceipt, counts: Counter, passes: int) -> DeletionReceipt:
-    return receipt.model_copy(
-        update={
-            "indices": [IndexCount(index=i, documents=n) for i, n in sorted(counts.items())],
-            "documents": sum(counts.values()),
-            "passes": passes,
-        }
-    )
-
-
-async def _finish(rec: Recorder, lc: LifecycleSettings, receipt: DeletionReceipt, now: datetime) -> DeletionReceipt:
-    snaps = [s for s in await list_snapshots(rec.es, lc, rec.names) if s.taken_at <= now]
-    held = covering(await load_holds(rec.es, rec.names), [i for s in snaps for i in s.indices])
-    ok = receipt.remaining == 0
-    receipt = receipt.model_copy(
-        update={
-            "status": "completed" if ok else "failed",
-            "completed_at": now if ok else None,
-            "reason": None
-            if ok
-            else f"{receipt.remaining} documents still present after {receipt.passes} passes "
-            "(is something still writing this workspace's data?)",
-            "snapshots_with_data": [s.name for s in snaps],
-            "snapshots_held": held,
-            "snapshots_expire_by": (
-                max(s.taken_at for s in snaps) + timedelta(days=lc.snapshot_retention_days)
-                if snaps and not held
-                else None
-            ),
-        }
-    )
-    await _save(rec, receipt, refresh=True)
-    status = "completed" if ok else "failed"
-    counts = ", ".join(f"{c.index}: {c.documents}" for c in receipt.indices) or "nothing found"
-    await rec.record(
-        "purge",
-        "success" if ok else "failure",
-        now=now,
-        job_id=receipt.receipt_id,
-        target=receipt.workspace,
-        documents=receipt.documents,
-        message=f"purge of workspace {receipt.workspace} {status}: {receipt.documents} documents "
-        f"({counts})" + (f"; {receipt.reason}" if receipt.reason else ""),
-        control=_deletion_event(receipt, status, now),
-    )
-    return receipt
-
-
-async def _fail(rec: Recorder, receipt: DeletionReceipt, exc: Exception, now: datetime) -> None:
-    """Record an interrupted purge as failed (the next run resumes it under the same receipt id)."""
-    failed = receipt.model_copy(update={"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:2000]})
-    await _save(rec, failed, refresh=True)
-    await rec.record(
-        "purge",
-        "failure",
-        now=now,
-        job_id=failed.receipt_id,
-        target=failed.workspace,
-        message=f"purge of workspace {failed.workspace} interrupted: {failed.reason}; run it again to resume",
-        control=_deletion_event(failed, "failed", now),
-        dedup=("purge", "failure", failed.reason),
-    )
-
-
-def _deletion_event(receipt: DeletionReceipt, status: str, now: datetime) -> dict[str, Any]:
-    details = {"documents": receipt.documents, "indices": len(receipt.indices)} if status != "requested" else None
-    return control_event(
-        "deletion",
-        status,
-        now=now,
-        job_id=receipt.receipt_id,
-        workspace=receipt.workspace,
-        user=receipt.operator,
-        requested_at=receipt.requested_at,
-        reason=receipt.reason,
-        details=details,
-    )
-
-
-async def _save(rec: Recorder, receipt: DeletionReceipt, refresh: bool = False) -> None:
-    await rec.es.index(
-        index=await rec.ensure("receipts"),
-        id=receipt.receipt_id,
-        document=receipt.to_doc(),
-        refresh="wait_for" if refresh else None,
-    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from detectors.engine import Engine
 from detectors.registry import configure
 from detectors.state import DictStore
-from pipeline.lifecycle.purge import receipt_id, workspace_query
+from pipeline.lifecycle.purge import workspace_query
+from pipeline.lifecycle.receipts import receipt_id
 from tests.factories import entity_record
 
 # detectors keyed on the user, on the account and its workspace, on the source address
