@@ -17,7 +17,8 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
-from pipeline.enrichers.threat_intel import Indicator, ThreatIntel
+from pipeline.enrichers.threat_feeds import Indicator
+from pipeline.enrichers.threat_intel import ThreatIntel
 from schemas.alert import Alert, AlertProvenance, AlertState, Rule
 from schemas.event import Endpoint
 from schemas.ids import alert_id

@@ -12,15 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.enrichers.base import enrich
-from pipeline.enrichers.threat_intel import (
-    FeedError,
-    Indicator,
-    ThreatIntel,
-    ThreatIntelEnricher,
-    build,
-    new_indicators,
-    read_feed,
-)
+from pipeline.enrichers.threat_feeds import FeedError, Indicator, new_indicators, read_feed
+from pipeline.enrichers.threat_intel import ThreatIntel, ThreatIntelEnricher, build
 from pipeline.settings import EnrichSettings
 from tests.factories import signin
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.enrichers import threat_intel
-from pipeline.enrichers.threat_intel import Indicator, ThreatIntel, ThreatIntelEnricher
+from pipeline.enrichers.threat_feeds import Indicator
+from pipeline.enrichers.threat_intel import ThreatIntel, ThreatIntelEnricher
 from tests.factories import signin
 from tests.unit.pipeline.enrichers.test_threat_intel import DATA, Clock, rewrite
 
