@@ -123,10 +123,10 @@ def line_events(path: Path, settings: SecmonSettings) -> dict[int, Line]:
     """Line number -> the event the embedded runner makes of it (same reader, same normalizer, same ids)."""
     normalizer = registry.get("app_signin")
     line_of = _line_numbers(path)
-    ctx, limit = settings.parse.context(), settings.parse.max_record_bytes
+    parse_options, limit = settings.parse.options(), settings.parse.max_record_bytes
     lines = {}
     for record in read_records(str(path), normalizer, limit):
-        for event in process_record(record, normalizer, (), ctx, limit).events:
+        for event in process_record(record, normalizer, (), parse_options, limit).events:
             lines[line_of[record.origin.offset]] = Line(event.event.id, event.timestamp, event.user.name)
     return lines
 

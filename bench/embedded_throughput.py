@@ -41,14 +41,14 @@ def main() -> None:
     lines = [json.dumps(r).encode() for r in with_burst(args.events)]
     enrichers = default_enrichers(settings)
     engine = Engine(configure({}), DictStore(), lateness=timedelta(minutes=5))
-    ctx = settings.parse.context()
+    parse_options = settings.parse.options()
     latencies: list[float] = []
     alerts = 0
     started = time.perf_counter()
     for offset, line in enumerate(lines):
         t0 = time.perf_counter()
         record = RawRecord(data=line, origin=Origin(source="app_signin", file="bench", file_id="bench", offset=offset))
-        for event in process_record(record, NORMALIZER, enrichers, ctx).events:
+        for event in process_record(record, NORMALIZER, enrichers, parse_options).events:
             alerts += len(engine.process(event))
         latencies.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - started

@@ -23,7 +23,7 @@ from detectors.clock import EventClock
 from detectors.engine import Engine
 from detectors.registry import configure
 from detectors.state import DictStore
-from pipeline.normalizers.base import ParseContext
+from pipeline.normalizers.base import ParseOptions
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 from pipeline.readers import read_records
@@ -40,7 +40,7 @@ def templates() -> list[dict]:
             if path.is_file() and not path.name.endswith("-expected.json"):
                 for record in read_records(str(path), NORMALIZERS[source], 1024 * 1024):
                     docs += [
-                        e.to_doc() for e in process_record(record, NORMALIZERS[source], [], ParseContext(2026)).events
+                        e.to_doc() for e in process_record(record, NORMALIZERS[source], [], ParseOptions(2026)).events
                     ]
     return docs
 

@@ -32,7 +32,7 @@ from bench.generate import benign
 from pipeline.enrichers import device, geoip, threat_intel
 from pipeline.enrichers.base import Enricher
 from pipeline.normalizers.app_signin import NORMALIZER
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.settings import EnrichSettings
 from schemas.event import Event, Origin
 from tests.data.enrichment.build_mmdb import write_databases
@@ -60,7 +60,7 @@ def stream(n: int, seed: int = 7) -> list[Event]:
     rng = random.Random(seed)
     per_user: dict[str, str] = {}
     pool = [public_ip(rng) for _ in range(10_000)]
-    ctx = ParseContext(default_year=2026)
+    parse_options = ParseOptions(default_year=2026)
     events = []
     for offset, row in enumerate(benign(n, seed=seed)):
         draw = rng.random()
@@ -69,7 +69,7 @@ def stream(n: int, seed: int = 7) -> list[Event]:
         else:
             row["source_ip"] = rng.choice(pool) if draw < 0.9 else public_ip(rng)
         record = RawRecord(data=json.dumps(row).encode(), origin=Origin(source="app_signin", offset=offset))
-        events += NORMALIZER.parse(record, ctx)
+        events += NORMALIZER.parse(record, parse_options)
     return events
 
 

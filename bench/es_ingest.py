@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 from bench.generate import UAS
 from pipeline.normalizers.app_signin import NORMALIZER
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.settings import EsSettings
 from pipeline.sinks.elasticsearch import BulkSink, client, event_index, install_templates
 from schemas.event import Event, Origin
@@ -36,7 +36,7 @@ def make_events(
     file_id: str = "bench",
 ) -> list[Event]:
     """n sign-in events spread evenly over `days` days and round-robin over `workspaces`."""
-    ctx, step = ParseContext(), timedelta(days=days) / max(n, 1)
+    parse_options, step = ParseOptions(), timedelta(days=days) / max(n, 1)
     events = []
     for i in range(n):
         ws, u = workspaces[i % len(workspaces)], i % 997
@@ -54,7 +54,7 @@ def make_events(
             data=json.dumps(row).encode(),
             origin=Origin(source="app_signin", file="bench", file_id=file_id, offset=i * 300),
         )
-        events.extend(NORMALIZER.parse(raw, ctx))
+        events.extend(NORMALIZER.parse(raw, parse_options))
     return events
 
 

@@ -111,7 +111,9 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(buf)
 
 
-def fuzz(source: str, normalizer: Normalizer, lines: int, rng: random.Random, enrichers, ctx, limit: int, out) -> dict:
+def fuzz(
+    source: str, normalizer: Normalizer, lines: int, rng: random.Random, enrichers, parse_options, limit: int, out
+) -> dict:
     """Mutated lines of one source through parse + enrichment; the counts."""
     base = seeds(source, normalizer, limit)
     codes: Counter = Counter()
@@ -122,7 +124,7 @@ def fuzz(source: str, normalizer: Normalizer, lines: int, rng: random.Random, en
             data=mutate(seed.data, rng), origin=seed.origin.model_copy(update={"offset": n}), header=seed.header
         )
         try:
-            result = process_record(record, normalizer, enrichers, ctx, limit)
+            result = process_record(record, normalizer, enrichers, parse_options, limit)
         except Exception as exc:  # noqa: BLE001 - what the fuzz run looks for
             escaped += 1
             print(f"ESCAPED {source}: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -187,7 +189,9 @@ def overlong_variants(record: RawRecord, events: list[Event]) -> Iterator[tuple[
 LENGTH_WORDS = ("at most", "too long", "characters", "too_large")
 
 
-def bounds(source: str, normalizer: Normalizer, enrichers, ctx, limit: int, max_seeds: int | None = None) -> dict:
+def bounds(
+    source: str, normalizer: Normalizer, enrichers, parse_options, limit: int, max_seeds: int | None = None
+) -> dict:
     """Every bounded field of every seed event (of the first `max_seeds`) made overlong: how the variants came out."""
     out: dict[str, Any] = {
         "fields": set(),
@@ -199,12 +203,12 @@ def bounds(source: str, normalizer: Normalizer, enrichers, ctx, limit: int, max_
         "bad": [],
     }
     for seed in seeds(source, normalizer, limit)[:max_seeds]:
-        events = process_record(seed, normalizer, enrichers, ctx, limit).events
+        events = process_record(seed, normalizer, enrichers, parse_options, limit).events
         for path, bound, variant in overlong_variants(seed, events):
             out["variants"] += 1
             out["fields"].add(path)
             try:
-                result = process_record(variant, normalizer, enrichers, ctx, limit)
+                result = process_record(variant, normalizer, enrichers, parse_options, limit)
             except Exception as exc:  # noqa: BLE001 - what the run looks for
                 out["bad"].append(f"{path}: escaped {type(exc).__name__}: {exc}")
                 continue
@@ -244,7 +248,11 @@ def main() -> int:
     parser.add_argument("--dead-letters", type=Path, help="keep the dead letters here (default: a temp file)")
     args = parser.parse_args()
     settings = SecmonSettings()
-    ctx, enrichers, limit = settings.parse.context(), default_enrichers(settings), settings.parse.max_record_bytes
+    parse_options, enrichers, limit = (
+        settings.parse.options(),
+        default_enrichers(settings),
+        settings.parse.max_record_bytes,
+    )
     per_source = -(-args.lines // len(NORMALIZERS))
     rng = random.Random(args.seed)
     dead_path = args.dead_letters or Path(tempfile.mkstemp(suffix=".jsonl", prefix="fuzz-dead-")[1])
@@ -252,7 +260,7 @@ def main() -> int:
     started = time.perf_counter()
     with dead_path.open("w", encoding="utf-8") as out:
         for source, normalizer in sorted(NORMALIZERS.items()):
-            r = fuzz(source, normalizer, per_source, rng, enrichers, ctx, limit, out)
+            r = fuzz(source, normalizer, per_source, rng, enrichers, parse_options, limit, out)
             internal = r["codes"]["internal_error"] + r["escaped"]
             totals.update(lines=r["lines"], events=r["events"], dead=sum(r["codes"].values()), internal=internal)
             totals.update({f"code:{c}": n for c, n in r["codes"].items()})
@@ -277,7 +285,7 @@ def main() -> int:
         dead_path.unlink()
     failed = 0
     for source, normalizer in sorted(NORMALIZERS.items()):
-        b = bounds(source, normalizer, enrichers, ctx, limit)
+        b = bounds(source, normalizer, enrichers, parse_options, limit)
         failed += len(b["bad"]) + len(b["unnamed"])
         print(
             f"bounds {source:<13} fields {len(b['fields']):>3}  overlong lines {b['variants']:>5,}  cut and named "

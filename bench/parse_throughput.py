@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.normalizers.base import ParseContext
+from pipeline.normalizers.base import ParseOptions
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 from pipeline.readers import read_records
@@ -25,14 +25,14 @@ DATA = Path(__file__).parents[1] / "tests" / "data" / "normalizers"
 
 def records_of(source: str) -> list:
     normalizer = NORMALIZERS[source]
-    ctx = ParseContext(default_year=2026)
+    parse_options = ParseOptions(default_year=2026)
     records = []
     for path in sorted((DATA / source).glob("*")):
         if path.is_file() and not path.name.endswith("-expected.json"):
             records += [
                 r
                 for r in read_records(str(path), normalizer, 1024 * 1024)
-                if process_record(r, normalizer, [], ctx).events
+                if process_record(r, normalizer, [], parse_options).events
             ]
     return records
 
@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    ctx = ParseContext(default_year=2026)
+    parse_options = ParseOptions(default_year=2026)
     print(f"{os.cpu_count()} cores, pinned to 1; {args.records:,} records per source")
     print(f"| {'source':<14} | {'records/s':>10} | {'events/s':>10} | {'us/record':>9} |")
     print(f"|{'-' * 16}|{'-' * 12}|{'-' * 12}|{'-' * 11}|")
@@ -56,7 +56,7 @@ def main() -> None:
         events = 0
         started = time.perf_counter()
         for record in batch:
-            events += len(process_record(record, normalizer, [], ctx).events)
+            events += len(process_record(record, normalizer, [], parse_options).events)
         elapsed = time.perf_counter() - started
         print(
             f"| {source:<14} | {len(batch) / elapsed:>10,.0f} | {events / elapsed:>10,.0f} | "

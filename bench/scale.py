@@ -260,14 +260,18 @@ def run_month(users: int, events: int, budget: float) -> dict:
         summary = Summary()
         engine = build_engine(settings, summary)
         clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
-        enrichers, ctx, limit = default_enrichers(settings), settings.parse.context(), settings.parse.max_record_bytes
+        enrichers, parse_options, limit = (
+            default_enrichers(settings),
+            settings.parse.options(),
+            settings.parse.max_record_bytes,
+        )
         latencies: list[float] = []
         alerts, n = 0, 0
         clock_t = time.perf_counter
         started = clock_t()
         for record in read_records(path, NORMALIZER, limit):
             t0 = clock_t()
-            for event in process_record(record, NORMALIZER, enrichers, ctx, limit).events:
+            for event in process_record(record, NORMALIZER, enrichers, parse_options, limit).events:
                 alerts += len(engine.process(event)) + len(clock.observe(event.timestamp))
             t1 = clock_t()
             latencies.append(t1 - t0)
@@ -362,7 +366,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
     summary = Summary()
     engine = build_engine(settings, summary)
     clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
-    enrichers, ctx = default_enrichers(settings), settings.parse.context()
+    enrichers, parse_options = default_enrichers(settings), settings.parse.options()
     latencies: list[float] = []
     alerts = n = 0
     clock_t = time.perf_counter
@@ -371,7 +375,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
         for normalizer, record in records:
             replay = dataclasses.replace(record, origin=record.origin.model_copy(update={"offset": n}))
             t0 = clock_t()
-            for event in process_record(replay, normalizer, enrichers, ctx).events:
+            for event in process_record(replay, normalizer, enrichers, parse_options).events:
                 alerts += len(engine.process(event)) + len(clock.observe(event.timestamp))
             latencies.append(clock_t() - t0)
             n += 1

@@ -136,10 +136,14 @@ def same_documents(path: Path, prefix: str) -> list[tuple[str, str, dict]]:
     from pipeline.sinks.elasticsearch import event_index
 
     settings = SecmonSettings()
-    enrichers, ctx, limit = default_enrichers(settings), settings.parse.context(), settings.parse.max_record_bytes
+    enrichers, parse_options, limit = (
+        default_enrichers(settings),
+        settings.parse.options(),
+        settings.parse.max_record_bytes,
+    )
     docs = []
     for record in read_records(str(path), NORMALIZER, limit):
-        for event in process_record(record, NORMALIZER, enrichers, ctx, limit).events:
+        for event in process_record(record, NORMALIZER, enrichers, parse_options, limit).events:
             docs.append((event_index(prefix, event), event.event.id, event.to_doc()))
     return docs
 

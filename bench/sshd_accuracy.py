@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from detectors.rules import _ssh
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.sshd import parse
 from schemas.event import Event, Origin
 
@@ -69,7 +69,7 @@ def labelled_lines(path: Path) -> list[Labelled]:
 def events_of(line: str) -> list[Event]:
     record = RawRecord(data=line.encode(), origin=Origin(source="sshd", file_id="bench", offset=0), received=RECEIVED)
     try:
-        return parse(record, ParseContext(default_year=2005))
+        return parse(record, ParseOptions(default_year=2005))
     except ParseError:
         return []
 

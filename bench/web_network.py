@@ -23,7 +23,7 @@ from pathlib import Path
 from detectors.engine import Engine
 from detectors.registry import DETECTORS
 from detectors.state import DictStore
-from pipeline.normalizers.base import ParseContext
+from pipeline.normalizers.base import ParseOptions
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 from pipeline.readers import read_records
@@ -45,7 +45,7 @@ def docs(path: Path, source: str) -> list[dict]:
     return [
         e.to_doc()
         for record in read_records(str(path), norm, 1 << 20)
-        for e in process_record(record, norm, [], ParseContext(2026)).events
+        for e in process_record(record, norm, [], ParseOptions(2026)).events
     ]
 
 

@@ -53,7 +53,7 @@ def create_app(checked: Checked) -> Runtime:
         app=app,
         names=names,
         enrichers=default_enrichers(settings),
-        ctx=settings.parse.context(),
+        parse_options=settings.parse.options(),
         detectors=checked.detectors,
         routes=checked.routes,
     )

@@ -234,11 +234,15 @@ def observe(
     engine = embedded.build_engine(settings, embedded.Summary())
     clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
     seen = Observation({}, Counter(), {d.meta.id for d, _ in engine.detectors})
-    ctx, enrichers, limit = settings.parse.context(), default_enrichers(settings), settings.parse.max_record_bytes
+    parse_options, enrichers, limit = (
+        settings.parse.options(),
+        default_enrichers(settings),
+        settings.parse.max_record_bytes,
+    )
     for path in paths:
         normalizer = embedded.resolve_source(path, source)
         for record in read_records(path, normalizer, limit):
-            result = process_record(record, normalizer, enrichers, ctx, limit)
+            result = process_record(record, normalizer, enrichers, parse_options, limit)
             seen.dead_letters += 0 if result.dead_letter is None else 1
             for event in result.events:
                 seen.events += 1

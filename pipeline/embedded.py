@@ -147,7 +147,7 @@ def run(
     summary = Summary(kept_dead_letters=dead_letter_out is not None)
     engine = build_engine(settings, summary)
     clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
-    ctx = settings.parse.context()
+    parse_options = settings.parse.options()
     enrichers = default_enrichers(settings)
     started = time.perf_counter()
 
@@ -169,7 +169,7 @@ def run(
                 summary.records += 1
                 if len(summary.samples.get(path, b"")) < 64 * 1024:
                     summary.samples[path] = summary.samples.get(path, b"") + record.data + b"\n"
-                result = process_record(record, normalizer, enrichers, ctx, settings.parse.max_record_bytes)
+                result = process_record(record, normalizer, enrichers, parse_options, settings.parse.max_record_bytes)
                 if result.dead_letter is not None:
                     summary.dead_letters[result.dead_letter.error_code] += 1
                     if dead_letter_out is not None:
@@ -212,11 +212,11 @@ def in_time_order(
 
 def first_timestamp(path: str, normalizer: Normalizer, settings: SecmonSettings, probe: int = 50) -> datetime | None:
     """Time of the first event among a file's first `probe` records, or None."""
-    ctx = settings.parse.context()
+    parse_options = settings.parse.options()
     for n, record in enumerate(read_records(path, normalizer, settings.parse.max_record_bytes, on_broken=_ignore)):
         if n >= probe:
             return None
-        events = process_record(record, normalizer, [], ctx, settings.parse.max_record_bytes).events
+        events = process_record(record, normalizer, [], parse_options, settings.parse.max_record_bytes).events
         if events:
             return events[0].timestamp
     return None

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from pipeline.deadletter import of_record
 from pipeline.enrichers.base import Enricher, enrich
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord
 from schemas.bounds import Cuts, cutting, truncated_paths
 from schemas.deadletter import DeadLetter
 from schemas.event import Event
@@ -32,7 +32,7 @@ def process_record(
     record: RawRecord,
     normalizer: Normalizer,
     enrichers: Sequence[Enricher],
-    ctx: ParseContext,
+    parse_options: ParseOptions,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> Processed:
     """Normalize and enrich one record; every failure becomes a dead letter, nothing escapes.
@@ -42,7 +42,7 @@ def process_record(
         reason = f"record is {len(record.data)} bytes, over the {max_record_bytes}-byte limit"
         return Processed([], of_record(record, "normalize", "too_large", reason))
     with cutting() as cuts:
-        processed = _process(record, normalizer, enrichers, ctx)
+        processed = _process(record, normalizer, enrichers, parse_options)
     if cuts:
         for event in processed.events:
             _name_cuts(event, cuts)
@@ -55,9 +55,11 @@ def _name_cuts(event: Event, cuts: Cuts) -> None:
         event.secmon.truncated = sorted({*event.secmon.truncated, *names})[:MAX_TRUNCATED]
 
 
-def _process(record: RawRecord, normalizer: Normalizer, enrichers: Sequence[Enricher], ctx: ParseContext) -> Processed:
+def _process(
+    record: RawRecord, normalizer: Normalizer, enrichers: Sequence[Enricher], parse_options: ParseOptions
+) -> Processed:
     try:
-        events = normalizer.parse(record, ctx)
+        events = normalizer.parse(record, parse_options)
     except ParseError as exc:
         return Processed([], of_record(record, "normalize", exc.code, exc.reason))
     except (

@@ -20,7 +20,7 @@ from pipeline import metrics
 from pipeline.delivery.routing import RoutingTree
 from pipeline.enrichers.base import Enricher
 from pipeline.kafka.topics import TopicNames
-from pipeline.normalizers.base import ParseContext
+from pipeline.normalizers.base import ParseOptions
 from pipeline.settings import SecmonSettings
 from schemas.event import Event
 
@@ -35,7 +35,7 @@ class Runtime:
     app: faust.App
     names: TopicNames
     enrichers: list[Enricher]
-    ctx: ParseContext
+    parse_options: ParseOptions
     detectors: list[tuple[Detector, BaseModel]]  # validated by `secmon check`'s check_settings
     routes: RoutingTree | None  # None: delivery off
     engine: Engine | None = None

@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from detectors.registry import DetectorConfig
 from detectors.sigma.config import SigmaSettings
 from pipeline.delivery.config import DeliverySettings
-from pipeline.normalizers.base import ParseContext
+from pipeline.normalizers.base import ParseOptions
 from pipeline.service.config import ServiceSettings
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("secmon_config_file", default=None)
@@ -104,10 +104,10 @@ class ParseSettings(Section):
     keep_original: bool = Field(False, description="Store the raw line in event.original.")
     max_record_bytes: int = Field(1024 * 1024, description="Longer records are dead-lettered as too_large.")
 
-    def context(self) -> ParseContext:
-        """The ParseContext normalizers receive."""
+    def options(self) -> ParseOptions:
+        """The ParseOptions normalizers receive."""
         tz = timezone.utc if self.timezone.upper() == "UTC" else ZoneInfo(self.timezone)
-        return ParseContext(default_year=self.default_year, default_tz=tz, keep_original=self.keep_original)
+        return ParseOptions(default_year=self.default_year, default_tz=tz, keep_original=self.keep_original)
 
 
 class ShipperSettings(Section):
@@ -119,7 +119,7 @@ class ShipperSettings(Section):
 
 
 class EnrichSettings(Section):
-    """Context added to every event (GeoIP/ASN, user agents, context tables, threat intel)."""
+    """What enrichment adds to every event (GeoIP/ASN, user agents, context tables, threat intel)."""
 
     geoip_city_db: Path | None = Field(None, description="MaxMind GeoIP2/GeoLite2 City .mmdb (city, coordinates).")
     geoip_asn_db: Path | None = Field(None, description="MaxMind GeoLite2 ASN .mmdb.")

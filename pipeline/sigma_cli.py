@@ -161,14 +161,14 @@ def _correlate(corr: CompiledCorrelation, states: dict, views, matched, event, p
 def _events(path: str, source: str | None, settings: SecmonSettings):
     """(line number, event) for every event of the file, normalized without enrichment, raw record kept."""
     from pipeline.embedded import resolve_source
-    from pipeline.normalizers.base import ParseContext
+    from pipeline.normalizers.base import ParseOptions
     from pipeline.process import process_record
     from pipeline.readers import file_identity, open_binary, split_records, units
     from schemas.event import Origin
 
     normalizer = resolve_source(path, source)
-    base = settings.parse.context()
-    ctx = ParseContext(default_year=base.default_year, default_tz=base.default_tz, keep_original=True)
+    base = settings.parse.options()
+    parse_options = ParseOptions(default_year=base.default_year, default_tz=base.default_tz, keep_original=True)
     file_id = file_identity(path)
     with open_binary(path) as stream:
         for number, unit in enumerate(units(stream, normalizer, settings.parse.max_record_bytes), 1):
@@ -176,5 +176,7 @@ def _events(path: str, source: str | None, settings: SecmonSettings):
                 continue
             origin = Origin(source=normalizer.id, file=path, file_id=file_id, offset=unit.offset)
             for record in split_records(normalizer, unit.data, origin, unit.header, settings.parse.max_record_bytes):
-                for event in process_record(record, normalizer, [], ctx, settings.parse.max_record_bytes).events:
+                for event in process_record(
+                    record, normalizer, [], parse_options, settings.parse.max_record_bytes
+                ).events:
                     yield number, event

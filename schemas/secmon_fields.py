@@ -198,7 +198,7 @@ class AddressScopes(Strict):
     destination: AddressScope | None = Field(None, description="Scope of destination.ip.")
 
 
-class Context(Strict):
+class ContextFacts(Strict):
     """Facts the context enricher looked up (users, assets, tickets); `missing` names what it could not find."""
 
     missing: list[Keyword] = Field(
@@ -260,7 +260,7 @@ class Secmon(Strict):
     finding: Finding | None = Field(None, description="Vulnerability finding lifecycle.")
     control: Control | None = Field(None, description="Control event details.")
     address_scope: AddressScopes | None = Field(None, description="Scope of source.ip and destination.ip.")
-    context: Context | None = Field(None, description="Context-table facts (users, assets, tickets).")
+    context: ContextFacts | None = Field(None, description="Context-table facts (users, assets, tickets).")
     truncated: list[Keyword] = Field(
         default_factory=list,
         max_length=MAX_TRUNCATED,

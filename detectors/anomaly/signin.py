@@ -90,8 +90,8 @@ def _failed(profile: State, event: Event) -> State:
 
 def _facts(profile: State, event: Event) -> dict[str, Any]:
     """The raw facts of a sign-in the features are computed from."""
-    ctx = event.secmon.context
-    local = local_time(event.timestamp, ctx.user_timezone if ctx else None)
+    known = event.secmon.context
+    local = local_time(event.timestamp, known.user_timezone if known else None)
     src, ua = event.source, event.user_agent
     geo = src.geo if src else None
     asn = src.as_.number if src and src.as_ and src.as_.number is not None else None

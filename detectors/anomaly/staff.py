@@ -40,11 +40,11 @@ def observe(state: State | None, event: Event, peers: Peers) -> tuple[State, Obs
         "today": [],
         "daily": 1.0,
     }
-    ctx = event.secmon.context
-    local = local_time(event.timestamp, ctx.user_timezone if ctx else None)
+    known = event.secmon.context
+    local = local_time(event.timestamp, known.user_timezone if known else None)
     access = event.secmon.staff_access
     ws = event.organization.id if event.organization and event.organization.id else None
-    team = ctx.user_team if ctx and ctx.user_team else None
+    team = known.user_team if known and known.user_team else None
     records = access.record_count if access and access.record_count is not None else 0
     action = access.action if access and access.action else "access"
     day = local.date().isoformat()
@@ -52,7 +52,7 @@ def observe(state: State | None, event: Event, peers: Peers) -> tuple[State, Obs
     log_records = math.log10(1 + records)
     volume = max(0.0, min(3.0, log_records - p["vol"])) if p["n"] else 0.0
     distinct_today = len(set(today) | ({ws} if ws else set()))
-    ticket = ctx.ticket_valid if ctx else None
+    ticket = known.ticket_valid if known else None
     vector = (
         rarity(p["h"], local.hour),
         rarity(p["d"], local.weekday(), spread=False),

@@ -53,8 +53,8 @@ class Params(BaseModel):
 
 def strict(event: Event) -> bool:
     """Staff and team admins: every sign-in needs MFA the app can see (SSO does not count)."""
-    ctx = event.secmon.context
-    return bool(ctx and (ctx.user_employee or ctx.user_team_admin))
+    known = event.secmon.context
+    return bool(known and (known.user_employee or known.user_team_admin))
 
 
 def applies(event: Event, params: Params) -> bool:
@@ -64,11 +64,11 @@ def applies(event: Event, params: Params) -> bool:
     workspace = event.organization.id if event.organization else None
     if not (params.required_for_all or workspace in params.required_workspaces):
         return False
-    ctx = event.secmon.context
-    if ctx and ctx.user_mfa_required is False and not strict(event):
+    known = event.secmon.context
+    if known and known.user_mfa_required is False and not strict(event):
         return False  # the users table says policy exempts this user
     by_idp = event.secmon.auth.method == "sso" and params.sso_counts_as_mfa
-    return not by_idp or strict(event) or bool(ctx and ctx.workspace_app_mfa_required)
+    return not by_idp or strict(event) or bool(known and known.workspace_app_mfa_required)
 
 
 def step(state, event, params: Params):

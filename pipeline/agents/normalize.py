@@ -29,7 +29,7 @@ def register(rt: Runtime) -> None:
                 normalizer = NORMALIZERS[source]
                 record = raw_record(source, msg.value, msg.headers, msg.topic, msg.partition, msg.offset)
                 metrics.EVENTS_IN.labels(stage="normalize", source=source).inc()
-                result = process_record(record, normalizer, rt.enrichers, rt.ctx, max_bytes)
+                result = process_record(record, normalizer, rt.enrichers, rt.parse_options, max_bytes)
                 if result.dead_letter is not None:
                     sends.append(await deadletter.send(rt, result.dead_letter, key=msg.key))
                 # key by the raw record's key (its file) so one file's events stay in order

@@ -65,11 +65,15 @@ def file_events(
     from pipeline.process import process_record
     from pipeline.readers import read_records
 
-    enrichers, ctx, limit = default_enrichers(settings), settings.parse.context(), settings.parse.max_record_bytes
+    enrichers, parse_options, limit = (
+        default_enrichers(settings),
+        settings.parse.options(),
+        settings.parse.max_record_bytes,
+    )
     for path in paths:
         normalizer = resolve_source(path, source)
         for record in read_records(path, normalizer, limit):
-            for event in process_record(record, normalizer, enrichers, ctx, limit).events:
+            for event in process_record(record, normalizer, enrichers, parse_options, limit).events:
                 if until is None or event.timestamp < until:
                     yield event
 

@@ -1,4 +1,4 @@
-"""What an enricher is: a named, versioned function that adds context to an event in place."""
+"""What an enricher is: a named, versioned function that adds facts to an event in place."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from schemas.event import Event
 
 @dataclass(frozen=True)
 class Enricher:
-    """Adds context to an event; `version` names the database or list it used (provenance)."""
+    """Adds facts to an event; `version` names the database or list it used (provenance)."""
 
     name: str
     version: str

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pipeline.context.models import TicketRow, UserRow
 from pipeline.context.store import ContextStore
 from pipeline.enrichers.base import Enricher
-from schemas.event import Context, Event, TicketProblem
+from schemas.event import ContextFacts, Event, TicketProblem
 
 if TYPE_CHECKING:
     from pipeline.settings import EnrichSettings
@@ -71,20 +71,20 @@ def check_ticket(
     return (True, valid[0].id, problem) if valid else (False, None, problem)
 
 
-def context_of(store: ContextStore, event: Event) -> Context | None:
+def context_of(store: ContextStore, event: Event) -> ContextFacts | None:
     """The facts and missing lookups for one event (None when it names no user or host)."""
     user = event.user
     host = event.host.name if event.host and event.host.name else None
     staff = event.event.dataset == STAFF_DATASET
     if not (user and (user.name or user.id)) and host is None and not staff:
         return None
-    ctx, missing = Context(), []
+    known, missing = ContextFacts(), []
     row = find_user(store, event) if user and (user.name or user.id) else None
     if user and (user.name or user.id):
         if row is None:
             missing.append("user")
         else:
-            _user_facts(ctx, row)
+            _user_facts(known, row)
             if staff and row.working_hours is None:
                 missing.append("user.working_hours")
     workspace = event.organization.id if event.organization and event.organization.id else None
@@ -93,29 +93,29 @@ def context_of(store: ContextStore, event: Event) -> Context | None:
         if ws_row is None:
             missing.append("workspace")
         else:
-            ctx.workspace_app_mfa_required = ws_row.app_mfa_required
+            known.workspace_app_mfa_required = ws_row.app_mfa_required
     if host is not None:
         asset = store.asset_by_host(host)
         if asset is None:
             missing.append("asset")
         else:
-            ctx.asset_owner, ctx.asset_environment = asset.owner, asset.environment
-            ctx.asset_criticality, ctx.asset_requires_2fa = asset.criticality, asset.requires_2fa
+            known.asset_owner, known.asset_environment = asset.owner, asset.environment
+            known.asset_criticality, known.asset_requires_2fa = asset.criticality, asset.requires_2fa
     if staff:
         if store.loaded("tickets"):
-            ctx.ticket_valid, ctx.ticket_id, ctx.ticket_problem = check_ticket(store, event, row)
+            known.ticket_valid, known.ticket_id, known.ticket_problem = check_ticket(store, event, row)
         else:
             missing.append("tickets")
-    ctx.missing = missing
-    return ctx
+    known.missing = missing
+    return known
 
 
-def _user_facts(ctx: Context, row: UserRow) -> None:
-    ctx.user_employee, ctx.user_team, ctx.user_role = row.employee, row.team, row.role
-    ctx.user_team_admin, ctx.user_mfa_required = row.team_admin, row.mfa_required
-    ctx.user_working_hours, ctx.user_timezone = row.working_hours, row.timezone
-    ctx.user_working_days = row.working_days  # None: the detector's default days apply
-    ctx.user_usual_daily_records = row.usual_daily_records
+def _user_facts(known: ContextFacts, row: UserRow) -> None:
+    known.user_employee, known.user_team, known.user_role = row.employee, row.team, row.role
+    known.user_team_admin, known.user_mfa_required = row.team_admin, row.mfa_required
+    known.user_working_hours, known.user_timezone = row.working_hours, row.timezone
+    known.user_working_days = row.working_days  # None: the detector's default days apply
+    known.user_usual_daily_records = row.usual_daily_records
 
 
 def apply(store: ContextStore, event: Event) -> None:
@@ -123,9 +123,9 @@ def apply(store: ContextStore, event: Event) -> None:
     store.maybe_reload()
     if not store.any_loaded():
         return
-    ctx = context_of(store, event)
-    if ctx is not None:
-        event.secmon.context = ctx
+    known = context_of(store, event)
+    if known is not None:
+        event.secmon.context = known
 
 
 class ContextEnricher(Enricher):

@@ -52,20 +52,20 @@ def faust_broker_kwargs(cfg: KafkaSettings) -> dict[str, Any]:
     import faust
 
     kwargs: dict[str, Any] = {"broker": ";".join(f"kafka://{b.strip()}" for b in cfg.bootstrap.split(","))}
-    context = None
+    ssl_context = None
     if cfg.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=_str(cfg.ssl_cafile))
+        ssl_context = ssl.create_default_context(cafile=_str(cfg.ssl_cafile))
         if cfg.ssl_certfile:
-            context.load_cert_chain(str(cfg.ssl_certfile), _str(cfg.ssl_keyfile))
+            ssl_context.load_cert_chain(str(cfg.ssl_certfile), _str(cfg.ssl_keyfile))
     if cfg.security_protocol.startswith("SASL"):
         kwargs["broker_credentials"] = faust.SASLCredentials(
             username=cfg.sasl_username,
             password=cfg.sasl_password.get_secret_value() if cfg.sasl_password else None,
             mechanism=cfg.sasl_mechanism or "SCRAM-SHA-512",
-            ssl_context=context,
+            ssl_context=ssl_context,
         )
-    elif context is not None:
-        kwargs["broker_credentials"] = faust.SSLCredentials(context)
+    elif ssl_context is not None:
+        kwargs["broker_credentials"] = faust.SSLCredentials(ssl_context)
     return kwargs
 
 

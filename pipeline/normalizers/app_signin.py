@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from pipeline.normalizers.base import Normalizer, ParseContext, RawRecord, decode_utf8, load_json_object, validate
+from pipeline.normalizers.base import Normalizer, ParseOptions, RawRecord, decode_utf8, load_json_object, validate
 from schemas.bounds import CutAtBounds
 from schemas.event import Auth, Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, User, UserAgent
 from schemas.ids import event_id, record_key
@@ -34,11 +34,11 @@ class AppSignin(CutAtBounds):
     session_id: Keyword | None = Field(None, description="Session id issued on success.")
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One JSON line -> one authentication event."""
     text = decode_utf8(record.data)
     signin = validate(AppSignin, load_json_object(text))
-    return [_to_event(signin, record, text if ctx.keep_original else None)]
+    return [_to_event(signin, record, text if options.keep_original else None)]
 
 
 def _to_event(s: AppSignin, record: RawRecord, original: str | None) -> Event:

@@ -29,7 +29,7 @@ class RawRecord:
 
 
 @dataclass(frozen=True)
-class ParseContext:
+class ParseOptions:
     """Settings a normalizer may need: the year/timezone for syslog lines without them."""
 
     default_year: int | None = None
@@ -62,7 +62,7 @@ class Normalizer:
     id: str
     title: str
     framing: Framing
-    parse: Callable[[RawRecord, ParseContext], list[Event]]
+    parse: Callable[[RawRecord, ParseOptions], list[Event]]
     sniff: Callable[[bytes], bool] = lambda _first: False
     split: Callable[[bytes], list[bytes]] | None = None
     is_header: Callable[[bytes], bool] | None = None

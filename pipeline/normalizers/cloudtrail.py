@@ -20,8 +20,8 @@ from pydantic import ConfigDict
 
 from pipeline.normalizers.base import (
     Normalizer,
-    ParseContext,
     ParseError,
+    ParseOptions,
     RawRecord,
     decode_utf8,
     load_json_object,
@@ -147,7 +147,7 @@ class CloudTrailRecord(CutAtBounds):
     tlsDetails: Any = None
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One CloudTrail record (an NDJSON line or one element of a split delivery file) -> one event."""
     text = decode_utf8(record.data)
     obj = load_json_object(text)
@@ -162,7 +162,7 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     if "digestStartTime" in obj and "logFiles" in obj:
         return []  # an integrity digest file: valid CloudTrail output, but no event
     trail = validate(CloudTrailRecord, obj)
-    return [_to_event(trail, record, _event_time(trail.eventTime, ctx), text if ctx.keep_original else None)]
+    return [_to_event(trail, record, _event_time(trail.eventTime, options), text if options.keep_original else None)]
 
 
 def _without_lone_surrogates(obj: dict[str, Any]) -> dict[str, Any]:
@@ -175,11 +175,11 @@ def _without_lone_surrogates(obj: dict[str, Any]) -> dict[str, Any]:
         raise ParseError("too_deep", "JSON nests too deeply to parse safely") from None
 
 
-def _event_time(value: str, ctx: ParseContext) -> datetime:
+def _event_time(value: str, options: ParseOptions) -> datetime:
     try:
         when = datetime.fromisoformat(value)
         # converted here: year 1 or 9999 with an offset overflows, and the schema would raise OverflowError
-        return (when.replace(tzinfo=ctx.default_tz) if when.tzinfo is None else when).astimezone(timezone.utc)
+        return (when.replace(tzinfo=options.default_tz) if when.tzinfo is None else when).astimezone(timezone.utc)
     except (ValueError, OverflowError):
         raise ParseError("invalid_field", f"eventTime: not an ISO 8601 time in range: {value[:64]!r}") from None
 

@@ -15,8 +15,8 @@ from pydantic import ConfigDict, Field
 
 from pipeline.normalizers.base import (
     Normalizer,
-    ParseContext,
     ParseError,
+    ParseOptions,
     RawRecord,
     decode_utf8,
     load_json_object,
@@ -94,12 +94,12 @@ class ControlRecord(CutAtBounds):
     details: Details | None = Field(None, description="Counts, snapshot name and when it was taken.")
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One JSON line -> one control event; a status the kind cannot have is invalid_field."""
     text = decode_utf8(record.data)
     control = validate(ControlRecord, load_json_object(text))
     _check(control)
-    return [_to_event(control, record, text if ctx.keep_original else None)]
+    return [_to_event(control, record, text if options.keep_original else None)]
 
 
 def _check(c: ControlRecord) -> None:

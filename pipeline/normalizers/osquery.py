@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8, load_json_object
+from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8, load_json_object
 from schemas.event import Event, EventMeta, Host, OsInfo, Posture, Related, Secmon, User
 from schemas.ids import event_id, record_key
 
@@ -55,7 +55,7 @@ def query_of_columns(row: Row) -> str | None:
     return None
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One result line -> one event per added/snapshot row of a known query ([] otherwise)."""
     text = decode_utf8(record.data)
     result = load_json_object(text)
@@ -80,7 +80,7 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
         host=host,
         host_identifier=host_id,
         user=user,
-        original=text if ctx.keep_original else None,
+        original=text if options.keep_original else None,
     )
     key = record_key(record.origin, record.data)
     return [_event(base, q, row, event_id(key, i)) for i, (q, row) in enumerate(known)]

@@ -47,7 +47,7 @@ import ipaddress
 import re
 from functools import lru_cache
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
+from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8
 from pipeline.normalizers.sshd_messages import Facts, message_facts
 from pipeline.normalizers.syslog_header import EPOCH, LogLine, parse_envelope
 from schemas.event import Auth, Endpoint, Event, EventMeta, Host, Network, Process, Related, Secmon, User
@@ -61,10 +61,10 @@ _REPEATED = re.compile(r"message repeated (?P<count>\d{1,18}) times: \[ ?(?P<inn
 _SNIFF_JOURNAL = re.compile(rb'"SYSLOG_IDENTIFIER" ?: ?"sshd(?:-session|-auth)?"')
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One syslog line or journald object -> 0..MAX_REPEATS authentication events."""
     text = decode_utf8(record.data)
-    line = parse_envelope(text, ctx, record.received, PROGRAMS)
+    line = parse_envelope(text, options, record.received, PROGRAMS)
     if line is None:
         return []
     message, count = unwrap_repeat(line.message)
@@ -72,7 +72,7 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
     if facts is None:
         return []
     key = record_key(record.origin, record.data)
-    original = text if ctx.keep_original else None
+    original = text if options.keep_original else None
     return [_to_event(facts, line, message, record, event_id(key, i), original) for i in range(count)]
 
 
@@ -157,7 +157,7 @@ def _sniff(first: bytes) -> bool:
         return b'"__REALTIME_TIMESTAMP"' in first and _SNIFF_JOURNAL.search(first) is not None
     text = first.decode("utf-8", errors="replace").rstrip("\r\n")
     try:
-        return parse_envelope(text, ParseContext(default_year=2000), EPOCH, PROGRAMS) is not None
+        return parse_envelope(text, ParseOptions(default_year=2000), EPOCH, PROGRAMS) is not None
     except ParseError:
         return False
 

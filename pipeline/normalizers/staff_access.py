@@ -17,8 +17,8 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from pipeline.normalizers.base import (
     Normalizer,
-    ParseContext,
     ParseError,
+    ParseOptions,
     RawRecord,
     decode_utf8,
     load_json_object,
@@ -59,11 +59,11 @@ class StaffAccessRecord(CutAtBounds):
     session_id: Keyword | None = Field(None, description="Admin tool session id.")
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One JSON line -> one staff data access event."""
     text = decode_utf8(record.data)
     access = validate(StaffAccessRecord, load_json_object(text))
-    return [_to_event(access, _source(access.source_ip), record, text if ctx.keep_original else None)]
+    return [_to_event(access, _source(access.source_ip), record, text if options.keep_original else None)]
 
 
 def _source(address: str | None) -> Endpoint | None:

@@ -23,7 +23,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from pipeline.normalizers.base import ParseContext, ParseError, load_json_object
+from pipeline.normalizers.base import ParseError, ParseOptions, load_json_object
 from schemas.bounds import CutAtBounds
 
 # A BSD timestamp more than this far ahead of the moment the line was read was written last year.
@@ -67,7 +67,7 @@ class LogLine:
     message: str
 
 
-def parse_envelope(text: str, ctx: ParseContext, received: datetime, programs: frozenset[str]) -> LogLine | None:
+def parse_envelope(text: str, options: ParseOptions, received: datetime, programs: frozenset[str]) -> LogLine | None:
     """The envelope of a syslog line or journald JSON object; None when another program logged it.
 
     Raises ParseError("unrecognized_line") for text that is neither, and invalid_* errors for
@@ -76,9 +76,9 @@ def parse_envelope(text: str, ctx: ParseContext, received: datetime, programs: f
     if text[:1] == "{":
         return _journal_line(text, programs)
     if text[:1] == "<" and (m := _RFC5424.fullmatch(text)) is not None:
-        return _rfc5424_line(m, ctx, received, programs)
+        return _rfc5424_line(m, options, received, programs)
     if (m := _BSD_OR_ISO.fullmatch(text)) is not None:
-        return _bsd_or_iso_line(m, ctx, received, programs)
+        return _bsd_or_iso_line(m, options, received, programs)
     if _LAST_REPEATED.fullmatch(text) is not None:
         return None
     raise ParseError(
@@ -92,51 +92,53 @@ def program_of(tag: str) -> str:
 
 
 def _bsd_or_iso_line(
-    m: re.Match[str], ctx: ParseContext, received: datetime, programs: frozenset[str]
+    m: re.Match[str], options: ParseOptions, received: datetime, programs: frozenset[str]
 ) -> LogLine | None:
     program = program_of(m["prog"] or m["bprog"])
     if program not in programs:
         return None
     if m["iso"] is not None:
-        when = iso_time(m["iso"], ctx.default_tz)
+        when = iso_time(m["iso"], options.default_tz)
     else:
-        when = bsd_time(MONTHS[m["mon"]], int(m["day"]), m["hms"], ctx, received)
+        when = bsd_time(MONTHS[m["mon"]], int(m["day"]), m["hms"], options, received)
         if m["frac"] is not None:  # e.g. syslog-ng with frac-digits set
             when = when.replace(microsecond=int(m["frac"][:6].ljust(6, "0")))
     pid = m["pid"]
     return LogLine(when, m["host"], program, int(pid) if pid else None, m["msg"] or "")
 
 
-def _rfc5424_line(m: re.Match[str], ctx: ParseContext, received: datetime, programs: frozenset[str]) -> LogLine | None:
+def _rfc5424_line(
+    m: re.Match[str], options: ParseOptions, received: datetime, programs: frozenset[str]
+) -> LogLine | None:
     program = program_of(m["prog"])
     if program not in programs:
         return None
     # NILVALUE time: the sender did not know it; the moment secmon read the line is the best bound.
-    when = received if m["ts"] == "-" else iso_time(m["ts"], ctx.default_tz)
+    when = received if m["ts"] == "-" else iso_time(m["ts"], options.default_tz)
     procid = m["procid"]
     pid = int(procid) if procid.isascii() and procid.isdigit() and len(procid) <= 10 else None
     host = None if m["host"] == "-" else m["host"]
     return LogLine(when, host, program, pid, (m["msg"] or "").removeprefix("\ufeff"))
 
 
-def bsd_time(month: int, day: int, hms: str, ctx: ParseContext, received: datetime) -> datetime:
+def bsd_time(month: int, day: int, hms: str, options: ParseOptions, received: datetime) -> datetime:
     """A year-less RFC 3164 time in UTC.
 
-    With ctx.default_year that year is used as is. Otherwise the year the line was read in,
+    With options.default_year that year is used as is. Otherwise the year the line was read in,
     unless that puts the line more than a day in the future: then it is from the year before
     (a December line read in January; a Feb 29 line read the year after a leap year).
     """
-    if ctx.default_year is not None:
-        return _local_time(ctx.default_year, month, day, hms, ctx.default_tz)
+    if options.default_year is not None:
+        return _local_time(options.default_year, month, day, hms, options.default_tz)
     year = received.year
     try:
-        when = _local_time(year, month, day, hms, ctx.default_tz)
+        when = _local_time(year, month, day, hms, options.default_tz)
     except ParseError:
         if (month, day) != (2, 29):
             raise
-        return _local_time(year - 1, month, day, hms, ctx.default_tz)
+        return _local_time(year - 1, month, day, hms, options.default_tz)
     if when - received > FUTURE_SLACK:
-        return _local_time(year - 1, month, day, hms, ctx.default_tz)
+        return _local_time(year - 1, month, day, hms, options.default_tz)
     return when
 
 

@@ -32,8 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.normalizers.base import (
     MAX_DOCUMENT_BYTES,
     Normalizer,
-    ParseContext,
     ParseError,
+    ParseOptions,
     RawRecord,
     decode_utf8,
     load_json_object,
@@ -138,7 +138,7 @@ def _dump(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """A finding record -> one event; a scan record or whole report -> scan event + findings."""
     text = decode_utf8(record.data)
     doc = load_json_object(text)
@@ -147,7 +147,7 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
         raise ParseError("invalid_field", f"SchemaVersion: expected 2, got {_show(version)}")
     scan = _validate(Scan, doc, "")
     key = record_key(record.origin, record.data)
-    original = text if ctx.keep_original else None
+    original = text if options.keep_original else None
     if "Vulnerability" in doc:
         vuln = _validate(TrivyVulnerability, doc["Vulnerability"], "Vulnerability.")
         return [_finding(scan, _validate(Result, doc, ""), vuln, record, event_id(key, 0), original)]

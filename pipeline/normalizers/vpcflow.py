@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
+from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8
 from schemas.event import Cloud, CloudAccount, Endpoint, Event, EventMeta, Host, Network, Related, Secmon
 from schemas.ids import event_id, record_key
 
@@ -126,7 +126,7 @@ def _layout(header: bytes | None) -> Layout:
     return Layout(count=len(names), positions={n: i for i, n in enumerate(names) if n in KNOWN_FIELDS})
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One flow log row -> one network connection event; header, NODATA and SKIPDATA rows -> []."""
     if is_header(record.data):
         return []  # reached us without the reader's header hook (e.g. another shipper): not a flow
@@ -142,7 +142,7 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
         return []
     if status not in (None, "OK"):
         raise ParseError("invalid_field", f"log-status: expected OK, NODATA or SKIPDATA, got {status[:32]!r}")
-    return [_to_event(row, record, text if ctx.keep_original else None)]
+    return [_to_event(row, record, text if options.keep_original else None)]
 
 
 def _check_shape(tokens: list[str], layout: Layout, default_format: bool) -> None:

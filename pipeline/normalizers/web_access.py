@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
+from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8
 from schemas.event import (
     Endpoint,
     Event,
@@ -102,12 +102,12 @@ class AccessLine:
     server: str | None = None
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One access-log line -> one web access event."""
     text = decode_utf8(record.data)
     line = split_line(text)
     try:
-        return [_to_event(line, record, text if ctx.keep_original else None)]
+        return [_to_event(line, record, text if options.keep_original else None)]
     except ValidationError as exc:  # e.g. a URL longer than the schema allows
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
+from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8
 from pipeline.normalizers.zeek_tsv import Layout, LogSpec, is_header, json_fields, layout, parse_ts, tsv_fields
 from schemas.bounds import CutAtBounds
 from schemas.event import Endpoint, Event, EventMeta, Network, Outcome, Related, Secmon, Tls, TlsSide
@@ -112,7 +112,7 @@ class ZeekSsl(CutAtBounds):
         return parse_ts(value, tz)
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One ssl.log row (TSV or JSON) -> one TLS connection event; `#` lines -> []."""
     text = decode_utf8(record.data).rstrip("\r\n")
     if text.startswith("#"):
@@ -121,8 +121,8 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
         json_fields(SPEC, text) if text.startswith(("{", "[")) else tsv_fields(SPEC, text, header_layout(record.header))
     )
     try:
-        row = ZeekSsl.model_validate(fields, context={"tz": ctx.default_tz})
-        return [_to_event(row, record, text if ctx.keep_original else None)]
+        row = ZeekSsl.model_validate(fields, context={"tz": options.default_tz})
+        return [_to_event(row, record, text if options.keep_original else None)]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "record"

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from pipeline.normalizers.base import Normalizer, ParseContext, ParseError, RawRecord, decode_utf8
+from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8
 from pipeline.normalizers.zeek_tsv import Layout, LogSpec, is_header, json_fields, layout, parse_ts, tsv_fields
 from schemas.bounds import CutAtBounds
 from schemas.ecs import MAX_NAMES
@@ -127,7 +127,7 @@ def header_layout(header: bytes | None) -> Layout:
     return layout(SPEC, header)
 
 
-def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
+def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     """One x509.log row (TSV or JSON) -> one certificate event; `#` lines -> []."""
     text = decode_utf8(record.data).rstrip("\r\n")
     if text.startswith("#"):
@@ -136,12 +136,12 @@ def parse(record: RawRecord, ctx: ParseContext) -> list[Event]:
         json_fields(SPEC, text) if text.startswith(("{", "[")) else tsv_fields(SPEC, text, header_layout(record.header))
     )
     try:
-        row = ZeekX509.model_validate(fields, context={"tz": ctx.default_tz})
+        row = ZeekX509.model_validate(fields, context={"tz": options.default_tz})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "record"
         raise ParseError("invalid_field", f"{where}: {first['msg']}") from None
-    return [_to_event(row, record, text if ctx.keep_original else None)]
+    return [_to_event(row, record, text if options.keep_original else None)]
 
 
 def dn_values(dn: str, attribute: str) -> list[str]:

@@ -11,7 +11,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.normalizers.app_signin import NORMALIZER
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.process import process_record
 from pipeline.settings import SecmonSettings
 from pipeline.sinks.elasticsearch import event_index
@@ -68,7 +68,7 @@ def to_events(lines: list[dict]) -> list[Event]:
             RawRecord(data=data, origin=Origin(source="app_signin", file_id="signins", offset=i)),
             NORMALIZER,
             enrichers,
-            ParseContext(),
+            ParseOptions(),
         )
         assert result.dead_letter is None, result.dead_letter
         events.extend(result.events)

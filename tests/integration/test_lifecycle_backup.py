@@ -26,7 +26,7 @@ from pipeline.lifecycle.prune import deleted_event, prune
 from pipeline.lifecycle.purge import purge_workspace
 from pipeline.lifecycle.restore_test import verify
 from pipeline.lifecycle.snapshots import list_snapshots, run_backup
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.settings import SecmonSettings
 from pipeline.sinks.elasticsearch import BulkSink, client
@@ -82,7 +82,7 @@ def normalize(line: dict) -> Event:
     """The event the control normalizer makes of one control event."""
     (event,) = parse_control(
         RawRecord(data=json.dumps(line).encode(), origin=Origin(source="control", file_id="t", offset=0)),
-        ParseContext(),
+        ParseOptions(),
     )
     return event
 

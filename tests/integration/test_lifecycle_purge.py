@@ -19,7 +19,7 @@ from detectors.engine import Engine
 from detectors.state import DictStore
 from pipeline.lifecycle.audit import session
 from pipeline.lifecycle.purge import count_by_index, purge_workspace, workspace_query
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.settings import EsSettings, KafkaSettings, LifecycleSettings, SecmonSettings
 from pipeline.sinks.elasticsearch import BulkSink, client
@@ -70,7 +70,7 @@ def write_control_event(settings: SecmonSettings) -> None:
     }
     (event,) = parse_control(
         RawRecord(data=json.dumps(line).encode(), origin=Origin(source="control", file_id="c", offset=0)),
-        ParseContext(),
+        ParseOptions(),
     )
 
     async def go():
@@ -151,7 +151,7 @@ def test_purge_one_workspace_everywhere_resume_after_a_crash_then_no_op(stack, e
     for e in events:
         (ev,) = parse_control(
             RawRecord(data=json.dumps(e).encode(), origin=Origin(source="control", file_id="k", offset=0)),
-            ParseContext(),
+            ParseOptions(),
         )
         assert ev.organization.id == "ws-b" and ev.secmon.control.requested_at == REQUESTED
 

@@ -38,12 +38,12 @@ def _seed(es, prefix: str) -> tuple[int, int]:
     for kind in TEMPLATES:
         es.indices.put_index_template(name=f"{prefix}-{kind}", **template(kind, prefix))
     settings = SecmonSettings()
-    enrichers, ctx = default_enrichers(settings), settings.parse.context()
+    enrichers, parse_options = default_enrichers(settings), settings.parse.options()
     actions = []
     for path in SAMPLES:
         normalizer = embedded.resolve_source(path, None)
         for record in read_records(path, normalizer, settings.parse.max_record_bytes):
-            for event in process_record(record, normalizer, enrichers, ctx).events:
+            for event in process_record(record, normalizer, enrichers, parse_options).events:
                 actions.append(
                     {
                         "_op_type": "create",

@@ -21,7 +21,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from pipeline.delivery.receivers.webhook import sign
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from schemas.event import Origin
 from tests.integration.access_data import index_signins, signin_lines, start_service
@@ -141,7 +141,7 @@ def test_signout_reaches_the_app_once_survives_a_restart_and_is_audited(stack, e
         for m in consumer
         for e in parse_control(
             RawRecord(data=m.value, origin=Origin(source="control", topic=m.topic, kafka_offset=m.offset)),
-            ParseContext(),
+            ParseOptions(),
         )
     ]
     consumer.close()

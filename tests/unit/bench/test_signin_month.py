@@ -53,7 +53,7 @@ def test_lines_are_valid_app_signins_in_time_order(month: Path):
     assert START <= stamps[0] and stamps[-1] < START + timedelta(days=SMALL["days"])
     normalizer = registry.get("app_signin")
     results = [
-        process_record(rec, normalizer, (), SecmonSettings().parse.context())
+        process_record(rec, normalizer, (), SecmonSettings().parse.options())
         for rec in read_records(str(month / "signins.jsonl"), normalizer, 1 << 20)
     ]
     assert [r.dead_letter for r in results if r.dead_letter] == []

@@ -21,8 +21,8 @@ SETTINGS = SecmonSettings()
 
 @pytest.mark.parametrize("source", sorted(NORMALIZERS))
 def test_every_bounded_field_made_overlong_is_cut_and_named(source: str):
-    ctx, limit = SETTINGS.parse.context(), SETTINGS.parse.max_record_bytes
-    found = bounds(source, NORMALIZERS[source], default_enrichers(SETTINGS), ctx, limit, max_seeds=12)
+    parse_options, limit = SETTINGS.parse.options(), SETTINGS.parse.max_record_bytes
+    found = bounds(source, NORMALIZERS[source], default_enrichers(SETTINGS), parse_options, limit, max_seeds=12)
     assert found["bad"] == []  # no internal error, no dead letter for a length
     assert found["unnamed"] == []  # every value cut at its bound is named
     assert found["cut"] > 0, f"no bounded field of {source} was exercised"

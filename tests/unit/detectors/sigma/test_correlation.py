@@ -13,7 +13,7 @@ from detectors.sigma.config import SigmaSettings
 from detectors.sigma.stream import build
 from detectors.state import DictStore
 from pipeline.normalizers import cloudtrail
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from schemas.event import Origin
 from tests.unit.detectors.sigma.helpers import FIXTURES
 
@@ -54,7 +54,7 @@ def ct(
         record["responseElements"] = {"ConsoleLogin": "Failure" if failed else "Success"}
     data = json.dumps(record).encode()
     raw = RawRecord(data=data, origin=Origin(source="cloudtrail", file="t.jsonl", file_id="t", offset=next(OFFSETS)))
-    return cloudtrail.parse(raw, ParseContext(keep_original=True))[0]
+    return cloudtrail.parse(raw, ParseOptions(keep_original=True))[0]
 
 
 def failure(minute: float, **kw):

@@ -86,22 +86,22 @@ def test_user_and_asset_facts(store):
     event = enriched(
         store, event_of(**{"event.dataset": "sshd.auth", "user.name": "Dana@ourco.example", "host.name": "bastion-1"})
     )
-    ctx = event.secmon.context
+    known = event.secmon.context
     assert (
-        ctx.user_employee,
-        ctx.user_team,
-        ctx.user_mfa_required,
-        ctx.user_working_hours,
-        ctx.user_timezone,
-        ctx.user_usual_daily_records,
+        known.user_employee,
+        known.user_team,
+        known.user_mfa_required,
+        known.user_working_hours,
+        known.user_timezone,
+        known.user_usual_daily_records,
     ) == (True, "support", True, "09:00-18:00", "Europe/Berlin", 300)
-    assert (ctx.asset_owner, ctx.asset_environment, ctx.asset_criticality, ctx.asset_requires_2fa) == (
+    assert (known.asset_owner, known.asset_environment, known.asset_criticality, known.asset_requires_2fa) == (
         "infra",
         "production",
         "critical",
         True,
     )
-    assert ctx.missing == [] and ctx.ticket_valid is None
+    assert known.missing == [] and known.ticket_valid is None
     assert event.secmon.enrichment == [f"context@{store.version}"]
 
 
@@ -153,8 +153,8 @@ def test_no_ticket_table_means_unknown_not_unjustified(tmp_path):
     ],
 )
 def test_ticket_validity(store, fields, valid, ticket_id, problem):
-    ctx = enriched(store, staff_access(**fields)).secmon.context
-    assert (ctx.ticket_valid, ctx.ticket_id, ctx.ticket_problem) == (valid, ticket_id, problem)
+    known = enriched(store, staff_access(**fields)).secmon.context
+    assert (known.ticket_valid, known.ticket_id, known.ticket_problem) == (valid, ticket_id, problem)
 
 
 def test_a_topic_update_applies_to_the_next_event(store):

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.enrichers.device import ENRICHER, classify
 from pipeline.normalizers import app_signin
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.process import process_record
 from schemas.event import Origin
 from tests.factories import signin
@@ -60,7 +60,7 @@ def test_overlong_device_name_is_cut_and_named_not_an_error():
         "user_agent": ua,
     }
     record = RawRecord(json.dumps(line).encode(), Origin(source="app_signin", file="t.jsonl", offset=0))
-    result = process_record(record, app_signin.NORMALIZER, [ENRICHER], ParseContext())
+    result = process_record(record, app_signin.NORMALIZER, [ENRICHER], ParseOptions())
     assert result.dead_letter is None
     (event,) = result.events
     assert event.user_agent.device.name == "D" * 1024

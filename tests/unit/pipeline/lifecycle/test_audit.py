@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from pipeline.kafka.codec import origin_header, raw_record
 from pipeline.lifecycle.audit import ControlSink, control_event, control_origin
-from pipeline.normalizers.base import ParseContext
+from pipeline.normalizers.base import ParseOptions
 from pipeline.normalizers.control import parse
 from pipeline.settings import KafkaSettings
 
@@ -22,7 +22,7 @@ def normalized(event: dict):
     """The event the worker makes of a control event sent the way ControlSink sends it."""
     header = [origin_header(control_origin(event))]
     record = raw_record("control", json.dumps(event).encode(), header, "p-raw-control", 0, 7)
-    (out,) = parse(record, ParseContext())
+    (out,) = parse(record, ParseOptions())
     return out
 
 

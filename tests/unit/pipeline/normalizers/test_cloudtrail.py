@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.cloudtrail import NORMALIZER, parse, split
 from pipeline.normalizers.registry import sniff
 from pipeline.process import process_record
 from pipeline.readers import read_records
 from schemas.event import Event, Origin
 
-CTX = ParseContext()
+CTX = ParseOptions()
 ORIGIN = Origin(source="cloudtrail", file="t.json", file_id="f1", offset=0)
 BASE: dict[str, Any] = {
     "eventVersion": "1.09",
@@ -51,8 +51,8 @@ def record(**changes: Any) -> dict[str, Any]:
     return rec
 
 
-def one(rec: dict[str, Any], ctx: ParseContext = CTX) -> Event:
-    events = parse(RawRecord(data=json.dumps(rec).encode(), origin=ORIGIN), ctx)
+def one(rec: dict[str, Any], parse_options: ParseOptions = CTX) -> Event:
+    events = parse(RawRecord(data=json.dumps(rec).encode(), origin=ORIGIN), parse_options)
     assert len(events) == 1
     return events[0]
 
@@ -663,14 +663,14 @@ def test_any_logging_request_gives_a_typed_summary(call, params):
 def test_keep_original_stores_the_record_not_the_delivery_file():
     line = json.dumps({"Records": [record(), record(eventName="GetUser")]}).encode()
     parts = split(line)
-    event = parse(RawRecord(data=parts[1], origin=ORIGIN), ParseContext(keep_original=True))[0]
+    event = parse(RawRecord(data=parts[1], origin=ORIGIN), ParseOptions(keep_original=True))[0]
     assert json.loads(event.event.original)["eventName"] == "GetUser"
 
 
 def test_event_time_without_offset_uses_the_configured_timezone():
     from datetime import timedelta, timezone
 
-    event = one(record(eventTime="2026-11-28T10:00:00"), ParseContext(default_tz=timezone(timedelta(hours=2))))
+    event = one(record(eventTime="2026-11-28T10:00:00"), ParseOptions(default_tz=timezone(timedelta(hours=2))))
     assert event.timestamp.isoformat() == "2026-11-28T08:00:00+00:00"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.control import NORMALIZER, STATUSES, parse
 from pipeline.normalizers.registry import sniff
 from schemas.event import Origin
@@ -33,7 +33,7 @@ def line(**fields) -> bytes:
 
 
 def events(data: bytes):
-    return parse(RawRecord(data=data, origin=Origin(source="control", file_id="f", offset=0)), ParseContext())
+    return parse(RawRecord(data=data, origin=Origin(source="control", file_id="f", offset=0)), ParseOptions())
 
 
 def error(data: bytes) -> ParseError:

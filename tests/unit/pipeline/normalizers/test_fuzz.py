@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 from pipeline.readers import split_records
@@ -22,7 +22,7 @@ from schemas.deadletter import ErrorCode
 from schemas.event import Origin
 
 DATA = Path(__file__).parents[3] / "data" / "normalizers"
-CTX = ParseContext(default_year=2026)
+CTX = ParseOptions(default_year=2026)
 CODES = set(ErrorCode.__args__)  # type: ignore[attr-defined]
 SOURCES = sorted(NORMALIZERS)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

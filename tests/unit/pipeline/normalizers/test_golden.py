@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 from pipeline.readers import read_records
 
 DATA = Path(__file__).parents[3] / "data" / "normalizers"
 RECEIVED = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
-CTX = ParseContext(default_year=2026)
+CTX = ParseOptions(default_year=2026)
 
 
 def golden_inputs() -> list[Path]:

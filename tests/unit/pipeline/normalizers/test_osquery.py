@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.osquery import NORMALIZER, parse, query_of_name
 from pipeline.normalizers.registry import sniff
 from pipeline.process import process_record
@@ -36,7 +36,7 @@ def result(name: str = "pack_posture_disk_encryption", **fields) -> bytes:
 
 
 def events(data: bytes):
-    return parse(RawRecord(data=data, origin=Origin(source="osquery", file_id="f", offset=0)), ParseContext())
+    return parse(RawRecord(data=data, origin=Origin(source="osquery", file_id="f", offset=0)), ParseOptions())
 
 
 def test_differential_added_row_is_one_posture_event():
@@ -61,7 +61,7 @@ def test_snapshot_rows_become_one_event_each_with_distinct_ids(tmp_path: Path):
     path = tmp_path / "osqueryd.results.log"
     path.write_bytes(result(columns=None, action="snapshot", snapshot=rows) + b"\n")
     (record,) = read_records(str(path), NORMALIZER, 1024 * 1024)
-    produced = process_record(record, NORMALIZER, [], ParseContext()).events
+    produced = process_record(record, NORMALIZER, [], ParseOptions()).events
     assert [e.secmon.posture.disk_encrypted for e in produced] == [True, False]
     assert len({e.event.id for e in produced}) == 2
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.normalizers import registry
 from pipeline.normalizers.app_signin import NORMALIZER as APP_SIGNIN
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.sshd import MAX_REPEATS, NORMALIZER, parse
 from pipeline.process import process_record
 from pipeline.readers import head, read_records
@@ -22,16 +22,16 @@ HEADER = "Nov 30 08:01:02 bastion-1 sshd[2301]: "
 RECEIVED = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
-def events(line: str | bytes, received: datetime = RECEIVED, **ctx) -> list[Event]:
+def events(line: str | bytes, received: datetime = RECEIVED, **parse_options) -> list[Event]:
     """The events of one line read at a fixed file position."""
     data = line.encode() if isinstance(line, str) else line
     record = RawRecord(data=data, origin=Origin(source="sshd", file_id="f1", offset=0), received=received)
-    return parse(record, ParseContext(**ctx))
+    return parse(record, ParseOptions(**parse_options))
 
 
-def one(message: str, **ctx) -> Event:
+def one(message: str, **parse_options) -> Event:
     """The single event of one sshd message behind a fixed RFC 3164 header."""
-    (event,) = events(HEADER + message, **ctx)
+    (event,) = events(HEADER + message, **parse_options)
     return event
 
 
@@ -58,7 +58,7 @@ def test_message_repeated_yields_one_event_per_repeat_with_distinct_ids(tmp_path
     log = tmp_path / "auth.log"
     log.write_text(HEADER + "message repeated 3 times: [ Failed password for root from 1.2.3.4 port 22 ssh2]\n")
     (record,) = read_records(str(log), NORMALIZER, 1024 * 1024)
-    result = process_record(record, NORMALIZER, [], ParseContext(default_year=2026))
+    result = process_record(record, NORMALIZER, [], ParseOptions(default_year=2026))
     assert len(result.events) == 3 and len({e.event.id for e in result.events}) == 3
     docs = [e.to_doc() for e in result.events]
     for doc in docs:
@@ -83,7 +83,7 @@ def test_ids_are_stable_across_reads_and_differ_per_line(tmp_path: Path):
         [
             e.event.id
             for r in read_records(str(log), NORMALIZER, 1024)
-            for e in process_record(r, NORMALIZER, [], ParseContext()).events
+            for e in process_record(r, NORMALIZER, [], ParseOptions()).events
         ]
         for _ in range(2)
     ]
@@ -233,7 +233,7 @@ def test_empty_and_odd_user_names_are_kept_as_written(message, user):
 def test_very_long_user_names_are_cut_to_a_keyword():
     data = (HEADER + "Invalid user " + "a" * 5000 + " from 1.2.3.4 port 22").encode()
     record = RawRecord(data=data, origin=Origin(source="sshd", file_id="f1", offset=0), received=RECEIVED)
-    (event,) = process_record(record, NORMALIZER, [], ParseContext()).events  # the schema cuts (schemas.bounds)
+    (event,) = process_record(record, NORMALIZER, [], ParseOptions()).events  # the schema cuts (schemas.bounds)
     assert len(event.user.name) == 1024 and {"user.name", "related.user"} <= set(event.secmon.truncated)
 
 

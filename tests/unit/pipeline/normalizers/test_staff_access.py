@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.registry import sniff
 from pipeline.normalizers.staff_access import NORMALIZER, parse
 from schemas.event import Origin
@@ -28,17 +28,17 @@ def line(**fields) -> bytes:
     return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
 
 
-CTX = ParseContext()
+CTX = ParseOptions()
 
 
-def one(data: bytes, ctx: ParseContext = CTX):
-    (event,) = parse(RawRecord(data=data, origin=Origin(source="staff_access", file_id="f", offset=0)), ctx)
+def one(data: bytes, parse_options: ParseOptions = CTX):
+    (event,) = parse(RawRecord(data=data, origin=Origin(source="staff_access", file_id="f", offset=0)), parse_options)
     return event
 
 
 def error(data: bytes) -> ParseError:
     with pytest.raises(ParseError) as info:
-        parse(RawRecord(data=data, origin=Origin(source="staff_access")), ParseContext())
+        parse(RawRecord(data=data, origin=Origin(source="staff_access")), ParseOptions())
     return info.value
 
 
@@ -86,7 +86,7 @@ def test_unknown_keys_are_ignored_and_original_kept_only_when_asked():
     data = line(client="admin-console", nested={"x": 1})
     assert "client" not in json.dumps(one(data).to_doc())
     assert one(data).event.original is None
-    assert one(data, ParseContext(keep_original=True)).event.original == data.decode()
+    assert one(data, ParseOptions(keep_original=True)).event.original == data.decode()
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.normalizers.trivy import NORMALIZER, parse, split
 from pipeline.process import process_record
 from pipeline.readers import read_records
 from schemas.event import Origin
 
-CTX = ParseContext()
+CTX = ParseOptions()
 
 
 def vuln(vid: str = "CVE-2024-45490", pkg: str = "libexpat1", **fields) -> dict:

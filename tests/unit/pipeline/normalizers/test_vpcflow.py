@@ -6,14 +6,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.registry import sniff
 from pipeline.normalizers.vpcflow import NORMALIZER, is_header, parse
 from pipeline.process import process_record
 from pipeline.readers import read_records
 from schemas.event import Event, Origin
 
-CTX = ParseContext()
+CTX = ParseOptions()
 ORIGIN = Origin(source="vpcflow", file="f.log", file_id="f1", offset=0)
 V2_HEADER = (
     "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.web_access import NORMALIZER, parse, parse_time
 from pipeline.process import process_record
 from pipeline.readers import read_records
@@ -19,18 +19,18 @@ COMBINED = (
 TLS_SUFFIX = " TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 0.123 192.0.2.1:443"
 
 
-def one(line: str | bytes, offset: int = 0, **ctx) -> Event:
+def one(line: str | bytes, offset: int = 0, **parse_options) -> Event:
     """The single event of one line read at `offset` of a fixed file."""
     data = line.encode() if isinstance(line, str) else line
     record = RawRecord(data=data, origin=Origin(source="web_access", file_id="f1", offset=offset))
-    (event,) = parse(record, ParseContext(**ctx))
+    (event,) = parse(record, ParseOptions(**parse_options))
     return event
 
 
 def error(line: str | bytes) -> ParseError:
     data = line.encode() if isinstance(line, str) else line
     with pytest.raises(ParseError) as exc:
-        parse(RawRecord(data=data, origin=Origin(source="web_access")), ParseContext())
+        parse(RawRecord(data=data, origin=Origin(source="web_access")), ParseOptions())
     return exc.value
 
 
@@ -194,7 +194,7 @@ def test_sniff_claims_access_lines_only():
 def test_reader_path_counts_events_and_dead_letters(tmp_path: Path):
     log = tmp_path / "access.log"
     log.write_bytes((COMBINED + "\n" + "garbage\n" + COMBINED + TLS_SUFFIX + "\n\n").encode())
-    results = [process_record(r, NORMALIZER, [], ParseContext()) for r in read_records(str(log), NORMALIZER, 1 << 20)]
+    results = [process_record(r, NORMALIZER, [], ParseOptions()) for r in read_records(str(log), NORMALIZER, 1 << 20)]
     assert [len(r.events) for r in results] == [1, 0, 1]
     assert results[1].dead_letter.error_code == "unrecognized_line"
     assert results[0].events[0].event.id != results[2].events[0].event.id

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.zeek_ssl import DEFAULT_FIELDS, NORMALIZER, header_layout, parse
 from pipeline.process import process_record
 from pipeline.readers import read_records
@@ -39,18 +39,18 @@ def tsv(fields: tuple[str, ...] = DEFAULT_FIELDS, **values: str) -> str:
     return "\t".join(row[f] for f in fields)
 
 
-def events(line: str | bytes, header: str | None = FIELDS, **ctx) -> list[Event]:
+def events(line: str | bytes, header: str | None = FIELDS, **parse_options) -> list[Event]:
     data = line.encode() if isinstance(line, str) else line
     record = RawRecord(
         data=data,
         origin=Origin(source="zeek_ssl", file_id="f1", offset=0),
         header=header.encode() if header is not None else None,
     )
-    return parse(record, ParseContext(**ctx))
+    return parse(record, ParseOptions(**parse_options))
 
 
-def one(line: str | bytes, header: str | None = FIELDS, **ctx) -> Event:
-    (event,) = events(line, header, **ctx)
+def one(line: str | bytes, header: str | None = FIELDS, **parse_options) -> Event:
+    (event,) = events(line, header, **parse_options)
     return event
 
 
@@ -233,7 +233,7 @@ def test_reader_hands_each_row_the_latest_fields_header(tmp_path: Path):
             ]
         )
     )
-    results = [process_record(r, NORMALIZER, [], ParseContext()) for r in read_records(str(log), NORMALIZER, 1 << 20)]
+    results = [process_record(r, NORMALIZER, [], ParseOptions()) for r in read_records(str(log), NORMALIZER, 1 << 20)]
     assert [len(r.events) for r in results] == [0, 0, 1, 0, 1]
     assert all(r.dead_letter is None for r in results)
     assert [r.events[0].tls.version for r in results if r.events] == ["1.2", "1.3"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.normalizers.base import ParseContext, ParseError, RawRecord
+from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.zeek_ssl import NORMALIZER as ZEEK_SSL
 from pipeline.normalizers.zeek_x509 import DEFAULT_FIELDS, NORMALIZER, dn_values, header_layout, parse
 from schemas.event import Event, Origin
@@ -47,7 +47,7 @@ def one(line: str, header: str | None = FIELDS) -> Event:
         origin=Origin(source="zeek_x509", file_id="f1", offset=0),
         header=header.encode() if header is not None else None,
     )
-    (event,) = parse(record, ParseContext())
+    (event,) = parse(record, ParseOptions())
     return event
 
 

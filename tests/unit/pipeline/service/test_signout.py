@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from pipeline.delivery.receivers import session_revocation
 from pipeline.delivery.receivers.webhook import sign
-from pipeline.normalizers.base import ParseContext, RawRecord
+from pipeline.normalizers.base import ParseOptions, RawRecord
 from pipeline.normalizers.control import parse as parse_control
 from pipeline.service.actions import control_event
 from pipeline.service.auth import Caller
@@ -57,6 +57,6 @@ def test_control_event_is_what_the_control_normalizer_reads() -> None:
     status = SignoutStatus.model_validate({**ACTION, "status": "delivered"})
     line = json.dumps(control_event(status, AT)).encode()
     (event,) = parse_control(
-        RawRecord(data=line, origin=Origin(source="control", file_id="x", offset=0)), ParseContext()
+        RawRecord(data=line, origin=Origin(source="control", file_id="x", offset=0)), ParseOptions()
     )
     assert (event.event.action, event.user.name, event.user.target.name) == ("signout_all_executed", "admin1", "u2")
