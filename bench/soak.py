@@ -130,9 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kafka-port", type=int, default=9096)
     parser.add_argument("--es-port", type=int, default=9202)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/secmon-soak"))
+    parser.add_argument(
+        "--running", action="store_true", help="use services already up on the ports (never start them)"
+    )
     args = parser.parse_args(argv)
     services = Services(args)
-    services.run("up")
+    if not args.running:
+        services.run("up")
     prefix = f"soak{uuid.uuid4().hex[:8]}"
     workdir = args.workdir / prefix
     workdir.mkdir(parents=True)
