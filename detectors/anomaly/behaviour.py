@@ -16,11 +16,13 @@ MAX_PEER_VALUES = 64  # values remembered per (group, kind): a workspace's usual
 class Observation:
     """One event seen against its entity's profile: the feature vector and what explains it.
 
-    `facts` maps a feature name to (what this event showed, the entity's normal), in words an
-    analyst reads; `history` is how many events the profile had learned before this one."""
+    `facts()` maps a feature name to (what this event showed, the entity's normal), in words an
+    analyst reads: a function, called only for the few events that are explained (formatting
+    them for every event cost more than scoring it); `history` is how many events the profile
+    had learned before this one."""
 
     vector: tuple[float, ...]
-    facts: dict[str, tuple[str, str]]
+    facts: Callable[[], dict[str, tuple[str, str]]]
     history: int
     peer_values: tuple[tuple[str, str, str], ...] = ()  # (group, kind, value) this event teaches the peers
 

@@ -99,7 +99,7 @@ def _judge(
     if score <= low:
         return []
     threshold = model.threshold(params.alerts_per_1k)
-    features = model.explain(obs.vector, obs.facts)
+    features = model.explain(obs.vector, obs.facts())
     aspects = {behaviour.groups.get(name, name) for name in model.strong(obs.vector)}
     paging = score > threshold and len(aspects) >= 2
     why = "; ".join(f"{f.name.replace('_', ' ')}: {f.value} (usual {f.usual})" for f in features[:3])

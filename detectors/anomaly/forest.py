@@ -1,51 +1,107 @@
-"""IsolationForest scores of one vector without scikit-learn's per-call overhead, to the bit.
+"""IsolationForest without scikit-learn on the scoring path (and, mostly, on the fitting path), to the bit.
 
-`IsolationForest.decision_function` on one row validates the input, then walks each of the 150
-trees through joblib (a `tree.apply` call per tree): ~5-20 ms per row, which made a cache miss
-of the anomaly scorer cost as much as a thousand cached scores. The fitted trees are plain arrays
-(children, feature, threshold), so `Forest` walks all of them at once with numpy: one step per
-level (a tree is at most ceil(log2(max_samples)) deep). It adds the per-tree depths in tree
-order and applies the same formula as scikit-learn (`_compute_score_samples`, float32 input
-compared with float64 thresholds), so the score is the same float, not just a close one:
-tests/unit/detectors/anomaly/test_forest.py checks it against PyOD on every row it can.
+Scoring: `IsolationForest.decision_function` on one row validates the input, then walks each of
+the 150 trees through joblib (a `tree.apply` call per tree): ~5-20 ms per row. The fitted trees
+are plain arrays (children, feature, threshold), so `Forest` walks all of them at once with numpy:
+one step per level (a tree is at most ceil(log2(max_samples)) deep). It adds the per-tree depths
+in tree order and applies the same formula as scikit-learn (`_compute_score_samples`, float32
+input compared with float64 thresholds), so the score is the same float, not just a close one.
+
+Fitting: importing scikit-learn (it imports scipy.stats) costs ~3 CPU-seconds, more than the rest
+of a month's replay, in every process that learns its models. `grow` builds the same trees as
+`pyod.models.iforest.IForest(n_estimators, max_samples, contamination, random_state=seed)` on
+the same data: the same draws of numpy's legacy `RandomState` for the bagging (seeds, sample
+indices), then per tree the splitter's own xorshift generator (`our_rand_r`), drawing features
+Fisher-Yates style with the splitter's constant-feature bookkeeping and a uniform threshold
+between the node's min and max, depth first, left child first, as scikit-learn's
+`DepthFirstTreeBuilder` with `RandomSplitter` does (scikit-learn 1.9). The only float-rounding
+questions scikit-learn decides differently from us are its leaf tests on the (random) regression
+target: impurity <= eps and improvement + eps < 0. Where our figure is within 1e-15 of either,
+`grow` returns None and the caller fits with PyOD instead (on random targets: rare).
+tests/unit/detectors/anomaly/test_members.py checks trees, offsets and scores against PyOD.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+MAX_INT = np.iinfo(np.int32).max  # scikit-learn's bagging seeds and estimators' random_state
+RAND_R_MAX = 0x7FFFFFFF  # the splitter's generator (sklearn/utils/_random.pxd)
+FEATURE_THRESHOLD = np.float32(1e-7)  # a feature whose max - min is at most this is constant in a node
+TIE = 1e-15  # our impurity figures this close to scikit-learn's leaf tests (eps = 2.2e-16): let PyOD decide
+LEAF = -1
 
+
+@dataclass
 class Forest:
-    """The trees of a fitted `pyod.models.iforest.IForest`, flattened for scoring one row at a time."""
+    """Isolation trees flattened for scoring: every tree's nodes in one set of arrays (a leaf loops to itself)."""
 
-    def __init__(self, member: Any) -> None:
-        from sklearn.ensemble._iforest import _average_path_length  # same constant as scikit-learn's
+    roots: np.ndarray  # index of each tree's root
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    path: np.ndarray  # per node: its depth (root 1), as `compute_node_depths`
+    average: np.ndarray  # per node: the average path length of its training samples
+    depth: int
+    denominator: float
+    offset: float
 
+    @classmethod
+    def of_iforest(cls, member: Any) -> Forest:
+        """The trees of a fitted `pyod.models.iforest.IForest`."""
         forest = member.detector_
         trees = [est.tree_ for est in forest.estimators_]
-        sizes = [t.node_count for t in trees]
-        offsets = np.cumsum([0] + sizes[:-1])
-        self.roots = np.asarray(offsets, dtype=np.intp)
-        left = np.concatenate([t.children_left for t in trees]).astype(np.intp)
-        right = np.concatenate([t.children_right for t in trees]).astype(np.intp)
-        self.leaf = left == -1
-        shift = np.repeat(offsets, sizes)
-        self.left = np.where(self.leaf, np.arange(len(left)), left + shift)  # a leaf stays where it is
-        self.right = np.where(self.leaf, np.arange(len(right)), right + shift)
-        feature = np.concatenate([t.feature for t in trees]).astype(np.intp)
+        feature = [np.asarray(t.feature, dtype=np.intp) for t in trees]
         if forest._max_features != forest.n_features_in_:  # trees index their own feature subset
-            subsets = np.repeat(np.arange(len(trees)), sizes)
-            chosen = [np.asarray(f) for f in forest.estimators_features_]
-            feature = np.asarray([chosen[t][f] if f >= 0 else 0 for t, f in zip(subsets, feature, strict=True)])
-        self.feature = np.where(self.leaf, 0, feature)
-        self.threshold = np.concatenate([t.threshold for t in trees])
-        self.path = np.concatenate([np.asarray(p, dtype=float) for p in forest._decision_path_lengths])
-        self.average = np.concatenate([np.asarray(a, dtype=float) for a in forest._average_path_length_per_tree])
-        self.depth = max(t.max_depth for t in trees)
-        self.denominator = len(trees) * float(_average_path_length([forest._max_samples])[0])
-        self.offset = float(forest.offset_)
+            feature = [
+                np.asarray(c)[np.maximum(f, 0)] for c, f in zip(forest.estimators_features_, feature, strict=True)
+            ]
+        return cls.of_trees(
+            [np.asarray(t.children_left, dtype=np.intp) for t in trees],
+            [np.asarray(t.children_right, dtype=np.intp) for t in trees],
+            feature,
+            [np.asarray(t.threshold, dtype=np.float64) for t in trees],
+            [np.asarray(p, dtype=float) for p in forest._decision_path_lengths],
+            [np.asarray(a, dtype=float) for a in forest._average_path_length_per_tree],
+            int(forest._max_samples),
+            float(forest.offset_),
+        )
+
+    @classmethod
+    def of_trees(
+        cls,
+        lefts: list[np.ndarray],
+        rights: list[np.ndarray],
+        features: list[np.ndarray],
+        thresholds: list[np.ndarray],
+        paths: list[np.ndarray],
+        averages: list[np.ndarray],
+        max_samples: int,
+        offset: float,
+    ) -> Forest:
+        """A forest of trees given per tree as node arrays (children -1 at leaves)."""
+        sizes = [len(t) for t in lefts]
+        offsets = np.cumsum([0] + sizes[:-1])
+        left, right = np.concatenate(lefts).astype(np.intp), np.concatenate(rights).astype(np.intp)
+        leaf = left == LEAF
+        shift = np.repeat(offsets, sizes)
+        own = np.arange(len(left))
+        return cls(
+            roots=np.asarray(offsets, dtype=np.intp),
+            left=np.where(leaf, own, left + shift),
+            right=np.where(leaf, own, right + shift),
+            feature=np.where(leaf, 0, np.concatenate(features)).astype(np.intp),
+            threshold=np.concatenate(thresholds).astype(np.float64),
+            path=np.concatenate(paths).astype(np.float64),
+            average=np.concatenate(averages).astype(np.float64),
+            depth=max(_max_depth(lf, rt) for lf, rt in zip(lefts, rights, strict=True)),
+            denominator=len(lefts) * float(average_path_length(np.asarray([max_samples]))[0]),
+            offset=offset,
+        )
 
     def score(self, row: tuple[float, ...]) -> float:
         """What `member.decision_function([row])[0]` returns."""
@@ -62,3 +118,213 @@ class Forest:
             return 1.0 + self.offset
         score = np.power(2.0, -np.divide(np.asarray([depth]), self.denominator))  # numpy's pow, not libm's
         return float(-(-score[0] - self.offset))  # decision_function, with PyOD's sign
+
+    def depths(self, x: np.ndarray) -> np.ndarray:
+        """Summed path lengths of many rows at once (each row's sum in tree order, as `score` adds them)."""
+        rows = np.asarray(x, dtype=np.float32).astype(np.float64)
+        node = np.broadcast_to(self.roots, (len(rows), len(self.roots))).copy()
+        at = np.arange(len(rows))[:, None]
+        for _ in range(self.depth):
+            go_left = rows[at, self.feature[node]] <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
+        per_tree = self.path[node] + self.average[node] - 1.0
+        total = np.zeros(len(rows))
+        for t in range(per_tree.shape[1]):
+            total += per_tree[:, t]
+        return total
+
+
+def average_path_length(n: np.ndarray) -> np.ndarray:
+    """scikit-learn's `_average_path_length` of an array of sample counts (the same numpy operations)."""
+    n = np.asarray(n).reshape((1, -1))
+    out = np.zeros(n.shape)
+    one, two = n <= 1, n == 2
+    rest = ~np.logical_or(one, two)
+    out[one] = 0.0
+    out[two] = 1.0
+    out[rest] = 2.0 * (np.log(n[rest] - 1.0) + np.euler_gamma) - 2.0 * (n[rest] - 1.0) / n[rest]
+    result: np.ndarray = out.reshape(-1)
+    return result
+
+
+def _max_depth(left: np.ndarray, right: np.ndarray) -> int:
+    depth = np.zeros(len(left), dtype=np.intp)
+    for node in range(len(left)):  # children come after their parent
+        if left[node] != LEAF:
+            depth[left[node]] = depth[right[node]] = depth[node] + 1
+    return int(depth.max())
+
+
+def grow(
+    x: np.ndarray, n_estimators: int, max_samples: int, contamination: float, seed: int
+) -> tuple[Forest, np.ndarray] | None:
+    """PyOD's `IForest(n_estimators, max_samples, contamination, random_state=seed).fit(x)`: the Forest and
+    its `decision_scores_`; None when a float tie only scikit-learn can settle came up."""
+    x32 = np.asarray(x, dtype=np.float64).astype(np.float32)
+    n, n_features = x32.shape
+    y: list[float] = np.random.RandomState(seed).uniform(size=(n,)).tolist()  # the trees' regression target
+    seeds = np.random.RandomState(seed).randint(MAX_INT, size=n_estimators)
+    max_depth = int(np.ceil(np.log2(max(max_samples, 2))))
+    trees = []
+    rng = np.random.RandomState(0)  # reseeded per use: the same stream as a new RandomState(seed), 500x cheaper
+    for tree_seed in seeds.tolist():
+        rng.seed(tree_seed)  # the tree's own random_state (`_set_random_states`), then its splitter's seed
+        rng.seed(rng.randint(MAX_INT))
+        state = int(rng.randint(0, RAND_R_MAX))
+        rng.seed(tree_seed)  # the bagging draws (`_generate_bagging_indices`)
+        _sample_without_replacement(n_features, n_features, rng)  # the feature draw (all features, in order)
+        chosen = np.sort(_sample_without_replacement(n, max_samples, rng))  # fit on weights: ascending order
+        tree = _tree(x32[chosen], [y[i] for i in chosen.tolist()], float(max_samples), max_depth, state)
+        if tree is None:
+            return None
+        trees.append(tree)
+    lefts, rights, feats, thresholds, counts = (list(t) for t in zip(*trees, strict=True))
+    paths = [_node_depths(lf, rt) for lf, rt in zip(lefts, rights, strict=True)]
+    averages = [average_path_length(c) for c in counts]
+    forest = Forest.of_trees(lefts, rights, feats, thresholds, paths, averages, max_samples, 0.0)
+    unique, inverse = _distinct(x32)  # a row's score depends on the row only: walk each distinct row once
+    if forest.denominator == 0:
+        scores = np.ones(n)
+    else:
+        scores = (2 ** (-np.divide(forest.depths(unique), forest.denominator)))[inverse]
+    forest.offset = float(np.percentile(-scores, 100.0 * contamination))
+    return forest, ((-scores) - forest.offset) * -1  # PyOD: decision_function(x), sign inverted
+
+
+def _distinct(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of `x` and, per row of `x`, the index of its distinct row (np.unique(axis=0) is 10x slower)."""
+    order = np.lexsort(x.T[::-1])
+    ranked = x[order]
+    first = np.ones(len(ranked), dtype=bool)
+    first[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+    inverse = np.empty(len(x), dtype=np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    return ranked[first], inverse
+
+
+def _sample_without_replacement(population: int, k: int, rng: np.random.RandomState) -> np.ndarray:
+    """scikit-learn's `sample_without_replacement(population, k, method="auto")` (utils/_random.pyx)."""
+    ratio = k / population if population != 0 else 1.0
+    if 0.01 < ratio < 0.99:
+        return rng.permutation(population)[:k]
+    if ratio < 0.2:  # tracking selection: the first k distinct draws (batched: the same stream)
+        out: list[int] = []
+        selected: set[int] = set()
+        while len(out) < k:
+            for j in rng.randint(population, size=k - len(out)).tolist():
+                if j not in selected and len(out) < k:
+                    selected.add(j)
+                    out.append(j)
+        return np.asarray(out, dtype=np.intp)
+    reservoir = list(range(k))
+    for i in range(k, population):
+        j = rng.randint(0, i + 1)
+        if j < k:
+            reservoir[j] = i
+    return np.asarray(reservoir, dtype=np.intp)
+
+
+def _node_depths(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    depths = np.ones(len(left))
+    for node in range(len(left)):
+        if left[node] != LEAF:
+            depths[left[node]] = depths[right[node]] = depths[node] + 1
+    return depths
+
+
+def _impurity(y: list[float], rows: list[int]) -> float:
+    """The variance of the node's target, computed accurately (two passes)."""
+    values = [y[i] for i in rows]
+    mean = sum(values) / len(values)
+    return sum((v - mean) ** 2 for v in values) / len(values)
+
+
+def _tree(
+    x: np.ndarray, y: list[float], weighted: float, max_depth: int, state: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """One isolation tree over the rows of `x` (float32) as scikit-learn grows it, or None on a float tie."""
+    n_features = x.shape[1]
+    columns = [x[:, f].tolist() for f in range(n_features)]  # float32 values, exact as Python floats
+    features, constants = list(range(n_features)), [0] * n_features
+    left: list[int] = []
+    right: list[int] = []
+    feature: list[int] = []
+    threshold: list[float] = []
+    count: list[int] = []
+
+    def draw() -> int:
+        nonlocal state
+        s = state or 1
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        state = s
+        return s & RAND_R_MAX  # s % (RAND_R_MAX + 1)
+
+    # (rows, depth, parent, is left child, constant features known)
+    stack: list[tuple[list[int], int, int, bool, int]] = [(list(range(len(x))), 0, -1, False, 0)]
+    while stack:
+        rows, depth, parent, is_left, known = stack.pop()
+        node = len(left)
+        left.append(LEAF)
+        right.append(LEAF)
+        feature.append(-2)
+        threshold.append(-2.0)
+        count.append(len(rows))
+        if parent >= 0:
+            (left if is_left else right)[parent] = node
+        if depth >= max_depth or len(rows) < 2:
+            continue
+        if _impurity(y, rows) < TIE:  # scikit-learn: a leaf when its figure is <= eps
+            return None
+        # RandomSplitter.node_split with max_features=1
+        f_i, found, drawn, total, visited = n_features, 0, 0, known, 0
+        best: tuple[int, float, list[int], list[int]] | None = None
+        while f_i > total and (visited < 1 or visited <= found + drawn):
+            visited += 1
+            f_j = drawn + draw() % (f_i - found - drawn)
+            if f_j < known:
+                features[drawn], features[f_j] = features[f_j], features[drawn]
+                drawn += 1
+                continue
+            f_j += found
+            current = features[f_j]
+            column = columns[current]
+            values = [column[i] for i in rows]
+            low, high = min(values), max(values)
+            if high - low <= 1e-6 and np.float32(high) <= np.float32(low) + FEATURE_THRESHOLD:
+                features[f_j], features[total] = features[total], current
+                found += 1
+                total += 1
+                continue
+            f_i -= 1
+            features[f_i], features[f_j] = features[f_j], features[f_i]
+            cut = ((high - low) * float(draw()) / float(RAND_R_MAX)) + low
+            if cut == high:
+                cut = low
+            lower: list[int] = []
+            upper: list[int] = []
+            for i, v in zip(rows, values, strict=True):
+                (lower if v <= cut else upper).append(i)
+            if not lower or not upper:
+                continue
+            best = (current, cut, lower, upper)
+        features[:known] = constants[:known]
+        constants[known : known + found] = features[known : known + found]
+        if best is None:
+            continue
+        current, cut, lower, upper = best
+        # the impurity decrease, from the children's means (scikit-learn: a leaf when it is below -eps)
+        gap = sum(y[i] for i in lower) / len(lower) - sum(y[i] for i in upper) / len(upper)
+        if len(lower) * len(upper) / len(rows) / weighted * gap * gap < TIE:
+            return None
+        feature[node], threshold[node] = current, cut
+        stack.append((upper, depth + 1, node, False, total))
+        stack.append((lower, depth + 1, node, True, total))
+    return (
+        np.asarray(left, dtype=np.intp),
+        np.asarray(right, dtype=np.intp),
+        np.asarray(feature, dtype=np.intp),
+        np.asarray(threshold, dtype=np.float64),
+        np.asarray(count, dtype=np.int64),
+    )

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from detectors.anomaly.behaviour import Peers
+from detectors.anomaly.forest import Forest, grow
+from detectors.anomaly.histogram import Histograms  # PyOD's HBOS to the bit, without its numba JIT
 from schemas.alert import AnomalyFeature
 
 BINS = np.linspace(0.0, 3.0, 61)  # every feature lies in [0, 3]; tails are read off these bins
@@ -43,7 +45,7 @@ class AnomalyModel:
 
     kind: str
     features: tuple[str, ...]
-    members: list[Any]  # fitted pyod detectors (the surprise sum is the last member, computed here)
+    members: list[Any]  # IForest (forest.py's Forest) and HBOS (Histograms); the surprise sum is computed here
     centre: list[float]
     scale: list[float]
     score_sample: np.ndarray  # sorted ensemble scores of the training vectors (calibration)
@@ -56,18 +58,19 @@ class AnomalyModel:
     _scorers: list[Any] | None = field(default=None, repr=False)  # per member: one row -> raw score
 
     def _member_scorers(self) -> list[Any]:
-        """Per member, a function of one row giving its `decision_function` value (IForest's own walk of
-        the trees, bit-identical and ~100x cheaper than PyOD's call on one row)."""
+        """Per member, a function of one row giving its `decision_function` value (IForest's trees walked by
+        forest.py, bit-identical and ~100x cheaper than PyOD's call on one row)."""
         scorers: list[Any] | None = getattr(self, "_scorers", None)  # absent from files saved before it existed
         if scorers is None:
-            from detectors.anomaly.forest import Forest
 
-            def generic(member: Any) -> Any:
+            def scorer(member: Any) -> Any:
+                if isinstance(member, Forest):
+                    return member.score
+                if type(member).__name__ == "IForest":  # a model file of an earlier secmon
+                    return Forest.of_iforest(member).score
                 return lambda row: float(member.decision_function(np.asarray([row], dtype=float))[0])
 
-            scorers = self._scorers = [
-                Forest(m).score if type(m).__name__ == "IForest" else generic(m) for m in self.members
-            ]
+            scorers = self._scorers = [scorer(m) for m in self.members]
         return scorers
 
     def score(self, vector: tuple[float, ...]) -> float:
@@ -133,21 +136,13 @@ def fit(
     kind: str, features: tuple[str, ...], vectors: np.ndarray, peers: Peers, trained: dict[str, Any], seed: int = 0
 ) -> AnomalyModel:
     """Train the ensemble on `vectors` (one row per scored event, in `features` order)."""
-    from pyod.models.iforest import IForest  # imported here: pyod and scikit-learn take seconds
-
-    from detectors.anomaly.histogram import Histograms  # PyOD's HBOS to the bit, without its numba JIT
-
     if len(vectors) < 20:
         raise ValueError(f"{len(vectors)} training vectors for {kind}: need at least 20 (more history)")
     x = np.round(np.asarray(vectors, dtype=float), DECIMALS)
-    members = [
-        IForest(n_estimators=150, max_samples=min(256, len(x)), contamination=0.01, random_state=seed),
-        Histograms(n_bins=20),
-    ]
-    raw = []
-    for member in members:
-        member.fit(x)
-        raw.append(np.asarray(member.decision_scores_, dtype=float))
+    forest, forest_scores = _forest(x, seed)
+    hbos = Histograms(n_bins=20).fit(x)
+    members: list[Any] = [forest, hbos]
+    raw = [forest_scores, np.asarray(hbos.decision_scores_, dtype=float)]
     tails = _tails(x)
     raw.append(_surprise_sums(x, tails))
     centre = [float(np.median(r)) for r in raw]
@@ -171,6 +166,20 @@ def fit(
         peers=peers,
         trained=trained,
     )
+
+
+def _forest(x: np.ndarray, seed: int) -> tuple[Forest, np.ndarray]:
+    """PyOD's `IForest(n_estimators=150, max_samples=min(256, n), contamination=0.01)` fitted on `x`, and its
+    training scores: grown by forest.py (the same trees, without importing scikit-learn), or by PyOD on a
+    float tie."""
+    trees, samples, contamination = 150, min(256, len(x)), 0.01
+    grown = grow(x, trees, samples, contamination, seed)
+    if grown is not None:
+        return grown
+    from pyod.models.iforest import IForest  # imported here: pyod and scikit-learn take seconds
+
+    member = IForest(n_estimators=trees, max_samples=samples, contamination=contamination, random_state=seed).fit(x)
+    return Forest.of_iforest(member), np.asarray(member.decision_scores_, dtype=float)
 
 
 def quantize(vector: tuple[float, ...]) -> tuple[float, ...]:

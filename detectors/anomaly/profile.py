@@ -62,15 +62,15 @@ def rarity(hist: list[int], index: int, spread: bool = True) -> float:
     any bin seen at least half as often as the usual one (no jitter between ordinary days). With
     `spread`, neighbouring bins (cyclic) count half, so 07:55 is not rare for someone who always
     starts at 08:05."""
-    n = len(hist)
-    total = sum(hist)
-    if total == 0:
+    if not any(hist):
         return 0.0
-
-    def mass(i: int) -> float:
-        return hist[i] + (0.5 * (hist[(i - 1) % n] + hist[(i + 1) % n]) if spread else 0.0) + 0.25
-
-    value = math.log10(max(mass(i) for i in range(n)) / mass(index))
+    if spread:  # neighbours of bin i: i - 1 and i + 1, cyclic
+        mass = [
+            c + 0.5 * (a + b) + 0.25 for c, a, b in zip(hist, hist[-1:] + hist[:-1], hist[1:] + hist[:1], strict=True)
+        ]
+    else:
+        mass = [c + 0.0 + 0.25 for c in hist]
+    value = math.log10(max(mass) / mass[index])
     return 0.0 if value < USUAL else min(3.0, value)
 
 

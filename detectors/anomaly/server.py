@@ -60,15 +60,18 @@ def observe(state: State | None, event: Event, peers: Peers) -> tuple[State | No
         0.0 if p["n"] == 0 or method in p["m"] else 1.0,
         min(1.0, math.log1p(fails) / math.log1p(20)),
     )
-    facts = {
-        "hour_rarity": (f"{hour:02d}h UTC", usual_range(p["h"])),
-        "weekday_rarity": (WEEKDAYS[wday], usual_range(p["d"], 0.08)),
-        "network_new": (net or "unknown", ", ".join(p["net"][-3:]) or "none"),
-        "asn_new": (f"AS{asn}" if asn else "unknown", ", ".join(f"AS{a}" for a in p["asn"][-3:]) or "none"),
-        "country_new": (cc or "unknown", ", ".join(p["cc"][-3:]) or "none"),
-        "method_new": (method, ", ".join(p["m"]) or "none"),
-        "failures_before": (f"{fails} failed logins in the hour before", "none"),
-    }
+
+    def facts() -> dict[str, tuple[str, str]]:  # the profile before this event: `learned` is a copy
+        return {
+            "hour_rarity": (f"{hour:02d}h UTC", usual_range(p["h"])),
+            "weekday_rarity": (WEEKDAYS[wday], usual_range(p["d"], 0.08)),
+            "network_new": (net or "unknown", ", ".join(p["net"][-3:]) or "none"),
+            "asn_new": (f"AS{asn}" if asn else "unknown", ", ".join(f"AS{a}" for a in p["asn"][-3:]) or "none"),
+            "country_new": (cc or "unknown", ", ".join(p["cc"][-3:]) or "none"),
+            "method_new": (method, ", ".join(p["m"]) or "none"),
+            "failures_before": (f"{fails} failed logins in the hour before", "none"),
+        }
+
     learned = {
         **p,
         "n": min(p["n"] + 1, 400),

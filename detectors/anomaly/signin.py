@@ -140,7 +140,19 @@ def _observation(p: State, f: dict[str, Any], event: Event, peers: Peers) -> Obs
         mfa_drop,
         method_new,
     )
-    facts = {
+
+    def facts() -> dict[str, tuple[str, str]]:  # of the profile before this sign-in (_learn copies it)
+        return _explained(p, f, fails, mfa_share, travel_text)
+
+    peer_values = tuple((f["group"], kind, f[kind]) for kind in ("asn", "cc") if f["group"] and f[kind])
+    return Observation(vector=vector, facts=facts, history=n, peer_values=peer_values)
+
+
+def _explained(
+    p: State, f: dict[str, Any], fails: int, mfa_share: float, travel_text: str
+) -> dict[str, tuple[str, str]]:
+    """What the sign-in showed against the user's normal, per feature, in an analyst's words."""
+    return {
         "hour_rarity": (f"{f['hour']:02d}h local", usual_range(p["h"])),
         "weekday_rarity": (WEEKDAYS[f["wday"]], usual_range(p["d"], 0.08)),
         "device_new": (_device_text(f), f"{len(p['ua'])} known: " + (", ".join(p["br"][-2:]) or "none")),
@@ -155,8 +167,6 @@ def _observation(p: State, f: dict[str, Any], event: Event, peers: Peers) -> Obs
         "mfa_drop": ("no MFA", f"MFA on {mfa_share:.0%} of sign-ins"),
         "auth_method_new": (f["method"], ", ".join(top(p["am"])) or "none"),
     }
-    peer_values = tuple((f["group"], kind, f[kind]) for kind in ("asn", "cc") if f["group"] and f[kind])
-    return Observation(vector=vector, facts=facts, history=n, peer_values=peer_values)
 
 
 def _device_novelty(p: State, f: dict[str, Any]) -> float:

@@ -62,18 +62,21 @@ def observe(state: State | None, event: Event, peers: Peers) -> tuple[State, Obs
         0.0 if ticket else 0.5 if ticket is None else 1.0,
         0.0 if p["n"] == 0 or action in p["act"] else 1.0,
     )
-    facts = {
-        "hour_rarity": (f"{local.hour:02d}h local", usual_range(p["h"])),
-        "weekday_rarity": (WEEKDAYS[local.weekday()], usual_range(p["d"], 0.08)),
-        "workspace_new": (ws or "unknown", f"{len(p['ws'])} workspaces opened before"),
-        "volume": (f"{records:,} records", f"about {10 ** p['vol'] - 1:,.0f} records"),
-        "workspaces_today": (f"{distinct_today} workspaces today", f"about {p['daily']:.1f} a day"),
-        "without_ticket": (
-            "no valid ticket" if ticket is False else "ticket unknown" if ticket is None else "ticket",
-            "a valid ticket",
-        ),
-        "action_new": (action, ", ".join(p["act"]) or "none"),
-    }
+
+    def facts() -> dict[str, tuple[str, str]]:  # the profile before this event: `learned` is a copy
+        return {
+            "hour_rarity": (f"{local.hour:02d}h local", usual_range(p["h"])),
+            "weekday_rarity": (WEEKDAYS[local.weekday()], usual_range(p["d"], 0.08)),
+            "workspace_new": (ws or "unknown", f"{len(p['ws'])} workspaces opened before"),
+            "volume": (f"{records:,} records", f"about {10 ** p['vol'] - 1:,.0f} records"),
+            "workspaces_today": (f"{distinct_today} workspaces today", f"about {p['daily']:.1f} a day"),
+            "without_ticket": (
+                "no valid ticket" if ticket is False else "ticket unknown" if ticket is None else "ticket",
+                "a valid ticket",
+            ),
+            "action_new": (action, ", ".join(p["act"]) or "none"),
+        }
+
     daily = p["daily"] if p["day"] in (None, day) else (1 - EWMA) * p["daily"] + EWMA * len(set(p["today"]))
     learned = {
         **p,
