@@ -317,6 +317,7 @@ def shipper_state(kind: str) -> Callable[[Run], None]:
     """The state dir is a tmpfs (see _mount_state): remounted read-only, or filled, for 10 s."""
 
     def fault(run: Run) -> None:
+        wait_until(lambda: any(run.state.iterdir()), 60)  # the shipper has saved a position: it is shipping
         filler = run.state / "filler"
         if kind == "readonly":
             subprocess.run(["mount", "-o", "remount,ro", str(run.state)], check=True)
@@ -341,8 +342,11 @@ def shipper_state(kind: str) -> Callable[[Run], None]:
 
 
 # when each fault starts: the share of the events indexed by then (a receiver fails from the start
-# and stays failing --outage s after the first alert; the rest strike mid-stream)
-FAULT_AT = {"webhook_500": 0.0, "webhook_429": 0.0, "webhook_timeout": 0.0}
+# and stays failing --outage s after the first alert; the shipper's state dir fails while it ships;
+# the rest strike mid-stream)
+FAULT_AT = {
+    name: 0.0 for name in ("webhook_500", "webhook_429", "webhook_timeout", "shipper_readonly", "shipper_diskfull")
+}
 FAULTS: dict[str, Callable[[Run], None]] = {
     "kafka_restart": outage("kafka"),
     "es_restart": outage("es"),
