@@ -14,7 +14,17 @@ from pipeline.context.cli import register as register_context
 from pipeline.controls import register as register_controls
 from pipeline.dashboards.cli import register as register_dashboards
 from pipeline.delivery.cli import register as register_delivery
-from pipeline.failures import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, Failure, explain, require
+from pipeline.failures import (
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    Failure,
+    Terminated,
+    explain,
+    require,
+    stop_on_sigterm,
+)
 from pipeline.lifecycle.cli import register as register_lifecycle
 from pipeline.readers import STDIN
 from pipeline.retrohunt import register as register_retrohunt
@@ -35,12 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     settings: SecmonSettings | None = None
+    stop_on_sigterm()
     try:
         if getattr(args, "own_settings", False):  # `secmon check` reports bad settings with everything else
             return int(args.func(args))
         settings = load_settings(args.config)
         _logging(settings, args)
         return int(args.func(args, settings) or 0)
+    except Terminated:
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the error boundary: explained, or re-raised as a bug
@@ -199,7 +212,7 @@ def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
     if not args.quiet or summary.mostly_rejected():
         print(summary.render(verbose=args.verbose), file=sys.stderr)
     if summary.interrupted:
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if summary.interrupted == "SIGTERM" else EXIT_INTERRUPTED
     if summary.mostly_rejected():
         print(
             f"secmon: {summary.rejected} of {summary.records} records rejected\n  "

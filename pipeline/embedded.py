@@ -19,6 +19,7 @@ from detectors.state import DictStore
 from pipeline.anomaly.models import ModelWatcher
 from pipeline.deadletter import of_record
 from pipeline.enrichers.registry import default_enrichers
+from pipeline.failures import Terminated
 from pipeline.normalizers import registry
 from pipeline.normalizers.base import Normalizer, RawRecord
 from pipeline.process import process_record
@@ -41,7 +42,7 @@ class Summary:
     detector_errors: Counter = field(default_factory=Counter)
     late_events: Counter = field(default_factory=Counter)
     seconds: float = 0.0
-    interrupted: bool = False
+    interrupted: str | None = None  # what stopped the run early: Ctrl-C or SIGTERM
     kept_dead_letters: bool = False  # --dead-letter-out was given
     notes: list[str] = field(default_factory=list)  # warnings for the reader (file order, ...)
     samples: dict[str, bytes] = field(default_factory=dict)  # first bytes of each input, to name its format
@@ -61,7 +62,7 @@ class Summary:
         lines = [
             f"secmon: {self.records} records, {self.events} events, {self.rejected} "
             f"dead-lettered, {len(self.alerts)} alerts in {self.seconds:.2f}s ({rate:,.0f} events/s)"
-            + (" (interrupted)" if self.interrupted else "")
+            + (f" (interrupted: {self.interrupted})" if self.interrupted else "")
         ]
         lines += [f"  note: {note}" for note in self.notes]
         keep = "" if self.kept_dead_letters else " (--dead-letter-out FILE keeps them)"
@@ -180,8 +181,8 @@ def run(
                         events_out.write(json.dumps(event.to_doc(), sort_keys=True) + "\n")
                     raised(engine.process(event) + clock.observe(event.timestamp))
         raised(clock.finish(until))
-    except KeyboardInterrupt:  # Ctrl-C on `tail -f | secmon run -`: keep what was raised
-        summary.interrupted = True
+    except KeyboardInterrupt as stop:  # Ctrl-C on `tail -f | secmon run -`, or SIGTERM: keep what was raised
+        summary.interrupted = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -4,7 +4,7 @@ Exit codes (README, "Exit codes"):
   0  done;  1  a check found a difference (`detectors test`, `routes test --expect`);
   2  usage or configuration;  3  input (unreadable, or more than half of it rejected);
   4  a service (Kafka, Elasticsearch, Kibana) unreachable;  75  temporary: try again later;
-  130  interrupted.
+  130  interrupted (Ctrl-C);  143  stopped by SIGTERM (what was raised is written, as on Ctrl-C).
 Anything not recognised here is a bug: it is re-raised, so its traceback reaches the terminal.
 
 With the settings at hand, Kafka and Elasticsearch failures that a setting fixes (TLS, credentials)
@@ -28,8 +28,24 @@ EXIT_INPUT = 3
 EXIT_UNREACHABLE = 4
 EXIT_TEMPORARY = 75
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM ended
 START_SERVICES = "bash scripts/services.sh up"  # README, "Services"
 PROBE_SECONDS = 3.0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, systemd, docker stop): unwinds like Ctrl-C, so the same cleanup runs."""
+
+
+def stop_on_sigterm() -> None:
+    """From now on SIGTERM raises Terminated in the main thread (commands with their own handler
+    for it, the Faust worker, uvicorn, the shipper, replace this one)."""
+    import signal
+
+    def terminate(_signo: int, _frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 class Failure(Exception):

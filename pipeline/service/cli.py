@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
+from pipeline.failures import EXIT_TERMINATED
 from pipeline.settings import SecmonSettings
 
 
@@ -47,8 +49,16 @@ def _cmd_actions(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
     from pipeline.service.actions import run
 
+    async def until_sigterm() -> None:  # SIGTERM cancels the loop like Ctrl-C: the finally blocks stop the clients
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await run(settings)
+
     try:
-        asyncio.run(run(settings))
+        asyncio.run(until_sigterm())
+    except asyncio.CancelledError:
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         pass
     return 0

@@ -115,7 +115,7 @@ def test_signout_reaches_the_app_once_survives_a_restart_and_is_audited(stack, e
     wait_for(lambda: _delivered(client, rid1) and _delivered(client, rid2), 90, 0.5, "both sign-outs delivered")
 
     os.killpg(worker.pid, signal.SIGTERM)
-    worker.wait(30)
+    assert worker.wait(30) == 143  # SIGTERM: a clean stop (README, Exit codes)
     rid3 = _post(client, "a-admin", "ws-a", "a2", key="k3").json()["request_id"]
     assert client.get(f"/v1/signouts/{rid3}", headers=_auth("a-admin")).json()["status"] == "requested"
     with KafkaProducer(bootstrap_servers=BOOTSTRAP) as producer:  # a redelivered action must not sign out twice

@@ -99,7 +99,7 @@ def test_stdin_streams_alerts_and_ctrl_c_keeps_what_was_raised(monkeypatch, caps
     assert main(["run", "--source", "app_signin", "-"]) == 130
     out, err = capsys.readouterr()
     streamed = [json.loads(line) for line in out.splitlines()]
-    assert streamed and "(interrupted)" in err
+    assert streamed and "(interrupted: Ctrl-C)" in err
     assert {a["rule"]["id"] for a in streamed} >= {"signin_without_mfa", "signin_bruteforce_ip"}
 
 
