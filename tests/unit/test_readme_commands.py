@@ -1,18 +1,23 @@
 """The commands README and docs/ show work.
 
-A shell block marked `<!-- test: run -->` is run line by line from the repository root (exit 0,
-no traceback); one marked `<!-- test: needs ... -->` is skipped with that reason (services, a
-file of your own). Every other `secmon ...` command shown in a shell block must at least parse:
-its subcommand and flags exist.
+Every shell block is either marked `<!-- test: run -->`, and then run line by line from the
+repository root with the venv first on PATH, as after `source .venv/bin/activate` (exit 0, no
+traceback), or marked `<!-- test: needs ... -->` with what it needs (services, a file of your own);
+an unmarked one fails the test, which lists them all. Every `secmon ...` command shown in a block
+that is not run must at least parse: its subcommand and flags exist. `console` blocks are
+Elasticsearch requests (Kibana Dev Tools): they need Elasticsearch, and their JSON must parse.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,14 +26,17 @@ from pipeline.cli import _global_options, _parser
 
 ROOT = Path(__file__).parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"(?:<!-- test: (?P<mark>[^>]*?) -->\n)?```(?:sh|bash|console)\n(?P<body>.*?)```", re.S)
+BLOCK = re.compile(r"(?:<!-- test: (?P<mark>[^>]*?) -->\n)?```(?P<lang>sh|bash|console)\n(?P<body>.*?)```", re.S)
+VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-def blocks() -> list[tuple[str, str | None, str]]:
+def blocks(lang: str = "shell") -> list[tuple[str, str | None, str]]:
+    """(page, mark, body) of the shell blocks (`lang="console"`: the Elasticsearch requests)."""
     found = []
     for page in PAGES:
         for m in BLOCK.finditer(page.read_text(encoding="utf-8")):
-            found.append((page.name, m.group("mark"), m.group("body")))
+            if (m.group("lang") == "console") == (lang == "console"):
+                found.append((page.name, m.group("mark"), m.group("body")))
     return found
 
 
@@ -42,8 +50,9 @@ SKIPPED = [(page, mark) for page, mark, _ in blocks() if mark and mark.startswit
 
 @pytest.mark.parametrize(("page", "line"), RUN, ids=[f"{p}: {ln[:60]}" for p, ln in RUN])
 def test_marked_command_runs(page: str, line: str):
+    env = {**os.environ, "PATH": VENV_PATH}
     done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", line], cwd=ROOT, capture_output=True, text=True, timeout=600
+        ["bash", "-euo", "pipefail", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, f"{page}: `{line}` exited {done.returncode}:\n{done.stderr[-2000:]}"
     assert "Traceback" not in done.stderr
@@ -52,6 +61,22 @@ def test_marked_command_runs(page: str, line: str):
 def test_there_are_marked_commands_and_skips_say_why():
     assert len(RUN) >= 5
     assert all(mark.startswith("needs ") and len(mark) > 8 for _, mark in SKIPPED)
+
+
+def test_every_shell_block_is_run_or_says_what_it_needs():
+    unmarked = [f"{page}: {body.splitlines()[0][:70]}" for page, mark, body in blocks() if not mark]
+    assert not unmarked, "mark these <!-- test: run --> or <!-- test: needs WHAT -->:\n" + "\n".join(unmarked)
+
+
+REQUESTS = [(page, body) for page, _, body in blocks("console")]
+
+
+@pytest.mark.parametrize(("page", "body"), REQUESTS, ids=[f"{p}: {b.splitlines()[0][:50]}" for p, b in REQUESTS])
+def test_elasticsearch_requests_shown_are_valid(page: str, body: str):
+    request, _, payload = body.partition("\n")
+    assert re.fullmatch(r"(GET|POST|PUT|DELETE) [\w.*,-]+/_\w+(\?\S*)?", request), f"{page}: {request}"
+    if payload.strip():
+        json.loads(payload)
 
 
 def _secmon_argv(line: str) -> list[str] | None:
