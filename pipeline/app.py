@@ -42,6 +42,10 @@ def create_app(checked: Checked) -> Runtime:
         broker_commit_every=1000,
         broker_commit_interval=2.0,
         producer_acks=-1,
+        # fewer, larger produce requests (a sign-in makes ~14 messages); each awaited send waits
+        # up to the linger, so keep it short
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
         stream_buffer_maxsize=4096,
         table_cleanup_interval=60.0,
         broker_session_timeout=settings.kafka.session_timeout_seconds,

@@ -23,8 +23,9 @@ from pydantic import ValidationError
 
 from pipeline import deadletter, metrics
 from pipeline.delivery import history
+from pipeline.delivery.outbox import Effects, Item, commit, items_of, route_messages, tick
 from pipeline.delivery.routing import RoutingTree
-from pipeline.delivery.service import Deliverer, Effects, Item, commit, items_of, route_messages, tick
+from pipeline.delivery.service import Deliverer
 from pipeline.delivery.silences import SilenceCache
 from pipeline.kafka.codec import dumps
 from pipeline.sinks.elasticsearch import BulkSink, client

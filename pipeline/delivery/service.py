@@ -1,16 +1,12 @@
-"""The delivery core, Faust-free: route alerts into groups, flush due groups, send, record.
+"""The send loop of delivery, Faust-free: flush due groups, send their outbox, record.
 
-Two stages, like route/detect:
-
-1. `route_messages(tree, alerts, partitions)`: alerts -> one entry per destination (route +
-   receiver + group) in the `<prefix>-notify` partition of its group key (`partition_of`), bundled
-   per partition. Repartitioning by group key gives every group one owner, so its state lives in
-   one table partition.
-2. `Deliverer.process(items, store, now)`: a batch of notify-topic messages (alerts and ticks)
-   -> notifications sent (concurrently, per-receiver limits) and the effects for the caller to
-   write, in this order: history records, dead letters and delivery_failed alerts, then the new
-   group states (`commit`). State last: a crash in between re-sends (same webhook-id) and
-   re-records (same document ids) rather than leaving a state that claims what no record shows.
+Stage 1 (alerts -> group entries on the notify topic, and the group store) is
+`pipeline.delivery.outbox`. Stage 2, `Deliverer.process(items, store, now)`: a batch of
+notify-topic messages (alerts and ticks) -> notifications sent (concurrently, per-receiver
+limits) and the effects for the caller to write, in this order: history records, dead letters
+and delivery_failed alerts, then the new group states (`commit`). State last: a crash in between
+re-sends (same webhook-id) and re-records (same document ids) rather than leaving a state that
+claims what no record shows.
 
 The caller acks a batch only after all of that; a notification leaves a group's outbox only once
 the receiver accepted it or it was dead-lettered.
@@ -19,12 +15,9 @@ the receiver accepted it or it was dead-lettered.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
@@ -32,130 +25,15 @@ from pipeline import deadletter, metrics
 from pipeline.delivery import grouping, retry
 from pipeline.delivery.config import DeliverySettings
 from pipeline.delivery.history import NotificationRecord, action, utc
+from pipeline.delivery.outbox import Effects, GroupStore, Item
 from pipeline.delivery.receivers.base import Links, Notification
 from pipeline.delivery.receivers.registry import renderer
 from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.silences import SilenceCache
 from schemas.alert import Alert
-from schemas.deadletter import DeadLetter
-from schemas.delivery import NOTIFY_MESSAGE, GroupState, NotifyEntry, NotifyTick, group_from_doc
+from schemas.delivery import GroupState, NotifyEntry, NotifyTick, group_from_doc
 
 log = logging.getLogger(__name__)
-MAX_BUNDLE_BYTES = 256 * 1024  # well under Kafka's default 1 MiB message limit
-
-
-class GroupStore(Protocol):
-    """Group key -> group state; `partition` says which changelog partition a write belongs to.
-
-    `get` and `items` return the stored form, of any version: `group_from_doc` reads it."""
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The group's stored state, or None."""
-
-    def put(self, key: str, value: GroupState, partition: int) -> None:
-        """Replace the group's state."""
-
-    def delete(self, key: str, partition: int) -> None:
-        """Forget the group."""
-
-    def items(self) -> Iterable[tuple[str, dict[str, Any]]]:
-        """Every group held here, in its stored form."""
-
-
-class DictGroups(dict):
-    """In-process GroupStore (tests, benchmarks)."""
-
-    def put(self, key: str, value: GroupState, partition: int) -> None:
-        self[key] = value
-
-    def delete(self, key: str, partition: int) -> None:
-        self.pop(key, None)
-
-    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:  # type: ignore[override]
-        return iter(list(super().items()))
-
-
-@dataclass(frozen=True)
-class Item:
-    """One decoded notify-topic message: its partition, group key (None: a tick) and content."""
-
-    partition: int
-    key: str | None
-    value: NotifyEntry | NotifyTick
-
-
-@dataclass
-class Effects:
-    """What a batch produced for the caller to write before acking it."""
-
-    history: list[dict[str, Any]] = field(default_factory=list)  # bulk actions
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)  # delivery_failed
-    states: dict[str, tuple[GroupState | None, int]] = field(default_factory=dict)  # None = delete the group
-    sent: int = 0
-
-
-def commit(store: GroupStore, effects: Effects) -> None:
-    """Write a batch's new group states (after its other effects are durable)."""
-    for key, (state, partition) in effects.states.items():
-        if state is None:
-            store.delete(key, partition)
-        else:
-            store.put(key, state, partition)
-
-
-def partition_of(group_key: str, partitions: int) -> int:
-    """The notify-topic partition (and changelog partition) that owns a group: a stable hash."""
-    return int.from_bytes(hashlib.blake2b(group_key.encode(), digest_size=8).digest(), "big") % partitions
-
-
-def route_messages(tree: RoutingTree, alerts: Iterable[Alert], partitions: int) -> list[tuple[int, bytes]]:
-    """(partition, value) notify-topic messages for a batch of alerts.
-
-    Each destination (route + receiver + group) of each alert is one entry, placed in the partition
-    of its group key; the entries of one partition travel as bundles of at most MAX_BUNDLE_BYTES,
-    in order, so the topic carries a few messages per batch instead of one per alert and receiver.
-    """
-    entries: dict[int, list[bytes]] = {}
-    for alert in alerts:
-        doc = alert.to_doc()
-        for dest in tree.destinations(alert):
-            t = dest.route.timing
-            entry = NotifyEntry(
-                key=dest.group_key,
-                route=dest.route.id,
-                receiver=dest.receiver,
-                labels=dest.group_labels,
-                timing=(t.wait, t.interval, t.repeat),
-                blocked=dest.blocked,
-                alert=doc,
-            )
-            entries.setdefault(partition_of(dest.group_key, partitions), []).append(entry.model_dump_json().encode())
-    return [(p, bundle) for p, items in sorted(entries.items()) for bundle in _bundles(items)]
-
-
-def _bundles(items: list[bytes]) -> Iterator[bytes]:
-    start, size = 0, 0
-    for i, item in enumerate(items):
-        if size + len(item) > MAX_BUNDLE_BYTES and i > start:
-            yield b'{"type":"alerts","items":[' + b",".join(items[start:i]) + b"]}"
-            start, size = i, 0
-        size += len(item) + 1
-    yield b'{"type":"alerts","items":[' + b",".join(items[start:]) + b"]}"
-
-
-def items_of(partition: int, value: bytes) -> list[Item]:
-    """The Items of one notify-topic message (a tick, or a bundle of group entries); a message
-    that is not one raises pydantic's ValidationError (a ValueError) saying what is wrong."""
-    message = NOTIFY_MESSAGE.validate_json(value)
-    if isinstance(message, NotifyTick):
-        return [Item(partition, None, message)]
-    return [Item(partition, entry.key, entry) for entry in message.items]
-
-
-def tick() -> bytes:
-    """The value of a tick message: tells the partition's owner to look at due groups."""
-    return b'{"type":"tick"}'
 
 
 class Deliverer:

@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from pipeline.delivery import grouping
-from pipeline.delivery.service import Deliverer, DictGroups, Item, commit
+from pipeline.delivery.outbox import DictGroups, Item, commit
+from pipeline.delivery.service import Deliverer
 from schemas.delivery import GROUP_VERSION, NotifyTick, RecordError, group_from_doc
 from tests.unit.pipeline.delivery import factories
 from tests.unit.pipeline.delivery.factories import alert

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import aiohttp
 import pytest
 
-from pipeline.delivery.service import Deliverer, DictGroups, Effects, Item, commit, items_of, route_messages
+from pipeline.delivery.outbox import DictGroups, Effects, Item, commit, items_of, route_messages
+from pipeline.delivery.service import Deliverer
 from pipeline.delivery.silences import SilenceCache, new_silence
 from schemas.delivery import NotifyTick
 from tests.unit.pipeline.delivery import factories
@@ -211,15 +212,15 @@ def test_silenced_and_experimental_alerts_are_recorded_not_sent(tmp_path, server
 
 
 def test_alerts_travel_in_bundles_per_group_partition(tmp_path, monkeypatch):
-    from pipeline.delivery import service
+    from pipeline.delivery import outbox
 
-    monkeypatch.setattr(service, "MAX_BUNDLE_BYTES", 4000)
+    monkeypatch.setattr(outbox, "MAX_BUNDLE_BYTES", 4000)
     tree = factories.tree(factories.settings(tmp_path, per_alert_routes("hook")))
     alerts = [alert(user=f"u{i}") for i in range(40)]
     messages = route_messages(tree, alerts, 4)
     assert all(len(v) < 4000 + 2000 for _, v in messages) and len(messages) > 4
     items = [i for p, v in messages for i in items_of(p, v)]
-    assert len(items) == 40 and all(i.partition == service.partition_of(i.key, 4) for i in items)
+    assert len(items) == 40 and all(i.partition == outbox.partition_of(i.key, 4) for i in items)
     per_partition = {}
     for i in items:
         per_partition.setdefault(i.partition, []).append(i.value.alert["user"]["name"])
