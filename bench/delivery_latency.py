@@ -174,8 +174,9 @@ def main() -> None:
         offered = len(sent) / (max(sent.values()) - min(sent.values()) or 1)
         _wait(lambda: all(a in receiver.arrived for a in sent), args.drain, "every alert", fatal=False)
         report(sent, receiver, receiver.requests - seen_before, offered)
+        cpu, delivered = cpu_seconds(worker.pid) - cpu_before, sum(1 for a in sent if a in receiver.arrived)
         print(
-            f"worker CPU: {(cpu_seconds(worker.pid) - cpu_before) / len(sent) * 1000:.2f} ms per alert "
+            f"worker CPU: {cpu:.1f} s, {cpu / max(1, delivered) * 1000:.2f} ms per delivered alert "
             "(all its agents: routing, delivery, history, changelog, and indexing the alerts)"
         )
     finally:
