@@ -55,7 +55,7 @@ def test_sigterm_on_streaming_stdin_keeps_the_alerts_and_writes_the_summary(tmp_
 
 def test_sigterm_during_a_long_file_run_writes_what_was_raised(tmp_path: Path):
     big, alerts, events = tmp_path / "signin.jsonl", tmp_path / "alerts.jsonl", tmp_path / "events.jsonl"
-    big.write_text(EXAMPLE.read_text() * 200)  # ~40k records: many seconds of work, the signal lands mid-run
+    big.write_text(EXAMPLE.read_text() * 1000)  # 86k records: far more work than the signal waits for
     args = ("run", "--source", "app_signin", str(big), "--alerts-out", str(alerts), "--events-out", str(events))
     proc = _secmon(*args)
     _wait_for(events)  # the run is under way (its first events reached the file)
