@@ -18,10 +18,15 @@ Cases, each run in its own process pinned to one CPU (so peak RSS is the case's 
 - `e2e`: the end-to-end worker (shipper -> Kafka -> worker -> ES) against a raw `_bulk` loop of
   the same documents on the same node, and their ratio (`bench.scale_e2e`; needs the services).
 
-A case stops after `--budget` seconds (the rate is then measured over the events it processed, and
-the row says so). Latency is per record/event (p50/p99), with the clock's ticks. State is the
+Every case runs twice, side by side: with every detector (the anomaly detectors learning from the
+stream, as `secmon run` does without a model file) and with the `anomaly_*` detectors off
+(`--anomaly on` or `off` runs one of the two). A case stops after `--budget` seconds (the rate is
+then measured over the events it processed, and the row says so). Rates are per wall second and
+per CPU second of the case's process (`time.process_time`: less sensitive to other work on a
+shared machine). Latency is per record/event (p50/p99), with the clock's ticks. State is the
 detector store at the end: (detector, entity) entries and their size as JSON, per entry and per
-user. `--disable anomaly_` leaves detectors out by id prefix. Prints figures; asserts nothing.
+user. `--disable` leaves further detectors out by id prefix. `--chart PNG` draws events/s against
+users (matplotlib). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -206,6 +211,7 @@ def _result(
     store,
     alerts: int,
     detectors: int,
+    cpu: float,
 ) -> dict:
     latencies.sort()
     entries, size = _state_size(store)
@@ -216,6 +222,8 @@ def _result(
         "planned": total,
         "seconds": elapsed,
         "rate": n / elapsed if elapsed else 0.0,
+        "cpu": cpu,
+        "cpu_rate": n / cpu if cpu else 0.0,
         "p50_us": _pct(latencies, 0.5) * 1e6,
         "p99_us": _pct(latencies, 0.99) * 1e6,
         "entries": entries,
@@ -268,7 +276,7 @@ def run_month(users: int, events: int, budget: float) -> dict:
         latencies: list[float] = []
         alerts, n = 0, 0
         clock_t = time.perf_counter
-        started = clock_t()
+        started, cpu_started = clock_t(), time.process_time()
         for record in read_records(path, NORMALIZER, limit):
             t0 = clock_t()
             for event in process_record(record, NORMALIZER, enrichers, parse_options, limit).events:
@@ -279,7 +287,7 @@ def run_month(users: int, events: int, budget: float) -> dict:
             if t1 - started > budget:
                 break
         alerts += len(clock.finish())
-        elapsed = clock_t() - started
+        elapsed, cpu = clock_t() - started, time.process_time() - cpu_started
     finally:
         os.unlink(path)
     name = f"month {users:,} users" if users != REALISTIC else "month 400 users (bench.signin_month)"
@@ -293,6 +301,7 @@ def run_month(users: int, events: int, budget: float) -> dict:
         engine.store,
         alerts,
         len(engine.detectors),
+        cpu,
     )
 
 
@@ -332,16 +341,28 @@ def run_mixed_detect(events: int, budget: float) -> dict:
     alerts = n = 0
     elapsed = 0.0
     clock_t = time.perf_counter
+    cpu = 0.0
     while n < events and elapsed <= budget:
         batch = [vary(rng.choice(base), n + i, rng, 20_000) for i in range(min(20_000, events - n))]
+        cpu_started = time.process_time()
         for event in batch:
             t0 = clock_t()
             alerts += len(engine.process(event)) + len(clock.observe(event.timestamp))
             latencies.append(clock_t() - t0)
+        cpu += time.process_time() - cpu_started
         elapsed += sum(latencies[n:])
         n += len(batch)
     return _result(
-        "mixed detect (10 sources)", None, n, events, elapsed, latencies, engine.store, alerts, len(engine.detectors)
+        "mixed detect (10 sources)",
+        None,
+        n,
+        events,
+        elapsed,
+        latencies,
+        engine.store,
+        alerts,
+        len(engine.detectors),
+        cpu,
     )
 
 
@@ -370,7 +391,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
     latencies: list[float] = []
     alerts = n = 0
     clock_t = time.perf_counter
-    started = clock_t()
+    started, cpu_started = clock_t(), time.process_time()
     while n < events and clock_t() - started <= budget:
         for normalizer, record in records:
             replay = dataclasses.replace(record, origin=record.origin.model_copy(update={"offset": n}))
@@ -381,7 +402,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
             n += 1
             if n >= events:
                 break
-    elapsed = sum(latencies)
+    elapsed, cpu = sum(latencies), time.process_time() - cpu_started
     return _result(
         f"mixed core (10 sources, {len(records)} records replayed)",
         None,
@@ -392,6 +413,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
         engine.store,
         alerts,
         len(engine.detectors),
+        cpu,
     )
 
 
@@ -407,14 +429,38 @@ def _child(case: str, events: int, budget: float) -> None:
     print(json.dumps(result))
 
 
-def _row(r: dict) -> str:
+def _row(r: dict, anomaly: str) -> str:
     cut = "" if r["events"] >= r["planned"] else f"  (stopped by the budget after {r['events']:,} of {r['planned']:,})"
     per = r["bytes"] / r["entries"] if r["entries"] else 0
     per_user = f"{r['bytes'] / r['users']:>7.0f}" if r["users"] else f"{'-':>7}"
     return (
-        f"{r['case']:<44} {r['events']:>8,} {r['rate']:>10,.0f} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f} "
+        f"{r['case']:<44} {anomaly:>7} {r['events']:>8,} {r['rate']:>10,.0f} {r['cpu_rate']:>10,.0f} "
+        f"{r['p50_us']:>8.0f} {r['p99_us']:>8.0f} "
         f"{r['entries']:>9,} {per:>7.0f} {per_user} {r['bytes'] / 1e6:>8.1f} {r['rss_mb']:>7.0f}{cut}"
     )
+
+
+def _chart(path: str, results: list[tuple[str, dict]]) -> None:
+    """events/s (per CPU second) of the month cases against users, one line per anomaly setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for anomaly in ("on", "off"):
+        points = sorted((r["users"], r["cpu_rate"]) for a, r in results if a == anomaly and r["users"])
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=f"anomaly detectors {anomaly}")
+    ax.set_xscale("log")
+    ax.set_xlabel("users in the month replayed")
+    ax.set_ylabel("events per CPU second (one core)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("secmon embedded core: month of sign-ins")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
@@ -424,7 +470,11 @@ def main() -> None:
     parser.add_argument("--mixed-events", type=int, default=200_000, help="events of the mixed cases")
     parser.add_argument("--budget", type=float, default=150.0, help="seconds a case may run")
     parser.add_argument("--no-realistic", action="store_true", help="skip the 400-user realistic month")
-    parser.add_argument("--disable", default="", help="detectors left out: comma list of id prefixes (anomaly_)")
+    parser.add_argument("--disable", default="", help="detectors also left out: comma list of id prefixes")
+    parser.add_argument(
+        "--anomaly", choices=("both", "on", "off"), default="both", help="anomaly detectors on, off or both"
+    )
+    parser.add_argument("--chart", metavar="PNG", help="draw events/s against users of the month cases here")
     parser.add_argument("--only", help="comma list of cases: mixed_detect, mixed_core, month:<users>, e2e")
     parser.add_argument("--e2e-events", type=int, default=60_000, help="sign-ins of the end-to-end case")
     parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end case (needs Kafka and ES)")
@@ -450,30 +500,40 @@ def main() -> None:
         + (f"; detectors disabled: {args.disable}*" if args.disable else "")
     )
     print(
-        f"{'case':<44} {'events':>8} {'events/s':>10} {'p50 us':>8} {'p99 us':>8} {'entries':>9} {'B/entry':>7} "
-        f"{'B/user':>7} {'state MB':>8} {'RSS MB':>7}"
+        f"{'case':<44} {'anomaly':>7} {'events':>8} {'events/s':>10} {'/CPU s':>10} {'p50 us':>8} {'p99 us':>8} "
+        f"{'entries':>9} {'B/entry':>7} {'B/user':>7} {'state MB':>8} {'RSS MB':>7}"
     )
-    results = []
+    settings = [a for a in ("on", "off") if args.anomaly in ("both", a)]
+    results: list[tuple[str, dict]] = []
     for case, events in cases:
         flag = "--mixed-events" if case.startswith("mixed") else "--events"
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.scale", "--case", case, flag, str(events), "--budget", str(args.budget)],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "SECMON_BENCH_DISABLE": args.disable},
-        )
-        if out.returncode != 0:
-            print(f"{case}: failed\n{out.stderr[-2000:]}")
-            continue
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(result)
-        print(_row(result), flush=True)
-    months = {r["users"]: r for r in results if r["users"]}
-    if 1000 in months and 100_000 in months:
-        print(f"100k users vs 1k users: {months[100_000]['rate'] / months[1000]['rate']:.2f}x the events/s")
+        for anomaly in settings:
+            disabled = ",".join(p for p in (args.disable, "anomaly_" if anomaly == "off" else "") if p)
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.scale", "--case", case, flag, str(events), "--budget", str(args.budget)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "SECMON_BENCH_DISABLE": disabled},
+            )
+            if out.returncode != 0:
+                print(f"{case} (anomaly {anomaly}): failed\n{out.stderr[-2000:]}")
+                continue
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            results.append((anomaly, result))
+            print(_row(result, anomaly), flush=True)
+    for anomaly in settings:
+        months = {r["users"]: r for a, r in results if a == anomaly and r["users"]}
+        if 1000 in months and 100_000 in months:
+            print(
+                f"100k users vs 1k users, anomaly {anomaly}: {months[100_000]['rate'] / months[1000]['rate']:.2f}x "
+                f"the events/s ({months[100_000]['cpu_rate'] / months[1000]['cpu_rate']:.2f}x per CPU second)"
+            )
+    if args.chart and any(r["users"] for _, r in results):
+        _chart(args.chart, results)
+        print(f"chart: {args.chart}")
     if results:
-        print(f"detectors enabled: {results[0]['detectors']}")
+        print(f"detectors enabled: {max(r['detectors'] for _, r in results)} (anomaly on)")
     if not args.no_e2e and (not args.only or "e2e" in args.only.split(",")):
         from bench.scale_e2e import report, run_e2e
 
