@@ -21,6 +21,7 @@ weighs a lot where new countries are rare and little where everybody travels.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from detectors.anomaly.histogram import Histograms  # PyOD's HBOS to the bit, wi
 from schemas.alert import AnomalyFeature
 
 BINS = np.linspace(0.0, 3.0, 61)  # every feature lies in [0, 3]; tails are read off these bins
+EDGES = BINS.tolist()  # the same floats, for bisect on one value
 STRONG_TAIL = 0.01  # a feature at least this rare in training is a strong signal
 MAX_SCORE_SAMPLE = 20_000
 DECIMALS = 1  # features are compared at 0.1: a month of sign-ins gives ~1.4k distinct vectors, so the
@@ -94,7 +96,7 @@ class AnomalyModel:
 
     def _at_least(self, i: int, value: float) -> int:
         """Training vectors whose feature `i` was in the bin of `value` or above."""
-        return int(self.tails[i][min(len(BINS) - 2, int(np.searchsorted(BINS, value, side="right")) - 1)])
+        return int(self.tails[i][min(len(BINS) - 2, bisect_right(EDGES, value) - 1)])  # np.searchsorted(side="right")
 
     def surprise(self, vector: tuple[float, ...]) -> list[float]:
         """Per feature: -log10 of the share of training vectors at least as extreme (0 for usual values)."""
@@ -184,7 +186,7 @@ def _forest(x: np.ndarray, seed: int) -> tuple[Forest, np.ndarray]:
 
 def quantize(vector: tuple[float, ...]) -> tuple[float, ...]:
     """The vector as the model sees it (training and scoring alike)."""
-    return tuple(round(v, DECIMALS) for v in vector)
+    return tuple([round(v, DECIMALS) for v in vector])
 
 
 def _tails(x: np.ndarray) -> np.ndarray:
