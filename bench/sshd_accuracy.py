@@ -5,12 +5,11 @@
 Each log line follows a `# failJSON: {"match": ..., "host": ...}` label: whether fail2ban's sshd
 filter, in its default mode, calls the line an authentication failure and from which host. A
 labelled failure is *found* when the line gives an event with outcome failure whose source is that
-host; *wrong source* when it names another address (the figure that must stay 0 but for lines
-secmon reads differently on purpose, listed); *missed* otherwise: fail2ban's multi-line mode
-judges some lines by earlier ones of the same sshd process (an `Accepted` after failures, a
-`Connection closed` after `Too many authentication failures`), which a per-line parser does not
-do by design. Failure events on lines labelled not a failure are listed too, marked with whether
-they enter ssh_bruteforce's window as attempts (a per-connection count keeps a line of an already
+host (or any failure where the label names none); *wrong source* when it names another address (the figure that must stay 0 but for lines
+secmon reads differently on purpose, listed); *missed* otherwise. Lines are read in file order by one
+parser, as a log is, so lines of one sshd process fill in each other's gaps
+(pipeline/normalizers/sshd_sessions.py), as fail2ban's multi-line mode does. Failure events on lines labelled not a failure are listed too, marked with whether
+they add an attempt to the brute-force count (a per-connection count keeps a line of an already
 counted connection from adding one). The data is GPL-2.0 and read in place, never copied into
 the project. Prints figures; asserts nothing.
 """
@@ -25,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from detectors.rules import _ssh
+from detectors.identity import attempt_of
+from detectors.rules import _attempts
 from pipeline.normalizers.base import ParseError, ParseOptions, RawRecord
 from pipeline.normalizers.sshd import parse
 from schemas.event import Event, Origin
@@ -42,15 +42,18 @@ DELIBERATE = {
 
 @dataclass(frozen=True)
 class Labelled:
-    """One log line with fail2ban's verdict on it."""
+    """One log line with fail2ban's verdict on it, and the events secmon read from it."""
 
     line: str
     failure: bool
     host: str | None
+    events: tuple[Event, ...]
 
 
 def labelled_lines(path: Path) -> list[Labelled]:
-    """The lines fail2ban's default mode judges (others need `mode: aggressive` or `ddos`)."""
+    """The lines fail2ban's default mode judges (others need `mode: aggressive` or `ddos`), read
+    in file order by one parser, as a log is: lines of one sshd pid fill in each other's gaps."""
+    options = ParseOptions(default_year=2005)
     modes: list[str | None] = [DEFAULT_MODE]
     label: dict | None = None
     found = []
@@ -59,17 +62,19 @@ def labelled_lines(path: Path) -> list[Labelled]:
             modes = [option.get("mode") for option in json.loads(raw.split(":", 1)[1])]
         elif raw.startswith("# failJSON:"):
             label = json.loads(raw.split(":", 1)[1])
-        elif raw.strip() and not raw.startswith("#") and label is not None:
-            if DEFAULT_MODE in modes and "== 'aggressive'" not in label.get("constraint", ""):
-                found.append(Labelled(raw, bool(label["match"]), label.get("host")))
+        elif raw.strip() and not raw.startswith("#"):
+            events = tuple(events_of(raw, options))
+            judged = DEFAULT_MODE in modes and "== 'aggressive'" not in (label or {}).get("constraint", "")
+            if label is not None and judged:
+                found.append(Labelled(raw, bool(label["match"]), label.get("host"), events))
             label = None
     return found
 
 
-def events_of(line: str) -> list[Event]:
+def events_of(line: str, options: ParseOptions) -> list[Event]:
     record = RawRecord(data=line.encode(), origin=Origin(source="sshd", file_id="bench", offset=0), received=RECEIVED)
     try:
-        return parse(record, ParseOptions(default_year=2005))
+        return parse(record, options)
     except ParseError:
         return []
 
@@ -92,10 +97,14 @@ MISSED = (
 
 def verdict(item: Labelled) -> str:
     """found, or which of MISSED."""
-    failures = [e for e in events_of(item.line) if e.event.outcome == "failure"]
+    failures = [e for e in item.events if e.event.outcome == "failure"]
     host = canonical(item.host or "")
     sources = {(e.source.ip or e.source.domain) for e in failures if e.source}
-    if host in sources or any(e.source and e.source.address == item.host for e in failures):
+    if (
+        (item.host is None and failures)
+        or host in sources
+        or any(e.source and e.source.address == item.host for e in failures)
+    ):
         return "found"
     if sources:
         return MISSED[0]
@@ -121,21 +130,32 @@ def main() -> None:
             print(f"    {verdicts[id(item)][:24]:<24} {item.line[:110]}")
             if why:
                 print(f"      deliberate: {why}")
-    extra = [
-        (item, e) for item in items if not item.failure for e in events_of(item.line) if e.event.outcome == "failure"
-    ]
-    counted = [
-        (item, e)
-        for item, e in extra
-        if _ssh.source_address(e) and _ssh.is_failed_attempt(e) and _ssh.attempt_kind(e) != _ssh.PROBE
-    ]
+    extra = [(item, e) for item in items if not item.failure for e in item.events if e.event.outcome == "failure"]
+    adds = adding_attempts(items)
+    counted = [(item, e) for item, e in extra if id(e) in adds]
     print(
-        f"failure events on lines labelled not a failure: {len(extra)}, of which {len(counted)} enter "
-        f"ssh_bruteforce's window as attempts"
+        f"failure events on lines labelled not a failure: {len(extra)}, of which {len(counted)} add an attempt "
+        f"to the brute-force count (signin_bruteforce_ip: one attempt's lines count once per connection)"
     )
     for item, e in extra:
         mark = "attempt" if (item, e) in counted else "not counted"
         print(f"    {e.event.action:<22} {mark:<12} {item.line[:100]}")
+
+
+def adding_attempts(items: list[Labelled]) -> set[int]:
+    """`id()`s of the events (bench lines share one event id) that raise their connection's attempt count (detectors/rules/_attempts.py)."""
+    per_session: dict[tuple[str | None, str], list[str]] = {}
+    adds = set()
+    for item in items:
+        for event in item.events:
+            login = attempt_of(event)
+            if login is None or login.success or login.client is None:
+                continue
+            before = per_session.setdefault((login.host, login.session), [])
+            if _attempts.attempts([*before, _attempts.item(login)]) > _attempts.attempts(before):
+                adds.add(id(event))
+            before.append(_attempts.item(login))
+    return adds
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ detector is written once over `Login` and only says which `source`s it reads and
 
 `source` says which login system the attempt went to; `scope` is where the account lives in that
 system: the app workspace, the SSH host group (host names grouped by `host_group`), the AWS
-account. The same user name in two scopes is two accounts (root on two servers, `alice` in two
-AWS accounts). Adding a login source (an IdP's log) is one more branch here.
+account, the Okta org (`organization.id`, `-` when the log does not say). The same user name in
+two scopes is two accounts (root on two servers, `alice` in two AWS accounts). Adding a login
+source is one more branch here (Okta's System Log: `user.session.start`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,24 @@ from typing import Literal
 from schemas.ecs import AutonomousSystem, Geo
 from schemas.event import Event
 
-LoginSource = Literal["app", "ssh", "aws_console", "aws_sts"]
+LoginSource = Literal["app", "ssh", "aws_console", "aws_sts", "okta"]
 NO_SCOPE = "-"
 # STS calls that hand out credentials to a caller: a denied one is a failed login to AWS.
 STS_LOGINS = frozenset(
     {"GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
 )
+OKTA_LOGIN = "user.session.start"  # Okta System Log: a sign-in to the Okta org
 SSH_LOGIN = "ssh_login"  # Accepted/Failed lines; a Partial line is half a login, not one
+# sshd's other lines that report a failed attempt, with the letter that groups them per
+# connection (see `attempt_of`); f is a Failed line, k a key or `none` probe of a valid account.
+ATTEMPT_KINDS = {
+    "ssh_invalid_user": "i",
+    "ssh_max_auth_attempts": "x",
+    "ssh_disconnect": "d",
+    "ssh_pam_auth_failure": "p",
+}
+PROBE, CUT_OFF, CLOSED = "k", frozenset({"x", "d"}), "c"  # CUT_OFF: sshd ended the connection for failing
+PROBE_METHODS = frozenset({"publickey", "hostbased", "none"})  # tried in turn before the one that works
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,11 @@ class Login:
     device: str | None  # `type/client/os` of a User-Agent, else None
     mfa: bool | None
     host: str | None  # the SSH server the line came from
+    # The connection the attempt belongs to, for counting its lines once (`attempt_of`): an sshd
+    # pid (else its client port), else the event itself: one app or AWS login is one attempt.
+    session: str = ""
+    kind: str = "f"  # which of its connection's lines this is (ATTEMPT_KINDS); f: a login verdict
+    client: str | None = None  # source.ip, else the host name sshd wrote (UseDNS)
 
     def scoped(self, groups: dict[str, list[str]]) -> Login:
         """The same login with an SSH host replaced by its group (see `host_group`)."""
@@ -69,6 +86,31 @@ def login_of(event: Event) -> Login | None:
     source = _source(event)
     if source is None or event.event.outcome not in ("success", "failure"):
         return None
+    return _login(event, source, "f")
+
+
+def attempt_of(event: Event) -> Login | None:
+    """The event as one line of an authentication attempt, for the detectors that count them:
+    every login, plus sshd's failure lines that are no Failed line (Invalid user, max attempts,
+    failed disconnects, PAM failures of a known pid). One attempt can write several such lines on
+    its connection; `session` and `kind` let `detectors/rules/_attempts.py` count it once."""
+    login = login_of(event)
+    if login is not None:
+        if login.source == "ssh" and not login.success and _is_probe(event):
+            return replace(login, kind=PROBE)
+        return login
+    kind = ATTEMPT_KINDS.get(event.event.action or "") if event.event.dataset == "ssh.auth" else None
+    if kind is None or event.event.outcome != "failure":
+        return None
+    pid = event.process.pid if event.process else None
+    if kind == "p" and pid is None:
+        return None  # a PAM line repeats a Failed line that only its pid could pair it with
+    if kind == "d" and event.event.reason == "after_failure":
+        kind = CLOSED  # a close after failures (pipeline/normalizers/sshd_sessions.py): not a cut-off
+    return _login(event, "ssh", kind)
+
+
+def _login(event: Event, source: LoginSource, kind: str) -> Login:
     user = event.user.name if event.user and event.user.name else None
     src = event.source
     auth = event.secmon.auth
@@ -86,7 +128,26 @@ def login_of(event: Event) -> Login | None:
         device=device_of(event),
         mfa=auth.mfa if auth else None,
         host=host,
+        session=_session(event, source),
+        kind=kind,
+        client=(src.ip or src.domain or None) if src else None,
     )
+
+
+def _session(event: Event, source: LoginSource) -> str:
+    if source == "ssh":
+        pid = event.process.pid if event.process else None
+        port = event.source.port if event.source else None
+        if pid is not None:
+            return f"p{pid}"
+        if port is not None:
+            return f"c{port}"  # old OpenSSH wrote no pid: the client port names the connection
+    return f"e{event.event.id}"
+
+
+def _is_probe(event: Event) -> bool:
+    method = event.secmon.auth.method if event.secmon.auth else None
+    return method in PROBE_METHODS and event.event.reason != "invalid_user"
 
 
 def _source(event: Event) -> LoginSource | None:
@@ -95,6 +156,8 @@ def _source(event: Event) -> LoginSource | None:
         return "app"
     if dataset == "ssh.auth":
         return "ssh" if action == SSH_LOGIN else None
+    if dataset == "okta.system":
+        return "okta" if action == OKTA_LOGIN else None  # a factor (auth_via_mfa) is half a login
     if dataset == "aws.cloudtrail":
         if action == "ConsoleLogin":
             return "aws_console"
@@ -103,7 +166,7 @@ def _source(event: Event) -> LoginSource | None:
 
 
 def _scope(event: Event, source: LoginSource, host: str | None) -> str:
-    if source == "app":
+    if source in ("app", "okta"):  # an Okta log is one org's: organization.id when shipped with one
         org = event.organization.id if event.organization else None
         return org or NO_SCOPE
     if source == "ssh":
@@ -125,13 +188,15 @@ def device_of(event: Event) -> str | None:
 
 
 def identity_key(event: Event) -> str | None:
-    """The account of a successful app sign-in or AWS console login, for the per-user identity
-    detectors that read both: the user name for the app (as it always was, so alert ids stay),
-    `aws|<account>|<user>` for the console (IAM names repeat across accounts and may equal an
-    app login name)."""
+    """The account of a successful app sign-in, AWS console login or Okta sign-in, for the
+    per-user identity detectors that read them: the user name for the app (as it always was, so
+    alert ids stay), `aws|<account>|<user>` for the console (IAM names repeat across accounts and
+    may equal an app login name), `okta|<org>|<user>` for Okta."""
     login = login_of(event)
     if login is None or not login.success or not login.user:
         return None
     if login.source == "app":
         return login.user
+    if login.source == "okta":
+        return f"okta|{login.scope}|{login.user}"
     return f"aws|{login.scope}|{login.user}" if login.source == "aws_console" else None

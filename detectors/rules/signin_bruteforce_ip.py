@@ -1,33 +1,76 @@
-"""Many failed sign-ins from one IP in a short window: a guessing client, whatever the users."""
+"""Many failed logins from one source address in a short window: a guessing client, whatever the users.
+
+Every login source (detectors/rules/_attempts.py): app sign-ins per IP, sshd per IP (or the host
+name sshd wrote) and server, AWS console/STS per IP and account. The lines sshd writes for one
+attempt count once; key probes only on connections sshd cut off. One finding per `threshold`
+attempts, then counting starts over (a long attack updates one alert per dedup period).
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from detectors.base import Detector, DetectorMeta, Entity, StateSpec
-from detectors.rules._signin_failures import FailureParams, count_failures
-from schemas.event import Endpoint
+from pydantic import Field
+
+from detectors import windows
+from detectors.base import Detector, DetectorMeta, Finding, StateSpec
+from detectors.identity import LoginSource
+from detectors.rules import _attempts
+from schemas.event import Event
 
 META = DetectorMeta(
     id="signin_bruteforce_ip",
     title="Brute force from one source IP",
-    description="N failed sign-ins from the same source IP within the window, for any users.",
-    version=1,
-    severity="high",
+    description="N failed logins (app, SSH, AWS console/STS) from the same source address within the "
+    "window, for any users; SSH per server, AWS per account.",
+    version=2,
+    severity="high",  # app sign-ins; SSH and AWS findings are medium (_attempts.QUIETER)
     maturity="stable",
-    datasets=("app.signin",),
+    datasets=_attempts.DATASETS,
     state=StateSpec(kind="sliding_window", key=("source.ip",), window=timedelta(minutes=10)),
     tags=("attack.credential_access", "attack.t1110"),
     dedup_period=timedelta(hours=1),
 )
 
 
-def step(state, event, params: FailureParams):
-    """Count failures from the event's source IP."""
-    if event.event.outcome != "failure":
-        return state, []  # before building the entity: most sign-ins succeed
-    entity = Entity(source=Endpoint(ip=event.source.ip, geo=event.source.geo, **{"as": event.source.as_}))
-    return count_failures(state, event, params, entity, f"from {event.source.ip}")
+class Params(_attempts.CountingParams):
+    """How many failed attempts from one address make a brute force, per login source."""
+
+    threshold: int = Field(10, ge=2, description="Failed attempts from one address that alert.")
+    threshold_by_source: dict[LoginSource, int] = Field(
+        default_factory=lambda: _attempts.for_aws(5),
+        description="`threshold` for these sources instead (AWS console passwords are rarely mistyped five times).",
+    )
 
 
-DETECTOR = Detector(meta=META, params=FailureParams, step=step, ttl=lambda params: params.window_seconds)
+def key(event: Event, params: Params) -> str | None:
+    """The address entity of a failed attempt (see _attempts.ip_key)."""
+    login = _attempts.read(event, params)
+    return _attempts.ip_key(login) if login is not None and not login.success else None
+
+
+def step(state, event: Event, params: Params):
+    """Add the attempt; `threshold` attempts are one finding, then start over."""
+    login = _attempts.read(event, params)
+    if login is None or login.success:
+        return state, []
+    state = windows.add(state, login.ts, _attempts.item(login), params.window_seconds)
+    items = windows.items(state)
+    count = _attempts.attempts(items)
+    if count < params.threshold_by_source.get(login.source, params.threshold):
+        return state, []
+    noun = _attempts.NOUNS[login.source][1]
+    names = "" if login.source == "app" else f" (users: {_attempts.sample(_attempts.users(items)) or 'unknown'})"
+    finding = Finding(
+        message=f"{count} failed {noun} from {login.client}{_attempts.where(login)} within "
+        f"{params.window_seconds}s{names}",
+        entity=_attempts.entity(event, login, with_user=False, with_source=True),
+        timestamp=event.timestamp,
+        event_ids=_attempts.event_ids(items),
+        datasets=(event.event.dataset,),
+        severity=_attempts.QUIETER.get(login.source),
+    )
+    return None, [finding]
+
+
+DETECTOR = Detector(meta=META, params=Params, step=step, key_with=key, ttl=lambda params: params.window_seconds)

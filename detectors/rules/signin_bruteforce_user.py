@@ -1,33 +1,87 @@
-"""Many failed sign-ins for one user in a short window: password guessing against an account."""
+"""Many failed logins for one account in a short window: password guessing against it, from any IPs.
+
+For SSH and AWS the failures must come from at least two addresses by default (`min_ips`): there
+a single client's burst is signin_bruteforce_ip's alert, and a second one for its user would only
+repeat it; app sign-ins keep alerting per user whatever the addresses, as they always did.
+
+Every login source (detectors/rules/_attempts.py): the app user, an SSH account on its server,
+an IAM user in its AWS account. A CloudTrail failure for a name that does not exist hides the
+name and counts for the address only (signin_bruteforce_ip).
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from detectors.base import Detector, DetectorMeta, Entity, StateSpec
-from detectors.rules._signin_failures import FailureParams, count_failures
-from schemas.event import User
+from pydantic import Field
+
+from detectors import windows
+from detectors.base import Detector, DetectorMeta, Finding, StateSpec
+from detectors.identity import LoginSource
+from detectors.rules import _attempts
+from schemas.event import Event
 
 META = DetectorMeta(
     id="signin_bruteforce_user",
     title="Brute force against one user account",
-    description="N failed sign-ins for the same user within the window, from any number of IPs.",
-    version=1,
-    severity="high",
+    description="N failed logins (app, SSH, AWS console/STS) for the same account within the window, "
+    "from any number of addresses; SSH accounts per server, AWS per account.",
+    version=2,
+    severity="high",  # app sign-ins; SSH and AWS findings are medium (_attempts.QUIETER)
     maturity="stable",
-    datasets=("app.signin",),
+    datasets=_attempts.DATASETS,
     state=StateSpec(kind="sliding_window", key=("user.name",), window=timedelta(minutes=10)),
     tags=("attack.credential_access", "attack.t1110.001"),
     dedup_period=timedelta(hours=1),
 )
 
 
-def step(state, event, params: FailureParams):
-    """Count failures for the event's user."""
-    if event.event.outcome != "failure":
-        return state, []  # before building the entity: most sign-ins succeed
-    entity = Entity(user=User(name=event.user.name), organization=event.organization)
-    return count_failures(state, event, params, entity, f"for user {event.user.name}")
+class Params(_attempts.CountingParams):
+    """How many failed attempts for one account make a brute force, per login source."""
+
+    threshold: int = Field(10, ge=2, description="Failed attempts for one account that alert.")
+    threshold_by_source: dict[LoginSource, int] = Field(
+        default_factory=lambda: _attempts.for_aws(5),
+        description="`threshold` for these sources instead.",
+    )
+    min_ips: int = Field(1, ge=1, description="Distinct addresses the failures must come from.")
+    min_ips_by_source: dict[LoginSource, int] = Field(
+        default_factory=lambda: {"ssh": 2, **_attempts.for_aws(2)},
+        description="`min_ips` for these sources instead: there a burst from one address is "
+        "signin_bruteforce_ip's alert only, not also one for its user.",
+    )
 
 
-DETECTOR = Detector(meta=META, params=FailureParams, step=step, ttl=lambda params: params.window_seconds)
+def key(event: Event, params: Params) -> str | None:
+    """The account entity of a failed attempt (see _attempts.user_key)."""
+    login = _attempts.read(event, params)
+    return _attempts.user_key(login) if login is not None and not login.success else None
+
+
+def step(state, event: Event, params: Params):
+    """Add the attempt; `threshold` attempts are one finding, then start over."""
+    login = _attempts.read(event, params)
+    if login is None or login.success:
+        return state, []
+    state = windows.add(state, login.ts, _attempts.item(login), params.window_seconds)
+    items = windows.items(state)
+    count, ips = _attempts.attempts(items), _attempts.clients(items)
+    if count < params.threshold_by_source.get(login.source, params.threshold):
+        return state, []
+    if len(ips) < params.min_ips_by_source.get(login.source, params.min_ips):
+        return state, []
+    noun = _attempts.NOUNS[login.source][1]
+    spread = "" if login.source == "app" else f" from {len(ips)} address(es): {_attempts.sample(ips)}"
+    finding = Finding(
+        message=f"{count} failed {noun} for user {login.user}{_attempts.where(login)} within "
+        f"{params.window_seconds}s{spread}",
+        entity=_attempts.entity(event, login, with_user=True, with_source=False),
+        timestamp=event.timestamp,
+        event_ids=_attempts.event_ids(items),
+        datasets=(event.event.dataset,),
+        severity=_attempts.QUIETER.get(login.source),
+    )
+    return None, [finding]
+
+
+DETECTOR = Detector(meta=META, params=Params, step=step, key_with=key, ttl=lambda params: params.window_seconds)

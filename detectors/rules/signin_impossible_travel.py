@@ -21,7 +21,7 @@ META = DetectorMeta(
     version=2,
     severity="high",
     maturity="stable",
-    datasets=("app.signin", "aws.cloudtrail"),  # AWS: ConsoleLogin only (identity_key)
+    datasets=("app.signin", "aws.cloudtrail", "okta.system"),  # AWS: ConsoleLogin, Okta: user.session.start
     state=StateSpec(kind="last_seen", key=("user.name",)),
     tags=("attack.initial_access", "attack.t1078"),
     dedup_period=timedelta(hours=6),

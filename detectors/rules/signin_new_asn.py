@@ -16,7 +16,7 @@ META = DetectorMeta(
     version=1,
     severity="low",
     maturity="stable",
-    datasets=("app.signin", "aws.cloudtrail"),  # AWS: ConsoleLogin only (identity_key)
+    datasets=("app.signin", "aws.cloudtrail", "okta.system"),  # AWS: ConsoleLogin, Okta: user.session.start
     state=StateSpec(kind="first_seen", key=("user.name",)),
     tags=("attack.initial_access", "attack.t1078"),
     dedup_period=timedelta(days=1),

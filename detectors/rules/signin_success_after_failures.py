@@ -1,63 +1,106 @@
-"""A successful sign-in right after a burst of failures: a guessing attack that got in."""
+"""A successful login right after a burst of failures for the same account: guessing that got in.
+
+Every login source (detectors/rules/_attempts.py), keyed per account as signin_bruteforce_user.
+A success ends the burst: failures before an earlier success of the account do not count for a
+later one. Successes are kept for the window, so a failure delivered after the success it
+preceded (CloudTrail files and shipped logs arrive out of order) still raises the same alert,
+dated at the success.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from detectors import windows
-from detectors.base import Detector, DetectorMeta, Finding, StateSpec, field_value
-from detectors.rules._signin import ip_of, user_entity
+from detectors.base import Detector, DetectorMeta, Finding, State, StateSpec
+from detectors.identity import Login, LoginSource
+from detectors.rules import _attempts
+from schemas.event import Endpoint, Event
+
+MAX_SUCCESSES = 200  # per account and window: bounds the state whatever the login rate
 
 META = DetectorMeta(
     id="signin_success_after_failures",
     title="Successful sign-in after a burst of failures",
-    description="A user signs in successfully after N failed sign-ins for the same user within the "
-    "window before it (from any IPs): the guessing may have worked.",
-    version=1,
+    description="An account logs in successfully (app, SSH, AWS console/STS) after N failed attempts "
+    "for the same account within the window before it (from any addresses): the guessing may have worked.",
+    version=2,
     severity="high",
     maturity="stable",
-    datasets=("app.signin",),
+    datasets=_attempts.DATASETS,
     state=StateSpec(kind="sliding_window", key=("user.name",), window=timedelta(minutes=10)),
     tags=("attack.credential_access", "attack.t1110", "attack.initial_access", "attack.t1078"),
     dedup_period=timedelta(hours=1),
 )
 
 
-class Params(BaseModel):
-    """How many failures within which window before a success make it suspicious."""
+class Params(_attempts.CountingParams):
+    """How many failures within the window before a success make it suspicious, per login source."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    threshold: int = Field(5, ge=1, description="Failed attempts before the success that make a burst.")
+    threshold_by_source: dict[LoginSource, int] = Field(
+        default_factory=lambda: _attempts.for_aws(3), description="`threshold` for these sources instead."
+    )
 
-    threshold: int = Field(5, ge=1, description="Failures before the success that make a burst.")
-    window_seconds: int = Field(600, ge=1, description="Event-time window before the success, in seconds.")
+
+def key(event: Event, params: Params) -> str | None:
+    """The account entity of any attempt (see _attempts.user_key)."""
+    login = _attempts.read(event, params)
+    return _attempts.user_key(login) if login is not None else None
 
 
-def step(state, event, params: Params):
-    """Keep the user's recent failures; a success checks and then clears them."""
-    ts = event.timestamp.timestamp()
-    if event.event.outcome == "failure":
-        return windows.add(state, ts, f"{event.event.id} {ip_of(event)}", params.window_seconds), []
-    if event.event.outcome != "success" or not state:
+def step(state: State | None, event: Event, params: Params):
+    """Keep the account's failures and successes of the window; judge each success not yet alerted."""
+    login = _attempts.read(event, params)
+    if login is None:
         return state, []
-    before = [e for e in state["w"] if ts - params.window_seconds < e[0] <= ts]
-    # The success ends the burst; failures stamped after it (late arrivals) start the next one.
-    after = [e for e in state["w"] if e[0] > ts]
-    state = {"w": after} if after else None
-    if len(before) < params.threshold:
-        return state, []
-    ips = sorted({item.split(" ", 1)[1] for _, item in before})
-    finding = Finding(
-        message=f"successful sign-in for {field_value(event, 'user.name')} from {ip_of(event)} after "
-        f"{len(before)} failed sign-ins within {params.window_seconds}s "
+    state = state or {"w": [], "ok": []}
+    if login.success:
+        oks = sorted([*state["ok"], [login.ts, login.event_id, login.client or "unknown", 0]])
+        state["ok"] = [o for o in oks if o[0] > oks[-1][0] - params.window_seconds][-MAX_SUCCESSES:]
+    else:
+        state["w"] = windows.add({"w": state["w"]}, login.ts, _attempts.item(login), params.window_seconds)["w"]
+    newest = max([e[0] for e in state["w"]] + [o[0] for o in state["ok"]])
+    state["w"] = [e for e in state["w"] if e[0] > newest - 2 * params.window_seconds]
+    findings = _judge(state, login, event, params)
+    return (state if state["w"] or state["ok"] else None), findings
+
+
+def _judge(state: State, login: Login, event: Event, params: Params) -> list[Finding]:
+    """Findings for the successes not yet alerted that follow enough failures (counted from the
+    previous success on, within the window)."""
+    threshold = params.threshold_by_source.get(login.source, params.threshold)
+    findings, previous = [], float("-inf")
+    for ok in state["ok"]:
+        ts, ok_id, ok_ip, alerted = ok
+        before = [item for t, item in state["w"] if max(ts - params.window_seconds, previous) < t <= ts]
+        previous = ts
+        if alerted or _attempts.attempts(before) < threshold:
+            continue
+        ok[3] = 1
+        findings.append(_finding(login, event, params, before, ok))
+    return findings
+
+
+def _finding(login: Login, event: Event, params: Params, before: list[str], ok: list) -> Finding:
+    ts, ok_id, ok_ip, _ = ok
+    ips = _attempts.clients(before)
+    one, many = _attempts.NOUNS[login.source]
+    entity = _attempts.entity(event, login, with_user=True, with_source=True)
+    if ok_id != login.event_id:  # a late failure completed the burst: the alert is about the success
+        entity = replace(entity, source=Endpoint(ip=ok_ip) if ok_ip != "unknown" else None)
+    return Finding(
+        message=f"successful {one} for {login.user} from {ok_ip}{_attempts.where(login)} after "
+        f"{_attempts.attempts(before)} failed {many} within {params.window_seconds}s "
         f"(from {len(ips)} IP{'s' if len(ips) > 1 else ''}: {', '.join(ips[:5])})",
-        entity=user_entity(event),
-        timestamp=event.timestamp,
-        event_ids=tuple(item.split(" ", 1)[0] for _, item in before) + (event.event.id,),
+        entity=entity,
+        timestamp=datetime.fromtimestamp(ts, timezone.utc),
+        event_ids=_attempts.event_ids(before) + (ok_id,),
         datasets=(event.event.dataset,),
     )
-    return state, [finding]
 
 
-DETECTOR = Detector(meta=META, params=Params, step=step, ttl=lambda params: params.window_seconds)
+DETECTOR = Detector(meta=META, params=Params, step=step, key_with=key, ttl=lambda params: params.window_seconds)

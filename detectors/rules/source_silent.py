@@ -20,6 +20,7 @@ DATASETS = (
     "aws.vpcflow",
     "control.events",
     "laptop.posture",
+    "okta.system",
     "ssh.auth",
     "staff.access",
     "vuln.finding",

@@ -9,7 +9,7 @@ NEW = (
 )
 GUESSING = (
     'rule.id : ("signin_bruteforce_ip" or "signin_bruteforce_user" or "signin_password_spray" '
-    'or "signin_success_after_failures" or "ssh_bruteforce" or "cloud_console_bruteforce")'
+    'or "signin_success_after_failures" or "ssh_user_enumeration")'
 )
 DASHBOARD = Dashboard(
     "signins",

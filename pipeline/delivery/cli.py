@@ -1,6 +1,6 @@
 """`secmon routes test|show` and `secmon silence add|list|expire`.
 
-secmon routes test --routes examples/routes.yaml severity=high rule=ssh_bruteforce   # -> receivers
+secmon routes test --routes examples/routes.yaml severity=high rule=ssh_root_login   # -> receivers
 secmon routes test --routes examples/routes.yaml --expect security-webhook severity=critical rule=x
 secmon silence add 'rule=signin_new_device' 'workspace=ws-acme' --duration 2h --comment "CHG-1234"
 secmon silence list [--all]

@@ -30,11 +30,16 @@ class RawRecord:
 
 @dataclass(frozen=True)
 class ParseOptions:
-    """Settings a normalizer may need: the year/timezone for syslog lines without them."""
+    """Settings a normalizer may need: the year/timezone for syslog lines without them.
+
+    `memory` is where a normalizer keeps what one record tells about the next ones of its source
+    (sshd's lines of one connection: pipeline/normalizers/sshd_sessions.py), under its own id and
+    bounded by it; one ParseOptions is made per parser, so it lives as long as the parser does."""
 
     default_year: int | None = None
     default_tz: tzinfo = timezone.utc
     keep_original: bool = False
+    memory: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class ParseError(SecmonError):

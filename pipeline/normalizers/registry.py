@@ -8,6 +8,7 @@ from pipeline.normalizers import (
     app_signin,
     cloudtrail,
     control,
+    okta,
     osquery,
     sshd,
     staff_access,
@@ -33,6 +34,7 @@ NORMALIZERS: dict[str, Normalizer] = {
         staff_access.NORMALIZER,
         trivy.NORMALIZER,
         sshd.NORMALIZER,
+        okta.NORMALIZER,
     )
 }
 

@@ -14,7 +14,8 @@ Every event has category authentication and network.protocol ssh:
 | error: maximum authentication attempts exceeded for USER from ...     | ssh_max_auth_attempts | failure |
 | User USER [from ADDR] not allowed because ... / ROOT LOGIN REFUSED    | ssh_user_not_allowed  | failure |
 | Disconnected from / Connection closed by / Connection reset by /      | ssh_disconnect        | unknown |
-|   Received disconnect from ADDR ...: CODE: REASON                     |                       |         |
+|   Received disconnect from ADDR ...: CODE: REASON                     |                       | failure |
+|   (failure, reason after_failure: the connection failed, never logged in)|                    |         |
 | Disconnecting invalid|authenticating user USER ADDR port N: REASON / | ssh_disconnect        | failure |
 |   Disconnecting: Too many authentication failures [for USER] /        |                       |         |
 |   Received disconnect from ADDR ...: CODE: ...Auth fail (JSch)        |                       |         |
@@ -36,9 +37,11 @@ lines above do not carry.
 The user name is chosen by the client and can contain ` from 6.6.6.6 port 1 ssh2`, so each
 message is read from sshd's own end of the line (pipeline/normalizers/sshd_messages.py): a name
 can never choose the address; a line that fits two ways has no source and reason
-`ambiguous_source`. No correlation across lines happens here (2FA pairing of Partial/Accepted
-lines, and whether a `Failed publickey` was only a probe before an accepted key, are detectors'
-business: the lines carry user, source ip+port and method).
+`ambiguous_source`. Lines of one connection (one sshd pid) fill in what another left out (an
+address, a port; a disconnect after failures is a failure, reason `after_failure`), in a bounded
+table: pipeline/normalizers/sshd_sessions.py. Counting attempts, 2FA pairing of Partial/Accepted
+lines and whether a `Failed publickey` was only a probe before an accepted key are detectors'
+business: the lines carry user, source ip+port, pid and method.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from functools import lru_cache
 
 from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8
 from pipeline.normalizers.sshd_messages import Facts, message_facts
+from pipeline.normalizers.sshd_sessions import SessionTable
 from pipeline.normalizers.syslog_header import EPOCH, LogLine, parse_envelope
 from schemas.event import Auth, Endpoint, Event, EventMeta, Host, Network, Process, Related, Secmon, User
 from schemas.ids import event_id, record_key
@@ -68,9 +72,16 @@ def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
     if line is None:
         return []
     message, count = unwrap_repeat(line.message)
+    sessions: SessionTable = options.memory.setdefault(NORMALIZER.id, SessionTable())
+    session = (line.host or "", line.pid) if line.pid is not None else None
+    ts = line.timestamp.timestamp()
+    if session is not None and sessions.opened(session, message, ts):
+        return []
     facts = message_facts(message)
     if facts is None:
         return []
+    if session is not None:
+        facts = sessions.pair(session, facts, ts)
     key = record_key(record.origin, record.data)
     original = text if options.keep_original else None
     return [_to_event(facts, line, message, record, event_id(key, i), original) for i in range(count)]

@@ -13,7 +13,13 @@ from pipeline.settings import SecmonSettings
 from tests.integration.conftest import NOT_YET, count, wait_for
 
 REPLAYS = Path(__file__).parents[1] / "data" / "detectors" / "identity"
-RULES = {"cloud_console_bruteforce", "ssh_impossible_travel", "ssh_new_source"}
+RULES = {
+    "signin_bruteforce_ip",
+    "signin_bruteforce_user",
+    "signin_success_after_failures",
+    "ssh_impossible_travel",
+    "ssh_new_source",
+}
 
 
 def view(rule: str, key: str, n: int, message: str, first_seen: str) -> tuple:
@@ -49,7 +55,11 @@ def test_identity_detectors_raise_the_same_alerts_in_the_worker_as_embedded(stac
     shutil.copy(REPLAYS / "ssh_travel.log", ssh)
     shutil.copy(REPLAYS / "aws_console_bruteforce.json", trail)
     expected = embedded_alerts([(ssh, "sshd"), (trail, "cloudtrail")])
-    assert {rule for rule, *_ in expected.values()} == {"cloud_console_bruteforce", "ssh_impossible_travel"}
+    assert {rule for rule, *_ in expected.values()} == {
+        "signin_bruteforce_ip",
+        "signin_success_after_failures",
+        "ssh_impossible_travel",
+    }
 
     assert stack.secmon("topics").returncode == 0
     for path, source in ((ssh, "sshd"), (trail, "cloudtrail")):

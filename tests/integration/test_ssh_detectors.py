@@ -17,7 +17,7 @@ from pipeline.settings import SecmonSettings
 from tests.integration.conftest import NOT_YET, count, wait_for
 
 LOG = Path(__file__).parents[1] / "data" / "detectors" / "ssh_auth.log"
-SSH_RULES = {"ssh_bruteforce", "ssh_login_without_2fa", "ssh_root_login", "ssh_user_enumeration"}
+SSH_RULES = {"signin_bruteforce_ip", "ssh_login_without_2fa", "ssh_root_login", "ssh_user_enumeration"}
 
 
 def alert_view(rule: str, key: str, n: int, message: str, first_seen: str) -> tuple:

@@ -20,21 +20,22 @@ def test_auth_log_raises_exactly_the_expected_alerts():
     summary = run_log()
     found = sorted((a.rule.id, a.alert.dedup_key) for a in summary.alerts.values())
     assert found == [
-        ("ssh_bruteforce", "185.220.101.45|bastion-1"),  # 10 Failed root passwords over two connections
+        ("signin_bruteforce_ip", "ssh|bastion-1|185.220.101.45"),  # 10 Failed root passwords, two connections
         ("ssh_login_without_2fa", "carol|bastion-1|203.0.113.40"),  # publickey, nothing after it
         ("ssh_root_login", "web-1|192.0.2.10"),  # root with key + keyboard-interactive: 2FA, still root
-        ("ssh_user_enumeration", "2001:db8:bad::5"),  # six invalid users; 12 lines but 6 attempts: no brute force
+        ("ssh_user_enumeration", "2001:db8:bad::5"),  # six invalid users; 18 lines but 6 attempts: no brute force
     ]
     assert not summary.dead_letters and not summary.detector_errors
 
 
 def test_alerts_carry_their_entities_and_evidence():
     alerts = {a.rule.id: a for a in run_log().alerts.values()}
-    brute = alerts["ssh_bruteforce"]
+    brute = alerts["signin_bruteforce_ip"]
     assert (brute.source.ip, brute.host.name, brute.alert.severity) == ("185.220.101.45", "bastion-1", "medium")
-    # 6 + 4 Failed lines (two "message repeated" expanded) + the max-attempts line and sshd's
-    # "Disconnecting ...: Too many authentication failures" (evidence, not extra attempts); PAM lines left out
-    assert brute.secmon.event_count == 12
+    # 6 + 4 Failed lines (two "message repeated" expanded) + the max-attempts line, sshd's
+    # "Disconnecting ...: Too many authentication failures" and each pid's PAM failure (evidence,
+    # paired by pid with the Failed lines: not extra attempts)
+    assert brute.secmon.event_count == 14
     no_2fa = alerts["ssh_login_without_2fa"]
     assert (no_2fa.user.name, no_2fa.host.name, no_2fa.source.ip) == ("carol", "bastion-1", "203.0.113.40")
     assert no_2fa.alert.first_seen.isoformat().startswith("2026-11-30T08:04:40")  # login + pair_seconds
@@ -53,7 +54,7 @@ def test_policy_overrides_change_the_alert_set():
                 "detectors": {
                     "ssh_login_without_2fa": {"params": {"exempt_users": ["carol"]}},
                     "ssh_root_login": {"params": {"exempt_sources": ["192.0.2.0/24"]}},
-                    "ssh_bruteforce": {"params": {"threshold": 11}},
+                    "signin_bruteforce_ip": {"params": {"threshold": 11}},
                 }
             }
         }

@@ -38,7 +38,7 @@ def test_files_are_read_oldest_first_whatever_order_they_are_given(tmp_path: Pat
 
 def test_late_events_are_reported_per_detector_with_what_to_do():
     summary = embedded.Summary(records=10, events=10)
-    summary.late_events.update({"ssh_bruteforce": 84, "source_silent": 1096})
+    summary.late_events.update({"signin_bruteforce_ip": 84, "source_silent": 1096})
     text = summary.render()
     assert "late events  source_silent: 1096 dropped" in text and "raise detection.lateness_seconds" in text
     summary.dead_letters.update({"invalid_json": 3})

@@ -194,7 +194,7 @@ def test_cli_routes_test_prints_the_receivers(tree, tmp_path: Path, capsys, monk
     monkeypatch.delenv("SECMON_CONFIG", raising=False)
     path = tmp_path / "routes.yaml"
     path.write_text(TREE)
-    assert main(["routes", "test", "--routes", str(path), "severity=high", "rule=ssh_bruteforce"]) == 0
+    assert main(["routes", "test", "--routes", str(path), "severity=high", "rule=ssh_root_login"]) == 0
     assert capsys.readouterr().out.strip() == "pager,internal-hook"
     assert main(["routes", "test", "--routes", str(path), "--expect", "pager", "severity=high"]) == 1
     assert main(["routes", "test", "--routes", str(path), "-v", "severity=critical", "maturity=experimental"]) == 0

@@ -23,7 +23,10 @@ from pipeline.readers import read_records
 
 DATA = Path(__file__).parents[3] / "data" / "normalizers"
 RECEIVED = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
-CTX = ParseOptions(default_year=2026)
+
+
+def parse_options() -> ParseOptions:
+    return ParseOptions(default_year=2026)  # one per file: sshd pairs the lines of one file (its memory)
 
 
 def golden_inputs() -> list[Path]:
@@ -32,7 +35,7 @@ def golden_inputs() -> list[Path]:
 
 def outcome(path: Path) -> list[dict]:
     normalizer = NORMALIZERS[path.parent.name]
-    results = []
+    results, options = [], parse_options()
     for record in read_records(str(path), normalizer, 1024 * 1024):
         record = RawRecord(
             data=record.data,
@@ -40,7 +43,7 @@ def outcome(path: Path) -> list[dict]:
             received=RECEIVED,
             header=record.header,
         )
-        processed = process_record(record, normalizer, [], CTX)
+        processed = process_record(record, normalizer, [], options)
         if processed.dead_letter is not None:
             results.append(
                 {

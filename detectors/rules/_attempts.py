@@ -1,0 +1,161 @@
+"""Shared logic of the detectors that count authentication attempts over every login source.
+
+Brute force per source address (`signin_bruteforce_ip`), per account (`signin_bruteforce_user`)
+and a success after failures (`signin_success_after_failures`) ask the same question of app
+sign-ins, sshd, AWS console/STS logins and Okta sign-ins; each reads `attempt_of(event)`
+(detectors/identity.py) and differs from the others only in its key and its threshold.
+
+Keys are per source where the account lives in one place: an app sign-in keeps the key it always
+had (the IP, the user name), so its alert ids stay; an SSH attempt is keyed on its server
+(`ssh|<host>|...`: root on two servers is two accounts, and a client guessing on one server is
+that server's finding), AWS on its account (`aws|<account>|...`), an IdP on its org
+(`<source>|<org>|...`). The same user name in two sources never shares state.
+
+What one attempt writes is counted once: a window item is `<event id> <session> <kind> <client>
+<user>` and `attempts()` takes, per session (an sshd connection: its pid, else its port; any
+other login is its own session), the largest count among its kinds. So `Invalid user admin` +
+`Failed password for invalid user admin` + PAM's failure of the same pid are one attempt, four
+Failed lines + `maximum authentication attempts exceeded` four. Key probes (k) count only on a
+session sshd cut off for failing (x, d): a client offering three keys before the right one is
+not guessing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import Entity
+from detectors.identity import CUT_OFF, PROBE, Login, LoginSource, attempt_of
+from detectors.rules._ssh import source_endpoint
+from schemas.alert import Severity
+from schemas.ecs import Cloud, CloudAccount
+from schemas.event import Event, Host, User
+
+DATASETS = ("app.signin", "ssh.auth", "aws.cloudtrail", "okta.system")
+ALL_SOURCES: list[LoginSource] = ["app", "ssh", "aws_console", "aws_sts", "okta"]
+# What an attempt is called in messages, per source: (one, many).
+NOUNS: dict[LoginSource, tuple[str, str]] = {
+    "app": ("sign-in", "sign-ins"),
+    "ssh": ("SSH login", "SSH authentications"),
+    "aws_console": ("AWS login", "AWS logins"),
+    "aws_sts": ("AWS login", "AWS logins"),
+    "okta": ("Okta sign-in", "Okta sign-ins"),
+}
+# Internet-facing sshd and the AWS console see guessing daily: loud only when it works.
+QUIETER: dict[LoginSource, Severity] = {"ssh": "medium", "aws_console": "medium", "aws_sts": "medium"}
+
+
+def sources_but(*left_out: LoginSource) -> list[LoginSource]:
+    """A `sources` default: every login source but these."""
+    return [s for s in ALL_SOURCES if s not in left_out]
+
+
+def for_aws(threshold: int) -> dict[LoginSource, int]:
+    """A `threshold_by_source` default: this threshold for AWS console and STS logins."""
+    return {"aws_console": threshold, "aws_sts": threshold}
+
+
+class CountingParams(BaseModel):
+    """Window and the login sources read (shared by the counting detectors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_seconds: int = Field(600, ge=1, description="Event-time window in seconds.")
+    sources: list[LoginSource] = Field(
+        default_factory=lambda: list(ALL_SOURCES), description="Login sources read (detectors/identity.py)."
+    )
+    aws_calls: list[str] = Field(
+        ["ConsoleLogin", "GetSessionToken", "GetFederationToken"],
+        description="CloudTrail eventNames read as AWS logins (AssumeRole* may be added: services "
+        "retrying a role they may not assume make their denials routine).",
+    )
+
+
+def read(event: Event, params: CountingParams) -> Login | None:
+    """The event as an attempt of a source these params read, else None."""
+    login = attempt_of(event)
+    if login is None or login.source not in params.sources:
+        return None
+    if login.source in ("aws_console", "aws_sts") and event.event.action not in params.aws_calls:
+        return None
+    return login
+
+
+def _prefix(login: Login) -> str:
+    if login.source == "ssh":
+        return f"ssh|{(login.host or '-').lower()}"
+    return f"aws|{login.scope}" if login.source in ("aws_console", "aws_sts") else f"{login.source}|{login.scope}"
+
+
+def ip_key(login: Login) -> str | None:
+    """The source-address entity: the IP for the app (as it always was), else per server/account."""
+    if login.source == "app":
+        return login.ip or None
+    return f"{_prefix(login)}|{login.client}" if login.client else None
+
+
+def user_key(login: Login) -> str | None:
+    """The account entity: the user name for the app (as it always was), else per server/account."""
+    if not login.user:
+        return None
+    return login.user if login.source == "app" else f"{_prefix(login)}|{login.user}"
+
+
+def item(login: Login) -> str:
+    """Window item of one attempt line (the user last: client-chosen names can hold spaces)."""
+    return f"{login.event_id} {login.session} {login.kind} {login.client or '-'} {login.user or ''}"
+
+
+def attempts(items: list[str]) -> int:
+    """Attempts behind window items: per session, the largest count among its kinds (probes only
+    where sshd cut the session off). Order-free: a late line changes nothing else."""
+    per_kind = Counter(tuple(i.split(" ", 3)[1:3]) for i in items)
+    cut_off = {session for session, kind in per_kind if kind in CUT_OFF}
+    best: dict[str, int] = {}
+    for (session, kind), n in per_kind.items():
+        if kind != PROBE or session in cut_off:
+            best[session] = max(best.get(session, 0), n)
+    return sum(best.values())
+
+
+def users(items: list[str]) -> set[str]:
+    """Distinct user names among window items."""
+    return {i.split(" ", 4)[4] for i in items} - {""}
+
+
+def clients(items: list[str]) -> list[str]:
+    """Distinct client addresses among window items, sorted."""
+    return sorted({i.split(" ", 4)[3] for i in items} - {"-"})
+
+
+def event_ids(items: list[str]) -> tuple[str, ...]:
+    """The event ids of window items."""
+    return tuple(i.split(" ", 1)[0] for i in items)
+
+
+def entity(event: Event, login: Login, with_user: bool, with_source: bool) -> Entity:
+    """Alert entity: the account and/or the client, with where the account lives."""
+    aws = login.source in ("aws_console", "aws_sts")
+    return Entity(
+        user=User(name=login.user) if with_user and login.user else None,
+        source=source_endpoint(event) if with_source else None,
+        host=Host(name=login.host) if login.host else None,
+        organization=event.organization if with_user and not aws else None,
+        cloud=Cloud(provider="aws", account=CloudAccount(id=login.scope)) if aws else None,
+    )
+
+
+def where(login: Login) -> str:
+    """` against <host>` / ` (account <id>)` / ``: where the attempts went, for messages."""
+    if login.source == "ssh":
+        return f" against {login.host or 'an unnamed host'}"
+    return f" (account {login.scope})" if login.source in ("aws_console", "aws_sts") else ""
+
+
+def sample(names: set[str] | list[str], limit: int = 5) -> str:
+    """`a, b, c +2 more`: a few names for a message, sorted so the text is stable."""
+    shown = sorted(repr(n) if n != n.strip() else n for n in names)
+    more = f" +{len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
