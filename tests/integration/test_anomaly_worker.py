@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from bench.signin_month import generate
 from detectors.anomaly.artifact import read_manifest
+from detectors.anomaly.kinds import stop_learning
 from detectors.engine import Engine
 from detectors.registry import configure
 from detectors.state import DictStore
@@ -38,7 +39,9 @@ def _split(src, history, live) -> tuple[int, int, datetime]:
 
 
 def _embedded_alerts(settings: SecmonSettings, history, live) -> dict:
-    engine = Engine(detectors=configure(settings.detection.detectors), store=DictStore())
+    detectors = configure(settings.detection.detectors)
+    stop_learning(detectors)  # as the worker: no model learned from the stream, only files score
+    engine = Engine(detectors=detectors, store=DictStore())
     alerts = {}
     for event in file_events([str(history)], settings, "app_signin"):
         engine.process(event)
