@@ -110,8 +110,9 @@ def item(login: Login) -> str:
 
 def attempts(items: list[str]) -> int:
     """Attempts behind window items: per session, the largest count among its kinds (probes only
-    where sshd cut the session off). Order-free: a late line changes nothing else."""
-    per_kind = Counter(tuple(i.split(" ", 3)[1:3]) for i in items)
+    where sshd cut the session off). Order-free: a late line changes nothing else; idempotent: an
+    event delivered twice (at-least-once, a replay after a crash) is one item, counted once."""
+    per_kind = Counter(tuple(i.split(" ", 3)[1:3]) for i in set(items))
     cut_off = {session for session, kind in per_kind if kind in CUT_OFF}
     best: dict[str, int] = {}
     for (session, kind), n in per_kind.items():
@@ -131,8 +132,8 @@ def clients(items: list[str]) -> list[str]:
 
 
 def event_ids(items: list[str]) -> tuple[str, ...]:
-    """The event ids of window items."""
-    return tuple(i.split(" ", 1)[0] for i in items)
+    """The event ids of window items (an event delivered twice once)."""
+    return tuple(dict.fromkeys(i.split(" ", 1)[0] for i in items))
 
 
 def entity(event: Event, login: Login, with_user: bool, with_source: bool) -> Entity:

@@ -58,7 +58,7 @@ def step(state, event: Event, params: Params):
     users = windows.distinct(state, lambda i: i.split(" ", 1)[1]) - {""}
     if len(users) < params.min_users:
         return state, []
-    entries = windows.items(state)
+    entries = list(dict.fromkeys(windows.items(state)))  # an event delivered twice is one failure
     finding = Finding(
         message=f"failed {_attempts.NOUNS[login.source][1]} for {len(users)} distinct users from {login.client}"
         f"{_attempts.where(login)} within {params.window_seconds}s ({len(entries)} failures)",

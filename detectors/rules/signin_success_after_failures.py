@@ -59,8 +59,13 @@ def step(state: State | None, event: Event, params: Params):
         return state, []
     state = state or {"w": [], "ok": []}
     if login.success:
+        if any(o[1] == login.event_id for o in state["ok"]):
+            return state, []  # delivered twice (at-least-once): judged already
         oks = sorted([*state["ok"], [login.ts, login.event_id, login.client or "unknown", 0]])
-        state["ok"] = [o for o in oks if o[0] > oks[-1][0] - params.window_seconds][-MAX_SUCCESSES:]
+        kept = [o for o in oks if o[0] > oks[-1][0] - params.window_seconds][-MAX_SUCCESSES:]
+        if len(kept) < len(oks):  # a success that leaves still ends the burst before the next one
+            state["floor"] = max(state.get("floor", float("-inf")), max(o[0] for o in oks if o not in kept))
+        state["ok"] = kept
     else:
         state["w"] = windows.add({"w": state["w"]}, login.ts, _attempts.item(login), params.window_seconds)["w"]
     newest = max([e[0] for e in state["w"]] + [o[0] for o in state["ok"]])
@@ -73,7 +78,7 @@ def _judge(state: State, login: Login, event: Event, params: Params) -> list[Fin
     """Findings for the successes not yet alerted that follow enough failures (counted from the
     previous success on, within the window)."""
     threshold = params.threshold_by_source.get(login.source, params.threshold)
-    findings, previous = [], float("-inf")
+    findings, previous = [], state.get("floor", float("-inf"))
     for ok in state["ok"]:
         ts, ok_id, ok_ip, alerted = ok
         before = [item for t, item in state["w"] if max(ts - params.window_seconds, previous) < t <= ts]
