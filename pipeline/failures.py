@@ -101,6 +101,9 @@ def _validation(exc: BaseException) -> Failure:
     )
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def _os_error(exc: BaseException) -> Failure:
     assert isinstance(exc, OSError)
     name = exc.filename or "file"
@@ -115,8 +118,15 @@ def _os_error(exc: BaseException) -> Failure:
             "run as a user who can read it (e.g. in group adm for /var/log/auth.log) or copy it somewhere readable",
             EXIT_INPUT,
         )
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return Failure(f"{name}: {reason}", "free some space and run again", EXIT_TEMPORARY)
+    if exc.errno in DISK_FULL:  # a write's error names no file: say it was a write
+        where = f"{exc.filename}: " if exc.filename else ""
+        return Failure(
+            f"{where}{reason} while writing",
+            "free some space on that file system (or point the output or state directory elsewhere) and run again",
+            EXIT_TEMPORARY,
+        )
+    if exc.errno == errno.EROFS and not exc.filename:
+        return Failure(f"{reason} while writing", "check the output and state directories are writable", EXIT_INPUT)
     return Failure(f"{name}: {reason}", "check the path and its permissions", EXIT_INPUT)
 
 
@@ -184,7 +194,7 @@ _RULES = [
     (_is_validation, _validation),
     (_is_kafka_unreachable, _kafka),
     (_is_es_unreachable, _es),
-    (lambda e: isinstance(e, OSError) and e.filename is not None, _os_error),
+    (lambda e: isinstance(e, OSError) and (e.filename is not None or e.errno in (*DISK_FULL, errno.EROFS)), _os_error),
     (
         lambda e: isinstance(e, ConnectionError) or type(e).__name__ in ("URLError", "ClientConnectorError"),
         lambda e: Failure(

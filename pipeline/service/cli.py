@@ -31,10 +31,12 @@ def _cmd_serve(args: argparse.Namespace, settings: SecmonSettings) -> int:
     import uvicorn
 
     from pipeline.service.app import build_app
+    from pipeline.service.auth import Verifier
 
     cfg = settings.service
+    verifier = Verifier(cfg)  # before uvicorn starts: missing or bad token keys are one line, not a traceback
     uvicorn.run(
-        build_app(settings),
+        build_app(settings, verifier),
         host=args.host or cfg.host,
         port=args.port or cfg.port,
         log_level=settings.log_level.lower(),

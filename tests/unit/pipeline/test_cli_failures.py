@@ -110,6 +110,13 @@ CASES = [  # id, argv, env, exit code, fragments of stderr (in order)
         4,
         ["Elasticsearch is unreachable", "bash scripts/services.sh up"],
     ),
+    (
+        "serve without token keys",
+        ["serve", "--port", str(_free_port())],
+        {},
+        2,
+        ["service.jwks_file or service.jwks_url is required", "SECMON_SERVICE_JWKS_FILE"],
+    ),
 ]
 
 
