@@ -22,18 +22,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
 
+from detectors.alerts import merge
 from detectors.base import DUE, Detector, Finding
-from detectors.records import AlertSlot, EntityRecord
+from detectors.records import EntityRecord
 from detectors.state import StateStore, state_key
 from detectors.timers import DeadlineIndex
-from schemas.alert import MAX_EVENT_IDS, MAX_FINDINGS, Alert, AlertProvenance, AlertState, AnomalyDetails, Rule
+from schemas.alert import Alert
 from schemas.event import Event
-from schemas.ids import alert_id
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -351,60 +351,11 @@ class Engine:
     def _merge(
         self, det: Detector, entity_key: str, record: EntityRecord, finding: Finding, event: Event | None
     ) -> Alert | None:
-        """Create the entity's alert, fold the finding into the open one (dedup), or resolve it."""
-        ts = finding.timestamp.timestamp()
-        current = record.alerts.get(finding.variant)
-        if finding.resolve:
-            if current is None or current.status == "resolved":
-                return None
-            current.status = "resolved"
-            current.last = max(current.last, ts)
-            alert = _build_alert(det, entity_key, current, finding)
-            self.hooks.on_alert(alert, False)
-            return alert
-        is_new = (
-            current is None
-            or current.status == "resolved"
-            or ts - current.first >= det.meta.dedup_period.total_seconds()
-        )
-        if current is None or is_new:
-            if finding.variant is not None:
-                _drop_spent_variants(record, ts - det.meta.dedup_period.total_seconds() - self._late)
-            first_iso = finding.timestamp.astimezone(timezone.utc).isoformat()
-            dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
-            current = AlertSlot(id=alert_id(det.meta.id, dedup_key, first_iso), first=ts, last=ts)
-        current.count += 1
-        current.last = max(current.last, ts)
-        current.events = (current.events + [i for i in finding.event_ids if i not in current.events])[-MAX_EVENT_IDS:]
-        current.event_count += len(finding.event_ids)
-        current.datasets = sorted(set(current.datasets) | set(finding.datasets))
-        if event is not None:
-            current.enrichment = sorted(set(current.enrichment) | set(event.secmon.enrichment))
-        if finding.severity is not None:
-            held = current.severity if current.severity is not None else finding.severity
-            current.severity = max(finding.severity, held, key=SEVERITY_RANK.index)
-        rank = SEVERITY_RANK.index(finding.severity or det.meta.severity)
-        if rank >= current.rank:  # the worst finding names the alert; a tie keeps the latest
-            current.message, current.rank = finding.message, rank
-        if finding.message not in current.findings and len(current.findings) < MAX_FINDINGS:
-            current.findings.append(finding.message)
-        if finding.anomaly is not None and finding.anomaly.score >= (current.anomaly or {}).get("score", -1e9):
-            current.anomaly = finding.anomaly.model_dump(mode="json")
-        record.alerts[finding.variant] = current
-        alert = _build_alert(det, entity_key, current, finding)
-        self.hooks.on_alert(alert, is_new)
-        return alert
-
-
-SEVERITY_RANK = ("low", "medium", "high", "critical")
-
-
-def _drop_spent_variants(record: EntityRecord, before: float) -> None:
-    """Forget variant alerts opened before `before` (dedup period + lateness ago): no finding can
-    fold into them any more, and an entity with a variant per source (one alert per attacking IP)
-    must not keep every one it ever had while it stays active."""
-    for variant in [v for v, slot in record.alerts.items() if v is not None and slot.first < before]:
-        del record.alerts[variant]
+        """Fold the finding into the entity's alerts (see detectors/alerts.py) and tell the hooks."""
+        merged = merge(det, entity_key, record, finding, event, self._late)
+        if merged is not None:
+            self.hooks.on_alert(*merged)
+        return merged[0] if merged is not None else None
 
 
 def _key_function(det: Detector, params: BaseModel) -> Callable[[Event], str | None]:
@@ -424,50 +375,3 @@ def _entity_matches(
         # a value containing "|": only a single-field key can still be read unambiguously
         parts = [entity] if len(fields) == 1 else []
     return any(name in values and norm(part) in values[name] for name, part in zip(fields, parts, strict=False))
-
-
-def _build_alert(det: Detector, entity_key: str, a: AlertSlot, finding: Finding) -> Alert:
-    meta = det.meta
-    entity = finding.entity
-    dedup_key = entity_key if finding.variant is None else f"{entity_key}#{finding.variant}"
-    return Alert(
-        timestamp=_utc(a.last),
-        message=finding.message if finding.resolve or a.message is None else a.message,
-        rule=Rule(
-            id=meta.id,
-            name=meta.title,
-            version=meta.version,
-            maturity=finding.maturity or meta.maturity,
-            tags=list(meta.tags),
-            ruleset=meta.ruleset,
-            reference=list(meta.references),
-        ),
-        alert=AlertState(
-            id=a.id,
-            status=a.status,
-            severity=a.severity or meta.severity,
-            dedup_key=dedup_key,
-            count=a.count,
-            first_seen=_utc(a.first),
-            last_seen=_utc(a.last),
-        ),
-        user=entity.user,
-        source=entity.source,
-        destination=entity.destination,
-        host=entity.host,
-        organization=entity.organization,
-        cloud=entity.cloud,
-        secmon=AlertProvenance(
-            event_ids=a.events,
-            event_count=a.event_count,
-            datasets=a.datasets,
-            enrichment=a.enrichment,
-            resource=entity.resource,
-            anomaly=AnomalyDetails.model_validate(a.anomaly) if a.anomaly else None,
-            findings=a.findings if len(a.findings) > 1 else [],
-        ),
-    )
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
