@@ -27,8 +27,9 @@ from pipeline.normalizers.base import (
     load_json_object,
     validate,
 )
+from pipeline.normalizers.cloudtrail_kinds import classify, service_of
 from pipeline.normalizers.cloudtrail_logging import logging_config
-from pipeline.normalizers.cloudtrail_rules import SECURITY_GROUP_CALLS, firewall_rules
+from pipeline.normalizers.cloudtrail_rules import firewall_rules
 from schemas.bounds import CutAtBounds
 from schemas.event import (
     Auth,
@@ -53,47 +54,8 @@ DATASET = "aws.cloudtrail"
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a delivery file is one line; it is read whole, then split
 HIDDEN_USER = "HIDDEN_DUE_TO_SECURITY_REASONS"  # failed console login for a name that is no user
 HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,63}$")
-VERB = re.compile(r"^[A-Z][a-z]+")
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800-\udfff: may decode to a lone surrogate
-VERB_TYPES = {
-    **dict.fromkeys(("Create", "Add", "Run", "Import", "Allocate", "Register"), "creation"),
-    **dict.fromkeys(("Delete", "Remove", "Terminate", "Release", "Deregister"), "deletion"),
-    **dict.fromkeys(("Get", "List", "Describe", "Head", "Lookup", "Search"), "access"),
-    **dict.fromkeys(
-        (
-            "Put",
-            "Update",
-            "Modify",
-            "Attach",
-            "Detach",
-            "Set",
-            "Authorize",
-            "Revoke",
-            "Stop",
-            "Start",
-            "Enable",
-            "Disable",
-            "Associate",
-            "Disassociate",
-            "Replace",
-            "Reset",
-            "Leave",
-            "Tag",
-            "Untag",
-        ),
-        "change",
-    ),
-}
-CATEGORY_BY_SERVICE = {
-    "iam": ("iam",),
-    "sts": ("iam",),
-    "sso": ("iam",),
-    "identitystore": ("iam",),
-    "cloudtrail": ("configuration",),
-    "config": ("configuration",),
-}
 TLS_VERSION = re.compile(r"^(TLS|SSL)v(\d(?:\.\d)?)$")  # "TLSv1.2" -> tls, 1.2
-FLOW_LOG_CALLS = frozenset({"CreateFlowLogs", "DeleteFlowLogs"})
 
 
 class SessionIssuer(CutAtBounds):
@@ -189,8 +151,8 @@ def _to_event(t: CloudTrailRecord, record: RawRecord, when: datetime, original: 
     source = _source(t.sourceIPAddress)
     outcome = _outcome(t)
     login = t.eventName == "ConsoleLogin"
-    service = _service(t.eventSource)
-    category, kind = _classify(t.eventName, service, login, outcome)
+    service = service_of(t.eventSource)
+    category, kind = classify(t.eventName, service, login, outcome)
     tls, server = _tls(t.tlsDetails)
     return Event(
         timestamp=when,
@@ -286,32 +248,6 @@ def _outcome(t: CloudTrailRecord) -> str:
         if result in ("Success", "Failure"):
             return "success" if result == "Success" else "failure"
     return "failure" if t.errorCode else "success"
-
-
-@lru_cache(maxsize=1024)
-def _service(event_source: str) -> str | None:
-    """`ec2.amazonaws.com` -> ec2."""
-    name, _, domain = event_source.partition(".")
-    return name if domain == "amazonaws.com" and name else None
-
-
-def _classify(name: str, service: str | None, login: bool, outcome: str) -> tuple[list[str], list[str]]:
-    """(event.category, event.type): from the call's verb, and its service for the category."""
-    category, kind = _classify_cached(name, service, login, outcome)
-    return list(category), list(kind)  # fresh lists: events must not share mutable state
-
-
-@lru_cache(maxsize=4096)
-def _classify_cached(
-    name: str, service: str | None, login: bool, outcome: str
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if login:
-        return ("authentication",), ("start" if outcome == "success" else "info",)
-    verb = VERB.match(name)
-    kind = VERB_TYPES.get(verb.group(0), "info") if verb else "info"  # Decrypt, AssumeRole, SendCommand...
-    if name in SECURITY_GROUP_CALLS or name in FLOW_LOG_CALLS:
-        return ("configuration", "network"), (kind,)
-    return CATEGORY_BY_SERVICE.get(service or "", ()), (kind,)
 
 
 def _tls(details: Any) -> tuple[Tls | None, str | None]:
