@@ -26,7 +26,8 @@ from collections import Counter
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.base import Entity
+from detectors import windows
+from detectors.base import Entity, Finding
 from detectors.identity import CUT_OFF, PROBE, Login, LoginSource, attempt_of
 from detectors.rules._ssh import source_endpoint
 from schemas.alert import Severity
@@ -145,6 +146,24 @@ def entity(event: Event, login: Login, with_user: bool, with_source: bool) -> En
         host=Host(name=login.host) if login.host else None,
         organization=event.organization if with_user and not aws else None,
         cloud=Cloud(provider="aws", account=CloudAccount(id=login.scope)) if aws else None,
+    )
+
+
+def add(state, login: Login, params: CountingParams) -> tuple[object, list[str]]:
+    """The window with this attempt added, and its items."""
+    state = windows.add(state, login.ts, item(login), params.window_seconds)
+    return state, windows.items(state)
+
+
+def burst(event: Event, login: Login, items: list[str], message: str, per_user: bool) -> Finding:
+    """The finding of a burst of attempts: per account (`per_user`) or per client address."""
+    return Finding(
+        message=message,
+        entity=entity(event, login, with_user=per_user, with_source=not per_user),
+        timestamp=event.timestamp,
+        event_ids=event_ids(items),
+        datasets=(event.event.dataset,),
+        severity=QUIETER.get(login.source),
     )
 
 

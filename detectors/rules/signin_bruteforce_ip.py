@@ -12,8 +12,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from detectors import windows
-from detectors.base import Detector, DetectorMeta, Finding, StateSpec
+from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.identity import LoginSource
 from detectors.rules import _attempts
 from schemas.event import Event
@@ -54,23 +53,16 @@ def step(state, event: Event, params: Params):
     login = _attempts.read(event, params)
     if login is None or login.success:
         return state, []
-    state = windows.add(state, login.ts, _attempts.item(login), params.window_seconds)
-    items = windows.items(state)
+    state, items = _attempts.add(state, login, params)
     count = _attempts.attempts(items)
     if count < params.threshold_by_source.get(login.source, params.threshold):
         return state, []
     noun = _attempts.NOUNS[login.source][1]
     names = "" if login.source == "app" else f" (users: {_attempts.sample(_attempts.users(items)) or 'unknown'})"
-    finding = Finding(
-        message=f"{count} failed {noun} from {login.client}{_attempts.where(login)} within "
-        f"{params.window_seconds}s{names}",
-        entity=_attempts.entity(event, login, with_user=False, with_source=True),
-        timestamp=event.timestamp,
-        event_ids=_attempts.event_ids(items),
-        datasets=(event.event.dataset,),
-        severity=_attempts.QUIETER.get(login.source),
+    message = (
+        f"{count} failed {noun} from {login.client}{_attempts.where(login)} within {params.window_seconds}s{names}"
     )
-    return None, [finding]
+    return None, [_attempts.burst(event, login, items, message, per_user=False)]
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key_with=key, ttl=lambda params: params.window_seconds)

@@ -15,8 +15,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from detectors import windows
-from detectors.base import Detector, DetectorMeta, Finding, StateSpec
+from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.identity import LoginSource
 from detectors.rules import _attempts
 from schemas.event import Event
@@ -63,8 +62,7 @@ def step(state, event: Event, params: Params):
     login = _attempts.read(event, params)
     if login is None or login.success:
         return state, []
-    state = windows.add(state, login.ts, _attempts.item(login), params.window_seconds)
-    items = windows.items(state)
+    state, items = _attempts.add(state, login, params)
     count, ips = _attempts.attempts(items), _attempts.clients(items)
     if count < params.threshold_by_source.get(login.source, params.threshold):
         return state, []
@@ -72,16 +70,10 @@ def step(state, event: Event, params: Params):
         return state, []
     noun = _attempts.NOUNS[login.source][1]
     spread = "" if login.source == "app" else f" from {len(ips)} address(es): {_attempts.sample(ips)}"
-    finding = Finding(
-        message=f"{count} failed {noun} for user {login.user}{_attempts.where(login)} within "
-        f"{params.window_seconds}s{spread}",
-        entity=_attempts.entity(event, login, with_user=True, with_source=False),
-        timestamp=event.timestamp,
-        event_ids=_attempts.event_ids(items),
-        datasets=(event.event.dataset,),
-        severity=_attempts.QUIETER.get(login.source),
+    message = (
+        f"{count} failed {noun} for user {login.user}{_attempts.where(login)} within {params.window_seconds}s{spread}"
     )
-    return None, [finding]
+    return None, [_attempts.burst(event, login, items, message, per_user=True)]
 
 
 DETECTOR = Detector(meta=META, params=Params, step=step, key_with=key, ttl=lambda params: params.window_seconds)
