@@ -46,7 +46,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 
 from bench.generate import START, benign, burst
 from pipeline import embedded
@@ -104,6 +104,9 @@ class Services:
             "KAFKA_CONTROLLER_PORT": str(args.kafka_port + 1),
             "ES_PORT": str(args.es_port),
             "ES_TRANSPORT_PORT": str(args.es_port + 100),
+            # a node restarted under load recovers every shard before it is yellow: minutes on 2 cores
+            "ES_READY_TIMEOUT": str(args.ready_timeout),
+            "KAFKA_READY_TIMEOUT": str(args.ready_timeout),
         }
         for k in ("SECMON_KAFKA_BOOTSTRAP", "SECMON_ES_URL", "SECMON_SERVICES_SECURE"):
             self.env.pop(k, None)
@@ -247,8 +250,10 @@ def outage(service: str) -> Callable[[Run], None]:
     def fault(run: Run) -> None:
         run.services.run("down", service)
         time.sleep(run.args.outage)
+        began = time.monotonic()
         run.services.run("up", service)
         run.ended()
+        run.note = f"{service} ready {run.fault_end - began:.0f} s after its start; "
         run.timeline = "worker-1"
 
     return fault
@@ -396,6 +401,19 @@ def run_fault(name: str, args: argparse.Namespace, services: Services, es: Elast
         hook.close()
         if mounted:
             subprocess.run(["umount", str(run.state)], check=False)
+        drop(services, es, prefix)
+
+
+def drop(services: Services, es: Elasticsearch, prefix: str) -> None:
+    """Delete a row's indices, templates and topics: what the next restart would recover is what
+    the next row wrote, not every row before it."""
+    es.options(ignore_status=404).indices.delete(index=f"{prefix}-*")
+    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
+    admin = KafkaAdminClient(bootstrap_servers=services.bootstrap)
+    try:
+        admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix)])
+    finally:
+        admin.close()
 
 
 def _run_fault(run: Run) -> Row:
@@ -474,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kafka-port", type=int, default=9096)
     parser.add_argument("--es-port", type=int, default=9202)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/secmon-faults"))
+    parser.add_argument(
+        "--ready-timeout", type=int, default=600, help="s a restarted broker or node may take to be ready"
+    )
     parser.add_argument("--keep-services", action="store_true", help="leave the suite's services running")
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(FAULTS)
