@@ -11,13 +11,13 @@ in its summary instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pipeline import metrics
 from pipeline.kafka.codec import dumps
-from pipeline.kafka.send import SendFailed, deliver
+from pipeline.kafka.send import Out, SendFailed, deliver, deliver_many
 from pipeline.normalizers.base import RawRecord
 from schemas.deadletter import DeadLetter, ErrorCode, Stage
 from schemas.event import Origin
@@ -97,9 +97,28 @@ async def send(rt: Runtime, dead: DeadLetter, key: bytes | None = None) -> Await
 async def send_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:
     """Dead-letter a Kafka message an agent gives up on, and wait until the broker has the letter
     (retried while the broker is away), so the message is never committed past without it."""
-    dead = counted(of_message(message, stage, code, reason))
+    where = f"{message.topic}[{message.partition}]@{message.offset}"
+    await _post(rt, counted(of_message(message, stage, code, reason)), where)
+
+
+async def send_all(rt: Runtime, outs: Sequence[Out], stage: Stage) -> None:
+    """Send an agent's outputs and wait until the broker has each (pipeline.kafka.send). One it
+    refuses for good is dead-lettered with the reason: the message it came from (`origin`), else
+    the record itself; a dead letter it refuses is counted and logged (nowhere left to put it)."""
+    for out, exc in await deliver_many(outs):
+        log.error("%s output to the %s topic not sent: %s", stage, out.output, exc)
+        if out.output == "deadletter":
+            metrics.ERRORS.labels(where="deadletter_send").inc()
+        elif out.origin is not None:
+            await send_message(rt, out.origin, stage, "internal_error", str(exc))
+        else:
+            dead = letter(out.value, Origin(source="internal"), stage, "internal_error", str(exc))
+            await _post(rt, counted(dead), f"a record for the {out.output} topic")
+
+
+async def _post(rt: Runtime, dead: DeadLetter, where: str) -> None:
     try:
         await deliver(rt.topics["deadletter"], "deadletter", key=None, value=encode(dead))
     except SendFailed:  # nowhere left to put it: say so where an operator looks
         metrics.ERRORS.labels(where="deadletter_send").inc()
-        log.exception("dead letter of %s[%d]@%d not sent", message.topic, message.partition, message.offset)
+        log.exception("dead letter of %s not sent", where)

@@ -28,6 +28,7 @@ from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.service import Deliverer
 from pipeline.delivery.silences import SilenceCache
 from pipeline.kafka.codec import dumps
+from pipeline.kafka.send import Out
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
@@ -90,7 +91,7 @@ def register(rt: Runtime) -> None:
 
     @rt.app.timer(interval=cfg.tick_seconds, on_leader=True)
     async def delivery_tick() -> None:
-        await asyncio.gather(*[await notify.send(value=tick(), partition=p) for p in range(partitions)])
+        await deadletter.send_all(rt, [Out(notify, "notify", None, tick(), p) for p in range(partitions)], "deliver")
 
 
 def _register_route(rt: Runtime, tree: RoutingTree, notify, partitions: int) -> None:
@@ -104,8 +105,8 @@ def _register_route(rt: Runtime, tree: RoutingTree, notify, partitions: int) -> 
                 except ValidationError:
                     continue  # index_alerts dead-letters the same message; counting it twice would lie
             messages = route_messages(tree, alerts, partitions)
-            sends = [await notify.send(value=value, partition=p) for p, value in messages]
-            await asyncio.gather(*sends)  # acked only once every group entry is in Kafka
+            outs = [Out(notify, "notify", None, value, p) for p, value in messages]
+            await deadletter.send_all(rt, outs, "deliver")  # acked only once every group entry is in Kafka
 
 
 def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups) -> None:
@@ -218,10 +219,11 @@ async def _write(rt: Runtime, sink: BulkSink, effects: Effects) -> None:
         effects.dead_letters.append(
             deadletter.of_body(dumps(action_["_source"]), "internal_error", reason, time.time())
         )
-    sends = [await deadletter.send(rt, d) for d in effects.dead_letters]
+    dead = rt.topics["deadletter"]
+    outs = [Out(dead, "deadletter", None, deadletter.encode(deadletter.counted(d))) for d in effects.dead_letters]
     for alert in effects.alerts:
         metrics.ALERTS.labels(
             rule=alert.rule.id, severity=alert.alert.severity, change="new" if alert.alert.count == 1 else "update"
         ).inc()
-        sends.append(await rt.topics["alerts"].send(key=alert.alert.id.encode(), value=dumps(alert.to_doc())))
-    await asyncio.gather(*sends)
+        outs.append(Out(rt.topics["alerts"], "alerts", alert.alert.id.encode(), dumps(alert.to_doc())))
+    await deadletter.send_all(rt, outs, "deliver")

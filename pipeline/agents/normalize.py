@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from pipeline import deadletter, metrics
+from pipeline.deadletter import send_all
 from pipeline.kafka.codec import dumps, raw_record
+from pipeline.kafka.send import Out
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 
@@ -22,7 +23,7 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["raw"], name="secmon.normalize", concurrency=1)
     async def normalize(stream):
         async for batch in stream.take_events(500, within=0.5):
-            sends = []
+            outs: list[Out] = []
             for item in batch:
                 msg = item.message
                 source = msg.topic[len(raw_prefix) :]
@@ -31,13 +32,11 @@ def register(rt: Runtime) -> None:
                 metrics.EVENTS_IN.labels(stage="normalize", source=source).inc()
                 result = process_record(record, normalizer, rt.enrichers, rt.parse_options, max_bytes)
                 if result.dead_letter is not None:
-                    sends.append(await deadletter.send(rt, result.dead_letter, key=msg.key))
+                    dead = deadletter.encode(deadletter.counted(result.dead_letter))
+                    outs.append(Out(rt.topics["deadletter"], "deadletter", msg.key, dead, origin=msg))
                 # key by the raw record's key (its file) so one file's events stay in order
                 for event in result.events:
-                    sends.append(
-                        await rt.topics["events"].send(
-                            key=msg.key or event.event.id.encode(), value=dumps(event.to_doc())
-                        )
-                    )
+                    key = msg.key or event.event.id.encode()
+                    outs.append(Out(rt.topics["events"], "events", key, dumps(event.to_doc()), origin=msg))
                 metrics.EVENTS_OUT.labels(stage="normalize", source=source).inc(len(result.events))
-            await asyncio.gather(*sends)  # acked only once Kafka has every output of the batch
+            await send_all(rt, outs, "normalize")  # acked only once Kafka has every output of the batch

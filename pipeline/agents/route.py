@@ -6,13 +6,14 @@ the detect topic carries an event once per distinct entity key, not once per det
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from pipeline import metrics
+from pipeline.deadletter import send_all
 from pipeline.kafka.codec import dumps
+from pipeline.kafka.send import Out
 from pipeline.runtime import build_engine
 from schemas.detect import event_message
 from schemas.event import Event
@@ -30,7 +31,7 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["events"], name="secmon.route", concurrency=1)
     async def route(stream):
         async for batch in stream.take_events(500, within=0.5):
-            sends = []
+            outs: list[Out] = []
             for item in batch:
                 try:
                     event = Event.model_validate_json(item.message.value)
@@ -42,6 +43,6 @@ def register(rt: Runtime) -> None:
                 doc = event.to_doc()
                 for key, detector_ids in by_key.items():
                     body = dumps(event_message(detector_ids, key, doc))
-                    sends.append(await rt.topics["detect"].send(key=key.encode(), value=body))
+                    outs.append(Out(rt.topics["detect"], "detect", key.encode(), body, origin=item.message))
                 metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))
-            await asyncio.gather(*sends)
+            await send_all(rt, outs, "detect")  # acked only once Kafka has every output of the batch

@@ -6,13 +6,16 @@ committed past, and lost. An agent that awaits `deliver` for every output of a m
 takes the next one lets that message's offset be committed only once its outputs are on the broker.
 Retriable failures (connection lost, leader moving, a request or batch timing out) are retried with
 a capped backoff until the broker is back; anything else raises `SendFailed` for the agent to
-dead-letter, count and go past.
+dead-letter, count and go past. `deliver_many` does the same for a batch: every send is queued
+before any is awaited (the producer batches them), then the failed ones are sent again, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipeline import metrics
@@ -20,12 +23,25 @@ from pipeline import metrics
 log = logging.getLogger(__name__)
 
 # the topic kinds an agent sends to through `deliver` (a bounded metric label)
-Output = Literal["alerts", "detect", "deadletter"]
+Output = Literal["alerts", "detect", "deadletter", "events", "notify"]
 BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class SendFailed(Exception):
     """The broker refused a send for a reason a retry does not fix (too large, not authorized)."""
+
+
+@dataclass(frozen=True)
+class Out:
+    """One record for `deliver_many`: the Faust topic, its kind (a metric label), key, value, and
+    the message it came from (to dead-letter if the broker refuses the record for good)."""
+
+    topic: Any
+    output: Output
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+    origin: Any = None
 
 
 def retriable(exc: BaseException) -> bool:
@@ -43,24 +59,67 @@ def backoff(attempt: int) -> float:
     return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1]
 
 
-async def deliver(topic: Any, output: Output, *, key: bytes | None, value: bytes, partition: int | None = None) -> Any:
+async def deliver(topic: Any, output: Output, *, key: bytes | None, value: bytes, partition: int | None = None) -> None:
     """Send `value` to `topic` (a Faust topic) and wait for the broker's acknowledgement, retrying
-    retriable failures for as long as they last; the record metadata. Raises SendFailed otherwise."""
-    attempt = 0
-    while True:
-        try:
-            return await (await topic.send(key=key, value=value, partition=partition))
+    retriable failures for as long as they last. Raises SendFailed otherwise."""
+    refused = await deliver_many([Out(topic, output, key, value, partition)])
+    if refused:
+        raise refused[0][1]
+
+
+async def deliver_many(outs: Sequence[Out]) -> list[tuple[Out, SendFailed]]:
+    """Send every record and wait until the broker has each one, retrying the retriable failures
+    (all of them again, in their order) for as long as they last; the records refused for good,
+    each with its reason, for the caller to dead-letter. Nothing returns before every record is
+    either acknowledged or refused."""
+    refused: list[tuple[Out, SendFailed]] = []
+    pending, attempt = list(outs), 0
+    while pending:
+        retry, why = [], ""
+        for out, result in zip(pending, await _attempt(pending), strict=True):
+            if result is None:
+                continue
+            if retriable(result):
+                retry.append(out)
+                why = why or type(result.__cause__ or result).__name__
+                metrics.KAFKA_SEND_RETRIES.labels(output=out.output).inc()
+            else:
+                refused.append((out, _refused(out.output, result)))
+        if retry:
+            attempt += 1
+            wait = backoff(attempt)
+            log.warning("%d Kafka sends failed (%s), retry %d in %.1f s", len(retry), why, attempt, wait)
+            await asyncio.sleep(wait)
+        pending = retry
+    return refused
+
+
+async def _attempt(outs: list[Out]) -> list[Exception | None]:
+    """Queue every record in order (the producer batches them), then wait for every
+    acknowledgement; per record, None or the exception it failed with."""
+    queued: list[Any] = []
+    for out in outs:
+        try:  # queuing itself can fail (no metadata, or no room for the broker's whole timeout)
+            queued.append(await out.topic.send(key=out.key, value=out.value, partition=out.partition))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not retriable(exc):
-                raise SendFailed(
-                    f"Kafka refused a message for the {output} topic: {type(exc).__name__}: {exc}"
-                ) from exc
-            attempt += 1
-            metrics.KAFKA_SEND_RETRIES.labels(output=output).inc()
-            wait = backoff(attempt)
-            log.warning(
-                "send to the %s topic failed (%s), retry %d in %.1f s", output, type(exc).__name__, attempt, wait
-            )
-            await asyncio.sleep(wait)
+            queued.append(exc)
+            if retriable(exc):  # the broker is away: the rest would each wait as long, and fail too
+                queued += [exc] * (len(outs) - len(queued))
+                break
+    futures = [q for q in queued if not isinstance(q, Exception)]
+    acked = iter(await asyncio.gather(*futures, return_exceptions=True))
+    results: list[Exception | None] = []
+    for q in queued:
+        result = q if isinstance(q, Exception) else next(acked)
+        if isinstance(result, asyncio.CancelledError):
+            raise result
+        results.append(result if isinstance(result, Exception) else None)
+    return results
+
+
+def _refused(output: Output, exc: BaseException) -> SendFailed:
+    failed = SendFailed(f"Kafka refused a message for the {output} topic: {type(exc).__name__}: {exc}")
+    failed.__cause__ = exc
+    return failed
