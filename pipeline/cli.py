@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pipeline import logthrottle
 from pipeline.anomaly.cli import register as register_anomaly
 from pipeline.check import register as register_check
 from pipeline.cliargs import instant
@@ -88,6 +89,7 @@ def _global_options(argv: list[str]) -> tuple[Path | None, bool, list[str]]:
 def _logging(settings: SecmonSettings, args: argparse.Namespace) -> None:
     level = "DEBUG" if args.debug or getattr(args, "verbose", False) else settings.log_level
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logthrottle.install()  # a broker outage would otherwise log every reconnect attempt
     quiet = logging.DEBUG if args.debug else logging.ERROR  # client retries would bury our one-line message
     for noisy in ("kafka", "aiokafka", "elastic_transport"):
         logging.getLogger(noisy).setLevel(max(quiet, logging.getLogger().level))

@@ -44,6 +44,10 @@ NOTIFICATION_SECONDS = Histogram(
 KAFKA_SEND_RETRIES = Counter(
     "secmon_kafka_send_retries_total", "Kafka sends retried after a retriable failure (broker away).", ["output"]
 )
+# logger: the top-level client logger (pipeline.logthrottle.THROTTLED), never the message
+LOG_LINES_DROPPED = Counter(
+    "secmon_log_lines_dropped_total", "Repeated client warnings not written (one per 10 s is).", ["logger"]
+)
 REPLAYS_SKIPPED = Counter(
     "secmon_detect_replays_skipped_total",
     "Detector steps skipped: the state entry already held the replayed detect message (after a crash).",
