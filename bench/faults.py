@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -193,7 +194,8 @@ def es_count(es: Elasticsearch, index: str) -> int:
         return -1
 
 
-def dead_letter_count(bootstrap: str, topic: str) -> int:
+def dead_letters(bootstrap: str, topic: str) -> Counter[str]:
+    """The dead-letter topic's letters by "stage/error_code: reason" (the reason cut short)."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -201,9 +203,12 @@ def dead_letter_count(bootstrap: str, topic: str) -> int:
         enable_auto_commit=False,
         consumer_timeout_ms=3000,
     )
-    n = sum(1 for _ in consumer)
+    kinds: Counter[str] = Counter()
+    for message in consumer:
+        letter = json.loads(message.value)
+        kinds[f"{letter.get('stage')}/{letter.get('error_code')}: {str(letter.get('reason'))[:60]}"] += 1
     consumer.close()
-    return n
+    return kinds
 
 
 def notified(hook: LoopbackReceiver) -> dict[str, set[str]]:
@@ -459,7 +464,9 @@ def _run_fault(run: Run) -> Row:
         alerts_ok = len(got) == len(set(got))
         expected_alerts = set(got)
     renotified = sum(len(ids) - 1 for ids in pages.values())
-    dead = dead_letter_count(run.services.bootstrap, f"{stack.prefix}-deadletter")
+    letters = dead_letters(run.services.bootstrap, f"{stack.prefix}-deadletter")
+    dead = sum(letters.values())
+    run.note += "".join(f" dead letters: {n} x {kind};" for kind, n in letters.items())
     if not alerts_ok:
         run.note += f" alerts differ: got {len(got)} want {len(expected_alerts)}"
     n_notified = len(set(pages) & expected_alerts)
