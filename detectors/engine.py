@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from detectors import memo
 from detectors.alerts import merge
 from detectors.base import DUE, Detector, Finding
 from detectors.records import EntityRecord
@@ -103,10 +104,14 @@ class Engine:
         """Run every detector on one event; the alerts created or updated by it."""
         alerts: list[Alert] = []
         ts = event.timestamp.timestamp()
-        for det, params, key_of in self._by_dataset.get(event.event.dataset, ()):
-            key = self._key(det, key_of, event)
-            if key is not None:
-                alerts += self._step(det, params, key, event, ts)
+        memo.scope(event)  # what several detectors derive from the event (its Login) is derived once
+        try:
+            for det, params, key_of in self._by_dataset.get(event.event.dataset, ()):
+                key = self._key(det, key_of, event)
+                if key is not None:
+                    alerts += self._step(det, params, key, event, ts)
+        finally:
+            memo.scope(None)
         return alerts
 
     def process_keyed(self, detector_id: str, entity_key: str, event: Event) -> list[Alert]:

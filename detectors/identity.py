@@ -19,6 +19,7 @@ import fnmatch
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from detectors.memo import per_event
 from schemas.ecs import AutonomousSystem, Geo
 from schemas.event import Event
 
@@ -81,6 +82,7 @@ def host_group(host: str, groups: dict[str, list[str]]) -> str:
     return name
 
 
+@per_event
 def login_of(event: Event) -> Login | None:
     """The event as a login, or None when it is no completed login attempt."""
     source = _source(event)
@@ -89,6 +91,7 @@ def login_of(event: Event) -> Login | None:
     return _login(event, source, "f")
 
 
+@per_event
 def attempt_of(event: Event) -> Login | None:
     """The event as one line of an authentication attempt, for the detectors that count them:
     every login, plus sshd's failure lines that are no Failed line (Invalid user, max attempts,
@@ -175,6 +178,7 @@ def _scope(event: Event, source: LoginSource, host: str | None) -> str:
     return account or NO_SCOPE
 
 
+@per_event
 def device_of(event: Event) -> str | None:
     """`type/client/os` of the client, or None when the User-Agent named neither client nor OS
     (versions left out, so browser updates are not new devices)."""
@@ -187,6 +191,7 @@ def device_of(event: Event) -> str | None:
     return f"{kind}/{client or '-'}/{os_name or '-'}"
 
 
+@per_event
 def identity_key(event: Event) -> str | None:
     """The account of a successful app sign-in, AWS console login or Okta sign-in, for the
     per-user identity detectors that read them: the user name for the app (as it always was, so
