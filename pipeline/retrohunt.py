@@ -13,15 +13,16 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any
-
-from elasticsearch import AsyncElasticsearch
+from typing import TYPE_CHECKING, Any
 
 from pipeline.enrichers.threat_feeds import Indicator
 from pipeline.enrichers.threat_intel import ThreatIntel
 from schemas.alert import Alert, AlertProvenance, AlertState, Rule
 from schemas.event import Endpoint
 from schemas.ids import alert_id
+
+if TYPE_CHECKING:  # the client is a large import that `secmon run`, which parses this module's options, never needs
+    from elasticsearch import AsyncElasticsearch
 
 log = logging.getLogger(__name__)
 RULE = Rule(

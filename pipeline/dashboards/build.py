@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from pipeline.dashboards.model import Col, Dashboard, DataView, GeoMap, Lens, Markdown, Search
-from pipeline.delivery import history
 from schemas.templates import template
 
 CORE_VERSION = "8.8.0"
@@ -48,6 +47,8 @@ LENS_TYPES = {
 @cache
 def field_types(view: str) -> dict[str, str]:
     """Dotted field name -> Elasticsearch type, from the template of the view's index family."""
+    from pipeline.delivery import history  # here: it imports the Elasticsearch client, which `secmon run` never needs
+
     body = history.template("secmon") if view == "notifications" else template(view)
     out: dict[str, str] = {}
 

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from pipeline.dashboards import kibana, ndjson, objects
+from pipeline.dashboards import ndjson, objects
 from pipeline.settings import SecmonSettings
 
 
@@ -40,6 +40,8 @@ def _settings(args: argparse.Namespace, settings: SecmonSettings):
 
 def cmd_import(args: argparse.Namespace, settings: SecmonSettings) -> int:
     """Import; exit 1 and list every refused object when Kibana refused some."""
+    from pipeline.dashboards import kibana  # here: its HTTP client (aiohttp) is an import `secmon run` can skip
+
     if args.file:
         body = args.file.read_text(encoding="utf-8")
     else:
@@ -54,6 +56,8 @@ def cmd_import(args: argparse.Namespace, settings: SecmonSettings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: SecmonSettings) -> int:
     """Export the dashboards (with their panels, data views and searches) as NDJSON."""
+    from pipeline.dashboards import kibana
+
     wanted = [
         {"type": o["type"], "id": o["id"]}
         for o in objects(settings.es.index_prefix)
