@@ -104,30 +104,38 @@ def ensure_topics(settings: SecmonSettings) -> list[str]:
     worker starts: a topic Faust creates itself can miss the first assignment, and its agent then
     gets no partitions until the next rebalance)."""
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.errors import TopicAlreadyExistsError, for_code
 
     topics = TopicNames(settings.kafka.topic_prefix)
     names, compacted = topics.all(), set(topics.contexts)
     admin = KafkaAdminClient(**kafka_python_kwargs(settings.kafka), client_id="secmon-admin")
     try:
-        missing = [n for n in names if n not in set(admin.list_topics())]
-        for name in missing:
-            try:
-                if name in compacted:  # small tables every worker reads whole: one partition keeps them in order
-                    topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=CONTEXT_TOPIC_CONFIG)
-                elif name == topics.purge:  # rare and small; one partition keeps the parts of a request in order
-                    topic = NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=PURGE_TOPIC_CONFIG)
-                else:
-                    topic = NewTopic(
+        existing = set(admin.list_topics())
+        new = []
+        for name in (n for n in names if n not in existing):
+            if name in compacted:  # small tables every worker reads whole: one partition keeps them in order
+                new.append(NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=CONTEXT_TOPIC_CONFIG))
+            elif name == topics.purge:  # rare and small; one partition keeps the parts of a request in order
+                new.append(NewTopic(name, 1, settings.kafka.replication_factor, topic_configs=PURGE_TOPIC_CONFIG))
+            else:
+                new.append(
+                    NewTopic(
                         name,
                         settings.kafka.partitions,
                         settings.kafka.replication_factor,
                         topic_configs=data_topic_config(settings.kafka.retention_hours),
                     )
-                admin.create_topics([topic])
-                log.info("created topic %s", name)
-            except TopicAlreadyExistsError:
-                pass
+                )
+        # one request for all of them (one per topic costs ~0.15 s each on a busy broker); a topic
+        # another process created meanwhile is fine, any other refusal is raised with its reason
+        result = admin.create_topics(new, raise_errors=False) if new else {"topics": []}
+        for topic in result["topics"]:
+            error = for_code(topic["error_code"])
+            if error is TopicAlreadyExistsError:
+                continue
+            if topic["error_code"]:
+                raise error(f"creating topic {topic['name']}: {topic['error_message']}")
+            log.info("created topic %s", topic["name"])
     finally:
         admin.close()
     return names
