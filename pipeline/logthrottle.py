@@ -2,7 +2,7 @@
 
 While the broker is away aiokafka logs a line per connection attempt and per metadata refresh
 (about 63k ERROR lines in a 2-minute outage), which buries every other line and fills disks.
-`Throttle` lets the first line of a kind (logger, level, message template) through, drops that
+`Throttle` lets the first line of a kind (logger, level, message template, its numbers aside) through, drops that
 kind for `window` s, then lets the next one through saying how many it dropped. Every dropped
 line is counted (`secmon_log_lines_dropped_total` by top-level logger), so nothing is lost
 silently; secmon's own lines pass untouched except the send-retry warning.
@@ -11,6 +11,7 @@ silently; secmon's own lines pass untouched except the send-retry warning.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from pipeline import metrics
 THROTTLED = ("aiokafka", "kafka", "faust", "mode", "elastic_transport", "elasticsearch", "pipeline.kafka.send")
 WINDOW_SECONDS = 10.0
 MAX_KINDS = 1000  # templates are fixed strings in code; a cap in case a library pre-formats them
+DIGITS = re.compile(r"\d+")  # a pre-formatted line ("buffer full size 104") is one kind whatever its numbers
 
 
 class Throttle(logging.Filter):
@@ -34,7 +36,7 @@ class Throttle(logging.Filter):
         top = _throttled(record.name)
         if top is None or record.levelno < logging.WARNING:
             return True
-        kind, now = (record.name, record.levelno, str(record.msg)), self.clock()
+        kind, now = (record.name, record.levelno, DIGITS.sub("#", str(record.msg))), self.clock()
         shown, dropped = self._kinds.get(kind, (None, 0))
         if shown is not None and now - shown < self.window:
             self._kinds[kind] = (shown, dropped + 1)

@@ -48,3 +48,13 @@ def test_kinds_are_throttled_apart_and_secmon_lines_and_info_pass() -> None:
         assert throttle.filter(_record("pipeline.agents.detect", msg="alert %s not sent: %s"))
         assert throttle.filter(_record("faust.worker", msg="Recovery complete", level=logging.INFO))
         assert throttle.filter(_record("aiokafkaesque", msg="not a client logger"))
+
+
+def test_lines_a_library_formatted_itself_are_one_kind_whatever_their_numbers() -> None:
+    throttle = Throttle(window=10, clock=Clock())
+    assert throttle.filter(
+        _record("faust.transport.producer", msg="producer buffer full size 104", level=logging.WARNING)
+    )
+    assert not throttle.filter(
+        _record("faust.transport.producer", msg="producer buffer full size 99", level=logging.WARNING)
+    )
