@@ -136,6 +136,7 @@ class Run:
     timeline: str = ""  # the log name of the worker whose rebalance and recovery are timed
     note: str = ""
     exact_alerts: bool = True  # False once the configuration changed what is detected
+    restarted: bool = False  # the bench had to start something again: not recovered by itself
 
     @property
     def input(self) -> Path:
@@ -346,6 +347,8 @@ def shipper_state(kind: str) -> Callable[[Run], None]:
             filler.unlink()
         if not alive:
             run.ship("shipper-2")
+            run.restarted = True
+            run.note += "; the bench started it again"
         run.ended()
 
     return fault
@@ -460,6 +463,7 @@ def _run_fault(run: Run) -> Row:
     else:  # after the change some alerts legitimately differ: count only duplicates
         time.sleep(30)  # let the alerts of the last events arrive
         got = [h["_id"] for h in run.es.search(index=alerts_index, size=1000)["hits"]["hits"]]
+        wait_until(lambda: set(notified(run.hook)) >= set(got), args.settle)  # and their notifications
         pages = notified(run.hook)
         alerts_ok = len(got) == len(set(got))
         expected_alerts = set(got)
@@ -471,7 +475,7 @@ def _run_fault(run: Run) -> Row:
         run.note += f" alerts differ: got {len(got)} want {len(expected_alerts)}"
     n_notified = len(set(pages) & expected_alerts)
     recovered = bool(done_at) and final == args.events and alerts_ok and dead == 0 and renotified == 0
-    recovered = recovered and n_notified == len(expected_alerts)
+    recovered = recovered and n_notified == len(expected_alerts) and not run.restarted
     return Row(
         run.name,
         recovered,
