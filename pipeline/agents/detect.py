@@ -27,6 +27,7 @@ from pipeline.runtime import build_engine
 from schemas.alert import Alert
 from schemas.deadletter import ErrorCode
 from schemas.detect import DETECT_MESSAGE, EventMessage, TickMessage, tick_message
+from schemas.event import Event
 from schemas.lifecycle import ForgetFanout
 
 if TYPE_CHECKING:
@@ -39,14 +40,18 @@ class FaustTableStore:
     """StateStore over a Faust table (changelog-backed, recovered on restart and rebalance). The table
     holds each record's stored form, so the changelog is JSON a worker of any version can read.
 
-    Writes of one detect message are held (`begin` .. `commit`) until its alerts are on the broker,
-    and each entry records the message's position (`at`: partition, offset). A worker killed before
-    its offsets were committed replays those messages; one an entry already holds is not applied to
-    it again (a sliding window would count its event twice, and raise a different alert)."""
+    Writes of a batch of detect messages are held (`begin` .. `commit`) until the batch's alerts are
+    on the broker, one per key (the latest), and each entry records the position (`at`: partition,
+    offset) of the message that wrote it last. A worker killed before its offsets were committed
+    replays those messages; one an entry already holds is not applied to it again (a sliding window
+    would count its event twice, and raise a different alert). The changelog partition of an entry
+    is that of its messages (an entity's messages all live on one partition), given explicitly: a
+    batch spans partitions, so Faust's "current event" cannot name it."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
         self._held: dict[str, dict[str, Any] | None] = {}
+        self._partitions: dict[str, int] = {}
         self._at: list[int] | None = None
 
     def begin(self, partition: int, offset: int) -> None:
@@ -60,14 +65,20 @@ class FaustTableStore:
         return self._at is not None and at is not None and at[0] == self._at[0] and at[1] >= self._at[1]
 
     def commit(self) -> None:
-        """Write the held entries to the table (inside the message's event: Faust picks the
-        changelog partition from it)."""
+        """Write the held entries to the table and its changelog, each in its own partition."""
+        data = self._table.data
         for key, doc in self._held.items():
+            partition = self._partitions.get(key)
+            if partition is None:  # the agent begins every message: a bug, not a message to lose
+                raise RuntimeError(f"detector state {key} was written outside a detect message (no begin)")
             if doc is None:
-                self._table.pop(key, None)
+                data.pop(key, None)
+                self._table.send_changelog(partition, key, None, value_serializer="raw")
             else:
-                self._table[key] = doc
+                data[key] = doc
+                self._table.send_changelog(partition, key, doc)
         self._held.clear()
+        self._partitions.clear()
         self._at = None
 
     def get(self, key: str) -> EntityRecord | None:
@@ -76,17 +87,24 @@ class FaustTableStore:
 
     def put(self, key: str, value: EntityRecord) -> None:
         doc = value.to_doc()
-        self._held[key] = doc if self._at is None else {**doc, "at": self._at}
+        self._hold(key, doc if self._at is None else {**doc, "at": self._at})
 
     def delete(self, key: str) -> None:
-        self._held[key] = None
+        self._hold(key, None)
 
     def keys(self) -> Iterator[str]:
         held = [k for k, doc in self._held.items() if doc is not None]
         return iter(list(dict.fromkeys([*self._table.keys(), *held])))
 
+    def _hold(self, key: str, doc: dict[str, Any] | None) -> None:
+        self._held[key] = doc
+        if self._at is not None:
+            self._partitions[key] = self._at[0]
+
 
 MAX_TICK_BACKLOG = 10_000
+BATCH = 500  # detect messages per batch
+WITHIN = 0.05  # seconds a batch waits to fill: the stage's latency floor at low rates
 
 
 async def _detect_backlog(rt: Runtime) -> int:
@@ -185,45 +203,74 @@ def register(rt: Runtime) -> None:
         ticks = [(key, dumps(tick_message([det_id], key, now))) for det_id, key in engine.due(now)]
         await asyncio.gather(*[deliver(detect_topic, "detect", key=k.encode(), value=v) for k, v in ticks])
 
-    # One message at a time: Faust tables need the current event to pick the changelog partition.
-    # Every output is awaited until the broker has it (pipeline.kafka.send): only then is the next
-    # message taken, so no offset is committed past an alert or dead letter that was not written.
+    # A bounded batch at a time: each message's state writes are held (one per key, the latest),
+    # then every alert of the batch is sent and awaited until the broker has it
+    # (pipeline.kafka.send), and only then are the writes committed and the batch acked: no offset
+    # is committed past an alert or dead letter that was not written.
     @rt.app.agent(rt.topics["detect"], name="secmon.detect", concurrency=1)
     async def detect(stream):
-        async for item in stream.events():
-            try:
-                message = DETECT_MESSAGE.validate_python(loads(item.message.value))
-            except ValueError as exc:  # not JSON, or not one of the topic's messages (ValidationError)
-                log.error("undecodable detect message at %s: %s", item.message.tp, type(exc).__name__)
-                await send_message(
-                    rt, item.message, "detect", "invalid_shape", f"not a detect-topic message: {_first_error(exc)}"
-                )
-                continue
-            store.begin(item.message.partition, item.message.offset)
-            if isinstance(message, ForgetFanout):
-                await _forget(rt, engine, message, item.message)
-                store.commit()
-                continue
-            detectors = [d for d in message.detectors if not store.applied(f"{d}|{message.key}")]
-            if len(detectors) < len(message.detectors):
-                metrics.REPLAYS_SKIPPED.inc(len(message.detectors) - len(detectors))
-            if isinstance(message, TickMessage):
-                alerts = [a for d in detectors for a in engine.tick_keyed(d, message.key, message.tick)]
-            else:
-                alerts = _detect(engine, message, detectors)
-            await _emit(rt, alerts, item.message)
-            store.commit()  # after the alerts: a crash in between replays the message whole
+        async for batch in stream.take_events(BATCH, within=WITHIN):
+            outputs: list[tuple[Alert, Any]] = []
+            seen: dict[str, tuple[Any, Event]] = {}
+            for item in batch:
+                outputs += await _apply(rt, engine, store, item.message, seen)
+            await asyncio.gather(*[_emit(rt, alert, message) for alert, message in outputs])
+            store.commit()  # after the alerts: a crash in between replays the batch whole
 
 
-async def _emit(rt: Runtime, alerts: list[Alert], message: Any) -> None:
-    """Send each alert and wait for the broker; one Kafka refuses for good is dead-lettered with
+async def _apply(
+    rt: Runtime, engine: Engine, store: FaustTableStore, msg: Any, seen: dict[str, tuple[Any, Event]]
+) -> list[tuple[Alert, Any]]:
+    """Run one detect message through the engine (writes held in the store); its alerts, each
+    with the message that raised it. A message that is not one of the topic's is dead-lettered."""
+    try:
+        message = _decode(msg.value, seen)
+    except ValueError as exc:  # not JSON, or not one of the topic's messages (ValidationError)
+        log.error("undecodable detect message at %s: %s", msg.tp, type(exc).__name__)
+        await send_message(rt, msg, "detect", "invalid_shape", f"not a detect-topic message: {_first_error(exc)}")
+        return []
+    store.begin(msg.partition, msg.offset)
+    if isinstance(message, ForgetFanout):
+        await _forget(rt, engine, message, msg)
+        return []
+    detectors = [d for d in message.detectors if not store.applied(f"{d}|{message.key}")]
+    if len(detectors) < len(message.detectors):
+        metrics.REPLAYS_SKIPPED.inc(len(message.detectors) - len(detectors))
+    if isinstance(message, TickMessage):
+        alerts = [a for d in detectors for a in engine.tick_keyed(d, message.key, message.tick)]
+    else:
+        alerts = _detect(engine, message, detectors)
+    return [(alert, msg) for alert in alerts]
+
+
+async def _emit(rt: Runtime, alert: Alert, message: Any) -> None:
+    """Send an alert and wait for the broker; one Kafka refuses for good is dead-lettered with
     the message that raised it (a retry can replay it), never dropped silently."""
-    for alert in alerts:
-        try:
-            await deliver(rt.topics["alerts"], "alerts", key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
-        except SendFailed as exc:
-            log.error("alert %s not sent: %s", alert.alert.id, exc)
-            await send_message(rt, message, "detect", "internal_error", f"alert {alert.alert.id} not sent: {exc}")
+    try:
+        await deliver(rt.topics["alerts"], "alerts", key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
+    except SendFailed as exc:
+        log.error("alert %s not sent: %s", alert.alert.id, exc)
+        await send_message(rt, message, "detect", "internal_error", f"alert {alert.alert.id} not sent: {exc}")
+
+
+def _decode(value: bytes, seen: dict[str, tuple[Any, Event]]) -> EventMessage | TickMessage | ForgetFanout:
+    """A detect message, its event validated once per batch: the route agent sends an event once
+    per entity key, and those messages (other partitions of the same topic) often share a batch.
+    An event is reused only for the very same JSON; the engine never changes an event (embedded,
+    every detector gets the same one)."""
+    doc = loads(value)
+    event = doc.get("event") if isinstance(doc, dict) else None
+    meta = event.get("event") if isinstance(event, dict) else None
+    event_id = meta.get("id") if isinstance(meta, dict) else None
+    if not isinstance(event_id, str):
+        return DETECT_MESSAGE.validate_python(doc)
+    hit = seen.get(event_id)
+    if hit is not None and hit[0] == event:
+        return DETECT_MESSAGE.validate_python({**doc, "event": hit[1]})
+    message = DETECT_MESSAGE.validate_python(doc)
+    if isinstance(message, EventMessage):
+        seen[event_id] = (event, message.event)
+    return message
 
 
 def _detect(engine: Engine, message: EventMessage, detectors: list[str]) -> list[Alert]:

@@ -24,7 +24,19 @@ def _events(n: int) -> list:
     ]
 
 
-def _engine(table: dict[str, Any]) -> tuple[Engine, FaustTableStore]:
+class Table(dict):
+    """What the store uses of a Faust table: its data (this dict) and its changelog sends."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.data = self
+        self.changelog: list[tuple[int, str, Any]] = []
+
+    def send_changelog(self, partition: int, key: str, value: Any, value_serializer: str | None = None) -> None:
+        self.changelog.append((partition, key, value))
+
+
+def _engine(table: Table) -> tuple[Engine, FaustTableStore]:
     store = FaustTableStore(table)
     det = DETECTORS[DETECTOR]
     return Engine(detectors=[(det, det.params())], store=store, strict=True), store
@@ -40,7 +52,7 @@ def _apply(engine: Engine, store: FaustTableStore, offset: int, event) -> list[s
 
 
 def _run(events: list, crash_at: int | None = None, committed: int = 0) -> list[str]:
-    table: dict[str, Any] = {}
+    table = Table()
     engine, store = _engine(table)
     out: list[str] = []
     offset = 0
@@ -48,7 +60,7 @@ def _run(events: list, crash_at: int | None = None, committed: int = 0) -> list[
         out += _apply(engine, store, offset, events[offset])
         offset += 1
         if offset == crash_at:  # killed: a new worker recovers the table, resumes at the commit
-            engine, store = _engine(dict(table))
+            engine, store = _engine(Table(table))
             offset, crash_at = committed, None
     return out
 
@@ -62,7 +74,7 @@ def test_a_replay_after_a_crash_raises_the_same_alerts() -> None:
 
 
 def test_writes_are_held_until_commit() -> None:
-    table: dict[str, Any] = {}
+    table = Table()
     engine, store = _engine(table)
     event = _events(1)[0]
     ((det_id, key),) = engine.routes(event)
@@ -77,3 +89,21 @@ def test_writes_are_held_until_commit() -> None:
     assert not store.applied(f"{det_id}|{key}")
     store.begin(2, 1)  # another partition's offsets say nothing about this entry
     assert not store.applied(f"{det_id}|{key}")
+
+
+def test_a_batch_writes_each_key_once_in_the_partition_of_its_messages() -> None:
+    table = Table()
+    engine, store = _engine(table)
+    first, second = _events(2)
+    other = signin(**{"@timestamp": T0.isoformat(), "event.id": "x1", "source.ip": "203.0.113.99"})
+    for partition, offset, event in ((1, 10, first), (2, 4, other), (1, 11, second)):
+        ((det_id, key),) = engine.routes(event)
+        store.begin(partition, offset)
+        engine.process_keyed(det_id, key, event)
+    assert table.changelog == [], "held until the batch's alerts are sent"
+    store.commit()
+    written = {key: (partition, value["at"]) for partition, key, value in table.changelog}
+    assert len(table.changelog) == len(written) == 2, "one changelog write per key and batch"
+    assert sorted(written.values()) == [(1, [1, 11]), (2, [2, 4])], "each in its own partition, latest position"
+    store.begin(1, 10)
+    assert store.applied(f"{DETECTOR}|{engine.routes(first)[0][1]}"), "a replay of the batch is skipped"
