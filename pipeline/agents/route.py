@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from pipeline import metrics
 from pipeline.deadletter import send_all
-from pipeline.kafka.codec import dumps
+from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.send import Out
 from pipeline.runtime import build_engine
 from schemas.detect import event_message
@@ -34,13 +32,14 @@ def register(rt: Runtime) -> None:
             outs: list[Out] = []
             for item in batch:
                 try:
-                    event = Event.model_validate_json(item.message.value)
-                except ValidationError:
+                    doc = loads(item.message.value)
+                    event = Event.model_validate(doc)
+                except ValueError:  # not JSON, or not an event (ValidationError)
                     continue  # index_events dead-letters the same message; counting it twice would lie
                 by_key: dict[str, list[str]] = {}
                 for det_id, key in router.routes(event):
                     by_key.setdefault(key, []).append(det_id)
-                doc = event.to_doc()
+                # the event's own JSON, not a dump of the model: the detect agent validates it again
                 for key, detector_ids in by_key.items():
                     body = dumps(event_message(detector_ids, key, doc))
                     outs.append(Out(rt.topics["detect"], "detect", key.encode(), body, origin=item.message))
