@@ -18,9 +18,9 @@ from detectors.engine import Engine
 from detectors.records import EntityRecord
 from detectors.registry import DETECTORS
 from pipeline import metrics
-from pipeline.deadletter import send_message
+from pipeline.deadletter import send_all, send_message
 from pipeline.kafka.codec import dumps, loads
-from pipeline.kafka.send import SendFailed, deliver
+from pipeline.kafka.send import Out, deliver
 from pipeline.kafka.topics import DETECTOR_STATE_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
@@ -204,25 +204,27 @@ def register(rt: Runtime) -> None:
         await asyncio.gather(*[deliver(detect_topic, "detect", key=k.encode(), value=v) for k, v in ticks])
 
     # A bounded batch at a time: each message's state writes are held (one per key, the latest),
-    # then every alert of the batch is sent and awaited until the broker has it
+    # then every alert of the batch is sent, in order, and awaited until the broker has it
     # (pipeline.kafka.send), and only then are the writes committed and the batch acked: no offset
     # is committed past an alert or dead letter that was not written.
     @rt.app.agent(rt.topics["detect"], name="secmon.detect", concurrency=1)
     async def detect(stream):
         async for batch in stream.take_events(BATCH, within=WITHIN):
-            outputs: list[tuple[Alert, Any]] = []
+            outs: list[Out] = []
             seen: dict[str, tuple[Any, Event]] = {}
             for item in batch:
-                outputs += await _apply(rt, engine, store, item.message, seen)
-            await asyncio.gather(*[_emit(rt, alert, message) for alert, message in outputs])
+                for alert in await _apply(rt, engine, store, item.message, seen):
+                    key, value = alert.alert.id.encode(), dumps(alert.to_doc())
+                    outs.append(Out(rt.topics["alerts"], "alerts", key, value, origin=item.message))
+            await send_all(rt, outs, "detect")  # an alert Kafka refuses for good dead-letters its message
             store.commit()  # after the alerts: a crash in between replays the batch whole
 
 
 async def _apply(
     rt: Runtime, engine: Engine, store: FaustTableStore, msg: Any, seen: dict[str, tuple[Any, Event]]
-) -> list[tuple[Alert, Any]]:
-    """Run one detect message through the engine (writes held in the store); its alerts, each
-    with the message that raised it. A message that is not one of the topic's is dead-lettered."""
+) -> list[Alert]:
+    """Run one detect message through the engine (writes held in the store); its alerts. A
+    message that is not one of the topic's is dead-lettered."""
     try:
         message = _decode(msg.value, seen)
     except ValueError as exc:  # not JSON, or not one of the topic's messages (ValidationError)
@@ -240,17 +242,7 @@ async def _apply(
         alerts = [a for d in detectors for a in engine.tick_keyed(d, message.key, message.tick)]
     else:
         alerts = _detect(engine, message, detectors)
-    return [(alert, msg) for alert in alerts]
-
-
-async def _emit(rt: Runtime, alert: Alert, message: Any) -> None:
-    """Send an alert and wait for the broker; one Kafka refuses for good is dead-lettered with
-    the message that raised it (a retry can replay it), never dropped silently."""
-    try:
-        await deliver(rt.topics["alerts"], "alerts", key=alert.alert.id.encode(), value=dumps(alert.to_doc()))
-    except SendFailed as exc:
-        log.error("alert %s not sent: %s", alert.alert.id, exc)
-        await send_message(rt, message, "detect", "internal_error", f"alert {alert.alert.id} not sent: {exc}")
+    return alerts
 
 
 def _decode(value: bytes, seen: dict[str, tuple[Any, Event]]) -> EventMessage | TickMessage | ForgetFanout:
