@@ -95,9 +95,10 @@ class Stack:
         return env
 
     def secmon(
-        self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+        self, *args: str, timeout: float = 300, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess:
-        """Run a secmon command to completion."""
+        """Run a secmon command to completion (a generous bound: tests run three at a time, and on a
+        busy machine the interpreter's imports alone have taken over 40 s)."""
         return subprocess.run(
             [sys.executable, "-m", "pipeline", *args],
             env={**self.env, **(env or {})},

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from tests.integration.conftest import BOOTSTRAP, NOT_YET, count, wait_for
+from tests.integration.conftest import BOOTSTRAP, NOT_YET, consumed, count, wait_for
 
 EMPLOYEE = "dana.support@ourco.example"
 RULE = "staff_access_without_justification"
@@ -92,7 +92,7 @@ def test_a_ticket_published_while_the_worker_runs_applies_without_restart(stack,
     # the worker creates every topic first thing; the context ones compacted
     wait_for(
         lambda: cleanup_policy(f"{stack.prefix}-context-tickets") == "compact",
-        timeout=30,
+        timeout=180,  # the worker boots first: its imports alone take many seconds on a busy machine
         interval=0.5,
         what="the worker to create the tickets topic compacted",
     )
@@ -115,7 +115,7 @@ def test_a_ticket_published_while_the_worker_runs_applies_without_restart(stack,
     log = stack.workdir / "worker.log"
     wait_for(
         lambda: "context update: tickets upsert 1 " in log.read_text(errors="replace"),
-        timeout=30,
+        timeout=60,
         interval=0.2,
         what="the worker to apply the published ticket",
     )
@@ -135,7 +135,10 @@ def test_a_ticket_published_while_the_worker_runs_applies_without_restart(stack,
     assert second["secmon"]["context"]["ticket_id"] == "SUP-LIVE"
     assert second["secmon"]["context"]["user_employee"] is True
     assert first["secmon"]["enrichment"][-1] != second["secmon"]["enrichment"][-1]  # the context version moved
-    time.sleep(3)  # give a (wrong) second finding time to reach the alerts index
+    # every stage has committed all it read, the alerts indexer included: a (wrong) second finding
+    # would be in the alerts index by now
+    stages = [f"{stack.prefix}-{t}" for t in ("raw-staff_access", "events", "detect", "alerts")]
+    wait_for(lambda: consumed(stack.prefix, stages), timeout=120, interval=0.5, what="every stage caught up")
     final = alerts(es, stack.prefix)
     assert len(final) == 1 and final[0]["alert"]["count"] == 1
     assert count(es, f"{stack.prefix}-events-*") == 2

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipeline import embedded
 from pipeline.settings import SecmonSettings
-from tests.integration.conftest import NOT_YET, count, wait_for
+from tests.integration.conftest import NOT_YET, consumed, count, wait_for
 
 ROOT = Path(__file__).parents[2]
 GOLDEN = ROOT / "tests" / "data" / "normalizers"
@@ -138,7 +138,12 @@ def test_timed_detectors_resume_from_the_changelog_and_match_the_embedded_runner
         timeout=120,
         what="the event-driven alerts",
     )
-    time.sleep(8)  # let the worker commit its offsets and flush the table changelog
+    # the worker commits its offsets only after flushing its producer: once every stage has committed
+    # all it read, the table changelog holds the state of every event (what the restart recovers)
+    stages = [f"{stack.prefix}-raw-{source}" for source in inputs] + [
+        f"{stack.prefix}-{t}" for t in ("events", "detect", "alerts")
+    ]
+    wait_for(lambda: consumed(stack.prefix, stages), timeout=120, interval=0.5, what="offsets committed")
     before = {rule for rule, *_ in indexed_alerts(es, alerts_index).values()}
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()

@@ -16,7 +16,7 @@ from pathlib import Path
 from kafka import KafkaConsumer
 
 from pipeline.shipper import PositionStore
-from tests.integration.conftest import BOOTSTRAP, count, wait_for
+from tests.integration.conftest import BOOTSTRAP, consumed, count, wait_for
 
 
 def line(n: int) -> bytes:
@@ -90,7 +90,9 @@ def test_rotation_truncation_and_kill9_lose_nothing_and_double_nothing(stack, es
 
     stack.start("worker", log_name="worker")
     wait_for(lambda: count(es, f"{stack.prefix}-events-*") >= 7000, timeout=180, what="7000 events indexed")
-    time.sleep(3)
+    # every raw record and event read and committed: a re-sent line indexed twice would be counted now
+    stages = [topic, f"{stack.prefix}-events"]
+    wait_for(lambda: consumed(stack.prefix, stages), timeout=120, interval=0.5, what="every record consumed")
     assert count(es, f"{stack.prefix}-events-*") == 7000
     print(f"raw topic held {len(seen)} records for 7000 lines ({len(seen) - 7000} re-sent); Elasticsearch holds 7000")
 
