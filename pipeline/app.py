@@ -15,7 +15,7 @@ import logging
 
 import faust
 
-from pipeline import metrics
+from pipeline import flow_control, metrics
 from pipeline.check import Checked, check_settings
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.kafka.config import faust_broker_kwargs
@@ -51,6 +51,7 @@ def create_app(checked: Checked) -> Runtime:
         broker_session_timeout=settings.kafka.session_timeout_seconds,
         broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_seconds / 10),
     )
+    flow_control.install(app)  # before any agent: Faust's own drops fetched events after a restart
     names = TopicNames(settings.kafka.topic_prefix)
     runtime = Runtime(
         settings=settings,
