@@ -182,7 +182,11 @@ def main() -> None:
     finally:
         producer.close()
         os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:  # a worker stuck in its stop must not outlive the bench
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
         _cleanup(prefix, args)
         if args.keep:
             print(f"worker log kept in {workdir}", file=sys.stderr)
