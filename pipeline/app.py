@@ -98,6 +98,9 @@ def _declare_topics(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT
         "deadletter": app.topic(
             names.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         ),
+        "history": app.topic(
+            names.history, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
         "purge": app.topic(names.purge, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
     }
 

@@ -4,6 +4,9 @@ Notify topic (`<prefix>-notify`, keyed by nothing, placed by group key): a `Noti
 `NotifyEntry`s (one per alert and destination) from the route step, or a `NotifyTick` from the
 leader's timer; told apart by `type`, as they always were.
 
+History topic (`<prefix>-history`, keyed by nothing): a `HistoryEntry` per notification history
+record, produced by the deliver agent and written to Elasticsearch by the index agent.
+
 Group state: one `GroupState` per aggregation group, the value of the delivery table and of its
 changelog. It is a TypedDict, not a model: the grouping functions fold alerts into it on every
 batch and the tick scans every group, so the stored JSON is the working form (no conversion per
@@ -20,6 +23,8 @@ from pydantic import Field, TypeAdapter
 
 from schemas.base import Strict
 from schemas.errors import SecmonError
+from schemas.notification import NotificationRecord
+from schemas.types import Keyword
 
 GROUP_VERSION = 2
 AlertStatus = Literal["open", "resolved"]
@@ -52,6 +57,15 @@ class NotifyTick(Strict):
 
 NotifyMessage = Annotated[NotifyBundle | NotifyTick, Field(discriminator="type")]
 NOTIFY_MESSAGE: TypeAdapter[NotifyBundle | NotifyTick] = TypeAdapter(NotifyMessage)
+
+
+class HistoryEntry(Strict):
+    """One history record on its way to Elasticsearch: written under this index and id, so a
+    replay of the topic overwrites the document rather than doubles it."""
+
+    index: Keyword = Field(description="The daily notifications index (`<prefix>-notifications-YYYY.MM.DD`).")
+    id: Keyword = Field(description="The document id (pipeline.delivery.history.record_id).")
+    record: NotificationRecord = Field(description="The history document.")
 
 
 class RecordError(SecmonError, ValueError):

@@ -5,8 +5,9 @@ one partition per group key); `deliver` owns the groups of its partitions in a c
 table keyed by group key and partitioned like its topic, folds
 alerts in, flushes due groups and sends. A timer on the leader sends one tick per partition every
 `delivery.tick_seconds`, so waits and retries happen without new alerts. A batch is acked only
-after its history is in Elasticsearch, its dead letters / delivery_failed alerts are in Kafka and,
-last, its new group states were written to the changelog; a notification stays in its group's
+after its history records (for the index agent to write: an Elasticsearch outage does not stop
+pages), dead letters and delivery_failed alerts are in Kafka and, last, its new group states were
+written to the changelog; a notification stays in its group's
 outbox until the receiver accepted it or it was dead-lettered, so a crash re-sends rather than loses.
 """
 
@@ -29,7 +30,7 @@ from pipeline.delivery.service import Deliverer
 from pipeline.delivery.silences import SilenceCache
 from pipeline.kafka.codec import dumps
 from pipeline.kafka.send import Out
-from pipeline.sinks.elasticsearch import BulkSink, client
+from pipeline.sinks.elasticsearch import client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 
@@ -116,9 +117,7 @@ def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups
     async def deliver(stream):
         async with aiohttp.ClientSession() as session, client(rt.settings.es) as es:
             await _install(es, prefix)
-            # bounded: an Elasticsearch outage must not stop pages; records that cannot be written
-            # go to the dead-letter topic instead (see _write)
-            sink, silences = BulkSink(es, rt.settings.es, max_attempts=3), SilenceCache()
+            silences = SilenceCache()
             core = Deliverer(cfg, tree, session, prefix, notify.get_topic_name(), silences)
             async for batch in stream.take_events(BATCH, within=WITHIN):
                 await _refresh(silences, es, prefix, cfg.silence_refresh_seconds)
@@ -130,7 +129,7 @@ def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups
                     log.exception("delivery failed on a batch of %d messages", len(items))
                     effects = _crashed(batch)
                 effects.dead_letters += bad
-                await _write(rt, sink, effects)
+                await _write(rt, effects)
                 commit(store, effects)  # last: the changelog never runs ahead of the records
 
 
@@ -205,22 +204,11 @@ def _crashed(batch) -> Effects:
     return effects
 
 
-async def _write(rt: Runtime, sink: BulkSink, effects: Effects) -> None:
-    """History to Elasticsearch, dead letters and delivery_failed alerts to Kafka; all awaited."""
-    unwritten: list[tuple[dict, str]] = []
-    if effects.history:
-        try:
-            report = await sink.write(effects.history, "notification")
-            unwritten = report.rejected
-        except Exception as exc:  # Elasticsearch down: keep delivering, keep the records in Kafka
-            unwritten = [(a, f"history write failed: {type(exc).__name__}: {str(exc)[:300]}") for a in effects.history]
-    for action_, reason in unwritten:
-        log.error("history record %s not written (%s); dead-lettered", action_["_id"], reason)
-        effects.dead_letters.append(
-            deadletter.of_body(dumps(action_["_source"]), "internal_error", reason, time.time())
-        )
+async def _write(rt: Runtime, effects: Effects) -> None:
+    """History records, dead letters and delivery_failed alerts to Kafka; all awaited."""
+    outs = [Out(rt.topics["history"], "history", None, history.message(a)) for a in effects.history]
     dead = rt.topics["deadletter"]
-    outs = [Out(dead, "deadletter", None, deadletter.encode(deadletter.counted(d))) for d in effects.dead_letters]
+    outs += [Out(dead, "deadletter", None, deadletter.encode(deadletter.counted(d))) for d in effects.dead_letters]
     for alert in effects.alerts:
         metrics.ALERTS.labels(
             rule=alert.rule.id, severity=alert.alert.severity, change="new" if alert.alert.count == 1 else "update"

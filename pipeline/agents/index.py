@@ -1,4 +1,4 @@
-"""Agents: events, alerts and dead letters -> Elasticsearch. Acked only after the write succeeded."""
+"""Agents: events, alerts, notification history and dead letters -> Elasticsearch. Acked only after the write succeeded."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ValidationError
 
 from pipeline import deadletter, metrics
+from pipeline.delivery import history
 from pipeline.kafka.codec import dumps
 from pipeline.normalizers.base import RawRecord
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
+from schemas.delivery import HistoryEntry
 from schemas.event import Event, Origin
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ def register(rt: Runtime) -> None:
     """Define the indexing agents on the app: events and dead letters are created, alerts versioned."""
     _index_agent(rt, "events", "secmon.index_events", Event, BulkSink.event_actions, "event")
     _index_agent(rt, "alerts", "secmon.index_alerts", Alert, BulkSink.alert_actions, "alert")
+    _index_agent(rt, "history", "secmon.index_history", HistoryEntry, _history_actions, "notification")
     _index_agent(rt, "deadletter", "secmon.index_deadletters", DeadLetter, BulkSink.deadletter_actions, "deadletter")
 
 
@@ -47,6 +50,10 @@ def _index_agent(rt: Runtime, topic: str, name: str, model: type[BaseModel], act
                 with _held(batch):
                     docs = await _decode(rt, [item.message for item in batch], model, kind)
                     await _write_or_exit(rt, _write(rt, sink, actions(sink, docs), kind), len(batch))
+
+
+def _history_actions(sink: BulkSink, entries: list[HistoryEntry]) -> list[dict]:
+    return history.entry_actions(entries)
 
 
 async def _write_or_exit(rt: Runtime, write, size: int) -> None:

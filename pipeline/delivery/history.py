@@ -5,6 +5,11 @@ the alerts it carried), with `_id` = `<notification id>-<attempt>`, so a replay 
 rather than doubles it. Alerts that were not sent are recorded too: `silenced` (with the silence
 id) and `suppressed` (an experimental detector routed to a paging receiver), once per alert and
 receiver. "Did on-call get paged for alert X?" is a search on `alert_ids: X`.
+
+The deliver agent does not write them itself: it produces each action as a `HistoryEntry` to the
+history topic (`message`), and the index agent writes them (`entry_actions`), retrying while
+Elasticsearch is away and committing only what it wrote, so an outage neither stalls paging nor
+loses or dead-letters a record.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from pipeline.kafka.codec import dumps
+from schemas.delivery import HistoryEntry
 from schemas.notification import NotificationRecord
 from schemas.templates import mapping_of
 
@@ -43,6 +50,16 @@ def action(prefix: str, record: NotificationRecord, day: datetime | None = None)
         "_id": record_id(record),
         "_source": record.to_doc(),
     }
+
+
+def message(bulk_action: dict[str, Any]) -> bytes:
+    """The history-topic message (a HistoryEntry) of a bulk action made by `action`."""
+    return dumps({"index": bulk_action["_index"], "id": bulk_action["_id"], "record": bulk_action["_source"]})
+
+
+def entry_actions(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
+    """Bulk actions writing history-topic entries: op_type index under their own index and id."""
+    return [{"_op_type": "index", "_index": e.index, "_id": e.id, "_source": e.record.to_doc()} for e in entries]
 
 
 def template(prefix: str) -> dict[str, Any]:

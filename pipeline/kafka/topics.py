@@ -77,6 +77,11 @@ class TopicNames:
         return f"{self.prefix}-notify"
 
     @property
+    def history(self) -> str:
+        """Notification history records (HistoryEntry JSON) for the index agent to write to Elasticsearch."""
+        return f"{self.prefix}-history"
+
+    @property
     def purge(self) -> str:
         """Forget requests of purged workspaces (ForgetRequest JSON), fanned out to the detect partitions."""
         return f"{self.prefix}-purge"
@@ -94,7 +99,7 @@ class TopicNames:
         """Every topic name, raw topics of every registered source included."""
         return (
             [self.raw(s) for s in sorted(NORMALIZERS)]
-            + [self.events, self.detect, self.alerts, self.deadletter, self.notify, self.purge]
+            + [self.events, self.detect, self.alerts, self.deadletter, self.notify, self.history, self.purge]
             + self.contexts
         )
 

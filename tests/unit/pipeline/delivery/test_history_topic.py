@@ -1,0 +1,68 @@
+"""Notification history goes through the history topic: the deliver agent turns each bulk action
+into a HistoryEntry message, the index agent turns the message back into the same action (same
+daily index, same `_id`: a replay overwrites), and `secmon topics` creates the topic."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from pipeline.delivery import history
+from pipeline.kafka.topics import TopicNames
+from schemas.delivery import HistoryEntry
+from schemas.notification import NotificationRecord
+
+CREATED = datetime(2026, 12, 6, 23, 59, 58, tzinfo=timezone.utc)
+
+
+def records() -> list[NotificationRecord]:
+    common = {"receiver": "hook", "receiver_kind": "webhook", "route": "0", "group_key": "0|hook|[]"}
+    retry = NotificationRecord.model_validate(
+        {
+            "@timestamp": CREATED + timedelta(seconds=5),  # the next day: still the index of the creation day
+            "kind": "attempt",
+            "outcome": "retry",
+            "notification_id": "n1",
+            "attempt": 2,
+            "status_code": 503,
+            "latency_ms": 12.5,
+            "error": "HTTP 503",
+            "next_attempt_at": CREATED + timedelta(seconds=65),
+            "alert_ids": ["a1", "a2"],
+            "alert_counts": [1, 4],
+            "rule_ids": ["r1", "r1"],
+            **common,
+        }
+    )
+    silenced = NotificationRecord.model_validate(
+        {"@timestamp": CREATED, "kind": "silenced", "outcome": "silenced", "silence_id": "s1", "alert_ids": ["a3"]}
+        | common
+    )
+    return [retry, silenced]
+
+
+def test_an_entry_on_the_topic_is_written_as_the_action_the_deliver_agent_made():
+    retry, silenced = records()
+    actions = [history.action("t", retry, day=CREATED), history.action("t", silenced)]
+
+    entries = [HistoryEntry.model_validate_json(history.message(a)) for a in actions]
+
+    assert history.entry_actions(entries) == actions
+    assert [a["_index"] for a in actions] == ["t-notifications-2026.12.06"] * 2
+    assert actions[0]["_id"] == "n1-2"
+
+
+def test_a_malformed_entry_fails_validation_and_is_dead_lettered_by_the_index_agent():
+    (retry, _) = records()
+    body = history.message(history.action("t", retry)).replace(b'"outcome":"retry"', b'"outcome":"maybe"')
+    assert b'"maybe"' in body
+    with pytest.raises(ValidationError):
+        HistoryEntry.model_validate_json(body)
+
+
+def test_secmon_topics_creates_the_history_topic():
+    names = TopicNames("p")
+    assert names.history == "p-history"
+    assert names.history in names.all()
