@@ -29,8 +29,4 @@ if [ -n "$secure_started" ]; then
   [ -n "${SECMON_KEEP_SERVICE_DATA:-}" ] || bash scripts/services.sh reset --secure >/dev/null
   bash scripts/services.sh up --secure
 fi
-# Parallel workers (pytest-xdist): most integration tests wait on a worker subprocess, the broker or
-# the node, so three at a time keep two cores busy. A module runs whole on one worker (and modules
-# sharing a file of the repository run together: tests/conftest.py). SECMON_TEST_WORKERS=0 runs
-# everything in this process (as --pdb needs); a -n given to this script wins.
-.venv/bin/python -m pytest -n "${SECMON_TEST_WORKERS:-3}" --dist loadfile "$@"
+.venv/bin/python -m pytest "$@"
