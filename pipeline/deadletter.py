@@ -11,7 +11,7 @@ in its summary instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -87,11 +87,14 @@ def encode(dead: DeadLetter) -> bytes:
     return dumps(dead.to_doc())
 
 
-async def send(rt: Runtime, dead: DeadLetter, key: bytes | None = None) -> Awaitable[Any]:
-    """Count the letter and produce it to the dead-letter topic; the send's future (await it to
-    know the broker has it)."""
-    result: Awaitable[Any] = await rt.topics["deadletter"].send(key=key, value=encode(counted(dead)))
-    return result
+def out(rt: Runtime, dead: DeadLetter, key: bytes | None = None, origin: Any = None) -> Out:
+    """Count the letter; the dead-letter topic record of it, for `send_all` with an agent's other outputs."""
+    return Out(rt.topics["deadletter"], "deadletter", key, encode(counted(dead)), origin=origin)
+
+
+async def send(rt: Runtime, dead: DeadLetter, key: bytes | None = None) -> None:
+    """Count the letter and wait until the broker has it (retried while the broker is away)."""
+    await _post(rt, counted(dead), f"a {dead.stage} record", key)
 
 
 async def send_message(rt: Runtime, message: Any, stage: Stage, code: ErrorCode, reason: str) -> None:
@@ -116,9 +119,9 @@ async def send_all(rt: Runtime, outs: Sequence[Out], stage: Stage) -> None:
             await _post(rt, counted(dead), f"a record for the {out.output} topic")
 
 
-async def _post(rt: Runtime, dead: DeadLetter, where: str) -> None:
+async def _post(rt: Runtime, dead: DeadLetter, where: str, key: bytes | None = None) -> None:
     try:
-        await deliver(rt.topics["deadletter"], "deadletter", key=None, value=encode(dead))
+        await deliver(rt.topics["deadletter"], "deadletter", key=key, value=encode(dead))
     except SendFailed:  # nowhere left to put it: say so where an operator looks
         metrics.ERRORS.labels(where="deadletter_send").inc()
         log.exception("dead letter of %s not sent", where)

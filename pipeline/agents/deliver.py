@@ -207,8 +207,7 @@ def _crashed(batch) -> Effects:
 async def _write(rt: Runtime, effects: Effects) -> None:
     """History records, dead letters and delivery_failed alerts to Kafka; all awaited."""
     outs = [Out(rt.topics["history"], "history", None, history.message(a)) for a in effects.history]
-    dead = rt.topics["deadletter"]
-    outs += [Out(dead, "deadletter", None, deadletter.encode(deadletter.counted(d))) for d in effects.dead_letters]
+    outs += [deadletter.out(rt, d) for d in effects.dead_letters]
     for alert in effects.alerts:
         metrics.ALERTS.labels(
             rule=alert.rule.id, severity=alert.alert.severity, change="new" if alert.alert.count == 1 else "update"

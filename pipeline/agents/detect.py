@@ -6,7 +6,6 @@ the table key is `<detector>|<entity>`, written on the partition of the entity's
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.deadletter import send_all, send_message
 from pipeline.kafka.codec import dumps, loads
-from pipeline.kafka.send import Out, deliver
+from pipeline.kafka.send import Out
 from pipeline.kafka.topics import DETECTOR_STATE_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
@@ -200,8 +199,8 @@ def register(rt: Runtime) -> None:
             return
         now = datetime.now(timezone.utc)
         detect_topic = rt.topics["detect"]
-        ticks = [(key, dumps(tick_message([det_id], key, now))) for det_id, key in engine.due(now)]
-        await asyncio.gather(*[deliver(detect_topic, "detect", key=k.encode(), value=v) for k, v in ticks])
+        ticks = [Out(detect_topic, "detect", k.encode(), dumps(tick_message([d], k, now))) for d, k in engine.due(now)]
+        await send_all(rt, ticks, "detect")  # one request for all of them; a tick refused for good is dead-lettered
 
     # A bounded batch at a time: each message's state writes are held (one per key, the latest),
     # then every alert of the batch is sent, in order, and awaited until the broker has it

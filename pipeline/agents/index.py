@@ -142,4 +142,4 @@ async def _dead_letter(rt: Runtime, dead: DeadLetter, kind: str) -> None:
         deadletter.counted(dead)
         log.error("a dead letter could not be indexed (%s): it stays on the dead-letter topic only", dead.reason[:200])
         return
-    await (await deadletter.send(rt, dead))  # acknowledged before the batch is committed
+    await deadletter.send(rt, dead)  # acknowledged before the batch is committed

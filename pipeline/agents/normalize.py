@@ -32,8 +32,7 @@ def register(rt: Runtime) -> None:
                 metrics.EVENTS_IN.labels(stage="normalize", source=source).inc()
                 result = process_record(record, normalizer, rt.enrichers, rt.parse_options, max_bytes)
                 if result.dead_letter is not None:
-                    dead = deadletter.encode(deadletter.counted(result.dead_letter))
-                    outs.append(Out(rt.topics["deadletter"], "deadletter", msg.key, dead, origin=msg))
+                    outs.append(deadletter.out(rt, result.dead_letter, key=msg.key, origin=msg))
                 # key by the raw record's key (its file) so one file's events stay in order
                 for event in result.events:
                     key = msg.key or event.event.id.encode()
