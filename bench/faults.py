@@ -47,6 +47,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import scan
 from kafka import KafkaAdminClient, KafkaConsumer
 
 from bench.generate import START, benign, burst
@@ -83,6 +84,7 @@ class Row:
     notified: int
     renotified: int
     dead_letters: int
+    history_missing: int = 0
     note: str = ""
 
     @property
@@ -219,6 +221,22 @@ def notified(hook: LoopbackReceiver) -> dict[str, set[str]]:
         for a in hit.json["data"]["alerts"]:
             out.setdefault(a["alert"]["id"], set()).add(hit.headers["webhook-id"])
     return out
+
+
+def history_missing(es: Elasticsearch, prefix: str, pages: dict[str, set[str]]) -> int:
+    """Accepted notifications (webhook-ids) without exactly one `delivered` attempt document in the
+    notification history (`_id` = `<notification id>-<attempt>`, so a replay overwrites, never adds)."""
+    sent = set().union(*pages.values()) if pages else set()
+    if not sent:
+        return 0
+    index = f"{prefix}-notifications-*"
+    if es_count(es, index) <= 0:
+        return len(sent)
+    query = {"bool": {"filter": [{"term": {"kind": "attempt"}}, {"term": {"outcome": "delivered"}}]}}
+    delivered: Counter[str] = Counter()
+    for hit in scan(es, index=index, query={"query": query}, _source=["notification_id"]):
+        delivered[hit["_source"]["notification_id"]] += 1
+    return sum(1 for webhook_id in sent if delivered[webhook_id] != 1)
 
 
 def wait_events(run: Run, total: int) -> tuple[int, float | None, float | None]:
@@ -468,6 +486,10 @@ def _run_fault(run: Run) -> Row:
         alerts_ok = len(got) == len(set(got))
         expected_alerts = set(got)
     renotified = sum(len(ids) - 1 for ids in pages.values())
+    wait_until(lambda: history_missing(run.es, stack.prefix, pages) == 0, 60)  # history trails the pages
+    missing_history = history_missing(run.es, stack.prefix, pages)
+    if missing_history:
+        run.note += f" {missing_history} notifications without one delivered history record;"
     letters = dead_letters(run.services.bootstrap, f"{stack.prefix}-deadletter")
     dead = sum(letters.values())
     run.note += "".join(f" dead letters: {n} x {kind};" for kind, n in letters.items())
@@ -475,7 +497,7 @@ def _run_fault(run: Run) -> Row:
         run.note += f" alerts differ: got {len(got)} want {len(expected_alerts)}"
     n_notified = len(set(pages) & expected_alerts)
     recovered = bool(done_at) and final == args.events and alerts_ok and dead == 0 and renotified == 0
-    recovered = recovered and n_notified == len(expected_alerts) and not run.restarted
+    recovered = recovered and n_notified == len(expected_alerts) and not run.restarted and not missing_history
     return Row(
         run.name,
         recovered,
@@ -488,6 +510,7 @@ def _run_fault(run: Run) -> Row:
         n_notified,
         renotified,
         dead,
+        missing_history,
         run.note.strip(),
     )
 
@@ -530,13 +553,14 @@ def main(argv: list[str] | None = None) -> int:
 def print_table(rows: list[Row]) -> None:
     print(
         f"\n{'fault':17} {'recovered':9} {'catch-up s':>10} {'stall s':>7} {'expected':>8} {'final':>8} {'lost':>4} "
-        f"{'doubled':>7} {'alerts':>7} {'notified':>8} {'dead':>4}  note"
+        f"{'doubled':>7} {'alerts':>7} {'notified':>8} {'history':>7} {'dead':>4}  note"
     )
     for r in rows:
         print(
             f"{r.fault:17} {'y' if r.recovered else 'n':9} {str(r.catch_up_s):>10} {str(r.stall_s):>7} "
             f"{r.expected:>8} {r.final:>8} {r.lost:>4} {r.doubled:>7} {f'{r.alerts_final}/{r.alerts_expected}':>7} "
-            f"{f'{r.notified}/{r.alerts_expected}':>8} {r.dead_letters:>4}  {r.note}"
+            f"{f'{r.notified}/{r.alerts_expected}':>8} {f'-{r.history_missing}' if r.history_missing else 'ok':>7} "
+            f"{r.dead_letters:>4}  {r.note}"
         )
 
 
