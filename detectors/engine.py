@@ -20,6 +20,7 @@ recovered from the changelog after a restart or a rebalance).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,6 +64,7 @@ class Engine:
     lateness: timedelta = timedelta(minutes=5)
     strict: bool = False
     hooks: EngineHooks = field(default_factory=EngineHooks)
+    wall: Callable[[], float] = time.monotonic  # how long a source has been silent (see _clock)
 
     def __post_init__(self) -> None:
         self._by_id = {det.meta.id: (det, params) for det, params in self.detectors}
@@ -90,6 +92,10 @@ class Engine:
         self._expiry = DeadlineIndex()  # every entity by when it may be dropped (compared with event time)
         self._indexed = False  # the indexes are rebuilt from the store at the first tick (see reindex)
         self._high: float | None = None  # latest event time seen: the clock idle entities expire by
+        # per source (a worker's detect partition): [latest event time it delivered, wall time of
+        # its last event]. Partitions are consumed at different paces, so idle expiry runs by the
+        # slowest source still delivering (see _clock)
+        self._highs: dict[int, list[float]] = {}
 
     def routes(self, event: Event) -> list[tuple[str, str]]:
         """(detector id, entity key) for every detector that wants this event."""
@@ -114,13 +120,21 @@ class Engine:
             memo.scope(None)
         return alerts
 
-    def process_keyed(self, detector_id: str, entity_key: str, event: Event) -> list[Alert]:
+    def process_keyed(self, detector_id: str, entity_key: str, event: Event, source: int | None = None) -> list[Alert]:
         """Run one detector on one event for one entity (a detector not enabled here is skipped:
-        it may have been disabled between routing and detection)."""
+        it may have been disabled between routing and detection). `source`: the partition the
+        event came from, whose progress idle expiry waits for (see _clock)."""
         if detector_id not in self._by_id:
             return []
         det, params = self._by_id[detector_id]
-        return self._step(det, params, entity_key, event, event.timestamp.timestamp())
+        ts = event.timestamp.timestamp()
+        if source is not None:
+            high = self._highs.get(source)
+            if high is None:
+                self._highs[source] = [ts, self.wall()]
+            else:
+                high[0], high[1] = max(high[0], ts), self.wall()
+        return self._step(det, params, entity_key, event, ts)
 
     def _key(self, det: Detector, key_of: Callable[[Event], str | None], event: Event) -> str | None:
         try:
@@ -231,6 +245,7 @@ class Engine:
     def forget_index(self) -> None:
         """Make the next tick rebuild the indexes from the store (its content changed underneath)."""
         self._indexed = False
+        self._highs.clear()  # the partitions may have moved to another worker
 
     def tick_keyed(self, detector_id: str, entity_key: str, now: datetime) -> list[Alert]:
         """Advance the clock for one entity (the Faust path: one message per key): tick it when its
@@ -314,8 +329,17 @@ class Engine:
 
     def _clock(self, now_ts: float) -> float:
         """The time idle entities expire by: the tick time, but never past the latest event seen (a
-        worker replaying old logs ticks on wall time: its state must not expire on wall time)."""
-        return min(now_ts, self._high) if self._high is not None else float("-inf")
+        worker replaying old logs ticks on wall time: its state must not expire on wall time), nor
+        past the slowest source still delivering: a partition consumed ahead of another must not
+        expire the other's entities before their later events, already written, are read. A source
+        silent for `lateness` of wall time (caught up, or empty) no longer holds the clock back."""
+        high = self._high
+        if self._highs:
+            since = self.wall() - self._late
+            delivering = [h for h, seen in self._highs.values() if seen >= since]
+            if delivering:
+                high = min(delivering)
+        return min(now_ts, high) if high is not None else float("-inf")
 
     def _schedule(self, det: Detector, params: BaseModel, skey: str, record: EntityRecord) -> None:
         if det.tick is not None:

@@ -240,7 +240,7 @@ async def _apply(
     if isinstance(message, TickMessage):
         alerts = [a for d in detectors for a in engine.tick_keyed(d, message.key, message.tick)]
     else:
-        alerts = _detect(engine, message, detectors)
+        alerts = _detect(engine, message, detectors, msg.partition)
     return alerts
 
 
@@ -264,12 +264,13 @@ def _decode(value: bytes, seen: dict[str, tuple[Any, Event]]) -> EventMessage | 
     return message
 
 
-def _detect(engine: Engine, message: EventMessage, detectors: list[str]) -> list[Alert]:
-    """The alerts of one event for `detectors`; an engine bug is counted and logged, not raised."""
+def _detect(engine: Engine, message: EventMessage, detectors: list[str], partition: int) -> list[Alert]:
+    """The alerts of one event for `detectors`; an engine bug is counted and logged, not raised.
+    `partition`: the detect partition it came from (idle expiry waits for the slowest one)."""
     alerts: list[Alert] = []
     for det_id in detectors:
         try:
-            alerts += engine.process_keyed(det_id, message.key, message.event)
+            alerts += engine.process_keyed(det_id, message.key, message.event, partition)
         except Exception:  # an engine bug must not ack-and-drop silently: count and log it
             log.exception("detection failed for %s on event %s", det_id, message.event.event.id)
             metrics.DETECTOR_ERRORS.labels(rule=det_id if det_id in DETECTORS else "unknown").inc()
