@@ -25,6 +25,10 @@ CONSUMER_LAG = Gauge(
     "secmon_consumer_lag_messages", "Messages behind the end of a topic partition.", ["topic", "partition"]
 )
 SHIPPED = Counter("secmon_shipper_records_total", "Records the shipper handed to Kafka.", ["source", "outcome"])
+SHIPPER_POSITION_SAVES_FAILED = Counter(
+    "secmon_shipper_position_saves_failed_total",
+    "Shipping positions not saved because the state dir was full or read-only (tried again after the next batch).",
+)
 # receiver: names from the validated delivery config (a bounded set); outcome: delivered, failed
 # (permanent 4xx), dead_letter (budget spent), silenced, suppressed (experimental -> pager)
 NOTIFICATIONS = Counter(

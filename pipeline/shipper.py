@@ -10,6 +10,8 @@ identity scheme.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -73,11 +75,19 @@ class Position:
 
 
 class PositionStore:
-    """One JSON file per shipped path under the state dir, replaced atomically."""
+    """One JSON file per shipped path under the state dir, replaced atomically.
+
+    A state dir that cannot be written at start is a setup error (raised, explained in one line).
+    One that fills up or turns read-only later does not stop shipping: the save is tried again
+    after every batch, the failure is said once and counted, and until a save succeeds a restart
+    re-sends from the last saved position (at least once; the event ids make re-sends no doubles)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+        self._failing: dict[str, int] = {}  # path -> saves failed in a row
+        self._write(directory / ".write-test", b"{}")  # fail now, with what to do, not mid-stream
+        (directory / ".write-test").unlink()
 
     def _file(self, path: str) -> Path:
         digest = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:24]
@@ -90,15 +100,47 @@ class PositionStore:
         except FileNotFoundError:
             return None
 
-    def save(self, pos: Position) -> None:
-        """Write the position durably (tmp file, fsync, rename)."""
-        target = self._file(pos.path)
+    def save(self, pos: Position) -> bool:
+        """Write the position durably (tmp file, fsync, rename); False when the state dir is full
+        or read-only right now (said once per episode, counted, and tried again at the next save)."""
+        try:
+            self._write(self._file(pos.path), json.dumps(pos.to_doc()).encode())
+        except OSError as exc:
+            if exc.errno not in UNWRITABLE:
+                raise
+            failed = self._failing[pos.path] = self._failing.get(pos.path, 0) + 1
+            metrics.SHIPPER_POSITION_SAVES_FAILED.inc()
+            if failed == 1:
+                log.error(
+                    "cannot save the shipping position of %s in %s: %s; still shipping and trying again "
+                    "after every batch. Free space on (or remount writable) that file system; a restart "
+                    "before a save succeeds re-sends from the last saved position (no doubles)",
+                    pos.path,
+                    self.directory,
+                    exc.strerror or exc,
+                )
+            return False
+        failed = self._failing.pop(pos.path, 0)
+        if failed:
+            log.warning("saved the shipping position of %s again, after %d failed attempts", pos.path, failed)
+        return True
+
+    @staticmethod
+    def _write(target: Path, data: bytes) -> None:
         tmp = target.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
-            json.dump(pos.to_doc(), out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except OSError:
+            with contextlib.suppress(OSError):  # a half-written tmp file must not hold the space
+                tmp.unlink()
+            raise
+
+
+UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # passing conditions of a state dir: retried
 
 
 def _head(stream: BinaryIO, size: int) -> bytes:
