@@ -15,7 +15,7 @@ import logging
 
 import faust
 
-from pipeline import flow_control, metrics
+from pipeline import flow_control, metrics, worker_stop
 from pipeline.check import Checked, check_settings
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.kafka.config import faust_broker_kwargs
@@ -31,7 +31,7 @@ def create_app(checked: Checked) -> Runtime:
     """The Faust app with every agent registered, built from the checked configuration; nothing
     connects until the worker starts."""
     settings = checked.settings
-    app = faust.App(
+    app = worker_stop.WorkerApp(  # a stop or rebalance waits for the agents' batches, bounded
         settings.app_id,
         **faust_broker_kwargs(settings.kafka),
         store="memory://",  # tables recover from their changelog topics on start
@@ -52,6 +52,7 @@ def create_app(checked: Checked) -> Runtime:
         broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_seconds / 10),
     )
     flow_control.install(app)  # before any agent: Faust's own drops fetched events after a restart
+    worker_stop.install(app)  # the same, and events it drops on a stop or revocation are not waited for
     names = TopicNames(settings.kafka.topic_prefix)
     runtime = Runtime(
         settings=settings,
