@@ -1,7 +1,8 @@
 """Agent: detect topic -> alerts topic, state in a Faust table co-partitioned with the topic.
 
-A message carries one event (or a clock tick) for one entity key and the detectors that want it;
-the table key is `<detector>|<entity>`, written on the partition of the entity's messages.
+A message carries a bundle of events with their routes (entity key and the detectors that want the
+event for it), or, in the form before bundles, one event (or a clock tick) for one entity key; the
+table key is `<detector>|<entity>`, written on the partition of the entity's messages.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
 from schemas.alert import Alert
 from schemas.deadletter import ErrorCode
-from schemas.detect import DETECT_MESSAGE, EventMessage, TickMessage, tick_message
+from schemas.detect import DETECT_MESSAGE, EventBundle, EventMessage, TickMessage, tick_message
 from schemas.event import Event
 from schemas.lifecycle import ForgetFanout
 
@@ -53,15 +54,16 @@ class FaustTableStore:
         self._partitions: dict[str, int] = {}
         self._at: list[int] | None = None
 
-    def begin(self, partition: int, offset: int) -> None:
-        """Writes from here on belong to the message at partition/offset."""
-        self._at = [partition, offset]
+    def begin(self, partition: int, offset: int, route: int | None = None) -> None:
+        """Writes from here on belong to the message at partition/offset (to its route-th route, for
+        a bundle: `at` is then [partition, offset, route], ordered after [partition, offset])."""
+        self._at = [partition, offset] if route is None else [partition, offset, route]
 
     def applied(self, key: str) -> bool:
         """Whether the entry under key already holds the current message (a replay)."""
         doc = self._table.get(key)
         at = None if doc is None else doc.get("at")
-        return self._at is not None and at is not None and at[0] == self._at[0] and at[1] >= self._at[1]
+        return self._at is not None and at is not None and at[0] == self._at[0] and at[1:] >= self._at[1:]
 
     def commit(self) -> None:
         """Write the held entries to the table and its changelog, each in its own partition."""
@@ -101,8 +103,8 @@ class FaustTableStore:
             self._partitions[key] = self._at[0]
 
 
-MAX_TICK_BACKLOG = 10_000
-BATCH = 500  # detect messages per batch
+MAX_TICK_BACKLOG = 100  # detect messages: a bundle carries one route batch's events of a partition
+BATCH = 100  # detect messages per batch (a bundle holds up to MAX_BUNDLE_BYTES of events)
 WITHIN = 0.05  # seconds a batch waits to fill: the stage's latency floor at low rates
 
 
@@ -230,49 +232,76 @@ async def _apply(
         log.error("undecodable detect message at %s: %s", msg.tp, type(exc).__name__)
         await send_message(rt, msg, "detect", "invalid_shape", f"not a detect-topic message: {_first_error(exc)}")
         return []
+    if isinstance(message, EventBundle):
+        alerts: list[Alert] = []
+        for route, (index, key, wanted) in enumerate(message.routes):
+            store.begin(msg.partition, msg.offset, route)
+            alerts += _detect(engine, key, message.events[index], _fresh(store, key, wanted), msg.partition)
+        return alerts
     store.begin(msg.partition, msg.offset)
     if isinstance(message, ForgetFanout):
         await _forget(rt, engine, message, msg)
         return []
-    detectors = [d for d in message.detectors if not store.applied(f"{d}|{message.key}")]
-    if len(detectors) < len(message.detectors):
-        metrics.REPLAYS_SKIPPED.inc(len(message.detectors) - len(detectors))
+    detectors = _fresh(store, message.key, message.detectors)
     if isinstance(message, TickMessage):
-        alerts = [a for d in detectors for a in engine.tick_keyed(d, message.key, message.tick)]
-    else:
-        alerts = _detect(engine, message, detectors, msg.partition)
-    return alerts
+        return [a for d in detectors for a in engine.tick_keyed(d, message.key, message.tick)]
+    return _detect(engine, message.key, message.event, detectors, msg.partition)
 
 
-def _decode(value: bytes, seen: dict[str, tuple[Any, Event]]) -> EventMessage | TickMessage | ForgetFanout:
-    """A detect message, its event validated once per batch: the route agent sends an event once
-    per entity key, and those messages (other partitions of the same topic) often share a batch.
-    An event is reused only for the very same JSON; the engine never changes an event (embedded,
-    every detector gets the same one)."""
+def _fresh(store: FaustTableStore, key: str, detectors: list[str]) -> list[str]:
+    """The detectors whose entry for `key` does not hold the current message yet (not a replay)."""
+    fresh = [d for d in detectors if not store.applied(f"{d}|{key}")]
+    if len(fresh) < len(detectors):
+        metrics.REPLAYS_SKIPPED.inc(len(detectors) - len(fresh))
+    return fresh
+
+
+def _decode(
+    value: bytes, seen: dict[str, tuple[Any, Event]]
+) -> EventBundle | EventMessage | TickMessage | ForgetFanout:
+    """A detect message, each event validated once per batch: the route agent sends an event once
+    per detect partition of its entity keys (once per entity key before bundles), and those
+    messages (other partitions of the same topic) often share a batch. An event is reused only for
+    the very same JSON; the engine never changes an event (embedded, every detector gets the same one)."""
     doc = loads(value)
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        return DETECT_MESSAGE.validate_python({**doc, "events": [_event(e, seen) for e in doc["events"]]})
     event = doc.get("event") if isinstance(doc, dict) else None
-    meta = event.get("event") if isinstance(event, dict) else None
-    event_id = meta.get("id") if isinstance(meta, dict) else None
-    if not isinstance(event_id, str):
+    if _event_id(event) is None:
         return DETECT_MESSAGE.validate_python(doc)
+    return DETECT_MESSAGE.validate_python({**doc, "event": _event(event, seen)})
+
+
+def _event(doc: Any, seen: dict[str, tuple[Any, Event]]) -> Any:
+    """The validated Event of an event's JSON: the batch's earlier one for the very same JSON, else
+    validated now (an invalid one raises ValidationError); what has no event id is left as it is,
+    for the message's validation to refuse."""
+    event_id = _event_id(doc)
+    if event_id is None:
+        return doc
     hit = seen.get(event_id)
-    if hit is not None and hit[0] == event:
-        return DETECT_MESSAGE.validate_python({**doc, "event": hit[1]})
-    message = DETECT_MESSAGE.validate_python(doc)
-    if isinstance(message, EventMessage):
-        seen[event_id] = (event, message.event)
-    return message
+    if hit is not None and hit[0] == doc:
+        return hit[1]
+    event = Event.model_validate(doc)
+    seen[event_id] = (doc, event)
+    return event
 
 
-def _detect(engine: Engine, message: EventMessage, detectors: list[str], partition: int) -> list[Alert]:
+def _event_id(doc: Any) -> str | None:
+    meta = doc.get("event") if isinstance(doc, dict) else None
+    event_id = meta.get("id") if isinstance(meta, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
+def _detect(engine: Engine, key: str, event: Event, detectors: list[str], partition: int) -> list[Alert]:
     """The alerts of one event for `detectors`; an engine bug is counted and logged, not raised.
     `partition`: the detect partition it came from (idle expiry waits for the slowest one)."""
     alerts: list[Alert] = []
     for det_id in detectors:
         try:
-            alerts += engine.process_keyed(det_id, message.key, message.event, partition)
+            alerts += engine.process_keyed(det_id, key, event, partition)
         except Exception:  # an engine bug must not ack-and-drop silently: count and log it
-            log.exception("detection failed for %s on event %s", det_id, message.event.event.id)
+            log.exception("detection failed for %s on event %s", det_id, event.event.id)
             metrics.DETECTOR_ERRORS.labels(rule=det_id if det_id in DETECTORS else "unknown").inc()
     return alerts
 

@@ -1,7 +1,10 @@
-"""Agent: events -> detect topic, keyed by entity so each entity's state has one owner.
+"""Agent: events -> detect topic, one bundle per detect partition and batch of events.
 
-Detectors that key on the same entity (e.g. every user-keyed sign-in detector) share one message:
-the detect topic carries an event once per distinct entity key, not once per detector.
+An entity's state has one owner, the detect partition of its key (`partition_of`, what the
+producer's partitioner picks for that key: ticks keyed by entity land there too). Detectors that
+key on the same entity (e.g. every user-keyed sign-in detector) share one route; an event routed
+to several entities of one partition is carried once. A bundle holds at most MAX_BUNDLE_BYTES of
+events (an event larger than that goes alone), in the order the batch had them.
 """
 
 from __future__ import annotations
@@ -12,12 +15,46 @@ from pipeline import metrics
 from pipeline.deadletter import send_all
 from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.send import Out
+from pipeline.kafka.topics import partition_of
 from pipeline.runtime import build_engine
-from schemas.detect import event_message
+from schemas.detect import MAX_BUNDLE_BYTES, bundle_message
 from schemas.event import Event
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
+
+
+class Bundles:
+    """The bundles of one batch, per detect partition, closed at MAX_BUNDLE_BYTES of events."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[int, bytes]] = []  # (partition, bundle) in the order they closed
+        self._open: dict[int, tuple[list[bytes], list[tuple[int, str, list[str]]], dict[int, int]]] = {}
+        self._size: dict[int, int] = {}
+
+    def add(self, partition: int, n: int, event: bytes, key: str, detectors: list[str]) -> None:
+        """Route event `n` of the batch (its JSON) to `detectors` for entity `key`."""
+        events, routes, index = self._open.get(partition) or ([], [], {})
+        if n not in index:
+            if events and self._size[partition] + len(event) > MAX_BUNDLE_BYTES:
+                self._close(partition)
+                events, routes, index = [], [], {}
+            index[n] = len(events)
+            events.append(event)
+            self._size[partition] = self._size.get(partition, 0) + len(event)
+        routes.append((index[n], key, detectors))
+        self._open[partition] = (events, routes, index)
+
+    def close(self) -> list[tuple[int, bytes]]:
+        """Every bundle of the batch: closed ones first, then the open ones by partition."""
+        for partition in sorted(self._open):
+            self._close(partition)
+        return self.done
+
+    def _close(self, partition: int) -> None:
+        events, routes, _ = self._open.pop(partition)
+        self._size.pop(partition, None)
+        self.done.append((partition, bundle_message(events, routes)))
 
 
 def register(rt: Runtime) -> None:
@@ -29,10 +66,13 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["events"], name="secmon.route", concurrency=1)
     async def route(stream):
         async for batch in stream.take_events(500, within=0.5):
-            outs: list[Out] = []
-            for item in batch:
+            # the detect topic's partitions as the producer sees them (ticks are keyed, not placed)
+            partitions = rt.app.consumer.topic_partitions(rt.names.detect) or rt.settings.kafka.partitions
+            bundles = Bundles()
+            for n, item in enumerate(batch):
+                value = item.message.value
                 try:
-                    doc = loads(item.message.value)
+                    doc = loads(value)
                     event = Event.model_validate(doc)
                 except ValueError:  # not JSON, or not an event (ValidationError)
                     continue  # index_events dead-letters the same message; counting it twice would lie
@@ -40,8 +80,10 @@ def register(rt: Runtime) -> None:
                 for det_id, key in router.routes(event):
                     by_key.setdefault(key, []).append(det_id)
                 # the event's own JSON, not a dump of the model: the detect agent validates it again
+                raw = value if value[:1] == b"{" else dumps(doc)  # an object on its own, nothing around it
                 for key, detector_ids in by_key.items():
-                    body = dumps(event_message(detector_ids, key, doc))
-                    outs.append(Out(rt.topics["detect"], "detect", key.encode(), body, origin=item.message))
+                    bundles.add(partition_of(key, partitions), n, raw, key, detector_ids)
                 metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))
-            await send_all(rt, outs, "detect")  # acked only once Kafka has every output of the batch
+            detect = rt.topics["detect"]
+            outs = [Out(detect, "detect", None, body, partition=p) for p, body in bundles.close()]
+            await send_all(rt, outs, "detect")  # acked only once Kafka has every bundle of the batch

@@ -58,7 +58,7 @@ class TopicNames:
 
     @property
     def detect(self) -> str:
-        """Events repartitioned by `<detector>|<entity>` so each entity's state has one owner."""
+        """Events repartitioned by entity (bundles per partition, schemas.detect) so each entity's state has one owner."""
         return f"{self.prefix}-detect"
 
     @property
