@@ -23,7 +23,7 @@ from pipeline import metrics
 log = logging.getLogger(__name__)
 
 # the topic kinds an agent sends to through `deliver` (a bounded metric label)
-Output = Literal["alerts", "detect", "deadletter", "events", "history", "notify"]
+Output = Literal["alerts", "changelog", "detect", "deadletter", "events", "history", "notify"]
 BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
