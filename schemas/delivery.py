@@ -4,8 +4,9 @@ Notify topic (`<prefix>-notify`, keyed by nothing, placed by group key): a `Noti
 `NotifyEntry`s (one per alert and destination) from the route step, or a `NotifyTick` from the
 leader's timer; told apart by `type`, as they always were.
 
-History topic (`<prefix>-history`, keyed by nothing): a `HistoryEntry` per notification history
-record, produced by the deliver agent and written to Elasticsearch by the index agent.
+History topic (`<prefix>-history`, keyed by nothing): a `HistoryBundle` of `HistoryEntry`s (one
+per notification history record) from each batch of the deliver agent, written to Elasticsearch
+by the index agent; a bare `HistoryEntry` (what workers wrote before bundles) reads as a bundle of one.
 
 Group state: one `GroupState` per aggregation group, the value of the delivery table and of its
 changelog. It is a TypedDict, not a model: the grouping functions fold alerts into it on every
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from schemas.base import Strict
 from schemas.errors import SecmonError
@@ -66,6 +67,20 @@ class HistoryEntry(Strict):
     index: Keyword = Field(description="The daily notifications index (`<prefix>-notifications-YYYY.MM.DD`).")
     id: Keyword = Field(description="The document id (pipeline.delivery.history.record_id).")
     record: NotificationRecord = Field(description="The history document.")
+
+
+class HistoryBundle(Strict):
+    """The history entries of one batch of the deliver agent, in order (one Kafka message, not one per record)."""
+
+    entries: list[HistoryEntry] = Field(description="The entries.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_entry(cls, data: Any) -> Any:
+        """A message of an older worker: one HistoryEntry, not wrapped."""
+        if isinstance(data, dict) and "record" in data and "entries" not in data:
+            return {"entries": [data]}
+        return data
 
 
 class RecordError(SecmonError, ValueError):

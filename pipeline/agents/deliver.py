@@ -232,7 +232,7 @@ def _crashed(batch) -> Effects:
 
 async def _write(rt: Runtime, effects: Effects) -> None:
     """History records, dead letters and delivery_failed alerts to Kafka; all awaited."""
-    outs = [Out(rt.topics["history"], "history", None, history.message(a)) for a in effects.history]
+    outs = [Out(rt.topics["history"], "history", None, m) for m in history.messages(effects.history)]
     outs += [deadletter.out(rt, d) for d in effects.dead_letters]
     for alert in effects.alerts:
         metrics.ALERTS.labels(

@@ -19,7 +19,7 @@ from pipeline.normalizers.base import RawRecord
 from pipeline.sinks.elasticsearch import BulkSink, client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
-from schemas.delivery import HistoryEntry
+from schemas.delivery import HistoryBundle
 from schemas.event import Event, Origin
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def register(rt: Runtime) -> None:
     """Define the indexing agents on the app: events and dead letters are created, alerts versioned."""
     _index_agent(rt, "events", "secmon.index_events", Event, BulkSink.event_actions, "event")
     _index_agent(rt, "alerts", "secmon.index_alerts", Alert, BulkSink.alert_actions, "alert")
-    _index_agent(rt, "history", "secmon.index_history", HistoryEntry, _history_actions, "notification")
+    _index_agent(rt, "history", "secmon.index_history", HistoryBundle, _history_actions, "notification")
     _index_agent(rt, "deadletter", "secmon.index_deadletters", DeadLetter, BulkSink.deadletter_actions, "deadletter")
 
 
@@ -52,8 +52,8 @@ def _index_agent(rt: Runtime, topic: str, name: str, model: type[BaseModel], act
                     await _write_or_exit(rt, _write(rt, sink, actions(sink, docs), kind), len(batch))
 
 
-def _history_actions(sink: BulkSink, entries: list[HistoryEntry]) -> list[dict]:
-    return history.entry_actions(entries)
+def _history_actions(sink: BulkSink, bundles: list[HistoryBundle]) -> list[dict]:
+    return history.entry_actions(bundles)
 
 
 async def _write_or_exit(rt: Runtime, write, size: int) -> None:

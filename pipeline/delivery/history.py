@@ -7,9 +7,9 @@ id) and `suppressed` (an experimental detector routed to a paging receiver), onc
 receiver. "Did on-call get paged for alert X?" is a search on `alert_ids: X`.
 
 The deliver agent does not write them itself: it produces each action as a `HistoryEntry` to the
-history topic (`message`), and the index agent writes them (`entry_actions`), retrying while
-Elasticsearch is away and committing only what it wrote, so an outage neither stalls paging nor
-loses or dead-letters a record.
+history topic, a batch's entries bundled in a few messages (`messages`), and the index agent
+writes them (`entry_actions`), retrying while Elasticsearch is away and committing only what it
+wrote, so an outage neither stalls paging nor loses or dead-letters a record.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 
 from pipeline.kafka.codec import dumps
-from schemas.delivery import HistoryEntry
+from schemas.delivery import HistoryBundle
 from schemas.notification import NotificationRecord
 from schemas.templates import mapping_of
 
 MAX_LISTED_ALERTS = 100
+MAX_BUNDLE_BYTES = 256 * 1024  # per history-topic message: well under Kafka's default 1 MiB limit
 
 
 def index_of(prefix: str, ts: datetime) -> str:
@@ -53,13 +54,33 @@ def action(prefix: str, record: NotificationRecord, day: datetime | None = None)
 
 
 def message(bulk_action: dict[str, Any]) -> bytes:
-    """The history-topic message (a HistoryEntry) of a bulk action made by `action`."""
+    """The HistoryEntry JSON of a bulk action made by `action` (`messages` bundles them)."""
     return dumps({"index": bulk_action["_index"], "id": bulk_action["_id"], "record": bulk_action["_source"]})
 
 
-def entry_actions(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
+def messages(bulk_actions: list[dict[str, Any]]) -> list[bytes]:
+    """The history-topic messages (HistoryBundles of at most MAX_BUNDLE_BYTES, in order) of bulk actions."""
+    out: list[bytes] = []
+    part: list[bytes] = []
+    size = 0
+    for entry in (message(a) for a in bulk_actions):
+        if part and size + len(entry) > MAX_BUNDLE_BYTES:
+            out.append(b'{"entries":[' + b",".join(part) + b"]}")
+            part, size = [], 0
+        part.append(entry)
+        size += len(entry) + 1
+    if part:
+        out.append(b'{"entries":[' + b",".join(part) + b"]}")
+    return out
+
+
+def entry_actions(bundles: list[HistoryBundle]) -> list[dict[str, Any]]:
     """Bulk actions writing history-topic entries: op_type index under their own index and id."""
-    return [{"_op_type": "index", "_index": e.index, "_id": e.id, "_source": e.record.to_doc()} for e in entries]
+    return [
+        {"_op_type": "index", "_index": e.index, "_id": e.id, "_source": e.record.to_doc()}
+        for b in bundles
+        for e in b.entries
+    ]
 
 
 def template(prefix: str) -> dict[str, Any]:

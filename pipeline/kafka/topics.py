@@ -78,7 +78,7 @@ class TopicNames:
 
     @property
     def history(self) -> str:
-        """Notification history records (HistoryEntry JSON) for the index agent to write to Elasticsearch."""
+        """Notification history records (HistoryBundle JSON) for the index agent to write to Elasticsearch."""
         return f"{self.prefix}-history"
 
     @property
