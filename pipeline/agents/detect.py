@@ -259,13 +259,14 @@ def _fresh(store: FaustTableStore, key: str, detectors: list[str]) -> list[str]:
 def _decode(
     value: bytes, seen: dict[str, tuple[Any, Event]]
 ) -> EventBundle | EventMessage | TickMessage | ForgetFanout:
-    """A detect message, each event validated once per batch: the route agent sends an event once
-    per detect partition of its entity keys (once per entity key before bundles), and those
-    messages (other partitions of the same topic) often share a batch. An event is reused only for
-    the very same JSON; the engine never changes an event (embedded, every detector gets the same one)."""
+    """A detect message. A bundle (what the route agent sends) is validated from its JSON at once
+    (pydantic's own parser: twice as fast as parsing, then validating the objects). In the form
+    before bundles, the route agent sent an event once per entity key, and those messages (other
+    partitions of the same topic) often share a batch: each event is validated once per batch,
+    reused only for the very same JSON (the engine never changes an event)."""
+    if value[:10] == b'{"bundle":':
+        return EventBundle.model_validate_json(value)
     doc = loads(value)
-    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
-        return DETECT_MESSAGE.validate_python({**doc, "events": [_event(e, seen) for e in doc["events"]]})
     event = doc.get("event") if isinstance(doc, dict) else None
     if _event_id(event) is None:
         return DETECT_MESSAGE.validate_python(doc)

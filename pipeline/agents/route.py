@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from pipeline import metrics
 from pipeline.deadletter import send_all
-from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.send import Out
 from pipeline.kafka.topics import partition_of
 from pipeline.runtime import build_engine
@@ -71,16 +70,15 @@ def register(rt: Runtime) -> None:
             bundles = Bundles()
             for n, item in enumerate(batch):
                 value = item.message.value
-                try:
-                    doc = loads(value)
-                    event = Event.model_validate(doc)
+                try:  # as the index agent reads it (pydantic's JSON parser, twice as fast as via dicts)
+                    event = Event.model_validate_json(value)
                 except ValueError:  # not JSON, or not an event (ValidationError)
                     continue  # index_events dead-letters the same message; counting it twice would lie
                 by_key: dict[str, list[str]] = {}
                 for det_id, key in router.routes(event):
                     by_key.setdefault(key, []).append(det_id)
-                # the event's own JSON, not a dump of the model: the detect agent validates it again
-                raw = value if value[:1] == b"{" else dumps(doc)  # an object on its own, nothing around it
+                # the event's own JSON (an object), not a dump of the model: the detect agent validates it again
+                raw = value.strip(b" \t\r\n")
                 for key, detector_ids in by_key.items():
                     bundles.add(partition_of(key, partitions), n, raw, key, detector_ids)
                 metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))

@@ -32,18 +32,20 @@ def test_a_bundle_reads_back_as_its_events_and_routes_in_order() -> None:
     assert isinstance(one, EventBundle) and isinstance(two, EventBundle)
     assert [e.event.id for e in two.events] == ["e1", "e2"], "each event once per bundle, in batch order"
     assert two.routes == [(0, "bob", ["a", "b"]), (0, "203.0.113.5", ["c"]), (1, "carol", ["b"])]
-    assert one.routes == [(0, "carol", ["a"])] and one.events[0].user.name == "carol"
+    user = one.events[0].user
+    assert one.routes == [(0, "carol", ["a"])] and user is not None and user.name == "carol"
     assert two.events[0] == EventMessage.model_validate(event_message(["a"], "bob", orjson.loads(first))).event
 
 
-def test_an_event_in_bundles_of_two_partitions_is_validated_once() -> None:
-    value, seen = _value(**{"event.id": "e1"}), {}
-    one = _decode(bundle_message([value], [(0, "bob", ["a"])]), seen)
-    two = _decode(bundle_message([value], [(0, "203.0.113.5", ["c"])]), seen)
-    assert isinstance(one, EventBundle) and isinstance(two, EventBundle)
-    assert two.events[0] is one.events[0]
-    old = _decode(dumps(event_message(["d"], "bob", orjson.loads(value))), seen)  # the form before bundles
-    assert isinstance(old, EventMessage) and old.event is one.events[0]
+def test_a_bundle_reads_as_its_events_read_one_by_one_and_strips_nothing_else() -> None:
+    value = b"  " + _value(**{"event.id": "e1"}) + b"\n"
+    bundles = Bundles()
+    bundles.add(0, 0, value.strip(), "bob", ["a"])
+    ((_, body),) = bundles.close()
+    bundle = _decode(body, {})
+    old = _decode(dumps(event_message(["a"], "bob", orjson.loads(value))), {})  # the form before bundles
+    assert isinstance(bundle, EventBundle) and isinstance(old, EventMessage)
+    assert bundle.events == [old.event] and bundle.routes == [(0, old.key, old.detectors)]
 
 
 def test_a_bundle_closes_at_its_size_bound_and_keeps_the_partition_order() -> None:
