@@ -4,7 +4,8 @@ An entity's state has one owner, the detect partition of its key (`partition_of`
 producer's partitioner picks for that key: ticks keyed by entity land there too). Detectors that
 key on the same entity (e.g. every user-keyed sign-in detector) share one route; an event routed
 to several entities of one partition is carried once. A bundle holds at most MAX_BUNDLE_BYTES of
-events (an event larger than that goes alone), in the order the batch had them.
+events (an event larger than that goes alone), in the order the batch had them. With
+`detection.detect_bundles` false, the form before bundles: one message per event and entity key.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from pipeline import metrics
 from pipeline.deadletter import send_all
+from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.send import Out
 from pipeline.kafka.topics import partition_of
 from pipeline.runtime import build_engine
-from schemas.detect import MAX_BUNDLE_BYTES, bundle_message
+from schemas.detect import MAX_BUNDLE_BYTES, bundle_message, event_message
 from schemas.event import Event
 
 if TYPE_CHECKING:
@@ -61,13 +63,14 @@ def register(rt: Runtime) -> None:
     from detectors.state import DictStore
 
     router = build_engine(rt, DictStore())  # routes() reads no state
+    bundled = rt.settings.detection.detect_bundles
 
     @rt.app.agent(rt.topics["events"], name="secmon.route", concurrency=1)
     async def route(stream):
         async for batch in stream.take_events(500, within=0.5):
             # the detect topic's partitions as the producer sees them (ticks are keyed, not placed)
             partitions = rt.app.consumer.topic_partitions(rt.names.detect) or rt.settings.kafka.partitions
-            bundles = Bundles()
+            bundles, outs, detect = Bundles(), [], rt.topics["detect"]
             for n, item in enumerate(batch):
                 value = item.message.value
                 try:  # as the index agent reads it (pydantic's JSON parser, twice as fast as via dicts)
@@ -80,8 +83,11 @@ def register(rt: Runtime) -> None:
                 # the event's own JSON (an object), not a dump of the model: the detect agent validates it again
                 raw = value.strip(b" \t\r\n")
                 for key, detector_ids in by_key.items():
-                    bundles.add(partition_of(key, partitions), n, raw, key, detector_ids)
+                    if bundled:
+                        bundles.add(partition_of(key, partitions), n, raw, key, detector_ids)
+                    else:  # the form before bundles, keyed by entity (the producer places it)
+                        body = dumps(event_message(detector_ids, key, loads(raw)))
+                        outs.append(Out(detect, "detect", key.encode(), body, origin=item.message))
                 metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))
-            detect = rt.topics["detect"]
-            outs = [Out(detect, "detect", None, body, partition=p) for p, body in bundles.close()]
+            outs += [Out(detect, "detect", None, body, partition=p) for p, body in bundles.close()]
             await send_all(rt, outs, "detect")  # acked only once Kafka has every bundle of the batch
