@@ -62,3 +62,34 @@ def test_sigterm_stops_a_busy_worker_in_bounded_time_and_a_restart_loses_nothing
     wait_for(lambda: consumed(stack.prefix, topics), timeout=60, interval=1.0, what="every offset committed")
     assert count(es, index) == TOTAL
     print(f"stopped in {took:.1f} s at {stopped_at} of {TOTAL} documents; after the restart exactly {TOTAL}")
+
+
+def test_a_worker_paused_past_its_session_rejoins_catches_up_and_still_stops(stack, es):
+    """SIGSTOP past the session timeout: the group drops the worker, and on SIGCONT it revokes its
+    partitions (the same emptied queues and wait as a stop) and joins again. It must not wait forever
+    for the events it dropped: it catches up alone, then stops on SIGTERM."""
+    path = stack.workdir / "signins.jsonl"
+    path.touch()
+    assert stack.secmon("topics").returncode == 0
+    index = f"{stack.prefix}-events-*"
+    worker = stack.start("worker", log_name="worker-1")
+    stack.start("ship", "--source", "app_signin", str(path), log_name="ship")
+    fed = threading.Event()
+    threading.Thread(target=_feed, args=(path, 0, TOTAL, fed), daemon=True).start()
+
+    wait_for(lambda: count(es, index) >= 300, timeout=180, interval=0.2, what="the worker indexing the stream")
+    os.killpg(worker.pid, signal.SIGSTOP)
+    time.sleep(12)  # past the 6 s session of the Stack: the coordinator drops the member
+    paused_at = count(es, index)
+    os.killpg(worker.pid, signal.SIGCONT)
+    assert paused_at < TOTAL, "the stream ended before the pause: the test proves nothing"
+
+    wait_for(lambda: count(es, index) >= TOTAL, timeout=180, interval=0.5, what=f"all {TOTAL} events indexed")
+    topics = [f"{stack.prefix}-{t}" for t in ("raw-app_signin", "events", "detect")]
+    wait_for(lambda: consumed(stack.prefix, topics), timeout=60, interval=1.0, what="every offset committed")
+    os.killpg(worker.pid, signal.SIGTERM)
+    assert worker.wait(STOP_BOUND) == 0
+    assert count(es, index) == TOTAL
+    rejoined = "Executing _on_partitions_assigned"
+    assigned = (stack.workdir / "worker-1.log").read_text(errors="replace").count(rejoined)
+    print(f"paused at {paused_at} of {TOTAL}; {assigned} assignments; exactly {TOTAL} after catching up")
