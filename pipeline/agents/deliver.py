@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 import orjson
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from pipeline import deadletter, metrics
 from pipeline.delivery import history
-from pipeline.delivery.outbox import Effects, Item, commit, items_of, route_messages, tick
+from pipeline.delivery.outbox import DueIndex, Effects, Item, commit, items_of, route_messages, tick
 from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.service import Deliverer
 from pipeline.delivery.silences import SilenceCache
@@ -34,6 +34,7 @@ from pipeline.kafka.send import Out
 from pipeline.sinks.elasticsearch import client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
+from schemas.delivery import GroupState
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
@@ -57,21 +58,31 @@ class TableGroups:
     def __init__(self, table) -> None:
         self._table = table
         self._held: list[tuple[int, bytes, bytes]] = []
+        self._index = DueIndex()
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self._table.get(key)
 
-    def put(self, key: str, value: dict[str, Any], partition: int) -> None:
+    def put(self, key: str, value: GroupState, partition: int) -> None:
         self._table.data[key] = value
-        self._held.append((partition, orjson.dumps(key), dumps(value)))  # the table's JSON schema, as Faust writes it
+        self._index.note(key, value)
+        self._held.append((partition, orjson.dumps(key), dumps(cast(dict[str, Any], value))))  # as Faust's json schema
 
     def delete(self, key: str, partition: int) -> None:
         self._table.data.pop(key, None)
+        self._index.note(key, None)
         self._held.append((partition, orjson.dumps(key), b""))  # a tombstone (see _Changelog)
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        store = self._table.data  # Faust's memory store wraps a dict: iterate that, not the Python-level view
-        return iter(list(store.data.items() if isinstance(getattr(store, "data", None), dict) else store.items()))
+        return iter(list(self._groups().items()))
+
+    def due(self, partitions: set[int], now: float) -> list[tuple[str, GroupState]]:
+        return self._index.due(self._groups(), partitions, now)
+
+    def _groups(self) -> Mapping[str, dict[str, Any]]:
+        store = self._table.data  # Faust's memory store wraps a dict: read that, not its Python-level views
+        data = getattr(store, "data", None)
+        return data if isinstance(data, dict) else store
 
     async def flush(self, rt: Runtime) -> None:
         """Send the held changelog records, each to its partition, and wait for the broker."""

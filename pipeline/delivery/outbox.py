@@ -11,7 +11,8 @@ send loop (`pipeline.delivery.service`) reads and plans them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import heapq
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,9 +20,10 @@ from pipeline.delivery.routing import RoutingTree
 from pipeline.kafka.codec import dumps
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
-from schemas.delivery import NOTIFY_MESSAGE, GroupState, NotifyEntry, NotifyTick
+from schemas.delivery import NOTIFY_MESSAGE, GroupState, NotifyEntry, NotifyTick, group_from_doc
 
 MAX_BUNDLE_BYTES = 256 * 1024  # well under Kafka's default 1 MiB message limit
+RESCAN_SECONDS = 30.0  # the due index is rebuilt from every group at least this often
 
 
 class GroupStore(Protocol):
@@ -41,18 +43,89 @@ class GroupStore(Protocol):
     def items(self) -> Iterable[tuple[str, dict[str, Any]]]:
         """Every group held here, in its stored form."""
 
+    def due(self, partitions: set[int], now: float) -> list[tuple[str, GroupState]]:
+        """The groups of these partitions that are due at `now` (send, retry or expire)."""
+
+
+class DueIndex:
+    """When each group is next due, so a tick costs O(due groups), not O(groups).
+
+    A heap of (due, key), pushed on every write of a group; an entry whose group is gone or has
+    another due since is stale and skipped. Groups that reach the store without a write through
+    it (recovered from the changelog after a start or a rebalance) are found by a full scan: when
+    the number of groups differs from the number written, and every RESCAN_SECONDS regardless.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str]] = []
+        self._known: set[str] = set()
+        self._scanned_at: float | None = None
+
+    def note(self, key: str, state: GroupState | None) -> None:
+        """A group was written (None: deleted)."""
+        if state is None:
+            self._known.discard(key)
+            return
+        self._known.add(key)
+        if state["due"] is not None:
+            heapq.heappush(self._heap, (state["due"], key))
+
+    def due(
+        self, groups: Mapping[str, dict[str, Any]], partitions: set[int], now: float
+    ) -> list[tuple[str, GroupState]]:
+        """The groups of `partitions` due at `now`, each once, read from `groups` (the store's data)."""
+        if self._scanned_at is None or now - self._scanned_at >= RESCAN_SECONDS or len(groups) != len(self._known):
+            self._rebuild(groups, now)
+        found: dict[str, GroupState] = {}
+        elsewhere: list[tuple[float, str]] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            doc = groups.get(entry[1])
+            if doc is None or entry[1] in found:
+                continue
+            state = group_from_doc(doc)
+            if state["due"] != entry[0]:
+                continue  # stale: the group's current due has its own entry (or it has none)
+            if state["partition"] in partitions:
+                found[entry[1]] = state
+            else:  # not ticked in this batch: its partition's tick comes in another
+                elsewhere.append(entry)
+        for entry in elsewhere:
+            heapq.heappush(heap, entry)
+        return list(found.items())
+
+    def _rebuild(self, groups: Mapping[str, dict[str, Any]], now: float) -> None:
+        heap, known = [], set()
+        for key, doc in list(groups.items()):
+            known.add(key)
+            due = group_from_doc(doc)["due"]
+            if due is not None:
+                heap.append((due, key))
+        heapq.heapify(heap)
+        self._heap, self._known, self._scanned_at = heap, known, now
+
 
 class DictGroups(dict):
     """In-process GroupStore (tests, benchmarks)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.index = DueIndex()
+
     def put(self, key: str, value: GroupState, partition: int) -> None:
         self[key] = value
+        self.index.note(key, value)
 
     def delete(self, key: str, partition: int) -> None:
         self.pop(key, None)
+        self.index.note(key, None)
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:  # type: ignore[override]
         return iter(list(super().items()))
+
+    def due(self, partitions: set[int], now: float) -> list[tuple[str, GroupState]]:
+        return self.index.due(self, partitions, now)
 
 
 @dataclass(frozen=True)

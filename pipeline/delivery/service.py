@@ -69,11 +69,8 @@ class Deliverer:
             else:
                 self._fold(item.value, item.partition, store, touched, effects, now)
         if ticked:
-            for key, doc in store.items():
-                if key in touched:
-                    continue
-                state = group_from_doc(doc)
-                if state["partition"] in ticked and state["due"] is not None and state["due"] <= now:
+            for key, state in store.due(ticked, now):
+                if key not in touched:
                     touched[key] = (state, state["partition"])
         await asyncio.gather(*[self._flush(key, state, p, effects, now) for key, (state, p) in touched.items()])
         return effects
