@@ -18,6 +18,7 @@ import faust
 from pipeline import flow_control, metrics, worker_stop
 from pipeline.check import Checked, check_settings
 from pipeline.enrichers.registry import default_enrichers
+from pipeline.kafka import consumer
 from pipeline.kafka.config import faust_broker_kwargs
 from pipeline.kafka.topics import TopicNames
 from pipeline.runtime import Runtime
@@ -53,6 +54,7 @@ def create_app(checked: Checked) -> Runtime:
     )
     flow_control.install(app)  # before any agent: Faust's own drops fetched events after a restart
     worker_stop.install(app)  # the same, and events it drops on a stop or revocation are not waited for
+    consumer.install(app)  # Faust's skips what it dropped of a never-committed partition (issue 19)
     names = TopicNames(settings.kafka.topic_prefix)
     runtime = Runtime(
         settings=settings,

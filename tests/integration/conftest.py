@@ -109,11 +109,14 @@ class Stack:
             check=False,
         )
 
-    def start(self, *args: str, log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        """Start a long-running secmon command; its output goes to a log file in the workdir."""
+    def start(
+        self, *args: str, log_name: str, env: dict[str, str] | None = None, module: str = "pipeline"
+    ) -> subprocess.Popen:
+        """Start a long-running secmon command (or `module`, a wrapper of it); its output goes to a
+        log file in the workdir."""
         log = open(self.workdir / f"{log_name}.log", "ab")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", *args],
+            [sys.executable, "-m", module, *args],
             env={**self.env, **(env or {})},
             cwd=ROOT,
             stdout=log,
