@@ -11,6 +11,7 @@ bad input anywhere --> deadletter topic (with the reason), counted.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import faust
@@ -149,5 +150,22 @@ def run_worker(settings: SecmonSettings) -> int:
     metrics.serve(settings.metrics_port, settings.metrics_host)
     runtime = create_app(report.checked)
     worker = Worker(runtime.app, loglevel=settings.log_level, quiet=True, override_logging=False)
+    tune_gc()
     worker.execute_from_commandline()
     return 0
+
+
+def tune_gc() -> None:
+    """Keep Python's cycle collector off the hot path of a long-running worker.
+
+    Each full collection walks every tracked object: in a worker that is the whole start-up
+    (modules, schemas, detectors, lookup tables) and every buffered message. With the default
+    thresholds (700, 10, 10), `bench.scale_e2e` saw 51 full collections in three minutes, 44 s of
+    the worker's wall time in the collector; with these settings its CPU per event fell by a fifth
+    (2,090 to 1,630 ms per 1,000 events). What exists now lives as long as the process: it is
+    frozen out of the scans. The youngest generation is collected every
+    50,000 allocations, not 700, so a batch's short-lived objects (messages, futures, events) die
+    young instead of being promoted to the generations that are walked less often but whole."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
