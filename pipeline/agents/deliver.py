@@ -9,6 +9,8 @@ after its history records (for the index agent to write: an Elasticsearch outage
 pages), dead letters and delivery_failed alerts are in Kafka and, last, its new group states were
 written to the changelog; a notification stays in its group's
 outbox until the receiver accepted it or it was dead-lettered, so a crash re-sends rather than loses.
+A new notification is written to the changelog before its first attempt, so a crash during that
+attempt re-sends the very same notification (same webhook-id), even when the group has grown.
 """
 
 from __future__ import annotations
@@ -154,7 +156,13 @@ def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups
         async with aiohttp.ClientSession() as session, client(rt.settings.es) as es:
             await _install(es, prefix)
             silences = SilenceCache()
-            core = Deliverer(cfg, tree, session, prefix, notify.get_topic_name(), silences)
+
+            async def before_send(states) -> None:  # a new notification is in the changelog before it is sent
+                for key, (state, partition) in states.items():
+                    store.put(key, state, partition)
+                await store.flush(rt)
+
+            core = Deliverer(cfg, tree, session, prefix, notify.get_topic_name(), silences, before_send)
             async for batch in stream.take_events(BATCH, within=WITHIN):
                 await _refresh(silences, es, prefix, cfg.silence_refresh_seconds)
                 items, bad = _decode(batch)

@@ -6,7 +6,9 @@ notify-topic messages (alerts and ticks) -> notifications sent (concurrently, pe
 limits) and the effects for the caller to write, in this order: history records, dead letters
 and delivery_failed alerts, then the new group states (`commit`). State last: a crash in between
 re-sends (same webhook-id) and re-records (same document ids) rather than leaving a state that
-claims what no record shows.
+claims what no record shows. A new notification's state is made durable (`before_send`) before it
+is first sent: a crash during the send re-sends that notification, not one rebuilt from a group
+that grew in the replay (another webhook-id: a second page).
 
 The caller acks a batch only after all of that; a notification leaves a group's outbox only once
 the receiver accepted it or it was dead-lettered.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -34,6 +37,10 @@ from schemas.alert import Alert
 from schemas.delivery import GroupState, NotifyEntry, NotifyTick, group_from_doc
 
 log = logging.getLogger(__name__)
+# writes the states of groups whose new notification is about to be sent for the first time, and
+# returns once they are durable: a crash during the send then re-sends that very notification
+# (same webhook-id), even if the group changed meanwhile
+BeforeSend = Callable[[dict[str, tuple[GroupState, int]]], Awaitable[None]]
 
 
 class Deliverer:
@@ -47,8 +54,10 @@ class Deliverer:
         prefix: str,
         notify_topic: str,
         silences: SilenceCache | None = None,
+        before_send: BeforeSend | None = None,
     ) -> None:
         self.cfg, self.tree, self.session, self.prefix, self.topic = cfg, tree, session, prefix, notify_topic
+        self.before_send = before_send
         self.silences = silences or SilenceCache()
         self.links = Links(cfg.kibana_url, cfg.kibana_data_view)
         self.breakers = {
@@ -72,7 +81,11 @@ class Deliverer:
             for key, state in store.due(ticked, now):
                 if key not in touched:
                     touched[key] = (state, state["partition"])
-        await asyncio.gather(*[self._flush(key, state, p, effects, now) for key, (state, p) in touched.items()])
+        sending = [key for key, (state, p) in touched.items() if self._plan(key, state, p, effects, now)]
+        fresh = {key: effects.states[key] for key in sending if touched[key][0]["outbox"] is None}
+        if fresh and self.before_send is not None:  # a new notification: durable before it is sent
+            await self.before_send(fresh)  # type: ignore[arg-type]
+        await asyncio.gather(*[self._keep_sent(key, effects) for key in sending])
         return effects
 
     def _fold(
@@ -98,19 +111,22 @@ class Deliverer:
                 state = group_from_doc(stored)
         touched[key] = (grouping.add_alert(state, msg.alert, now), partition)
 
-    async def _flush(self, key: str, state: GroupState, partition: int, effects: Effects, now: float) -> None:
-        """Plan the group; send its outbox when due; keep the new state (or None) in the effects."""
-        if state["due"] is not None and state["due"] <= now:
-            plan = grouping.plan(state, now, self._silenced_by)
-            for alert_id, silence_id in plan.silenced:
-                self._record_silenced(plan.state, alert_id, silence_id, effects, now)
-            if plan.expire:
-                effects.states[key] = (None, partition)
-                return
-            state = plan.state
-            if plan.send is not None:
-                state = await self._send(state, partition, effects)
-        effects.states[key] = (state, partition)
+    def _plan(self, key: str, state: GroupState, partition: int, effects: Effects, now: float) -> bool:
+        """Plan the group: keep its new state (or None) in the effects; True when its outbox is to
+        be sent now (the planned state, outbox included, is then `effects.states[key]`)."""
+        if state["due"] is None or state["due"] > now:
+            effects.states[key] = (state, partition)
+            return False
+        plan = grouping.plan(state, now, self._silenced_by)
+        for alert_id, silence_id in plan.silenced:
+            self._record_silenced(plan.state, alert_id, silence_id, effects, now)
+        effects.states[key] = (None if plan.expire else plan.state, partition)
+        return plan.send is not None and not plan.expire
+
+    async def _keep_sent(self, key: str, effects: Effects) -> None:
+        planned, partition = effects.states[key]
+        assert planned is not None  # _plan said it sends
+        effects.states[key] = (await self._send(planned, partition, effects), partition)
 
     async def _send(self, state: GroupState, partition: int, effects: Effects) -> GroupState:
         """One attempt of the group's outbox notification (unless its receiver's circuit is open)."""

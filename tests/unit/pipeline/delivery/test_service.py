@@ -226,3 +226,37 @@ def test_alerts_travel_in_bundles_per_group_partition(tmp_path, monkeypatch):
         per_partition.setdefault(i.partition, []).append(i.value.alert["user"]["name"])
     for names in per_partition.values():  # order kept within a partition
         assert names == sorted(names, key=lambda n: int(n[1:]))
+
+
+def test_a_crash_during_the_first_send_re_sends_the_same_notification_though_the_group_grew(tmp_path, servers):
+    """Worker 1 sends a1's notification and dies before writing the group's state; worker 2 reads
+    the same notify messages again plus a1 grown to count 2. What worker 1 made durable before the
+    send (`before_send`) is all worker 2 has: it must re-send that very notification (the documented
+    duplicate: same webhook-id, same body), not one rebuilt from the grown group (a second page)."""
+    hook = servers()
+    cfg = factories.settings(tmp_path, per_alert_routes("hook"), receivers=factories.receivers(hook=hook.url))
+    tree = factories.tree(cfg)
+    durable = DictGroups()  # the changelog: what survives the crash
+
+    async def before_send(states):
+        for key, (state, partition) in states.items():
+            durable.put(key, json.loads(json.dumps(state)), partition)
+
+    def items(*alerts):
+        return [i for p, v in route_messages(tree, list(alerts), 4) for i in items_of(p, v)]
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            first = Deliverer(cfg, tree, session, "t", "t-notify", before_send=before_send)
+            await first.process(items(alert()), DictGroups(), time.time())  # sent; its effects never written
+            assert len(hook.accepted()) == 1
+            second = Deliverer(cfg, tree, session, "t", "t-notify", before_send=before_send)
+            store = DictGroups((k, json.loads(json.dumps(v))) for k, v in durable.items())
+            for key, state in store.items():
+                store.index.note(key, state)
+            commit(store, await second.process(items(alert(), alert(count=2)), store, time.time()))
+
+    asyncio.run(go())
+    sent = hook.accepted()
+    assert len(sent) == 2
+    assert sent[0].headers["webhook-id"] == sent[1].headers["webhook-id"] and sent[0].body == sent[1].body
