@@ -21,12 +21,11 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-import aiohttp
 import orjson
 from pydantic import ValidationError
 
 from pipeline import deadletter, metrics
-from pipeline.delivery import history
+from pipeline.delivery import history, retry
 from pipeline.delivery.outbox import DueIndex, Effects, Item, commit, items_of, route_messages, tick
 from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.service import Deliverer
@@ -153,7 +152,7 @@ def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups
 
     @rt.app.agent(notify, name="secmon.deliver", concurrency=1)
     async def deliver(stream):
-        async with aiohttp.ClientSession() as session, client(rt.settings.es) as es:
+        async with retry.session() as session, client(rt.settings.es) as es:
             await _install(es, prefix)
             silences = SilenceCache()
 

@@ -136,6 +136,12 @@ class CircuitBreaker:
         return "closed" if self.open_until is None else ("half_open" if self.probing else "open")
 
 
+def session() -> aiohttp.ClientSession:
+    """The one HTTP client of a deliver agent: pooled keep-alive connections, and no cookie jar
+    (a receiver's cookies are never sent anywhere, and no request pays for looking them up)."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+
+
 async def attempt(session: aiohttp.ClientSession, request: HttpRequest, timeout: float) -> Outcome:
     """POST once and classify the result; no exception escapes."""
     started = time.perf_counter()
