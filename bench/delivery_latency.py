@@ -1,6 +1,6 @@
 """Latency from finding to webhook accepted: alerts topic -> `secmon worker` -> loopback webhook.
 
-    python -m bench.delivery_latency [--rate 1000] [--seconds 20]
+    python -m bench.delivery_latency [--rate 1000] [--seconds 20] [--concurrency 16]
 
 Needs the local Kafka broker and Elasticsearch node (`bash scripts/services.sh up`). Starts a
 worker with delivery on (one route, `group_by: [alert_id]`, `group_wait: 0s`: one notification
@@ -96,7 +96,9 @@ def alert_doc(i: int, run: str) -> tuple[str, bytes]:
     return aid, json.dumps(doc, separators=(",", ":")).encode()
 
 
-def start_worker(prefix: str, workdir: Path, receiver_port: int, profile: str | None = None) -> subprocess.Popen:
+def start_worker(
+    prefix: str, workdir: Path, receiver_port: int, profile: str | None = None, concurrency: int = 16
+) -> subprocess.Popen:
     """`secmon worker` with delivery on, in its own session and data directory."""
     routes = workdir / "routes.yaml"
     routes.write_text(ROUTES)
@@ -112,7 +114,7 @@ def start_worker(prefix: str, workdir: Path, receiver_port: int, profile: str | 
                 {
                     "bench": {
                         "kind": "webhook",
-                        "max_concurrency": 16,
+                        "max_concurrency": concurrency,
                         "url": f"http://127.0.0.1:{receiver_port}/hook",
                         "secret": SECRET,
                     }
@@ -156,6 +158,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000, help="alerts per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to produce")
     parser.add_argument("--drain", type=float, default=120.0, help="how long to wait for stragglers afterwards")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="the receiver's max_concurrency (requests in flight)"
+    )
     parser.add_argument("--profile", help="run the worker under cProfile, writing the stats to this file")
     parser.add_argument("--keep", action="store_true", help="keep the worker's directory (log, routes)")
     parser.add_argument("--bootstrap", default=os.environ.get("SECMON_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
@@ -163,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     prefix, workdir = f"bench{uuid.uuid4().hex[:8]}", Path(tempfile.mkdtemp(prefix="secmon-bench-"))
     receiver = Receiver()
-    worker = start_worker(prefix, workdir, receiver.port, args.profile)
+    worker = start_worker(prefix, workdir, receiver.port, args.profile, args.concurrency)
     producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", linger_ms=0)
     topic = f"{prefix}-alerts"
     try:
