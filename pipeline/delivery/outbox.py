@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from pipeline.delivery.routing import RoutingTree
 from pipeline.kafka.codec import dumps
 from schemas.alert import Alert
@@ -201,8 +203,12 @@ def _bundles(items: list[bytes]) -> Iterator[bytes]:
 
 def items_of(partition: int, value: bytes) -> list[Item]:
     """The Items of one notify-topic message (a tick, or a bundle of group entries); a message
-    that is not one raises pydantic's ValidationError (a ValueError) saying what is wrong."""
-    message = NOTIFY_MESSAGE.validate_json(value)
+    that is not one raises a ValueError saying what is wrong (pydantic's ValidationError, or
+    orjson's JSONDecodeError when it is not JSON).
+
+    orjson, then validation of the objects: a third of the time of pydantic's own JSON parsing
+    here, where most of each entry is an alert document typed Any."""
+    message = NOTIFY_MESSAGE.validate_python(orjson.loads(value))
     if isinstance(message, NotifyTick):
         return [Item(partition, None, message)]
     return [Item(partition, entry.key, entry) for entry in message.items]
