@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pydantic import ValidationError
 
 from detectors.engine import Engine
@@ -20,7 +21,7 @@ from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.deadletter import send_all, send_message
 from pipeline.kafka.codec import dumps, loads
-from pipeline.kafka.send import Out
+from pipeline.kafka.send import Changelog, Out
 from pipeline.kafka.topics import DETECTOR_STATE_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
@@ -65,22 +66,31 @@ class FaustTableStore:
         at = None if doc is None else doc.get("at")
         return self._at is not None and at is not None and at[0] == self._at[0] and at[1:] >= self._at[1:]
 
-    def commit(self) -> None:
-        """Write the held entries to the table and its changelog, each in its own partition."""
+    def commit(self) -> list[tuple[int, bytes, bytes]]:
+        """Write the held entries to the table; their changelog records (partition, key, value: b""
+        for a deletion), each in its entry's partition, for the agent to send and await (`flush`)."""
         data = self._table.data
+        records: list[tuple[int, bytes, bytes]] = []
         for key, doc in self._held.items():
             partition = self._partitions.get(key)
             if partition is None:  # the agent begins every message: a bug, not a message to lose
                 raise RuntimeError(f"detector state {key} was written outside a detect message (no begin)")
             if doc is None:
                 data.pop(key, None)
-                self._table.send_changelog(partition, key, None, value_serializer="raw")
             else:
                 data[key] = doc
-                self._table.send_changelog(partition, key, doc)
+            # the key's bytes as Faust's json schema writes them (orjson): compaction goes by those bytes
+            records.append((partition, orjson.dumps(key), b"" if doc is None else dumps(doc)))
         self._held.clear()
         self._partitions.clear()
         self._at = None
+        return records
+
+    async def flush(self, rt: Runtime, records: list[tuple[int, bytes, bytes]]) -> None:
+        """Send changelog records and wait until the broker has each (one awaited send per batch)."""
+        if records:
+            topic = Changelog(rt.app, self._table.changelog_topic.get_topic_name())
+            await send_all(rt, [Out(topic, "changelog", k, v, partition=p) for p, k, v in records], "detect")
 
     def get(self, key: str) -> EntityRecord | None:
         doc = self._held[key] if key in self._held else self._table.get(key)
@@ -218,7 +228,7 @@ def register(rt: Runtime) -> None:
                     key, value = alert.alert.id.encode(), dumps(alert.to_doc())
                     outs.append(Out(rt.topics["alerts"], "alerts", key, value, origin=item.message))
             await send_all(rt, outs, "detect")  # an alert Kafka refuses for good dead-letters its message
-            store.commit()  # after the alerts: a crash in between replays the batch whole
+            await store.flush(rt, store.commit())  # after the alerts: a crash in between replays the batch whole
 
 
 async def _apply(

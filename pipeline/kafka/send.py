@@ -44,6 +44,18 @@ class Out:
     origin: Any = None
 
 
+class Changelog:
+    """A Faust table's changelog topic as an `Out` target: bytes straight to the producer, b"" as a
+    tombstone. Not the table's `send_changelog`: that queues into Faust's producer buffer, which
+    drains one message at a time and, while it holds more than 100, stops feeding every stream."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self._app, self._name = app, name
+
+    async def send(self, *, key: bytes | None, value: bytes, partition: int | None) -> Any:
+        return await self._app.producer.send(self._name, key, value or None, partition, None, None)
+
+
 def retriable(exc: BaseException) -> bool:
     """Whether a failed send can succeed later. Faust wraps the client's error (`ProducerSendError`
     raised from it); aiokafka marks transient errors `retriable`, and a timeout means the broker was

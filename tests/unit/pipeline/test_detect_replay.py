@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+
 from detectors.engine import Engine
+from detectors.records import EntityRecord
 from detectors.registry import DETECTORS
 from pipeline.agents.detect import FaustTableStore
 from tests.factories import signin
@@ -25,15 +28,11 @@ def _events(n: int) -> list:
 
 
 class Table(dict):
-    """What the store uses of a Faust table: its data (this dict) and its changelog sends."""
+    """What the store uses of a Faust table: its data (this dict)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.data = self
-        self.changelog: list[tuple[int, str, Any]] = []
-
-    def send_changelog(self, partition: int, key: str, value: Any, value_serializer: str | None = None) -> None:
-        self.changelog.append((partition, key, value))
 
 
 def _engine(table: Table) -> tuple[Engine, FaustTableStore]:
@@ -100,10 +99,29 @@ def test_a_batch_writes_each_key_once_in_the_partition_of_its_messages() -> None
         ((det_id, key),) = engine.routes(event)
         store.begin(partition, offset)
         engine.process_keyed(det_id, key, event)
-    assert table.changelog == [], "held until the batch's alerts are sent"
-    store.commit()
-    written = {key: (partition, value["at"]) for partition, key, value in table.changelog}
-    assert len(table.changelog) == len(written) == 2, "one changelog write per key and batch"
+    assert table == {}, "held until the batch's alerts are sent"
+    records = store.commit()
+    written = {orjson.loads(key): (partition, orjson.loads(value)["at"]) for partition, key, value in records}
+    assert len(records) == len(written) == 2, "one changelog write per key and batch"
+    assert all(table[k]["at"] == at for k, (_, at) in written.items()), "the table holds what the changelog gets"
     assert sorted(written.values()) == [(1, [1, 11]), (2, [2, 4])], "each in its own partition, latest position"
     store.begin(1, 10)
     assert store.applied(f"{DETECTOR}|{engine.routes(first)[0][1]}"), "a replay of the batch is skipped"
+
+
+def test_changelog_records_are_what_fausts_json_schema_writes_and_deletions_are_tombstones() -> None:
+    from faust.serializers import codecs
+
+    table = Table({"gone|bob": {"v": 2, "at": [0, 1]}})
+    store = FaustTableStore(table)
+    store.begin(0, 5)
+    store.put("signin_new_asn|élodie@acme.example", EntityRecord(watermark=1.0))
+    store.delete("gone|bob")
+    records = store.commit()
+    json = codecs.get_codec("json")
+    assert [(p, k) for p, k, _ in records] == [
+        (0, json.dumps("signin_new_asn|élodie@acme.example")),  # compaction goes by these bytes
+        (0, json.dumps("gone|bob")),
+    ]
+    assert json.loads(records[0][2])["at"] == [0, 5] and records[1][2] == b""
+    assert "gone|bob" not in table
