@@ -190,6 +190,11 @@ def _pin() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+
+
 def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
@@ -498,6 +503,7 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), each case pinned to 1 core, "
         f"Python {platform.python_version()}; budget {args.budget:.0f}s per case"
         + (f"; detectors disabled: {args.disable}*" if args.disable else "")
+        + f"; load {_load()} (other work on a shared machine slows even the per-CPU-second rates)"
     )
     print(
         f"{'case':<44} {'anomaly':>7} {'events':>8} {'events/s':>10} {'/CPU s':>10} {'p50 us':>8} {'p99 us':>8} "
@@ -533,7 +539,7 @@ def main() -> None:
         _chart(args.chart, results)
         print(f"chart: {args.chart}")
     if results:
-        print(f"detectors enabled: {max(r['detectors'] for _, r in results)} (anomaly on)")
+        print(f"detectors enabled: {max(r['detectors'] for _, r in results)} (anomaly on); load at the end {_load()}")
     if not args.no_e2e and (not args.only or "e2e" in args.only.split(",")):
         from bench.scale_e2e import report, run_e2e
 

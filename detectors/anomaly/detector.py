@@ -52,12 +52,15 @@ class AnomalyParams(BaseModel):
 
     def slot(self, behaviour: Behaviour) -> ModelSlot:
         """The models this detector scores with (a learner of its own until a runtime installs a model)."""
-        if self._slot is None:
+        # read from pydantic's private dict: `self._slot` goes through BaseModel.__getattr__ (~6 us, per event)
+        private = self.__pydantic_private__
+        slot: ModelSlot | None = private["_slot"] if private is not None else self._slot
+        if slot is None:
             policy = LearnPolicy(
                 days=self.learn_days, min_samples=self.learn_min_samples, relearn_days=self.relearn_days
             )
-            self._slot = ModelSlot(behaviour, policy)
-        return self._slot
+            slot = self._slot = ModelSlot(behaviour, policy)
+        return slot
 
 
 def forget_after(params: AnomalyParams) -> float:

@@ -13,6 +13,7 @@ tests/unit/detectors/anomaly/test_members.py compares them on random and real da
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 import numpy as np
 
@@ -38,6 +39,33 @@ class Histograms:
         self._log = np.asarray([[math.log2(v) for v in row] for row in (self.hist_ + self.alpha).tolist()])
         self.decision_scores_ = self.decision_function(x)
         return self
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the scoring table `score` builds, so a model file's bytes (its version) do not
+        depend on whether it scored before it was saved."""
+        return {k: v for k, v in self.__dict__.items() if k != "_table"}
+
+    def score(self, row: tuple[float, ...]) -> float:
+        """`decision_function([row])[0]` without its ~60 numpy calls on one row (~30x cheaper): the same
+        bin choice (`np.digitize(right=True)` is `bisect_left` on the edges) and float operations
+        per feature, then numpy's own sum over the row's feature scores."""
+        table = self.__dict__.get("_table")
+        if table is None:  # per feature: edges, log densities, lowest, edge tolerances (built on first use)
+            edges, log = self.bin_edges_.T.tolist(), self._log.T.tolist()
+            table = self._table = [
+                (e, s, min(s), (e[1] - e[0]) * self.tol, (e[-1] - e[-2]) * self.tol)
+                for e, s in zip(edges, log, strict=True)
+            ]
+        n, out = self.n_bins, []
+        for value, (edges, scores, lowest, low_tol, high_tol) in zip(row, table, strict=True):
+            at = bisect_left(edges, value)
+            if at == 0:
+                out.append(scores[0] if edges[0] - value <= low_tol else lowest)
+            elif at == n + 1:
+                out.append(scores[n - 1] if value - edges[-1] <= high_tol else lowest)
+            else:
+                out.append(scores[at - 1])
+        return float(np.sum(np.asarray([out]), axis=1)[0] * -1)
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """Outlier score per row of `x` (larger = more unusual)."""

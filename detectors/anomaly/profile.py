@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -106,6 +107,7 @@ def _zone(name: str) -> ZoneInfo:
     return zone
 
 
+@lru_cache(maxsize=4096)  # a user's few User-Agent strings recur on every sign-in
 def digest(text: str) -> str:
     """A short stable digest of a long value (a User-Agent string) to keep in state."""
     return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=6).hexdigest()

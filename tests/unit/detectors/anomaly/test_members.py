@@ -87,6 +87,7 @@ def test_histograms_give_hbos_scores_bit_for_bit(n):
         assert ours.decision_scores_.tolist() == hbos.decision_scores_.tolist()
         rows = vectors(rng, 2000, spread=3.5) - 0.1 * rng.integers(0, 2, (2000, 10))  # below the first edge too
         assert ours.decision_function(rows).tolist() == hbos.decision_function(rows).tolist()
+        assert [ours.score(tuple(row)) for row in rows.tolist()] == hbos.decision_function(rows).tolist()
 
 
 def test_histograms_refuse_parameters_hbos_refuses():
