@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kafka-port", type=int, default=9096)
     parser.add_argument("--es-port", type=int, default=9202)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/secmon-soak"))
+    parser.add_argument("--ready-timeout", type=int, default=600, help="s the services may take to be ready")
     parser.add_argument(
         "--running", action="store_true", help="use services already up on the ports (never start them)"
     )
