@@ -12,12 +12,13 @@ wait forever (issue 19):
   `wait_empty` waits for it until the worker is SIGKILLed.
 - An agent that cannot finish its batch (a sink that keeps failing) is waited for just as long.
 
-So a dropped message is taken out of the unacked set when its queue is emptied (`ReleaseDropped`):
-it is abandoned, not acked, so no commit goes past it and the next owner reads it again. And the
-wait is bounded (`WorkerApp`, STOP_GRACE): what the agents still hold after that is abandoned the
-same way. The final commit covers only acked offsets (Faust commits up to the first offset not
-acked), so nothing is lost; what was abandoned is redone by the next worker, and the deterministic
-document ids keep that from doubling anything.
+So a dropped message is taken out of the unacked set when its queue is emptied (`ReleaseDropped`),
+or, when another agent holds it in its batch, once that agent acked it: it is abandoned, not acked,
+so no commit goes past it and the next owner reads it again. And the wait is bounded (`WorkerApp`,
+STOP_GRACE): what the agents still hold after that is abandoned the same way. The final commit
+covers only acked offsets (Faust commits up to the first offset not acked), so nothing is lost; what
+was abandoned is redone by the next worker, and the deterministic document ids keep that from
+doubling anything.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import weakref
+from collections import Counter
 from typing import Any
 
 import faust
@@ -37,21 +40,37 @@ log = logging.getLogger(__name__)
 
 class ReleaseDropped(KeepQueuedOnResume):
     """Flow control whose `clear()` also abandons the messages of the events it drops: nothing will
-    ever ack them, so the consumer no longer waits for them (they stay uncommitted)."""
+    ever ack them, so the consumer no longer waits for them (they stay uncommitted).
+
+    A message read by several agents (the events topic feeds index and route) may be dropped from
+    one queue while another agent holds it in its batch: it is abandoned only once no agent holds
+    it (its refcount, one per copy not yet acked, is down to its dropped copies, `release`)."""
 
     def __init__(self, app: faust.App) -> None:
         super().__init__()
         self._app = app
+        self._dropped: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
     def clear(self) -> None:
-        dropped = [getattr(event, "message", None) for queue in list(self._queues) for event in _queued(queue)]
+        dropped = Counter(
+            message
+            for queue in list(self._queues)
+            for event in _queued(queue)
+            if (message := getattr(event, "message", None)) is not None
+        )
         super().clear()
-        if dropped:
-            consumer: Any = self._app.consumer
-            unacked = consumer._unacked_messages
-            for message in dropped:
-                if message is not None:
-                    unacked.discard(message)
+        for message, copies in dropped.items():
+            self._dropped[message] = self._dropped.get(message, 0) + copies
+        self.release()
+
+    def release(self) -> None:
+        """Abandon the dropped messages no agent holds any more."""
+        consumer: Any = self._app.consumer
+        unacked = consumer._unacked_messages
+        for message, copies in list(self._dropped.items()):
+            if message.refcount <= copies:
+                unacked.discard(message)
+                del self._dropped[message]
 
 
 def _queued(queue: Any) -> list[Any]:
@@ -67,11 +86,13 @@ class WorkerApp(faust.App):
     async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
         if self.conf.stream_wait_empty:
             logger.info("Wait for streams...")
-            await wait_in_hand(consumer, self.stop_grace)
+            flow = self.flow_control
+            await wait_in_hand(consumer, self.stop_grace, flow if isinstance(flow, ReleaseDropped) else None)
 
 
-async def wait_in_hand(consumer: Any, grace: float) -> None:
+async def wait_in_hand(consumer: Any, grace: float, flow: ReleaseDropped | None = None) -> None:
     """Wait until every message an agent holds is acked, at most `grace` s; then commit what was acked.
+    `flow`: the app's flow control, which abandons dropped messages once no agent holds them.
 
     Faust's `wait_empty` without its unbounded loop: what is still unacked after `grace` is left
     uncommitted (the commit stops at the first offset not acked) and read again by the next owner.
@@ -79,6 +100,10 @@ async def wait_in_hand(consumer: Any, grace: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
     while not consumer.should_stop and consumer._unacked_messages:
+        if flow is not None:
+            flow.release()
+            if not consumer._unacked_messages:
+                break
         left = deadline - loop.time()
         if left <= 0:
             held = sorted({(m.topic, m.partition) for m in consumer._unacked_messages})

@@ -87,3 +87,25 @@ def test_the_worker_app_stops_this_way():
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+def test_a_message_another_agent_holds_is_waited_for_until_that_agent_acked_it(app):
+    # the events topic feeds index and route: route's copy still queued, index's in its batch
+    queue = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
+    app.flow_control.resume()
+    shared = _delivered(app, 1)
+    shared.incref(2)  # as the conductor does for a topic read by two agents
+    queue.put_nowait(Event(app, b"k", b"v", {}, shared))
+    app.flow_control.suspend()
+    app.flow_control.clear()
+    assert shared in set(app.consumer._unacked_messages), "index still holds it: the stop waits for it"
+
+    async def stop() -> float:
+        asyncio.get_running_loop().call_later(0.2, shared.ack, app.consumer)  # index's batch is done
+        started = time.monotonic()
+        await worker_stop.wait_in_hand(app.consumer, grace=30, flow=app.flow_control)
+        return time.monotonic() - started
+
+    assert asyncio.get_event_loop().run_until_complete(stop()) < 5
+    assert not shared.acked, "route never processed it: never acked, so never committed"
+    assert shared not in set(app.consumer._unacked_messages)
