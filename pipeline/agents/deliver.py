@@ -31,7 +31,7 @@ from pipeline.delivery.routing import RoutingTree
 from pipeline.delivery.service import Deliverer
 from pipeline.delivery.silences import SilenceCache
 from pipeline.kafka.codec import dumps
-from pipeline.kafka.send import Out
+from pipeline.kafka.send import Changelog, Out
 from pipeline.sinks.elasticsearch import client
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
@@ -72,7 +72,7 @@ class TableGroups:
     def delete(self, key: str, partition: int) -> None:
         self._table.data.pop(key, None)
         self._index.note(key, None)
-        self._held.append((partition, orjson.dumps(key), b""))  # a tombstone (see _Changelog)
+        self._held.append((partition, orjson.dumps(key), b""))  # a tombstone (see Changelog)
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return iter(list(self._groups().items()))
@@ -89,19 +89,8 @@ class TableGroups:
         """Send the held changelog records, each to its partition, and wait for the broker."""
         held, self._held = self._held, []
         if held:
-            topic = _Changelog(rt.app, self._table.changelog_topic.get_topic_name())
+            topic = Changelog(rt.app, self._table.changelog_topic.get_topic_name())
             await deadletter.send_all(rt, [Out(topic, "changelog", k, v, p) for p, k, v in held], "deliver")
-
-
-class _Changelog:
-    """The table's changelog as a `deliver_many` target: bytes straight to the producer, b"" as
-    a tombstone (no state is empty)."""
-
-    def __init__(self, app, name: str) -> None:
-        self._app, self._name = app, name
-
-    async def send(self, *, key: bytes | None, value: bytes, partition: int | None):
-        return await self._app.producer.send(self._name, key, value or None, partition, None, None)
 
 
 def register(rt: Runtime) -> None:
