@@ -145,7 +145,10 @@ def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups
             await _install(es, prefix)
             silences = SilenceCache()
 
-            async def before_send(states) -> None:  # a new notification is in the changelog before it is sent
+            async def before_send(states, effects: Effects) -> None:  # a new notification: durable before it is sent
+                if effects.history:  # first the records those states account for (silenced alerts marked muted)
+                    await _write(rt, Effects(history=effects.history))
+                    effects.history = []
                 for key, (state, partition) in states.items():
                     store.put(key, state, partition)
                 await store.flush(rt)

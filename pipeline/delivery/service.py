@@ -39,8 +39,10 @@ from schemas.delivery import GroupState, NotifyEntry, NotifyTick, group_from_doc
 log = logging.getLogger(__name__)
 # writes the states of groups whose new notification is about to be sent for the first time, and
 # returns once they are durable: a crash during the send then re-sends that very notification
-# (same webhook-id), even if the group changed meanwhile
-BeforeSend = Callable[[dict[str, tuple[GroupState, int]]], Awaitable[None]]
+# (same webhook-id), even if the group changed meanwhile. The batch's effects so far come along:
+# their history records (silenced alerts, which those states mark muted) are made durable first
+# and taken out of the effects, or a replay, retrying the outbox, would never record them again
+BeforeSend = Callable[[dict[str, tuple[GroupState, int]], Effects], Awaitable[None]]
 
 
 class Deliverer:
@@ -84,7 +86,7 @@ class Deliverer:
         sending = [key for key, (state, p) in touched.items() if self._plan(key, state, p, effects, now)]
         fresh = {key: effects.states[key] for key in sending if touched[key][0]["outbox"] is None}
         if fresh and self.before_send is not None:  # a new notification: durable before it is sent
-            await self.before_send(fresh)  # type: ignore[arg-type]
+            await self.before_send(fresh, effects)  # type: ignore[arg-type]
         await asyncio.gather(*[self._keep_sent(key, effects) for key in sending])
         return effects
 

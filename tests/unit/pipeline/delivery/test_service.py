@@ -238,7 +238,7 @@ def test_a_crash_during_the_first_send_re_sends_the_same_notification_though_the
     tree = factories.tree(cfg)
     durable = DictGroups()  # the changelog: what survives the crash
 
-    async def before_send(states):
+    async def before_send(states, effects):
         for key, (state, partition) in states.items():
             durable.put(key, json.loads(json.dumps(state)), partition)
 
@@ -260,3 +260,41 @@ def test_a_crash_during_the_first_send_re_sends_the_same_notification_though_the
     sent = hook.accepted()
     assert len(sent) == 2
     assert sent[0].headers["webhook-id"] == sent[1].headers["webhook-id"] and sent[0].body == sent[1].body
+
+
+def test_a_crash_during_the_first_send_loses_no_silenced_record_of_the_group(tmp_path, servers):
+    """A group holds a silenced alert and one to page. The state made durable before the send marks
+    the first as silenced (muted): when the worker dies during the send, the replay retries the
+    outbox and never records that silencing again, so its history record must be durable first."""
+    hook = servers()
+    routes = "route:\n  receiver: hook\n  group_by: [workspace]\n  group_wait: 0s\n"
+    cfg = factories.settings(tmp_path, routes, receivers=factories.receivers(hook=hook.url))
+    tree = factories.tree(cfg)
+    now = datetime.now(timezone.utc)
+    silence = new_silence(['rule="signin_new_device"'], now - timedelta(minutes=1), now + timedelta(hours=1), "a", "C")
+    muted, paged = alert(rule="signin_new_device"), alert(rule="signin_bruteforce_user")
+    durable, written = DictGroups(), []  # the changelog and the history topic: what survives the crash
+
+    async def before_send(states, effects=None):  # effects: the batch's so far, theirs to write first
+        if effects is not None:
+            written.extend(effects.history)
+            effects.history.clear()
+        for key, (state, partition) in states.items():
+            durable.put(key, json.loads(json.dumps(state)), partition)
+
+    def items(*alerts):
+        return [i for p, v in route_messages(tree, list(alerts), 4) for i in items_of(p, v)]
+
+    async def go():
+        silences = SilenceCache([silence])
+        async with aiohttp.ClientSession() as session:
+            first = Deliverer(cfg, tree, session, "t", "t-notify", silences, before_send=before_send)
+            await first.process(items(muted, paged), DictGroups(), time.time())  # its effects never written
+            second = Deliverer(cfg, tree, session, "t", "t-notify", silences, before_send=before_send)
+            store = DictGroups((k, json.loads(json.dumps(v))) for k, v in durable.items())
+            written.extend((await second.process(items(muted, paged), store, time.time())).history)
+
+    asyncio.run(go())
+    assert len(hook.accepted()) == 2, "the documented duplicate: the outbox re-sent"
+    silenced = [r["_source"] for r in written if r["_source"]["kind"] == "silenced"]
+    assert [r["alert_ids"] for r in silenced] == [[muted.alert.id]]
