@@ -86,8 +86,9 @@ class PositionStore:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._failing: dict[str, int] = {}  # path -> saves failed in a row
-        self._write(directory / ".write-test", b"{}")  # fail now, with what to do, not mid-stream
-        (directory / ".write-test").unlink()
+        probe = directory / f".write-test-{os.getpid()}"  # per process: shippers may share the dir
+        self._write(probe, b"{}")  # fail now, with what to do, not mid-stream
+        probe.unlink()
 
     def _file(self, path: str) -> Path:
         digest = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:24]

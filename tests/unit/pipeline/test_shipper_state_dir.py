@@ -51,7 +51,7 @@ def test_a_full_state_dir_is_said_once_counted_and_saved_again_when_space_is_bac
 
 
 def test_a_state_dir_that_cannot_be_written_at_start_fails_at_once_in_one_line(tmp_path: Path):
-    (tmp_path / ".write-test.tmp").symlink_to("/dev/full")
+    (tmp_path / f".write-test-{os.getpid()}.tmp").symlink_to("/dev/full")
     with pytest.raises(OSError) as raised:
         PositionStore(tmp_path)
     failure = explain(raised.value)
