@@ -54,19 +54,11 @@ from bench.generate import START, benign, burst
 from pipeline import embedded
 from pipeline.settings import KafkaSettings, SecmonSettings
 from tests.integration.conftest import Stack
-from tests.unit.pipeline.delivery.factories import SECRET
+from tests.unit.pipeline.delivery.factories import HOOK_PER_ALERT, SECRET
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver
 
 ROOT = Path(__file__).parents[1]
 SERVICES = ROOT / "scripts" / "services.sh"
-ROUTES = """
-route:
-  receiver: hook
-  group_by: [alert_id]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-"""
 WEBHOOK_TIMEOUT_S = 2.0
 LOG_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}")
 
@@ -212,15 +204,6 @@ def dead_letters(bootstrap: str, topic: str) -> Counter[str]:
         kinds[f"{letter.get('stage')}/{letter.get('error_code')}: {str(letter.get('reason'))[:60]}"] += 1
     consumer.close()
     return kinds
-
-
-def notified(hook: LoopbackReceiver) -> dict[str, set[str]]:
-    """alert id -> webhook-ids of the accepted notifications that carried it."""
-    out: dict[str, set[str]] = {}
-    for hit in hook.accepted():
-        for a in hit.json["data"]["alerts"]:
-            out.setdefault(a["alert"]["id"], set()).add(hit.headers["webhook-id"])
-    return out
 
 
 def history_missing(es: Elasticsearch, prefix: str, pages: dict[str, set[str]]) -> int:
@@ -397,7 +380,7 @@ def run_fault(name: str, args: argparse.Namespace, services: Services, es: Elast
     workdir = args.workdir / prefix
     workdir.mkdir(parents=True)
     routes = workdir / "routes.yaml"
-    routes.write_text(ROUTES)
+    routes.write_text(HOOK_PER_ALERT)
     hook = LoopbackReceiver(retry_after=5)
     receivers = {"hook": {"kind": "webhook", "url": hook.url, "secret": SECRET, "timeout_seconds": WEBHOOK_TIMEOUT_S}}
     stack = Stack(
@@ -468,21 +451,21 @@ def _run_fault(run: Run) -> Row:
     def arrived() -> bool:
         if not run.exact_alerts:  # the changed configuration raises other alerts: nothing to wait for
             return True
-        return es_count(run.es, alerts_index) >= len(expected_alerts) and set(notified(run.hook)) >= expected_alerts
+        return es_count(run.es, alerts_index) >= len(expected_alerts) and set(run.hook.webhook_ids()) >= expected_alerts
 
     done_at = wait_until(arrived, args.settle) if events_at else None  # alerts and pages trail the events
     time.sleep(3)
     final = es_count(run.es, index)
     hits = run.es.search(index=alerts_index, size=1000)["hits"]["hits"] if es_count(run.es, alerts_index) > 0 else []
     got = [h["_id"] for h in hits]
-    pages = notified(run.hook)
+    pages = run.hook.webhook_ids()
     if run.exact_alerts:
         alerts_ok = set(got) == expected_alerts and len(got) == len(set(got))
     else:  # after the change some alerts legitimately differ: count only duplicates
         time.sleep(30)  # let the alerts of the last events arrive
         got = [h["_id"] for h in run.es.search(index=alerts_index, size=1000)["hits"]["hits"]]
-        wait_until(lambda: set(notified(run.hook)) >= set(got), args.settle)  # and their notifications
-        pages = notified(run.hook)
+        wait_until(lambda: set(run.hook.webhook_ids()) >= set(got), args.settle)  # and their notifications
+        pages = run.hook.webhook_ids()
         alerts_ok = len(got) == len(set(got))
         expected_alerts = set(got)
     renotified = sum(len(ids) - 1 for ids in pages.values())

@@ -7,6 +7,7 @@ topic prefix, index prefix and consumer group, so tests never see each other's d
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from kafka import KafkaProducer
 
 BOOTSTRAP = os.environ.get("SECMON_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 ES_URL = os.environ.get("SECMON_ES_URL", "http://127.0.0.1:9200")
@@ -148,6 +150,15 @@ def stack(services, tmp_path: Path, es: Elasticsearch) -> Iterator[Stack]:
         print(f"--- {proc_log.name} (tail)\n" + "\n".join(proc_log.read_text(errors="replace").splitlines()[-40:]))
     es.options(ignore_status=404).indices.delete(index=f"{s.prefix}-*")
     es.options(ignore_status=404).indices.delete_index_template(name=f"{s.prefix}-*")
+
+
+def produce_alerts(topic: str, alerts) -> None:
+    """Send alerts the way the detect agent does (key = alert id, value = alert JSON), acked by all."""
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
+    for a in alerts:
+        producer.send(topic, key=a.alert.id.encode(), value=json.dumps(a.to_doc()).encode())
+    producer.flush()
+    producer.close()
 
 
 def free_port() -> int:

@@ -14,9 +14,7 @@ import os
 import signal
 import urllib.request
 
-from kafka import KafkaProducer
-
-from tests.integration.conftest import BOOTSTRAP, NOT_YET, free_port, wait_for
+from tests.integration.conftest import NOT_YET, free_port, produce_alerts, wait_for
 from tests.unit.pipeline.delivery.factories import SECRET, alert
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver, check_pagerduty_event, verify_standard_webhook
 
@@ -33,24 +31,6 @@ route:
       continue: true
     - receiver: hook
 """
-
-
-def produce(topic: str, alerts) -> None:
-    """Send alerts the way the detect agent does (key = alert id, value = alert JSON)."""
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
-    for a in alerts:
-        producer.send(topic, key=a.alert.id.encode(), value=json.dumps(a.to_doc()).encode())
-    producer.flush()
-    producer.close()
-
-
-def delivered_ids(server: LoopbackReceiver) -> dict[str, set[str]]:
-    """alert id -> webhook-ids of the accepted requests that carried it."""
-    out: dict[str, set[str]] = {}
-    for hit in server.accepted():
-        for a in hit.json["data"]["alerts"]:
-            out.setdefault(a["alert"]["id"], set()).add(hit.headers["webhook-id"])
-    return out
 
 
 def test_alerts_are_delivered_through_kafka_across_a_worker_kill(stack, es):
@@ -87,23 +67,23 @@ def _run(stack, es, hook: LoopbackReceiver, pager: LoopbackReceiver) -> None:
     first = [alert(user=f"a{i}", severity="critical" if i % 5 == 0 else "high") for i in range(30)]
     muted = alert(rule="signin_new_device", user="muted")
     beta = alert(rule="beta_rule", user="beta", severity="critical", maturity="experimental")
-    produce(f"{stack.prefix}-alerts", first + [muted, beta])
+    produce_alerts(f"{stack.prefix}-alerts", first + [muted, beta])
     worker = stack.start("worker", log_name="worker-1", env=env)
-    wait_for(lambda: len(delivered_ids(hook)) >= 10, timeout=180, interval=0.2, what="first deliveries")
+    wait_for(lambda: len(hook.webhook_ids()) >= 10, timeout=180, interval=0.2, what="first deliveries")
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
 
     second = [alert(user=f"b{i}") for i in range(30)] + [alert(user="a1", count=2)]  # a1 grew: no new page
-    produce(f"{stack.prefix}-alerts", second)
+    produce_alerts(f"{stack.prefix}-alerts", second)
     stack.start("worker", log_name="worker-2", env=env)
     expected = {a.alert.id for a in first + second + [beta]}
     try:
-        wait_for(lambda: set(delivered_ids(hook)) >= expected, timeout=180, interval=0.5, what="every alert delivered")
+        wait_for(lambda: set(hook.webhook_ids()) >= expected, timeout=180, interval=0.5, what="every alert delivered")
     except BaseException:
-        _explain(stack, es, expected - set(delivered_ids(hook)))
+        _explain(stack, es, expected - set(hook.webhook_ids()))
         raise
 
-    got = delivered_ids(hook)
+    got = hook.webhook_ids()
     assert muted.alert.id not in got, "a silenced alert was sent"
     assert set(got) == expected
     resent = {aid: ids for aid, ids in got.items() if len(ids) > 1}

@@ -27,37 +27,12 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from tests.integration.conftest import BOOTSTRAP, consumed, count, wait_for
-from tests.unit.pipeline.delivery.factories import SECRET, alert
+from tests.integration.conftest import BOOTSTRAP, consumed, count, produce_alerts, wait_for
+from tests.unit.pipeline.delivery.factories import HOOK_PER_ALERT, SECRET, alert
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver
 
-ROUTES = """
-route:
-  receiver: hook
-  group_by: [alert_id]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-"""
 CATCH_UP = 40  # seconds after "Worker ready": the backlog takes about 2 s on a quiet machine
 GAP = "1.5"  # seconds between "Done reading from changelog topics" and the streams resuming
-
-
-def produce(topic: str, alerts) -> None:
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
-    for a in alerts:
-        producer.send(topic, key=a.alert.id.encode(), value=json.dumps(a.to_doc()).encode())
-    producer.flush()
-    producer.close()
-
-
-def delivered(hook: LoopbackReceiver) -> dict[str, set[str]]:
-    """alert id -> webhook-ids of the accepted requests that carried it."""
-    out: dict[str, set[str]] = {}
-    for hit in hook.accepted():
-        for a in hit.json["data"]["alerts"]:
-            out.setdefault(a["alert"]["id"], set()).add(hit.headers["webhook-id"])
-    return out
 
 
 def committed(group: str, topic: str) -> dict[int, int]:
@@ -112,7 +87,7 @@ def test_a_worker_killed_before_its_first_commit_consumes_everything_after_resta
 
 def _run(stack, es, hook: LoopbackReceiver, stop: threading.Event) -> None:
     routes = stack.workdir / "routes.yaml"
-    routes.write_text(ROUTES)
+    routes.write_text(HOOK_PER_ALERT)
     env = {
         "SECMON_DELIVERY_ROUTES_FILE": str(routes),
         "SECMON_DELIVERY_TICK_SECONDS": "0.5",
@@ -122,16 +97,16 @@ def _run(stack, es, hook: LoopbackReceiver, stop: threading.Event) -> None:
     worker = stack.start("worker", log_name="worker-1", env=env)
     wait_for(lambda: logged(stack.workdir / "worker-1.log", "Worker ready"), 180, 0.2, "worker 1 ready")
     first = [alert(user=f"a{i}") for i in range(40)]
-    produce(topic, first)
+    produce_alerts(topic, first)
     changelog = f"{stack.prefix}-secmon-delivery-groups-changelog"
     wait_for(lambda: written(changelog), timeout=60, interval=0.02, what="group state in the changelog")
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
     before = committed(stack.prefix, topic)
-    print(f"worker 1 killed after {len(delivered(hook))} deliveries; alerts committed: {before}")
+    print(f"worker 1 killed after {len(hook.webhook_ids())} deliveries; alerts committed: {before}")
 
     second = [alert(user=f"b{i}") for i in range(40)]
-    produce(topic, second)
+    produce_alerts(topic, second)
     log = stack.workdir / "worker-2.log"
     threading.Thread(target=trickle, args=(stack.prefix, log, stop), daemon=True).start()
     stack.start(GAP, "worker", log_name="worker-2", env=env, module="tests.integration.slow_recovery")
@@ -140,13 +115,13 @@ def _run(stack, es, hook: LoopbackReceiver, stop: threading.Event) -> None:
     started = time.monotonic()
     expected = {a.alert.id for a in first + second}
     wait_for(
-        lambda: set(delivered(hook)) >= expected,
+        lambda: set(hook.webhook_ids()) >= expected,
         timeout=CATCH_UP,
         interval=0.2,
         what=f"every alert delivered by the restarted worker (alerts committed before it: {before})",
     )
     print(f"worker 2 delivered the backlog {time.monotonic() - started:.1f}s after it was ready")
-    got = delivered(hook)
+    got = hook.webhook_ids()
     assert set(got) == expected
     assert all(len(ids) == 1 for ids in got.values()), "an alert was notified under two webhook-ids"
     wait_for(lambda: count(es, f"{stack.prefix}-alerts-*") == len(expected), timeout=CATCH_UP, what="every alert")

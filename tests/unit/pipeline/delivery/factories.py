@@ -15,6 +15,15 @@ from schemas.alert import Alert
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+# every alert its own group, sent at once to the webhook `hook`: one page per alert id
+HOOK_PER_ALERT = """
+route:
+  receiver: hook
+  group_by: [alert_id]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+"""
 ROUTES = """
 teams:
   identity: [signin_*]

@@ -105,6 +105,14 @@ class LoopbackReceiver:
         with self._lock:
             return [h for h in self.hits if 200 <= h.status < 300]
 
+    def webhook_ids(self) -> dict[str, set[str]]:
+        """alert id -> webhook-ids of the accepted requests (our webhook's payload) that carried it."""
+        out: dict[str, set[str]] = {}
+        for hit in self.accepted():
+            for a in hit.json["data"]["alerts"]:
+                out.setdefault(a["alert"]["id"], set()).add(hit.headers["webhook-id"])
+        return out
+
 
 # --- Standard Webhooks verification, written from the spec (https://www.standardwebhooks.com/) -----
 
