@@ -15,22 +15,19 @@ import signal
 import urllib.request
 
 from tests.integration.conftest import NOT_YET, free_port, produce_alerts, wait_for
-from tests.unit.pipeline.delivery.factories import SECRET, alert
+from tests.unit.pipeline.delivery.factories import HOOK_PER_ALERT, SECRET, alert
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver, check_pagerduty_event, verify_standard_webhook
 
-ROUTES = """
-route:
-  receiver: hook
-  group_by: [alert_id]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
+ROUTES = (
+    HOOK_PER_ALERT
+    + """\
   routes:
     - matchers: ['severity="critical"']
       receiver: pager
       continue: true
     - receiver: hook
 """
+)
 
 
 def test_alerts_are_delivered_through_kafka_across_a_worker_kill(stack, es):

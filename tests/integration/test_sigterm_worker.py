@@ -31,7 +31,8 @@ def _feed(path, start: int, stop: int, done: threading.Event) -> None:
     done.set()
 
 
-def test_sigterm_stops_a_busy_worker_in_bounded_time_and_a_restart_loses_nothing(stack, es):
+def _streaming(stack, es):
+    """One worker and a shipper on a file fed TOTAL sign-ins in the background, once it indexes."""
     path = stack.workdir / "signins.jsonl"
     path.touch()
     assert stack.secmon("topics").returncode == 0
@@ -40,8 +41,12 @@ def test_sigterm_stops_a_busy_worker_in_bounded_time_and_a_restart_loses_nothing
     stack.start("ship", "--source", "app_signin", str(path), log_name="ship")
     fed = threading.Event()
     threading.Thread(target=_feed, args=(path, 0, TOTAL, fed), daemon=True).start()
-
     wait_for(lambda: count(es, index) >= 300, timeout=180, interval=0.2, what="the worker indexing the stream")
+    return index, fed, worker
+
+
+def test_sigterm_stops_a_busy_worker_in_bounded_time_and_a_restart_loses_nothing(stack, es):
+    index, fed, worker = _streaming(stack, es)
     os.killpg(worker.pid, signal.SIGTERM)  # mid-stream: agents hold batches right now
     signalled = time.monotonic()
     try:
@@ -68,16 +73,7 @@ def test_a_worker_paused_past_its_session_rejoins_catches_up_and_still_stops(sta
     """SIGSTOP past the session timeout: the group drops the worker, and on SIGCONT it revokes its
     partitions (the same emptied queues and wait as a stop) and joins again. It must not wait forever
     for the events it dropped: it catches up alone, then stops on SIGTERM."""
-    path = stack.workdir / "signins.jsonl"
-    path.touch()
-    assert stack.secmon("topics").returncode == 0
-    index = f"{stack.prefix}-events-*"
-    worker = stack.start("worker", log_name="worker-1")
-    stack.start("ship", "--source", "app_signin", str(path), log_name="ship")
-    fed = threading.Event()
-    threading.Thread(target=_feed, args=(path, 0, TOTAL, fed), daemon=True).start()
-
-    wait_for(lambda: count(es, index) >= 300, timeout=180, interval=0.2, what="the worker indexing the stream")
+    index, fed, worker = _streaming(stack, es)
     os.killpg(worker.pid, signal.SIGSTOP)
     time.sleep(12)  # past the 6 s session of the Stack: the coordinator drops the member
     paused_at = count(es, index)
