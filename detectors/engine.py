@@ -32,6 +32,7 @@ from detectors import memo
 from detectors.alerts import merge
 from detectors.base import DUE, Detector, Finding
 from detectors.records import EntityRecord
+from detectors.sources import SourceClocks
 from detectors.state import StateStore, state_key
 from detectors.timers import DeadlineIndex
 from schemas.alert import Alert
@@ -92,10 +93,7 @@ class Engine:
         self._expiry = DeadlineIndex()  # every entity by when it may be dropped (compared with event time)
         self._indexed = False  # the indexes are rebuilt from the store at the first tick (see reindex)
         self._high: float | None = None  # latest event time seen: the clock idle entities expire by
-        # per source (a worker's detect partition): [latest event time it delivered, wall time of
-        # its last event]. Partitions are consumed at different paces, so idle expiry runs by the
-        # slowest source still delivering (see _clock)
-        self._highs: dict[int, list[float]] = {}
+        self._sources = SourceClocks(late, self.wall)  # idle expiry waits for the slowest partition
 
     def routes(self, event: Event) -> list[tuple[str, str]]:
         """(detector id, entity key) for every detector that wants this event."""
@@ -129,11 +127,7 @@ class Engine:
         det, params = self._by_id[detector_id]
         ts = event.timestamp.timestamp()
         if source is not None:
-            high = self._highs.get(source)
-            if high is None:
-                self._highs[source] = [ts, self.wall()]
-            else:
-                high[0], high[1] = max(high[0], ts), self.wall()
+            self._sources.saw(source, ts)
         return self._step(det, params, entity_key, event, ts)
 
     def _key(self, det: Detector, key_of: Callable[[Event], str | None], event: Event) -> str | None:
@@ -245,7 +239,7 @@ class Engine:
     def forget_index(self) -> None:
         """Make the next tick rebuild the indexes from the store (its content changed underneath)."""
         self._indexed = False
-        self._highs.clear()  # the partitions may have moved to another worker
+        self._sources.clear()
 
     def tick_keyed(self, detector_id: str, entity_key: str, now: datetime) -> list[Alert]:
         """Advance the clock for one entity (the Faust path: one message per key): tick it when its
@@ -333,12 +327,8 @@ class Engine:
         past the slowest source still delivering: a partition consumed ahead of another must not
         expire the other's entities before their later events, already written, are read. A source
         silent for `lateness` of wall time (caught up, or empty) no longer holds the clock back."""
-        high = self._high
-        if self._highs:
-            since = self.wall() - self._late
-            delivering = [h for h, seen in self._highs.values() if seen >= since]
-            if delivering:
-                high = min(delivering)
+        slowest = self._sources.slowest()
+        high = slowest if slowest is not None else self._high
         return min(now_ts, high) if high is not None else float("-inf")
 
     def _schedule(self, det: Detector, params: BaseModel, skey: str, record: EntityRecord) -> None:

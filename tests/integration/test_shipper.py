@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 
-from pipeline.shipper import PositionStore
+from pipeline.shipper_positions import PositionStore
 from tests.integration.conftest import BOOTSTRAP, consumed, count, wait_for
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 
-from pipeline.shipper import PositionStore
+from pipeline.shipper_positions import PositionStore
 from tests.integration.conftest import wait_for
 from tests.integration.test_shipper import append, raw_records
 

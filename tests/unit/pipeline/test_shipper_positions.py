@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.readers import file_identity, read_lines
-from pipeline.shipper import Position, PositionStore, _resume
+from pipeline.shipper_positions import Position, PositionStore, resume_position
 
 # what the version-1 shipper digested for CONTENT and SMALL (its _fingerprint, at the time)
 CONTENT = b"".join(b'{"n": %d, "user": "line%d@ws.example"}\n' % (i, i) for i in range(40))
@@ -56,7 +56,7 @@ def test_an_oversized_line_still_being_written_waits_too():
 
 def resume(path: Path, saved: Position | None) -> Position:
     with open(path, "rb") as stream:
-        return _resume(stream, str(path), saved)
+        return resume_position(stream, str(path), saved)
 
 
 def test_resume_continues_the_same_file(tmp_path: Path):

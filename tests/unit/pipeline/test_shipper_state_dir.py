@@ -14,7 +14,7 @@ import pytest
 
 from pipeline import metrics
 from pipeline.failures import EXIT_TEMPORARY, explain
-from pipeline.shipper import Position, PositionStore
+from pipeline.shipper_positions import Position, PositionStore
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 
@@ -36,7 +36,7 @@ def test_a_full_state_dir_is_said_once_counted_and_saved_again_when_space_is_bac
     store = PositionStore(tmp_path)
     assert store.save(position(100))
     before = failures()
-    with caplog.at_level(logging.WARNING, logger="pipeline.shipper"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.shipper_positions"):
         for offset in (200, 300):
             fill(store, position(offset))
             assert store.save(position(offset)) is False
