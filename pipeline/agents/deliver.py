@@ -149,8 +149,7 @@ def _register_deliver(rt: Runtime, tree: RoutingTree, notify, store: TableGroups
                 if effects.history:  # first the records those states account for (silenced alerts marked muted)
                     await _write(rt, Effects(history=effects.history))
                     effects.history = []
-                for key, (state, partition) in states.items():
-                    store.put(key, state, partition)
+                commit(store, Effects(states=states))
                 await store.flush(rt)
 
             core = Deliverer(cfg, tree, session, prefix, notify.get_topic_name(), silences, before_send)
