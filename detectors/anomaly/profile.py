@@ -11,6 +11,7 @@ import hashlib
 import math
 from datetime import datetime
 from functools import lru_cache
+from operator import add
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,21 +23,38 @@ Counter = list[list[Any]]  # [[value, count], ...], most recently seen last
 
 def seen(counter: Counter, value: object) -> int:
     """How often `value` was counted (0: never, or forgotten)."""
-    return next((c for v, c in counter if v == value), 0)
+    for v, c in counter:
+        if v == value:
+            return int(c)
+    return 0
 
 
 def count(counter: Counter, value: object, limit: int) -> Counter:
-    """`counter` with `value` counted once more and moved to the end; at most `limit` values."""
-    n = seen(counter, value)
-    rest = [[v, c] for v, c in counter if v != value]
-    out = rest + [[value, n + 1]]
-    if sum(c for _, c in out) > DECAY_AT:
-        out = [[v, max(1, c // 2)] for v, c in out]
-    return out[-limit:]
+    """`counter` with `value` counted once more and moved to the end; at most `limit` values.
+
+    The pairs of the other values are shared with `counter`, not copied: profiles are values,
+    never changed in place (one loop instead of a lookup, a copy and a sum: this runs 3 times for
+    every sign-in)."""
+    n: int | None = None
+    total, rest = 1, []
+    for pair in counter:
+        if pair[0] != value:
+            rest.append(pair)
+            total += pair[1]
+        elif n is None:  # the first pair of the value counts, as seen() reads it
+            n = pair[1]
+    n = n or 0
+    rest.append([value, n + 1])
+    if total + n > DECAY_AT:
+        rest = [[v, max(1, c // 2)] for v, c in rest]
+    return rest[-limit:] if len(rest) > limit else rest
 
 
 def remember(values: list[Any], value: object, limit: int) -> list[Any]:
-    """`values` with `value` moved (or added) to the end; at most `limit` values."""
+    """`values` with `value` moved (or added) to the end; at most `limit` values (`values` itself when
+    `value` is already its only last one: a user's same device or address again)."""
+    if values and values[-1] == value and len(values) <= limit and values.index(value) == len(values) - 1:
+        return values
     return ([v for v in values if v != value] + [value])[-limit:]
 
 
@@ -65,13 +83,13 @@ def rarity(hist: list[int], index: int, spread: bool = True) -> float:
     starts at 08:05."""
     if not any(hist):
         return 0.0
-    if spread:  # neighbours of bin i: i - 1 and i + 1, cyclic
-        mass = [
-            c + 0.5 * (a + b) + 0.25 for c, a, b in zip(hist, hist[-1:] + hist[:-1], hist[1:] + hist[:1], strict=True)
-        ]
+    if spread:  # 2 * (c + (a + b) / 2) of bin i and its neighbours i - 1, i + 1 (cyclic), in integers
+        pairs = list(map(add, hist, hist[1:] + hist[:1]))  # bin i + bin i + 1
+        twice = list(map(add, pairs, pairs[-1:] + pairs[:-1]))
+        usual, here = max(twice) / 2 + 0.25, twice[index] / 2 + 0.25  # the same floats as c + 0.5 * (a + b) + 0.25
     else:
-        mass = [c + 0.0 + 0.25 for c in hist]
-    value = math.log10(max(mass) / mass[index])
+        usual, here = max(hist) + 0.25, hist[index] + 0.25
+    value = math.log10(usual / here)
     return 0.0 if value < USUAL else min(3.0, value)
 
 

@@ -41,6 +41,7 @@ FEATURES = (
     "auth_method_new",
 )
 FAILURE_WINDOW = 3600.0  # failures this long before a success count as "before" it
+LOG_FAILURES = math.log1p(20)  # 20 failures before a success: the feature is 1
 LIMITS = {"ua": 8, "br": 6, "os": 6, "asn": 12, "cc": 8, "ip": 8, "am": 4}
 VERSION = 1
 
@@ -118,11 +119,12 @@ def _facts(profile: State, event: Event) -> dict[str, Any]:
 
 
 def _observation(p: State, f: dict[str, Any], event: Event, peers: Peers) -> Observation:
-    n = p["n"]
+    n, group, asn_value, cc_value = p["n"], f["group"], f["asn"], f["cc"]
     device = _device_novelty(p, f)
-    asn = novelty(f["asn"] is None or seen(p["asn"], f["asn"]) > 0, peers.knows(f["group"], "asn", f["asn"]))
-    cc = novelty(f["cc"] is None or seen(p["cc"], f["cc"]) > 0, peers.knows(f["group"], "cc", f["cc"]))
-    fails = p["fail"]["n"] if p["fail"] and f["ts"] - p["fail"]["first"] <= FAILURE_WINDOW else 0
+    asn = novelty(asn_value is None or seen(p["asn"], asn_value) > 0, peers.knows(group, "asn", asn_value))
+    cc = novelty(cc_value is None or seen(p["cc"], cc_value) > 0, peers.knows(group, "cc", cc_value))
+    fail = p["fail"]
+    fails = fail["n"] if fail and f["ts"] - fail["first"] <= FAILURE_WINDOW else 0
     mfa_share = p["mfa"] / n if n else 0.0
     mfa_drop = 1.0 if n >= 5 and mfa_share >= 0.8 and not f["mfa"] else 0.0
     method_new = 0.0 if n == 0 or seen(p["am"], f["method"]) else 1.0
@@ -136,7 +138,7 @@ def _observation(p: State, f: dict[str, Any], event: Event, peers: Peers) -> Obs
         cc,
         0.0 if f["ip"] is None or f["ip"] in p["ip"] else 1.0,
         travel,
-        min(1.0, math.log1p(fails) / math.log1p(20)),
+        min(1.0, math.log1p(fails) / LOG_FAILURES) if fails else 0.0,
         mfa_drop,
         method_new,
     )
@@ -144,7 +146,12 @@ def _observation(p: State, f: dict[str, Any], event: Event, peers: Peers) -> Obs
     def facts() -> dict[str, tuple[str, str]]:  # of the profile before this sign-in (_learn copies it)
         return _explained(p, f, fails, mfa_share, travel_text)
 
-    peer_values = tuple((f["group"], kind, f[kind]) for kind in ("asn", "cc") if f["group"] and f[kind])
+    peer_values: tuple[tuple[str, str, str], ...] = ()
+    if group:  # written out: a generator here cost more than the rest of the line
+        if asn_value and cc_value:
+            peer_values = ((group, "asn", asn_value), (group, "cc", cc_value))
+        elif asn_value or cc_value:
+            peer_values = ((group, "asn", asn_value),) if asn_value else ((group, "cc", cc_value),)
     return Observation(vector=vector, facts=facts, history=n, peer_values=peer_values)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import datetime, timedelta, timezone
 
 from detectors.anomaly.behaviour import Peers
-from detectors.anomaly.profile import rarity
+from detectors.anomaly.profile import count, rarity, remember
 from detectors.anomaly.server import SERVER
 from detectors.anomaly.signin import SIGNIN
 from detectors.anomaly.staff import STAFF
@@ -85,3 +86,30 @@ def test_rarity_is_relative_to_the_usual_bin_and_ignores_jitter():
     assert rarity(hist, 9) == 0.0  # nearly as usual as 08h
     assert rarity(hist, 3) > 2.0  # never at 03h in a long history
     assert 0 < rarity(hist, 14) < rarity(hist, 3)
+
+
+def test_rarity_is_the_log_ratio_of_the_usual_mass_to_the_bin_mass():
+    rng = random.Random(8)
+    for _ in range(2000):
+        hist = [rng.choice([0, 0, 1, 3, 40, 399]) for _ in range(rng.choice([7, 24]))]
+        i = rng.randrange(len(hist))
+        left, right = hist[i - 1], hist[(i + 1) % len(hist)]
+        spread = [
+            c + 0.5 * (a + b) + 0.25 for c, a, b in zip(hist, hist[-1:] + hist[:-1], hist[1:] + hist[:1], strict=True)
+        ]
+        for mass, here, kw in (
+            (spread, hist[i] + 0.5 * (left + right) + 0.25, {}),
+            ([c + 0.25 for c in hist], hist[i] + 0.25, {"spread": False}),
+        ):
+            value = math.log10(max(mass) / here) if any(hist) else 0.0
+            expected = 0.0 if value < math.log10(2) else min(3.0, value)
+            assert rarity(hist, i, **kw) == expected, (hist, i, kw)
+
+
+def test_count_moves_the_value_last_and_halves_past_the_decay_mark():
+    counter = [["a", 3], ["b", 1]]
+    assert count(counter, "a", 4) == [["b", 1], ["a", 4]]
+    assert count(counter, "c", 2) == [["b", 1], ["c", 1]]
+    assert counter == [["a", 3], ["b", 1]]  # the profile it came from is left as it was
+    assert count([["a", 200], ["b", 200]], "b", 4) == [["a", 100], ["b", 100]]
+    assert remember(["x", "y"], "y", 4) == ["x", "y"] and remember(["x", "y"], "x", 4) == ["y", "x"]
