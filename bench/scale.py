@@ -32,7 +32,6 @@ users (matplotlib). Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -378,6 +377,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
     from detectors.clock import EventClock
     from pipeline.embedded import Summary, build_engine
     from pipeline.enrichers.registry import default_enrichers
+    from pipeline.normalizers.base import RawRecord
     from pipeline.normalizers.registry import NORMALIZERS
     from pipeline.process import process_record
     from pipeline.readers import read_records
@@ -399,7 +399,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
     started, cpu_started = clock_t(), time.process_time()
     while n < events and clock_t() - started <= budget:
         for normalizer, record in records:
-            replay = dataclasses.replace(record, origin=record.origin.model_copy(update={"offset": n}))
+            replay = RawRecord(record.data, record.origin.at(offset=n), record.received, record.header)
             t0 = clock_t()
             for event in process_record(replay, normalizer, enrichers, parse_options).events:
                 alerts += len(engine.process(event)) + len(clock.observe(event.timestamp))

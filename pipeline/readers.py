@@ -202,10 +202,7 @@ def split_records(
     parts = normalizer.split(data)
     if len(parts) == 1 and parts[0] is data:
         return [RawRecord(data=data, origin=origin, header=header)]
-    return [
-        RawRecord(data=part, origin=origin.model_copy(update={"index": i}), header=header)
-        for i, part in enumerate(parts)
-    ]
+    return [RawRecord(data=part, origin=origin.at(index=i), header=header) for i, part in enumerate(parts)]
 
 
 BROKEN_STREAM = (EOFError, gzip.BadGzipFile, zlib.error)  # a truncated or corrupt .gz
@@ -229,7 +226,7 @@ def guarded(
     )
     if on_broken is None:
         raise ValueError(reason)
-    on_broken(RawRecord(data=b"", origin=origin.model_copy(update={"offset": max(offset, 0)})), reason)
+    on_broken(RawRecord(data=b"", origin=origin.at(offset=max(offset, 0))), reason)
 
 
 def read_records(
@@ -242,5 +239,5 @@ def read_records(
     with open_binary(path) as stream:
         for unit in guarded(units(stream, normalizer, max_bytes), stream, path, base, on_broken):
             if unit.kind == "record":
-                origin = base.model_copy(update={"offset": unit.offset})
+                origin = base.at(offset=unit.offset)
                 yield from split_records(normalizer, unit.data, origin, unit.header, max_bytes)

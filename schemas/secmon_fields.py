@@ -31,6 +31,11 @@ class Origin(Strict):
     partition: int | None = Field(None, description="Kafka partition.")
     kafka_offset: int | None = Field(None, description="Kafka offset.")
 
+    def at(self, **position: int | None) -> Origin:
+        """This origin at another position (`offset=`, `index=`), validated: what
+        `model_copy(update=...)` gives in about half its time (readers make one per line)."""
+        return Origin(**{**self.__dict__, **position})
+
 
 class Auth(Strict):
     """How a sign-in authenticated (not in ECS)."""

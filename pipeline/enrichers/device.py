@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib.metadata import version
 
+import ua_parser
 from ua_parser import parse
 
 from pipeline.enrichers.base import Enricher
@@ -88,6 +89,11 @@ def apply(event: Event) -> None:
         device=UaDevice(name=dev_name) if dev_name else None,
     )
     event.secmon.device = Device(type=kind)
+
+
+def load_parser() -> None:
+    """Load ua-parser's rules now (~0.4 s) rather than on the first event, which would wait for them."""
+    _ = ua_parser.parser  # the documented way to initialise its lazy global parser eagerly
 
 
 ENRICHER = Enricher(name="device", version=f"uap-{version('ua-parser-builtins')}", apply=apply)

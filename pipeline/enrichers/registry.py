@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def default_enrichers(settings: SecmonSettings) -> list[Enricher]:
     """The enrichers the configuration asks for, in the order they must run."""
+    device.load_parser()
     enrichers = [device.ENRICHER, geoip.build(settings.enrich)]
     intel = threat_intel.build(settings.enrich)  # None when no list is configured
     if intel is not None:
