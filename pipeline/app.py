@@ -1,7 +1,7 @@
 """The Faust application: built from settings, with one thin agent per stage.
 
-raw topics --normalize--> events --index--> Elasticsearch (secmon-events-<dataset>-<day>)
-                             \\--route--> detect (keyed <detector>|<entity>) --detect--> alerts
+raw topics --normalize--> events --index_events--> Elasticsearch (secmon-events-<dataset>-<day>),
+                                    then --route--> detect (bundles per partition) --detect--> alerts
 alerts --index_alerts--> Elasticsearch (secmon-alerts-<day>)
 purge --forget--> detect (every partition): a purged workspace's state is deleted where it lives
 leader timer: retention, nightly backup + prune, restore tests (lifecycle.schedule), anomaly retraining.
@@ -67,13 +67,12 @@ def create_app(checked: Checked) -> Runtime:
         routes=checked.routes,
     )
     runtime.topics = _declare_topics(app, names)
-    from pipeline.agents import anomaly, deliver, detect, forget, index, lifecycle, normalize, retrohunt, route
+    from pipeline.agents import anomaly, deliver, detect, forget, index, lifecycle, normalize, retrohunt
     from pipeline.agents import context as context_agent
 
     context_agent.register(runtime)  # first: it completes runtime.enrichers and reads context before agents start
     normalize.register(runtime)
     index.register(runtime)
-    route.register(runtime)
     detect.register(runtime)
     anomaly.register(runtime)  # after detect: it installs model files into the engine's anomaly detectors
     deliver.register(runtime)

@@ -5,7 +5,7 @@ inbound queue, stop the fetcher, then `consumer.wait_empty()`, which waits, with
 every message delivered to a stream is acked, and only then commits and goes on. Two things make it
 wait forever (issue 19):
 
-- A message goes to every agent reading its topic (the events topic feeds index and route) and is
+- A message goes to every agent reading its topic (any topic two agents read) and is
   acked only once each of them acked it. Emptying the queues drops the copies not yet taken, but the
   message stays in the consumer's unacked set as long as anything references it, and the agent that
   did process it holds it in its last batch (a local of its loop): it is never acked, and
@@ -42,7 +42,7 @@ class ReleaseDropped(KeepQueuedOnResume):
     """Flow control whose `clear()` also abandons the messages of the events it drops: nothing will
     ever ack them, so the consumer no longer waits for them (they stay uncommitted).
 
-    A message read by several agents (the events topic feeds index and route) may be dropped from
+    A message read by several agents (any topic two agents read) may be dropped from
     one queue while another agent holds it in its batch: it is abandoned only once no agent holds
     it (its refcount, one per copy not yet acked, is down to its dropped copies, `release`)."""
 

@@ -1,4 +1,11 @@
-"""Agents: events, alerts, notification history and dead letters -> Elasticsearch. Acked only after the write succeeded."""
+"""Agents: events, alerts, notification history and dead letters -> Elasticsearch. Acked only after the write succeeded.
+
+The events topic is read by one agent, once: each batch is validated, written to Elasticsearch
+(the documents as the messages carry them, not encoded again), then routed to the detect topic
+(pipeline.agents.route), and acked only after both the write and every detect record were
+acknowledged. Elasticsearch before the routes: a batch the worker could not write (it exits
+without committing it) has sent nothing to the detectors, so its re-read does not feed them twice.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ValidationError
 
 from pipeline import deadletter, metrics
+from pipeline.agents.route import Router
+from pipeline.deadletter import send_all
 from pipeline.delivery import history
 from pipeline.kafka.codec import dumps
 from pipeline.normalizers.base import RawRecord
@@ -33,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def register(rt: Runtime) -> None:
     """Define the indexing agents on the app: events and dead letters are created, alerts versioned."""
-    _index_agent(rt, "events", "secmon.index_events", Event, BulkSink.event_actions, "event")
+    _events_agent(rt)
     _index_agent(rt, "alerts", "secmon.index_alerts", Alert, BulkSink.alert_actions, "alert")
     _index_agent(rt, "history", "secmon.index_history", HistoryBundle, _history_actions, "notification")
     _index_agent(rt, "deadletter", "secmon.index_deadletters", DeadLetter, BulkSink.deadletter_actions, "deadletter")
@@ -50,6 +59,35 @@ def _index_agent(rt: Runtime, topic: str, name: str, model: type[BaseModel], act
                 with _held(batch):
                     docs = await _decode(rt, [item.message for item in batch], model, kind)
                     await _write_or_exit(rt, _write(rt, sink, actions(sink, docs), kind), len(batch))
+
+
+def _events_agent(rt: Runtime) -> None:
+    """The events topic: batches -> a bulk write, then their detect records; acked after both."""
+    router = Router(rt)
+
+    @rt.app.agent(rt.topics["events"], name="secmon.index_events", concurrency=1)
+    async def index_events(stream):
+        async with client(rt.settings.es) as es:
+            sink = BulkSink(es, rt.settings.es)
+            async for batch in stream.take_events(BATCH, within=0.5):
+                with _held(batch):
+                    events = await _decode_events(rt, [item.message for item in batch])
+                    write = _write(rt, sink, sink.encoded_event_actions((e, raw) for _, raw, e in events), "event")
+                    await _write_or_exit(rt, write, len(batch))
+                    await send_all(rt, router.outs(events), "detect")  # acked once Kafka has every route
+
+
+async def _decode_events(rt: Runtime, messages) -> list[tuple[object, bytes, Event]]:
+    """(message, its JSON, the event) of each message; one that is not an event is dead-lettered."""
+    out = []
+    for msg in messages:
+        try:  # pydantic's JSON parser, twice as fast as via dicts
+            event = Event.model_validate_json(msg.value)
+        except ValidationError as exc:
+            await _dead_letter(rt, deadletter.of_message(msg, "index", "invalid_shape", str(exc)), "event")
+            continue
+        out.append((msg, msg.value.strip(b" \t\r\n"), event))
+    return out
 
 
 def _history_actions(sink: BulkSink, bundles: list[HistoryBundle]) -> list[dict]:
@@ -130,8 +168,9 @@ async def _write(rt: Runtime, sink: BulkSink, actions: list[dict], kind: str) ->
     metrics.ES_BULK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
     metrics.EVENTS_OUT.labels(stage="index", source=kind).inc(report.created + report.duplicates)
     for action, reason in report.rejected:
+        source = action["_source"]
         record = RawRecord(
-            data=dumps(action["_source"]),
+            data=source if isinstance(source, bytes) else dumps(source),
             origin=Origin(source="internal", file=action["_index"], file_id=action["_id"], offset=0),
         )
         await _dead_letter(rt, deadletter.of_record(record, "index", "mapping_rejected", reason), kind)

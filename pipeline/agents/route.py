@@ -1,4 +1,7 @@
-"""Agent: events -> detect topic, one bundle per detect partition and batch of events.
+"""Routing: events -> detect topic, one bundle per detect partition and batch of events.
+
+The events agent (pipeline.agents.index) reads each events batch once: it writes the batch to
+Elasticsearch, then sends what `Router.outs` makes of it, and only then acks the batch.
 
 An entity's state has one owner, the detect partition of its key (`partition_of`, what the
 producer's partitioner picks for that key: ticks keyed by entity land there too). Detectors that
@@ -10,10 +13,10 @@ events (an event larger than that goes alone), in the order the batch had them. 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from pipeline import metrics
-from pipeline.deadletter import send_all
 from pipeline.kafka.codec import dumps, loads
 from pipeline.kafka.send import Out
 from pipeline.kafka.topics import partition_of
@@ -58,36 +61,36 @@ class Bundles:
         self.done.append((partition, bundle_message(events, routes)))
 
 
-def register(rt: Runtime) -> None:
-    """Define the route agent on the app."""
-    from detectors.state import DictStore
+class Router:
+    """The detect topic's outputs of a batch of events: Engine.routes per event, in bundles (or, with
+    `detection.detect_bundles` false, one message per event and entity key). Run by the events agent
+    (pipeline.agents.index) on the events it decoded once for Elasticsearch."""
 
-    router = build_engine(rt, DictStore())  # routes() reads no state
-    bundled = rt.settings.detection.detect_bundles
+    def __init__(self, rt: Runtime) -> None:
+        from detectors.state import DictStore
 
-    @rt.app.agent(rt.topics["events"], name="secmon.route", concurrency=1)
-    async def route(stream):
-        async for batch in stream.take_events(500, within=0.5):
-            # the detect topic's partitions as the producer sees them (ticks are keyed, not placed)
-            partitions = rt.app.consumer.topic_partitions(rt.names.detect) or rt.settings.kafka.partitions
-            bundles, outs, detect = Bundles(), [], rt.topics["detect"]
-            for n, item in enumerate(batch):
-                value = item.message.value
-                try:  # as the index agent reads it (pydantic's JSON parser, twice as fast as via dicts)
-                    event = Event.model_validate_json(value)
-                except ValueError:  # not JSON, or not an event (ValidationError)
-                    continue  # index_events dead-letters the same message; counting it twice would lie
-                by_key: dict[str, list[str]] = {}
-                for det_id, key in router.routes(event):
-                    by_key.setdefault(key, []).append(det_id)
-                # the event's own JSON (an object), not a dump of the model: the detect agent validates it again
-                raw = value.strip(b" \t\r\n")
-                for key, detector_ids in by_key.items():
-                    if bundled:
-                        bundles.add(partition_of(key, partitions), n, raw, key, detector_ids)
-                    else:  # the form before bundles, keyed by entity (the producer places it)
-                        body = dumps(event_message(detector_ids, key, loads(raw)))
-                        outs.append(Out(detect, "detect", key.encode(), body, origin=item.message))
-                metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))
-            outs += [Out(detect, "detect", None, body, partition=p) for p, body in bundles.close()]
-            await send_all(rt, outs, "detect")  # acked only once Kafka has every bundle of the batch
+        self._rt = rt
+        self._router = build_engine(rt, DictStore())  # routes() reads no state
+        self._bundled = rt.settings.detection.detect_bundles
+        self._detect = rt.topics["detect"]
+
+    def outs(self, events: Sequence[tuple[Any, bytes, Event]]) -> list[Out]:
+        """The detect records of (message, its event JSON, the event), in their order."""
+        rt = self._rt
+        # the detect topic's partitions as the producer sees them (ticks are keyed, not placed)
+        partitions = rt.app.consumer.topic_partitions(rt.names.detect) or rt.settings.kafka.partitions
+        bundles, outs, detect = Bundles(), [], self._detect
+        for n, (message, raw, event) in enumerate(events):
+            by_key: dict[str, list[str]] = {}
+            for det_id, key in self._router.routes(event):
+                by_key.setdefault(key, []).append(det_id)
+            # the event's own JSON (an object), not a dump of the model: the detect agent validates it again
+            for key, detector_ids in by_key.items():
+                if self._bundled:
+                    bundles.add(partition_of(key, partitions), n, raw, key, detector_ids)
+                else:  # the form before bundles, keyed by entity (the producer places it)
+                    body = dumps(event_message(detector_ids, key, loads(raw)))
+                    outs.append(Out(detect, "detect", key.encode(), body, origin=message))
+            metrics.EVENTS_OUT.labels(stage="route", source=event.event.module).inc(len(by_key))
+        outs += [Out(detect, "detect", None, body, partition=p) for p, body in bundles.close()]
+        return outs

@@ -130,16 +130,13 @@ class BulkSink:
     cfg: EsSettings
     max_attempts: int = 0  # whole-batch retries on connection errors; 0 = until it works
 
-    def event_actions(self, events: Iterable[Event]) -> list[dict[str, Any]]:
-        """Bulk actions for events: op_type create, so a second write of an id is a 409."""
+    def encoded_event_actions(self, events: Iterable[tuple[Event, bytes]]) -> list[dict[str, Any]]:
+        """Bulk actions for events: op_type create, so a second write of an id is a 409. Each event's
+        document is already encoded (its JSON object as the events topic carries it): the bytes go
+        into the bulk body as they are, not decoded and encoded again."""
         return [
-            {
-                "_op_type": "create",
-                "_index": event_index(self.cfg.index_prefix, e),
-                "_id": e.event.id,
-                "_source": e.to_doc(),
-            }
-            for e in events
+            {"_op_type": "create", "_index": event_index(self.cfg.index_prefix, e), "_id": e.event.id, "_source": raw}
+            for e, raw in events
         ]
 
     def alert_actions(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
