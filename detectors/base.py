@@ -139,10 +139,29 @@ class Detector:
 
     def default_key(self, event: Event) -> str | None:
         """The entity key from `meta.state.key`'s fields (None when one is missing or empty)."""
-        values = [field_value(event, path) for path in self.meta.state.key]
-        if any(v is None or v == "" for v in values):
-            return None
-        return "|".join(str(v) for v in values)
+        return key_function(self.meta.state.key)(event)
+
+
+@cache
+def key_function(paths: tuple[str, ...]) -> Callable[[Event], str | None]:
+    """The entity key of `paths`' values on an event, "|"-joined (None when one is missing or
+    empty); built once per key shape: it runs for every event of the detectors that use it."""
+    chains = [_attributes(path) for path in paths]
+
+    def key(event: Event) -> str | None:
+        parts = []
+        for chain in chains:
+            value: Any = event
+            for name in chain:
+                value = getattr(value, name, None)
+                if value is None:
+                    return None
+            if value == "":
+                return None
+            parts.append(str(value))
+        return "|".join(parts)
+
+    return key
 
 
 @cache

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from detectors import memo
 from detectors.alerts import merge
-from detectors.base import DUE, Detector, Finding
+from detectors.base import DUE, Detector, Finding, StepFn, key_function
 from detectors.records import EntityRecord
 from detectors.sources import SourceClocks
 from detectors.state import StateStore, state_key
@@ -69,12 +69,6 @@ class Engine:
 
     def __post_init__(self) -> None:
         self._by_id = {det.meta.id: (det, params) for det, params in self.detectors}
-        # per dataset, what routing needs of each detector reading it: (detector, params, key function)
-        self._by_dataset: dict[str, list[tuple[Detector, BaseModel, Callable[[Event], str | None]]]] = {}
-        for det, params in self.detectors:
-            for dataset in det.meta.datasets:
-                self._by_dataset.setdefault(dataset, []).append((det, params, _key_function(det, params)))
-        self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
         self._late = late = self.lateness.total_seconds()
         # how long after its last event or alert an entity's record is kept: with state, the
         # detector's ttl (None: kept); without, just its alert (for dedup); both plus lateness
@@ -83,6 +77,14 @@ class Engine:
             dedup = det.meta.dedup_period.total_seconds()
             ttl = det.ttl(params) if det.ttl is not None else None
             self._keep[det.meta.id] = (None if ttl is None else max(ttl, dedup) + late, dedup + late)
+        # per dataset, what routing and stepping need of each detector reading it, looked up once
+        self._by_dataset: dict[str, list[_Route]] = {}
+        for det, params in self.detectors:
+            route = _route(det, params, self._keep[det.meta.id])
+            for dataset in det.meta.datasets:
+                self._by_dataset.setdefault(dataset, []).append(route)
+        self._routes = {det.meta.id: _route(det, params, self._keep[det.meta.id]) for det, params in self.detectors}
+        self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
         self._seeds = [
             (det.meta.id, key)
             for det, params in self.detectors
@@ -98,10 +100,10 @@ class Engine:
     def routes(self, event: Event) -> list[tuple[str, str]]:
         """(detector id, entity key) for every detector that wants this event."""
         found = []
-        for det, _params, key_of in self._by_dataset.get(event.event.dataset, ()):  # detectors reading its dataset
-            key = self._key(det, key_of, event)
+        for route in self._by_dataset.get(event.event.dataset, ()):  # detectors reading its dataset
+            key = self._key(route, event)
             if key is not None:
-                found.append((det.meta.id, key))
+                found.append((route.id, key))
         return found
 
     def process(self, event: Event) -> list[Alert]:
@@ -110,10 +112,18 @@ class Engine:
         ts = event.timestamp.timestamp()
         memo.scope(event)  # what several detectors derive from the event (its Login) is derived once
         try:
-            for det, params, key_of in self._by_dataset.get(event.event.dataset, ()):
-                key = self._key(det, key_of, event)
+            for route in self._by_dataset.get(event.event.dataset, ()):
+                try:  # as _key, inline: it runs for every detector reading the event's dataset
+                    key = route.key(event, route.params) if route.key_with_params else route.key(event)
+                except Exception as exc:  # isolation: one broken detector must not stop the others
+                    if self.strict:
+                        raise
+                    self.hooks.on_error(route.id, exc, event)
+                    continue
                 if key is not None:
-                    alerts += self._step(det, params, key, event, ts)
+                    found = self._step(route, key, event, ts)
+                    if found:
+                        alerts += found
         finally:
             memo.scope(None)
         return alerts
@@ -122,53 +132,66 @@ class Engine:
         """Run one detector on one event for one entity (a detector not enabled here is skipped:
         it may have been disabled between routing and detection). `source`: the partition the
         event came from, whose progress idle expiry waits for (see _clock)."""
-        if detector_id not in self._by_id:
+        route = self._routes.get(detector_id)
+        if route is None:
             return []
-        det, params = self._by_id[detector_id]
         ts = event.timestamp.timestamp()
         if source is not None:
             self._sources.saw(source, ts)
-        return self._step(det, params, entity_key, event, ts)
+        return self._step(route, entity_key, event, ts)
 
-    def _key(self, det: Detector, key_of: Callable[[Event], str | None], event: Event) -> str | None:
+    def _key(self, route: _Route, event: Event) -> str | None:
         try:
-            return key_of(event)
+            return route.key(event, route.params) if route.key_with_params else route.key(event)
         except Exception as exc:  # isolation: one broken detector must not stop the others
             if self.strict:
                 raise
-            self.hooks.on_error(det.meta.id, exc, event)
+            self.hooks.on_error(route.id, exc, event)
             return None
 
-    def _step(self, det: Detector, params: BaseModel, entity_key: str, event: Event, ts: float) -> list[Alert]:
+    def _step(self, route: _Route, entity_key: str, event: Event, ts: float) -> list[Alert]:
         """The hot path: one detector, one entity, one event (`ts`: its time as epoch seconds)."""
-        detector_id = det.meta.id
-        skey = f"{detector_id}|{entity_key}"  # state_key()
-        record = self.store.get(skey) or EntityRecord()
-        watermark = record.watermark
-        if watermark is not None and ts < watermark - self._late:
-            self.hooks.on_late(detector_id)
-            return []
+        skey = f"{route.id}|{entity_key}"  # state_key()
+        record = self.store.get(skey)
+        if record is None:
+            record = EntityRecord()
+        else:
+            watermark = record.watermark
+            if watermark is not None and ts < watermark - self._late:
+                self.hooks.on_late(route.id)
+                return []
         try:
-            new_state, findings = det.step(record.state, event, params)
+            new_state, findings = route.step(record.state, event, route.params)
         except Exception as exc:  # isolation, as in _key
             if self.strict:
                 raise
-            self.hooks.on_error(detector_id, exc, event)
+            self.hooks.on_error(route.id, exc, event)
             return []
-        record.watermark = ts if watermark is None or ts > watermark else watermark
+        watermark = record.watermark
+        if watermark is None or ts > watermark:
+            record.watermark = watermark = ts
         record.state = new_state
-        alerts = (
-            [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None]
-            if findings
-            else []
-        )
+        if findings:
+            det = route.det
+            alerts = [a for f in findings if (a := self._merge(det, entity_key, record, f, event)) is not None]
+        else:
+            alerts = []
         self.store.put(skey, record)
         if self._high is None or ts > self._high:
             self._high = ts
         if self._indexed:
-            if det.tick is not None:
-                self._ticks.schedule(skey, self._tick_at(det, params, record))
-            self._expiry.schedule(skey, self._expire_at(det, record))
+            if route.timed:
+                self._ticks.schedule(skey, self._tick_at(route.det, route.params, record))
+            # _expire_at, inline: the latest of the watermark and the alerts' last findings, plus the keep
+            keep = route.keep_alert_only if new_state is None else route.keep_with_state
+            if keep is None:
+                self._expiry.schedule(skey, None)
+            else:
+                last = watermark
+                for slot in record.alerts.values():
+                    if slot.last > last:
+                        last = slot.last
+                self._expiry.schedule(skey, last + keep)
         return alerts
 
     @property
@@ -377,12 +400,26 @@ class Engine:
         return merged[0] if merged is not None else None
 
 
-def _key_function(det: Detector, params: BaseModel) -> Callable[[Event], str | None]:
-    """The detector's entity key function, bound to its parameters when it needs them."""
-    if det.key_with is not None:
-        key_with = det.key_with
-        return lambda event: key_with(event, params)
-    return det.key or det.default_key
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """What the engine's hot path needs of one enabled detector, read off it once."""
+
+    det: Detector
+    params: BaseModel
+    id: str
+    key: Callable[..., str | None]  # the entity key function: key(event), or key(event, params)
+    key_with_params: bool
+    step: StepFn
+    timed: bool
+    keep_with_state: float | None  # Engine._keep
+    keep_alert_only: float
+
+
+def _route(det: Detector, params: BaseModel, keep: tuple[float | None, float]) -> _Route:
+    """The detector's route: its entity key function (bound to its parameters when it needs them)."""
+    key: Callable[..., str | None] = det.key_with or det.key or key_function(det.meta.state.key)
+    with_params = det.key_with is not None
+    return _Route(det, params, det.meta.id, key, with_params, det.step, det.tick is not None, *keep)
 
 
 def _entity_matches(
