@@ -208,6 +208,11 @@ def main() -> None:
         warm = produce(producer, topic, 10, 1, "warmup")
         _wait(lambda: all(a in receiver.arrived for a in warm), 180, "the worker to deliver a first alert")
         seen_before, cpu_before = receiver.requests, cpu_seconds(worker.pid)
+        print(
+            f"bench: worker {worker.pid} warm; producing {args.rate:,}/s for {args.seconds:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
         sent = produce(producer, topic, args.rate, args.seconds, "run")
         offered = len(sent) / (max(sent.values()) - min(sent.values()) or 1)
         _wait(lambda: all(a in receiver.arrived for a in sent), args.drain, "every alert", fatal=False)

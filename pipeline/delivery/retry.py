@@ -20,9 +20,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-import aiohttp
-
 from pipeline.delivery.config import RetrySettings
+from pipeline.delivery.http import HttpClient
 from pipeline.delivery.receivers.base import HttpRequest
 from schemas.alert import Alert, AlertProvenance, AlertState, Rule
 from schemas.ids import alert_id
@@ -52,7 +51,7 @@ class Outcome:
 def classify(status: int | None, error: BaseException | None = None) -> Verdict:
     """done / retry / permanent for an HTTP status, or for the exception raised instead of one."""
     if error is not None:
-        if isinstance(error, (aiohttp.InvalidURL, aiohttp.TooManyRedirects, ValueError)):
+        if isinstance(error, ValueError):  # an invalid URL or header (pipeline.delivery.http.InvalidURL)
             return "permanent"
         return "retry"  # timeouts, refused/reset connections, broken responses: the receiver may come back
     assert status is not None
@@ -136,38 +135,27 @@ class CircuitBreaker:
         return "closed" if self.open_until is None else ("half_open" if self.probing else "open")
 
 
-def session() -> aiohttp.ClientSession:
-    """The one HTTP client of a deliver agent: pooled keep-alive connections, and no cookie jar
-    (a receiver's cookies are never sent anywhere, and no request pays for looking them up)."""
-    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+def session() -> HttpClient:
+    """The one HTTP client of a deliver agent: pooled keep-alive connections, no cookie jar, no
+    redirect followed (see pipeline.delivery.http)."""
+    return HttpClient()
 
 
-async def attempt(session: aiohttp.ClientSession, request: HttpRequest, timeout: float) -> Outcome:
+async def attempt(session: HttpClient, request: HttpRequest, timeout: float) -> Outcome:
     """POST once and classify the result; no exception escapes."""
     started = time.perf_counter()
     try:
-        async with session.post(
-            request.url,
-            data=request.body,
-            headers=request.headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-        ) as response:
-            await response.read()
-            status = response.status
-            after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
-    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        response = await session.post(request.url, request.headers, request.body, timeout)
+    except (TimeoutError, OSError, ValueError) as exc:
         latency = time.perf_counter() - started
         return Outcome(classify(None, exc), error=_describe(exc, request.url), latency=latency)
     latency = time.perf_counter() - started
+    status = response.status
     verdict = classify(status)
-    return Outcome(
-        verdict,
-        status=status,
-        error=None if verdict == "done" else f"HTTP {status}",
-        retry_after=after,
-        latency=latency,
-    )
+    if verdict == "done":
+        return Outcome(verdict, status=status, latency=latency)
+    after = retry_after_seconds(response.headers.get("retry-after"), time.time())
+    return Outcome(verdict, status=status, error=f"HTTP {status}", retry_after=after, latency=latency)
 
 
 def _describe(exc: BaseException, url: str) -> str:

@@ -22,12 +22,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-
 from pipeline import deadletter, metrics
 from pipeline.delivery import grouping, retry
 from pipeline.delivery.config import DeliverySettings
 from pipeline.delivery.history import NotificationRecord, action, utc
+from pipeline.delivery.http import HttpClient
 from pipeline.delivery.outbox import Effects, GroupStore, Item
 from pipeline.delivery.receivers.base import Links, Notification
 from pipeline.delivery.receivers.registry import renderer
@@ -52,7 +51,7 @@ class Deliverer:
         self,
         cfg: DeliverySettings,
         tree: RoutingTree,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         prefix: str,
         notify_topic: str,
         silences: SilenceCache | None = None,

@@ -19,12 +19,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-import aiohttp
 from elasticsearch import AsyncElasticsearch
 
 from pipeline.delivery.config import RetrySettings, signing_key
+from pipeline.delivery.http import HttpClient
 from pipeline.delivery.receivers import session_revocation
-from pipeline.delivery.retry import attempt, next_step
+from pipeline.delivery.retry import attempt, next_step, session
 from pipeline.kafka.codec import origin_header
 from pipeline.normalizers.control import ControlRecord
 from pipeline.service import audit
@@ -58,9 +58,7 @@ def control_origin(request_id: str) -> Origin:
 class ActionWorker:
     """Carries out one sign-out action at a time; state lives in the request index, not here."""
 
-    def __init__(
-        self, settings: SecmonSettings, es: AsyncElasticsearch, http: aiohttp.ClientSession, producer: Any
-    ) -> None:
+    def __init__(self, settings: SecmonSettings, es: AsyncElasticsearch, http: HttpClient, producer: Any) -> None:
         cfg = settings.service
         if cfg.revoke_url is None or cfg.revoke_secret is None:
             raise ValueError(
@@ -161,7 +159,7 @@ async def run(settings: SecmonSettings) -> None:
     from pipeline.sinks.elasticsearch import client
 
     kafka = aiokafka_kwargs(settings.kafka)
-    async with client(settings.es) as es, aiohttp.ClientSession() as http:
+    async with client(settings.es) as es, session() as http:
         await ensure_requests_index(es, settings.es.index_prefix)
         await audit.ensure_audit_index(es, settings.es.index_prefix)
         producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)

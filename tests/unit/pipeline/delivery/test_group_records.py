@@ -10,10 +10,9 @@ import json
 import time
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from pipeline.delivery import grouping
+from pipeline.delivery import grouping, retry
 from pipeline.delivery.outbox import DictGroups, Item, commit
 from pipeline.delivery.service import Deliverer
 from schemas.delivery import GROUP_VERSION, NotifyTick, RecordError, group_from_doc
@@ -67,7 +66,7 @@ def test_a_worker_upgraded_in_place_sends_the_pending_outbox_with_its_webhook_id
         store = DictGroups({V1["key"]: json.loads(json.dumps(V1))})  # as the changelog recovers it
 
         async def tick():
-            async with aiohttp.ClientSession() as session:
+            async with retry.session() as session:
                 core = Deliverer(cfg, factories.tree(cfg), session, "t", "t-notify")
                 return await core.process([Item(2, None, NotifyTick())], store, time.time())
 

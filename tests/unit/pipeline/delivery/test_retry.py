@@ -6,10 +6,10 @@ import random
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
-import aiohttp
 import pytest
 
 from pipeline.delivery.config import RetrySettings
+from pipeline.delivery.http import BadResponse, CannotConnect, InvalidURL, ServerDisconnected
 from pipeline.delivery.retry import (
     CircuitBreaker,
     Outcome,
@@ -54,10 +54,12 @@ def test_status_classification(status, verdict):
     ("error", "verdict"),
     [
         (TimeoutError(), "retry"),
-        (aiohttp.ServerDisconnectedError(), "retry"),
+        (ServerDisconnected(), "retry"),
         (ConnectionRefusedError(), "retry"),
-        (aiohttp.ClientPayloadError("truncated"), "retry"),
-        (aiohttp.InvalidURL("nope"), "permanent"),
+        (CannotConnect("cannot connect to 127.0.0.1:9"), "retry"),
+        (BadResponse("not an HTTP/1.x status line"), "retry"),
+        (InvalidURL("nope"), "permanent"),
+        (ValueError("a request header holds a line break"), "permanent"),
     ],
 )
 def test_error_classification(error, verdict):

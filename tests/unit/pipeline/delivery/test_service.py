@@ -11,9 +11,9 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-import aiohttp
 import pytest
 
+from pipeline.delivery import retry
 from pipeline.delivery.outbox import DictGroups, Effects, Item, commit, items_of, route_messages
 from pipeline.delivery.service import Deliverer
 from pipeline.delivery.silences import SilenceCache, new_silence
@@ -49,7 +49,7 @@ def run(cfg, alerts, until, timeout=30.0, silences=()):
     async def go():
         tree = factories.tree(cfg)
         store, total = DictGroups(), Effects()
-        async with aiohttp.ClientSession() as session:
+        async with retry.session() as session:
             core = Deliverer(cfg, tree, session, "t", "t-notify", SilenceCache(list(silences)))
             items = [i for p, v in route_messages(tree, alerts, 4) for i in items_of(p, v)]
             _merge(total, await core.process(items, store, time.time()), store)
@@ -246,7 +246,7 @@ def test_a_crash_during_the_first_send_re_sends_the_same_notification_though_the
         return [i for p, v in route_messages(tree, list(alerts), 4) for i in items_of(p, v)]
 
     async def go():
-        async with aiohttp.ClientSession() as session:
+        async with retry.session() as session:
             first = Deliverer(cfg, tree, session, "t", "t-notify", before_send=before_send)
             await first.process(items(alert()), DictGroups(), time.time())  # sent; its effects never written
             assert len(hook.accepted()) == 1
@@ -287,7 +287,7 @@ def test_a_crash_during_the_first_send_loses_no_silenced_record_of_the_group(tmp
 
     async def go():
         silences = SilenceCache([silence])
-        async with aiohttp.ClientSession() as session:
+        async with retry.session() as session:
             first = Deliverer(cfg, tree, session, "t", "t-notify", silences, before_send=before_send)
             await first.process(items(muted, paged), DictGroups(), time.time())  # its effects never written
             second = Deliverer(cfg, tree, session, "t", "t-notify", silences, before_send=before_send)

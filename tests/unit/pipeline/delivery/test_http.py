@@ -1,0 +1,244 @@
+"""The delivery HTTP client against real servers on loopback: an aiohttp server, and a raw TCP
+server that answers with scripted bytes (chunked, close-delimited, interim, HTTP/1.0, broken)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+from aiohttp import web
+
+from pipeline.delivery.http import BadResponse, CannotConnect, HttpClient, InvalidURL, ServerDisconnected
+from tests.unit.pipeline.delivery.loopback import LoopbackReceiver
+
+
+class Scripted:
+    """A TCP server whose n-th request (over all connections) gets answers[n], then, if the answer
+    says so, the connection is closed. Records each request's head and body."""
+
+    def __init__(self, answers: list[tuple[bytes, bool]]) -> None:
+        self.answers, self.connections = answers, 0
+        self.requests: list[tuple[bytes, bytes]] = []
+
+    async def __aenter__(self) -> Scripted:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.server.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook?x=1"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                self.requests.append((head, await reader.readexactly(length)))
+                answer, close = self.answers[len(self.requests) - 1]
+                writer.write(answer)
+                await writer.drain()
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_posts_the_exact_body_and_headers_and_reuses_the_connection():
+    async def go():
+        async with Scripted([(OK, False)] * 3) as server, HttpClient() as client:
+            for i in range(3):
+                response = await client.post(server.url, {"webhook-id": f"ntf_{i}"}, b'{"n":%d}' % i, 5)
+                assert response.status == 200
+            return server
+
+    server = run(go())
+    assert server.connections == 1 and len(server.requests) == 3
+    head, body = server.requests[2]
+    assert head.startswith(b"POST /hook?x=1 HTTP/1.1\r\nhost: 127.0.0.1:")
+    assert b"\r\nwebhook-id: ntf_2\r\n" in head and b"\r\ncontent-length: 7\r\n" in head and body == b'{"n":2}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ],
+)
+def test_chunked_interim_and_empty_responses_leave_the_connection_reusable(answer):
+    async def go():
+        async with Scripted([(answer, False), (OK, False)]) as server, HttpClient() as client:
+            statuses = [(await client.post(server.url, {}, b"x", 5)).status for _ in range(2)]
+            return statuses, server.connections
+
+    statuses, connections = run(go())
+    assert statuses[1] == 200 and statuses[0] in (200, 204) and connections == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\n\r\nbody until the end",  # no length: the body ends with the connection
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",  # HTTP/1.0 without keep-alive
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+    ],
+)
+def test_responses_that_end_the_connection_are_complete_and_not_reused(answer):
+    async def go():
+        async with Scripted([(answer, True), (OK, False)]) as server, HttpClient() as client:
+            statuses = [(await client.post(server.url, {}, b"x", 5)).status for _ in range(2)]
+            return statuses, server.connections
+
+    assert run(go()) == ([200, 200], 2)
+
+
+def test_a_kept_connection_the_server_closed_is_dropped_and_an_unanswered_request_sent_once_more():
+    async def go():
+        # 1st: answered, then closed (seen closed before the next request: not reused);
+        # 2nd: answered and kept; 3rd: read, then the connection closed without an answer
+        # (the server's idle timeout racing the request): sent again on a new connection
+        script = [(OK, True), (OK, False), (b"", True), (OK, False)]
+        async with Scripted(script) as server, HttpClient() as client:
+            statuses = []
+            for body in (b"1", b"2", b"3"):
+                statuses.append((await client.post(server.url, {}, body, 5)).status)
+                await asyncio.sleep(0.1)
+            return statuses, server.connections, [b for _, b in server.requests]
+
+    assert run(go()) == ([200, 200, 200], 3, [b"1", b"2", b"3", b"3"])
+
+
+def test_an_unanswered_request_on_a_new_connection_is_not_sent_twice():
+    async def go():
+        async with Scripted([(b"", True), (OK, False)]) as server, HttpClient() as client:
+            with pytest.raises(ServerDisconnected, match="without answering"):
+                await client.post(server.url, {}, b"x", 5)
+            return len(server.requests)
+
+    assert run(go()) == 1
+
+
+def test_status_and_retry_after_come_back_from_a_real_server():
+    limited = LoopbackReceiver(behaviour="ratelimit", fail=1, retry_after=7)
+    try:
+
+        async def go():
+            async with HttpClient() as client:
+                return [await client.post(limited.url, {"a": "b"}, b"{}", 5) for _ in range(2)]
+
+        first, second = run(go())
+    finally:
+        limited.close()
+    assert (first.status, first.headers["retry-after"], second.status) == (429, "7", 200)
+
+
+def test_user_info_in_the_url_becomes_basic_authentication():
+    async def go():
+        async with Scripted([(OK, False)]) as server, HttpClient() as client:
+            await client.post(f"http://bot:s%40cret@127.0.0.1:{server.port}/", {}, b"x", 5)
+            return server.requests[0][0]
+
+    head = run(go())
+    assert b"authorization: Basic " + base64.b64encode(b"bot:s@cret") + b"\r\n" in head and b"bot" not in head[:20]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"SMTP ready\r\n\r\n", BadResponse),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", ServerDisconnected),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", BadResponse),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", BadResponse),
+    ],
+)
+def test_broken_or_cut_responses_raise_connection_errors(answer, error):
+    async def go():
+        async with Scripted([(answer, True)]) as server, HttpClient() as client:
+            await client.post(server.url, {}, b"x", 5)
+
+    with pytest.raises(error):
+        run(go())
+    assert issubclass(error, ConnectionError)  # classified as retry by pipeline.delivery.retry
+
+
+def test_a_slow_receiver_times_out_and_a_closed_port_cannot_connect():
+    slow = LoopbackReceiver(behaviour="slow", delay=0.8)
+    down = LoopbackReceiver(behaviour="down")
+    try:
+
+        async def go():
+            async with HttpClient() as client:
+                with pytest.raises(TimeoutError):
+                    await client.post(slow.url, {}, b"x", 0.3)
+                with pytest.raises(CannotConnect, match="127.0.0.1"):
+                    await client.post(down.url, {}, b"x", 5)
+
+        run(go())
+    finally:
+        slow.close()
+        down.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("ftp://example.invalid/x", {}),
+        ("http:///nohost", {}),
+        ("http://127.0.0.1:99999/x", {}),
+        ("http://127.0.0.1:9/x", {"x-evil": "a\r\nhost: elsewhere"}),
+    ],
+)
+def test_urls_and_headers_that_cannot_be_sent_are_value_errors(url, headers):
+    async def go():
+        async with HttpClient() as client:
+            await client.post(url, headers, b"x", 5)
+
+    with pytest.raises(ValueError) as caught:
+        run(go())
+    assert not headers or not isinstance(caught.value, InvalidURL)
+
+
+def test_concurrent_requests_to_an_aiohttp_server_each_get_their_answer():
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        await asyncio.sleep(0.01)
+        return web.Response(status=200 + int(body) % 3)
+
+    async def go():
+        app = web.Application()
+        app.router.add_post("/hook", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with HttpClient(keep=4) as client:
+                url = f"http://127.0.0.1:{port}/hook"
+                answers = await asyncio.gather(*[client.post(url, {}, b"%d" % i, 5) for i in range(40)])
+                idle = sum(len(c) for c in client._idle.values())
+        finally:
+            await runner.cleanup()
+        return [a.status for a in answers], idle
+
+    statuses, idle = run(go())
+    assert statuses == [200 + i % 3 for i in range(40)] and idle == 4
