@@ -303,7 +303,7 @@ def _notification(state: GroupState) -> Notification:
         group_key=state["key"],
         group_labels=state["labels"],
         status=box["status"],
-        alerts=[Alert.model_validate(d) for d in box["docs"]],
+        docs=box["docs"],
         changed=box["changed"],
         truncated=box["truncated"],
         created=box["created"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -30,7 +31,11 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class Notification:
-    """One message to one receiver about a group of alerts; its id is stable across retries."""
+    """One message to one receiver about a group of alerts; its id is stable across retries.
+
+    The alerts come as their documents (`Alert.to_doc()`, validated when they entered delivery),
+    as the group keeps them: the webhook sends them as they are; `alerts` validates them into
+    models once, for the renderers that read fields."""
 
     id: str
     receiver: str
@@ -38,10 +43,15 @@ class Notification:
     group_key: str
     group_labels: dict[str, str]
     status: Literal["firing", "resolved"]
-    alerts: list[Alert]
+    docs: list[dict[str, Any]]
     changed: list[str] = field(default_factory=list)
     truncated: int = 0
     created: float = 0.0
+
+    @cached_property
+    def alerts(self) -> list[Alert]:
+        """The alerts as models."""
+        return [Alert.model_validate(d) for d in self.docs]
 
 
 @dataclass(frozen=True)

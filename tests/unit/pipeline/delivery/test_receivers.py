@@ -4,6 +4,7 @@ Events v2 body; checked with independent implementations (tests/.../loopback.py)
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from urllib.parse import unquote
 
 import pytest
@@ -30,10 +31,9 @@ def notification(*alerts, status="firing", **kw) -> Notification:
         group_key="0.1|r|[]",
         group_labels={"rule": "x"},
         status=status,
-        alerts=list(alerts),
+        docs=[a.to_doc() for a in alerts],
         changed=[alerts[0].alert.id],
-        created=NOW - 5,
-        **kw,
+        **({"created": NOW - 5} | kw),
     )
 
 
@@ -69,6 +69,21 @@ def test_webhook_payload_is_versioned_and_valid():
         webhook.render(notification(alert(status="resolved"), status="resolved"), cfg("hook"), LINKS, NOW).body
     )
     assert resolved["type"] == "secmon.alerts.resolved"
+
+
+@pytest.mark.parametrize(
+    "alerts",
+    [
+        (alert(),),
+        (alert(user='ünï "cødé" <&>\n\t\u2028 /x\\', workspace=None), alert(status="resolved", count=7, events=40)),
+        (alert(at=datetime(2026, 11, 30, 9, 0, 0, 123456, tzinfo=timezone.utc)),),
+    ],
+)
+@pytest.mark.parametrize("links", [LINKS, Links()])
+def test_webhook_body_is_the_payload_models_json_byte_for_byte(alerts, links):
+    n = notification(*alerts, created=NOW + 0.123456, truncated=2)
+    expected = webhook.payload(n, links).model_dump_json(by_alias=True, exclude_none=True).encode()
+    assert webhook.body(n, links) == expected
 
 
 def test_webhook_json_schema_file_is_fresh():
