@@ -165,6 +165,8 @@ def grow(
     y: list[float] = np.random.RandomState(seed).uniform(size=(n,)).tolist()  # the trees' regression target
     seeds = np.random.RandomState(seed).randint(MAX_INT, size=n_estimators)
     max_depth = int(np.ceil(np.log2(max(max_samples, 2))))
+    unique, inverse_rows = _distinct(x32)  # trees split groups of equal rows; a score is walked once per row
+    columns = [unique[:, f].tolist() for f in range(n_features)]  # float32 values, exact as Python floats
     trees = []
     rng = np.random.RandomState(0)  # reseeded per use: the same stream as a new RandomState(seed), 500x cheaper
     for tree_seed in seeds.tolist():
@@ -174,7 +176,8 @@ def grow(
         rng.seed(tree_seed)  # the bagging draws (`_generate_bagging_indices`)
         _sample_without_replacement(n_features, n_features, rng)  # the feature draw (all features, in order)
         chosen = np.sort(_sample_without_replacement(n, max_samples, rng))  # fit on weights: ascending order
-        tree = _tree(x32[chosen], [y[i] for i in chosen.tolist()], float(max_samples), max_depth, state)
+        sample = _Sample.of(columns, inverse_rows[chosen], [y[i] for i in chosen.tolist()])
+        tree = _tree(sample, float(max_samples), max_depth, state)
         if tree is None:
             return None
         trees.append(tree)
@@ -182,11 +185,10 @@ def grow(
     paths = [_node_depths(lf, rt) for lf, rt in zip(lefts, rights, strict=True)]
     averages = [average_path_length(c) for c in counts]
     forest = Forest.of_trees(lefts, rights, feats, thresholds, paths, averages, max_samples, 0.0)
-    unique, inverse = _distinct(x32)  # a row's score depends on the row only: walk each distinct row once
     if forest.denominator == 0:
         scores = np.ones(n)
     else:
-        scores = (2 ** (-np.divide(forest.depths(unique), forest.denominator)))[inverse]
+        scores = (2 ** (-np.divide(forest.depths(unique), forest.denominator)))[inverse_rows]
     forest.offset = float(np.percentile(-scores, 100.0 * contamination))
     return forest, ((-scores) - forest.offset) * -1  # PyOD: decision_function(x), sign inverted
 
@@ -239,12 +241,63 @@ def _impurity(y: list[float], rows: list[int]) -> float:
     return sum((v - mean) ** 2 for v in values) / len(values)
 
 
+@dataclass
+class _Sample:
+    """One tree's bootstrap sample as groups of equal rows: quantized vectors repeat (a month of sign-ins
+    has ~1.4k distinct ones in 40k), and a split only ever sees a row's values, so a node holds groups
+    and its cost goes with the distinct rows in it, not the rows. What needs the rows themselves (the
+    regression target's leaf tests) is read off per-group sums, bounds and members."""
+
+    columns: list[list[float]]  # per feature, per group: the value (float32, exact as a Python float)
+    members: list[list[int]]  # per group: its rows in the sample, ascending
+    sizes: list[int]
+    sums: list[float]  # per group: the sum of its rows' targets (in any order: a bound, not a figure)
+    lows: list[float]
+    highs: list[float]
+    y: list[float]  # per row of the sample: the target
+
+    @classmethod
+    def of(cls, columns: list[list[float]], groups: np.ndarray, y: list[float]) -> _Sample:
+        """`groups[j]`: the index (into `columns`' distinct rows) of sample row j; `y[j]` its target."""
+        kept, local, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+        order = np.argsort(local, kind="stable")  # rows grouped, ascending within each group
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        targets = np.asarray(y)[order]
+        rows, bounds = order.tolist(), list(zip(starts.tolist(), (starts + sizes).tolist(), strict=True))
+        return cls(
+            columns=[[column[g] for g in kept.tolist()] for column in columns],
+            members=[rows[a:b] for a, b in bounds],
+            sizes=sizes.tolist(),
+            sums=np.add.reduceat(targets, starts).tolist(),
+            lows=np.minimum.reduceat(targets, starts).tolist(),
+            highs=np.maximum.reduceat(targets, starts).tolist(),
+            y=y,
+        )
+
+    def rows(self, node: list[int]) -> list[int]:
+        """The sample rows of the groups of `node`, ascending (the order scikit-learn's node holds them in)."""
+        return sorted(j for g in node for j in self.members[g])
+
+    def surely_not_pure(self, node: list[int], size: int) -> bool:
+        """True when the node's target variance is certainly above TIE: n values spanning r vary by at least
+        r * r / (2 * n), so the exact two-pass figure is needed only for near-constant targets."""
+        spread = max([self.highs[g] for g in node]) - min([self.lows[g] for g in node])
+        return spread * spread > 4 * TIE * size
+
+    def surely_improves(self, lower: list[int], upper: list[int], size: int, weighted: float) -> bool:
+        """True when the split's impurity decrease is certainly above TIE, judged from the group sums (their
+        order moves the means by < 1e-12, so a gap twice that and a figure 8x TIE leave no doubt)."""
+        low_n, up_n = sum([self.sizes[g] for g in lower]), sum([self.sizes[g] for g in upper])
+        gap = sum([self.sums[g] for g in lower]) / low_n - sum([self.sums[g] for g in upper]) / up_n
+        return abs(gap) > 2e-12 and low_n * up_n / size / weighted * gap * gap > 8 * TIE
+
+
 def _tree(
-    x: np.ndarray, y: list[float], weighted: float, max_depth: int, state: int
+    sample: _Sample, weighted: float, max_depth: int, state: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """One isolation tree over the rows of `x` (float32) as scikit-learn grows it, or None on a float tie."""
-    n_features = x.shape[1]
-    columns = [x[:, f].tolist() for f in range(n_features)]  # float32 values, exact as Python floats
+    """One isolation tree over `sample` as scikit-learn grows it over its rows, or None on a float tie."""
+    columns, sizes, y = sample.columns, sample.sizes, sample.y
+    n_features = len(columns)
     features, constants = list(range(n_features)), [0] * n_features
     left: list[int] = []
     right: list[int] = []
@@ -261,25 +314,26 @@ def _tree(
         state = s
         return s & RAND_R_MAX  # s % (RAND_R_MAX + 1)
 
-    # (rows, depth, parent, is left child, constant features known)
-    stack: list[tuple[list[int], int, int, bool, int]] = [(list(range(len(x))), 0, -1, False, 0)]
+    # (groups, rows in them, depth, parent, is left child, constant features known)
+    stack: list[tuple[list[int], int, int, int, bool, int]] = [(list(range(len(sizes))), len(y), 0, -1, False, 0)]
     while stack:
-        rows, depth, parent, is_left, known = stack.pop()
+        node_groups, size, depth, parent, is_left, known = stack.pop()
         node = len(left)
         left.append(LEAF)
         right.append(LEAF)
         feature.append(-2)
         threshold.append(-2.0)
-        count.append(len(rows))
+        count.append(size)
         if parent >= 0:
             (left if is_left else right)[parent] = node
-        if depth >= max_depth or len(rows) < 2:
+        if depth >= max_depth or size < 2:
             continue
-        if _impurity(y, rows) < TIE:  # scikit-learn: a leaf when its figure is <= eps
-            return None
+        if not sample.surely_not_pure(node_groups, size) and _impurity(y, sample.rows(node_groups)) < TIE:
+            return None  # scikit-learn: a leaf when its figure is <= eps
         # RandomSplitter.node_split with max_features=1
         f_i, found, drawn, total, visited = n_features, 0, 0, known, 0
         best: tuple[int, float, list[int], list[int]] | None = None
+        single = len(node_groups) == 1  # one distinct row: every feature is constant, no need to look
         while f_i > total and (visited < 1 or visited <= found + drawn):
             visited += 1
             f_j = drawn + draw() % (f_i - found - drawn)
@@ -289,10 +343,11 @@ def _tree(
                 continue
             f_j += found
             current = features[f_j]
-            column = columns[current]
-            values = [column[i] for i in rows]
-            low, high = min(values), max(values)
-            if high - low <= 1e-6 and np.float32(high) <= np.float32(low) + FEATURE_THRESHOLD:
+            if not single:
+                column = columns[current]
+                values = [column[g] for g in node_groups]
+                low, high = min(values), max(values)
+            if single or (high - low <= 1e-6 and np.float32(high) <= np.float32(low) + FEATURE_THRESHOLD):
                 features[f_j], features[total] = features[total], current
                 found += 1
                 total += 1
@@ -302,25 +357,24 @@ def _tree(
             cut = ((high - low) * float(draw()) / float(RAND_R_MAX)) + low
             if cut == high:
                 cut = low
-            lower: list[int] = []
-            upper: list[int] = []
-            for i, v in zip(rows, values, strict=True):
-                (lower if v <= cut else upper).append(i)
-            if not lower or not upper:
+            lower = [g for g, v in zip(node_groups, values, strict=True) if v <= cut]
+            if not lower or len(lower) == len(node_groups):
                 continue
-            best = (current, cut, lower, upper)
+            best = (current, cut, lower, [g for g, v in zip(node_groups, values, strict=True) if not v <= cut])
         features[:known] = constants[:known]
         constants[known : known + found] = features[known : known + found]
         if best is None:
             continue
         current, cut, lower, upper = best
-        # the impurity decrease, from the children's means (scikit-learn: a leaf when it is below -eps)
-        gap = sum(y[i] for i in lower) / len(lower) - sum(y[i] for i in upper) / len(upper)
-        if len(lower) * len(upper) / len(rows) / weighted * gap * gap < TIE:
-            return None
+        if not sample.surely_improves(lower, upper, size, weighted):
+            # the impurity decrease, from the children's means (scikit-learn: a leaf when it is below -eps)
+            low_rows, up_rows = sample.rows(lower), sample.rows(upper)
+            gap = sum(y[i] for i in low_rows) / len(low_rows) - sum(y[i] for i in up_rows) / len(up_rows)
+            if len(low_rows) * len(up_rows) / size / weighted * gap * gap < TIE:
+                return None
         feature[node], threshold[node] = current, cut
-        stack.append((upper, depth + 1, node, False, total))
-        stack.append((lower, depth + 1, node, True, total))
+        stack.append((upper, sum([sizes[g] for g in upper]), depth + 1, node, False, total))
+        stack.append((lower, sum([sizes[g] for g in lower]), depth + 1, node, True, total))
     return (
         np.asarray(left, dtype=np.intp),
         np.asarray(right, dtype=np.intp),
