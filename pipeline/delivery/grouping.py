@@ -18,17 +18,16 @@ the state in a StateStore-like table and calls `due_at` to know when to come bac
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.delivery.routing import compact_json
 from schemas.delivery import GROUP_VERSION, GroupState, Outbox
 
 MAX_GROUP_ALERTS = 500  # alerts remembered per group; beyond it the least recent sent one is forgotten
 MAX_NOTIFY_ALERTS = 50  # alerts carried in one notification; the rest are counted as truncated
 MAX_EVENT_IDS = 10  # event ids kept per alert in a notification (the full list is in Elasticsearch)
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(..., separators=...) builds per call
 
 
 @dataclass
@@ -154,7 +153,7 @@ def outbox(state: GroupState) -> Outbox:
 
 def notification_id(receiver: str, group_key: str, versions: dict[str, list]) -> str:
     """Deterministic: the same content to the same receiver has the same id (the webhook-id)."""
-    text = _COMPACT.encode([receiver, group_key, sorted(versions.items())])
+    text = compact_json([receiver, group_key, sorted(versions.items())])
     return "ntf_" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -173,9 +174,22 @@ class RoutingTree:
             group_by = ("alert_id",) if self.receiver_kinds.get(route.receiver) == "pagerduty" else route.group_by
             names = LABELS if "..." in group_by else group_by
             group = {n: ",".join(labels.get(n) or ("",)) for n in names}
-            key = f"{route.id}|{route.receiver}|{json.dumps(sorted(group.items()), separators=(',', ':'))}"
+            key = f"{route.id}|{route.receiver}|{compact_json(sorted(group.items()))}"
             out.append(Destination(route, route.receiver, group_by, group, key, blocked))
         return out
+
+
+def compact_json(value: Any) -> str:
+    """`json.dumps(value, separators=(",", ":"))` of lists of strings and integers, which group keys
+    and notification ids are made of (so their text must never change): orjson's output where it
+    is the same (ASCII without DEL), the json module's (which escapes those) otherwise."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:  # what orjson refuses (integers beyond 64 bits) the json module writes
+        return json.dumps(value, separators=(",", ":"))
+    if text.isascii() and b"\x7f" not in text:
+        return text.decode()
+    return json.dumps(value, separators=(",", ":"))
 
 
 def alert_labels(alert: Alert, teams: Mapping[str, tuple[str, ...]]) -> Labels:

@@ -67,6 +67,7 @@ class Deliverer:
         }
         self.limits = {n: asyncio.Semaphore(r.max_concurrency) for n, r in cfg.receivers.items()}
         self.failures: dict[tuple[str, float], int] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}  # labelled metrics, looked up once
 
     async def process(self, items: list[Item], store: GroupStore, now: float) -> Effects:
         """Fold a batch into the groups, flush what is due, send; return the effects to write."""
@@ -194,11 +195,11 @@ class Deliverer:
     ) -> None:
         box, name = grouping.outbox(state), state["receiver"]
         result = "failed" if step == "dead_letter" and outcome.verdict == "permanent" else step
-        metrics.NOTIFICATION_SECONDS.labels(receiver=name).observe(outcome.latency)
+        self._metric(metrics.NOTIFICATION_SECONDS, name).observe(outcome.latency)
         if step == "retry":
-            metrics.NOTIFICATION_RETRIES.labels(receiver=name).inc()
+            self._metric(metrics.NOTIFICATION_RETRIES, name).inc()
         else:
-            metrics.NOTIFICATIONS.labels(receiver=name, outcome=result).inc()
+            self._metric(metrics.NOTIFICATIONS, name, result).inc()
         ids = list(box["versions"])[: grouping.MAX_NOTIFY_ALERTS]
         record = NotificationRecord(
             timestamp=utc(now),
@@ -288,6 +289,13 @@ class Deliverer:
             rule_ids=[alert["rule"]["id"]],
         )
         effects.history.append(action(self.prefix, record))
+
+    def _metric(self, family: Any, *labels: str) -> Any:
+        """The child of a metric family for these label values (receiver names and outcomes: bounded)."""
+        child = self._children.get((family, *labels))
+        if child is None:
+            child = self._children[(family, *labels)] = family.labels(*labels)
+        return child
 
     def _kind(self, receiver: str) -> str:
         cfg = self.cfg.receivers.get(receiver)

@@ -3,13 +3,22 @@ that are not configurable and the validation of the routes file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from pipeline.cli import main
-from pipeline.delivery.routing import LABELS, Matcher, RoutingError, load_routes, parse_duration, parse_labels
+from pipeline.delivery.routing import (
+    LABELS,
+    Matcher,
+    RoutingError,
+    compact_json,
+    load_routes,
+    parse_duration,
+    parse_labels,
+)
 from tests.unit.pipeline.delivery.factories import alert
 
 TREE = """
@@ -234,3 +243,17 @@ def test_the_shipped_example_routes(given, expected):
     tree = load_routes(EXAMPLE, EXAMPLE_RECEIVERS)
     a = alert(rule=given["rule"], severity=given["severity"], maturity=given["maturity"], tags=())
     assert [d.receiver for d in tree.destinations(a) if not d.blocked] == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [["alert_id", "0123abc"], ["rule", "signin_bruteforce_user"]],
+        ["hook", '0|hook|[["user","a\\"b\\\\c"]]', [["x", [3, "open"]]]],
+        [["entity", "tab\there\nnl\x00\x1f\x7f/<>&'"]],
+        [["entity", "ünïcødé"], ["team", "東京"]],
+        [["n", 2**70], ["count", 3]],
+    ],
+)
+def test_group_keys_and_notification_ids_keep_the_json_modules_text(value):
+    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
