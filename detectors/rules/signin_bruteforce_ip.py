@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
+from detectors import windows
 from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.identity import LoginSource
 from detectors.rules import _attempts
@@ -53,10 +54,11 @@ def step(state, event: Event, params: Params):
     login = _attempts.read(event, params)
     if login is None or login.success:
         return state, []
-    state, items = _attempts.add(state, login, params)
-    count = _attempts.attempts(items)
+    state = _attempts.add(state, login, params)
+    count = _attempts.counted(state)
     if count < params.threshold_by_source.get(login.source, params.threshold):
         return state, []
+    items = windows.items(state)
     noun = _attempts.NOUNS[login.source][1]
     names = "" if login.source == "app" else f" (users: {_attempts.sample(_attempts.users(items)) or 'unknown'})"
     message = (

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
+from detectors import windows
 from detectors.base import Detector, DetectorMeta, StateSpec
 from detectors.identity import LoginSource
 from detectors.rules import _attempts
@@ -62,12 +63,14 @@ def step(state, event: Event, params: Params):
     login = _attempts.read(event, params)
     if login is None or login.success:
         return state, []
-    state, items = _attempts.add(state, login, params)
-    count, ips = _attempts.attempts(items), _attempts.clients(items)
+    state = _attempts.add(state, login, params)
+    count = _attempts.counted(state)
     if count < params.threshold_by_source.get(login.source, params.threshold):
         return state, []
-    if len(ips) < params.min_ips_by_source.get(login.source, params.min_ips):
+    if _attempts.client_count(state) < params.min_ips_by_source.get(login.source, params.min_ips):
         return state, []
+    items = windows.items(state)
+    ips = _attempts.clients(items)
     noun = _attempts.NOUNS[login.source][1]
     spread = "" if login.source == "app" else f" from {len(ips)} address(es): {_attempts.sample(ips)}"
     message = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 
 from pydantic import Field
 
@@ -21,6 +22,7 @@ from detectors.identity import Login, LoginSource
 from detectors.rules import _attempts
 from schemas.event import Endpoint, Event
 
+_TIME = itemgetter(0)
 MAX_SUCCESSES = 200  # per account and window: bounds the state whatever the login rate
 
 META = DetectorMeta(
@@ -69,8 +71,9 @@ def step(state: State | None, event: Event, params: Params):
         state["ok"] = kept
     else:
         state["w"] = windows.add({"w": state["w"]}, login.ts, _attempts.item(login), params.window_seconds)["w"]
-    newest = max([e[0] for e in state["w"]] + [o[0] for o in state["ok"]])
-    state["w"] = [e for e in state["w"] if e[0] > newest - 2 * params.window_seconds]
+    window, oks = state["w"], state["ok"]  # both in time order: the newest last, the oldest cut by bisection
+    newest = max(window[-1][0] if window else float("-inf"), oks[-1][0] if oks else float("-inf"))
+    state["w"] = window[bisect_right(window, newest - 2 * params.window_seconds, key=_TIME) :]
     findings = _judge(state, login, event, params)
     return (state if state["w"] or state["ok"] else None), findings
 
@@ -80,18 +83,15 @@ def _judge(state: State, login: Login, event: Event, params: Params) -> list[Fin
     previous success on, within the window)."""
     threshold = params.threshold_by_source.get(login.source, params.threshold)
     findings, previous = [], state.get("floor", float("-inf"))
-    window = state["w"]
-    times = [t for t, _ in window]  # in time order (windows.add): each success's failures are one slice
-    ordered = all(a <= b for a, b in zip(times, times[1:], strict=False))
+    window = state["w"]  # in time order (windows.add): each success's failures are one slice
     for ok in state["ok"]:
         ts, ok_id, ok_ip, alerted = ok
         low, previous = max(ts - params.window_seconds, previous), ts
         if alerted:
             continue
-        if ordered:  # O(log n) per success, not a scan of the window: 200 successes x 1,000 failures at the bounds
-            before = [item for _, item in window[bisect_right(times, low) : bisect_right(times, ts)]]
-        else:
-            before = [item for t, item in window if low < t <= ts]
+        # O(log n) per success, not a scan of the window: 200 successes x 1,000 failures at the bounds
+        chunk = window[bisect_right(window, low, key=_TIME) : bisect_right(window, ts, key=_TIME)]
+        before = [item for _, item in chunk]
         if _attempts.attempts(before) < threshold:
             continue
         ok[3] = 1

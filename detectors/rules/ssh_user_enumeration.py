@@ -15,7 +15,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors import windows
-from detectors.base import Detector, DetectorMeta, Entity, Finding, StateSpec
+from detectors.base import Detector, DetectorMeta, Entity, Finding, State, StateSpec
 from detectors.rules import _ssh
 from schemas.event import Event
 
@@ -61,15 +61,40 @@ def _item(event: Event) -> str:
     return f"{event.event.id} {_ssh.host_name(event) or _ssh.NO_HOST} {_ssh.user_name(event)}"
 
 
+def _add(state: State | None, ts: float, item: str, window_s: float) -> State:
+    """The window with the item added and its distinct users and hosts counted per item, kept up
+    to date ({"u": {user: items}, "h": {host: items}} under "n"): no recount of the window per
+    failure. A state without the counts (written before they were kept) has them counted once."""
+    window = state["w"] if state else []
+    counts = state.get("n") if state else None
+    if counts is None:
+        counts = {"u": {}, "h": {}}
+        for distinct in dict.fromkeys(e[1] for e in window):
+            _recount(counts, distinct, 1)
+    counts = {"u": dict(counts["u"]), "h": dict(counts["h"])}
+    window, new, gone = windows.slide(window, ts, item, window_s)
+    if new:
+        _recount(counts, item, 1)
+    for left in gone:
+        _recount(counts, left, -1)
+    return {"w": window, "n": counts}
+
+
+def _recount(counts: State, item: str, delta: int) -> None:
+    _, host, user = item.split(" ", 2)
+    windows.count(counts["u"], user, delta)
+    windows.count(counts["h"], host, delta)
+
+
 def step(state, event: Event, params: Params):
     """Remember (event, host, user) of each failure; alert once `min_users` names failed."""
     if not _counts(event):
         return state, []
-    state = windows.add(state, event.timestamp.timestamp(), _item(event), params.window_seconds)
+    state = _add(state, event.timestamp.timestamp(), _item(event), params.window_seconds)
+    if len(state["n"]["u"]) < params.min_users:
+        return state, []
     items = windows.items(state)
     users = {i.split(" ", 2)[2] for i in items}
-    if len(users) < params.min_users:
-        return state, []
     hosts = {i.split(" ", 2)[1] for i in items}
     finding = Finding(
         message=f"failed SSH attempts for {len(users)} distinct user names from {_ssh.source_address(event)} "
