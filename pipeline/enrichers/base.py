@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from schemas.event import Event
 
@@ -16,7 +17,7 @@ class Enricher:
     version: str
     apply: Callable[[Event], None]
 
-    @property
+    @cached_property  # read for every event: made once
     def stamp(self) -> str:
         """`name@version`, recorded on every event it touched."""
         return f"{self.name}@{self.version}"

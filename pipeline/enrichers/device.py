@@ -9,7 +9,7 @@ import ua_parser
 from ua_parser import parse
 
 from pipeline.enrichers.base import Enricher
-from schemas.event import Device, DeviceType, Event, OsInfo, UaDevice, UserAgent
+from schemas.event import Device, DeviceType, Event, UserAgent
 
 CLI_CLIENTS = frozenset(
     {
@@ -81,12 +81,15 @@ def apply(event: Event) -> None:
     if ua is None or not ua.original:
         return
     kind, name, ver, os_name, os_ver, dev_name = classify(ua.original)
-    event.user_agent = UserAgent(
-        original=ua.original,
-        name=name,
-        version=ver,
-        os=OsInfo(name=os_name, version=os_ver) if os_name else None,
-        device=UaDevice(name=dev_name) if dev_name else None,
+    # one validation of plain data rather than one per nested model
+    event.user_agent = UserAgent.model_validate(
+        {
+            "original": ua.original,
+            "name": name,
+            "version": ver,
+            "os": {"name": os_name, "version": os_ver} if os_name else None,
+            "device": {"name": dev_name} if dev_name else None,
+        }
     )
     event.secmon.device = Device(type=kind)
 

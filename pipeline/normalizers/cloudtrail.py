@@ -31,22 +31,7 @@ from pipeline.normalizers.cloudtrail_kinds import classify, service_of
 from pipeline.normalizers.cloudtrail_logging import logging_config
 from pipeline.normalizers.cloudtrail_rules import firewall_rules
 from schemas.bounds import CutAtBounds
-from schemas.event import (
-    Auth,
-    Cloud,
-    CloudAccount,
-    CloudService,
-    Endpoint,
-    ErrorInfo,
-    Event,
-    EventMeta,
-    Related,
-    Secmon,
-    Tls,
-    User,
-    UserAgent,
-    UserTarget,
-)
+from schemas.event import Event
 from schemas.ids import event_id, record_key
 from schemas.types import Keyword, Text
 
@@ -147,6 +132,7 @@ def _event_time(value: str, options: ParseOptions) -> datetime:
 
 
 def _to_event(t: CloudTrailRecord, record: RawRecord, when: datetime, original: str | None) -> Event:
+    # one validation of plain data: building each nested model on its own cost twice as much
     user = _user(t)
     source = _source(t.sourceIPAddress)
     outcome = _outcome(t)
@@ -154,53 +140,58 @@ def _to_event(t: CloudTrailRecord, record: RawRecord, when: datetime, original: 
     service = service_of(t.eventSource)
     category, kind = classify(t.eventName, service, login, outcome)
     tls, server = _tls(t.tlsDetails)
-    return Event(
-        timestamp=when,
-        message=_message(t, user, outcome),
-        event=EventMeta(
-            id=event_id(record_key(record.origin, record.data), 0),
-            category=category,
-            type=kind,
-            action=t.eventName,
-            outcome=outcome,
-            dataset=DATASET,
-            module="cloudtrail",
-            provider=t.eventSource,
-            created=record.received,
-            original=original,
-        ),
-        source=source,
-        destination=Endpoint(domain=server, address=server) if server else None,
-        user=user,
-        user_agent=UserAgent(original=t.userAgent) if t.userAgent else None,
-        tls=tls,
-        cloud=Cloud(
-            provider="aws",
-            region=t.awsRegion,
-            service=CloudService(name=service) if service else None,
-            account=_account(t),
-        ),
-        error=ErrorInfo(code=t.errorCode, message=t.errorMessage) if t.errorCode or t.errorMessage else None,
-        related=_related(source, user, server),
-        secmon=Secmon(
-            origin=record.origin,
-            auth=_console_auth(t) if login else None,
-            firewall_rules=firewall_rules(t.eventName, t.requestParameters),
-            logging_config=logging_config(t.eventSource, t.eventName, t.requestParameters),
-        ),
+    account = t.recipientAccountId or (t.userIdentity.accountId if t.userIdentity else None)
+    error = {"code": t.errorCode, "message": t.errorMessage} if t.errorCode or t.errorMessage else None
+    return Event.model_validate(
+        {
+            "timestamp": when,
+            "message": _message(t, user, outcome),
+            "event": {
+                "id": event_id(record_key(record.origin, record.data), 0),
+                "category": category,
+                "type": kind,
+                "action": t.eventName,
+                "outcome": outcome,
+                "dataset": DATASET,
+                "module": "cloudtrail",
+                "provider": t.eventSource,
+                "created": record.received,
+                "original": original,
+            },
+            "source": source,
+            "destination": {"domain": server, "address": server} if server else None,
+            "user": user,
+            "user_agent": {"original": t.userAgent} if t.userAgent else None,
+            "tls": tls,
+            "cloud": {
+                "provider": "aws",
+                "region": t.awsRegion,
+                "service": {"name": service} if service else None,
+                "account": {"id": account} if account else None,
+            },
+            "error": error,
+            "related": _related(source, user, server),
+            "secmon": {
+                "origin": record.origin,
+                "auth": _console_auth(t) if login else None,
+                "firewall_rules": firewall_rules(t.eventName, t.requestParameters),
+                "logging_config": logging_config(t.eventSource, t.eventName, t.requestParameters),
+            },
+        }
     )
 
 
-def _user(t: CloudTrailRecord) -> User | None:
+def _user(t: CloudTrailRecord) -> dict[str, Any] | None:
+    """`user.*`: name, id and the IAM user a call acts on."""
     who = t.userIdentity
     # IAM calls on a user (CreateAccessKey, AttachUserPolicy...) name it; elsewhere userName means other things
     target = _str(t.requestParameters, "userName") if t.eventSource == "iam.amazonaws.com" else None
     if who is None:
-        return User(target=UserTarget(name=target)) if target else None
+        return {"target": {"name": target}} if target else None
     name = _user_name(who)
     if name is None and who.principalId is None and target is None:
         return None
-    return User(name=name, id=who.principalId, target=UserTarget(name=target) if target else None)
+    return {"name": name, "id": who.principalId, "target": {"name": target} if target else None}
 
 
 def _user_name(who: UserIdentity) -> str | None:
@@ -221,17 +212,12 @@ def _arn_name(arn: str | None) -> str | None:
     return arn.rsplit("/", 1)[1] or None
 
 
-def _account(t: CloudTrailRecord) -> CloudAccount | None:
-    account = t.recipientAccountId or (t.userIdentity.accountId if t.userIdentity else None)
-    return CloudAccount(id=account) if account else None
-
-
-def _source(address: str | None) -> Endpoint | None:
+def _source(address: str | None) -> dict[str, Any] | None:
     """An IP goes to source.ip; a service name (`ec2.amazonaws.com`) or `AWS Internal` stays text."""
     if not address:
         return None
     ip, domain = _address_kind(address)
-    return Endpoint(ip=ip, domain=domain, address=address)
+    return {"ip": ip, "domain": domain, "address": address}
 
 
 @lru_cache(maxsize=4096)  # few distinct callers per trail; models are not cached, enrichers mutate them
@@ -250,7 +236,7 @@ def _outcome(t: CloudTrailRecord) -> str:
     return "failure" if t.errorCode else "success"
 
 
-def _tls(details: Any) -> tuple[Tls | None, str | None]:
+def _tls(details: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(tls.*, the API host name the client asked for) from `tlsDetails`."""
     version = _str(details, "tlsVersion")
     cipher = _str(details, "cipherSuite")
@@ -258,35 +244,38 @@ def _tls(details: Any) -> tuple[Tls | None, str | None]:
     tls = None
     if version or cipher:
         match = TLS_VERSION.match(version or "")
-        tls = Tls(
-            version=match.group(2) if match else None,
-            version_protocol=match.group(1).lower() if match else None,
-            cipher=cipher,
-        )
+        tls = {
+            "version": match.group(2) if match else None,
+            "version_protocol": match.group(1).lower() if match else None,
+            "cipher": cipher,
+        }
     return tls, host if host and HOST_NAME.match(host) else None
 
 
-def _console_auth(t: CloudTrailRecord) -> Auth:
+def _console_auth(t: CloudTrailRecord) -> dict[str, Any]:
     extra = t.additionalEventData
     mfa_used = (_str(extra, "MFAUsed") or "").lower()
     federated = _str(extra, "SamlProviderArn") is not None or (
         t.userIdentity is not None and t.userIdentity.type in ("AssumedRole", "FederatedUser")
     )
-    return Auth(method="sso" if federated else "password", mfa={"yes": True, "no": False}.get(mfa_used))
+    return {"method": "sso" if federated else "password", "mfa": {"yes": True, "no": False}.get(mfa_used)}
 
 
-def _related(source: Endpoint | None, user: User | None, server: str | None) -> Related:
-    names = [n for n in (user.name, user.target.name if user.target else None) if n] if user else []
-    hosts = [h for h in (source.domain if source else None, server) if h]
-    return Related(
-        ip=[source.ip] if source and source.ip else [],
-        user=list(dict.fromkeys(names)),
-        hosts=list(dict.fromkeys(hosts)),
+def _related(source: dict[str, Any] | None, user: dict[str, Any] | None, server: str | None) -> dict[str, list[str]]:
+    target = user.get("target") if user else None
+    names = [n for n in (user.get("name"), target["name"] if target else None) if n] if user else []
+    hosts = [h for h in (source["domain"] if source else None, server) if h]
+    return {
+        "ip": [source["ip"]] if source and source["ip"] else [],
+        "user": list(dict.fromkeys(names)),
+        "hosts": list(dict.fromkeys(hosts)),
+    }
+
+
+def _message(t: CloudTrailRecord, user: dict[str, Any] | None, outcome: str) -> str:
+    who = ((user.get("name") or user.get("id")) if user else None) or (
+        t.userIdentity.invokedBy if t.userIdentity else None
     )
-
-
-def _message(t: CloudTrailRecord, user: User | None, outcome: str) -> str:
-    who = ((user.name or user.id) if user else None) or (t.userIdentity.invokedBy if t.userIdentity else None)
     text = f"{t.eventName} ({t.eventSource}) by {who or 'unknown'} from {t.sourceIPAddress or 'unknown'}"
     if outcome == "failure":
         text += f" failed: {t.errorCode or t.errorMessage or 'Failure'}"
