@@ -13,7 +13,7 @@ from schemas.event import Origin
 
 
 def _digest(*parts: object) -> str:
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    text = "\x1f".join(["" if p is None else str(p) for p in parts])  # a list joins faster than a generator
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
