@@ -251,7 +251,7 @@ class _Sample:
     columns: list[list[float]]  # per feature, per group: the value (float32, exact as a Python float)
     members: list[list[int]]  # per group: its rows in the sample, ascending
     sizes: list[int]
-    sums: list[float]  # per group: the sum of its rows' targets (in any order: a bound, not a figure)
+    sums: list[float]  # per group: the sum of its rows' targets (in any order: for estimates, never the figure)
     lows: list[float]
     highs: list[float]
     y: list[float]  # per row of the sample: the target
@@ -280,16 +280,23 @@ class _Sample:
 
     def surely_not_pure(self, node: list[int], size: int) -> bool:
         """True when the node's target variance is certainly above TIE: n values spanning r vary by at least
-        r * r / (2 * n), so the exact two-pass figure is needed only for near-constant targets."""
+        r * r / (2 * n), so the exact two-pass figure is needed only for near-constant targets (two of the
+        node's rows nearly always settle it; else its whole span)."""
+        y, members, bound = self.y, self.members, 4 * TIE * size
+        first = members[node[0]]
+        gap = y[first[0]] - (y[first[1]] if len(first) > 1 else y[members[node[1]][0]])
+        if gap * gap > bound:
+            return True
         spread = max([self.highs[g] for g in node]) - min([self.lows[g] for g in node])
-        return spread * spread > 4 * TIE * size
+        return spread * spread > bound
 
-    def surely_improves(self, lower: list[int], upper: list[int], size: int, weighted: float) -> bool:
-        """True when the split's impurity decrease is certainly above TIE, judged from the group sums (their
-        order moves the means by < 1e-12, so a gap twice that and a figure 8x TIE leave no doubt)."""
-        low_n, up_n = sum([self.sizes[g] for g in lower]), sum([self.sizes[g] for g in upper])
-        gap = sum([self.sums[g] for g in lower]) / low_n - sum([self.sums[g] for g in upper]) / up_n
-        return abs(gap) > 2e-12 and low_n * up_n / size / weighted * gap * gap > 8 * TIE
+
+def _surely_improves(low_n: int, low_sum: float, up_n: int, up_sum: float, size: int, weighted: float) -> bool:
+    """True when a split's impurity decrease is certainly above TIE, judged from target sums that were added
+    in another order or got by subtraction (they move a mean by < 1e-10, so a gap of 1e-9 and a figure 8x
+    TIE leave no doubt)."""
+    gap = low_sum / low_n - up_sum / up_n
+    return abs(gap) > 1e-9 and low_n * up_n / size / weighted * gap * gap > 8 * TIE
 
 
 def _tree(
@@ -305,19 +312,15 @@ def _tree(
     threshold: list[float] = []
     count: list[int] = []
 
-    def draw() -> int:
-        nonlocal state
-        s = state or 1
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        state = s
-        return s & RAND_R_MAX  # s % (RAND_R_MAX + 1)
-
-    # (groups, rows in them, depth, parent, is left child, constant features known)
-    stack: list[tuple[list[int], int, int, int, bool, int]] = [(list(range(len(sizes))), len(y), 0, -1, False, 0)]
+    sums = sample.sums
+    # the splitter's generator (our_rand_r: xorshift, then % (RAND_R_MAX + 1)), written out where it draws
+    s = state
+    # (groups, rows in them, their targets' sum, depth, parent, is left child, constant features known)
+    stack: list[tuple[list[int], int, float, int, int, bool, int]] = [
+        (list(range(len(sizes))), len(y), sum(sums), 0, -1, False, 0)
+    ]
     while stack:
-        node_groups, size, depth, parent, is_left, known = stack.pop()
+        node_groups, size, node_sum, depth, parent, is_left, known = stack.pop()
         node = len(left)
         left.append(LEAF)
         right.append(LEAF)
@@ -336,7 +339,11 @@ def _tree(
         single = len(node_groups) == 1  # one distinct row: every feature is constant, no need to look
         while f_i > total and (visited < 1 or visited <= found + drawn):
             visited += 1
-            f_j = drawn + draw() % (f_i - found - drawn)
+            s = s or 1
+            s ^= (s << 13) & 0xFFFFFFFF
+            s ^= s >> 17
+            s ^= (s << 5) & 0xFFFFFFFF
+            f_j = drawn + (s & RAND_R_MAX) % (f_i - found - drawn)
             if f_j < known:
                 features[drawn], features[f_j] = features[f_j], features[drawn]
                 drawn += 1
@@ -354,7 +361,11 @@ def _tree(
                 continue
             f_i -= 1
             features[f_i], features[f_j] = features[f_j], features[f_i]
-            cut = ((high - low) * float(draw()) / float(RAND_R_MAX)) + low
+            s = s or 1
+            s ^= (s << 13) & 0xFFFFFFFF
+            s ^= s >> 17
+            s ^= (s << 5) & 0xFFFFFFFF
+            cut = ((high - low) * float(s & RAND_R_MAX) / float(RAND_R_MAX)) + low
             if cut == high:
                 cut = low
             lower = [g for g, v in zip(node_groups, values, strict=True) if v <= cut]
@@ -366,15 +377,17 @@ def _tree(
         if best is None:
             continue
         current, cut, lower, upper = best
-        if not sample.surely_improves(lower, upper, size, weighted):
+        low_n, low_sum = sum([sizes[g] for g in lower]), sum([sums[g] for g in lower])
+        up_n, up_sum = size - low_n, node_sum - low_sum
+        if not _surely_improves(low_n, low_sum, up_n, up_sum, size, weighted):
             # the impurity decrease, from the children's means (scikit-learn: a leaf when it is below -eps)
             low_rows, up_rows = sample.rows(lower), sample.rows(upper)
             gap = sum(y[i] for i in low_rows) / len(low_rows) - sum(y[i] for i in up_rows) / len(up_rows)
             if len(low_rows) * len(up_rows) / size / weighted * gap * gap < TIE:
                 return None
         feature[node], threshold[node] = current, cut
-        stack.append((upper, sum([sizes[g] for g in upper]), depth + 1, node, False, total))
-        stack.append((lower, sum([sizes[g] for g in lower]), depth + 1, node, True, total))
+        stack.append((upper, up_n, up_sum, depth + 1, node, False, total))
+        stack.append((lower, low_n, low_sum, depth + 1, node, True, total))
     return (
         np.asarray(left, dtype=np.intp),
         np.asarray(right, dtype=np.intp),

@@ -85,8 +85,9 @@ def rarity(hist: list[int], index: int, spread: bool = True) -> float:
         return 0.0
     if spread:  # 2 * (c + (a + b) / 2) of bin i and its neighbours i - 1, i + 1 (cyclic), in integers
         pairs = list(map(add, hist, hist[1:] + hist[:1]))  # bin i + bin i + 1
-        twice = list(map(add, pairs, pairs[-1:] + pairs[:-1]))
-        usual, here = max(twice) / 2 + 0.25, twice[index] / 2 + 0.25  # the same floats as c + 0.5 * (a + b) + 0.25
+        twice = max(map(add, pairs, pairs[-1:] + pairs[:-1]))
+        # the same floats as c + 0.5 * (a + b) + 0.25: halves and quarters of small integers are exact
+        usual, here = twice / 2 + 0.25, (pairs[index] + pairs[index - 1]) / 2 + 0.25
     else:
         usual, here = max(hist) + 0.25, hist[index] + 0.25
     value = math.log10(usual / here)
