@@ -144,13 +144,21 @@ def _recount(counts: State, item: str, delta: int) -> None:
     _, session, kind, client, _ = item.split(" ", 4)
     windows.count(counts["c"], client, delta)
     sessions = counts["s"]
-    kinds = dict(sessions.get(session, ()))  # copied: the counts of the state handed in stay as they were
+    held = sessions.get(session)
+    if held is None or (len(held) == 1 and held.get(kind) == 1 and delta < 0):
+        # a session's first or last item (an app or AWS login is a session of one item): its
+        # attempts are that item's, 0 for a probe (a session of one probe was not cut off)
+        if held is None:
+            sessions[session] = {kind: 1}
+        else:
+            del sessions[session]
+        if kind != PROBE:
+            counts["t"] += delta
+        return
+    kinds = dict(held)  # copied: the counts of the state handed in stay as they were
     before = _best(kinds)
     windows.count(kinds, kind, delta)
-    if kinds:
-        sessions[session] = kinds
-    else:
-        sessions.pop(session, None)
+    sessions[session] = kinds
     counts["t"] += _best(kinds) - before
 
 
