@@ -21,7 +21,7 @@ from detectors.registry import DETECTORS
 from pipeline import metrics
 from pipeline.deadletter import send_all, send_message
 from pipeline.kafka.codec import dumps, loads
-from pipeline.kafka.send import Changelog, Out
+from pipeline.kafka.send import Direct, Out
 from pipeline.kafka.topics import DETECTOR_STATE_TOPIC_CONFIG, partition_of
 from pipeline.lifecycle.forget import digest_key, forget_digest, key_id
 from pipeline.runtime import build_engine
@@ -89,7 +89,7 @@ class FaustTableStore:
     async def flush(self, rt: Runtime, records: list[tuple[int, bytes, bytes]]) -> None:
         """Send changelog records and wait until the broker has each (one awaited send per batch)."""
         if records:
-            topic = Changelog(rt.app, self._table.changelog_topic.get_topic_name())
+            topic = Direct(rt.app, self._table.changelog_topic.get_topic_name())
             await send_all(rt, [Out(topic, "changelog", k, v, partition=p) for p, k, v in records], "detect")
 
     def get(self, key: str) -> EntityRecord | None:
@@ -218,6 +218,8 @@ def register(rt: Runtime) -> None:
     # then every alert of the batch is sent, in order, and awaited until the broker has it
     # (pipeline.kafka.send), and only then are the writes committed and the batch acked: no offset
     # is committed past an alert or dead letter that was not written.
+    alerts_topic = Direct(rt.app, rt.names.alerts)
+
     @rt.app.agent(rt.topics["detect"], name="secmon.detect", concurrency=1)
     async def detect(stream):
         async for batch in stream.take_events(BATCH, within=WITHIN):
@@ -226,7 +228,7 @@ def register(rt: Runtime) -> None:
             for item in batch:
                 for alert in await _apply(rt, engine, store, item.message, seen):
                     key, value = alert.alert.id.encode(), dumps(alert.to_doc())
-                    outs.append(Out(rt.topics["alerts"], "alerts", key, value, origin=item.message))
+                    outs.append(Out(alerts_topic, "alerts", key, value, origin=item.message))
             await send_all(rt, outs, "detect")  # an alert Kafka refuses for good dead-letters its message
             await store.flush(rt, store.commit())  # after the alerts: a crash in between replays the batch whole
 

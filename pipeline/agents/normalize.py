@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pipeline import deadletter, metrics
 from pipeline.deadletter import send_all
 from pipeline.kafka.codec import dumps, raw_record
-from pipeline.kafka.send import Out
+from pipeline.kafka.send import Direct, Out
 from pipeline.normalizers.registry import NORMALIZERS
 from pipeline.process import process_record
 
@@ -19,6 +19,7 @@ def register(rt: Runtime) -> None:
     """Define the normalize agent on the app."""
     raw_prefix = rt.names.raw("")
     max_bytes = rt.settings.parse.max_record_bytes
+    events = Direct(rt.app, rt.names.events)
 
     @rt.app.agent(rt.topics["raw"], name="secmon.normalize", concurrency=1)
     async def normalize(stream):
@@ -36,6 +37,6 @@ def register(rt: Runtime) -> None:
                 # key by the raw record's key (its file) so one file's events stay in order
                 for event in result.events:
                     key = msg.key or event.event.id.encode()
-                    outs.append(Out(rt.topics["events"], "events", key, dumps(event.to_doc()), origin=msg))
+                    outs.append(Out(events, "events", key, dumps(event.to_doc()), origin=msg))
                 metrics.EVENTS_OUT.labels(stage="normalize", source=source).inc(len(result.events))
             await send_all(rt, outs, "normalize")  # acked only once Kafka has every output of the batch

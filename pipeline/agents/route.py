@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import metrics
 from pipeline.kafka.codec import dumps, loads
-from pipeline.kafka.send import Out
+from pipeline.kafka.send import Direct, Out
 from pipeline.kafka.topics import partition_of
 from pipeline.runtime import build_engine
 from schemas.detect import MAX_BUNDLE_BYTES, bundle_message, event_message
@@ -72,7 +72,7 @@ class Router:
         self._rt = rt
         self._router = build_engine(rt, DictStore())  # routes() reads no state
         self._bundled = rt.settings.detection.detect_bundles
-        self._detect = rt.topics["detect"]
+        self._detect = Direct(rt.app, rt.names.detect)
 
     def outs(self, events: Sequence[tuple[Any, bytes, Event]]) -> list[Out]:
         """The detect records of (message, its event JSON, the event), in their order."""

@@ -44,16 +44,22 @@ class Out:
     origin: Any = None
 
 
-class Changelog:
-    """A Faust table's changelog topic as an `Out` target: bytes straight to the producer, b"" as a
-    tombstone. Not the table's `send_changelog`: that queues into Faust's producer buffer, which
-    drains one message at a time and, while it holds more than 100, stops feeding every stream."""
+class Direct:
+    """A topic as an `Out` target: bytes straight to the producer, b"" as a tombstone.
+
+    For a table's changelog, not the table's `send_changelog`: that queues into Faust's producer
+    buffer, which drains one message at a time and, while it holds more than 100, stops feeding
+    every stream. For the hot topics (events, detect, alerts), not Faust's `Topic.send`: per record
+    it adds a FutureMessage, callbacks and sensor calls around the same producer send."""
 
     def __init__(self, app: Any, name: str) -> None:
         self._app, self._name = app, name
 
     async def send(self, *, key: bytes | None, value: bytes, partition: int | None) -> Any:
         return await self._app.producer.send(self._name, key, value or None, partition, None, None)
+
+
+Changelog = Direct  # the name the tables' writers (detect, deliver) knew it by
 
 
 def retriable(exc: BaseException) -> bool:
