@@ -243,6 +243,7 @@ def run_month(users: int, events: int, budget: float) -> dict:
     from detectors.clock import EventClock
     from pipeline.embedded import Summary, build_engine
     from pipeline.enrichers.registry import default_enrichers
+    from pipeline.heap import tune_gc
     from pipeline.normalizers.app_signin import NORMALIZER
     from pipeline.process import process_record
     from pipeline.readers import read_records
@@ -277,6 +278,7 @@ def run_month(users: int, events: int, budget: float) -> dict:
             settings.parse.options(),
             settings.parse.max_record_bytes,
         )
+        tune_gc()  # as `secmon run` does once the core is built (pipeline.embedded.run)
         latencies: list[float] = []
         alerts, n = 0, 0
         clock_t = time.perf_counter
@@ -377,6 +379,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
     from detectors.clock import EventClock
     from pipeline.embedded import Summary, build_engine
     from pipeline.enrichers.registry import default_enrichers
+    from pipeline.heap import tune_gc
     from pipeline.normalizers.base import RawRecord
     from pipeline.normalizers.registry import NORMALIZERS
     from pipeline.process import process_record
@@ -393,6 +396,7 @@ def run_mixed_core(events: int, budget: float) -> dict:
     engine = build_engine(settings, summary)
     clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
     enrichers, parse_options = default_enrichers(settings), settings.parse.options()
+    tune_gc()  # as `secmon run` does once the core is built (pipeline.embedded.run)
     latencies: list[float] = []
     alerts = n = 0
     clock_t = time.perf_counter

@@ -11,7 +11,6 @@ bad input anywhere --> deadletter topic (with the reason), counted.
 
 from __future__ import annotations
 
-import gc
 import logging
 
 import faust
@@ -19,6 +18,7 @@ import faust
 from pipeline import flow_control, metrics, worker_stop
 from pipeline.check import Checked, check_settings
 from pipeline.enrichers.registry import default_enrichers
+from pipeline.heap import tune_gc
 from pipeline.kafka import consumer
 from pipeline.kafka.config import faust_broker_kwargs
 from pipeline.kafka.topics import TopicNames
@@ -152,19 +152,3 @@ def run_worker(settings: SecmonSettings) -> int:
     tune_gc()
     worker.execute_from_commandline()
     return 0
-
-
-def tune_gc() -> None:
-    """Keep Python's cycle collector off the hot path of a long-running worker.
-
-    Each full collection walks every tracked object: in a worker that is the whole start-up
-    (modules, schemas, detectors, lookup tables) and every buffered message. With the default
-    thresholds (700, 10, 10), `bench.scale_e2e` saw 51 full collections in three minutes, 44 s of
-    the worker's wall time in the collector; with these settings its CPU per event fell by a fifth
-    (2,090 to 1,630 ms per 1,000 events). What exists now lives as long as the process: it is
-    frozen out of the scans. The youngest generation is collected every
-    50,000 allocations, not 700, so a batch's short-lived objects (messages, futures, events) die
-    young instead of being promoted to the generations that are walked less often but whole."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)

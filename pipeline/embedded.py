@@ -20,6 +20,7 @@ from pipeline.anomaly.models import ModelWatcher
 from pipeline.deadletter import of_record
 from pipeline.enrichers.registry import default_enrichers
 from pipeline.failures import Terminated
+from pipeline.heap import tune_gc
 from pipeline.normalizers import registry
 from pipeline.normalizers.base import Normalizer, RawRecord
 from pipeline.process import process_record
@@ -150,6 +151,7 @@ def run(
     clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
     parse_options = settings.parse.options()
     enrichers = default_enrichers(settings)
+    tune_gc()  # what was built above lives as long as the run: out of the collector's scans
     started = time.perf_counter()
 
     def raised(alerts: Iterable[Alert]) -> None:
