@@ -208,6 +208,7 @@ def _cmd_run(args: argparse.Namespace, settings: SecmonSettings) -> int:
             until=until,
             on_alert=on_alert,
             events_out=events_out,
+            tune_heap=True,  # this process exists for the run
         )
         if alerts_out is not None and not streaming:
             embedded.write_alerts(summary.alerts.values(), alerts_out)

@@ -140,18 +140,23 @@ def run(
     until: datetime | None = None,
     on_alert: Callable[[Alert], None] | None = None,
     events_out: IO[str] | None = None,
+    tune_heap: bool = False,
 ) -> Summary:
     """Process every path, oldest file first; return the summary with the final state of every alert.
 
     Timed detectors run on event time; `until` moves the clock once more at the end (e.g. to now,
     to see what is overdue today), else the clock stops at the last event. `on_alert` sees every
-    alert as it is raised or updated (streaming); Ctrl-C ends the run with what was raised so far."""
+    alert as it is raised or updated (streaming); Ctrl-C ends the run with what was raised so far.
+    `tune_heap` (for a process that exists to run this, as `secmon run`) freezes what was built
+    out of the cycle collector's scans (pipeline.heap): process-wide, so a library caller or a
+    test process leaves it off."""
     summary = Summary(kept_dead_letters=dead_letter_out is not None)
     engine = build_engine(settings, summary)
     clock = EventClock(engine, every=timedelta(seconds=settings.detection.tick_seconds))
     parse_options = settings.parse.options()
     enrichers = default_enrichers(settings)
-    tune_gc()  # what was built above lives as long as the run: out of the collector's scans
+    if tune_heap:
+        tune_gc()  # what was built above lives as long as the run: out of the collector's scans
     started = time.perf_counter()
 
     def raised(alerts: Iterable[Alert]) -> None:

@@ -130,6 +130,19 @@ class BulkSink:
     cfg: EsSettings
     max_attempts: int = 0  # whole-batch retries on connection errors; 0 = until it works
 
+    def event_actions(self, events: Iterable[Event]) -> list[dict[str, Any]]:
+        """Bulk actions for events held as models (retro-hunt, lifecycle, benches): op_type create,
+        so a second write of an id is a 409; each document is the event's `to_doc()`."""
+        return [
+            {
+                "_op_type": "create",
+                "_index": event_index(self.cfg.index_prefix, e),
+                "_id": e.event.id,
+                "_source": e.to_doc(),
+            }
+            for e in events
+        ]
+
     def encoded_event_actions(self, events: Iterable[tuple[Event, bytes]]) -> list[dict[str, Any]]:
         """Bulk actions for events: op_type create, so a second write of an id is a 409. Each event's
         document is already encoded (its JSON object as the events topic carries it): the bytes go
