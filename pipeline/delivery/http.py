@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -34,6 +35,11 @@ from urllib.parse import quote, unquote, urlsplit
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers of a response
 MAX_LINE_BYTES = 8 * 1024  # a chunk-size or trailer line
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+# ASCII only: str.isdigit() and int() also take other scripts' digits ("²", "١"), int(x, 16) a
+# sign, "0x" and "_"; a negative chunk size would make _skip drop bytes from the buffer's end
+_DIGITS = re.compile(r"[0-9]+")
+_STATUS = re.compile(r"[0-9]{3}")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class InvalidURL(ValueError):
@@ -77,6 +83,7 @@ class HttpClient:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._targets: dict[str, _Target] = {}
         self._tls: ssl.SSLContext | None = None
+        self._closed = False  # closed: a request that ends afterwards closes its connection
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -86,6 +93,7 @@ class HttpClient:
 
     def close(self) -> None:
         """Close every idle connection (those in use close when their request ends)."""
+        self._closed = True
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
@@ -150,7 +158,7 @@ class HttpClient:
 
     def _done(self, target: _Target, connection: _Connection, response: tuple[Response, bool]) -> Response:
         answer, reusable = response
-        if not reusable or connection.closed:
+        if not reusable or connection.closed or self._closed:
             connection.close()
             return answer
         connection.idle_since = time.monotonic()
@@ -199,6 +207,10 @@ class _Connection(asyncio.Protocol):
             found = parser.feed(data)
         except BadResponse as exc:
             waiter.set_exception(exc)
+            self.close()
+            return
+        except ValueError as exc:  # a number the checks let through: still not a usable response
+            waiter.set_exception(BadResponse(f"malformed response: {exc}"))
             self.close()
             return
         if found is not None:
@@ -257,9 +269,9 @@ class _ResponseParser:
 
     def _head(self) -> bool:
         end = self._buffer.find(b"\r\n\r\n")
+        if end > MAX_HEAD_BYTES or (end < 0 and len(self._buffer) > MAX_HEAD_BYTES):
+            raise BadResponse(f"response headers longer than {MAX_HEAD_BYTES} bytes")
         if end < 0:
-            if len(self._buffer) > MAX_HEAD_BYTES:
-                raise BadResponse(f"response headers longer than {MAX_HEAD_BYTES} bytes")
             return False
         lines = self._buffer[:end].decode("latin-1").split("\r\n")
         del self._buffer[: end + 4]
@@ -295,7 +307,7 @@ class _ResponseParser:
             self._reusable = False
             return self._until_close
         values = {v.strip() for v in length.split(",")}
-        if len(values) != 1 or not next(iter(values)).isdigit():
+        if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
             raise BadResponse(f"bad Content-Length {length[:40]!r}")
         self._left = int(values.pop())
         return self._length
@@ -311,10 +323,9 @@ class _ResponseParser:
         if line is None:
             return False
         size = line.split(b";", 1)[0].strip()
-        try:
-            self._left = int(size, 16)
-        except ValueError:
-            raise BadResponse(f"bad chunk size {size[:20]!r}") from None
+        if not _CHUNK_SIZE.fullmatch(size):
+            raise BadResponse(f"bad chunk size {size[:20]!r}")
+        self._left = int(size, 16)
         if self._left:
             self._left += 2  # the chunk's data, then its CRLF
             self._step = self._chunk_data
@@ -361,7 +372,7 @@ class _ResponseParser:
 def _status_line(line: str) -> tuple[str, int]:
     version, _, rest = line.partition(" ")
     code = rest[:3]
-    if version not in ("HTTP/1.1", "HTTP/1.0") or not code.isdigit() or rest[3:4] not in ("", " "):
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not _STATUS.fullmatch(code) or rest[3:4] not in ("", " "):
         raise BadResponse(f"not an HTTP/1.x status line: {line[:80]!r}")
     return version, int(code)
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
+import ipaddress
+import ssl
 
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from pipeline.delivery.http import BadResponse, CannotConnect, HttpClient, InvalidURL, ServerDisconnected
+from pipeline.delivery.http import (
+    MAX_HEAD_BYTES,
+    BadResponse,
+    CannotConnect,
+    HttpClient,
+    InvalidURL,
+    ServerDisconnected,
+    _ResponseParser,
+)
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver
 
 
@@ -168,6 +183,15 @@ def test_user_info_in_the_url_becomes_basic_authentication():
         (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", ServerDisconnected),
         (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", BadResponse),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", BadResponse),
+        # digits of other scripts pass str.isdigit() but not int(); only ASCII ones are numbers
+        (b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nok", BadResponse),
+        (b"HTTP/1.1 \xb9\xb2\xb3 OK\r\nContent-Length: 0\r\n\r\n", BadResponse),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: " + b"1" * 5000 + b"\r\n\r\n", BadResponse),  # int() refuses it
+        # chunk sizes int(x, 16) would take: a sign (a negative one dropped buffered bytes), 0x, _
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\n0\r\n\r\n", BadResponse),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabcdefghijkl\r\n0\r\n\r\n", BadResponse),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\na\r\n0\r\n\r\n", BadResponse),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n" + b"a" * 16 + b"\r\n0\r\n\r\n", BadResponse),
     ],
 )
 def test_broken_or_cut_responses_raise_connection_errors(answer, error):
@@ -242,3 +266,152 @@ def test_concurrent_requests_to_an_aiohttp_server_each_get_their_answer():
 
     statuses, idle = run(go())
     assert statuses == [200 + i % 3 for i in range(40)] and idle == 4
+
+
+def test_a_head_longer_than_the_limit_is_refused_even_when_it_arrives_whole():
+    head = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\nContent-Length: 0\r\n\r\n"
+    with pytest.raises(BadResponse, match="longer than"):
+        _ResponseParser().feed(head)
+    fits = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES - 100) + b"\r\nContent-Length: 0\r\n\r\n"
+    assert _ResponseParser().feed(fits) is not None
+
+
+def test_a_request_in_flight_when_the_client_closes_does_not_pool_its_connection():
+    async def go():
+        closed_by_client = asyncio.Event()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(1)
+            await asyncio.sleep(0.2)
+            writer.write(OK)
+            await writer.drain()
+            if await reader.read(1) == b"":  # the client closed the connection
+                closed_by_client.set()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = HttpClient()
+        request = asyncio.create_task(client.post(f"http://127.0.0.1:{port}/", {}, b"x", 5))
+        await asyncio.sleep(0.05)
+        client.close()
+        status = (await request).status
+        await asyncio.wait_for(closed_by_client.wait(), 2)
+        server.close()
+        return status, client._idle
+
+    assert run(go()) == (200, {})
+
+
+# TLS: the client verifies the receiver's certificate and name against the trusted CAs
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _cert(subject_key, subject: str, issuer_key, issuer: str, *, ca: bool, names: list[x509.GeneralName]):
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(subject_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    if ca:
+        usage = dict(key_cert_sign=True, crl_sign=True, digital_signature=False)
+    else:
+        usage = dict(key_cert_sign=False, crl_sign=False, digital_signature=True)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+    builder = builder.add_extension(
+        x509.KeyUsage(
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            encipher_only=False,
+            decipher_only=False,
+            **usage,
+        ),
+        critical=True,
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(path, cert, key=None) -> str:
+    data = cert.public_bytes(serialization.Encoding.PEM)
+    if key is not None:
+        data += key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    path.write_bytes(data)
+    return str(path)
+
+
+async def _tls_server(chain: str) -> asyncio.Server:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(1)
+            writer.write(OK)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass  # the client refused the handshake
+        writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+
+
+def test_a_self_signed_receiver_certificate_is_refused(tmp_path):
+    key = _key()
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    chain = _write(tmp_path / "self.pem", _cert(key, "localhost", key, "localhost", ca=False, names=names), key)
+
+    async def go():
+        server = await _tls_server(chain)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with HttpClient() as client:
+                with pytest.raises(CannotConnect, match="certificate verify failed"):
+                    await client.post(f"https://127.0.0.1:{port}/", {}, b"x", 5)
+        finally:
+            server.close()
+
+    run(go())
+
+
+def test_a_certificate_from_a_trusted_ca_is_accepted_only_for_its_own_name(tmp_path, monkeypatch):
+    ca_key, leaf_key = _key(), _key()
+    ca = _cert(ca_key, "secmon test CA", ca_key, "secmon test CA", ca=True, names=[])
+    leaf = _cert(leaf_key, "localhost", ca_key, "secmon test CA", ca=False, names=[x509.DNSName("localhost")])
+    chain = _write(tmp_path / "leaf.pem", leaf, leaf_key)
+    monkeypatch.setenv("SSL_CERT_FILE", _write(tmp_path / "ca.pem", ca))  # ssl.create_default_context reads it
+
+    async def go():
+        server = await _tls_server(chain)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with HttpClient() as client:  # a fresh client: its SSLContext is made with the CA trusted
+                with pytest.raises(CannotConnect, match="mismatch"):
+                    await client.post(f"https://127.0.0.1:{port}/", {}, b"x", 5)
+                return (await client.post(f"https://localhost:{port}/", {}, b"x", 5)).status
+        finally:
+            server.close()
+
+    assert run(go()) == 200
