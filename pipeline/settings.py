@@ -136,9 +136,10 @@ class DetectionSettings(Section):
     tick_seconds: int = Field(60, ge=1, description="How often timed (deadline, heartbeat) detectors are checked.")
     detect_bundles: bool = Field(
         True,
-        description="The route agent sends one detect message per partition and batch (a bundle); false: one "
-        "per event and entity key, the only form workers before bundles read (upgrading such workers one by "
-        "one: start the new ones with false, switch to true once none of the old ones runs).",
+        description="The index_events agent (it routes each events batch) sends one detect message per partition "
+        "and batch (a bundle); false: one per event and entity key, the only form workers before bundles read "
+        "(upgrading such workers one by one: start the new ones with false, switch to true once none of the old "
+        "ones runs).",
     )
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict, description="Per-detector overrides.")
     sigma: SigmaSettings = Field(

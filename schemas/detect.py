@@ -3,8 +3,9 @@
 Four kinds share the topic, so that each runs on the partition owning the entity's state:
 - a bundle (since bundle version 1): the events of one route batch for the entities of one detect
   partition, each event once, and the (event, entity key, detectors) routes in their order (from
-  the route agent: one message per partition and batch, not one per event and entity key);
-- an event for the detectors keyed on one entity (the route agent's form before bundles: still
+  the index_events agent, which routes each events batch it wrote: one message per partition and
+  batch, not one per event and entity key);
+- an event for the detectors keyed on one entity (the routes' form before bundles: still
   read, so that messages queued by an older worker are detected after an upgrade);
 - a tick for one (detector, entity) whose deadline came (from the detect agent's own timer);
 - a forget fan-out: one part of a purged workspace's forget request, sent to every partition.
@@ -87,7 +88,7 @@ DETECT_MESSAGE: TypeAdapter[EventBundle | EventMessage | TickMessage | ForgetFan
 
 def event_message(detectors: list[str], key: str, event_doc: dict[str, Any]) -> dict[str, Any]:
     """The JSON of an EventMessage around an event already dumped once (`Event.to_doc()`): the
-    route agent sends one per entity key of every event, so the event is not validated again."""
+    routes send one per entity key of every event, so the event is not validated again."""
     return {"detectors": detectors, "key": key, "event": event_doc}
 
 

@@ -271,10 +271,10 @@ def _fresh(store: FaustTableStore, key: str, detectors: list[str]) -> list[str]:
 def _decode(
     value: bytes, seen: dict[str, tuple[Any, Event]]
 ) -> EventBundle | EventMessage | TickMessage | ForgetFanout:
-    """A detect message. A bundle (what the route agent sends) is validated from its JSON at once
+    """A detect message. A bundle (what index_events routes) is validated from its JSON at once
     (pydantic's own parser: twice as fast as parsing, then validating the objects). In the form
-    before bundles, the route agent sent an event once per entity key, and those messages (other
-    partitions of the same topic) often share a batch: each event is validated once per batch,
+    before bundles, an event was sent once per entity key, and those messages (other partitions
+    of the same topic) often share a batch: each event is validated once per batch,
     reused only for the very same JSON (the engine never changes an event)."""
     if value[:10] == b'{"bundle":':
         return EventBundle.model_validate_json(value)

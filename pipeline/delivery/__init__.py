@@ -1,6 +1,6 @@
 """Alert delivery to on-call: routing tree, grouping, silences, receivers, retries, history.
 
-Everything here is plain Python (aiohttp for HTTP, no Faust): `pipeline/agents/deliver.py` is the
-thin Faust adapter around `pipeline.delivery.outbox` (group entries, group store) and
-`pipeline.delivery.service` (the send loop).
+Everything here is plain Python (HTTP by its own client, `pipeline.delivery.http`; no Faust):
+`pipeline/agents/deliver.py` is the thin Faust adapter around `pipeline.delivery.outbox` (group
+entries, group store) and `pipeline.delivery.service` (the send loop).
 """

@@ -186,7 +186,8 @@ NOT_YET = (404, 503)
 def consumed(group: str, topics: list[str]) -> bool:
     """Whether consumer group `group` has committed every message of `topics` written so far: the
     stages reading them have processed (and acked) all of it. Event counts in Elasticsearch do not
-    say that: the events are indexed by one agent while another routes them to the detectors."""
+    say that: one agent (index_events) writes each events batch to Elasticsearch and only then routes
+    it to the detectors, so the events can be in ES while their detect records are not yet sent."""
     from kafka import KafkaConsumer, TopicPartition
     from kafka.admin import KafkaAdminClient
 

@@ -1,7 +1,7 @@
 """At-least-once delivery: events delivered again after a crash (a replay of the last stretch
 before the committed offset) must raise no alert the single delivery does not.
 
-The worker's route agent re-sends the detect messages of events it had not committed when it was
+The worker's index_events agent re-sends the detect messages of events it had not committed when it was
 killed, so detectors see those events twice; counting detectors must count each event once.
 """
 

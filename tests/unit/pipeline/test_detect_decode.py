@@ -1,4 +1,4 @@
-"""The detect agent validates an event once per batch: the route agent sends it once per entity key."""
+"""The detect agent validates an event once per batch: routes sent it once per entity key."""
 
 from __future__ import annotations
 

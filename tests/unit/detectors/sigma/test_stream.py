@@ -59,7 +59,7 @@ def test_a_detect_worker_with_a_fresh_event_copy_finds_the_same_match():
     alerts = []
     for minute in range(5):
         event = failure(minute)
-        for detector_id, entity in router_side.routes(event):  # as the route agent does
+        for detector_id, entity in router_side.routes(event):  # as index_events routes
             copy = Event.model_validate_json(event.model_dump_json(by_alias=True))  # the detect topic
             alerts += detect_side.process_keyed(detector_id, entity, copy)
     assert [a.rule.id for a in alerts] == ["sigma-0b9c5c0e-6a35-4a1e-9f61-3f0c2a4b5d11"]
