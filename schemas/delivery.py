@@ -27,6 +27,12 @@ from schemas.errors import SecmonError
 from schemas.notification import NotificationRecord
 from schemas.types import Keyword
 
+# Bump GROUP_VERSION (and read the older shape in group_from_doc) when schemas/alert.py changes
+# shape, not only when GroupState does: a group's outbox holds Alert.to_doc() documents, and since
+# 0a3cac8 the webhook body carries them as they are stored, not validated into Alert again. A
+# group stored before an Alert change would otherwise send receivers alerts of the old shape in a
+# payload whose published JSON Schema (schemas/webhook.py) says the new one, and nothing checks
+# them on the way out; the version lets group_from_doc bring such outboxes to the new shape.
 GROUP_VERSION = 2
 AlertStatus = Literal["open", "resolved"]
 
