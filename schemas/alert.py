@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from schemas.base import SCHEMA_VERSION, Strict
 from schemas.event import Cloud, Endpoint, Host, Organization, User
@@ -18,6 +18,10 @@ MAX_FINDINGS = 10  # distinct finding sentences an alert lists
 
 class Rule(Strict):
     """ECS `rule.*`: the detector that raised the alert."""
+
+    # frozen: detectors.alerts hands one instance to every alert of a detector (its lists, too,
+    # are shared: never change them in place)
+    model_config = ConfigDict(frozen=True)
 
     id: Keyword = Field(description="Detector id (== its file stem).")
     name: Keyword = Field(description="Detector title.")
