@@ -44,6 +44,7 @@ NOUNS: dict[LoginSource, tuple[str, str]] = {
     "aws_sts": ("AWS login", "AWS logins"),
     "okta": ("Okta sign-in", "Okta sign-ins"),
 }
+COUNTED_FROM = 16  # window items from which `add` keeps counts beside them
 # Internet-facing sshd and the AWS console see guessing daily: loud only when it works.
 QUIETER: dict[LoginSource, Severity] = {"ssh": "medium", "aws_console": "medium", "aws_sts": "medium"}
 
@@ -123,13 +124,15 @@ def attempts(items: list[str]) -> int:
 
 
 def counted(state: State) -> int:
-    """`attempts()` of the window of a state `add` wrote, kept up to date by it: O(1)."""
-    return int(state["n"]["t"])
+    """`attempts()` of the window of a state `add` wrote: O(1) once it keeps counts."""
+    counts = state.get("n")
+    return int(counts["t"]) if counts is not None else attempts(windows.items(state))
 
 
 def client_count(state: State) -> int:
-    """How many distinct client addresses the window of a state `add` wrote holds: O(1)."""
-    clients = state["n"]["c"]
+    """How many distinct client addresses the window of a state `add` wrote holds."""
+    counts = state.get("n")
+    clients = counts["c"] if counts is not None else {i.split(" ", 4)[3] for i in windows.items(state)}
     return len(clients) - ("-" in clients)
 
 
@@ -190,18 +193,21 @@ def entity(event: Event, login: Login, with_user: bool, with_source: bool) -> En
 
 
 def add(state: State | None, login: Login, params: CountingParams) -> State:
-    """The window with this attempt added, with its counts kept up to date (`counted`,
-    `client_count`): O(log n) per attempt instead of recounting up to MAX_ITEMS items.
+    """The window with this attempt added; from COUNTED_FROM items on, with its counts kept up to
+    date (`counted`, `client_count`): O(log n) per attempt instead of recounting up to MAX_ITEMS
+    items, while a small window (most of them) is recounted, cheaper than keeping its counts.
 
     The counts sit beside the window under "n": {"t": attempts, "s": {session: {kind: distinct
-    items}}, "c": {client: distinct items}}. A state without them (written before they were kept)
-    has them counted once from its window."""
+    items}}, "c": {client: distinct items}}. A large window without them (a small one grown, or
+    one written before they were kept) has them counted once from its window."""
     window = state["w"] if state else []
     counts = state.get("n") if state else None
+    it = item(login)
+    if counts is None and len(window) + 1 < COUNTED_FROM:
+        return {"w": windows.slide(window, login.ts, it, params.window_seconds)[0]}
     if counts is None:
         counts = _count_all(window)
     counts = {"t": counts["t"], "s": dict(counts["s"]), "c": dict(counts["c"])}
-    it = item(login)
     window, new, gone = windows.slide(window, login.ts, it, params.window_seconds)
     if new:
         _recount(counts, it, 1)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors import windows
 from detectors.base import Detector, DetectorMeta, Entity, Finding, State, StateSpec
 from detectors.rules import _ssh
+from detectors.rules._attempts import COUNTED_FROM
 from schemas.event import Event
 
 META = DetectorMeta(
@@ -62,11 +63,14 @@ def _item(event: Event) -> str:
 
 
 def _add(state: State | None, ts: float, item: str, window_s: float) -> State:
-    """The window with the item added and its distinct users and hosts counted per item, kept up
-    to date ({"u": {user: items}, "h": {host: items}} under "n"): no recount of the window per
-    failure. A state without the counts (written before they were kept) has them counted once."""
+    """The window with the item added; from COUNTED_FROM items on, with its distinct users and
+    hosts counted per item, kept up to date ({"u": {user: items}, "h": {host: items}} under "n"):
+    no recount of a large window per failure. A large window without the counts (a small one
+    grown, or one written before they were kept) has them counted once."""
     window = state["w"] if state else []
     counts = state.get("n") if state else None
+    if counts is None and len(window) + 1 < COUNTED_FROM:  # a small window is recounted, cheaper
+        return {"w": windows.slide(window, ts, item, window_s)[0]}
     if counts is None:
         counts = {"u": {}, "h": {}}
         for distinct in dict.fromkeys(e[1] for e in window):
@@ -91,7 +95,8 @@ def step(state, event: Event, params: Params):
     if not _counts(event):
         return state, []
     state = _add(state, event.timestamp.timestamp(), _item(event), params.window_seconds)
-    if len(state["n"]["u"]) < params.min_users:
+    items = windows.items(state) if "n" not in state else None
+    if len(state["n"]["u"] if items is None else {i.split(" ", 2)[2] for i in items}) < params.min_users:
         return state, []
     items = windows.items(state)
     users = {i.split(" ", 2)[2] for i in items}
