@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 
 from pipeline.normalizers.base import Normalizer, ParseOptions, RawRecord, decode_utf8, load_json_object, validate
 from schemas.bounds import CutAtBounds
-from schemas.event import Auth, Endpoint, Event, EventMeta, Organization, Related, Secmon, Session, User, UserAgent
+from schemas.event import Event
 from schemas.ids import event_id, record_key
 from schemas.types import IP, Keyword, LongKeyword, UtcDatetime
 
@@ -42,32 +42,35 @@ def parse(record: RawRecord, options: ParseOptions) -> list[Event]:
 
 
 def _to_event(s: AppSignin, record: RawRecord, original: str | None) -> Event:
-    return Event(
-        timestamp=s.timestamp,
-        message=f"sign-in {s.outcome} for {s.user} from {s.source_ip}",
-        event=EventMeta(
-            id=event_id(record_key(record.origin, record.data), 0),
-            category=["authentication"],
-            type=["start"] if s.outcome == "success" else ["info"],
-            action="user_login",
-            outcome=s.outcome,
-            reason=s.failure_reason,
-            dataset=DATASET,
-            module="app_signin",
-            provider="app",
-            created=record.received,
-            original=original,
-        ),
-        source=Endpoint(ip=s.source_ip, address=s.source_ip),
-        user=User(name=s.user, id=s.user_id),
-        user_agent=UserAgent(original=s.user_agent) if s.user_agent else None,
-        organization=Organization(id=s.workspace) if s.workspace else None,
-        related=Related(ip=[s.source_ip], user=[s.user]),
-        secmon=Secmon(
-            origin=record.origin,
-            auth=Auth(method=s.auth_method, mfa=s.mfa_used, mfa_method=s.mfa_method),
-            session=Session(id=s.session_id) if s.session_id else None,
-        ),
+    # one validation of plain data: building each nested model on its own cost twice as much
+    return Event.model_validate(
+        {
+            "timestamp": s.timestamp,
+            "message": f"sign-in {s.outcome} for {s.user} from {s.source_ip}",
+            "event": {
+                "id": event_id(record_key(record.origin, record.data), 0),
+                "category": ["authentication"],
+                "type": ["start"] if s.outcome == "success" else ["info"],
+                "action": "user_login",
+                "outcome": s.outcome,
+                "reason": s.failure_reason,
+                "dataset": DATASET,
+                "module": "app_signin",
+                "provider": "app",
+                "created": record.received,
+                "original": original,
+            },
+            "source": {"ip": s.source_ip, "address": s.source_ip},
+            "user": {"name": s.user, "id": s.user_id},
+            "user_agent": {"original": s.user_agent} if s.user_agent else None,
+            "organization": {"id": s.workspace} if s.workspace else None,
+            "related": {"ip": [s.source_ip], "user": [s.user]},
+            "secmon": {
+                "origin": record.origin,
+                "auth": {"method": s.auth_method, "mfa": s.mfa_used, "mfa_method": s.mfa_method},
+                "session": {"id": s.session_id} if s.session_id else None,
+            },
+        }
     )
 
 
