@@ -148,6 +148,8 @@ def _recount(counts: State, item: str, delta: int) -> None:
     windows.count(counts["c"], client, delta)
     sessions = counts["s"]
     held = sessions.get(session)
+    if held is None and delta < 0:  # nothing counted to take out (kept counts and window disagree)
+        return
     if held is None or (len(held) == 1 and held.get(kind) == 1 and delta < 0):
         # a session's first or last item (an app or AWS login is a session of one item): its
         # attempts are that item's, 0 for a probe (a session of one probe was not cut off)
