@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from functools import lru_cache
 
 from detectors.anomaly.behaviour import Behaviour, Observation, Peers, State
 from detectors.anomaly.profile import WEEKDAYS, bump, novelty, rarity, remember, usual_range
@@ -22,6 +23,12 @@ def network(ip: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) an address belongs to: where a person usually is, not one address."""
     if ip is None:
         return None
+    return _network(ip)
+
+
+@lru_cache(maxsize=4096)  # bounded: the addresses are the client's (attacker's) choice
+def _network(ip: str) -> str | None:
+    """`network` of an address string: two `ipaddress` parses, so once per address seen lately."""
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from detectors.anomaly.behaviour import Peers
 from detectors.anomaly.profile import count, rarity, remember
-from detectors.anomaly.server import SERVER
+from detectors.anomaly.server import SERVER, _network, network
 from detectors.anomaly.signin import SIGNIN
 from detectors.anomaly.staff import STAFF
 from detectors.cases import make_event
@@ -113,3 +113,14 @@ def test_count_moves_the_value_last_and_halves_past_the_decay_mark():
     assert counter == [["a", 3], ["b", 1]]  # the profile it came from is left as it was
     assert count([["a", 200], ["b", 200]], "b", 4) == [["a", 100], ["b", 100]]
     assert remember(["x", "y"], "y", 4) == ["x", "y"] and remember(["x", "y"], "x", 4) == ["y", "x"]
+
+
+def test_network_is_the_prefix_of_the_address_and_its_cache_stays_bounded():
+    assert network("198.51.100.23") == "198.51.100.0/24"
+    assert network("2001:db8:1:2::7") == "2001:db8:1::/48"
+    assert network("not-an-ip") is None
+    assert network(None) is None
+    for i in range(6000):  # a spray of made-up addresses evicts, it does not grow the cache
+        network(f"10.{i // 256}.{i % 256}.1")
+    assert _network.cache_info().currsize <= 4096
+    assert network("198.51.100.23") == "198.51.100.0/24"
