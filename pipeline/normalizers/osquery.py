@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipeline.normalizers.base import Normalizer, ParseError, ParseOptions, RawRecord, decode_utf8, load_json_object
-from schemas.event import Event, EventMeta, Host, OsInfo, Posture, Related, Secmon, User
+from schemas.event import Event, Host, OsInfo
 from schemas.ids import event_id, record_key
 
 DATASET = "laptop.posture"
@@ -123,36 +123,42 @@ class _Base:
 
 
 def _event(base: _Base, query: str, row: Row, eid: str) -> Event:
-    host = base.host.model_copy(deep=True)
+    # a copy of the line's host for the readers to fill: a new one of its two (checked, so already
+    # cut) strings, as a deep copy made, at a quarter of its cost
+    host = Host(name=base.host.name, id=base.host.id)
     posture, summary = READERS[query](row, host)
     hosts = [
         h
         for h in (host.name, base.host_identifier, host.hostname, _text(row.get("computer_name"), "computer_name"))
         if h
     ]
-    return Event(
-        timestamp=base.when,
-        message=f"{host.name} {query}: {summary}",
-        event=EventMeta(
-            id=eid,
-            kind="state",
-            category=["host"],
-            type=["info"],
-            action=f"posture_{query}",
-            dataset=DATASET,
-            module="osquery",
-            provider="osquery",
-            created=base.record.received,
-            original=base.original,
-        ),
-        host=host,
-        user=User(name=base.user) if base.user else None,
-        related=Related(user=[base.user] if base.user else [], hosts=list(dict.fromkeys(hosts))),
-        secmon=Secmon(origin=base.record.origin, posture=posture),
+    # one validation of plain data (the host stays the model the readers filled): building each
+    # nested model on its own cost twice as much
+    return Event.model_validate(
+        {
+            "timestamp": base.when,
+            "message": f"{host.name} {query}: {summary}",
+            "event": {
+                "id": eid,
+                "kind": "state",
+                "category": ["host"],
+                "type": ["info"],
+                "action": f"posture_{query}",
+                "dataset": DATASET,
+                "module": "osquery",
+                "provider": "osquery",
+                "created": base.record.received,
+                "original": base.original,
+            },
+            "host": host,
+            "user": {"name": base.user} if base.user else None,
+            "related": {"user": [base.user] if base.user else [], "hosts": list(dict.fromkeys(hosts))},
+            "secmon": {"origin": base.record.origin, "posture": posture},
+        }
     )
 
 
-def _disk_encryption(row: Row, _host: Host) -> tuple[Posture, str]:
+def _disk_encryption(row: Row, _host: Host) -> tuple[dict[str, Any], str]:
     encrypted = _flag(row.get("encrypted"), "encrypted")
     if encrypted is None:  # older tables only say it in words
         status = row.get("encryption_status")
@@ -160,10 +166,10 @@ def _disk_encryption(row: Row, _host: Host) -> tuple[Posture, str]:
     kind = _text(row.get("type"), "type")
     disk = _text(row.get("name"), "name") or "disk"
     state = {True: "encrypted", False: "NOT encrypted", None: "encryption unknown"}[encrypted]
-    return Posture(disk_encrypted=encrypted, encryption_type=kind), f"{disk} {state}{f' ({kind})' if kind else ''}"
+    return {"disk_encrypted": encrypted, "encryption_type": kind}, f"{disk} {state}{f' ({kind})' if kind else ''}"
 
 
-def _screen_lock(row: Row, _host: Host) -> tuple[Posture, str]:
+def _screen_lock(row: Row, _host: Host) -> tuple[dict[str, Any], str]:
     if "screen_lock_enabled" in row:
         enabled = _flag(row.get("screen_lock_enabled"), "screen_lock_enabled")
         delay = _int(row.get("screen_lock_delay_seconds"), "screen_lock_delay_seconds")
@@ -176,7 +182,7 @@ def _screen_lock(row: Row, _host: Host) -> tuple[Posture, str]:
         raise ParseError("invalid_field", f"screen_lock_delay_seconds: negative ({delay})")
     after = f" after {delay}s" if enabled and delay is not None else ""
     state = {True: "on", False: "OFF", None: "unknown"}[enabled]
-    return Posture(screen_lock_enabled=enabled, screen_lock_delay_seconds=delay), f"screen lock {state}{after}"
+    return {"screen_lock_enabled": enabled, "screen_lock_delay_seconds": delay}, f"screen lock {state}{after}"
 
 
 def _system_info(row: Row, host: Host) -> tuple[None, str]:
@@ -196,7 +202,7 @@ def _os_version(row: Row, host: Host) -> tuple[None, str]:
     return None, f"{host.os.name or '?'} {host.os.version or '?'} ({host.os.platform or '?'})"
 
 
-READERS: dict[str, Callable[[Row, Host], tuple[Posture | None, str]]] = {
+READERS: dict[str, Callable[[Row, Host], tuple[dict[str, Any] | None, str]]] = {
     "disk_encryption": _disk_encryption,
     "screen_lock": _screen_lock,
     "system_info": _system_info,
