@@ -66,10 +66,12 @@ class Login:
     client: str | None = None  # source.ip, else the host name sshd wrote (UseDNS)
 
     def scoped(self, groups: dict[str, list[str]]) -> Login:
-        """The same login with an SSH host replaced by its group (see `host_group`)."""
+        """The same login with an SSH host replaced by its group (see `host_group`); the login
+        itself when that is its scope already (an unlisted host: a copy per call was most of it)."""
         if self.source != "ssh" or self.host is None:
             return self
-        return replace(self, scope=host_group(self.host, groups))
+        group = host_group(self.host, groups)
+        return self if group == self.scope else replace(self, scope=group)
 
 
 def host_group(host: str, groups: dict[str, list[str]]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -86,6 +87,13 @@ def test_half_logins_and_other_calls_are_no_logins():
 def test_host_groups_match_globs_in_order_else_the_host_alone():
     groups = {"bastions": ["bastion-*"], "all-web": ["web-*", "bastion-9"]}
     assert [host_group(h, groups) for h in ("Bastion-9", "web-2", "db-1")] == ["bastions", "all-web", "db-1"]
+
+
+def test_a_login_is_scoped_to_its_host_group_and_an_unlisted_host_keeps_the_login():
+    accepted = next(x for x in map(login_of, golden("sshd/auth-expected.json")) if x and x.success)
+    assert accepted.scoped({}) is accepted and accepted.scoped({"db": ["db-*"]}) is accepted
+    grouped = accepted.scoped({"bastions": ["BASTION-*"]})
+    assert grouped == replace(accepted, scope="bastions") and accepted.scope == "bastion-1"
 
 
 def test_six_console_failures_from_one_ip_and_a_guessed_password_raise_one_alert_each():
