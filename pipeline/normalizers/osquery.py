@@ -132,8 +132,9 @@ def _event(base: _Base, query: str, row: Row, eid: str) -> Event:
         for h in (host.name, base.host_identifier, host.hostname, _text(row.get("computer_name"), "computer_name"))
         if h
     ]
-    # one validation of plain data (the host stays the model the readers filled): building each
-    # nested model on its own cost twice as much
+    # one validation of plain data: building each nested model on its own cost twice as much. The
+    # host the readers filled goes in as data too, so a value they set by assignment (system_info's
+    # hostname) is checked, and cut at its bound, like every other field
     return Event.model_validate(
         {
             "timestamp": base.when,
@@ -150,7 +151,7 @@ def _event(base: _Base, query: str, row: Row, eid: str) -> Event:
                 "created": base.record.received,
                 "original": base.original,
             },
-            "host": host,
+            "host": host.model_dump(exclude_none=True),
             "user": {"name": base.user} if base.user else None,
             "related": {"user": [base.user] if base.user else [], "hosts": list(dict.fromkeys(hosts))},
             "secmon": {"origin": base.record.origin, "posture": posture},

@@ -137,6 +137,13 @@ def test_host_identity_and_os_fill_host_fields_only():
     assert (os_.host.os.name, os_.host.os.version, os_.host.os.platform) == ("macOS", "15.1.1", "darwin")
 
 
+def test_an_overlong_reported_hostname_is_cut_to_a_keyword():
+    line = result(name="pack_posture_system_info", columns={"hostname": "h" * 5000, "uuid": "1E7A9C40"})
+    record = RawRecord(data=line, origin=Origin(source="osquery", file_id="f", offset=0))
+    (event,) = process_record(record, NORMALIZER, [], ParseOptions()).events  # the schema cuts (schemas.bounds)
+    assert len(event.host.hostname) == 1024 and "host.hostname" in event.secmon.truncated
+
+
 def test_batched_diff_results_use_added_rows_only():
     produced = events(
         result(
