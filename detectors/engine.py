@@ -30,8 +30,10 @@ from pydantic import BaseModel
 
 from detectors import memo
 from detectors.alerts import merge
-from detectors.base import DUE, Detector, Finding, StepFn, key_function
+from detectors.base import DUE, Detector, Finding
+from detectors.forgetting import workspace_entries
 from detectors.records import EntityRecord
+from detectors.routes import Route, route_of
 from detectors.sources import SourceClocks
 from detectors.state import StateStore, state_key
 from detectors.timers import DeadlineIndex
@@ -40,7 +42,6 @@ from schemas.event import Event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-WORKSPACE_FIELD = "organization.id"  # the field naming an event's workspace (see Engine.forget)
 
 
 def _log_error(detector_id: str, exc: Exception, event: Event | None) -> None:
@@ -78,12 +79,12 @@ class Engine:
             ttl = det.ttl(params) if det.ttl is not None else None
             self._keep[det.meta.id] = (None if ttl is None else max(ttl, dedup) + late, dedup + late)
         # per dataset, what routing and stepping need of each detector reading it, looked up once
-        self._by_dataset: dict[str, list[_Route]] = {}
+        self._by_dataset: dict[str, list[Route]] = {}
         for det, params in self.detectors:
-            route = _route(det, params, self._keep[det.meta.id])
+            route = route_of(det, params, self._keep[det.meta.id])
             for dataset in det.meta.datasets:
                 self._by_dataset.setdefault(dataset, []).append(route)
-        self._routes = {det.meta.id: _route(det, params, self._keep[det.meta.id]) for det, params in self.detectors}
+        self._routes = {det.meta.id: route_of(det, params, self._keep[det.meta.id]) for det, params in self.detectors}
         self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
         self._seeds = [
             (det.meta.id, key)
@@ -140,7 +141,7 @@ class Engine:
             self._sources.saw(source, ts)
         return self._step(route, entity_key, event, ts)
 
-    def _key(self, route: _Route, event: Event) -> str | None:
+    def _key(self, route: Route, event: Event) -> str | None:
         try:
             return route.key(event, route.params) if route.key_with_params else route.key(event)
         except Exception as exc:  # isolation: one broken detector must not stop the others
@@ -149,7 +150,7 @@ class Engine:
             self.hooks.on_error(route.id, exc, event)
             return None
 
-    def _step(self, route: _Route, entity_key: str, event: Event, ts: float) -> list[Alert]:
+    def _step(self, route: Route, entity_key: str, event: Event, ts: float) -> list[Alert]:
         """The hot path: one detector, one entity, one event (`ts`: its time as epoch seconds)."""
         skey = f"{route.id}|{entity_key}"  # state_key()
         record = self.store.get(skey)
@@ -307,30 +308,14 @@ class Engine:
         digest: Callable[[str], str] | None = None,
         owns: Callable[[str], bool] | None = None,
     ) -> list[str]:
-        """Delete every state entry of a purged workspace; the store keys deleted.
-
-        An entry is the workspace's when one of its alerts is one of the workspace's (`alert_ids`),
-        or when its detector keys on a field whose value here is the workspace's: `organization.id`
-        == workspace, or a value listed in `entities` (e.g. {"user.name": the workspace's users}).
-        `digest`: alert ids and entity values are given as these digests (a ForgetRequest). `owns(entity
-        key)`: only matching entries it accepts are deleted (a worker deletes on the partition at hand).
-        The key fields of a detector not enabled here come from the registry: its entries were
-        written while it was.
-        """
-        from detectors.registry import DETECTORS
-
-        norm: Callable[[str], str] = digest or str
-        values = {WORKSPACE_FIELD: {norm(workspace)}, **{k: set(v) for k, v in (entities or {}).items()}}
-        ids = set(alert_ids)
+        """Delete every state entry of a purged workspace (detectors/forgetting.py says which are
+        its); the store keys deleted. `owns(entity key)`: only matching entries it accepts are
+        deleted (a worker deletes on the partition at hand)."""
+        enabled = {detector_id: det for detector_id, (det, _) in self._by_id.items()}
         deleted = []
-        for skey in list(self.store.keys()):
-            detector_id, _, entity = skey.partition("|")
-            record = self.store.get(skey)
-            alert_of_workspace = record is not None and any(norm(a.id) in ids for a in record.alerts.values())
-            det = self._by_id[detector_id][0] if detector_id in self._by_id else DETECTORS.get(detector_id)
-            fields = det.meta.state.key if det is not None else ()
-            if (alert_of_workspace or _entity_matches(fields, entity, values, norm)) and (owns is None or owns(entity)):
-                self.store.delete(skey)  # owns (a pure-Python hash) only for the few matches
+        for skey in workspace_entries(self.store, enabled, workspace, alert_ids, entities, digest):
+            if owns is None or owns(skey.partition("|")[2]):  # owns (a pure-Python hash) only for the few matches
+                self.store.delete(skey)
                 self._ticks.schedule(skey, None)
                 self._expiry.schedule(skey, None)
                 deleted.append(skey)
@@ -398,36 +383,3 @@ class Engine:
         if merged is not None:
             self.hooks.on_alert(*merged)
         return merged[0] if merged is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class _Route:
-    """What the engine's hot path needs of one enabled detector, read off it once."""
-
-    det: Detector
-    params: BaseModel
-    id: str
-    key: Callable[..., str | None]  # the entity key function: key(event), or key(event, params)
-    key_with_params: bool
-    step: StepFn
-    timed: bool
-    keep_with_state: float | None  # Engine._keep
-    keep_alert_only: float
-
-
-def _route(det: Detector, params: BaseModel, keep: tuple[float | None, float]) -> _Route:
-    """The detector's route: its entity key function (bound to its parameters when it needs them)."""
-    key: Callable[..., str | None] = det.key_with or det.key or key_function(det.meta.state.key)
-    with_params = det.key_with is not None
-    return _Route(det, params, det.meta.id, key, with_params, det.step, det.tick is not None, *keep)
-
-
-def _entity_matches(
-    fields: tuple[str, ...], entity: str, values: Mapping[str, set[str]], norm: Callable[[str], str]
-) -> bool:
-    """Whether one of the entity key's fields holds one of the values to forget."""
-    parts = entity.split("|")
-    if len(parts) != len(fields):
-        # a value containing "|": only a single-field key can still be read unambiguously
-        parts = [entity] if len(fields) == 1 else []
-    return any(name in values and norm(part) in values[name] for name, part in zip(fields, parts, strict=False))

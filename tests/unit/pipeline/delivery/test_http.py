@@ -16,15 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pipeline.delivery.http import (
-    MAX_HEAD_BYTES,
-    BadResponse,
-    CannotConnect,
-    HttpClient,
-    InvalidURL,
-    ServerDisconnected,
-    _ResponseParser,
-)
+from pipeline.delivery.http import BadResponse, CannotConnect, HttpClient, InvalidURL, ServerDisconnected
+from pipeline.delivery.http_response import MAX_HEAD_BYTES, ResponseParser
 from tests.unit.pipeline.delivery.loopback import LoopbackReceiver
 
 
@@ -91,6 +84,13 @@ def test_posts_the_exact_body_and_headers_and_reuses_the_connection():
     assert b"\r\nwebhook-id: ntf_2\r\n" in head and b"\r\ncontent-length: 7\r\n" in head and body == b'{"n":2}'
 
 
+async def two_posts(script):
+    """The statuses of two POSTs to a server answering `script`, and the connections it saw."""
+    async with Scripted(script) as server, HttpClient() as client:
+        statuses = [(await client.post(server.url, {}, b"x", 5)).status for _ in range(2)]
+        return statuses, server.connections
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -100,12 +100,7 @@ def test_posts_the_exact_body_and_headers_and_reuses_the_connection():
     ],
 )
 def test_chunked_interim_and_empty_responses_leave_the_connection_reusable(answer):
-    async def go():
-        async with Scripted([(answer, False), (OK, False)]) as server, HttpClient() as client:
-            statuses = [(await client.post(server.url, {}, b"x", 5)).status for _ in range(2)]
-            return statuses, server.connections
-
-    statuses, connections = run(go())
+    statuses, connections = run(two_posts([(answer, False), (OK, False)]))
     assert statuses[1] == 200 and statuses[0] in (200, 204) and connections == 1
 
 
@@ -118,12 +113,7 @@ def test_chunked_interim_and_empty_responses_leave_the_connection_reusable(answe
     ],
 )
 def test_responses_that_end_the_connection_are_complete_and_not_reused(answer):
-    async def go():
-        async with Scripted([(answer, True), (OK, False)]) as server, HttpClient() as client:
-            statuses = [(await client.post(server.url, {}, b"x", 5)).status for _ in range(2)]
-            return statuses, server.connections
-
-    assert run(go()) == ([200, 200], 2)
+    assert run(two_posts([(answer, True), (OK, False)])) == ([200, 200], 2)
 
 
 def test_a_kept_connection_the_server_closed_is_dropped_and_an_unanswered_request_sent_once_more():
@@ -271,9 +261,9 @@ def test_concurrent_requests_to_an_aiohttp_server_each_get_their_answer():
 def test_a_head_longer_than_the_limit_is_refused_even_when_it_arrives_whole():
     head = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\nContent-Length: 0\r\n\r\n"
     with pytest.raises(BadResponse, match="longer than"):
-        _ResponseParser().feed(head)
+        ResponseParser().feed(head)
     fits = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES - 100) + b"\r\nContent-Length: 0\r\n\r\n"
-    assert _ResponseParser().feed(fits) is not None
+    assert ResponseParser().feed(fits) is not None
 
 
 def test_a_request_in_flight_when_the_client_closes_does_not_pool_its_connection():
