@@ -78,13 +78,13 @@ class Engine:
             dedup = det.meta.dedup_period.total_seconds()
             ttl = det.ttl(params) if det.ttl is not None else None
             self._keep[det.meta.id] = (None if ttl is None else max(ttl, dedup) + late, dedup + late)
-        # per dataset, what routing and stepping need of each detector reading it, looked up once
+        # what routing and stepping need of each detector, looked up once: by id and per dataset
+        routes = [route_of(det, params, self._keep[det.meta.id]) for det, params in self.detectors]
+        self._routes = {route.id: route for route in routes}
         self._by_dataset: dict[str, list[Route]] = {}
-        for det, params in self.detectors:
-            route = route_of(det, params, self._keep[det.meta.id])
-            for dataset in det.meta.datasets:
+        for route in routes:
+            for dataset in route.det.meta.datasets:
                 self._by_dataset.setdefault(dataset, []).append(route)
-        self._routes = {det.meta.id: route_of(det, params, self._keep[det.meta.id]) for det, params in self.detectors}
         self._timed = frozenset(det.meta.id for det, _ in self.detectors if det.tick is not None)
         self._seeds = [
             (det.meta.id, key)
